@@ -1,0 +1,251 @@
+"""Batch configuration: one TOML file describes one batch.
+
+Relative paths in the file are resolved against the file's own folder, so a batch folder can be moved whole.
+``handover init`` writes a commented example (:data:`EXAMPLE_TOML`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from handover.errors import ConfigError
+from handover.models import Entity
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class SourceConfig(BaseModel):
+    """One old district system's export: a CSV, a spreadsheet, or a SQL table/query."""
+
+    model_config = _STRICT
+
+    id: str = Field(description="Short id, unique in the batch; stored as source_system on every row.")
+    kind: Literal["csv", "xlsx", "xls", "sql"] = Field(description="How to read it.")
+    entity: Entity = Field(Entity.DOSSIER, description="dossier (pending procedure) or record.")
+    path: Path | None = Field(None, description="File path (csv/xlsx/xls), relative to the config file.")
+    encoding: str | None = Field(
+        None,
+        description="csv: utf-8, utf-16, cp1258, tcvn3, vni ...; omit to detect (the decision is reported).",
+    )
+    delimiter: str | None = Field(None, description="csv: field separator; omit to detect.")
+    sheet: str | None = Field(None, description="xlsx/xls: sheet name; omit for the first visible sheet.")
+    header_row: int | None = Field(None, description="1-based header row; omit to detect.")
+    url: str | None = Field(None, description="sql: SQLAlchemy URL of the district database (read only).")
+    table: str | None = Field(None, description="sql: table to read.")
+    query: str | None = Field(None, description="sql: SELECT to read instead of a table.")
+    profile: str | None = Field(None, description="Name of a header profile in mappings/profiles/.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Source header → canonical field; wins over the profile."
+    )
+    record_type: str | None = Field(None, description="record sources: the record type of every row.")
+    old_province_code: str | None = Field(None, description="Legacy province code rows default to.")
+    old_district_code: str | None = Field(None, description="Legacy district code rows default to.")
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> SourceConfig:
+        if self.kind in ("csv", "xlsx", "xls") and self.path is None:
+            raise ValueError(f"source '{self.id}': kind '{self.kind}' needs path = \"...\"")
+        if self.kind == "sql" and (not self.url or not (self.table or self.query)):
+            raise ValueError(f"source '{self.id}': kind 'sql' needs url and either table or query")
+        return self
+
+    @field_validator("old_province_code", "old_district_code")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        if value is not None and not value.isdigit():
+            raise ValueError(f"'{value}' is not a numeric code (write it quoted, zero-padded: \"086\")")
+        return value
+
+
+class TargetConfig(BaseModel):
+    model_config = _STRICT
+
+    url: str = Field("sqlite:///target.db", description="SQLAlchemy URL of the target service database.")
+    conflict_policy: Literal["keep", "update"] = Field(
+        "keep",
+        description="A loaded key whose content changed: keep the loaded version, or update (history kept).",
+    )
+
+
+class MappingConfig(BaseModel):
+    model_config = _STRICT
+
+    rules: list[Path] = Field(
+        default_factory=list, description="Province rule files for split communes (CSV)."
+    )
+    decisions: list[Path] = Field(default_factory=list, description="Manual per-row decisions (CSV).")
+    procedures: Path | None = Field(None, description="Routing table; default: the shipped procedures.csv.")
+
+
+class Thresholds(BaseModel):
+    model_config = _STRICT
+
+    max_error_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.2, description="Stop before loading when more than this share of rows has an error finding."
+    )
+    due_soon_days: Annotated[int, Field(ge=0)] = Field(
+        5, description="Working days after the handover date within which a dossier counts as due soon."
+    )
+    handover_date: str = Field("2025-07-01", description="Day the districts stopped (ISO date).")
+
+
+class BatchSection(BaseModel):
+    model_config = _STRICT
+
+    id: str = Field(description="Batch id: letters, digits, '-', '_' (the key for resume and rollback).")
+    description: str = ""
+    chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+
+    @field_validator("id")
+    @classmethod
+    def _id_chars(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "-_." for c in value):
+            raise ValueError("use letters, digits, '-', '_' or '.' only")
+        return value
+
+
+class ReportConfig(BaseModel):
+    model_config = _STRICT
+
+    dir: Path = Field(Path("reports"), description="Folder for the workbook and the HTML report.")
+
+
+class BatchConfig(BaseModel):
+    model_config = _STRICT
+
+    batch: BatchSection
+    target: TargetConfig = TargetConfig()
+    mapping: MappingConfig = MappingConfig()
+    thresholds: Thresholds = Thresholds()
+    report: ReportConfig = ReportConfig()
+    sources: list[SourceConfig] = Field(min_length=1)
+    config_path: Path | None = Field(None, exclude=True, description="Where it was read from.")
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> BatchConfig:
+        seen: set[str] = set()
+        for s in self.sources:
+            if s.id in seen:
+                raise ValueError(f"two sources have id '{s.id}': ids must be unique")
+            seen.add(s.id)
+        return self
+
+
+def _resolve(base: Path, p: Path | None) -> Path | None:
+    if p is None:
+        return None
+    p = p.expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _resolve_sqlite(base: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url
+
+
+def load_config(path: str | Path) -> BatchConfig:
+    """Read and validate a batch TOML file; every error names the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"Batch configuration '{path}' does not exist.",
+            file=str(path),
+            hint="Check the path, or write an example with: handover init batch.toml",
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Batch configuration '{path}' is not UTF-8 text.", file=str(path), hint="Save it as UTF-8."
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"Batch configuration '{path}' is not valid TOML: {exc}.",
+            file=str(path),
+            hint="Fix the syntax at the line named; compare with: handover init example.toml",
+        ) from exc
+    try:
+        cfg = BatchConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(
+            f"Batch configuration '{path}': {where}: {first['msg']}{more}.",
+            file=str(path),
+            column=where,
+            hint="Fix that key; every key is described in README.md (Configuration) and in: handover init",
+        ) from exc
+    base = path.resolve().parent
+    cfg.config_path = path.resolve()
+    cfg.target.url = _resolve_sqlite(base, cfg.target.url)
+    cfg.report.dir = _resolve(base, cfg.report.dir)  # type: ignore[assignment]
+    cfg.mapping.rules = [_resolve(base, p) for p in cfg.mapping.rules]  # type: ignore[misc]
+    cfg.mapping.decisions = [_resolve(base, p) for p in cfg.mapping.decisions]  # type: ignore[misc]
+    cfg.mapping.procedures = _resolve(base, cfg.mapping.procedures)
+    for s in cfg.sources:
+        s.path = _resolve(base, s.path)
+        if s.url:
+            s.url = _resolve_sqlite(base, s.url)
+    return cfg
+
+
+EXAMPLE_TOML = """\
+# handover batch configuration. Paths are relative to this file.
+# Reference: README.md, section "Configuration".
+
+[batch]
+id = "lao-cai-086-2025-07"          # the key for resume and rollback: letters, digits, - _ .
+description = "Huyện Bảo Thắng: hồ sơ đang giải quyết"
+chunk_size = 20000                   # rows per chunk; memory stays flat whatever the input size
+
+[target]
+url = "sqlite:///target.db"          # or postgresql+psycopg://user@127.0.0.1/handover, mysql+pymysql://...
+conflict_policy = "keep"             # a loaded key whose content changed: keep | update (history kept)
+
+[mapping]
+rules = []                           # province rule files for split communes, e.g. ["rules/lao-cai.csv"]
+decisions = []                       # per-row decisions made by officials, e.g. ["decisions.csv"]
+# procedures = "procedures.csv"      # routing table; default: the one shipped in mappings/
+
+[thresholds]
+max_error_share = 0.2                # stop before loading when more rows than this share have an error
+due_soon_days = 5                    # working days after handover_date that count as "due soon"
+handover_date = "2025-07-01"
+
+[report]
+dir = "reports"
+
+[[sources]]
+id = "bao-thang"                     # stored as source_system on every row
+kind = "xlsx"                        # csv | xlsx | xls | sql
+path = "exports/bao_thang.xlsx"
+entity = "dossier"                   # dossier | record
+# sheet = "Hồ sơ"                    # default: the first visible sheet
+# header_row = 4                     # default: detected
+profile = "dossier-vi"               # header variants in mappings/profiles/dossier-vi.toml
+old_province_code = "10"             # legacy codes the rows default to
+old_district_code = "086"
+
+# [sources.columns]                  # source header → field; wins over the profile
+# "Số biên nhận" = "dossier_code"
+
+# [[sources]]
+# id = "van-ban"
+# kind = "csv"
+# path = "exports/van_ban.csv"
+# encoding = "utf-8"                 # omit to detect (utf-8, utf-16, cp1258, tcvn3, vni)
+# delimiter = ","
+
+# [[sources]]
+# id = "district-system"
+# kind = "sql"
+# url = "sqlite:///district.db"
+# table = "ho_so"                    # or query = "SELECT ..."
+"""

@@ -1,0 +1,115 @@
+"""One exception tree for everything a user can be told.
+
+Every error names what went wrong in plain words, where (file, row, column, source, stage), and what to do
+next (``hint``). The CLI renders it once, in a panel on stderr, and exits with ``exit_code``.
+Data-quality problems are *not* exceptions: they are :class:`handover.models.Finding` rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ExitCode:
+    """Documented exit codes of the ``handover`` command."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2  # bad arguments or configuration
+    INPUT = 3  # a source cannot be read or lacks what is required
+    GATE = 4  # the quality gate stopped the batch before loading
+    LOAD = 5  # the target database refused or could not be reached
+    LOCKED = 6  # another process holds the batch
+    REFERENCE = 7  # the unit reference failed its own checks
+
+
+class HandoverError(Exception):
+    """Root of every user-facing error.
+
+    ``context`` carries where it happened (``file``, ``row``, ``column``, ``source``, ``stage`` ...);
+    ``hint`` says what the user can do next.
+    """
+
+    exit_code: int = ExitCode.INTERNAL
+    stage: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.context = {k: v for k, v in context.items() if v is not None}
+        if self.stage and "stage" not in self.context:
+            self.context["stage"] = self.stage
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        where = ", ".join(f"{k}={v}" for k, v in self.context.items())
+        if where:
+            parts.append(f"({where})")
+        if self.hint:
+            parts.append(f"→ {self.hint}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "hint": self.hint,
+            "context": {k: str(v) for k, v in self.context.items()},
+            "exit_code": self.exit_code,
+        }
+
+
+class ConfigError(HandoverError):
+    """The batch configuration, a mapping file or a command-line value is wrong."""
+
+    exit_code = ExitCode.USAGE
+    stage = "config"
+
+
+class UnitReferenceError(HandoverError):
+    """The administrative-unit reference (mappings/units) is missing or inconsistent."""
+
+    exit_code = ExitCode.REFERENCE
+    stage = "units"
+
+
+class SourceError(HandoverError):
+    """A source file or database cannot be read, or lacks a required column."""
+
+    exit_code = ExitCode.INPUT
+    stage = "extract"
+
+
+class MapError(HandoverError):
+    """The map stage cannot run (rule or decision file invalid, routing table broken)."""
+
+    exit_code = ExitCode.USAGE
+    stage = "map"
+
+
+class ValidationGateError(HandoverError):
+    """Too many rows failed validation: the batch stops before anything is loaded."""
+
+    exit_code = ExitCode.GATE
+    stage = "validate"
+
+
+class LoadError(HandoverError):
+    """The target database refused the load or could not be reached; the chunk was rolled back."""
+
+    exit_code = ExitCode.LOAD
+    stage = "load"
+
+
+class BatchLockedError(LoadError):
+    """Another process is running the same batch against the same target."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class ReportError(HandoverError):
+    """A report could not be written."""
+
+    exit_code = ExitCode.INPUT
+    stage = "report"

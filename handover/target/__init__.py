@@ -1,0 +1,1 @@
+"""The target service database: table definitions, writers, ledger, locks, migrations."""

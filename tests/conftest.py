@@ -1,0 +1,82 @@
+"""Shared fixtures: a temporary SQLite target, and the real PostgreSQL / MariaDB servers CI provides.
+
+PostgreSQL and MariaDB URLs come from HANDOVER_TEST_PG_URL and HANDOVER_TEST_MYSQL_URL (set by .ci/run).
+Without them the tests that need a server are skipped locally, and fail in CI (CI=true): a missing server in CI
+is a broken CI, not a reason to go green.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'target.db'}"
+
+
+def _server_url(var: str) -> str:
+    url = os.environ.get(var)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{var} is not set: .ci/run must start the server and export it")
+        pytest.skip(f"{var} not set")
+    return url
+
+
+def _fresh_database(base_url: str) -> Iterator[str]:
+    """Create a throw-away database on the server named by base_url; drop it afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    name = f"ho_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # server down in CI must fail loudly
+        admin.dispose()
+        pytest.fail(f"cannot create a test database on {url.render_as_string(hide_password=True)}: {exc}")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if url.get_backend_name() == "postgresql":
+                conn.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                    {"n": name},
+                )
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from _fresh_database(_server_url("HANDOVER_TEST_PG_URL"))
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    yield from _fresh_database(_server_url("HANDOVER_TEST_MYSQL_URL"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on all three databases."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'target.db'}"
+    elif request.param == "postgresql":
+        yield from _fresh_database(_server_url("HANDOVER_TEST_PG_URL"))
+    else:
+        yield from _fresh_database(_server_url("HANDOVER_TEST_MYSQL_URL"))
