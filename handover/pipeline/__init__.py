@@ -1,0 +1,1 @@
+"""Pipeline stages: extract, map, validate, load, report, chained by run()."""

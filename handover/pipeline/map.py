@@ -1,0 +1,174 @@
+"""Map stage: every row gets its new commune, its handling level, its portal status code and its due flag.
+
+Typed settings in (:class:`MapSettings`), a chunk in, the same chunk out with :data:`handover.models.MAPPED_COLUMNS`
+filled and findings added. All vectorised over the chunk; the resolver caches distinct addresses.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from handover.errors import MapError
+from handover.models import Chunk, DueFlag, Entity, Finding, Severity, UnitStatus, natural_key_fields
+from handover.resources import mappings_dir
+
+if TYPE_CHECKING:
+    from handover.pipeline.routing import ProcedureRouter, StatusTable
+    from handover.units import UnitResolver
+
+_UNIT_MESSAGES = {
+    UnitStatus.SPLIT.value: (
+        "Xã/phường cũ đã bị chia cho nhiều xã mới: cần quy tắc của tỉnh hoặc quyết định của cán bộ",
+        "The old commune was split among several new communes: a province rule or an official's decision is needed",
+    ),
+    UnitStatus.AMBIGUOUS.value: (
+        "Tên xã/phường trùng với nhiều đơn vị cũ, địa chỉ không đủ để xác định",
+        "The commune name matches several old units and the address does not say which",
+    ),
+    UnitStatus.NOT_FOUND.value: (
+        "Không tìm thấy xã/phường cũ trong danh mục",
+        "The old commune was not found in the reference",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MapSettings:
+    """What the map stage needs; built once per batch."""
+
+    resolver: UnitResolver
+    router: ProcedureRouter
+    statuses: StatusTable
+    record_routes: pd.DataFrame  # index record_type → handling_level, handling_agency
+    handover_date: date
+    due_soon_days: int
+
+
+def load_record_routes(path: Path | None = None) -> pd.DataFrame:
+    """mappings/record_types.csv: record type → handling level and agency."""
+    path = path or mappings_dir() / "record_types.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise MapError(f"Cannot read the record routing table: {exc}", file=str(path)) from exc
+    for line, row in enumerate(rows, start=2):
+        if not row.get("record_type") or not row.get("handling_level"):
+            raise MapError(
+                "Record routing line lacks record_type or handling_level.",
+                file=str(path),
+                row=line,
+                hint="Fill both columns or delete the line.",
+            )
+    return pd.DataFrame(rows).set_index("record_type")[["handling_level", "handling_agency"]]
+
+
+def due_flags(due: pd.Series, handover_date: date, due_soon_days: int) -> pd.Series:
+    """overdue (due before the handover date), due_soon (within N working days after it), on_time, no_date."""
+    parsed = pd.to_datetime(due, format="%Y-%m-%d", errors="coerce")
+    out = pd.Series(DueFlag.NO_DATE.value, index=due.index, dtype=object)
+    has = parsed.notna()
+    if has.any():
+        days = parsed[has].values.astype("datetime64[D]")
+        start = np.datetime64(handover_date, "D")
+        overdue = days < start
+        working = np.busday_count(start, np.maximum(days, start))
+        soon = ~overdue & (working <= due_soon_days)
+        out.loc[has] = np.where(
+            overdue, DueFlag.OVERDUE.value, np.where(soon, DueFlag.DUE_SOON.value, "on_time")
+        )
+    return out
+
+
+def _keys(frame: pd.DataFrame, entity: Entity) -> pd.Series:
+    cols = natural_key_fields(entity)
+    if len(cols) == 1:
+        return frame[cols[0]].astype(object)
+    return frame[cols[0]].fillna("").astype(str) + "/" + frame[cols[1]].fillna("").astype(str)
+
+
+def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
+    """Resolve units, route, normalise status and flag due dates for one chunk."""
+    frame = chunk.frame
+    units = settings.resolver.resolve_frame(frame)
+    for col in units.columns:
+        if col.startswith("old_"):
+            # keep what the source said when the resolver found nothing
+            frame[col] = units[col].where(units[col].notna(), frame.get(col))
+        else:
+            frame[col] = units[col]
+
+    if chunk.entity is Entity.DOSSIER:
+        routed = settings.router.route_frame(frame)
+        frame["handling_level"] = routed["handling_level"]
+        frame["handling_agency"] = routed["handling_agency"]
+        unknown_proc = ~routed["procedure_known"].astype(bool)
+        frame["status_code"] = settings.statuses.code_frame(frame["status_raw"])
+        frame["due_flag"] = due_flags(frame["due_date"], settings.handover_date, settings.due_soon_days)
+    else:
+        routes = settings.record_routes.reindex(frame["record_type"].fillna(""))
+        frame["handling_level"] = routes["handling_level"].fillna("commune_pc").to_numpy()
+        frame["handling_agency"] = routes["handling_agency"].fillna("UBND xã/phường").to_numpy()
+        unknown_proc = pd.Series(False, index=frame.index)
+        frame["status_code"] = ""
+        frame["due_flag"] = DueFlag.NO_DATE.value
+
+    keys = _keys(frame, chunk.entity)
+    rows = frame["source_row"]
+    findings = chunk.findings
+    for status, (vi, en) in _UNIT_MESSAGES.items():
+        hit = frame["unit_status"] == status
+        for row, key in zip(rows[hit], keys[hit], strict=True):
+            findings.append(
+                Finding(
+                    source_id=chunk.source_id,
+                    row=int(row),
+                    key=key,
+                    field="old_commune_name",
+                    check=f"unit_{status}",
+                    severity=Severity.WARNING,
+                    message_vi=vi,
+                    message_en=en,
+                )
+            )
+    for row, key, code in zip(
+        rows[unknown_proc], keys[unknown_proc], frame["procedure_code"][unknown_proc], strict=True
+    ):
+        findings.append(
+            Finding(
+                source_id=chunk.source_id,
+                row=int(row),
+                key=key,
+                field="procedure_code",
+                check="procedure_unknown",
+                severity=Severity.WARNING,
+                message_vi=f"Thủ tục '{code or ''}' không có trong bảng phân cấp: chuyển UBND xã theo mặc định",
+                message_en=f"Procedure '{code or ''}' is not in the routing table: routed to the commune by default",
+            )
+        )
+    if chunk.entity is Entity.DOSSIER:
+        unknown_status = (frame["status_code"] == "") & frame["status_raw"].notna()
+        for row, key, raw in zip(
+            rows[unknown_status], keys[unknown_status], frame["status_raw"][unknown_status], strict=True
+        ):
+            findings.append(
+                Finding(
+                    source_id=chunk.source_id,
+                    row=int(row),
+                    key=key,
+                    field="status_raw",
+                    check="status_unknown",
+                    severity=Severity.WARNING,
+                    message_vi=f"Trạng thái '{raw}' không nhận diện được: coi là đang giải quyết",
+                    message_en=f"Status '{raw}' not recognised: treated as pending",
+                )
+            )
+    chunk.frame = frame
+    return chunk

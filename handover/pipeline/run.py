@@ -1,0 +1,284 @@
+"""``run_batch``: the one function that chains extract → map → validate → load → report.
+
+Two passes keep memory flat and the target clean: pass 1 streams every source through map and validate into a
+disk spool and counts; the quality gate looks at the counts; pass 2 loads the spooled chunks, each chunk in one
+transaction with its ledger and progress rows. A crashed run is resumed by running it again: chunks already
+committed are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from handover import __version__
+from handover.config import BatchConfig
+from handover.errors import ConfigError, ValidationGateError
+from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, StageTiming
+from handover.pipeline.spool import Spool
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from handover.pipeline.map import MapSettings
+
+# progress(stage, source_id, rows_done_in_source)
+Progress = Callable[[str, str, int], None]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def timed_iter(self, name: str, it: Iterator) -> Iterator:
+        while True:
+            start = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                self.seconds[name] += time.perf_counter() - start
+                return
+            self.seconds[name] += time.perf_counter() - start
+            yield item
+
+
+def build_map_settings(cfg: BatchConfig) -> MapSettings:
+    """Load the resolver (with the province's rules and decisions), the routing and status tables."""
+    from handover.pipeline.map import MapSettings, load_record_routes
+    from handover.pipeline.routing import ProcedureRouter, StatusTable
+    from handover.units import UnitResolver
+
+    try:
+        handover_day = date.fromisoformat(cfg.thresholds.handover_date)
+    except ValueError as exc:
+        raise ConfigError(
+            f"thresholds.handover_date '{cfg.thresholds.handover_date}' is not a date.",
+            file=str(cfg.config_path),
+            column="thresholds.handover_date",
+            hint='Write it as "YYYY-MM-DD", e.g. "2025-07-01".',
+        ) from exc
+    return MapSettings(
+        resolver=UnitResolver.load(rules=cfg.mapping.rules, decisions=cfg.mapping.decisions),
+        router=ProcedureRouter.load(cfg.mapping.procedures),
+        statuses=StatusTable.load(),
+        record_routes=load_record_routes(),
+        handover_date=handover_day,
+        due_soon_days=cfg.thresholds.due_soon_days,
+    )
+
+
+def config_sha256(cfg: BatchConfig) -> str:
+    if cfg.config_path and cfg.config_path.is_file():
+        return hashlib.sha256(cfg.config_path.read_bytes()).hexdigest()
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+
+
+def batch_counts(engine: Engine, batch_id: str) -> dict[str, Counts]:
+    """Per-source counts of a batch, read back from the committed ``chunks`` progress rows."""
+    from sqlalchemy import func, select
+
+    from handover.target.schema import chunks
+
+    cols = [func.sum(getattr(chunks.c, d)) for d in DISPOSITIONS]
+    stmt = select(chunks.c.source_id, func.sum(chunks.c.rows), *cols).where(chunks.c.batch_id == batch_id)
+    out: dict[str, Counts] = {}
+    with engine.connect() as conn:
+        for source_id, rows, *disp in conn.execute(stmt.group_by(chunks.c.source_id)):
+            values = {d: int(v or 0) for d, v in zip(DISPOSITIONS, disp, strict=True)}
+            out[source_id] = Counts(extracted=int(rows or 0), **values)
+    return out
+
+
+def _chunk_counts(frame) -> Counts:
+    vc = frame["disposition"].value_counts()
+    return Counts(extracted=len(frame), **{d: int(vc.get(d, 0)) for d in DISPOSITIONS})
+
+
+def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
+    """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
+    from handover.pipeline.extract import open_sources
+    from handover.pipeline.map import map_chunk
+    from handover.pipeline.validate import Validator, gate_exceeded
+
+    started = datetime.now()
+    timer = _Timer()
+    batch_id = cfg.batch.id
+    notify = progress or (lambda *_: None)
+
+    with timer.stage("extract"):
+        sources = open_sources(cfg.sources, cfg.batch.chunk_size)
+    with timer.stage("map"):
+        settings = build_map_settings(cfg)
+    with timer.stage("validate"):
+        validators = {e: Validator.load(e) for e in {s.entity for s in cfg.sources}}
+
+    engine = loader = None
+    if not dry_run:
+        from handover.target.db import open_target
+        from handover.target.loader import Loader
+        from handover.target.locks import batch_lock
+
+        engine = open_target(cfg.target.url)
+    lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
+
+    findings: Counter[str] = Counter()
+    pass1: dict[str, Counts] = {}
+    chunks_skipped = new_rows = conflicts = 0
+    try:
+        with lock, Spool() as spool:
+            done: set[tuple[str, int]] = set()
+            fingerprints = [s.fingerprint for s in sources]
+            if engine is not None:
+                loader = Loader(engine, batch_id, conflict_policy=cfg.target.conflict_policy)
+                done = loader.begin_batch(cfg.batch.description, config_sha256(cfg), fingerprints)
+
+            # pass 1: extract → map → validate → spool
+            for src in sources:
+                rows = 0
+                counts = Counts()
+                for chunk in timer.timed_iter("extract", src.chunks()):
+                    rows += len(chunk.frame)
+                    if (src.config.id, chunk.index) in done:
+                        chunks_skipped += 1
+                        notify("extract", src.config.id, rows)
+                        continue
+                    with timer.stage("map"):
+                        chunk = map_chunk(chunk, settings)
+                    with timer.stage("validate"):
+                        chunk = validators[src.config.entity].validate_chunk(chunk)
+                    counts = counts.add(_chunk_counts(chunk.frame))
+                    findings.update(f.check for f in chunk.findings)
+                    spool.append(chunk)
+                    notify("validate", src.config.id, rows)
+                pass1[src.config.id] = counts
+
+            total1 = Counts()
+            for c in pass1.values():
+                total1 = total1.add(c)
+            if total1.extracted and gate_exceeded(
+                total1.quarantined, total1.extracted, cfg.thresholds.max_error_share
+            ):
+                top = ", ".join(f"{k} ({v})" for k, v in findings.most_common(5))
+                raise ValidationGateError(
+                    f"{total1.quarantined} of {total1.extracted} rows "
+                    f"({total1.quarantined / total1.extracted:.0%}) have errors, more than the allowed "
+                    f"{cfg.thresholds.max_error_share:.0%}: nothing was loaded. Most frequent findings: {top}.",
+                    file=str(cfg.config_path),
+                    hint="Fix the sources (handover run --dry-run shows the findings), or raise "
+                    "thresholds.max_error_share in the batch config if these rows may be held back.",
+                )
+
+            gx = [g for v in validators.values() for g in v.gx_summary()]
+            rules = settings.resolver.rule_report()
+            if engine is None:
+                per_source = pass1
+                fingerprint = None
+                reports: dict[str, str] = {}
+            else:
+                # pass 2: load, one transaction per chunk
+                loaded_rows: Counter[str] = Counter()
+                for chunk in spool:
+                    with timer.stage("load"):
+                        result = loader.load_chunk(chunk)
+                    new_rows += result.inserted
+                    conflicts += result.conflicts
+                    findings.update(f.check for f in result.findings)
+                    loaded_rows[chunk.source_id] += len(chunk.frame)
+                    notify("load", chunk.source_id, loaded_rows[chunk.source_id])
+                per_source = batch_counts(engine, batch_id)
+                total = Counts()
+                for c in per_source.values():
+                    total = total.add(c)
+                summary = {
+                    "counts": total.model_dump(),
+                    "per_source": {k: v.model_dump() for k, v in per_source.items()},
+                    "findings": dict(findings),
+                    "gx": gx,
+                    "rules": rules,
+                    "chunks_skipped": chunks_skipped,
+                    "host_pid": f"{os.uname().nodename}:{os.getpid()}",
+                    "tool_version": __version__,
+                }
+                with timer.stage("load"):
+                    fingerprint = loader.finish_batch(summary)
+                with timer.stage("report"):
+                    from handover.reports import write_reports
+
+                    paths = write_reports(engine, batch_id, cfg.report.dir)
+                    reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
+    except BaseException as exc:
+        if loader is not None and not isinstance(exc, ValidationGateError):
+            with suppress(Exception):  # the original error is the one to show
+                loader.fail_batch(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+    total = Counts()
+    for c in per_source.values():
+        total = total.add(c)
+    return BatchResult(
+        batch_id=batch_id,
+        status="dry_run" if dry_run else "finished",
+        target=_hide_password(cfg.target.url),
+        started_at=started,
+        finished_at=datetime.now(),
+        per_source=per_source,
+        total=total,
+        sources=fingerprints,
+        chunks_skipped=chunks_skipped,
+        new_rows=new_rows,
+        conflicts=conflicts,
+        findings=dict(findings),
+        fingerprint=fingerprint,
+        reports=reports,
+        timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
+    )
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+__all__ = ["Entity", "Progress", "batch_counts", "build_map_settings", "run_batch"]
+
+
+def run_demo(
+    out_dir: os.PathLike[str] | str,
+    *,
+    seed: int = 7,
+    rows: int | None = None,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """``handover demo``: write synthetic exports of two Lào Cai districts and their batch config to
+    ``out_dir``, then run the whole pipeline into ``out_dir/target.db`` with reports under ``out_dir/reports``."""
+    from pathlib import Path
+
+    from handover.config import load_config
+    from handover.demo import generate_demo_inputs, write_demo_config
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    generate_demo_inputs(out, seed=seed, rows=rows)
+    config_path = write_demo_config(out)
+    return run_batch(load_config(config_path), progress=progress)

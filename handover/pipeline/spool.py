@@ -1,0 +1,46 @@
+"""A disk spool between validate and load.
+
+The quality gate must see every row before anything is loaded, and memory must stay flat, so validated chunks
+are written to a private temporary folder and read back one at a time by the load stage.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from handover.models import Chunk
+
+
+class Spool:
+    """Append chunks, then iterate them in the same order. Use as a context manager (removes its folder)."""
+
+    def __init__(self, parent: Path | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="handover-spool-", dir=parent))
+        self._paths: list[Path] = []
+
+    def append(self, chunk: Chunk) -> None:
+        path = self.dir / f"{len(self._paths):06d}.pkl"
+        with path.open("wb") as fh:
+            pickle.dump(chunk, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._paths.append(path)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for path in self._paths:
+            with path.open("rb") as fh:
+                yield pickle.load(fh)  # our own file, written above
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
