@@ -1,0 +1,7 @@
+"""The old → new administrative-unit reference (``mappings/units/``), the resolver, rules and decisions."""
+
+from handover.units.build import build_reference
+from handover.units.reference import Reference
+from handover.units.resolver import NewRef, OldRef, Resolution, UnitResolver
+
+__all__ = ["NewRef", "OldRef", "Reference", "Resolution", "UnitResolver", "build_reference"]
