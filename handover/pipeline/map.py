@@ -138,9 +138,8 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
                     message_en=en,
                 )
             )
-    for row, key, code in zip(
-        rows[unknown_proc], keys[unknown_proc], frame["procedure_code"][unknown_proc], strict=True
-    ):
+    codes = frame["procedure_code"] if "procedure_code" in frame else pd.Series(None, index=frame.index)
+    for row, key, code in zip(rows[unknown_proc], keys[unknown_proc], codes[unknown_proc], strict=True):
         findings.append(
             Finding(
                 source_id=chunk.source_id,

@@ -1,0 +1,535 @@
+"""What every reader shares: header choice, required columns, chunk building, the report.
+
+A concrete reader only yields raw rows: ``(row_number, values, hidden)`` with the 1-based row number the user
+sees in the file or sheet. This class turns them into :class:`handover.models.Chunk` frames with the canonical
+columns, repairs (each a finding), and a report of every decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from handover.config import SourceConfig
+from handover.errors import SourceError
+from handover.models import (
+    DATE_FIELDS,
+    ID_FIELDS,
+    NUMBER_FIELDS,
+    PHONE_FIELDS,
+    TECHNICAL_COLUMNS,
+    Chunk,
+    Entity,
+    Finding,
+    Severity,
+    SourceFingerprint,
+    fields_for,
+)
+from handover.sources import cells
+from handover.sources.encodings import (
+    SUSPECT,
+    accented_words,
+    decode_tcvn3,
+    decode_vni,
+    repair_lookalike,
+    score,
+)
+from handover.sources.headers import (
+    SCAN_ROWS,
+    HeaderChoice,
+    Matcher,
+    find_header,
+    footer_marker,
+    is_numbering_row,
+)
+from handover.sources.profiles import DEFAULT_PROFILE, REQUIRED, load_profile
+
+RawRow = tuple[int, list[Any], bool]
+LOOKAHEAD_ROWS = 2000  # rows read past the header to make sure there is data at all
+_MAX_LISTED = 50
+_CODEC_NAME = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 26 → AA (how spreadsheets name columns)."""
+    out = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class SourceReader:
+    """Base of the CSV, Excel and SQL readers. Construct through :func:`handover.sources.open_source`."""
+
+    kind = "file"
+    footer_detection = True
+
+    def __init__(self, cfg: SourceConfig, chunk_size: int) -> None:
+        self.cfg = cfg
+        self.entity = Entity(cfg.entity)
+        self.chunk_size = max(1, int(chunk_size))
+        self.fields = fields_for(self.entity)
+        self.required = REQUIRED[self.entity]
+        self.file = str(cfg.path) if cfg.path is not None else None
+        self.report: dict[str, Any] = {"source": cfg.id, "kind": cfg.kind, "entity": self.entity.value}
+        if self.file:
+            self.report["file"] = self.file
+        self._fingerprint: SourceFingerprint | None = None
+        self._flagged_columns: set[int] = set()
+        self._column_codec: dict[int, str] = {}
+
+    # -- what subclasses provide ----------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Check the input can be read (and detect its encoding, sheet ...); raise SourceError if not."""
+
+    def _rows(self) -> Iterator[RawRow]:
+        raise NotImplementedError
+
+    def _prescan(self, data_start: int) -> None:
+        """Optional full structural pass before any chunk is produced (CSV: ragged rows)."""
+
+    def _compute_fingerprint(self) -> SourceFingerprint:
+        assert self.cfg.path is not None
+        return SourceFingerprint(
+            source_id=self.cfg.id,
+            kind=self.cfg.kind,
+            location=str(self.cfg.path),
+            entity=self.entity,
+            sha256=sha256_file(self.cfg.path),
+            size_bytes=self.cfg.path.stat().st_size,
+        )
+
+    # -- public ----------------------------------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> SourceFingerprint:
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def error(self, message: str, hint: str, **where: Any) -> SourceError:
+        return SourceError(message, hint=hint, file=self.file, source=self.cfg.id, **where)
+
+    def open(self) -> SourceReader:
+        """Validate up front: readable, header found, required column present, at least one data row."""
+        profile_name = self.cfg.profile or DEFAULT_PROFILE[self.entity]
+        try:
+            profile = load_profile(profile_name)
+        except SourceError as exc:
+            raise SourceError(exc.message, hint=exc.hint, file=self.file, source=self.cfg.id) from None
+        if profile.entity is not self.entity:
+            raise self.error(
+                f"Profile '{profile_name}' is for {profile.entity.value} sources, but source '{self.cfg.id}' "
+                f'has entity = "{self.entity.value}".',
+                hint=f'Use profile = "{DEFAULT_PROFILE[self.entity]}" or change the source\'s entity.',
+            )
+        self.report["profile"] = profile_name
+        known = set(self.fields)
+        for header, fld in self.cfg.columns.items():
+            if fld not in known:
+                raise self.error(
+                    f"[sources.columns] maps '{header}' to '{fld}', which is not a {self.entity.value} field.",
+                    hint=f"Use one of: {', '.join(self.fields)}.",
+                    column=header,
+                )
+        self.matcher = Matcher.build(profile.lookup(), self.cfg.columns)
+        self._prepare()
+        head: list[tuple[int, list[Any]]] = []
+        rows = self._rows()
+        for number, values, _hidden in rows:
+            head.append((number, values))
+            if len(head) >= SCAN_ROWS + 1:
+                break
+        if not head or not any(any(cells.text(v) for v in vals) for _, vals in head):
+            raise self.error(
+                "The file is empty: it has no rows to read.",
+                hint="Export the data again from the district system, or remove this source from the batch.",
+            )
+        choice = self._choose_header(head)
+        self._apply_header(choice)
+        # there must be at least one data row
+        has_data = False
+        seen = 0
+        for number, values, _hidden in self._iter_after(head, rows):
+            seen += 1
+            if number <= self.data_start - 1 or not any(cells.text(v) for v in values):
+                continue
+            if footer_marker(values, self._key_of(values)) and self.footer_detection:
+                break
+            if is_numbering_row(values):
+                continue
+            has_data = True
+            break
+        if not has_data:
+            raise self.error(
+                f"The file has a header (row {choice.row}) but no data rows under it.",
+                hint="Check that the export is complete (the right sheet, the right date range) and export again.",
+                row=choice.row,
+            )
+        close = getattr(rows, "close", None)
+        if close:
+            close()
+        self._prescan(self.data_start)
+        return self
+
+    @staticmethod
+    def _iter_after(
+        head: list[tuple[int, list[Any]]], rows: Iterator[RawRow]
+    ) -> Iterator[tuple[int, list[Any], bool]]:
+        for number, values in head:
+            yield number, values, False
+        for i, item in enumerate(rows):
+            if i >= LOOKAHEAD_ROWS:
+                return
+            yield item
+
+    def _choose_header(self, head: list[tuple[int, list[Any]]]) -> HeaderChoice:
+        choice = find_header(head, self.matcher, self.cfg.header_row)
+        if choice is None:
+            where = f"row {self.cfg.header_row}" if self.cfg.header_row else f"the first {SCAN_ROWS} rows"
+            raise self.error(
+                f"No header row found in {where}: no cell matches a known column name.",
+                hint="Check the file is the right export; set header_row, or map the headers in "
+                '[sources.columns] (e.g. "Số biên nhận" = "dossier_code").',
+                row=self.cfg.header_row,
+            )
+        return choice
+
+    def _apply_header(self, choice: HeaderChoice) -> None:
+        self.header = choice
+        headers = list(choice.headers)
+        # headers that are TCVN3/VNI look-alikes are decoded too (reported)
+        for j, h in enumerate(headers):
+            fixed, codec = repair_lookalike(h)
+            if codec:
+                headers[j] = fixed
+                self.report.setdefault("header_repairs", []).append(
+                    {"column": column_letter(j), "from": h, "to": fixed, "encoding": codec}
+                )
+        if headers != choice.headers:
+            choice.fields = [self.matcher.match(h) for h in headers]
+            choice.headers = headers
+        field_of: list[str | None] = []
+        used: dict[str, int] = {}
+        for j, (h, fld) in enumerate(zip(headers, choice.fields, strict=True)):
+            if fld and fld in used:
+                other = used[fld]
+                if headers[other] == h or (headers[other] and h and headers[other].lower() == h.lower()):
+                    raise self.error(
+                        f"The header '{h}' appears twice (columns {column_letter(other)} and "
+                        f"{column_letter(j)}), so which one holds {fld} is unclear.",
+                        hint="Rename or delete one of the two columns, or map the one to use in [sources.columns].",
+                        row=choice.row,
+                        column=h,
+                    )
+                fld = None  # a second column for the same field: kept in extras
+            if fld:
+                used[fld] = j
+            field_of.append(fld)
+        if self.required not in used:
+            found = ", ".join(f"'{h}'" for h in headers if h) or "none"
+            raise self.error(
+                f"The required column for {self.required} is missing (headers found in row {choice.row}: {found}).",
+                hint=f'Map the column that holds it in [sources.columns], e.g. "Số biên nhận" = "{self.required}".',
+                row=choice.row,
+                column=self.required,
+            )
+        self.field_of = field_of
+        self.key_index = used[self.required]
+        extras_names: list[str | None] = []
+        seen_names: dict[str, int] = {}
+        for j, (h, fld) in enumerate(zip(headers, field_of, strict=True)):
+            if fld:
+                extras_names.append(None)
+                continue
+            name = h or f"column_{column_letter(j)}"
+            if name in seen_names:
+                seen_names[name] += 1
+                name = f"{name} ({seen_names[name]})"
+            else:
+                seen_names[name] = 1
+            extras_names.append(name)
+        self.extras_names = extras_names
+        self.data_start = choice.rows[-1] + 1
+        self.report.update(
+            {
+                "header_row": choice.row,
+                "header_rows": choice.rows,
+                "columns": [
+                    {"column": column_letter(j), "source": h, "field": fld}
+                    for j, (h, fld) in enumerate(zip(headers, field_of, strict=True))
+                    if h or fld
+                ],
+                "unmapped": [n for n, h in zip(extras_names, headers, strict=True) if n and h],
+                "data_rows": 0,
+                "footer_lines": [],
+                "footer_dropped": 0,
+                "hidden_rows": [],
+                "numbering_row": None,
+                "column_encodings": {},
+                "repairs": {"id_leading_zero": 0, "phone_leading_zero": 0},
+            }
+        )
+
+    def _key_of(self, values: list[Any]) -> Any:
+        return values[self.key_index] if self.key_index < len(values) else None
+
+    # -- chunks -----------------------------------------------------------------------------------------------
+    def chunks(self) -> Iterator[Chunk]:
+        """The data rows in frames of at most ``chunk_size`` rows."""
+        batch: list[tuple[int, list[Any]]] = []
+        index = 0
+        in_footer = False
+        first_after_header = True
+        rep = self.report
+        rep["data_rows"] = 0
+        rep["footer_lines"] = []
+        rep["footer_dropped"] = 0
+        rep["hidden_rows"] = []
+        rep["hidden_row_count"] = 0
+        for number, values, hidden in self._rows():
+            if number < self.data_start:
+                continue
+            blank = not any(v is not None and str(v).strip() for v in values)
+            if in_footer:
+                if not blank:
+                    rep["footer_dropped"] += 1
+                    if len(rep["footer_lines"]) < _MAX_LISTED:
+                        rep["footer_lines"].append({"row": number, "text": self._row_text(values)})
+                continue
+            if blank:
+                continue
+            if first_after_header:
+                first_after_header = False
+                if is_numbering_row(values):
+                    rep["numbering_row"] = number
+                    continue
+            if self.footer_detection and footer_marker(values, self._key_of(values)):
+                in_footer = True
+                rep["footer_dropped"] += 1
+                rep["footer_lines"].append({"row": number, "text": self._row_text(values)})
+                continue
+            if hidden:
+                rep["hidden_row_count"] += 1
+                if len(rep["hidden_rows"]) < _MAX_LISTED:
+                    rep["hidden_rows"].append(number)
+            batch.append((number, values))
+            if len(batch) >= self.chunk_size:
+                yield self._build(index, batch)
+                index += 1
+                batch = []
+        if batch:
+            yield self._build(index, batch)
+
+    @staticmethod
+    def _row_text(values: list[Any]) -> str:
+        return " | ".join(cells.text(v) or "" for v in values if cells.text(v))[:200]
+
+    def _build(self, index: int, batch: list[tuple[int, list[Any]]]) -> Chunk:
+        import pandas as pd
+
+        cfg = self.cfg
+        findings: list[Finding] = []
+        codec = self.report.get("encoding_codec")
+        if index == 0 and codec in ("tcvn3", "vni", "cp1258"):
+            label, evidence = self.report["encoding"], self.report.get("encoding_evidence", "")
+            findings.append(
+                Finding(
+                    source_id=cfg.id,
+                    row=None,
+                    check="legacy_encoding_file",
+                    severity=Severity.WARNING,
+                    message_vi=f"Tệp được đọc theo bảng mã {label} và chuyển sang Unicode ({evidence}).",
+                    message_en=f"The file was read as {label} and converted to Unicode ({evidence}).",
+                )
+            )
+        n = len(batch)
+        row_numbers = [number for number, _ in batch]
+        width = len(self.field_of)
+        columns: list[list[Any]] = [[None] * n for _ in range(width)]
+        for i, (_, values) in enumerate(batch):
+            for j, v in enumerate(values[:width]):
+                columns[j][i] = v
+        for j in range(width):
+            columns[j] = self._repair_column(j, columns[j], findings)
+        data: dict[str, list[Any]] = {
+            "source_id": [cfg.id] * n,
+            "source_row": row_numbers,
+        }
+        fields_set = {f: j for j, f in enumerate(self.field_of) if f}
+        keys = columns[self.key_index]
+        for fld in self.fields:
+            j = fields_set.get(fld)
+            if j is None:
+                data[fld] = [None] * n
+                continue
+            data[fld] = self._normalise(fld, columns[j], row_numbers, keys, findings)
+        data["source_system"] = [cfg.id] * n
+        for fld, default in (
+            ("old_province_code", cfg.old_province_code),
+            ("old_district_code", cfg.old_district_code),
+        ):
+            if default is not None:
+                width_ = cells.CODE_WIDTH[fld]
+                pad = default.zfill(width_)
+                data[fld] = [v if v is not None else pad for v in data[fld]]
+        if self.entity is Entity.RECORD and cfg.record_type:
+            data["record_type"] = [v if v is not None else cfg.record_type for v in data["record_type"]]
+        extras_cols = [(j, name) for j, name in enumerate(self.extras_names) if name]
+        extras: list[str] = []
+        for i in range(n):
+            item = {}
+            for j, name in extras_cols:
+                v = cells.text(columns[j][i])
+                if v is not None:
+                    item[name] = v
+            extras.append(json.dumps(item, ensure_ascii=False))
+        data["extras"] = extras
+        ordered = [*TECHNICAL_COLUMNS, *self.fields]
+        frame = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in ordered}, columns=ordered)
+        frame["source_row"] = frame["source_row"].astype("int64")
+        self.report["data_rows"] += n
+        return Chunk(source_id=cfg.id, entity=self.entity, index=index, frame=frame, findings=findings)
+
+    def _repair_column(self, j: int, values: list[Any], findings: list[Finding]) -> list[Any]:
+        """TCVN3/VNI look-alikes inside Unicode cells → Unicode; one warning per column, counted in the report.
+
+        A cell is converted when it holds a character no Vietnamese word uses (¶ ¾ ·) and reads better
+        decoded. Once a column is known to hold legacy text, its other all-Latin-1 cells ("Phè Lu" = "Phố Lu")
+        are converted too when they decode to Vietnamese at least as well.
+        """
+        changed = 0
+        codecs: dict[str, int] = {}
+        out = values
+        example: tuple[str, str] | None = None
+        for i, v in enumerate(values):
+            if isinstance(v, str) and SUSPECT.search(v):
+                fixed, codec = repair_lookalike(v)
+                if codec:
+                    if out is values:
+                        out = list(values)
+                    out[i] = fixed
+                    changed += 1
+                    codecs[codec] = codecs.get(codec, 0) + 1
+                    example = example or (v, fixed)
+        column_codec = self._column_codec.get(j) or (max(codecs, key=codecs.__getitem__) if codecs else None)
+        if column_codec:
+            self._column_codec[j] = column_codec
+            decoder = decode_tcvn3 if column_codec == "tcvn3" else decode_vni
+            for i, v in enumerate(out):
+                if (
+                    isinstance(v, str)
+                    and not v.isascii()
+                    and out[i] is values[i]
+                    and max(map(ord, v)) <= 0xFF
+                ):
+                    fixed = decoder(v)
+                    if fixed != v and score(accented_words(fixed)) >= score(accented_words(v)):
+                        if out is values:
+                            out = list(values)
+                        out[i] = fixed
+                        changed += 1
+                        codecs[column_codec] = codecs.get(column_codec, 0) + 1
+                        example = example or (v, fixed)
+        if not changed:
+            return values
+        header = self.header.headers[j] or f"column_{column_letter(j)}"
+        entry = self.report["column_encodings"].setdefault(
+            header, {"column": column_letter(j), "encoding": None, "cells": 0}
+        )
+        entry["cells"] += changed
+        codec = self._column_codec[j]
+        entry["encoding"] = _CODEC_NAME[codec]
+        entry["evidence"] = (
+            f"{entry['cells']} cells hold {_CODEC_NAME[codec]} look-alike characters "
+            "(e.g. ¶ ¾ · for ả ắ ã) and decode to Vietnamese syllables"
+        )
+        if j not in self._flagged_columns and example:
+            self._flagged_columns.add(j)
+            fld = self.field_of[j]
+            findings.append(
+                Finding(
+                    source_id=self.cfg.id,
+                    row=None,
+                    field=fld,
+                    check="legacy_encoding_in_column",
+                    severity=Severity.WARNING,
+                    message_vi=f"Cột '{header}' chứa chữ mã {_CODEC_NAME[codec]} (ví dụ «{example[0]}»): "
+                    f"đã chuyển sang Unicode («{example[1]}»).",
+                    message_en=f"Column '{header}' holds {_CODEC_NAME[codec]}-encoded text "
+                    f"(e.g. '{example[0]}'): converted to Unicode ('{example[1]}').",
+                )
+            )
+        return out
+
+    def _normalise(
+        self,
+        fld: str,
+        raw: list[Any],
+        rows: list[int],
+        keys: list[Any],
+        findings: list[Finding],
+    ) -> list[Any]:
+        if fld in DATE_FIELDS:
+            return _memo(cells.parse_date, raw)
+        if fld in NUMBER_FIELDS:
+            return _memo(cells.number, raw)
+        if fld in cells.CODE_WIDTH:
+            w = cells.CODE_WIDTH[fld]
+            return _memo(lambda v: cells.code(v, w), raw)
+        if fld in ID_FIELDS or fld in PHONE_FIELDS:
+            is_id = fld in ID_FIELDS
+            fix = cells.repair_id if is_id else cells.repair_phone
+            check = "id_leading_zero" if is_id else "phone_leading_zero"
+            out = []
+            fixed = _memo(fix, raw)
+            for (value, repaired), row, key in zip(fixed, rows, keys, strict=True):
+                if repaired:
+                    self.report["repairs"][check] += 1
+                    what_vi = "Số CCCD" if is_id else "Số điện thoại"
+                    what_en = "ID number" if is_id else "Phone number"
+                    size = "11" if is_id else "9"
+                    findings.append(
+                        Finding(
+                            source_id=self.cfg.id,
+                            row=row,
+                            key=cells.text(key),
+                            field=fld,
+                            check=check,
+                            severity=Severity.WARNING,
+                            message_vi=f"{what_vi} có {size} chữ số (mất số 0 đầu do lưu dạng số): "
+                            "đã thêm số 0 ở đầu.",
+                            message_en=f"{what_en} had {size} digits (leading zero lost when stored as a "
+                            "number): a leading 0 was added.",
+                        )
+                    )
+                out.append(value)
+            return out
+        return _memo(cells.text, raw)
+
+
+def _memo(fn: Any, values: list[Any]) -> list[Any]:
+    """``fn`` over a column, each distinct value computed once (statuses, dates, names repeat a lot)."""
+    cache: dict[Any, Any] = {}
+    out = []
+    for v in values:
+        try:
+            r = cache[v]
+        except KeyError:
+            r = cache[v] = fn(v)
+        except TypeError:  # unhashable: never from our readers, but stay safe
+            r = fn(v)
+        out.append(r)
+    return out

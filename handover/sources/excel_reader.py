@@ -1,0 +1,203 @@
+"""Excel exports: ``.xlsx`` streamed with openpyxl (read-only, cached formula values, hidden rows seen),
+``.xls`` through python-calamine. Zip bombs, encrypted and damaged workbooks are refused before parsing."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from handover.sources.base import RawRow, SourceReader
+from handover.text import fold
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+MAX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes of XML a workbook may expand to
+MAX_RATIO = 100  # uncompressed / compressed for one member (big enough for real sheets)
+_RATIO_FLOOR = 1024 * 1024  # tiny members may compress better than MAX_RATIO harmlessly
+
+
+def check_zip_limits(path: Path, max_total: int | None = None, max_ratio: int | None = None) -> None:
+    """Raise ValueError when the archive's declared sizes exceed the limits (the zip-bomb guard).
+
+    zipfile never returns more than a member's declared size, so checking the directory is enough.
+    """
+    max_total = MAX_UNCOMPRESSED if max_total is None else max_total
+    max_ratio = MAX_RATIO if max_ratio is None else max_ratio
+    with zipfile.ZipFile(path) as zf:
+        total = 0
+        for info in zf.infolist():
+            total += info.file_size
+            if info.file_size > _RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1):
+                raise ValueError(
+                    f"member {info.filename} expands {info.file_size // max(info.compress_size, 1)}× "
+                    f"({info.file_size / 1e6:.0f} MB)"
+                )
+        if total > max_total:
+            raise ValueError(f"its parts expand to {total / 1e6:.0f} MB (limit {max_total / 1e6:.0f} MB)")
+
+
+class ExcelReader(SourceReader):
+    kind = "xlsx"
+
+    def _check_file(self) -> bytes:
+        path = self.cfg.path
+        assert path is not None
+        if not path.is_file():
+            raise self.error(
+                f"The source file '{path}' does not exist.",
+                hint="Check the path in the batch config (relative paths start at the config file's folder).",
+            )
+        with path.open("rb") as fh:
+            magic = fh.read(8)
+            fh.seek(0)
+            ole = fh.read(1 << 16) if magic == OLE_MAGIC else b""
+        if not magic:
+            raise self.error(
+                "The file is empty: it has no rows to read.",
+                hint="Export the data again from the district system, or remove this source from the batch.",
+            )
+        if magic == OLE_MAGIC and "EncryptionInfo".encode("utf-16-le") in ole:
+            raise self.error(
+                "The workbook is password-protected (encrypted), so it cannot be read.",
+                hint="Open it in Excel with the password, then save a copy without one "
+                "(File → Info → Protect Workbook → Encrypt with Password → clear it) and use that copy.",
+            )
+        return magic
+
+    def _prepare(self) -> None:
+        magic = self._check_file()
+        path = self.cfg.path
+        assert path is not None
+        if magic == OLE_MAGIC and self.cfg.kind == "xlsx":
+            self.legacy = True  # an .xls saved with an .xlsx name: read it as .xls
+        elif magic[:4] == b"PK\x03\x04" and self.cfg.kind in ("xlsx", "xls"):
+            self.legacy = False
+        elif magic == OLE_MAGIC:
+            self.legacy = True
+        else:
+            raise self.error(
+                "The file is not an Excel workbook (it does not start like an .xlsx or .xls file).",
+                hint='If it is a CSV or text export, set kind = "csv"; otherwise export it again from Excel.',
+            )
+        if self.legacy:
+            self._open_calamine(path)
+            self.report["encoding"] = "Excel 97–2003 (.xls, BIFF)"
+            self.report["encoding_evidence"] = "OLE compound file; text cells are stored as Unicode"
+        else:
+            self._open_openpyxl(path)
+            self.report["encoding"] = "Unicode (Excel .xlsx)"
+            self.report["encoding_evidence"] = (
+                "Office Open XML: text is UTF-8 XML; cells checked for TCVN3/VNI"
+            )
+
+    # -- .xlsx ------------------------------------------------------------------------------------------------
+    def _damaged(self, detail: str) -> Exception:
+        return self.error(
+            f"The workbook is damaged or incomplete and cannot be read ({detail}).",
+            hint="Copy the file again (the copy may have been cut short), or open it in Excel and save it again.",
+        )
+
+    def _open_openpyxl(self, path: Path) -> None:
+        import openpyxl
+
+        try:
+            check_zip_limits(path)
+        except zipfile.BadZipFile as exc:
+            raise self._damaged("not a complete zip archive") from exc
+        except ValueError as exc:
+            raise self.error(
+                f"The workbook is refused: {exc}, far beyond any real export (a 'zip bomb').",
+                hint="Do not open this file; ask the district for a fresh export. A real workbook of "
+                f"{MAX_UNCOMPRESSED // (1024 * 1024)} MB of data or more should be exported as CSV.",
+            ) from exc
+        try:
+            self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+        except Exception as exc:  # openpyxl raises KeyError, ParseError, InvalidFileException ...
+            raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
+        sheets = [(ws.title, ws.sheet_state == "visible") for ws in self.wb.worksheets]
+        self.sheet_name = self._pick_sheet(sheets)
+        self.ws = self.wb[self.sheet_name]
+
+    def _pick_sheet(self, sheets: list[tuple[str, bool]]) -> str:
+        if not sheets:
+            raise self._damaged("no worksheet")
+        self.report["sheets"] = [name for name, _ in sheets]
+        hidden = [name for name, visible in sheets if not visible]
+        if hidden:
+            self.report["hidden_sheets"] = hidden
+        if self.cfg.sheet:
+            for name, _ in sheets:
+                if name == self.cfg.sheet or fold(name) == fold(self.cfg.sheet):
+                    self.report["sheet"] = name
+                    return name
+            raise self.error(
+                f"The workbook has no sheet named '{self.cfg.sheet}'.",
+                hint=f"Use one of: {', '.join(repr(n) for n, _ in sheets)}.",
+                column="sheet",
+            )
+        for name, visible in sheets:
+            if visible:
+                self.report["sheet"] = name
+                if hidden:
+                    self.report["sheet_evidence"] = (
+                        f"first visible sheet (hidden sheets skipped: {', '.join(hidden)})"
+                    )
+                else:
+                    self.report["sheet_evidence"] = "first sheet"
+                return name
+        raise self.error(
+            "Every sheet of the workbook is hidden.",
+            hint='Name the sheet to read with sheet = "..." in the source config.',
+        )
+
+    def _rows(self) -> Iterator[RawRow]:
+        if self.legacy:
+            yield from self._rows_calamine()
+            return
+        from openpyxl.worksheet._reader import WorkSheetParser
+
+        ws = self.ws
+        wb = self.wb
+        try:
+            with ws._get_source() as src:
+                parser = WorkSheetParser(
+                    src,
+                    ws._shared_strings,
+                    data_only=True,
+                    epoch=wb.epoch,
+                    date_formats=wb._date_formats,
+                    timedelta_formats=wb._timedelta_formats,
+                )
+                for idx, row in parser.parse():
+                    dims = parser.row_dimensions.pop(str(idx), None)
+                    hidden = bool(dims) and str(dims.get("hidden", "")).lower() in ("1", "true")
+                    values: list[Any] = []
+                    for cell in row:
+                        col = cell["column"] - 1
+                        if col >= len(values):
+                            values.extend([None] * (col - len(values) + 1))
+                        values[col] = cell["value"]
+                    yield idx, values, hidden
+        except GeneratorExit:
+            raise
+        except Exception as exc:  # damaged sheet XML found while streaming
+            raise self._damaged(f"sheet '{self.sheet_name}': {type(exc).__name__}") from exc
+
+    # -- .xls -------------------------------------------------------------------------------------------------
+    def _open_calamine(self, path: Path) -> None:
+        import python_calamine
+
+        try:
+            self.cwb = python_calamine.CalamineWorkbook.from_path(str(path))
+        except Exception as exc:
+            raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
+        sheets = [(m.name, str(m.visible).lower().endswith("visible")) for m in self.cwb.sheets_metadata]
+        self.sheet_name = self._pick_sheet(sheets)
+
+    def _rows_calamine(self) -> Iterator[RawRow]:
+        sheet = self.cwb.get_sheet_by_name(self.sheet_name)
+        start_row, start_col = sheet.start if sheet.start else (0, 0)
+        pad = [None] * start_col  # calamine starts at the first used column: keep letters as Excel shows
+        for i, row in enumerate(sheet.iter_rows()):
+            yield start_row + i + 1, pad + [None if v == "" else v for v in row], False

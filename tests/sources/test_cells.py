@@ -1,0 +1,100 @@
+"""Dates, ID and phone numbers, codes and amounts as district exports write them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from handover.sources import cells
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (datetime(2025, 7, 5, 0, 0), "2025-07-05"),
+        (date(2025, 7, 5), "2025-07-05"),
+        (45843, "2025-07-05"),  # Excel serial (1900 system): 45843 = 5 Jul 2025
+        (45843.75, "2025-07-05"),  # a serial with a time of day
+        ("45843", "2025-07-05"),
+        ("05/07/2025", "2025-07-05"),  # dd/mm/yyyy, never mm/dd
+        ("5/7/2025", "2025-07-05"),
+        ("5-7-25", "2025-07-05"),  # d-m-yy
+        ("05.07.2025", "2025-07-05"),
+        ("05/07/2025 14:30", "2025-07-05"),
+        ("2025-07-05", "2025-07-05"),
+        ("2025-07-05 08:00:00", "2025-07-05"),
+        ("ngày 05 tháng 7 năm 2025", "2025-07-05"),
+        ("Bảo Thắng, Ngày 5 Tháng 07 Năm 2025", "2025-07-05"),
+        ("1994-10-23T17:00:00.000+0000", "1994-10-24"),  # VNPT iGate: local midnight stored as UTC
+        ("2025-07-04T16:59:59Z", "2025-07-04"),  # one second before local midnight
+        ("20250705103000", "2025-07-05"),  # portal yyyyMMddHHmmss (local time)
+        (20250705103000, "2025-07-05"),
+        ("20250705", "2025-07-05"),
+        (datetime(2025, 7, 4, 17, 0, tzinfo=UTC), "2025-07-05"),
+        ("31/02/2025", "31/02/2025"),  # impossible: left as is for validation
+        ("sắp trả", "sắp trả"),
+        ("", None),
+        (None, None),
+        ("  ", None),
+    ],
+)
+def test_parse_date(value: object, expected: str | None) -> None:
+    assert cells.parse_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value,expected,repaired",
+    [
+        (10203012345, "010203012345", True),  # 11-digit number: lost leading zero
+        (10203012345.0, "010203012345", True),
+        ("10203012345", "010203012345", True),
+        ("010203012345", "010203012345", False),
+        ("0102 0301 2345", "010203012345", False),
+        (123456789, "123456789", False),  # CMND: 9 digits, valid as is
+        ("B1234567", "B1234567", False),  # passport: text kept
+        (None, None, False),
+    ],
+)
+def test_repair_id(value: object, expected: str | None, repaired: bool) -> None:
+    assert cells.repair_id(value) == (expected, repaired)
+
+
+@pytest.mark.parametrize(
+    "value,expected,repaired",
+    [
+        (912345678, "0912345678", True),
+        ("912345678", "0912345678", True),
+        ("0912.345.678", "0912345678", False),
+        ("0912 345 678", "0912345678", False),
+        ("84912345678", "84912345678", False),
+        ("không có", "không có", False),
+    ],
+)
+def test_repair_phone(value: object, expected: str, repaired: bool) -> None:
+    assert cells.repair_phone(value) == (expected, repaired)
+
+
+def test_codes_are_zero_padded_strings() -> None:
+    assert cells.code(86, 3) == "086"
+    assert cells.code(86.0, 3) == "086"
+    assert cells.code("2938", 5) == "02938"
+    assert cells.code("10", 2) == "10"
+    assert cells.code("H48", 3) == "H48"
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [(50000, 50000.0), ("50.000", 50000.0), ("1.500.000 đ", 1500000.0), ("1,500,000", 1500000.0),
+     ("12,5", 12.5), ("miễn phí", "miễn phí"), ("", None)],
+)  # fmt: skip
+def test_numbers(value: object, expected: object) -> None:
+    assert cells.number(value) == expected
+
+
+def test_text_is_nfc_and_trimmed() -> None:
+    nfd = "Nguye\u0302\u0303n  Thi\u0323\n"
+    assert cells.text(nfd) == "Nguyễn Thị"
+    assert cells.text(1) == "1"
+    assert cells.text(2.0) == "2"
+    assert cells.text("   ") is None

@@ -1,0 +1,104 @@
+"""`handover sources inspect` through the CLI, in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli import app
+from handover.sources.inspect import inspect_source
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+runner = CliRunner()
+
+
+def test_inspect_tcvn3_csv_json() -> None:
+    result = runner.invoke(app, ["sources", "inspect", str(DATA / "dossiers_tcvn3.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["encoding"] == "TCVN3 (ABC)"
+    assert "accented words decode to Vietnamese syllables as TCVN3 (ABC)" in data["encoding_evidence"]
+    assert data["header_row"] == 3
+    assert {"source": "Mã hồ sơ", "field": "dossier_code"}.items() <= data["columns"][1].items()
+    assert data["data_rows"] == 5
+    assert data["footer_dropped"] == 1
+    assert len(data["samples"]) == 5
+    assert data["samples"][0]["applicant_id"] == "010******345"  # masked
+    assert data == json.loads(json.dumps(inspect_source(DATA / "dossiers_tcvn3.csv"), default=str))
+
+
+def test_inspect_tcvn3_csv_table() -> None:
+    result = runner.invoke(
+        app, ["sources", "inspect", str(DATA / "dossiers_tcvn3.csv")], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "TCVN3 (ABC)" in result.output
+    assert "Mã hồ sơ" in result.output and "dossier_code" in result.output
+    assert "010******345" in result.output and "010203012345" not in result.output
+
+
+def test_inspect_excel_export_finds_header_and_drops_footer() -> None:
+    result = runner.invoke(app, ["sources", "inspect", str(DATA / "export_bao_thang.xlsx"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["sheet"] == "Hồ sơ"
+    assert data["header_row"] == 4 and data["header_rows"] == [4, 5]
+    assert data["data_rows"] == 5
+    assert [line["text"] for line in data["footer_lines"]] == [
+        "Tổng cộng: 5 hồ sơ",
+        "NGƯỜI LẬP BIỂU | THỦ TRƯỞNG ĐƠN VỊ",
+        "(Ký, ghi rõ họ tên) | (Ký tên, đóng dấu)",
+    ]
+    assert {"source": "Ngày Hẹn trả", "field": "due_date"}.items() <= data["columns"][8].items()
+    table = runner.invoke(
+        app, ["sources", "inspect", str(DATA / "export_bao_thang.xlsx")], env={"COLUMNS": "200"}
+    )
+    assert table.exit_code == 0
+    assert "dropped row 12: Tổng cộng: 5 hồ sơ" in table.output
+    assert "Hidden rows (read as data)" in table.output
+
+
+def test_inspect_record_file_falls_back_to_record_profile(tmp_path: Path) -> None:
+    path = tmp_path / "ks.csv"
+    path.write_text("Số đăng ký,Họ và tên,Ngày đăng ký\nKS-1,Nguyễn Văn An,01/02/2025\n", encoding="utf-8")
+    data = json.loads(runner.invoke(app, ["sources", "inspect", str(path), "--json"]).stdout)
+    assert data["entity"] == "record" and data["profile"] == "record-vi"
+    assert data["samples"][0]["registered_date"] == "2025-02-01"
+
+
+def test_inspect_bad_file_exits_with_input_code() -> None:
+    result = runner.invoke(app, ["sources", "inspect", str(DATA / "encrypted.xlsx")])
+    assert result.exit_code == 3
+    assert "password-protected" in result.output
+
+
+def test_inspect_options_are_passed(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "sources",
+            "inspect",
+            str(DATA / "dossiers_vni.csv"),
+            "--json",
+            "--encoding",
+            "vni",
+            "--profile",
+            "dossier-vi",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["encoding"] == "VNI Windows" and data["encoding_evidence"].startswith("set in the batch")
+    bad = runner.invoke(
+        app, ["sources", "inspect", str(DATA / "export_bao_thang.xlsx"), "--sheet", "Tham số"]
+    )
+    assert bad.exit_code == 3  # the hidden parameter sheet has no header
+
+
+def test_help_texts() -> None:
+    result = runner.invoke(app, ["sources", "inspect", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for option in ("--json", "--sheet", "--encoding", "--profile"):
+        assert option in result.output
