@@ -22,6 +22,7 @@ from handover.errors import ExitCode, HandoverError
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+
 class _Typer(typer.Typer):
     """A Typer whose commands render a HandoverError once (panel on stderr) and exit with its code.
 
@@ -57,9 +58,7 @@ app = _Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-units_app = _Typer(
-    help="The old → new administrative-unit reference and resolver.", no_args_is_help=True
-)
+units_app = _Typer(help="The old → new administrative-unit reference and resolver.", no_args_is_help=True)
 sources_app = _Typer(help="Look at district exports before loading them.", no_args_is_help=True)
 db_app = _Typer(help="The target database: schema versions, verification.", no_args_is_help=True)
 app.add_typer(units_app, name="units")
@@ -87,15 +86,338 @@ def _print_json(data: Any) -> None:
 # units  (section owned by the units work: handover/units/)
 # ==========================================================================================================
 
+_RulesOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--rules", help="Province rule file (CSV: old_commune_code, keyword, new_commune_code). Repeatable."
+    ),
+]
+_DecisionsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--decisions", help="Manual decisions file (CSV: source_system, dossier_code, new_commune_code)."
+    ),
+]
+
+
+@units_app.command("build")
+def units_build(
+    gso: Annotated[
+        Path | None, typer.Option("--gso", help="Folder with the two statistics-office CSV tables.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: mappings/units).")
+    ] = None,
+) -> None:
+    """Build the unit reference (old units, new units, crosswalk, provenance) from the raw GSO tables."""
+    from handover.resources import mappings_dir, shared_gso_dir
+    from handover.units.build import build_reference
+
+    out_dir = out or mappings_dir() / "units"
+    provenance = build_reference(gso or shared_gso_dir(), out_dir)
+    console.print(f"[green]Built[/green] {out_dir}")
+    for name, count in provenance["outputs"].items():
+        console.print(f"  {name}: {count:,} rows")
+
+
+@units_app.command("check")
+def units_check(
+    gso: Annotated[
+        Path | None,
+        typer.Option("--gso", help="Also re-detect the raw tables' defects and compare their checksums."),
+    ] = None,
+    folder: Annotated[Path | None, typer.Option("--folder", help="Reference folder to check.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """The reference's data-quality report; exits 7 when a check needed for a usable reference fails."""
+    from handover.resources import mappings_dir
+    from handover.units.check import check_reference
+
+    report = check_reference(folder or mappings_dir() / "units", gso)
+    if as_json:
+        _print_json(report)
+    else:
+        table = Table(title=f"Unit reference check: {report['folder']}")
+        for column in ("check", "severity", "result", "count", "what", "examples"):
+            table.add_column(column, overflow="fold")
+        for c in report["checks"]:
+            result = "[green]ok[/green]" if c["passed"] else "[red]FAILED[/red]"
+            table.add_row(
+                c["check"],
+                c["severity"],
+                result,
+                f"{c['count']:,}",
+                c["message"],
+                "\n".join(c["examples"][:3]),
+            )
+        console.print(table)
+        console.print(
+            "[green]Reference usable.[/green]" if report["ok"] else "[red]Reference NOT usable.[/red]"
+        )
+    if not report["ok"]:
+        raise typer.Exit(ExitCode.REFERENCE)
+
+
+@units_app.command("lookup")
+def units_lookup(
+    address: Annotated[
+        str | None, typer.Argument(help='Old address, e.g. "Xã Sơn Hà, Huyện Bảo Thắng, Tỉnh Lào Cai".')
+    ] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", help="File with one address per line; prints JSON lines in input order."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    rules: _RulesOpt = None,
+    decisions: _DecisionsOpt = None,
+) -> None:
+    """Resolve an old address (or a file of them) to the new commune(s)."""
+    from handover.errors import ConfigError
+    from handover.units import UnitResolver
+
+    if (address is None) == (input_file is None):
+        raise ConfigError(
+            "Give either one ADDRESS or --input FILE.",
+            hint='Try: handover units lookup "Xã Sơn Hà, Bảo Thắng, Lào Cai"',
+        )
+    resolver = UnitResolver.load(rules or [], decisions or [])
+    if input_file is not None:
+        from handover.errors import SourceError
+
+        try:
+            with input_file.open(encoding="utf-8-sig") as fh:
+                lines = (line.rstrip("\r\n") for line in fh)
+                for res in resolver.resolve_many(lines):
+                    sys.stdout.write(json.dumps(res.to_json_dict(), ensure_ascii=False) + "\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SourceError(
+                f"Cannot read {input_file}: {exc}",
+                file=str(input_file),
+                hint="Give a UTF-8 text file, one address per line.",
+            ) from exc
+        return
+    res = resolver.resolve(address)
+    if as_json:
+        _print_json(res.to_json_dict())
+        return
+    colour = {"unique": "green", "split": "yellow", "ambiguous": "yellow", "not_found": "red"}[res.status]
+    title = f"[{colour}]{res.status}[/{colour}]" + (f" ({res.method})" if res.method else "")
+    table = Table(title=f"{address} → {title}")
+    for column in ("", "province", "district", "commune", "name", "relation"):
+        table.add_column(column)
+    if res.old:
+        table.add_row(
+            "old",
+            res.old.province_code or "",
+            res.old.district_code or "",
+            res.old.commune_code or "",
+            res.old.name or "",
+            "",
+        )
+    for n in res.new:
+        table.add_row("new", n.province_code, "", n.commune_code, n.name, n.relation or "")
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print(f"{address} → {title}")
+    if res.reason:
+        console.print(f"Why: {res.reason}")
+    for s in res.suggestions:
+        console.print(f"  Suggestion (not applied): {s}")
+
 
 # ==========================================================================================================
 # sources  (section owned by the sources work: handover/sources/)
 # ==========================================================================================================
 
 
+@sources_app.command("inspect")
+def sources_inspect(
+    file: Annotated[Path, typer.Argument(help="The export to look at: .csv/.txt, .xlsx or .xls.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON on stdout.")] = False,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Sheet to read (default: the first visible sheet).")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding", help="Text encoding (utf-8, utf-16, cp1258, tcvn3, vni); default: detect."
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", help="Header profile in mappings/profiles/ (default: dossier-vi, then record-vi)."
+        ),
+    ] = None,
+) -> None:
+    """Show how a file would be read: encoding and evidence, sheet, header row, column → field map,
+    unmapped columns, data rows, footer lines dropped, and five sample rows (ID numbers masked)."""
+    from handover.sources.inspect import inspect_source
+
+    rep = inspect_source(file, sheet=sheet, encoding=encoding, profile=profile)
+    if as_json:
+        _print_json(rep)
+        return
+    facts = Table(title=f"{file}", show_header=False)
+    facts.add_column("what", style="bold")
+    facts.add_column("found")
+    if rep.get("encoding"):
+        facts.add_row("Encoding", f"{rep['encoding']} — {rep.get('encoding_evidence', '')}")
+    if rep.get("delimiter"):
+        facts.add_row("Separator", f"{rep['delimiter']!r} — {rep.get('delimiter_evidence', '')}")
+    if rep.get("sheet"):
+        facts.add_row("Sheet", f"{rep['sheet']} ({rep.get('sheet_evidence', 'named')})")
+    rows = rep.get("header_rows") or [rep.get("header_row")]
+    facts.add_row("Header row", ", ".join(str(r) for r in rows))
+    facts.add_row("Profile", f"{rep.get('profile')} ({rep.get('entity')})")
+    facts.add_row("Data rows", str(rep.get("data_rows", 0)))
+    facts.add_row("Footer lines dropped", str(rep.get("footer_dropped", 0)))
+    if rep.get("hidden_row_count"):
+        facts.add_row("Hidden rows (read as data)", str(rep["hidden_row_count"]))
+    if rep.get("unmapped"):
+        facts.add_row("Unmapped (kept in extras)", ", ".join(rep["unmapped"]))
+    for header, enc in rep.get("column_encodings", {}).items():
+        facts.add_row(f"Column '{header}'", f"{enc['encoding']}: {enc['evidence']}")
+    for check, count in rep.get("findings", {}).items():
+        facts.add_row(f"Warnings: {check}", str(count))
+    console.print(facts)
+    cols = Table(title="Columns → fields")
+    for name in ("Column", "Header", "Field"):
+        cols.add_column(name)
+    for c in rep.get("columns", []):
+        cols.add_row(c.get("column", ""), c["source"], c["field"] or "[dim](extras)[/dim]")
+    console.print(cols)
+    for line in rep.get("footer_lines", [])[:10]:
+        console.print(f"[dim]dropped row {line['row']}: {line['text']}[/dim]")
+    if rep.get("samples"):
+        keys: list[str] = []
+        for row in rep["samples"]:
+            keys += [k for k in row if k not in keys and k != "source_row"]
+        sample = Table(title="Sample rows (ID and phone numbers masked)")
+        sample.add_column("field")
+        for row in rep["samples"]:
+            sample.add_column(f"row {row['source_row']}")
+        for k in keys:
+            sample.add_row(k, *[str(row.get(k, "")) for row in rep["samples"]])
+        console.print(sample)
+
+
 # ==========================================================================================================
 # db, rollback  (section owned by the target work: handover/target/)
 # ==========================================================================================================
+
+DbUrlOpt = Annotated[
+    str,
+    typer.Option(
+        "--db", help="SQLAlchemy URL of the target, e.g. sqlite:///target.db or postgresql://u@h/db."
+    ),
+]
+DbJsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbUrlOpt) -> None:
+    """Create or upgrade the target's tables to the newest schema version."""
+    from handover.target.db import upgrade_target
+
+    result = upgrade_target(db)
+    if result.changed:
+        console.print(
+            f"{result.url}: schema {result.from_revision or '(empty)'} → {result.to_revision}", soft_wrap=True
+        )
+    else:
+        console.print(f"{result.url}: schema already at {result.to_revision}, nothing to do", soft_wrap=True)
+
+
+@db_app.command("status")
+def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
+    """Schema version, rows per table and the batches of a target."""
+    from handover.target.db import target_status
+
+    status = target_status(db)
+    if as_json:
+        _print_json(status.model_dump(mode="json"))
+        return
+    state = "up to date" if status.up_to_date else f"needs: handover db upgrade --db {status.url}"
+    console.print(
+        f"{status.url} ({status.dialect}): schema {status.current_revision or '(none)'} — {state}",
+        soft_wrap=True,
+    )
+    table = Table("batch", "status", "started (UTC)", "finished (UTC)", "ledger rows", "fingerprint")
+    for b in status.batches:
+        table.add_row(
+            b.batch_id,
+            b.status,
+            f"{b.started_at:%Y-%m-%d %H:%M}",
+            f"{b.finished_at:%Y-%m-%d %H:%M}" if b.finished_at else "",
+            str(b.rows_in_ledger),
+            (b.fingerprint or "")[:16],
+        )
+    console.print(table)
+
+
+@db_app.command("verify")
+def db_verify(
+    db: DbUrlOpt,
+    batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
+    as_json: DbJsonOpt = False,
+) -> None:
+    """Recompute a batch's content hashes and fingerprint from the target rows; exit 1 on any mismatch."""
+    from handover.target.db import open_target
+    from handover.target.verify import verify_batch
+
+    engine = open_target(db, create=False)
+    try:
+        result = verify_batch(engine, batch)
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json({**result.model_dump(mode="json"), "ok": result.ok})
+    else:
+        mark = {True: "[green]ok[/green]", False: "[red]MISMATCH[/red]"}
+        console.print(f"batch {result.batch_id} ({result.status}): {result.rows_checked} loaded rows checked")
+        console.print(f"  fingerprint stored     {result.stored_fingerprint}")
+        console.print(
+            f"  fingerprint recomputed {result.recomputed_fingerprint}  {mark[result.fingerprint_ok]}"
+        )
+        console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
+        for p in result.problems[:50]:
+            console.print(f"  [red]{p.entity} {p.source_system} {p.natural_key}: {p.problem}[/red]")
+    if not result.ok:
+        raise typer.Exit(ExitCode.INTERNAL)
+
+
+@app.command("rollback")
+def rollback(
+    batch_id: Annotated[str, typer.Argument(help="Id of the batch to undo.")],
+    db: DbUrlOpt,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be undone; change nothing.")
+    ] = False,
+    as_json: DbJsonOpt = False,
+) -> None:
+    """Undo one batch: delete the rows it inserted, restore the versions it updated (ledger-driven)."""
+    from handover.target.db import open_target
+    from handover.target.rollback import rollback_batch
+
+    engine = open_target(db, create=False)
+    try:
+        result = rollback_batch(engine, batch_id, dry_run=dry_run)
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    title = f"Rollback of batch {batch_id}" + (" (dry run: nothing changed)" if dry_run else "")
+    table = Table("table", "rows deleted", "rows restored", title=title)
+    for name in sorted(set(result.rows_deleted) | set(result.rows_restored)):
+        table.add_row(name, str(result.rows_deleted.get(name, 0)), str(result.rows_restored.get(name, 0)))
+    console.print(table)
+    if result.rows_kept_for_other_batches:
+        console.print(f"{result.rows_kept_for_other_batches} row(s) kept: another batch also loaded them")
+    if result.superseded_updates:
+        console.print(f"{result.superseded_updates} update(s) kept: a later batch changed those rows again")
 
 
 # ==========================================================================================================
@@ -227,18 +549,49 @@ def demo(
     console.print(f"Re-run it (adds nothing): handover run {out / 'batch.toml'}")
 
 
+@app.command()
+def report(
+    batch_id: Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")],
+    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the workbook and the HTML report.")] = Path(
+        "reports"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Regenerate a batch's Excel workbook and HTML transfer report from the target database."""
+    from handover.reports import write_reports_from_url
+
+    paths = write_reports_from_url(db, batch_id, out)
+    if as_json:
+        _print_json({"batch_id": batch_id, "workbook": str(paths.workbook), "html": str(paths.html)})
+        return
+    table = Table(title=f"Reports of batch {batch_id}")
+    table.add_column("Report")
+    table.add_column("File")
+    table.add_row("Workbook (officials)", str(paths.workbook))
+    table.add_row("HTML transfer report (auditors)", str(paths.html))
+    console.print(table)
+
+
 # ==========================================================================================================
 # the edge: errors rendered once
 # ==========================================================================================================
 
 
 def render_error(exc: HandoverError) -> None:
-    lines = [f"[bold]{exc.message}[/bold]"]
-    for key, value in exc.context.items():
-        lines.append(f"  {key}: {value}")
+    """The one place a user-facing error is shown: a red panel on a terminal, plain unwrapped lines otherwise
+    (logs, pipes, CI), so that paths and codes stay whole and searchable."""
+    from rich.markup import escape
+
+    title = f"handover: {type(exc).__name__}"
+    lines = [f"[bold]{escape(exc.message)}[/bold]"]
+    lines += [f"  {key}: {escape(str(value))}" for key, value in exc.context.items()]
     if exc.hint:
-        lines.append(f"\n[green]What to do:[/green] {exc.hint}")
-    err_console.print(Panel("\n".join(lines), title=f"handover: {type(exc).__name__}", border_style="red"))
+        lines.append(f"[green]What to do:[/green] {escape(exc.hint)}")
+    if err_console.is_terminal:
+        err_console.print(Panel("\n".join(lines), title=title, border_style="red"))
+    else:
+        err_console.print(f"[red]{title}[/red]", *lines, sep="\n", soft_wrap=True)
 
 
 def main() -> None:

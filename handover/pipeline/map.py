@@ -94,6 +94,20 @@ def _keys(frame: pd.DataFrame, entity: Entity) -> pd.Series:
     return frame[cols[0]].fillna("").astype(str) + "/" + frame[cols[1]].fillna("").astype(str)
 
 
+def _fill_official_names(frame: pd.DataFrame, resolver: UnitResolver) -> None:
+    """Old province and district names the source left out, from the reference (officials read them)."""
+    ref = resolver.ref
+    for code_col, name_col, lookup in (
+        ("old_district_code", "old_district_name", {k: v[0] for k, v in ref.districts.items()}),
+        ("old_province_code", "old_province_name", ref.provinces),
+    ):
+        if name_col not in frame or code_col not in frame:
+            continue
+        missing = frame[name_col].isna() & frame[code_col].notna()
+        if missing.any():
+            frame.loc[missing, name_col] = frame.loc[missing, code_col].map(lookup)
+
+
 def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
     """Resolve units, route, normalise status and flag due dates for one chunk."""
     frame = chunk.frame
@@ -104,6 +118,8 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
             frame[col] = units[col].where(units[col].notna(), frame.get(col))
         else:
             frame[col] = units[col]
+
+    _fill_official_names(frame, settings.resolver)
 
     if chunk.entity is Entity.DOSSIER:
         routed = settings.router.route_frame(frame)

@@ -1,0 +1,70 @@
+"""Reports read back from the target database: the officials' workbook and the auditors' HTML report.
+
+``write_reports(engine, batch_id, out_dir)`` writes both; :mod:`handover.reports.workbook` and
+:mod:`handover.reports.html` write one each; :mod:`handover.reports.queries` holds the queries they share.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["ReportPaths", "report_paths", "write_reports", "write_reports_from_url"]
+
+
+class ReportPaths(NamedTuple):
+    workbook: Path
+    html: Path
+
+
+def report_paths(batch_id: str, out_dir: Path) -> ReportPaths:
+    """File names of a batch's reports: ``<batch>-doi-soat.xlsx`` and ``<batch>-transfer-report.html``."""
+    safe = re.sub(r"[^\w.-]+", "_", batch_id).strip("._") or "batch"
+    out_dir = Path(out_dir)
+    return ReportPaths(out_dir / f"{safe}-doi-soat.xlsx", out_dir / f"{safe}-transfer-report.html")
+
+
+def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
+    """Write the workbook and the HTML report of ``batch_id`` into ``out_dir``, from the target database."""
+    from handover.reports.html import write_html
+    from handover.reports.workbook import write_workbook
+
+    paths = report_paths(batch_id, out_dir)
+    write_workbook(engine, batch_id, paths.workbook)
+    write_html(engine, batch_id, paths.html)
+    return paths
+
+
+def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path) -> ReportPaths:
+    """:func:`write_reports` for a database URL (what ``handover report`` calls)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from handover.errors import ConfigError
+
+    try:
+        engine = create_engine(db_url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(
+            f"The database URL is not valid: {exc}",
+            hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
+        ) from exc
+    database = engine.url.database
+    sqlite_file = engine.url.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if sqlite_file and not Path(database).is_file():  # connecting would create an empty file
+        from handover.errors import ReportError
+
+        engine.dispose()
+        raise ReportError(
+            f"The target database file does not exist: {database}",
+            hint="Check the --db URL (e.g. sqlite:///handover-demo/target.db); run the batch first.",
+            file=database,
+        )
+    try:
+        return write_reports(engine, batch_id, out_dir)
+    finally:
+        engine.dispose()

@@ -1,0 +1,106 @@
+"""The auditors' self-contained HTML transfer report, read back from the target database.
+
+Batch metadata, source fingerprints, the balance per source and in total counted twice (``chunks`` and
+``ledger``), great-expectations results, findings per check, and the loaded-set fingerprint as stored and as
+recomputed now, with the command and SQL an auditor uses to recompute it. One file: inline CSS, no script, no
+external asset. Everything is escaped (jinja2 autoescape) and no personal data (names, IDs, phones) is shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from handover.errors import ReportError
+from handover.models import Counts
+from handover.reports import queries as q
+from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI
+
+TEMPLATE = "transfer.html.j2"
+
+
+def _counts(c: Counts) -> dict[str, Any]:
+    return {**c.model_dump(), "balanced": c.balanced()}
+
+
+def report_context(conn: Any, batch_id: str) -> dict[str, Any]:
+    """Everything the template shows, from the database. Also what ``--json`` could print."""
+    info = q.batch_info(conn, batch_id)
+    sources = q.sources(conn, batch_id)
+    chunked = q.chunk_counts(conn, batch_id)
+    ledger = q.ledger_counts(conn, batch_id)
+    balance = []
+    for source_id in sorted(set(chunked) | set(ledger)):
+        c, led = chunked.get(source_id, Counts()), ledger.get(source_id, Counts())
+        balance.append(
+            {"source_id": source_id, "chunks": _counts(c), "ledger": _counts(led), "equal": c == led}
+        )
+    tc, tl = q.total(chunked), q.total(ledger)
+    balance.append({"source_id": None, "chunks": _counts(tc), "ledger": _counts(tl), "equal": tc == tl})
+    rows_mismatch = [
+        s["source_id"]
+        for s in sources
+        if s.get("rows_extracted") is not None
+        and s["rows_extracted"] != ledger.get(s["source_id"], Counts()).extracted
+    ]
+    recomputed, impl = q.recompute_fingerprint(conn, batch_id)
+    gx = [g for g in info.summary.get("gx") or [] if isinstance(g, dict)]
+    rules = [r for r in info.summary.get("rules") or [] if isinstance(r, dict)]
+    fp_match = info.fingerprint is not None and info.fingerprint == recomputed
+    verdict = (
+        fp_match
+        and not rows_mismatch
+        and all(b["equal"] and b["chunks"]["balanced"] and b["ledger"]["balanced"] for b in balance)
+    )
+    return {
+        "info": info,
+        "sources": sources,
+        "balance": balance,
+        "rows_mismatch": rows_mismatch,
+        "count_keys": COUNT_KEYS,
+        "labels_vi": DISPOSITION_VI,
+        "fp_recomputed": recomputed,
+        "fp_impl": impl,
+        "fp_match": fp_match,
+        "fp_rule": q.FINGERPRINT_RULE,
+        "fp_sql": q.FINGERPRINT_SQL,
+        "gx": gx,
+        "findings": q.findings_per_check(conn, batch_id),
+        "rules": rules,
+        "verdict": verdict,
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+
+
+def render_html(context: dict[str, Any]) -> str:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(TEMPLATE).render(**context)
+
+
+def write_html(engine: Engine, batch_id: str, path: Path) -> Path:
+    """Write the HTML transfer report of ``batch_id`` to ``path`` from the target database."""
+    path = Path(path)
+    with q.guarded("the batch"), engine.connect() as conn:
+        context = report_context(conn, batch_id)
+    text = render_html(context)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(
+            f"Cannot write the HTML report: {exc.strerror or exc}",
+            file=str(path),
+            hint="Choose a folder you can write to (--out).",
+        ) from exc
+    return path

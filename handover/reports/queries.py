@@ -1,0 +1,534 @@
+"""The queries both reports share, read back from the target database (SQLAlchemy Core).
+
+Reports never use in-memory pipeline state: everything here is recounted from ``batches``, ``batch_sources``,
+``chunks``, ``ledger``, ``dossiers``, ``records`` and ``findings`` (see :mod:`handover.target.schema`).
+Row-level queries are generators that stream with ``yield_per``: memory does not grow with the row count.
+Aggregates (per source, per unit, per check) are small and returned whole.
+
+A ledger row is joined to the loaded row it produced on ``source_id = source_system`` and
+``natural_key = dossier_code`` (dossiers) or ``natural_key = record_type || '/' || record_number`` (records).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from handover.errors import ReportError
+from handover.models import DISPOSITIONS, Counts
+from handover.target.schema import batch_sources, batches, chunks, dossiers, findings, ledger, records
+
+YIELD_PER = 1000
+CONFLICT_CHECK = "content_conflict"
+
+FINGERPRINT_SQL = """\
+SELECT entity, source_id, natural_key, content_hash
+FROM ledger
+WHERE batch_id = :batch_id AND disposition = 'loaded';
+-- join the four columns with '|', end each line with LF, sort the lines by their UTF-8 bytes, SHA-256 the whole"""
+FINGERPRINT_RULE = (
+    "SHA-256 over the lines 'entity|source_system|natural_key|content_hash' + LF (UTF-8), one per ledger row of "
+    "the batch with disposition 'loaded', sorted by byte order"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchInfo:
+    batch_id: str
+    description: str | None
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    tool_version: str | None
+    config_sha256: str | None
+    fingerprint: str | None
+    summary: dict[str, Any]
+    summary_error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitLine:
+    """One line of the summary: old district → old commune → new commune, with counts per disposition."""
+
+    old_district_code: str | None
+    old_district_name: str | None
+    old_commune_code: str | None
+    old_commune_name: str | None
+    new_commune_code: str | None
+    new_commune_name: str | None
+    counts: Counts
+
+
+@dataclasses.dataclass(frozen=True)
+class Commune:
+    """A receiving new commune of the batch: loaded dossiers and records, and the old districts giving them."""
+
+    code: str | None
+    name: str | None
+    dossiers: int
+    records: int
+    old_districts: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldRow:
+    """A quarantined row with every finding about it."""
+
+    source_id: str
+    source_row: int
+    entity: str
+    natural_key: str | None
+    old_commune_name: str | None
+    reason: str | None
+    findings: tuple[dict[str, Any], ...]
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def batch_info(conn: Connection, batch_id: str) -> BatchInfo:
+    """The ``batches`` row; :class:`ReportError` when the batch is not in the target."""
+    row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).mappings().first()
+    if row is None:
+        known = conn.execute(
+            select(batches.c.batch_id).order_by(batches.c.started_at.desc()).limit(5)
+        ).scalars()
+        listed = ", ".join(known) or "none"
+        raise ReportError(
+            f"Batch {batch_id!r} is not in the target database (latest batches: {listed}).",
+            hint="Check the batch id (the `id` in the batch TOML) and the --db URL, or run the batch first.",
+            batch=batch_id,
+        )
+    summary: Any = {}
+    error = None
+    if row["summary_json"]:
+        summary = _loads(row["summary_json"])
+        if not isinstance(summary, dict):
+            summary, error = {}, "summary_json is not a JSON object"
+    return BatchInfo(
+        batch_id=row["batch_id"],
+        description=row["description"],
+        status=row["status"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        tool_version=row["tool_version"],
+        config_sha256=row["config_sha256"],
+        fingerprint=row["fingerprint"],
+        summary=summary,
+        summary_error=error,
+    )
+
+
+def sources(conn: Connection, batch_id: str) -> list[dict[str, Any]]:
+    """``batch_sources`` rows (fingerprints) of the batch, by source id."""
+    stmt = (
+        select(batch_sources).where(batch_sources.c.batch_id == batch_id).order_by(batch_sources.c.source_id)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def chunk_counts(conn: Connection, batch_id: str) -> dict[str, Counts]:
+    """Per source: the sums of the committed ``chunks`` rows (the balance as the loader recorded it)."""
+    c = chunks.c
+    stmt = (
+        select(
+            c.source_id,
+            func.sum(c.rows),
+            *(func.sum(getattr(c, d)) for d in DISPOSITIONS),
+        )
+        .where(c.batch_id == batch_id)
+        .group_by(c.source_id)
+        .order_by(c.source_id)
+    )
+    out: dict[str, Counts] = {}
+    for source_id, rows, *parts in conn.execute(stmt):
+        out[source_id] = Counts(
+            extracted=int(rows or 0), **{d: int(v or 0) for d, v in zip(DISPOSITIONS, parts, strict=True)}
+        )
+    return out
+
+
+def ledger_counts(conn: Connection, batch_id: str) -> dict[str, Counts]:
+    """Per source: the ledger recounted (one ledger row per extracted source row)."""
+    stmt = (
+        select(ledger.c.source_id, ledger.c.disposition, func.count())
+        .where(ledger.c.batch_id == batch_id)
+        .group_by(ledger.c.source_id, ledger.c.disposition)
+    )
+    raw: dict[str, dict[str, int]] = {}
+    for source_id, disposition, n in conn.execute(stmt):
+        raw.setdefault(source_id, {})
+        raw[source_id][disposition] = raw[source_id].get(disposition, 0) + int(n)
+    out: dict[str, Counts] = {}
+    for source_id in sorted(raw):
+        parts = raw[source_id]
+        out[source_id] = Counts(extracted=sum(parts.values()), **{d: parts.get(d, 0) for d in DISPOSITIONS})
+    return out
+
+
+def total(counts: dict[str, Counts]) -> Counts:
+    out = Counts()
+    for c in counts.values():
+        out = out.add(c)
+    return out
+
+
+def unit_lines(conn: Connection, batch_id: str) -> list[UnitLine]:
+    """The ledger grouped by old district → old commune → new commune, with counts per disposition."""
+    keys = (
+        ledger.c.old_district_code,
+        ledger.c.old_district_name,
+        ledger.c.old_commune_code,
+        ledger.c.old_commune_name,
+        ledger.c.new_commune_code,
+        ledger.c.new_commune_name,
+    )
+    stmt = (
+        select(*keys, ledger.c.disposition, func.count())
+        .where(ledger.c.batch_id == batch_id)
+        .group_by(*keys, ledger.c.disposition)
+    )
+    grouped: dict[tuple, dict[str, int]] = {}
+    for *key, disposition, n in conn.execute(stmt):
+        parts = grouped.setdefault(tuple(key), {})
+        parts[disposition] = parts.get(disposition, 0) + int(n)
+    lines = [
+        UnitLine(*key, counts=Counts(extracted=sum(p.values()), **{d: p.get(d, 0) for d in DISPOSITIONS}))
+        for key, p in grouped.items()
+    ]
+    lines.sort(
+        key=lambda u: tuple(
+            v or "\uffff"
+            for v in (
+                u.old_district_code,
+                u.old_district_name,
+                u.old_commune_code,
+                u.old_commune_name,
+                u.new_commune_code,
+                u.new_commune_name,
+            )
+        )
+    )
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------
+# loaded rows of the batch
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _record_key():
+    return records.c.record_type + "/" + records.c.record_number
+
+
+def _dossier_join():
+    return ledger.join(
+        dossiers,
+        and_(
+            dossiers.c.source_system == ledger.c.source_id,
+            dossiers.c.dossier_code == ledger.c.natural_key,
+        ),
+    )
+
+
+def _record_join():
+    return ledger.join(
+        records,
+        and_(records.c.source_system == ledger.c.source_id, _record_key() == ledger.c.natural_key),
+    )
+
+
+def _loaded(entity: str, batch_id: str):
+    return and_(ledger.c.batch_id == batch_id, ledger.c.disposition == "loaded", ledger.c.entity == entity)
+
+
+def receiving_communes(conn: Connection, batch_id: str) -> list[Commune]:
+    """Every new commune that receives at least one loaded dossier or record of the batch, by code."""
+    found: dict[str | None, dict[str, Any]] = {}
+    for table, join, entity in ((dossiers, _dossier_join(), "dossier"), (records, _record_join(), "record")):
+        stmt = (
+            select(
+                table.c.new_commune_code,
+                func.max(table.c.new_commune_name),
+                table.c.old_district_name,
+                func.count(),
+            )
+            .select_from(join)
+            .where(_loaded(entity, batch_id))
+            .group_by(table.c.new_commune_code, table.c.old_district_name)
+        )
+        for code, name, district, n in conn.execute(stmt):
+            item = found.setdefault(code, {"name": name, "dossier": 0, "record": 0, "districts": set()})
+            item["name"] = item["name"] or name
+            item[entity] += int(n)
+            if district:
+                item["districts"].add(district)
+    return [
+        Commune(code, v["name"], v["dossier"], v["record"], tuple(sorted(v["districts"])))
+        for code, v in sorted(found.items(), key=lambda kv: kv[0] or "\uffff")
+    ]
+
+
+def _stream(conn: Connection, stmt) -> Iterator[dict[str, Any]]:
+    result = conn.execution_options(yield_per=YIELD_PER).execute(stmt)
+    try:
+        for row in result.mappings():
+            yield dict(row)
+    finally:
+        result.close()
+
+
+def _commune_is(column, code: str | None):
+    return column.is_(None) if code is None else column == code
+
+
+def iter_dossiers(conn: Connection, batch_id: str, commune_code: str | None) -> Iterator[dict[str, Any]]:
+    """Loaded dossiers of the batch going to one new commune, by old district, old commune, receipt, code."""
+    d = dossiers.c
+    stmt = (
+        select(
+            d.source_system,
+            d.dossier_code,
+            d.procedure_code,
+            d.procedure_name,
+            d.applicant_name,
+            d.applicant_id,
+            d.phone,
+            d.received_date,
+            d.due_date,
+            d.due_flag,
+            d.status_raw,
+            d.handling_level,
+            d.handling_agency,
+            d.old_district_name,
+            d.old_commune_name,
+        )
+        .select_from(_dossier_join())
+        .where(_loaded("dossier", batch_id), _commune_is(d.new_commune_code, commune_code))
+        .order_by(d.old_district_code, d.old_commune_code, d.received_date, d.dossier_code, d.source_system)
+    )
+    return _stream(conn, stmt)
+
+
+def iter_records(conn: Connection, batch_id: str, commune_code: str | None) -> Iterator[dict[str, Any]]:
+    """Loaded records of the batch going to one new commune."""
+    r = records.c
+    stmt = (
+        select(
+            r.source_system,
+            r.record_type,
+            r.record_number,
+            r.registered_date,
+            r.subject_name,
+            r.subject_id,
+            r.business_name,
+            r.status_raw,
+            r.old_district_name,
+            r.old_commune_name,
+        )
+        .select_from(_record_join())
+        .where(_loaded("record", batch_id), _commune_is(r.new_commune_code, commune_code))
+        .order_by(r.old_district_code, r.old_commune_code, r.record_type, r.record_number, r.source_system)
+    )
+    return _stream(conn, stmt)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rows held back, findings
+# ---------------------------------------------------------------------------------------------------------
+
+
+def iter_quarantined(conn: Connection, batch_id: str) -> Iterator[HeldRow]:
+    """Quarantined ledger rows, each with its findings (one streamed outer join, grouped per row)."""
+    f = findings.c
+    join = ledger.outerjoin(
+        findings,
+        and_(
+            f.batch_id == ledger.c.batch_id,
+            f.source_id == ledger.c.source_id,
+            f.source_row == ledger.c.source_row,
+        ),
+    )
+    stmt = (
+        select(
+            ledger.c.source_id,
+            ledger.c.source_row,
+            ledger.c.entity,
+            ledger.c.natural_key,
+            ledger.c.old_commune_name,
+            ledger.c.reason,
+            f.field,
+            f.check_name,
+            f.severity,
+            f.message_vi,
+            f.message_en,
+        )
+        .select_from(join)
+        .where(ledger.c.batch_id == batch_id, ledger.c.disposition == "quarantined")
+        .order_by(ledger.c.source_id, ledger.c.source_row, f.id)
+    )
+    for (source_id, source_row), group in groupby(
+        _stream(conn, stmt), key=lambda r: (r["source_id"], r["source_row"])
+    ):
+        rows = list(group)
+        first = rows[0]
+        yield HeldRow(
+            source_id=source_id,
+            source_row=source_row,
+            entity=first["entity"],
+            natural_key=first["natural_key"],
+            old_commune_name=first["old_commune_name"],
+            reason=first["reason"],
+            findings=tuple(
+                {k: r[k] for k in ("field", "check_name", "severity", "message_vi", "message_en")}
+                for r in rows
+                if r["check_name"] is not None
+            ),
+        )
+
+
+def iter_review(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
+    """Review rows (unit split / ambiguous / not found) with candidates decoded, by source and row."""
+    c = ledger.c
+    stmt = (
+        select(
+            c.source_id,
+            c.source_row,
+            c.entity,
+            c.natural_key,
+            c.reason,
+            c.unit_status,
+            c.old_district_code,
+            c.old_district_name,
+            c.old_commune_code,
+            c.old_commune_name,
+            c.candidates,
+            c.payload,
+        )
+        .where(c.batch_id == batch_id, c.disposition == "review")
+        .order_by(c.source_id, c.source_row)
+    )
+    for row in _stream(conn, stmt):
+        payload = _loads(row.pop("payload"))
+        payload = payload if isinstance(payload, dict) else {}
+        row["candidates"] = candidate_list(_loads(row["candidates"]))
+        row["suggestions"] = candidate_list(
+            _loads(payload.get("unit_suggestions")) or payload.get("unit_suggestions")
+        )
+        row["village"] = payload.get("village")
+        yield row
+
+
+def candidate_list(value: Any) -> list[str]:
+    """Candidates as the ledger stores them (dicts with commune_code/name, or plain names) → display strings."""
+    if not value:
+        return []
+    if isinstance(value, dict | str):
+        value = [value]
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict):
+            code = item.get("commune_code") or item.get("code") or item.get("new_commune_code")
+            name = item.get("name") or item.get("commune_name") or item.get("new_commune_name")
+            out.append(" ".join(str(v) for v in (code, name) if v))
+        elif item is not None:
+            out.append(str(item))
+    return [o for o in out if o]
+
+
+def iter_conflicts(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
+    """``content_conflict`` findings: the same key arrived with different content."""
+    f = findings.c
+    stmt = (
+        select(f.source_id, f.source_row, f.natural_key, f.field, f.severity, f.message_vi, f.message_en)
+        .where(f.batch_id == batch_id, f.check_name == CONFLICT_CHECK)
+        .order_by(f.source_id, f.source_row, f.id)
+    )
+    return _stream(conn, stmt)
+
+
+def findings_per_check(conn: Connection, batch_id: str) -> list[dict[str, Any]]:
+    """Findings of the batch counted per check and severity, with one example message each."""
+    f = findings.c
+    stmt = (
+        select(
+            f.check_name,
+            f.severity,
+            func.count(),
+            func.count(func.distinct(f.source_row)),
+            func.min(f.message_vi),
+            func.min(f.message_en),
+        )
+        .where(f.batch_id == batch_id)
+        .group_by(f.check_name, f.severity)
+        .order_by(f.check_name, f.severity)
+    )
+    return [
+        {"check": c, "severity": s, "count": int(n), "rows": int(r), "example_vi": vi, "example_en": en}
+        for c, s, n, r, vi, en in conn.execute(stmt)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the loaded-set fingerprint
+# ---------------------------------------------------------------------------------------------------------
+
+
+def fingerprint_lines(conn: Connection, batch_id: str) -> Iterator[str]:
+    c = ledger.c
+    stmt = select(c.entity, c.source_id, c.natural_key, c.content_hash).where(
+        c.batch_id == batch_id, c.disposition == "loaded"
+    )
+    result = conn.execution_options(yield_per=YIELD_PER * 10).execute(stmt)
+    for entity, source_id, key, content_hash in result:
+        yield f"{entity}|{source_id}|{key or ''}|{content_hash or ''}\n"
+
+
+def compute_fingerprint(conn: Connection, batch_id: str) -> str:
+    """:data:`FINGERPRINT_RULE`, computed here. Sorting happens in Python (byte order, the same on every
+    database); it holds one short line per loaded row, about 150 bytes each."""
+    digest = hashlib.sha256()
+    for line in sorted(fingerprint_lines(conn, batch_id), key=lambda s: s.encode("utf-8")):
+        digest.update(line.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def recompute_fingerprint(conn: Connection, batch_id: str) -> tuple[str, str]:
+    """The loaded-set fingerprint recomputed now → (hex digest, which implementation computed it).
+
+    Uses ``handover.target.hashing.loaded_fingerprint`` (the loader's own definition) when it exists, else
+    :func:`compute_fingerprint` with the same definition.
+    """
+    try:
+        from handover.target.hashing import loaded_fingerprint  # type: ignore[import-not-found]
+    except ImportError:
+        return compute_fingerprint(conn, batch_id), "handover.reports.queries.compute_fingerprint"
+    return loaded_fingerprint(conn, batch_id), "handover.target.hashing.loaded_fingerprint"
+
+
+@contextmanager
+def guarded(what: str) -> Iterator[None]:
+    """Turn a database error while reading the target into a :class:`ReportError` with a next step."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ReportError(
+            f"Cannot read {what} from the target database: {type(exc).__name__}: {first}",
+            hint="Check the --db URL, and that this database is the target the batch was run into.",
+        ) from exc

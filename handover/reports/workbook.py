@@ -1,0 +1,767 @@
+"""The officials' reconciliation workbook (Vietnamese), read back from the target database.
+
+Sheets, in order:
+
+* **Tổng hợp**: batch metadata; per old district → old commune → new commune the counts per disposition; totals;
+  the balance per source (ledger and chunks) and in total, stated in words.
+* **one sheet per receiving new commune** (named from the commune name and code): the printable handover record
+  "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT" with the giving side (old districts) and the receiving side, a numbered
+  list of the loaded dossiers (section I) and, on the same sheet, the loaded records (section II) under the same
+  column header, so the header repeated on every printed page fits both; counts; signature blocks for both sides.
+  ID numbers and phones are masked.
+* **Cần xem xét**: review rows with their reason and candidates, and an empty decision column.
+* **Cách ly**: quarantined rows with every finding.
+* **Xung đột**: ``content_conflict`` findings (only when there are some).
+* **Kiểm tra dữ liệu**: findings per check, great-expectations results, split rules applied.
+
+The workbook is written in openpyxl's write-only mode from streamed queries: memory stays flat in the number of
+rows. Every text cell from data goes through :mod:`handover.reports.cells` (never a formula).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from handover.errors import ReportError
+from handover.models import DISPOSITIONS, Counts
+from handover.reports import queries as q
+from handover.reports.cells import safe_text, text_cell, value_cell
+from handover.text import mask_id
+
+DISPOSITION_VI = {
+    "extracted": "Tổng số trích xuất",
+    "loaded": "Đã chuyển",
+    "review": "Cần xem xét",
+    "quarantined": "Cách ly",
+    "excluded": "Không còn xử lý",
+    "duplicate": "Trùng lặp",
+}
+DISPOSITION_EN = {
+    "extracted": "Extracted",
+    "loaded": "Loaded",
+    "review": "Review",
+    "quarantined": "Quarantined",
+    "excluded": "Excluded (not pending)",
+    "duplicate": "Duplicate",
+}
+COUNT_KEYS: tuple[str, ...] = ("extracted", *DISPOSITIONS)
+DUE_VI = {"overdue": "Quá hạn", "due_soon": "Sắp đến hạn", "on_time": "Trong hạn", "no_date": "Không có hạn"}
+RECORD_TYPE_VI = {
+    "birth": "Đăng ký khai sinh",
+    "marriage": "Đăng ký kết hôn",
+    "death": "Đăng ký khai tử",
+    "business_household": "Hộ kinh doanh",
+    "construction_permit": "Giấy phép xây dựng",
+    "social_allowance": "Trợ cấp xã hội hằng tháng",
+}
+UNIT_STATUS_VI = {
+    "split": "Xã cũ bị chia tách (split)",
+    "ambiguous": "Tên xã không rõ ràng (ambiguous)",
+    "not_found": "Không tìm thấy xã (not found)",
+}
+SUMMARY_SHEET = "Tổng hợp"
+REVIEW_SHEET = "Cần xem xét"
+QUARANTINE_SHEET = "Cách ly"
+CONFLICT_SHEET = "Xung đột"
+FINDINGS_SHEET = "Kiểm tra dữ liệu"
+DECISION_HEADER = "Quyết định (mã xã mới)"
+SIGN_GIVE = "ĐẠI DIỆN BÊN GIAO"
+SIGN_RECEIVE = "ĐẠI DIỆN BÊN NHẬN"
+SIGN_NOTE = "(Ký, ghi rõ họ tên, đóng dấu)"
+HANDOVER_TITLE = "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT"
+PAPER_A4 = 9  # paperSize code of A4 in SpreadsheetML
+
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_title(name: str | None, code: str | None, used: set[str]) -> str:
+    """Excel sheet name from a commune name and code: ≤ 31 characters, none of ``[]:*?/\\``, unique."""
+    code = _BAD_SHEET_CHARS.sub("", code or "")
+    base = _BAD_SHEET_CHARS.sub(" ", safe_text(name) or "Chưa rõ xã")
+    base = " ".join(base.split()).strip("'")
+    suffix = f" {code}" if code else ""
+    title = (base[: 31 - len(suffix)].rstrip() + suffix).strip("'").strip() or "Xã"
+    candidate, n = title, 2
+    while candidate.casefold() in used or candidate.casefold() == "history":
+        tail = f" ({n})"
+        candidate = title[: 31 - len(tail)].rstrip() + tail
+        n += 1
+    used.add(candidate.casefold())
+    return candidate
+
+
+# ---------------------------------------------------------------------------------------------------------
+# styles
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Styles:
+    """The workbook's cell styles, registered once as named styles: each attribute is a style name."""
+
+    def __init__(self, wb: Any) -> None:
+        from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+
+        thin = Side(style="thin", color="808080")
+        box = Border(left=thin, right=thin, top=thin, bottom=thin)
+        wrap = Alignment(wrap_text=True, vertical="top")
+        center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        self.title = {"font": Font(bold=True, size=14), "alignment": center}
+        self.nation = {"font": Font(bold=True, size=12), "alignment": center}
+        self.motto = {"font": Font(bold=True, size=12, underline="single"), "alignment": center}
+        self.subtitle = {"font": Font(italic=True, size=10), "alignment": center}
+        self.label = {"font": Font(bold=True), "alignment": Alignment(wrap_text=True, vertical="top")}
+        self.text = {"alignment": Alignment(wrap_text=True, vertical="top")}
+        self.note = {
+            "font": Font(italic=True, size=9),
+            "alignment": Alignment(wrap_text=True, vertical="top"),
+        }
+        self.header = {
+            "font": Font(bold=True),
+            "fill": PatternFill("solid", fgColor="D9E1F2"),
+            "border": box,
+            "alignment": center,
+        }
+        self.header_en = {
+            "font": Font(italic=True, size=8, color="404040"),
+            "fill": PatternFill("solid", fgColor="D9E1F2"),
+            "border": box,
+            "alignment": center,
+        }
+        self.section = {"font": Font(bold=True), "alignment": Alignment(vertical="center")}
+        self.cell = {"border": box, "alignment": wrap}
+        self.number = {"border": box, "alignment": Alignment(horizontal="right", vertical="top")}
+        self.total = {"font": Font(bold=True), "border": box, "fill": PatternFill("solid", fgColor="F2F2F2")}
+        self.overdue = {
+            "border": box,
+            "alignment": wrap,
+            "font": Font(bold=True, color="9C0006"),
+            "fill": PatternFill("solid", fgColor="FFC7CE"),
+        }
+        self.due_soon = {
+            "border": box,
+            "alignment": wrap,
+            "font": Font(bold=True, color="9C5700"),
+            "fill": PatternFill("solid", fgColor="FFEB9C"),
+        }
+        self.ok = {"font": Font(bold=True, color="006100")}
+        self.bad = {"font": Font(bold=True, color="9C0006")}
+        self.decision = {"border": box, "fill": PatternFill("solid", fgColor="FFF2CC"), "number_format": "@"}
+        self.sign = {"font": Font(bold=True), "alignment": center}
+        self.sign_note = {"font": Font(italic=True), "alignment": center}
+        for attr, spec in list(vars(self).items()):
+            name = f"handover_{attr}"
+            wb.add_named_style(NamedStyle(name=name, **spec))
+            setattr(self, attr, name)
+
+
+class _Sheet:
+    """A write-only sheet with a row counter, merged text rows and styled data rows."""
+
+    def __init__(
+        self, wb: Any, title: str, widths: Sequence[float], styles: _Styles, landscape: bool = True
+    ) -> None:
+        from openpyxl.utils import get_column_letter
+
+        self.ws = wb.create_sheet(title)
+        self.widths = list(widths)
+        self.width = len(widths)
+        self.st = styles
+        self.row_no = 0
+        for i, w in enumerate(widths, 1):
+            self.ws.column_dimensions[get_column_letter(i)].width = w
+        self._page_setup(landscape)
+
+    def row(self, cells: Iterable[Any], widths: Sequence[float | None] | None = None) -> int:
+        """Append one row; a row whose wrapped text needs several lines gets the height for them (spreadsheet
+        programs do not grow rows by themselves on opening). ``widths`` overrides column widths (merged cells)."""
+        cells = list(cells)
+        self.row_no += 1
+        height = self._height(cells, widths or self.widths)
+        if height:
+            self.ws.row_dimensions[self.row_no].height = height
+        self.ws.append(cells)
+        if height:  # written with the row: drop it so memory stays flat
+            del self.ws.row_dimensions[self.row_no]
+        return self.row_no
+
+    @staticmethod
+    def _height(cells: Sequence[Any], widths: Sequence[float | None]) -> float | None:
+        lines = 1
+        for cell, width in zip(cells, widths, strict=False):
+            value = getattr(cell, "value", None)
+            if not isinstance(value, str) or not width:
+                continue
+            size = getattr(getattr(cell, "font", None), "sz", None) or 11
+            per_line = max(1, int(width * 11 / size))
+            n = sum(_wrapped_lines(part, per_line) for part in value.split("\n"))
+            lines = max(lines, n)
+        return None if lines == 1 else round(15 * lines, 1)
+
+    def blank(self) -> int:
+        return self.row([])
+
+    def merged(self, text: Any, style: str | None = None, first: int = 1, last: int | None = None) -> int:
+        from openpyxl.utils import get_column_letter
+
+        last = last or self.width
+        cells = [None] * (first - 1) + [text_cell(self.ws, text, style or self.st.text)]
+        n = self.row(cells, [None] * (first - 1) + [sum(self.widths[first - 1 : last])])
+        if last > first:
+            self.ws.merged_cells.add(f"{get_column_letter(first)}{n}:{get_column_letter(last)}{n}")
+        return n
+
+    def pair(self, label: str, value: Any) -> int:
+        """A metadata line: the label over columns A:B, the value over C:H."""
+        last = min(8, self.width)
+        n = self.row(
+            [text_cell(self.ws, label, self.st.label), None, value_cell(self.ws, value)],
+            [sum(self.widths[:2]), None, sum(self.widths[2:last])],
+        )
+        self.ws.merged_cells.add(f"A{n}:B{n}")
+        self.ws.merged_cells.add(f"C{n}:{_col(last)}{n}")
+        return n
+
+    def headers(self, vi: Sequence[str], en: Sequence[str]) -> int:
+        self.row(text_cell(self.ws, h, self.st.header) for h in vi)
+        return self.row(text_cell(self.ws, h, self.st.header_en) for h in en)
+
+    def data(self, values: Sequence[Any], styles: Sequence[str | None] | None = None) -> int:
+        styles = styles or [None] * len(values)
+        cells = []
+        for value, style in zip(values, styles, strict=True):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                cells.append(value_cell(self.ws, value, style or self.st.number))
+            else:
+                cells.append(value_cell(self.ws, value, style or self.st.cell))
+        return self.row(cells)
+
+    def _page_setup(self, landscape: bool) -> None:
+        """A4, fit to width, margins, page numbers. Before the first row: fitToPage is written with the top."""
+        from openpyxl.worksheet.page import PageMargins
+
+        ws = self.ws
+        ws.page_setup.paperSize = PAPER_A4
+        ws.page_setup.orientation = "landscape" if landscape else "portrait"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_margins = PageMargins(left=0.5, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
+        ws.print_options.horizontalCentered = True
+        ws.oddFooter.center.text = "Trang &P / &N"
+        ws.oddFooter.center.size = 9
+        ws.oddHeader.right.text = "&A"
+        ws.oddHeader.right.size = 8
+
+
+def _wrapped_lines(text: str, per_line: int) -> int:
+    """Lines ``text`` takes when wrapped at word boundaries into lines of ``per_line`` characters."""
+    lines, used = 1, 0
+    for word in text.split(" "):
+        size = len(word)
+        if used and used + 1 + size > per_line:
+            lines, used = lines + 1, 0
+        used += size + (1 if used else 0)
+        while used > per_line:  # a word longer than the line
+            lines, used = lines + 1, used - per_line
+    return lines
+
+
+def _fmt_dt(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return "" if value is None else str(value)
+
+
+def _code_name(code: str | None, name: str | None) -> str:
+    return " - ".join(v for v in (code, name) if v)
+
+
+def _balance_text(c: Counts) -> str:
+    parts = " + ".join(str(getattr(c, d)) for d in DISPOSITIONS)
+    verdict = "Cân đối ✔ (balanced)" if c.balanced() else "KHÔNG cân đối ✘ (NOT balanced)"
+    return f"{c.extracted} = {parts}  →  {verdict}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the sheets
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles) -> None:
+    sh = _Sheet(wb, SUMMARY_SHEET, [10, 22, 10, 24, 10, 24, 13, 11, 11, 11, 13, 11], st)
+    sh.merged("BÁO CÁO ĐỐI SOÁT CHUYỂN GIAO HỒ SƠ", st.title)
+    sh.merged("Reconciliation of the handover batch (read back from the target database)", st.subtitle)
+    sh.blank()
+    sh.pair("Mã đợt (batch)", info.batch_id)
+    sh.pair("Mô tả (description)", info.description)
+    sh.pair("Trạng thái (status)", info.status)
+    sh.pair("Bắt đầu (started)", _fmt_dt(info.started_at))
+    sh.pair("Kết thúc (finished)", _fmt_dt(info.finished_at))
+    sh.pair("Phiên bản công cụ (tool)", info.tool_version)
+    sh.pair("Dấu vân tay tập đã chuyển (SHA-256)", info.fingerprint)
+    sh.blank()
+
+    vi = ["Mã huyện cũ", "Huyện cũ", "Mã xã cũ", "Xã cũ", "Mã xã mới", "Xã mới"]
+    en = [
+        "Old district code",
+        "Old district",
+        "Old commune code",
+        "Old commune",
+        "New commune code",
+        "New commune",
+    ]
+    sh.headers(vi + [DISPOSITION_VI[k] for k in COUNT_KEYS], en + [DISPOSITION_EN[k] for k in COUNT_KEYS])
+    totals = Counts()
+    for line in q.unit_lines(conn, info.batch_id):
+        totals = totals.add(line.counts)
+        sh.data(
+            [
+                line.old_district_code,
+                line.old_district_name,
+                line.old_commune_code,
+                line.old_commune_name,
+                line.new_commune_code,
+                line.new_commune_name or ("(chưa xác định)" if not line.new_commune_code else None),
+                *(getattr(line.counts, k) for k in COUNT_KEYS),
+            ]
+        )
+    sh.data(
+        ["Tổng cộng (total)", None, None, None, None, None, *(getattr(totals, k) for k in COUNT_KEYS)],
+        [st.total] * (6 + len(COUNT_KEYS)),
+    )
+    sh.blank()
+
+    sh.merged(
+        "Kiểm tra cân đối (balance check): Tổng số trích xuất = Đã chuyển + Cần xem xét + Cách ly + "
+        "Không còn xử lý + Trùng lặp",
+        st.label,
+    )
+    n = sh.row(
+        [
+            text_cell(sh.ws, "Toàn đợt (sổ cái / ledger)", st.label),
+            None,
+            None,
+            text_cell(sh.ws, _balance_text(totals), st.ok if totals.balanced() else st.bad),
+        ],
+        [sum(sh.widths[:3]), None, None, sum(sh.widths[3:])],
+    )
+    sh.ws.merged_cells.add(f"A{n}:C{n}")
+    sh.ws.merged_cells.add(f"D{n}:{_col(sh.width)}{n}")
+    sh.blank()
+    ledger = q.ledger_counts(conn, info.batch_id)
+    chunked = q.chunk_counts(conn, info.batch_id)
+    sh.headers(
+        ["Nguồn", *(DISPOSITION_VI[k] for k in COUNT_KEYS), "Cân đối", "Khớp bảng chunks"],
+        ["Source", *(DISPOSITION_EN[k] for k in COUNT_KEYS), "Balanced", "Equals chunks table"],
+    )
+    for source_id in sorted(set(ledger) | set(chunked)):
+        c = ledger.get(source_id, Counts())
+        same = chunked.get(source_id) == c
+        sh.data(
+            [
+                source_id,
+                *(getattr(c, k) for k in COUNT_KEYS),
+                "✔" if c.balanced() else "✘",
+                "✔" if same else "✘",
+            ]
+        )
+    total_chunks = q.total(chunked)
+    sh.data(
+        [
+            "Tổng cộng (total)",
+            *(getattr(totals, k) for k in COUNT_KEYS),
+            "✔" if totals.balanced() else "✘",
+            "✔" if total_chunks == totals else "✘",
+        ],
+        [st.total] * (3 + len(COUNT_KEYS)),
+    )
+    sh.blank()
+    sh.merged(
+        "Số liệu được đếm lại từ cơ sở dữ liệu đích (bảng ledger: mỗi dòng nguồn đã trích xuất có đúng một dòng) "
+        "và đối chiếu với bảng chunks. / Counts are recounted from the target database's ledger (one row per "
+        "extracted source row) and compared with the chunks table.",
+        st.note,
+    )
+
+
+_COMMUNE_WIDTHS = [6, 26, 38, 24, 15, 14, 12, 12, 14, 20]
+_COMMUNE_VI = [
+    "STT",
+    "Mã hồ sơ / Số",
+    "Thủ tục / Loại hồ sơ",
+    "Chủ hồ sơ / Người đăng ký",
+    "Số định danh",
+    "Điện thoại",
+    "Ngày tiếp nhận / đăng ký",
+    "Ngày hẹn trả",
+    "Tình trạng hạn",
+    "Xã cũ",
+]
+_COMMUNE_EN = [
+    "No.",
+    "Dossier code / number",
+    "Procedure / record type",
+    "Applicant / subject",
+    "ID (masked)",
+    "Phone (masked)",
+    "Received / registered",
+    "Due date",
+    "Due status",
+    "Old commune",
+]
+
+
+def _commune_sheet(
+    wb: Any, conn: Connection, batch_id: str, commune: q.Commune, title: str, st: _Styles
+) -> None:
+    sh = _Sheet(wb, title, _COMMUNE_WIDTHS, st)
+    ws = sh.ws
+    half = sh.width // 2
+    sh.merged("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", st.nation)
+    sh.merged("Độc lập - Tự do - Hạnh phúc", st.motto)
+    sh.blank()
+    sh.merged(HANDOVER_TITLE, st.title)
+    sh.merged(f"Handover record of pending dossiers — đợt (batch) {batch_id}", st.subtitle)
+    sh.blank()
+    giving = ", ".join(commune.old_districts) or "(không rõ)"
+    receiving = f"{commune.name or '(chưa xác định)'} (mã {commune.code or '?'})"
+    sh.merged(f"Bên giao (giving side): {giving} (đơn vị cấp huyện cũ / former district)", st.label)
+    sh.merged(f"Bên nhận (receiving side): {receiving}", st.label)
+    sh.merged(
+        f"Tổng số bàn giao: {commune.dossiers} hồ sơ thủ tục hành chính đang giải quyết; "
+        f"{commune.records} hồ sơ, sổ sách đăng ký. / Total: {commune.dossiers} pending dossiers, "
+        f"{commune.records} records.",
+    )
+    sh.blank()
+    header = sh.headers(_COMMUNE_VI, _COMMUNE_EN)
+    title_rows = f"{header - 1}:{header}"
+
+    overdue = due_soon = n_dossiers = 0
+    if commune.dossiers:
+        sh.merged("I. HỒ SƠ THỦ TỤC HÀNH CHÍNH ĐANG GIẢI QUYẾT (pending dossiers)", st.section)
+        for row in q.iter_dossiers(conn, batch_id, commune.code):
+            n_dossiers += 1
+            flag = row["due_flag"]
+            due_style = st.overdue if flag == "overdue" else st.due_soon if flag == "due_soon" else None
+            overdue += flag == "overdue"
+            due_soon += flag == "due_soon"
+            procedure = row["procedure_name"] or row["procedure_code"]
+            if row["handling_agency"] and row["handling_level"] not in (None, "", "commune_pc"):
+                procedure = f"{procedure or ''}\n(Cơ quan giải quyết: {row['handling_agency']})"
+            sh.data(
+                [
+                    n_dossiers,
+                    row["dossier_code"],
+                    procedure,
+                    row["applicant_name"],
+                    mask_id(row["applicant_id"]),
+                    mask_id(row["phone"]),
+                    row["received_date"],
+                    row["due_date"],
+                    DUE_VI.get(flag or "", flag),
+                    row["old_commune_name"],
+                ],
+                [None, None, None, None, None, None, st.cell, due_style or st.cell, due_style, None],
+            )
+    n_records = 0
+    if commune.records:
+        sh.merged("II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ (records)", st.section)
+        for row in q.iter_records(conn, batch_id, commune.code):
+            n_records += 1
+            kind = RECORD_TYPE_VI.get(row["record_type"], row["record_type"])
+            if row["business_name"]:
+                kind = f"{kind}: {row['business_name']}"
+            sh.data(
+                [
+                    n_records,
+                    row["record_number"],
+                    kind,
+                    row["subject_name"],
+                    mask_id(row["subject_id"]),
+                    None,
+                    row["registered_date"],
+                    None,
+                    row["status_raw"],
+                    row["old_commune_name"],
+                ],
+                [None, None, None, None, None, None, st.cell, st.cell, None, None],
+            )
+    sh.blank()
+    sh.merged(
+        f"Cộng: {n_dossiers} hồ sơ thủ tục hành chính (quá hạn: {overdue}; sắp đến hạn: {due_soon}); "
+        f"{n_records} hồ sơ, sổ sách đăng ký. / Total: {n_dossiers} dossiers ({overdue} overdue, {due_soon} due "
+        f"soon); {n_records} records.",
+        st.label,
+    )
+    sh.merged(
+        "Hồ sơ quá hạn / sắp đến hạn được tô màu: bên nhận cần xử lý ngay hoặc gửi phiếu xin lỗi và hẹn lại. "
+        "Số định danh và số điện thoại được che một phần (Nghị định 13/2023/NĐ-CP).",
+        st.note,
+    )
+    sh.merged("Biên bản được lập thành 02 bản có giá trị như nhau, mỗi bên giữ 01 bản.", st.note)
+    sh.blank()
+    halves = [sum(sh.widths[:half])] + [None] * (half - 1) + [sum(sh.widths[half:])]
+    sign = sh.row(
+        [text_cell(ws, SIGN_GIVE, st.sign)] + [None] * (half - 1) + [text_cell(ws, SIGN_RECEIVE, st.sign)],
+        halves,
+    )
+    note = sh.row(
+        [text_cell(ws, SIGN_NOTE, st.sign_note)]
+        + [None] * (half - 1)
+        + [text_cell(ws, SIGN_NOTE, st.sign_note)],
+        halves,
+    )
+    for r in (sign, note):
+        ws.merged_cells.add(f"A{r}:{_col(half)}{r}")
+        ws.merged_cells.add(f"{_col(half + 1)}{r}:{_col(sh.width)}{r}")
+    for _ in range(5):
+        sh.blank()
+    sh.ws.print_title_rows = title_rows
+
+
+def _col(i: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(i)
+
+
+def _review_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None:
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    widths = [6, 14, 26, 8, 18, 26, 18, 30, 26, 40, 30, 16]
+    sh = _Sheet(wb, REVIEW_SHEET, widths, st)
+    sh.merged("HỒ SƠ CẦN XEM XÉT: CHƯA XÁC ĐỊNH ĐƯỢC XÃ MỚI TIẾP NHẬN", st.title)
+    sh.merged(
+        "Rows held for review: the receiving new commune could not be decided automatically", st.subtitle
+    )
+    sh.merged(
+        f"Hướng dẫn: với mỗi dòng, ghi vào cột “{DECISION_HEADER}” mã xã mới (5 chữ số, giữ số 0 đầu) đã chọn trong "
+        "các ứng viên. Các cột có tiêu đề tiếng Anh source_system, dossier_code, new_commune_code có thể lưu thành "
+        "tệp quyết định CSV (decisions CSV: source_system,dossier_code,new_commune_code) để chạy lại đợt. / "
+        "Fill the decision column with the chosen 5-digit new commune code; the columns headed source_system, "
+        "dossier_code and new_commune_code can be saved as the decisions CSV for the next run.",
+        st.note,
+    )
+    header = sh.headers(
+        [
+            "STT",
+            "Nguồn",
+            "Mã hồ sơ / khóa",
+            "Dòng",
+            "Huyện cũ",
+            "Xã cũ",
+            "Thôn, tổ dân phố",
+            "Lý do",
+            "Tình trạng đơn vị",
+            "Ứng viên (mã - tên xã mới)",
+            "Gợi ý",
+            DECISION_HEADER,
+        ],
+        [
+            "No.",
+            "source_system",
+            "dossier_code",
+            "Source row",
+            "Old district",
+            "Old commune",
+            "Village",
+            "Reason",
+            "Unit status",
+            "Candidates (code - name)",
+            "Suggestions",
+            "new_commune_code",
+        ],
+    )
+    sh.ws.freeze_panes = f"A{header + 1}"
+    n = 0
+    for row in q.iter_review(conn, batch_id):
+        n += 1
+        status = row["unit_status"]
+        sh.data(
+            [
+                n,
+                row["source_id"],
+                row["natural_key"],
+                row["source_row"],
+                _code_name(row["old_district_code"], row["old_district_name"]),
+                _code_name(row["old_commune_code"], row["old_commune_name"]),
+                row["village"],
+                row["reason"],
+                UNIT_STATUS_VI.get(status or "", status),
+                "\n".join(row["candidates"]),
+                "\n".join(row["suggestions"]),
+                None,
+            ],
+            [None] * 11 + [st.decision],
+        )
+    if n:
+        dv = DataValidation(
+            type="textLength",
+            operator="equal",
+            formula1="5",
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="Mã xã mới",
+            error="Mã xã mới gồm 5 chữ số, ví dụ 02905. / A new commune code has 5 digits.",
+        )
+        dv.add(f"L{header + 1}:L{header + n}")
+        sh.ws.data_validations.append(dv)
+    sh.ws.print_title_rows = f"{header - 1}:{header}"
+
+
+def _quarantine_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None:
+    sh = _Sheet(wb, QUARANTINE_SHEET, [6, 14, 8, 26, 20, 24, 50, 50], st)
+    sh.merged("HỒ SƠ BỊ CÁCH LY: CÓ LỖI DỮ LIỆU, CHƯA CHUYỂN", st.title)
+    sh.merged("Quarantined rows: an error finding kept them out of the target", st.subtitle)
+    header = sh.headers(
+        ["STT", "Nguồn", "Dòng", "Mã hồ sơ / khóa", "Xã cũ", "Kiểm tra", "Lý do", "Lý do (tiếng Anh)"],
+        [
+            "No.",
+            "Source",
+            "Source row",
+            "Key",
+            "Old commune",
+            "Checks",
+            "Reasons (Vietnamese)",
+            "Reasons (English)",
+        ],
+    )
+    sh.ws.freeze_panes = f"A{header + 1}"
+    for n, held in enumerate(q.iter_quarantined(conn, batch_id), 1):
+        if held.findings:
+            checks = "\n".join(dict.fromkeys(f["check_name"] for f in held.findings))
+            vi = "\n".join(_finding_line(f, "message_vi") for f in held.findings)
+            en = "\n".join(_finding_line(f, "message_en") for f in held.findings)
+        else:
+            checks, vi, en = None, held.reason, None
+        sh.data([n, held.source_id, held.source_row, held.natural_key, held.old_commune_name, checks, vi, en])
+    sh.ws.print_title_rows = f"{header - 1}:{header}"
+
+
+def _finding_line(f: dict[str, Any], key: str) -> str:
+    field = f" [{f['field']}]" if f.get("field") else ""
+    level = "Lỗi" if f.get("severity") == "error" else "Cảnh báo"
+    if key == "message_en":
+        level = "Error" if f.get("severity") == "error" else "Warning"
+    return f"{level}{field}: {f.get(key) or ''}"
+
+
+def _conflict_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None:
+    rows = q.iter_conflicts(conn, batch_id)
+    first = next(rows, None)
+    if first is None:
+        return
+    sh = _Sheet(wb, CONFLICT_SHEET, [6, 14, 8, 26, 16, 50, 50], st)
+    sh.merged("XUNG ĐỘT NỘI DUNG: CÙNG MÃ HỒ SƠ, NỘI DUNG KHÁC", st.title)
+    sh.merged("Content conflicts: the same key arrived with different content", st.subtitle)
+    header = sh.headers(
+        ["STT", "Nguồn", "Dòng", "Mã hồ sơ / khóa", "Trường", "Nội dung", "Nội dung (tiếng Anh)"],
+        ["No.", "Source", "Source row", "Key", "Field", "Message (Vietnamese)", "Message (English)"],
+    )
+    for n, row in enumerate(chain([first], rows), 1):
+        sh.data(
+            [
+                n,
+                row["source_id"],
+                row["source_row"],
+                row["natural_key"],
+                row["field"],
+                row["message_vi"],
+                row["message_en"],
+            ]
+        )
+    sh.ws.print_title_rows = f"{header - 1}:{header}"
+
+
+def _findings_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles) -> None:
+    sh = _Sheet(wb, FINDINGS_SHEET, [28, 12, 12, 12, 50, 50], st)
+    sh.merged("KẾT QUẢ KIỂM TRA DỮ LIỆU", st.title)
+    sh.merged("Data-quality findings per check", st.subtitle)
+    sh.headers(
+        ["Kiểm tra", "Mức độ", "Số phát hiện", "Số dòng", "Ví dụ", "Ví dụ (tiếng Anh)"],
+        ["Check", "Severity", "Findings", "Rows", "Example (Vietnamese)", "Example (English)"],
+    )
+    for f in q.findings_per_check(conn, info.batch_id):
+        level = "Lỗi (error)" if f["severity"] == "error" else "Cảnh báo (warning)"
+        sh.data([f["check"], level, f["count"], f["rows"], f["example_vi"], f["example_en"]])
+    gx = info.summary.get("gx")
+    if isinstance(gx, list) and gx:
+        sh.blank()
+        sh.merged("Kết quả great-expectations (GX results)", st.label)
+        sh.headers(
+            ["Bộ kiểm tra", "Kỳ vọng", "Cột", "Đạt", "Số sai", "Số phần tử"],
+            ["Suite", "Expectation", "Column", "Success", "Unexpected", "Elements"],
+        )
+        for g in gx:
+            if not isinstance(g, dict):
+                continue
+            ok = g.get("success")
+            sh.data(
+                [
+                    g.get("suite"),
+                    g.get("expectation"),
+                    g.get("column"),
+                    "✔" if ok else "✘" if ok is not None else None,
+                    g.get("unexpected_count"),
+                    g.get("element_count"),
+                ]
+            )
+    rules = info.summary.get("rules")
+    if isinstance(rules, list) and rules:
+        sh.blank()
+        sh.merged("Quy tắc chia tách đã áp dụng (split rules applied)", st.label)
+        sh.headers(
+            ["Mã xã cũ", "Từ khóa", "Mã xã mới", "Số dòng khớp"],
+            ["Old commune code", "Keyword", "New commune code", "Matches"],
+        )
+        for r in rules:
+            if isinstance(r, dict):
+                sh.data(
+                    [r.get("old_commune_code"), r.get("keyword"), r.get("new_commune_code"), r.get("matches")]
+                )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------------------------------------
+
+
+def write_workbook(engine: Engine, batch_id: str, path: Path) -> Path:
+    """Write the reconciliation workbook of ``batch_id`` to ``path`` from the target database."""
+    from openpyxl import Workbook
+
+    path = Path(path)
+    wb = Workbook(write_only=True)
+    st = _Styles(wb)
+    with q.guarded("the batch"), engine.connect() as conn:
+        info = q.batch_info(conn, batch_id)
+        _summary_sheet(wb, conn, info, st)
+        used = {
+            s.casefold()
+            for s in (SUMMARY_SHEET, REVIEW_SHEET, QUARANTINE_SHEET, CONFLICT_SHEET, FINDINGS_SHEET)
+        }
+        for commune in q.receiving_communes(conn, batch_id):
+            _commune_sheet(wb, conn, batch_id, commune, sheet_title(commune.name, commune.code, used), st)
+        _review_sheet(wb, conn, batch_id, st)
+        _quarantine_sheet(wb, conn, batch_id, st)
+        _conflict_sheet(wb, conn, batch_id, st)
+        _findings_sheet(wb, conn, info, st)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wb.save(path)
+    except OSError as exc:
+        raise ReportError(
+            f"Cannot write the workbook: {exc.strerror or exc}",
+            file=str(path),
+            hint="Choose a folder you can write to (--out), and close the file if it is open in Excel.",
+        ) from exc
+    return path

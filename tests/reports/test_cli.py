@@ -1,0 +1,67 @@
+"""``handover report``: regenerate both reports from the target, in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli import app
+from handover.errors import ExitCode, ReportError
+from tests.reports.factory import BATCH, build_target
+
+runner = CliRunner()
+
+
+def test_report_command_json(engine, tmp_path: Path) -> None:
+    build_target(engine)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", BATCH, "--db", str(engine.url), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data == {
+        "batch_id": BATCH,
+        "workbook": str(out / f"{BATCH}-doi-soat.xlsx"),
+        "html": str(out / f"{BATCH}-transfer-report.html"),
+    }
+    assert Path(data["workbook"]).stat().st_size > 5000
+    assert "Báo cáo chuyển giao" in Path(data["html"]).read_text(encoding="utf-8")
+
+
+def test_report_command_table(engine, tmp_path: Path) -> None:
+    build_target(engine)
+    result = runner.invoke(app, ["report", BATCH, "--db", str(engine.url), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Workbook (officials)" in result.stdout
+
+
+def test_unknown_batch_is_one_message_and_no_file(engine, tmp_path: Path) -> None:
+    build_target(engine)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", "nope", "--db", str(engine.url), "--out", str(out)])
+    assert result.exit_code == ExitCode.INPUT == ReportError.exit_code
+    assert "Batch 'nope' is not in the target database" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_help_is_documented() -> None:
+    result = runner.invoke(app, ["report", "--help"])
+    assert result.exit_code == 0
+    assert "Regenerate a batch's Excel workbook and HTML transfer report" in result.stdout
+    assert "--db" in result.stdout and "--out" in result.stdout
+
+
+def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    result = runner.invoke(app, ["report", "b", "--db", f"sqlite:///{missing}", "--out", str(tmp_path / "o")])
+    assert result.exit_code == ExitCode.INPUT
+    assert "The target database file does not exist" in result.output
+    assert not missing.exists()
+
+
+def test_bad_url_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "b", "--db", "nosuchdb://x", "--out", str(tmp_path)])
+    assert result.exit_code == ExitCode.USAGE
+    assert "The database URL is not valid" in result.output
