@@ -1,0 +1,282 @@
+"""Routing tables: which body now handles a procedure, and what a status text means.
+
+Both are data the province can edit: ``mappings/procedures.csv`` (procedure → handling level and agency) and
+``mappings/statuses.csv`` (status texts and numbers → the national portal's status code 1..10). Lookups are
+vectorised: each distinct value is resolved once per chunk, then mapped onto the rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from handover.errors import MapError
+from handover.text import clean, fold
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HandlingLevel = Literal["commune_pc", "commune_bro", "province_dept"]
+DEFAULT_LEVEL: str = "commune_pc"
+DEFAULT_AGENCY: str = "UBND xã/phường (mặc định)"
+
+_CODE = re.compile(r"^\d\.\d{6}$")
+_CODE_PREFIX = r"^\s*(\d\.\d{6})(?:\b|$)"
+_NAME_PREFIX = re.compile(r"^(thu tuc|tthc)\s+")
+_NUMBER = re.compile(r"^\s*(\d{1,2})(?:\.0+)?\s*$")
+
+
+class ProcedureRoute(BaseModel):
+    """One line of ``procedures.csv``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    procedure_code: str = Field(
+        "", description="National code 1.xxxxxx / 2.xxxxxx, without the agency suffix."
+    )
+    procedure_name: str = Field(
+        description="Tên TTHC as in the national database (matched when the code is absent)."
+    )
+    sector: str = Field("", description="Lĩnh vực.")
+    handling_level: HandlingLevel = Field(
+        description="commune_pc (UBND xã), commune_bro (phòng đăng ký kinh doanh cấp xã), province_dept (sở)."
+    )
+    handling_agency: str = Field(description="Name of the receiving body, as officials write it.")
+    legal_basis: str = Field("", description="Decree / decision the routing rests on.")
+    confirmed: Literal["yes", "no"] = Field(
+        description="yes when code and routing are confirmed by the basis."
+    )
+    note: str = Field("", description="Free remark (what is unconfirmed and why).")
+
+
+COLUMNS: tuple[str, ...] = tuple(ProcedureRoute.model_fields)
+
+
+def _default_path(name: str) -> Path:
+    from handover.resources import mappings_dir
+
+    return mappings_dir() / name
+
+
+def _name_key(value: object) -> str:
+    return _NAME_PREFIX.sub("", fold(clean(value)))
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    if not path.is_file():
+        raise MapError(
+            f"Routing table '{path}' does not exist.",
+            file=str(path),
+            hint="Point [mapping] procedures to an existing CSV, or remove the key to use the shipped one.",
+        )
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [clean(h) for h in reader.fieldnames or []]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise MapError(
+                    f"Routing table '{path.name}' lacks the column '{missing[0]}'.",
+                    file=str(path),
+                    row=1,
+                    column=missing[0],
+                    hint=f"The header must be: {','.join(required)}",
+                )
+            reader.fieldnames = header
+            rows = []
+            for row in reader:
+                if None in row:
+                    raise MapError(
+                        f"Routing table '{path.name}' line {reader.line_num} has more cells than the header.",
+                        file=str(path),
+                        row=reader.line_num,
+                        hint="Quote cells that contain a comma.",
+                    )
+                if not any((v or "").strip() for v in row.values()):
+                    continue
+                rows.append((reader.line_num, {k: clean(v) for k, v in row.items()}))
+    except UnicodeDecodeError as exc:
+        raise MapError(
+            f"Routing table '{path}' is not UTF-8 text.", file=str(path), hint="Save it as UTF-8 (CSV UTF-8)."
+        ) from exc
+    return rows
+
+
+@dataclass(frozen=True)
+class ProcedureRouter:
+    """Procedure → (handling level, handling agency), by code and then by normalised name."""
+
+    routes: tuple[ProcedureRoute, ...]
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ProcedureRouter:
+        """Read and validate ``procedures.csv``; a bad line raises :class:`MapError` with file, row, column."""
+        path = Path(path) if path is not None else _default_path("procedures.csv")
+        routes: list[ProcedureRoute] = []
+        seen_codes: dict[str, int] = {}
+        for line, row in _read_csv(path, COLUMNS):
+            try:
+                route = ProcedureRoute.model_validate(row)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                column = str(first["loc"][0]) if first["loc"] else None
+                raise MapError(
+                    f"Routing table '{path.name}' line {line}, column '{column}': {first['msg']} "
+                    f"(value '{row.get(column or '', '')}').",
+                    file=str(path),
+                    row=line,
+                    column=column,
+                    hint="handling_level is commune_pc, commune_bro or province_dept; confirmed is yes or no.",
+                ) from exc
+            if route.procedure_code and not _CODE.match(route.procedure_code):
+                raise MapError(
+                    f"Routing table '{path.name}' line {line}: procedure code '{route.procedure_code}' "
+                    "is not of the form 1.001612.",
+                    file=str(path),
+                    row=line,
+                    column="procedure_code",
+                    hint="Write the national code without the agency suffix, or leave it empty and give the name.",
+                )
+            if route.procedure_code in seen_codes:
+                raise MapError(
+                    f"Routing table '{path.name}' line {line}: procedure code '{route.procedure_code}' "
+                    f"already on line {seen_codes[route.procedure_code]}.",
+                    file=str(path),
+                    row=line,
+                    column="procedure_code",
+                    hint="Keep one line per procedure code.",
+                )
+            if route.procedure_code:
+                seen_codes[route.procedure_code] = line
+            routes.append(route)
+        return cls(routes=tuple(routes), path=path)
+
+    def _lookups(self) -> tuple[dict[str, int], dict[str, int]]:
+        by_code = {r.procedure_code: i for i, r in enumerate(self.routes) if r.procedure_code}
+        by_name: dict[str, int] = {}
+        for i, r in enumerate(self.routes):
+            by_name.setdefault(_name_key(r.procedure_name), i)
+        return by_code, by_name
+
+    def route_frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Columns handling_level, handling_agency, procedure_known for each row of ``df`` (same index).
+
+        Uses ``procedure_code`` (the national part of a code with an agency suffix also matches), then the
+        normalised ``procedure_name``; anything else goes to the commune People's Committee by default.
+        """
+        import pandas as pd
+
+        by_code, by_name = self._lookups()
+        n = len(df)
+        idx = pd.Series(pd.NA, index=df.index, dtype="Int64")
+        if "procedure_code" in df.columns and n:
+            codes = df["procedure_code"].astype("string").str.extract(_CODE_PREFIX, expand=False)
+            idx = codes.map(by_code).astype("Int64")
+        if "procedure_name" in df.columns and n and idx.isna().any():
+            names = df["procedure_name"].astype("string")
+            todo = idx.isna() & names.notna()
+            if todo.any():
+                uniq = names[todo].unique()
+                keys = {u: by_name.get(_name_key(u)) for u in uniq}
+                idx = idx.fillna(names.map(keys).astype("Int64"))
+        known = idx.notna()
+        level_of = {i: r.handling_level for i, r in enumerate(self.routes)}
+        agency_of = {i: r.handling_agency for i, r in enumerate(self.routes)}
+        out = pd.DataFrame(index=df.index)
+        out["handling_level"] = idx.map(level_of).astype("object").where(known, DEFAULT_LEVEL)
+        out["handling_agency"] = idx.map(agency_of).astype("object").where(known, DEFAULT_AGENCY)
+        out["procedure_known"] = known.to_numpy(dtype=bool)
+        return out
+
+
+class StatusRow(BaseModel):
+    """One line of ``statuses.csv``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    raw: str = Field(min_length=1, description="Status text or number as exports write it.")
+    code: str = Field(pattern=r"^(?:[1-9]|10)$", description="National portal status code 1..10.")
+    pending: Literal["yes", "no"] = Field(description="yes when a dossier with this status is still pending.")
+    note: str = Field("", description="Free remark.")
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    """Status texts and numbers → portal code 1..10; which codes are pending."""
+
+    by_key: dict[str, str]
+    pending_codes: frozenset[str]
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> StatusTable:
+        """Read and validate ``statuses.csv`` (MapError with file, row, column on a bad line)."""
+        path = Path(path) if path is not None else _default_path("statuses.csv")
+        by_key: dict[str, str] = {}
+        pending: dict[str, str] = {}
+        for line, row in _read_csv(path, tuple(StatusRow.model_fields)):
+            try:
+                item = StatusRow.model_validate(row)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                column = str(first["loc"][0]) if first["loc"] else None
+                raise MapError(
+                    f"Status table '{path.name}' line {line}, column '{column}': {first['msg']}.",
+                    file=str(path),
+                    row=line,
+                    column=column,
+                    hint="code is 1..10; pending is yes or no.",
+                ) from exc
+            key = fold(item.raw)
+            if key in by_key and by_key[key] != item.code:
+                raise MapError(
+                    f"Status table '{path.name}' line {line}: '{item.raw}' already maps to code {by_key[key]}.",
+                    file=str(path),
+                    row=line,
+                    column="raw",
+                    hint="Keep one code per status text (compared without accents and case).",
+                )
+            if item.code in pending and pending[item.code] != item.pending:
+                raise MapError(
+                    f"Status table '{path.name}' line {line}: code {item.code} is pending on one line "
+                    "and not on another.",
+                    file=str(path),
+                    row=line,
+                    column="pending",
+                    hint="Give every line with the same code the same pending value.",
+                )
+            by_key[key] = item.code
+            pending[item.code] = item.pending
+        return cls(
+            by_key=by_key,
+            pending_codes=frozenset(c for c, p in pending.items() if p == "yes"),
+            path=path,
+        )
+
+    def code_of(self, value: object) -> str:
+        """One status → '1'..'10', or '' when unknown."""
+        text = clean(value)
+        if not text:
+            return ""
+        m = _NUMBER.match(text)
+        if m and 1 <= int(m.group(1)) <= 10:
+            return str(int(m.group(1)))
+        return self.by_key.get(fold(text), "")
+
+    def code_frame(self, series: pd.Series) -> pd.Series:
+        """Vectorised :meth:`code_of`: each distinct value is looked up once."""
+        import pandas as pd
+
+        values = series.astype("object").where(series.notna(), None)
+        uniq = pd.unique(values)
+        table = {u: self.code_of(u) for u in uniq}
+        return values.map(table).fillna("").astype("object")
+
+    def is_pending(self, code: str) -> bool:
+        return code in self.pending_codes

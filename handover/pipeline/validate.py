@@ -1,0 +1,685 @@
+"""Validate stage: data-quality suites from ``checks/*.toml`` → row-level findings and a disposition per row.
+
+Each suite has two parts, both data:
+
+* ``[[expectations]]``: great-expectations 1.x expectations. They run **once per chunk** on the chunk's frame,
+  in an ephemeral context built once per :class:`Validator` (analytics and progress bars off), with a result
+  format that returns the unexpected row positions (bounded by the chunk size);
+* ``[[custom]]``: vectorised pandas rules that GX does not express well (CCCD province prefix and century digit,
+  tax codes, date order, duplicate keys). Each names one of the rules in :data:`RULES`.
+
+Dispositions, first match wins: duplicate (exact duplicate within the chunk) > excluded (finished, not pending)
+> quarantined (any error finding, from this or an earlier stage) > review (unit split/ambiguous/not found)
+> loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from handover.errors import ConfigError
+from handover.models import (
+    ID_FIELDS,
+    PHONE_FIELDS,
+    Chunk,
+    Disposition,
+    Entity,
+    Finding,
+    Severity,
+    fields_for,
+    natural_key_fields,
+)
+from handover.text import mask_id
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+# Year the CCCD birth-year check measures against (digits 5-6 with the century digit must not be later).
+ID_REFERENCE_YEAR = max(2025, date.today().year)
+
+EXCLUDED_REASON = "Hồ sơ đã kết thúc / not pending"
+REVIEW_REASONS: dict[str, str] = {
+    "split": "Xã cũ bị chia cho nhiều xã mới: cần chọn xã nhận / old commune split among new communes: choose one",
+    "ambiguous": "Tên xã trùng nhiều đơn vị: cần xác định / commune name matches several units: decide which",
+    "not_found": "Không tìm thấy xã cũ trong danh mục / old commune not found in the unit list",
+}
+
+
+class ValidateResult(BaseModel):
+    """What one Validator did over a source or a batch: sizes and the accumulated GX results."""
+
+    suite: str = Field(description="Suite name.")
+    entity: Entity
+    chunks: int = Field(0, description="Chunks validated.")
+    rows: int = Field(0, description="Rows validated.")
+    gx: list[dict[str, Any]] = Field(default_factory=list, description="See Validator.gx_summary().")
+
+
+class ExpectationSpec(BaseModel):
+    """One great-expectations expectation of a suite."""
+
+    model_config = _STRICT
+
+    check: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable check name, the key of findings.")
+    expectation: str = Field(description="GX 1.x expectation class, e.g. ExpectColumnValuesToMatchRegex.")
+    column: str = Field(description="Canonical field the expectation is about.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Further arguments of the expectation.")
+    severity: Severity = Field(description="error quarantines the row; warning only reports it.")
+    message_vi: str = Field(description="Message officials read; may use {value} and {column}.")
+    message_en: str = Field(description="The same in English.")
+
+
+class CustomSpec(BaseModel):
+    """One vectorised pandas rule of a suite."""
+
+    model_config = _STRICT
+
+    check: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable check name, the key of findings.")
+    rule: str = Field(description="Name of a rule in handover.pipeline.validate.RULES.")
+    columns: list[str] = Field(min_length=1, description="Canonical fields the rule reads (and reports on).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Rule parameters.")
+    severity: Severity = Field(description="error quarantines the row; warning only reports it.")
+    message_vi: str = Field(description="Message officials read; may use {value} and {column}.")
+    message_en: str = Field(description="The same in English.")
+
+
+class SuiteHeader(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(description="Suite name, shown in the GX summary.")
+    entity: Entity = Field(description="dossier or record.")
+    description: str = ""
+
+
+class SuiteSpec(BaseModel):
+    """A suite file: ``checks/<entity>.toml``."""
+
+    model_config = _STRICT
+
+    suite: SuiteHeader
+    expectations: list[ExpectationSpec] = Field(default_factory=list)
+    custom: list[CustomSpec] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Custom rules: each takes (frame, column, params) and returns a boolean Series, True where the row fails.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Column as strings (object dtype), missing or empty → None. Dates become ISO text."""
+    import numpy as np
+    import pandas as pd
+
+    if column not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype="object")
+    s = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(s):
+        s = s.dt.strftime("%Y-%m-%d")
+    # Text arrives cleaned (NFC, trimmed) from the extract stage: only missing and empty cells are normalised,
+    # vectorised in numpy (the pandas string methods cost ~1 µs a cell).
+    values = s.to_numpy(dtype=object, na_value=None)
+    if s.dtype != object and not pd.api.types.is_string_dtype(s):
+        values = np.array([None if v is None else str(v) for v in values], dtype=object)
+    values = values.copy()
+    values[np.equal(values, "")] = None
+    return pd.Series(values, index=frame.index, dtype="object")
+
+
+def _col(texts: pd.DataFrame, column: str) -> pd.Series:
+    """A column of the chunk's text frame (see :func:`_text`); all None when the chunk lacks it."""
+    import pandas as pd
+
+    if column in texts.columns:
+        return texts[column]
+    return pd.Series([None] * len(texts), index=texts.index, dtype="object")
+
+
+def _dates(texts: pd.DataFrame, column: str) -> pd.Series:
+    import pandas as pd
+
+    return pd.to_datetime(_col(texts, column), format="%Y-%m-%d", errors="coerce")
+
+
+def _rule_date_valid(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    present = _col(frame, column).notna()
+    return present & _dates(frame, column).isna()
+
+
+def _rule_date_order(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    later = _dates(frame, column)
+    earlier = _dates(frame, params["after"])
+    return (later < earlier).fillna(False).astype(bool)
+
+
+_DIGITS = r"^\d+$"
+
+
+def _tax_ok(values: pd.Series) -> pd.Series:
+    from stdnum.vn import mst
+
+    uniq = {v: bool(mst.is_valid(v)) for v in values.dropna().unique()}
+    return values.map(uniq).fillna(False).astype(bool)
+
+
+def _business(frame: pd.DataFrame, params: dict[str, Any]) -> pd.Series:
+    import pandas as pd
+
+    col = params.get("type_column")
+    if col is None:
+        return pd.Series(False, index=frame.index)
+    return (_col(frame, col) == "2").fillna(False).astype(bool)
+
+
+def _rule_id_number(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Persons: 9 (CMND) or 12 (CCCD) digits. Without a type column, a valid tax code is accepted too."""
+    values = _col(frame, column)
+    present = values.notna()
+    s = values.fillna("").astype(str)
+    person_ok = s.str.fullmatch(r"\d{9}|\d{12}")
+    business = _business(frame, params)
+    if params.get("type_column") is None:
+        person_ok = person_ok | _tax_ok(values.where(~person_ok, None))
+    return (present & ~business & ~person_ok).astype(bool)
+
+
+def _province_prefixes() -> frozenset[str]:
+    import csv
+
+    from handover.resources import mappings_dir
+
+    path = mappings_dir() / "id_province_codes.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return frozenset(row["prefix"].strip() for row in csv.DictReader(fh))
+    except (OSError, KeyError) as exc:
+        raise ConfigError(
+            f"Cannot read the ID province list '{path}': {exc}.",
+            file=str(path),
+            hint="Restore mappings/id_province_codes.csv (columns prefix, province_code, province_name).",
+        ) from exc
+
+
+def _cccd(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """12-digit values of the column ('' elsewhere), computed once per chunk and column."""
+    cache = params.setdefault("_cache", {})
+    if column not in cache:
+        s = _col(frame, column).fillna("").astype(str)
+        cache[column] = s.where(s.str.len() == 12, "").where(lambda x: x.str.isdigit(), "")
+    return cache[column]
+
+
+def _rule_cccd_province(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    s = _cccd(frame, column, params)
+    prefixes = params["_prefixes"]
+    return ((s != "") & ~s.str[:3].isin(prefixes)).astype(bool)
+
+
+def _rule_cccd_century(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Digit 4: 0/1 born 1900s, 2/3 born 2000s (male/female); later centuries cannot hold anyone yet."""
+    import pandas as pd
+
+    s = _cccd(frame, column, params)
+    has = s != ""
+    digit = pd.to_numeric(s.str[3].where(has), errors="coerce")
+    yy = pd.to_numeric(s.str[4:6].where(has), errors="coerce")
+    year = 1900 + (digit // 2) * 100 + yy
+    bad = has & ((digit > 3) | (year > ID_REFERENCE_YEAR)).fillna(False)
+    return bad.astype(bool)
+
+
+def _rule_tax_code(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    values = _col(frame, column)
+    business = _business(frame, params)
+    return (business & values.notna() & ~_tax_ok(values.where(business, None))).astype(bool)
+
+
+def _rule_key_unique(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Rows sharing the natural key with a row of different content (set by the Validator)."""
+    return params["_conflict"]
+
+
+RULES: dict[str, Callable[[pd.DataFrame, str, dict[str, Any]], pd.Series]] = {
+    "date_valid": _rule_date_valid,
+    "date_order": _rule_date_order,
+    "id_number": _rule_id_number,
+    "cccd_province": _rule_cccd_province,
+    "cccd_century": _rule_cccd_century,
+    "tax_code": _rule_tax_code,
+    "key_unique": _rule_key_unique,
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading suites
+# ---------------------------------------------------------------------------------------------------------
+
+
+def load_suite(path: Path) -> SuiteSpec:
+    """Read and validate one suite file (no GX import): ConfigError names the file and the check."""
+    if not path.is_file():
+        raise ConfigError(
+            f"Check suite '{path}' does not exist.",
+            file=str(path),
+            hint="Restore it from the distribution (checks/dossier.toml, checks/record.toml).",
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"Check suite '{path.name}' is not valid UTF-8 TOML: {exc}.",
+            file=str(path),
+            hint="Fix the syntax at the line named.",
+        ) from exc
+    try:
+        spec = SuiteSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first["loc"]
+        check = None
+        if len(loc) >= 2 and isinstance(loc[1], int):
+            try:
+                check = raw[loc[0]][loc[1]].get("check")
+            except (KeyError, IndexError, AttributeError, TypeError):
+                check = None
+        where = ".".join(str(p) for p in loc)
+        raise ConfigError(
+            f"Check suite '{path.name}': {where}: {first['msg']}.",
+            file=str(path),
+            column=where,
+            check=check,
+            hint="Compare with the shipped checks/dossier.toml; checks/README.md describes every key.",
+        ) from exc
+    seen: set[str] = set()
+    for item in [*spec.expectations, *spec.custom]:
+        if item.check in seen:
+            raise ConfigError(
+                f"Check suite '{path.name}': check name '{item.check}' is used twice.",
+                file=str(path),
+                check=item.check,
+                hint="Give every expectation and custom rule its own check name.",
+            )
+        seen.add(item.check)
+    for c in spec.custom:
+        if c.rule not in RULES:
+            raise ConfigError(
+                f"Check suite '{path.name}', check '{c.check}': unknown rule '{c.rule}'.",
+                file=str(path),
+                check=c.check,
+                hint=f"Use one of: {', '.join(sorted(RULES))}.",
+            )
+        if c.rule == "date_order" and "after" not in c.params:
+            raise ConfigError(
+                f"Check suite '{path.name}', check '{c.check}': rule date_order needs params.after.",
+                file=str(path),
+                check=c.check,
+                hint='Add params = { after = "received_date" }.',
+            )
+    return spec
+
+
+def _gx():
+    """Import great-expectations with analytics off (the variable must be set before the import)."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import great_expectations as gx
+
+    return gx
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The validator
+# ---------------------------------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{(value|column)\}")
+
+
+def _message(template: str, value: object, column: str) -> str:
+    shown = "" if value is None else str(value)
+    if column in ID_FIELDS or column in PHONE_FIELDS:
+        shown = mask_id(shown)
+    return _PLACEHOLDER.sub(lambda m: shown if m.group(1) == "value" else column, template)
+
+
+class Validator:
+    """Runs one entity's suite over chunks. Build with :meth:`load`; one GX context for its whole life."""
+
+    def __init__(self, spec: SuiteSpec, path: Path) -> None:
+        self.spec = spec
+        self.path = path
+        self.entity = spec.suite.entity
+        self._summary: dict[str, dict[str, Any]] = {}
+        self._prefixes = _province_prefixes()
+        from handover.pipeline.routing import StatusTable
+
+        # Portal codes of finished dossiers (3, 7, 9, 10 in the shipped table): not pending, excluded.
+        self._finished = frozenset(str(c) for c in range(1, 11)) - StatusTable.load().pending_codes
+        self._chunks = 0
+        self._rows = 0
+        self._build_gx()
+
+    @classmethod
+    def load(cls, entity: Entity | str, checks_dir: Path | None = None) -> Validator:
+        """Read ``checks/<entity>.toml`` and build the GX suite once."""
+        entity = Entity(entity)
+        if checks_dir is None:
+            from handover.resources import checks_dir as default_dir
+
+            checks_dir = default_dir()
+        path = Path(checks_dir) / f"{entity.value}.toml"
+        spec = load_suite(path)
+        if spec.suite.entity is not entity:
+            raise ConfigError(
+                f"Check suite '{path.name}' is for entity '{spec.suite.entity}', not '{entity}'.",
+                file=str(path),
+                hint="Set [suite] entity to match the file name.",
+            )
+        return cls(spec, path)
+
+    # -- GX ---------------------------------------------------------------------------------------------
+
+    def _build_gx(self) -> None:
+        gx = _gx()
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.enable_analytics(False)
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        suite = gx.ExpectationSuite(name=self.spec.suite.name)
+        for e in self.spec.expectations:
+            cls = getattr(gx.expectations, e.expectation, None)
+            if cls is None or not isinstance(cls, type):
+                raise ConfigError(
+                    f"Check suite '{self.path.name}', check '{e.check}': unknown expectation type "
+                    f"'{e.expectation}'.",
+                    file=str(self.path),
+                    check=e.check,
+                    hint="Use a great-expectations 1.x class name, e.g. ExpectColumnValuesToNotBeNull.",
+                )
+            try:
+                suite.add_expectation(cls(column=e.column, meta={"check": e.check}, **e.kwargs))
+            except Exception as exc:  # GX raises pydantic errors of its own vintage
+                raise ConfigError(
+                    f"Check suite '{self.path.name}', check '{e.check}': bad arguments for "
+                    f"{e.expectation}: {exc}",
+                    file=str(self.path),
+                    check=e.check,
+                    hint="Compare kwargs with the expectation's documentation.",
+                ) from exc
+        suite = context.suites.add(suite)
+        asset = context.data_sources.add_pandas(f"handover_{self.entity.value}").add_dataframe_asset("chunk")
+        self._context = context
+        self._suite = suite
+        self._batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
+        self._gx_columns = sorted({e.column for e in self.spec.expectations})
+        params = {
+            str(v) for c in self.spec.custom for k, v in c.params.items() if k in ("after", "type_column")
+        }
+        self._text_columns = sorted(
+            {*self._gx_columns, *natural_key_fields(self.entity), "status_code", *params}
+            | {col for c in self.spec.custom for col in c.columns}
+        )
+
+    def _run_gx(self, frame: pd.DataFrame) -> list[tuple[ExpectationSpec, list[int]]]:
+        """One GX validation of the chunk's text frame: (expectation, failing row positions) each."""
+        import pandas as pd
+
+        if not self.spec.expectations or frame.empty:
+            return []
+        data = pd.DataFrame({c: _col(frame, c).to_numpy() for c in self._gx_columns})
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": data})
+        result = batch.validate(
+            self._suite,
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": [],
+                "return_unexpected_index_query": False,
+                "partial_unexpected_count": 0,
+                "include_unexpected_rows": False,
+            },
+        )
+        by_check = {e.check: e for e in self.spec.expectations}
+        out = []
+        for res in result.results:
+            check = (res.expectation_config.meta or {}).get("check")
+            spec = by_check.get(check)
+            if spec is None:
+                continue
+            info = res.exception_info or {}
+            if info.get("raised_exception"):
+                raise ConfigError(
+                    f"Check '{check}' could not run in great-expectations: {info.get('exception_message')}",
+                    file=str(self.path),
+                    check=check,
+                    hint="Fix the expectation's kwargs in the suite file.",
+                )
+            r = res.result or {}
+            positions = [int(i) for i in r.get("unexpected_index_list") or []]
+            self._record(spec.check, spec.expectation, spec.column, bool(res.success), r, len(data))
+            out.append((spec, positions))
+        return out
+
+    def _record(
+        self, check: str, expectation: str, column: str, success: bool, r: dict[str, Any], n: int
+    ) -> None:
+        entry = self._summary.setdefault(
+            check,
+            {
+                "suite": self.spec.suite.name,
+                "expectation": expectation,
+                "check": check,
+                "column": column,
+                "success": True,
+                "unexpected_count": 0,
+                "element_count": 0,
+            },
+        )
+        entry["success"] = entry["success"] and success
+        entry["unexpected_count"] += int(r.get("unexpected_count") or 0)
+        entry["element_count"] += int(r.get("element_count") or n)
+
+    def result(self) -> ValidateResult:
+        """Sizes and GX results so far."""
+        return ValidateResult(
+            suite=self.spec.suite.name,
+            entity=self.entity,
+            chunks=self._chunks,
+            rows=self._rows,
+            gx=self.gx_summary(),
+        )
+
+    def gx_summary(self) -> list[dict[str, Any]]:
+        """GX results accumulated over every chunk validated so far, one dict per expectation."""
+        return [dict(self._summary[e.check]) for e in self.spec.expectations if e.check in self._summary]
+
+    # -- chunks -----------------------------------------------------------------------------------------
+
+    def _keys(self, frame: pd.DataFrame) -> pd.Series:
+        cols = natural_key_fields(self.entity)
+        parts = [_col(frame, c) for c in cols]
+        if len(parts) == 1:
+            return parts[0]
+        key = parts[0].fillna("").astype(str)
+        for p in parts[1:]:
+            key = key + "/" + p.fillna("").astype(str)
+        return key.where(parts[-1].notna(), None)
+
+    def _duplicates(self, frame: pd.DataFrame, keys: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """(exact duplicate of an earlier row, key shared with different content, first row of the group)."""
+        import pandas as pd
+
+        content_cols = [c for c in fields_for(self.entity) if c in frame.columns]
+        has_key = keys.notna()
+        content = pd.util.hash_pandas_object(frame[content_cols].astype("object"), index=False)
+        probe = pd.DataFrame({"key": keys, "content": content.to_numpy()}, index=frame.index)
+        exact = probe.duplicated(["key", "content"], keep="first") & has_key
+        variants = probe[has_key].groupby("key")["content"].transform("nunique")
+        conflict = pd.Series(False, index=frame.index)
+        conflict.loc[variants.index] = (variants > 1).to_numpy()
+        conflict &= ~exact
+        first_pos = pd.Series(range(len(frame)), index=frame.index)
+        first_of = first_pos.groupby([probe["key"].fillna(""), probe["content"]]).transform("min")
+        return exact, conflict, first_of
+
+    def validate_chunk(self, chunk: Chunk) -> Chunk:
+        """Findings for every check, then ``disposition`` and ``reason`` for every row of the chunk."""
+        import numpy as np
+        import pandas as pd
+
+        frame = chunk.frame
+        n = len(frame)
+        # Every column a check reads, as stripped text with None for missing: built once per chunk.
+        texts = pd.DataFrame(
+            {c: _text(frame, c) for c in self._text_columns if c in frame.columns}, index=frame.index
+        )
+        keys = self._keys(texts)
+        source_rows = frame["source_row"].to_numpy() if "source_row" in frame.columns else np.arange(1, n + 1)
+        new: list[Finding] = []
+
+        def emit(
+            positions: np.ndarray, check: str, column: str, severity: Severity, vi: str, en: str
+        ) -> None:
+            values = _col(texts, column).to_numpy()
+            key_values = keys.to_numpy()
+            for p in positions:
+                value = values[p]
+                if value is not None and not isinstance(value, str) and pd.isna(value):
+                    value = None
+                new.append(
+                    Finding(
+                        source_id=chunk.source_id,
+                        row=int(source_rows[p]),
+                        key=None if key_values[p] is None else str(key_values[p]),
+                        field=column,
+                        check=check,
+                        severity=severity,
+                        message_vi=_message(vi, value, column),
+                        message_en=_message(en, value, column),
+                    )
+                )
+
+        for spec, positions in self._run_gx(texts):
+            emit(
+                np.asarray(positions, dtype=int),
+                spec.check,
+                spec.column,
+                spec.severity,
+                spec.message_vi,
+                spec.message_en,
+            )
+
+        exact, conflict, first_of = self._duplicates(frame, keys) if n else (None, None, None)
+        cache: dict[str, Any] = {}
+        for c in self.spec.custom:
+            params = {**c.params, "_prefixes": self._prefixes, "_conflict": conflict, "_cache": cache}
+            for column in c.columns:
+                if n == 0:
+                    continue
+                if c.rule == "key_unique":
+                    if column != c.columns[-1]:
+                        continue
+                    fails = conflict
+                elif column not in frame.columns:
+                    continue
+                else:
+                    fails = RULES[c.rule](texts, column, params)
+                positions = np.flatnonzero(fails.to_numpy(dtype=bool))
+                if c.rule == "key_unique":
+                    key_values = keys.to_numpy()
+                    for p in positions:
+                        new.append(
+                            Finding(
+                                source_id=chunk.source_id,
+                                row=int(source_rows[p]),
+                                key=str(key_values[p]),
+                                field=column,
+                                check=c.check,
+                                severity=c.severity,
+                                message_vi=_message(c.message_vi, key_values[p], column),
+                                message_en=_message(c.message_en, key_values[p], column),
+                            )
+                        )
+                else:
+                    emit(positions, c.check, column, c.severity, c.message_vi, c.message_en)
+
+        chunk.findings.extend(new)
+        self._chunks += 1
+        self._rows += n
+        frame["disposition"], frame["reason"] = self._dispositions(chunk, frame, exact, first_of, source_rows)
+        chunk.frame = frame
+        return chunk
+
+    def _dispositions(
+        self,
+        chunk: Chunk,
+        frame: pd.DataFrame,
+        exact: pd.Series | None,
+        first_of: pd.Series | None,
+        source_rows: Any,
+    ) -> tuple[list[str], list[str]]:
+        import numpy as np
+
+        n = len(frame)
+        disposition = np.full(n, Disposition.LOADED.value, dtype=object)
+        reason = np.full(n, "", dtype=object)
+        if n == 0:
+            return list(disposition), list(reason)
+
+        # quarantined: any error finding on the row (this stage or an earlier one)
+        errors: dict[int, Finding] = {}
+        extra: dict[int, int] = {}
+        for f in chunk.findings:
+            if f.severity is Severity.ERROR and f.row is not None and f.source_id == chunk.source_id:
+                if f.row in errors:
+                    extra[f.row] = extra.get(f.row, 0) + 1
+                else:
+                    errors[f.row] = f
+        pos_of_row = {int(r): i for i, r in enumerate(source_rows)}
+        for row, f in errors.items():
+            p = pos_of_row.get(row)
+            if p is None:
+                continue
+            more = f" (+{extra[row]} lỗi khác / more errors)" if row in extra else ""
+            disposition[p] = Disposition.QUARANTINED.value
+            reason[p] = f"{f.message_vi} / {f.message_en}{more}"
+        quarantined = disposition == Disposition.QUARANTINED.value
+
+        # review: unit split / ambiguous / not found (only when no error)
+        if "unit_status" in frame.columns:
+            status = frame["unit_status"].astype("object").to_numpy()
+            for value, text in REVIEW_REASONS.items():
+                hit = (status == value) & ~quarantined
+                disposition[hit] = Disposition.REVIEW.value
+                reason[hit] = text
+
+        # excluded: finished dossiers
+        if "status_code" in frame.columns:
+            finished = frame["status_code"].astype("object").isin(self._finished).to_numpy(dtype=bool)
+            disposition[finished] = Disposition.EXCLUDED.value
+            reason[finished] = EXCLUDED_REASON
+
+        # duplicate: exact duplicate of an earlier row of the chunk
+        if exact is not None and first_of is not None:
+            dup = exact.to_numpy(dtype=bool)
+            firsts = first_of.to_numpy()
+            disposition[dup] = Disposition.DUPLICATE.value
+            for p in np.flatnonzero(dup):
+                first_row = int(source_rows[int(firsts[p])])
+                reason[p] = f"Trùng hoàn toàn với dòng {first_row} / exact duplicate of row {first_row}"
+        return list(disposition), list(reason)
+
+
+def gate_exceeded(counts_quarantined: int, counts_extracted: int, max_error_share: float) -> bool:
+    """True when the quarantined share of extracted rows is above ``max_error_share``."""
+    if counts_extracted <= 0:
+        return False
+    return counts_quarantined / counts_extracted > max_error_share
