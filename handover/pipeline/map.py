@@ -47,6 +47,7 @@ class MapSettings:
     router: ProcedureRouter
     statuses: StatusTable
     record_routes: pd.DataFrame  # index record_type → handling_level, handling_agency
+    value_codes: dict[str, dict[str, str]]  # field → folded raw text → code (mappings/value_codes.csv)
     handover_date: date
     due_soon_days: int
 
@@ -68,6 +69,42 @@ def load_record_routes(path: Path | None = None) -> pd.DataFrame:
                 hint="Fill both columns or delete the line.",
             )
     return pd.DataFrame(rows).set_index("record_type")[["handling_level", "handling_agency"]]
+
+
+def load_value_codes(path: Path | None = None) -> dict[str, dict[str, str]]:
+    """mappings/value_codes.csv: the texts exports use for coded fields ("Trực tuyến" → channel 2)."""
+    from handover.text import fold
+
+    path = path or mappings_dir() / "value_codes.csv"
+    out: dict[str, dict[str, str]] = {}
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            for line, row in enumerate(csv.DictReader(fh), start=2):
+                if not row.get("field") or not row.get("raw") or not row.get("code"):
+                    raise MapError(
+                        "Value-code line lacks field, raw or code.",
+                        file=str(path),
+                        row=line,
+                        hint="Fill all three.",
+                    )
+                out.setdefault(row["field"], {})[fold(row["raw"])] = row["code"]
+    except OSError as exc:
+        raise MapError(f"Cannot read the value-code table: {exc}", file=str(path)) from exc
+    return out
+
+
+def normalise_codes(frame: pd.DataFrame, table: dict[str, dict[str, str]]) -> None:
+    """Replace known texts of coded fields by their codes; unknown values stay for validation to flag."""
+    from handover.text import fold
+
+    for field, codes in table.items():
+        if field not in frame:
+            continue
+        col = frame[field]
+        known = col.notna()
+        if known.any():
+            mapped = col[known].astype(str).map(lambda v, c=codes: c.get(fold(v)))
+            frame.loc[known, field] = mapped.where(mapped.notna(), col[known])
 
 
 def due_flags(due: pd.Series, handover_date: date, due_soon_days: int) -> pd.Series:
@@ -120,6 +157,7 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
             frame[col] = units[col]
 
     _fill_official_names(frame, settings.resolver)
+    normalise_codes(frame, settings.value_codes)
 
     if chunk.entity is Entity.DOSSIER:
         routed = settings.router.route_frame(frame)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from handover import __version__
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
+from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, StageTiming
 from handover.pipeline.spool import Spool
 
@@ -58,7 +59,7 @@ class _Timer:
 
 def build_map_settings(cfg: BatchConfig) -> MapSettings:
     """Load the resolver (with the province's rules and decisions), the routing and status tables."""
-    from handover.pipeline.map import MapSettings, load_record_routes
+    from handover.pipeline.map import MapSettings, load_record_routes, load_value_codes
     from handover.pipeline.routing import ProcedureRouter, StatusTable
     from handover.units import UnitResolver
 
@@ -76,6 +77,7 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
         router=ProcedureRouter.load(cfg.mapping.procedures),
         statuses=StatusTable.load(),
         record_routes=load_record_routes(),
+        value_codes=load_value_codes(),
         handover_date=handover_day,
         due_soon_days=cfg.thresholds.due_soon_days,
     )
@@ -152,6 +154,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                 counts = Counts()
                 for chunk in timer.timed_iter("extract", src.chunks()):
                     rows += len(chunk.frame)
+                    checkpoint("extract")
                     if (src.config.id, chunk.index) in done:
                         chunks_skipped += 1
                         notify("extract", src.config.id, rows)
@@ -198,6 +201,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     conflicts += result.conflicts
                     findings.update(f.check for f in result.findings)
                     loaded_rows[chunk.source_id] += len(chunk.frame)
+                    checkpoint("load.between")
                     notify("load", chunk.source_id, loaded_rows[chunk.source_id])
                 per_source = batch_counts(engine, batch_id)
                 total = Counts()
@@ -218,6 +222,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                 with timer.stage("report"):
                     from handover.reports import write_reports
 
+                    checkpoint("report")
                     paths = write_reports(engine, batch_id, cfg.report.dir)
                     reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
     except BaseException as exc:

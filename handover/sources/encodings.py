@@ -275,8 +275,10 @@ SUSPECT = re.compile("[" + "".join(chr(c) for c in range(0xA1, 0x100) if chr(c) 
 @lru_cache(maxsize=200_000)
 def repair_lookalike(text: str) -> tuple[str, str | None]:
     """Return (text, None) or (decoded text, "tcvn3"/"vni") when a legacy decoding reads better."""
-    if not SUSPECT.search(text) or any(ord(c) > 0xFF for c in text):
+    if not SUSPECT.search(text):
         return text, None
+    if any(ord(c) > 0xFF for c in text):
+        return _repair_mixed(text)
     words = accented_words(text)
     base = score(words)
     best = (base, text, None)
@@ -288,3 +290,27 @@ def repair_lookalike(text: str) -> tuple[str, str | None]:
         if s > best[0] and 3 * s >= 2 * len(words_after):
             best = (s, candidate, codec)
     return best[1], best[2]
+
+
+def _repair_mixed(text: str) -> tuple[str, str | None]:
+    """A Unicode cell with a pasted legacy fragment ("Chuyển hồ sơ về xã B¶o Th¾ng"): repair only the words that
+    hold a legacy-only character, and only when every one of them then reads as a Vietnamese syllable."""
+    suspects = [
+        w
+        for w in _SPLIT.split(text)
+        if SUSPECT.search(w)
+        and all(ord(c) <= 0xFF for c in w)
+        and any(c.isascii() and c.isalpha() for c in w)
+    ]
+    if not suspects:
+        return text, None
+    for codec, fn in (("tcvn3", decode_tcvn3), ("vni", decode_vni)):
+        decoded = {w: fn(w) for w in suspects}
+        if all(is_syllable(d) for d in decoded.values()):
+            out = text
+            for word, fixed in decoded.items():
+                out = re.sub(
+                    rf"(?<![^\s0-9!-/:-@\[-`{{-~]){re.escape(word)}(?![^\s0-9!-/:-@\[-`{{-~])", fixed, out
+                )
+            return unicodedata.normalize("NFC", out), codec
+    return text, None

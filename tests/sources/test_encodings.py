@@ -223,3 +223,10 @@ def test_tcvn3_round_trips_any_text_up_to_toned_capitals(text: str) -> None:
 @given(_TEXT)
 def test_cp1258_round_trips_any_text(text: str) -> None:
     assert decode(encode_cp1258(text), "cp1258") == text
+
+
+def test_mixed_cell_repairs_only_the_legacy_words() -> None:
+    from handover.sources.encodings import repair_lookalike
+
+    assert repair_lookalike("Chuyển hồ sơ về xã B¶o Th¾ng") == ("Chuyển hồ sơ về xã Bảo Thắng", "tcvn3")
+    assert repair_lookalike("Giá ½ kg, đã nhận") == ("Giá ½ kg, đã nhận", None)

@@ -1,0 +1,27 @@
+"""Crash points for the crash-safety tests.
+
+``checkpoint("load.inside")`` does nothing unless the environment variable ``HANDOVER_CRASH_AT`` names that point
+(optionally ``point:N`` for its N-th passage, 1-based); then the process sends itself SIGKILL, exactly as a power
+cut or ``kill -9`` would: no ``finally`` block, no rollback, no flush. Used only by tests and drills.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+_passed: Counter[str] = Counter()
+
+
+def checkpoint(point: str) -> None:
+    """A place where a crash is survivable by design; kill the process here when asked to."""
+    wanted = os.environ.get("HANDOVER_CRASH_AT")
+    if not wanted:
+        return
+    name, _, nth = wanted.partition(":")
+    if name != point:
+        return
+    _passed[point] += 1
+    if _passed[point] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,37 @@
+"""The map stage's own arithmetic: due flags on working days."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from handover.pipeline.map import due_flags
+
+
+def test_due_flags_working_days() -> None:
+    # 2025-07-01 is a Tuesday. Five working days after it end on Tuesday 2025-07-08.
+    due = pd.Series(["2025-06-30", "2025-07-01", "2025-07-08", "2025-07-09", None, "not a date"])
+    flags = due_flags(due, date(2025, 7, 1), 5).tolist()
+    assert flags == ["overdue", "due_soon", "due_soon", "on_time", "no_date", "no_date"]
+
+
+def test_due_flags_weekend_does_not_count() -> None:
+    # Friday 2025-07-04 + the weekend: Monday 07-07 is the 4th working day after Tuesday 07-01.
+    flags = due_flags(pd.Series(["2025-07-07", "2025-07-09"]), date(2025, 7, 1), 4).tolist()
+    assert flags == ["due_soon", "on_time"]
+
+
+def test_channel_and_applicant_texts_become_codes() -> None:
+    from handover.pipeline.map import load_value_codes, normalise_codes
+
+    frame = pd.DataFrame(
+        {
+            "channel": ["Trực tuyến", "TRỰC TIẾP", "Bưu chính", "2", "fax", None],
+            "applicant_type": ["Công dân", "Doanh nghiệp", "1", None, "?", "Tổ chức"],
+        },
+        dtype=object,  # as the readers produce it
+    )
+    normalise_codes(frame, load_value_codes())
+    assert frame["channel"].tolist() == ["2", "1", "3", "2", "fax", None]
+    assert frame["applicant_type"].tolist() == ["1", "2", "1", None, "?", "2"]

@@ -1,0 +1,224 @@
+"""The whole pipeline through the CLI, in process: the demo, a re-run, and bad input that must not touch the target."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import create_engine, func, select
+from typer.testing import CliRunner
+
+from cli import app
+from handover.models import DISPOSITIONS
+from handover.target import schema
+
+runner = CliRunner()
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    result = _invoke("demo", "--out", str(out), "--rows", "150", "--json")
+    assert result.exit_code == 0, result.output
+    (out / "result.json").write_text(result.stdout, encoding="utf-8")
+    return out
+
+
+def _result(demo_dir: Path) -> dict:
+    return json.loads((demo_dir / "result.json").read_text(encoding="utf-8"))
+
+
+def _db_counts(db: Path, batch_id: str) -> dict[str, dict[str, int]]:
+    engine = create_engine(f"sqlite:///{db}")
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        stmt = (
+            select(schema.ledger.c.source_id, schema.ledger.c.disposition, func.count())
+            .where(schema.ledger.c.batch_id == batch_id)
+            .group_by(schema.ledger.c.source_id, schema.ledger.c.disposition)
+        )
+        for source, disposition, n in conn.execute(stmt):
+            out.setdefault(source, dict.fromkeys(DISPOSITIONS, 0))[disposition] = n
+    engine.dispose()
+    return out
+
+
+def _target_rows(db: Path) -> tuple[int, int]:
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        n_d = conn.execute(select(func.count()).select_from(schema.dossiers)).scalar_one()
+        n_r = conn.execute(select(func.count()).select_from(schema.records)).scalar_one()
+    engine.dispose()
+    return n_d, n_r
+
+
+def test_demo_produces_target_workbook_and_html(demo_dir: Path) -> None:
+    result = _result(demo_dir)
+    assert (demo_dir / "batch.toml").is_file()
+    assert (demo_dir / "target.db").is_file()
+    workbook, html = Path(result["reports"]["workbook"]), Path(result["reports"]["html"])
+    assert workbook.is_file() and workbook.parent == demo_dir / "reports"
+    assert html.is_file() and html.stat().st_size > 1000
+    assert result["total"]["extracted"] > 300
+    # every disposition occurs in the demo: it carries a realistic share of problems
+    for disposition in DISPOSITIONS:
+        assert result["total"][disposition] > 0, disposition
+
+
+def test_balance_holds_in_database_per_source(demo_dir: Path) -> None:
+    result = _result(demo_dir)
+    from_ledger = _db_counts(demo_dir / "target.db", result["batch_id"])
+    assert set(from_ledger) == set(result["per_source"])
+    for source, counts in result["per_source"].items():
+        assert sum(from_ledger[source].values()) == counts["extracted"]
+        for d in DISPOSITIONS:
+            assert from_ledger[source][d] == counts[d], (source, d)
+    n_d, n_r = _target_rows(demo_dir / "target.db")
+    assert n_d + n_r == result["total"]["loaded"] == result["new_rows"]
+
+
+def test_csv_source_extracts_every_data_row(demo_dir: Path) -> None:
+    """Independent count: the CSV export's data lines, read with the csv module."""
+    result = _result(demo_dir)
+    csv_sources = [s for s in result["sources"] if s["kind"] == "csv"]
+    assert csv_sources
+    for src in csv_sources:
+        with open(src["location"], encoding="utf-8-sig", newline="") as fh:
+            data_rows = sum(1 for row in csv.reader(fh) if any(cell.strip() for cell in row)) - 1
+        assert result["per_source"][src["source_id"]]["extracted"] == data_rows
+
+
+def test_workbook_has_a_sheet_per_receiving_commune(demo_dir: Path) -> None:
+    result = _result(demo_dir)
+    engine = create_engine(f"sqlite:///{demo_dir / 'target.db'}")
+    with engine.connect() as conn:
+        communes = {
+            r[0]
+            for t in (schema.dossiers, schema.records)
+            for r in conn.execute(select(t.c.new_commune_code).distinct())
+        }
+    engine.dispose()
+    wb = load_workbook(result["reports"]["workbook"], read_only=True)
+    names = wb.sheetnames
+    assert len(communes) >= 5
+    for code in communes:
+        assert any(code in name for name in names), code
+
+
+def test_rerun_adds_nothing(demo_dir: Path) -> None:
+    before = _result(demo_dir)
+    rows_before = _target_rows(demo_dir / "target.db")
+    rerun = _invoke("run", str(demo_dir / "batch.toml"), "--json")
+    assert rerun.exit_code == 0, rerun.output
+    after = json.loads(rerun.stdout)
+    assert after["new_rows"] == 0
+    assert _target_rows(demo_dir / "target.db") == rows_before
+    assert after["fingerprint"] == before["fingerprint"]
+    assert after["per_source"] == before["per_source"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bad configuration and bad input: one-screen message, non-zero exit, target untouched
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _config(tmp_path: Path, sources: str, target: str | None = None) -> Path:
+    target = target or f"sqlite:///{tmp_path / 'target.db'}"
+    path = tmp_path / "batch.toml"
+    path.write_text(f'[batch]\nid = "t1"\n\n[target]\nurl = "{target}"\n\n{sources}\n', encoding="utf-8")
+    return path
+
+
+GOOD_CSV = (
+    "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+    "000.00.53.H38-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,Xã Sơn Hà,20/06/2025,30/06/2025,Đang xử lý\n"
+)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert "handover init" in result.output
+
+
+def test_invalid_config_key_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "batch.toml"
+    path.write_text('[batch]\nid = "x"\nchunk_size = "big"\n[[sources]]\nid="a"\nkind="csv"\npath="a.csv"\n')
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "batch.chunk_size" in result.output
+
+
+def test_missing_source_file_leaves_no_target(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, '[[sources]]\nid = "a"\nkind = "csv"\npath = "missing.csv"\n')
+    result = runner.invoke(app, ["run", str(cfg)])
+    assert result.exit_code == 3, result.output
+    assert "missing.csv" in result.output
+    assert not (tmp_path / "target.db").exists()
+
+
+def test_missing_required_column_leaves_no_target(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(GOOD_CSV.replace("Mã hồ sơ", "Ghi chú khác"), encoding="utf-8")
+    cfg = _config(
+        tmp_path, '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_district_code = "086"\n'
+    )
+    result = runner.invoke(app, ["run", str(cfg)])
+    assert result.exit_code == 3, result.output
+    assert "dossier_code" in result.output
+    assert not (tmp_path / "target.db").exists()
+
+
+def test_unknown_profile(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(GOOD_CSV, encoding="utf-8")
+    cfg = _config(
+        tmp_path, '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nprofile = "no-such-profile"\n'
+    )
+    result = runner.invoke(app, ["run", str(cfg)])
+    assert result.exit_code in (2, 3), result.output
+    assert "no-such-profile" in result.output
+    assert not (tmp_path / "target.db").exists()
+
+
+def test_unreachable_database(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(GOOD_CSV, encoding="utf-8")
+    cfg = _config(
+        tmp_path,
+        '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n',
+        target="postgresql+psycopg://postgres@127.0.0.1:1/nowhere",
+    )
+    result = runner.invoke(app, ["run", str(cfg)])
+    assert result.exit_code == 5, result.output
+    assert "127.0.0.1:1" in result.output
+
+
+def test_small_csv_batch_loads_and_dry_run_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(GOOD_CSV, encoding="utf-8")
+    cfg = _config(
+        tmp_path,
+        '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n',
+    )
+    dry = runner.invoke(app, ["run", str(cfg), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["total"]["extracted"] == 1
+    assert not (tmp_path / "target.db").exists()
+    real = runner.invoke(app, ["run", str(cfg), "--json"])
+    assert real.exit_code == 0, real.output
+    out = json.loads(real.stdout)
+    assert out["total"]["loaded"] == 1
+    engine = create_engine(f"sqlite:///{tmp_path / 'target.db'}")
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.dossiers)).mappings().one()
+    engine.dispose()
+    assert row["dossier_code"] == "000.00.53.H38-250620-0001"
+    assert row["new_commune_code"] == "02905"  # Xã Sơn Hà (086) → Xã Bảo Thắng
+    assert row["new_province_code"] == "15"
+    assert str(row["due_date"]) == "2025-06-30"
+    assert row["due_flag"] == "overdue"
