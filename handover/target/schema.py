@@ -14,7 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Float,
+    Double,
     Index,
     Integer,
     MetaData,
@@ -26,6 +26,10 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+# MySQL/MariaDB: InnoDB (transactions), utf8mb4 (Vietnamese), binary collation so that keys compare exactly as on
+# PostgreSQL and SQLite (the server default utf8mb4_general_ci would make "Hòa" and "Hoa" the same key).
+_TABLE_KW = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 # Unit columns shared by dossiers, records and the ledger.
@@ -69,8 +73,9 @@ batches = Table(
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
     Column("tool_version", String(20)),
-    Column("fingerprint", String(64), doc="SHA-256 of the loaded set (see handover.target.fingerprint)"),
+    Column("fingerprint", String(64), doc="SHA-256 of the loaded set (see handover.target.hashing)"),
     Column("summary_json", Text, doc="counts, findings per check, GX results summary"),
+    **_TABLE_KW,
 )
 
 batch_sources = Table(
@@ -86,6 +91,7 @@ batch_sources = Table(
     Column("rows_extracted", Integer),
     Column("complete", Integer, nullable=False, default=0),
     PrimaryKeyConstraint("batch_id", "source_id"),
+    **_TABLE_KW,
 )
 
 chunks = Table(
@@ -104,6 +110,7 @@ chunks = Table(
     Column("conflicts", Integer, nullable=False),
     Column("committed_at", DateTime, nullable=False),
     PrimaryKeyConstraint("batch_id", "source_id", "chunk_index"),
+    **_TABLE_KW,
 )
 
 dossiers = Table(
@@ -129,12 +136,13 @@ dossiers = Table(
     Column("status_code", String(2)),
     Column("channel", String(1)),
     Column("handling_unit", String(300)),
-    Column("fee", Float),
+    Column("fee", Double),
     Column("handling_level", String(30)),
     Column("handling_agency", String(300)),
     Column("due_flag", String(10)),
     *_common_row_columns(),
     UniqueConstraint("source_system", "dossier_code", name="uq_dossiers_key"),
+    **_TABLE_KW,
 )
 Index("ix_dossiers_batch", dossiers.c.batch_id)
 Index("ix_dossiers_new_commune", dossiers.c.new_commune_code)
@@ -153,12 +161,13 @@ records = Table(
     Column("related_name", String(300)),
     Column("related_id", String(20)),
     Column("business_name", String(300)),
-    Column("amount", Float),
+    Column("amount", Double),
     Column("status_raw", String(100)),
     Column("handling_level", String(30)),
     Column("handling_agency", String(300)),
     *_common_row_columns(),
     UniqueConstraint("source_system", "record_type", "record_number", name="uq_records_key"),
+    **_TABLE_KW,
 )
 Index("ix_records_batch", records.c.batch_id)
 
@@ -172,15 +181,18 @@ ledger = Table(
     Column("natural_key", String(250), doc="dossier_code, or record_type/record_number"),
     Column("content_hash", String(64)),
     Column("disposition", String(12), nullable=False),  # models.Disposition
-    Column("action", String(12), doc="loaded rows: inserted / unchanged / updated / conflict_kept"),
+    Column("action", String(20), doc="loaded rows: inserted / unchanged / updated / conflict_kept"),
     Column("reason", Text, doc="why held back (Vietnamese / English)"),
     *_unit_columns(),
     Column("unit_status", String(10)),
     Column("candidates", Text, doc="JSON list of candidate new communes (review)"),
     Column("payload", Text, doc="JSON of the canonical row, for rows not loaded"),
     PrimaryKeyConstraint("batch_id", "source_id", "source_row"),
+    **_TABLE_KW,
 )
 Index("ix_ledger_key", ledger.c.source_id, ledger.c.natural_key)
+# The loader's look-up "has this batch loaded these keys already?" (also fast before the server has statistics).
+Index("ix_ledger_batch_key", ledger.c.batch_id, ledger.c.source_id, ledger.c.natural_key)
 
 findings = Table(
     "findings",
@@ -195,6 +207,7 @@ findings = Table(
     Column("severity", String(10), nullable=False),
     Column("message_vi", Text, nullable=False),
     Column("message_en", Text, nullable=False),
+    **_TABLE_KW,
 )
 Index("ix_findings_batch", findings.c.batch_id, findings.c.source_id)
 
@@ -209,6 +222,7 @@ history = Table(
     Column("row_json", Text, nullable=False, doc="the replaced version, every column"),
     Column("replaced_by_batch", String(100), nullable=False),
     Column("replaced_at", DateTime, nullable=False),
+    **_TABLE_KW,
 )
 
 batch_events = Table(
@@ -219,6 +233,7 @@ batch_events = Table(
     Column("event", String(20), nullable=False),  # started / resumed / finished / failed / rolled_back
     Column("at", DateTime, nullable=False),
     Column("detail", Text),
+    **_TABLE_KW,
 )
 
 locks = Table(
@@ -227,4 +242,5 @@ locks = Table(
     Column("name", String(150), primary_key=True),
     Column("holder", String(300), nullable=False, doc="host, pid, batch id"),
     Column("acquired_at", DateTime, nullable=False),
+    **_TABLE_KW,
 )

@@ -1,0 +1,296 @@
+"""Opening the target database, and its schema versions.
+
+:func:`open_target` is the one door to a target: it turns a bad URL, a missing driver or an unreachable server
+into a :class:`~handover.errors.LoadError` that names the URL (password hidden) and what to check; it creates the
+schema of an empty database through the versioned Alembic migrations in ``handover/target/migrations`` and refuses
+a database at an older schema version (``handover db upgrade --db URL`` brings it up). The Alembic configuration
+is built in code (no ``alembic.ini``), so it works the same from a checkout and from an installed wheel.
+
+``postgresql://`` and ``mysql://`` / ``mariadb://`` URLs without a driver use the drivers ``handover`` installs
+(psycopg 3 and PyMySQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from handover.errors import LoadError
+from handover.target import schema
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as users may see it: password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise LoadError(
+            f"'{url}' is not a database URL",
+            hint="write it as sqlite:///path/target.db, postgresql://user@host/db or mysql://user@host/db",
+        ) from exc
+    if parsed.drivername in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
+    if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (no connection made yet); LoadError for a bad URL or a missing driver."""
+    parsed = _parse(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        folder = Path(parsed.database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise LoadError(
+                f"the folder of the SQLite target does not exist: {folder}",
+                hint="create the folder or correct target.url",
+                url=shown,
+            )
+    try:
+        connect_args: dict[str, Any] = {}
+        if parsed.drivername == "postgresql+psycopg":
+            # No server-side prepared statements: key look-ups get plans for their actual arrays.
+            connect_args["prepare_threshold"] = None
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
+        raise LoadError(
+            f"no database driver for '{parsed.drivername}': {exc}",
+            hint="use postgresql+psycopg://, mysql+pymysql:// or sqlite:/// (the drivers handover installs)",
+            url=shown,
+        ) from exc
+    except ArgumentError as exc:
+        raise LoadError(f"the database URL is not usable: {exc}", hint="check the URL", url=shown) from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(connection: Any) -> Any:
+    """Alembic ``Config`` built in code around an open connection (no alembic.ini)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def _known_revisions() -> set[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _unreachable(engine: Engine, exc: Exception) -> LoadError:
+    shown = engine.url.render_as_string(hide_password=True)
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+    return LoadError(
+        f"cannot reach the target database {shown}: {detail}",
+        hint="check that the server is running and the URL (host, port, user, database name) is right",
+        url=shown,
+    )
+
+
+def _handover_tables(engine: Engine) -> set[str]:
+    names = set(inspect(engine).get_table_names())
+    return names & set(schema.metadata.tables)
+
+
+def _migrate(engine: Engine) -> None:
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+
+
+def open_target(url: str, *, create: bool = True) -> Engine:
+    """Open the target at ``url``, creating its schema when the database is empty (and ``create``).
+
+    Raises LoadError when the database cannot be reached, is at an older schema version (hint: ``handover db
+    upgrade``), at a version newer than this handover knows, or holds tables but no schema version.
+    """
+    engine = make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+        head = head_revision()
+        if current == head:
+            return engine
+        if current is None:
+            existing = _handover_tables(engine)
+            if existing:
+                raise LoadError(
+                    f"the database holds handover tables ({', '.join(sorted(existing))}) but no schema version",
+                    hint="point target.url at an empty database or at one created by handover",
+                    url=shown,
+                )
+            if not create:
+                raise LoadError(
+                    "the target database has no handover schema yet",
+                    hint=f"run: handover db upgrade --db {shown}",
+                    url=shown,
+                )
+            try:
+                _migrate(engine)
+            except SQLAlchemyError:
+                if current_revision(engine) != head:  # not just another process creating it at the same time
+                    raise
+            return engine
+        if current in _known_revisions():
+            raise LoadError(
+                f"the target database is at schema version {current}; this handover needs {head}",
+                hint=f"run: handover db upgrade --db {shown}",
+                url=shown,
+            )
+        raise LoadError(
+            f"the target database is at schema version {current}, newer than this handover knows ({head})",
+            hint="upgrade handover (pip install -U handover) before using this database",
+            url=shown,
+        )
+    except LoadError:
+        engine.dispose()
+        raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise _unreachable(engine, exc) from exc
+
+
+class UpgradeResult(BaseModel):
+    url: str = Field(description="Target URL, password hidden.")
+    from_revision: str | None = Field(description="Schema version before (None: empty database).")
+    to_revision: str = Field(description="Schema version now.")
+
+    @property
+    def changed(self) -> bool:
+        return self.from_revision != self.to_revision
+
+
+def upgrade_target(url: str) -> UpgradeResult:
+    """Create or upgrade the target's schema to the newest version (``handover db upgrade``)."""
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        if before is None and _handover_tables(engine):
+            raise LoadError(
+                "the database holds handover tables but no schema version: refusing to touch it",
+                hint="point --db at an empty database or at one created by handover",
+                url=safe_url(url),
+            )
+        _migrate(engine)
+        return UpgradeResult(
+            url=safe_url(url), from_revision=before, to_revision=current_revision(engine) or ""
+        )
+    except SQLAlchemyError as exc:
+        raise _unreachable(engine, exc) from exc
+    finally:
+        engine.dispose()
+
+
+class BatchInfo(BaseModel):
+    batch_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    fingerprint: str | None = None
+    rows_in_ledger: int = 0
+
+
+class DbStatus(BaseModel):
+    url: str
+    dialect: str
+    current_revision: str | None
+    head_revision: str
+    up_to_date: bool
+    table_rows: dict[str, int] = Field(default_factory=dict, description="rows per handover table")
+    batches: list[BatchInfo] = Field(default_factory=list)
+
+
+def target_status(url: str) -> DbStatus:
+    """Schema version, row counts and batches of a target (``handover db status``); changes nothing."""
+    engine = make_engine(url)
+    try:
+        current = current_revision(engine)
+        head = head_revision()
+        status = DbStatus(
+            url=safe_url(url),
+            dialect=engine.dialect.name,
+            current_revision=current,
+            head_revision=head,
+            up_to_date=current == head,
+        )
+        present = _handover_tables(engine)
+        with engine.connect() as conn:
+            for name in sorted(present):
+                status.table_rows[name] = conn.execute(
+                    select(func.count()).select_from(schema.metadata.tables[name])
+                ).scalar_one()
+            if {"batches", "ledger"} <= present:
+                per_batch = dict(
+                    conn.execute(
+                        select(schema.ledger.c.batch_id, func.count()).group_by(schema.ledger.c.batch_id)
+                    ).all()
+                )
+                b = schema.batches.c
+                for row in conn.execute(
+                    select(b.batch_id, b.status, b.started_at, b.finished_at, b.fingerprint).order_by(
+                        b.started_at, b.batch_id
+                    )
+                ).mappings():
+                    status.batches.append(BatchInfo(**row, rows_in_ledger=per_batch.get(row["batch_id"], 0)))
+        return status
+    except SQLAlchemyError as exc:
+        raise _unreachable(engine, exc) from exc
+    finally:
+        engine.dispose()

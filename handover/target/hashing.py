@@ -1,0 +1,124 @@
+"""Content hashes of loaded rows and the fingerprint of a batch's loaded set: how an auditor recomputes them.
+
+**Content hash of a row** (column ``content_hash`` of ``dossiers`` / ``records``, and of the ledger):
+
+1. Take the row's *content columns*: every column of its table except the technical ones ``id``, ``batch_id``,
+   ``updated_batch_id``, ``loaded_at`` and ``content_hash``. Sort them by column name.
+2. Turn each value into text: NULL (and the empty string) → ``""``; a date or date-time → its date as
+   ``YYYY-MM-DD``; a number → ``format(float(value), ".15g")`` (so ``150000.0`` and ``150000`` both give
+   ``150000``, ``0.1`` gives ``0.1``); any other value → its text in Unicode NFC.
+3. Serialise the list of ``[column, text]`` pairs as compact JSON (``json.dumps(pairs, ensure_ascii=False,
+   separators=(",", ":"))``), encode it as UTF-8 and take its SHA-256, written as 64 lower-case hex digits.
+
+The hash therefore depends only on what is stored, and comes out the same from a row read back from SQLite,
+PostgreSQL or MariaDB.
+
+**Fingerprint of a batch's loaded set** (``batches.fingerprint``): for every ledger row of the batch whose
+disposition is ``loaded``, the line ``entity|source_system|natural_key|content_hash`` followed by a newline
+(``entity`` is ``dossier`` or ``record``; ``source_system`` is the source id; ``natural_key`` is the dossier code,
+or ``record_type/record_number``; ``content_hash`` as above, of the row the source delivered). Sort the lines
+(by their UTF-8 bytes), concatenate them, and take the SHA-256 of the UTF-8 bytes, in hex. The same rows give the
+same fingerprint whatever the order, chunking or number of runs that loaded them.
+
+SQL to list the lines: ``SELECT entity, source_id, natural_key, content_hash FROM ledger WHERE batch_id = :id
+AND disposition = 'loaded'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from handover.models import Entity
+from handover.target import schema
+
+# = json.dumps(..., ensure_ascii=False, separators=(",", ":")), built once.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_escape = json.encoder.encode_basestring  # one JSON string, as _encode writes it (ensure_ascii=False)
+
+TECHNICAL_COLUMNS: frozenset[str] = frozenset(
+    {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
+)
+
+
+def table_for(entity: Entity | str) -> Any:
+    return schema.dossiers if Entity(entity) is Entity.DOSSIER else schema.records
+
+
+def content_columns(entity: Entity | str) -> tuple[str, ...]:
+    """The columns the content hash covers, in hashing order (sorted by name)."""
+    return tuple(sorted(c.name for c in table_for(entity).columns if c.name not in TECHNICAL_COLUMNS))
+
+
+def canonical_text(value: Any) -> str:
+    """Step 2 of the content hash: one stored value as text."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float, Decimal)):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        return format(number, ".15g")
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return unicodedata.normalize("NFC", str(value))
+
+
+def content_hash(row: Mapping[str, Any], entity: Entity | str) -> str:
+    """SHA-256 hex of ``row``'s content columns (missing columns count as NULL)."""
+    return hash_values([row.get(name) for name in content_columns(entity)], content_columns(entity))
+
+
+def hash_values(values: Iterable[Any], columns: tuple[str, ...]) -> str:
+    """Content hash of values given in the order of ``columns`` (= :func:`content_columns`)."""
+    pairs = [[name, canonical_text(v)] for name, v in zip(columns, values, strict=True)]
+    return hashlib.sha256(_encode(pairs).encode("utf-8")).hexdigest()
+
+
+def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[str, ...]) -> list[str]:
+    """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row)."""
+    cells = []
+    for name in columns:
+        prefix = "[" + _escape(name) + ","
+        cells.append([prefix + _escape(canonical_text(v)) + "]" for v in values_by_column[name]])
+    sha = hashlib.sha256
+    return [sha(("[" + ",".join(row) + "]").encode("utf-8")).hexdigest() for row in zip(*cells, strict=True)]
+
+
+def fingerprint_lines(lines: Iterable[tuple[str, str, str, str]]) -> str:
+    """SHA-256 hex over the sorted ``entity|source_system|natural_key|content_hash\\n`` lines."""
+    encoded = sorted(("|".join(parts) + "\n").encode("utf-8") for parts in lines)
+    digest = hashlib.sha256()
+    for line in encoded:
+        digest.update(line)
+    return digest.hexdigest()
+
+
+def loaded_fingerprint(engine: Engine | Connection, batch_id: str) -> str:
+    """Fingerprint of the rows the batch's ledger marks loaded (see the module text)."""
+    lg = schema.ledger.c
+    query = select(lg.entity, lg.source_id, lg.natural_key, lg.content_hash).where(
+        lg.batch_id == batch_id, lg.disposition == "loaded"
+    )
+    if isinstance(engine, Connection):
+        rows = engine.execute(query).all()
+    else:
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    return fingerprint_lines((e, s, k or "", h or "") for e, s, k, h in rows)

@@ -1,0 +1,818 @@
+"""The load stage's database side: one chunk, one transaction.
+
+:meth:`Loader.load_chunk` writes, in a single transaction, the chunk's new target rows, the updates its conflict
+policy allows (previous versions to ``history``), one ``ledger`` row for *every* row of the chunk, the chunk's
+findings, and the ``chunks`` progress row. A crash (SIGKILL, power loss) therefore leaves the whole chunk or none
+of it, and a resumed run skips exactly the chunks whose progress row exists.
+
+A loaded row's fate is decided by its natural key (``source_system`` + dossier code, or record type + number):
+
+* already loaded by *this* batch (an earlier chunk or row) with the same content → disposition ``duplicate``;
+  with different content → ``quarantined`` with an error finding ``dossier_code_unique``;
+* absent from the target → inserted (action ``inserted``);
+* present with the same content hash → ``unchanged``;
+* present with another hash → a ``content_conflict`` warning, then policy ``keep`` (action ``conflict_kept``, the
+  delivered version kept in the ledger's payload) or ``update`` (old version to ``history``, action ``updated``).
+
+Values the target cannot hold (an invalid ISO date, a non-number fee, text longer than its column, an empty key)
+quarantine the row with an error finding ``load_value_invalid`` instead of failing the batch.
+``source_system`` of every row is the chunk's source id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from unicodedata import normalize as _normalize
+
+from pydantic import BaseModel, Field
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    Float,
+    Integer,
+    String,
+    any_,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import SQLAlchemyError
+
+import handover
+from handover.errors import LoadError
+from handover.faults import checkpoint
+from handover.models import (
+    DISPOSITIONS,
+    MAPPED_COLUMNS,
+    Chunk,
+    Counts,
+    Entity,
+    Finding,
+    Severity,
+    SourceFingerprint,
+    fields_for,
+)
+from handover.target import schema, writers
+from handover.target.hashing import (
+    content_columns,
+    fingerprint_lines,
+    hash_columns,
+    loaded_fingerprint,
+    table_for,
+)
+from handover.text import nfc
+
+try:
+    from pandas import NA as _NA
+    from pandas import NaT as _NAT
+except ImportError:  # pragma: no cover
+    _NA = _NAT = object()
+
+log = logging.getLogger("handover.target.loader")
+_IN_SLICE = 900
+_UNIT_LEDGER_LIMITS = {
+    c.name: getattr(c.type, "length", None)
+    for c in schema.ledger.columns
+    if c.name.startswith(("old_", "new_")) or c.name == "unit_status"
+}
+_UNIT_LEDGER_COLUMNS = tuple(_UNIT_LEDGER_LIMITS)
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp, the form every DateTime column of the target holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class ChunkLoadResult(BaseModel):
+    """What one :meth:`Loader.load_chunk` did."""
+
+    source_id: str
+    chunk_index: int
+    counts: Counts = Field(description="Rows per final disposition (extracted = all rows of the chunk).")
+    inserted: int = Field(0, description="Rows new to the target.")
+    unchanged: int = Field(0, description="Loaded rows already in the target with the same content.")
+    updated: int = Field(0, description="Conflicting rows updated (policy update; history kept).")
+    conflicts: int = Field(0, description="Loaded rows whose key exists with other content.")
+    findings: list[Finding] = Field(default_factory=list, description="Findings the loader added.")
+    skipped: bool = Field(False, description="The chunk had been committed before: nothing written.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Values
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN, pandas NA / NaT."""
+    if value is None:
+        return True
+    kind = type(value)
+    if kind is str:
+        return False
+    if kind is float:
+        return value != value
+    try:
+        return bool(value != value) or value is _NA or value is _NAT
+    except (TypeError, ValueError):  # pd.NA compares to NA
+        return True
+
+
+def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return (value if value.isascii() else _normalize("NFC", value)) or None
+    if _missing(value):
+        return None
+    return nfc(str(value)) or None
+
+
+def _as_date(value: Any) -> date | None:
+    if _missing(value) or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if len(text) != 10:
+        raise ValueError(text)
+    return date.fromisoformat(text)
+
+
+def _as_number(value: Any) -> float | None:
+    if _missing(value) or value == "":
+        return None
+    number = float(value)
+    if math.isinf(number) or math.isnan(number):
+        raise ValueError(value)
+    return number
+
+
+def _converter(column: Any) -> tuple[Any, str]:
+    kind = column.type
+    if isinstance(kind, Date):
+        return _as_date, "an ISO date (YYYY-MM-DD)"
+    if isinstance(kind, Float):
+        return _as_number, "a number"
+    if isinstance(kind, Integer):
+        return (lambda v: None if _missing(v) else int(v)), "a whole number"
+    if column.name == "extras":
+        return _json_text, "JSON text"
+    return _text, "text"
+
+
+def _json_text(value: Any) -> str | None:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else None
+    return _text(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if _missing(value):
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+_PAYLOAD_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _payload(record: dict[str, Any]) -> str:
+    return _PAYLOAD_ENCODER.encode({k: _jsonable(v) for k, v in record.items()})
+
+
+def _row_json(row: dict[str, Any]) -> str:
+    return json.dumps(
+        {k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True, default=str
+    )
+
+
+def _natural_key(entity: Entity, values: dict[str, Any]) -> str | None:
+    if entity is Entity.DOSSIER:
+        return values.get("dossier_code")
+    if values.get("record_type") and values.get("record_number"):
+        return f"{values['record_type']}/{values['record_number']}"
+    return None
+
+
+def _column_values(frame: Any, name: str, n: int) -> list[Any]:
+    if name in frame.columns:
+        return frame[name].tolist()
+    return [None] * n
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The loader
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Loader:
+    """Loads one batch into one target, chunk by chunk (see the module text)."""
+
+    def __init__(
+        self, engine: Engine, batch_id: str, conflict_policy: Literal["keep", "update"] = "keep"
+    ) -> None:
+        if conflict_policy not in ("keep", "update"):
+            raise LoadError(
+                f"unknown conflict policy '{conflict_policy}'",
+                hint='set target.conflict_policy to "keep" or "update"',
+            )
+        self.engine = engine
+        self.batch_id = batch_id
+        self.conflict_policy = conflict_policy
+
+    # -- errors -------------------------------------------------------------------------------------------
+
+    def _db_error(self, what: str, exc: SQLAlchemyError, **context: Any) -> LoadError:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return LoadError(
+            f"the target database refused {what}: {detail[0] if detail else type(exc).__name__}",
+            hint="nothing of it was written; fix the cause and run the same command again (committed chunks "
+            "are kept)",
+            batch=self.batch_id,
+            url=self.engine.url.render_as_string(hide_password=True),
+            **context,
+        )
+
+    def _event(self, conn: Connection, event: str, detail: str | None = None) -> None:
+        conn.execute(
+            insert(schema.batch_events).values(
+                batch_id=self.batch_id, event=event, at=utcnow(), detail=detail
+            )
+        )
+
+    # -- batch --------------------------------------------------------------------------------------------
+
+    def begin_batch(
+        self, description: str, config_sha256: str, sources: Sequence[SourceFingerprint]
+    ) -> set[tuple[str, int]]:
+        """Record the batch as running; return the (source_id, chunk_index) already committed (resume)."""
+        try:
+            with self.engine.begin() as conn:
+                return self._begin(conn, description, config_sha256, sources)
+        except SQLAlchemyError as exc:
+            raise self._db_error("the start of the batch", exc) from exc
+
+    def _source_rows(self, sources: Iterable[SourceFingerprint]) -> list[dict[str, Any]]:
+        return [
+            {
+                "batch_id": self.batch_id,
+                "source_id": s.source_id,
+                "kind": s.kind,
+                "entity": str(s.entity),
+                "location": s.location,
+                "sha256": s.sha256,
+                "size_bytes": s.size_bytes,
+                "rows_extracted": None,
+                "complete": 0,
+            }
+            for s in sources
+        ]
+
+    def _begin(
+        self, conn: Connection, description: str, config_sha256: str, sources: Sequence[SourceFingerprint]
+    ) -> set[tuple[str, int]]:
+        b = schema.batches
+        row = conn.execute(select(b.c.status).where(b.c.batch_id == self.batch_id)).first()
+        fresh = {
+            "status": "running",
+            "description": description,
+            "config_sha256": config_sha256,
+            "started_at": utcnow(),
+            "finished_at": None,
+            "fingerprint": None,
+            "summary_json": None,
+            "tool_version": handover.__version__,
+        }
+        if row is None:
+            conn.execute(insert(b).values(batch_id=self.batch_id, **fresh))
+            writers.insert_rows(conn, schema.batch_sources, self._source_rows(sources))
+            self._event(conn, "started", f"{len(sources)} source(s)")
+            return set()
+        status = row[0]
+        bs = schema.batch_sources
+        if status == "rolled_back":
+            conn.execute(bs.delete().where(bs.c.batch_id == self.batch_id))
+            conn.execute(update(b).where(b.c.batch_id == self.batch_id).values(**fresh))
+            writers.insert_rows(conn, bs, self._source_rows(sources))
+            self._event(conn, "restarted", "the batch had been rolled back: loading it again from the start")
+            return set()
+        recorded = dict(
+            conn.execute(select(bs.c.source_id, bs.c.sha256).where(bs.c.batch_id == self.batch_id)).all()
+        )
+        for source in sources:
+            before = recorded.get(source.source_id)
+            if before is not None and before != source.sha256:
+                raise LoadError(
+                    f"source '{source.source_id}' changed since batch {self.batch_id} started: "
+                    f"SHA-256 was {before}, is now {source.sha256}",
+                    hint="the source changed since this batch started: give the batch a new id (conflicts will "
+                    f"be reported) or roll it back: handover rollback {self.batch_id}",
+                    source=source.source_id,
+                    batch=self.batch_id,
+                )
+        added = [s for s in sources if s.source_id not in recorded]
+        writers.insert_rows(conn, bs, self._source_rows(added))
+        c = schema.chunks.c
+        done = {
+            (s, int(i))
+            for s, i in conn.execute(
+                select(c.source_id, c.chunk_index).where(c.batch_id == self.batch_id)
+            ).all()
+        }
+        if status == "finished" and not added:
+            self._event(conn, "resumed", f"already finished: {len(done)} chunk(s) committed, nothing to load")
+        else:
+            conn.execute(
+                update(b)
+                .where(b.c.batch_id == self.batch_id)
+                .values(status="running", finished_at=None, config_sha256=config_sha256)
+            )
+            self._event(conn, "resumed", f"{len(done)} chunk(s) already committed")
+        return done
+
+    def finish_batch(self, summary: dict[str, Any]) -> str:
+        """Mark the batch finished; returns the loaded-set fingerprint (see :mod:`handover.target.hashing`)."""
+        try:
+            with self.engine.begin() as conn:
+                fingerprint = loaded_fingerprint(conn, self.batch_id)
+                c = schema.chunks.c
+                per_source = dict(
+                    conn.execute(
+                        select(c.source_id, func.sum(c.rows))
+                        .where(c.batch_id == self.batch_id)
+                        .group_by(c.source_id)
+                    ).all()
+                )
+                bs = schema.batch_sources
+                for source_id, rows in per_source.items():
+                    conn.execute(
+                        update(bs)
+                        .where(bs.c.batch_id == self.batch_id, bs.c.source_id == source_id)
+                        .values(rows_extracted=int(rows or 0), complete=1)
+                    )
+                b = schema.batches
+                conn.execute(
+                    update(b)
+                    .where(b.c.batch_id == self.batch_id)
+                    .values(
+                        status="finished",
+                        finished_at=utcnow(),
+                        fingerprint=fingerprint,
+                        summary_json=json.dumps(summary, ensure_ascii=False, default=str, sort_keys=True),
+                    )
+                )
+                self._event(conn, "finished", f"fingerprint {fingerprint}")
+                return fingerprint
+        except SQLAlchemyError as exc:
+            raise self._db_error("the end of the batch", exc) from exc
+
+    def fail_batch(self, message: str) -> None:
+        """Mark the batch failed (committed chunks stay: running it again resumes). Never raises."""
+        try:
+            with self.engine.begin() as conn:
+                b = schema.batches
+                conn.execute(update(b).where(b.c.batch_id == self.batch_id).values(status="failed"))
+                self._event(conn, "failed", message[:4000])
+        except SQLAlchemyError as exc:  # the original error matters more
+            log.warning("could not record the failure of batch %s: %s", self.batch_id, exc)
+
+    # -- chunks -------------------------------------------------------------------------------------------
+
+    def load_chunk(self, chunk: Chunk) -> ChunkLoadResult:
+        """Load one chunk in one transaction (see the module text)."""
+        try:
+            with self.engine.begin() as conn:
+                return self._load(conn, chunk)
+        except SQLAlchemyError as exc:
+            raise self._db_error(
+                f"chunk {chunk.index} of source '{chunk.source_id}'",
+                exc,
+                source=chunk.source_id,
+                chunk=chunk.index,
+            ) from exc
+
+    def _check_rows_not_loaded(self, conn: Connection, chunk: Chunk, source_rows: list[int]) -> None:
+        """A row of this chunk already in this batch's ledger means the chunking changed since the batch began."""
+        if not source_rows:
+            return
+        lg = schema.ledger.c
+        mine = set(source_rows)
+        present = conn.execute(
+            select(lg.source_row).where(
+                lg.batch_id == self.batch_id,
+                lg.source_id == chunk.source_id,
+                lg.source_row.between(min(source_rows), max(source_rows)),
+            )
+        ).scalars()
+        clash = next((r for r in present if r in mine), None)
+        if clash is not None:
+            raise LoadError(
+                f"row {clash} of source '{chunk.source_id}' is already in batch {self.batch_id}, but chunk "
+                f"{chunk.index} is not: the chunking changed since the batch started",
+                hint="run with the chunk_size the batch started with, or roll it back and run it again: "
+                f"handover rollback {self.batch_id}",
+                source=chunk.source_id,
+                row=clash,
+            )
+
+    def _stored_result(self, conn: Connection, chunk: Chunk) -> ChunkLoadResult | None:
+        c = schema.chunks.c
+        row = (
+            conn.execute(
+                select(schema.chunks).where(
+                    c.batch_id == self.batch_id, c.source_id == chunk.source_id, c.chunk_index == chunk.index
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        counts = Counts(extracted=row["rows"], **{d: row[d] for d in DISPOSITIONS})
+        return ChunkLoadResult(
+            source_id=chunk.source_id,
+            chunk_index=chunk.index,
+            counts=counts,
+            inserted=row["inserted"],
+            conflicts=row["conflicts"],
+            skipped=True,
+        )
+
+    def _load(self, conn: Connection, chunk: Chunk) -> ChunkLoadResult:
+        stored = self._stored_result(conn, chunk)
+        if stored is not None:
+            return stored
+        frame = chunk.frame.reset_index(drop=True)
+        entity = Entity(chunk.entity)
+        n = len(frame)
+        for needed in ("source_row", "disposition"):
+            if needed not in frame.columns:
+                raise LoadError(
+                    f"chunk {chunk.index} of source '{chunk.source_id}' has no '{needed}' column",
+                    hint="this is a bug in the pipeline: report it with the command you ran",
+                    source=chunk.source_id,
+                )
+        dispositions = [str(d) for d in frame["disposition"].tolist()]
+        unknown = sorted(set(dispositions) - set(DISPOSITIONS))
+        if unknown:
+            raise LoadError(
+                f"chunk {chunk.index} of source '{chunk.source_id}' has unknown dispositions {unknown}",
+                hint="this is a bug in the pipeline: report it with the command you ran",
+                source=chunk.source_id,
+            )
+        reasons: list[str | None] = [_text(r) for r in _column_values(frame, "reason", n)]
+        source_rows = [int(r) for r in frame["source_row"].tolist()]
+        self._check_rows_not_loaded(conn, chunk, source_rows)
+        actions: list[str | None] = [None] * n
+        own: list[Finding] = []
+        table = table_for(entity)
+        columns = content_columns(entity)
+
+        # 1. Target values of every row (needed for keys of all rows; checked only for loaded ones).
+        converted: dict[str, list[Any]] = {}
+        invalid: dict[int, tuple[str, str]] = {}
+        loaded_positions = [i for i, d in enumerate(dispositions) if d == "loaded"]
+        for name in columns:
+            if name == "source_system":
+                converted[name] = [chunk.source_id] * n
+                continue
+            column = table.c[name]
+            convert, expected = _converter(column)
+            raw = _column_values(frame, name, n)
+            limit = getattr(column.type, "length", None) if isinstance(column.type, String) else None
+            if convert is _text:  # never raises: no per-value try
+                out: list[Any] = [_text(v) for v in raw]
+            else:
+                out = [None] * n
+                for i in range(n):
+                    try:
+                        out[i] = convert(raw[i])
+                    except (TypeError, ValueError):
+                        if dispositions[i] == "loaded" and i not in invalid:
+                            invalid[i] = (name, f"'{raw[i]}' is not {expected}")
+            if limit:
+                for i in [i for i, v in enumerate(out) if v is not None and len(v) > limit]:
+                    if dispositions[i] == "loaded":
+                        invalid.setdefault(i, (name, f"longer than {limit} characters"))
+            converted[name] = out
+        keys = [
+            _natural_key(
+                entity,
+                {
+                    k: converted[k][i]
+                    for k in ("dossier_code", "record_type", "record_number")
+                    if k in converted
+                },
+            )
+            for i in range(n)
+        ]
+        for i in loaded_positions:
+            if keys[i] is None and i not in invalid:
+                invalid[i] = (
+                    "dossier_code" if entity is Entity.DOSSIER else "record_number",
+                    "the natural key is empty",
+                )
+        for i, (field, problem) in sorted(invalid.items()):
+            dispositions[i] = "quarantined"
+            reasons[i] = (
+                f"Giá trị không ghi được vào CSDL đích ({field}: {problem}) / target cannot hold {field}: {problem}"
+            )
+            own.append(
+                Finding(
+                    source_id=chunk.source_id,
+                    row=source_rows[i],
+                    key=keys[i],
+                    field=field,
+                    check="load_value_invalid",
+                    severity=Severity.ERROR,
+                    message_vi=f"Giá trị trường {field} không ghi được vào CSDL đích: {problem}.",
+                    message_en=f"The target cannot hold the value of {field}: {problem}.",
+                )
+            )
+        hashes: list[str | None] = [None] * n
+        to_hash = [i for i in range(n) if dispositions[i] == "loaded"]
+        if to_hash:
+            picked = {c: [converted[c][i] for i in to_hash] for c in columns}
+            for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
+                hashes[i] = digest
+
+        # 2. Keys this batch has loaded already (earlier chunks, then earlier rows of this chunk).
+        candidate_keys = sorted({keys[i] for i in range(n) if dispositions[i] == "loaded"})
+        lg = schema.ledger.c
+        seen: dict[str, str] = {}
+        for part in _key_filters(conn, lg.natural_key, candidate_keys):
+            seen.update(
+                conn.execute(
+                    select(lg.natural_key, lg.content_hash).where(
+                        lg.batch_id == self.batch_id,
+                        lg.source_id == chunk.source_id,
+                        lg.entity == entity.value,
+                        lg.disposition == "loaded",
+                        part,
+                    )
+                ).all()
+            )
+        for i in range(n):
+            if dispositions[i] != "loaded":
+                continue
+            key = keys[i]
+            assert key is not None
+            if key not in seen:
+                seen[key] = hashes[i]  # type: ignore[assignment]
+                continue
+            if seen[key] == hashes[i]:
+                dispositions[i] = "duplicate"
+                reasons[i] = (
+                    "Trùng lặp hoàn toàn với dòng đã nạp trong đợt này / exact duplicate of a row this batch loaded"
+                )
+            else:
+                dispositions[i] = "quarantined"
+                reasons[i] = (
+                    "Trùng mã nhưng khác nội dung với dòng đã nạp trong đợt này / same key as a row this batch "
+                    "loaded, different content"
+                )
+                own.append(
+                    Finding(
+                        source_id=chunk.source_id,
+                        row=source_rows[i],
+                        key=key,
+                        field="dossier_code" if entity is Entity.DOSSIER else "record_number",
+                        check="dossier_code_unique",
+                        severity=Severity.ERROR,
+                        message_vi=f"Mã {key} xuất hiện hai lần trong đợt với nội dung khác nhau: dòng sau bị cách ly.",
+                        message_en=f"Key {key} appears twice in the batch with different content: the later row is "
+                        "quarantined.",
+                    )
+                )
+
+        # 3. The target: which keys exist, with which content.
+        to_load = [i for i in range(n) if dispositions[i] == "loaded"]
+        existing = self._existing(conn, entity, chunk.source_id, [keys[i] for i in to_load])  # type: ignore[misc]
+        now = utcnow()
+        new_rows: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
+        conflict_payload: dict[int, str] = {}
+        inserted = unchanged = updated = conflicts = 0
+        for i in to_load:
+            key = keys[i]
+            values = {c: converted[c][i] for c in columns}
+            found = existing.get(key)  # type: ignore[arg-type]
+            if found is None:
+                new_rows.append(
+                    {
+                        **values,
+                        "content_hash": hashes[i],
+                        "batch_id": self.batch_id,
+                        "updated_batch_id": None,
+                        "loaded_at": now,
+                    }
+                )
+                actions[i] = "inserted"
+                inserted += 1
+            elif found["content_hash"] == hashes[i]:
+                actions[i] = "unchanged"
+                unchanged += 1
+            else:
+                conflicts += 1
+                own.append(
+                    Finding(
+                        source_id=chunk.source_id,
+                        row=source_rows[i],
+                        key=key,
+                        check="content_conflict",
+                        severity=Severity.WARNING,
+                        message_vi=f"Mã {key} đã được nạp (đợt {found['batch_id']}) với nội dung khác; "
+                        + (
+                            "giữ bản đã nạp."
+                            if self.conflict_policy == "keep"
+                            else "cập nhật, bản cũ lưu ở history."
+                        ),
+                        message_en=f"Key {key} was loaded before (batch {found['batch_id']}) with other content; "
+                        + (
+                            "the loaded version is kept."
+                            if self.conflict_policy == "keep"
+                            else "updated, the old version is kept in history."
+                        ),
+                    )
+                )
+                if self.conflict_policy == "keep":
+                    actions[i] = "conflict_kept"
+                    conflict_payload[i] = _payload(values)
+                    reasons[i] = (
+                        f"Giữ bản đã nạp {found['content_hash'][:12]} / kept loaded version {found['content_hash'][:12]}"
+                    )
+                else:
+                    actions[i] = "updated"
+                    updated += 1
+                    history_rows.append(
+                        {
+                            "entity": entity.value,
+                            "source_system": chunk.source_id,
+                            "natural_key": key,
+                            "content_hash": found["content_hash"],
+                            "row_json": found["id"],  # replaced by the full old row below
+                            "replaced_by_batch": self.batch_id,
+                            "replaced_at": now,
+                        }
+                    )
+                    updates.append(
+                        {
+                            "id": found["id"],
+                            **values,
+                            "content_hash": hashes[i],
+                            "updated_batch_id": self.batch_id,
+                            "loaded_at": now,
+                        }
+                    )
+
+        old_rows: dict[int, dict[str, Any]] = {}
+        ids = [h["row_json"] for h in history_rows]
+        for start in range(0, len(ids), _IN_SLICE):
+            part = ids[start : start + _IN_SLICE]
+            for row in conn.execute(select(table).where(table.c.id.in_(part))).mappings():
+                old_rows[row["id"]] = dict(row)
+        for h in history_rows:
+            h["row_json"] = _row_json(old_rows[h["row_json"]])
+
+        # 4. Writes: target rows, history, ledger, findings, progress — one transaction.
+        writers.insert_rows(conn, table, new_rows)
+        writers.insert_rows(conn, schema.history, history_rows)
+        writers.update_rows(conn, table, updates)
+        payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
+        wanted = [i for i in range(n) if dispositions[i] != "loaded"]
+        raw_records = dict(
+            zip(
+                wanted,
+                frame.iloc[wanted][payload_columns].to_dict("records")
+                if payload_columns
+                else [{}] * len(wanted),
+                strict=True,
+            )
+        )
+        unit_values = {name: _column_values(frame, name, n) for name in _UNIT_LEDGER_COLUMNS}
+        candidates = _column_values(frame, "unit_candidates", n)
+        ledger_rows = []
+        for i in range(n):
+            unit = {}
+            for name, limit in _UNIT_LEDGER_LIMITS.items():
+                text = _text(unit_values[name][i])
+                unit[name] = text[:limit] if text and limit else text
+            payload = conflict_payload.get(i)
+            if dispositions[i] != "loaded":
+                payload = _payload(raw_records[i])
+            ledger_rows.append(
+                {
+                    "batch_id": self.batch_id,
+                    "source_id": chunk.source_id,
+                    "source_row": source_rows[i],
+                    "entity": entity.value,
+                    "natural_key": keys[i][:250] if keys[i] else None,
+                    "content_hash": hashes[i],
+                    "disposition": dispositions[i],
+                    "action": actions[i],
+                    "reason": reasons[i],
+                    **unit,
+                    "candidates": _text(candidates[i]),
+                    "payload": payload,
+                }
+            )
+        writers.insert_rows(conn, schema.ledger, ledger_rows)
+        all_findings = [*chunk.findings, *own]
+        writers.insert_rows(conn, schema.findings, [self._finding_row(f) for f in all_findings])
+        counts = Counts(extracted=n, **{d: dispositions.count(d) for d in DISPOSITIONS})
+        checkpoint("load.inside")  # crash drills: rows, ledger and findings written, nothing committed
+        conn.execute(
+            insert(schema.chunks).values(
+                batch_id=self.batch_id,
+                source_id=chunk.source_id,
+                chunk_index=chunk.index,
+                rows=n,
+                inserted=inserted,
+                conflicts=conflicts,
+                committed_at=now,
+                **{d: getattr(counts, d) for d in DISPOSITIONS},
+            )
+        )
+        return ChunkLoadResult(
+            source_id=chunk.source_id,
+            chunk_index=chunk.index,
+            counts=counts,
+            inserted=inserted,
+            unchanged=unchanged,
+            updated=updated,
+            conflicts=conflicts,
+            findings=own,
+        )
+
+    def _finding_row(self, f: Finding) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "source_id": f.source_id,
+            "source_row": f.row,
+            "natural_key": f.key[:250] if f.key else None,
+            "field": f.field,
+            "check_name": f.check,
+            "severity": str(f.severity),
+            "message_vi": f.message_vi,
+            "message_en": f.message_en,
+        }
+
+    def _existing(
+        self, conn: Connection, entity: Entity, source_id: str, keys: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Target rows of ``source_id`` with these natural keys: key → id, key columns, hash, batch ids."""
+        table = table_for(entity)
+        wanted_columns = [
+            table.c.id,
+            table.c.content_hash,
+            table.c.batch_id,
+            *(table.c[k] for k in ("dossier_code", "record_type", "record_number") if k in table.c),
+        ]
+        found: dict[str, dict[str, Any]] = {}
+        if entity is Entity.DOSSIER:
+            lookup = sorted(set(keys))
+            column = table.c.dossier_code
+        else:
+            lookup = sorted({k.split("/", 1)[1] for k in keys})
+            column = table.c.record_number
+        wanted = set(keys)
+        for part in _key_filters(conn, column, lookup):
+            for row in conn.execute(
+                select(*wanted_columns).where(table.c.source_system == source_id, part)
+            ).mappings():
+                record = dict(row)
+                key = _natural_key(entity, record)
+                if key in wanted:
+                    found[key] = record  # type: ignore[index]
+        return found
+
+
+def _key_filters(conn: Connection, column: Any, values: Sequence[str]) -> Iterable[Any]:
+    """``column IN values`` as few conditions as the database takes.
+
+    PostgreSQL: one ``= ANY(array)`` with the array as a single parameter (the server hashes it); others:
+    ``IN`` lists of at most 900 values (SQLite's parameter limit).
+    """
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        yield column == any_(literal(list(values), ARRAY(String)))
+        return
+    for start in range(0, len(values), _IN_SLICE):
+        yield column.in_(values[start : start + _IN_SLICE])
+
+
+__all__ = ["ChunkLoadResult", "Loader", "fingerprint_lines", "utcnow"]

@@ -1,0 +1,164 @@
+"""``handover db verify``: recompute a batch's content hashes and fingerprint from the target rows.
+
+For every ledger row of the batch with disposition ``loaded`` the target row with that key is read back and its
+content hash recomputed (:func:`handover.target.hashing.content_hash`):
+
+* it must equal the row's stored ``content_hash`` (else the row was changed outside handover);
+* where the row still holds the version this batch delivered (action inserted / unchanged / updated and no later
+  batch updated it), it must equal the ledger's hash, and that recomputed hash goes into the fingerprint;
+  otherwise (``conflict_kept``, or superseded by a later batch) the ledger's hash does.
+
+The recomputed fingerprint must equal ``batches.fingerprint``, and the ledger must balance against the ``chunks``
+progress rows, per source: extracted = loaded + review + quarantined + excluded + duplicate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, func, select
+
+from handover.errors import LoadError
+from handover.models import DISPOSITIONS, Counts, Entity
+from handover.target import schema
+from handover.target.hashing import content_hash, fingerprint_lines, table_for
+
+_SLICE = 900
+
+
+class RowProblem(BaseModel):
+    entity: str
+    source_system: str
+    natural_key: str
+    problem: str
+    expected: str | None = None
+    found: str | None = None
+
+
+class VerifyResult(BaseModel):
+    batch_id: str
+    status: str
+    rows_checked: int = 0
+    stored_fingerprint: str | None = None
+    recomputed_fingerprint: str = ""
+    fingerprint_ok: bool = False
+    problems: list[RowProblem] = Field(default_factory=list)
+    ledger: dict[str, Counts] = Field(default_factory=dict, description="source → counts from the ledger")
+    chunks: dict[str, Counts] = Field(
+        default_factory=dict, description="source → counts from the chunks rows"
+    )
+    balance_ok: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.fingerprint_ok and self.balance_ok and not self.problems
+
+
+def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
+    """Recompute and compare (see the module text); changes nothing."""
+    lg = schema.ledger.c
+    with engine.connect() as conn:
+        batch = (
+            conn.execute(select(schema.batches).where(schema.batches.c.batch_id == batch_id))
+            .mappings()
+            .first()
+        )
+        if batch is None:
+            known = ", ".join(conn.execute(select(schema.batches.c.batch_id)).scalars()) or "(none)"
+            raise LoadError(
+                f"there is no batch '{batch_id}' in this target; known batches: {known}",
+                hint="check the batch id: handover db status --db URL lists them",
+                batch=batch_id,
+            )
+        result = VerifyResult(
+            batch_id=batch_id, status=batch["status"], stored_fingerprint=batch["fingerprint"]
+        )
+        loaded = conn.execute(
+            select(lg.entity, lg.source_id, lg.natural_key, lg.content_hash, lg.action).where(
+                lg.batch_id == batch_id, lg.disposition == "loaded"
+            )
+        ).all()
+        groups: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+        for entity, source_id, key, digest, action in loaded:
+            groups[(entity, source_id)].append((key, digest, action))
+        lines: list[tuple[str, str, str, str]] = []
+        for (entity_name, source_id), items in sorted(groups.items()):
+            entity = Entity(entity_name)
+            table = table_for(entity)
+            rows = {}
+            if entity is Entity.DOSSIER:
+                column, lookup = table.c.dossier_code, sorted({k for k, _, _ in items})
+            else:
+                column, lookup = table.c.record_number, sorted({k.split("/", 1)[1] for k, _, _ in items})
+            for start in range(0, len(lookup), _SLICE):
+                part = lookup[start : start + _SLICE]
+                for row in conn.execute(
+                    select(table).where(table.c.source_system == source_id, column.in_(part))
+                ).mappings():
+                    key = (
+                        row["dossier_code"]
+                        if entity is Entity.DOSSIER
+                        else f"{row['record_type']}/{row['record_number']}"
+                    )
+                    rows[key] = dict(row)
+            for key, digest, action in items:
+                result.rows_checked += 1
+                row = rows.get(key)
+                if row is None:
+                    result.problems.append(
+                        RowProblem(
+                            entity=entity_name, source_system=source_id, natural_key=key, problem="missing"
+                        )
+                    )
+                    lines.append((entity_name, source_id, key, ""))
+                    continue
+                recomputed = content_hash(row, entity)
+                if recomputed != row["content_hash"]:
+                    result.problems.append(
+                        RowProblem(
+                            entity=entity_name,
+                            source_system=source_id,
+                            natural_key=key,
+                            problem="stored hash differs from the row's content",
+                            expected=row["content_hash"],
+                            found=recomputed,
+                        )
+                    )
+                superseded = row["updated_batch_id"] not in (None, batch_id)
+                ours = action in ("inserted", "unchanged", "updated") and not superseded
+                if ours and recomputed != digest:
+                    result.problems.append(
+                        RowProblem(
+                            entity=entity_name,
+                            source_system=source_id,
+                            natural_key=key,
+                            problem="row differs from the version this batch loaded",
+                            expected=digest,
+                            found=recomputed,
+                        )
+                    )
+                lines.append((entity_name, source_id, key, recomputed if ours else digest))
+        result.recomputed_fingerprint = fingerprint_lines(lines)
+        result.fingerprint_ok = result.recomputed_fingerprint == result.stored_fingerprint
+        for source_id, disposition, count in conn.execute(
+            select(lg.source_id, lg.disposition, func.count())
+            .where(lg.batch_id == batch_id)
+            .group_by(lg.source_id, lg.disposition)
+        ).all():
+            counts = result.ledger.setdefault(source_id, Counts())
+            setattr(counts, disposition, getattr(counts, disposition) + count)
+            counts.extracted += count
+        c = schema.chunks.c
+        sums = [func.sum(c.rows), *(func.sum(c[d]) for d in DISPOSITIONS)]
+        for source_id, rows_total, *parts in conn.execute(
+            select(c.source_id, *sums).where(c.batch_id == batch_id).group_by(c.source_id)
+        ).all():
+            result.chunks[source_id] = Counts(
+                extracted=int(rows_total or 0),
+                **{d: int(v or 0) for d, v in zip(DISPOSITIONS, parts, strict=True)},
+            )
+        result.balance_ok = result.ledger == result.chunks and all(
+            c.balanced() for c in result.chunks.values()
+        )
+    return result

@@ -1,0 +1,135 @@
+"""Crash safety: a real ``handover run`` subprocess is killed with SIGKILL at several points, run again, and the
+target must equal the target of an uninterrupted run: same rows, same content hashes, same ledger, same
+fingerprint. On SQLite, PostgreSQL and MariaDB (the any_db_url fixture).
+
+The kill is real: ``HANDOVER_CRASH_AT=point[:n]`` makes the process send itself SIGKILL at that checkpoint
+(:mod:`handover.faults`), so no cleanup code runs, exactly as with ``kill -9`` or a power cut.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from handover.target import schema
+
+pytestmark = pytest.mark.slow
+
+CRASH_POINTS = [
+    "extract:2",  # while reading the sources, before anything is written
+    "load.inside:2",  # inside the second chunk's transaction, rows written but not committed
+    "load.between:3",  # after the third chunk committed, before the fourth
+    "report",  # after the batch finished, while writing the reports
+]
+
+
+def _prepare(tmp: Path, target_url: str) -> Path:
+    from handover.demo import generate_demo_inputs, write_demo_config
+
+    generate_demo_inputs(tmp, seed=11, rows=120)
+    cfg = write_demo_config(tmp)
+    text = cfg.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^chunk_size\s*=.*$", "", text)
+    text = text.replace("[batch]\n", "[batch]\nchunk_size = 40\n", 1)
+    text = re.sub(r'(?m)^url\s*=\s*"sqlite:///target\.db"', f'url = "{target_url}"', text)
+    assert target_url in text
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+def _run(cfg: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
+    env.pop("HANDOVER_CRASH_AT", None)
+    if crash_at:
+        env["HANDOVER_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "run", str(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _snapshot(url: str) -> dict[str, object]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        dossiers = sorted(
+            conn.execute(
+                select(
+                    schema.dossiers.c.source_system,
+                    schema.dossiers.c.dossier_code,
+                    schema.dossiers.c.content_hash,
+                )
+            ).all()
+        )
+        records = sorted(
+            conn.execute(
+                select(
+                    schema.records.c.source_system,
+                    schema.records.c.record_number,
+                    schema.records.c.content_hash,
+                )
+            ).all()
+        )
+        led = schema.ledger.c
+        ledger = sorted(
+            conn.execute(
+                select(
+                    led.source_id,
+                    led.source_row,
+                    led.disposition,
+                    led.natural_key,
+                    led.content_hash,
+                    led.new_commune_code,
+                    led.action,
+                )
+            ).all(),
+            key=lambda r: tuple("" if v is None else str(v) for v in r),
+        )
+        f = schema.findings.c
+        findings = sorted(
+            conn.execute(select(f.source_id, f.source_row, f.check_name, f.field, f.severity)).all(),
+            key=lambda r: tuple("" if v is None else str(v) for v in r),
+        )
+        batches = conn.execute(
+            select(schema.batches.c.batch_id, schema.batches.c.status, schema.batches.c.fingerprint)
+        ).all()
+    engine.dispose()
+    return {
+        "dossiers": dossiers,
+        "records": records,
+        "ledger": ledger,
+        "findings": findings,
+        "batches": batches,
+    }
+
+
+@pytest.fixture(scope="module")
+def clean_snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    tmp = tmp_path_factory.mktemp("clean")
+    url = f"sqlite:///{tmp / 'clean.db'}"
+    done = _run(_prepare(tmp, url))
+    assert done.returncode == 0, done.stderr
+    snap = _snapshot(url)
+    assert len(snap["dossiers"]) > 50 and len(snap["ledger"]) > 200
+    return snap
+
+
+@pytest.mark.parametrize("crash_at", CRASH_POINTS)
+def test_sigkill_then_rerun_equals_clean_run(
+    crash_at: str, any_db_url: str, tmp_path: Path, clean_snapshot: dict[str, object]
+) -> None:
+    cfg = _prepare(tmp_path, any_db_url)
+    crashed = _run(cfg, crash_at)
+    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr[-2000:])
+    resumed = _run(cfg)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _snapshot(any_db_url) == clean_snapshot

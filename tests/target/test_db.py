@@ -1,0 +1,130 @@
+"""Opening a target: schema through the migrations, version checks, friendly errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from handover.errors import LoadError
+from handover.target import db, schema
+from handover.target.db import open_target, upgrade_target
+
+EXTRA_REVISION = """
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+from alembic import op
+
+
+def upgrade():
+    op.create_index("ix_test_batches_status", "batches", ["status"])
+
+
+def downgrade():
+    op.drop_index("ix_test_batches_status", table_name="batches")
+"""
+
+
+def test_empty_database_gets_exactly_the_schema(any_db_url: str) -> None:
+    engine = open_target(any_db_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn)
+            assert context.get_current_revision() == "0001"
+            # The migration creates what schema.py declares: no table, column, type or index differs.
+            assert compare_metadata(context, schema.metadata) == []
+        assert set(schema.metadata.tables) <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_older_schema_version_is_refused_until_upgraded(
+    any_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_target(any_db_url).dispose()  # at 0001
+    newer = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, newer, ignore=shutil.ignore_patterns("__pycache__"))
+    (newer / "versions" / "0002_test.py").write_text(EXTRA_REVISION, encoding="utf-8")
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", newer)
+
+    with pytest.raises(LoadError) as caught:
+        open_target(any_db_url)
+    assert "schema version 0001; this handover needs 0002" in caught.value.message
+    assert caught.value.hint is not None and caught.value.hint.startswith("run: handover db upgrade --db ")
+
+    result = upgrade_target(any_db_url)
+    assert (result.from_revision, result.to_revision) == ("0001", "0002")
+    engine = open_target(any_db_url)
+    try:
+        indexes = {i["name"] for i in inspect(engine).get_indexes("batches")}
+        assert "ix_test_batches_status" in indexes
+    finally:
+        engine.dispose()
+
+
+def test_schema_newer_than_this_handover_is_refused(any_db_url: str) -> None:
+    engine = open_target(any_db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(LoadError, match="newer than this handover knows"):
+        open_target(any_db_url)
+
+
+def test_tables_without_a_version_are_not_touched(sqlite_url: str) -> None:
+    plain = create_engine(sqlite_url)
+    with plain.begin() as conn:
+        conn.execute(text("CREATE TABLE dossiers (id INTEGER PRIMARY KEY, note TEXT)"))
+        conn.execute(text("INSERT INTO dossiers (note) VALUES ('the province''s own data')"))
+    with pytest.raises(LoadError, match="holds handover tables"):
+        open_target(sqlite_url)
+    with plain.connect() as conn:
+        assert conn.execute(text("SELECT note FROM dossiers")).scalar() == "the province's own data"
+    plain.dispose()
+
+
+def test_create_false_on_empty_database_says_how_to_create(sqlite_url: str) -> None:
+    with pytest.raises(LoadError) as caught:
+        open_target(sqlite_url, create=False)
+    assert caught.value.hint == f"run: handover db upgrade --db {sqlite_url}"
+
+
+def test_unreachable_server_names_url_without_password() -> None:
+    with pytest.raises(LoadError) as caught:
+        open_target("postgresql://officer:s3cret@127.0.0.1:1/target")
+    text_shown = str(caught.value)
+    assert "s3cret" not in text_shown
+    assert (
+        "cannot reach the target database postgresql+psycopg://officer:***@127.0.0.1:1/target" in text_shown
+    )
+    assert "check that the server is running" in (caught.value.hint or "")
+
+
+def test_bad_url_and_missing_driver() -> None:
+    with pytest.raises(LoadError, match="is not a database URL"):
+        open_target("target.db")
+    with pytest.raises(LoadError, match="no database driver for 'mssql\\+pyodbc'"):
+        open_target("mssql+pyodbc://u:p@host/db")
+
+
+def test_missing_sqlite_folder(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="folder of the SQLite target does not exist"):
+        open_target(f"sqlite:///{tmp_path / 'nope' / 'target.db'}")
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
+    engine = open_target(sqlite_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    finally:
+        engine.dispose()

@@ -1,0 +1,324 @@
+"""load_chunk on the three databases: insert, unchanged, conflicts, duplicates, ledger, atomicity, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from handover.errors import LoadError
+from handover.models import DISPOSITIONS, Entity
+from handover.target import schema, writers
+from handover.target.hashing import content_hash, loaded_fingerprint
+from handover.target.loader import Loader
+from tests.target import factories as f
+
+
+def _count(engine: Engine, table: str, where: str = "1=1") -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {where}")).scalar_one()
+
+
+def _load_batch(engine: Engine, batch_id: str, chunks: list, *, policy: str = "keep", sha: str = f.SHA_A):
+    loader = Loader(engine, batch_id, conflict_policy=policy)  # type: ignore[arg-type]
+    loader.begin_batch(f"batch {batch_id}", "c" * 64, [f.source(sha=sha)])
+    results = [loader.load_chunk(c) for c in chunks]
+    fingerprint = loader.finish_batch({"chunks": len(chunks)})
+    return results, fingerprint
+
+
+def test_insert_then_rerun_under_a_new_batch_is_unchanged(engine: Engine) -> None:
+    rows = [
+        f.dossier("H48-0001"),
+        f.dossier("H48-0002"),
+        f.dossier("H48-0003", disposition="review", reason="split"),
+    ]
+    (first,), _ = _load_batch(engine, "b1", [f.chunk(rows)])
+    assert (first.inserted, first.counts.loaded, first.counts.review) == (2, 2, 1)
+    (second,), _ = _load_batch(engine, "b2", [f.chunk(rows)])
+    assert (second.inserted, second.unchanged, second.conflicts) == (0, 2, 0)
+    assert _count(engine, "dossiers") == 2
+    assert _count(engine, "ledger", "batch_id = 'b2' AND action = 'unchanged'") == 2
+    with engine.connect() as conn:
+        got = conn.execute(
+            select(
+                schema.dossiers.c.dossier_code, schema.dossiers.c.batch_id, schema.dossiers.c.received_date
+            )
+        ).all()
+    assert sorted((c, b, str(d)) for c, b, d in got) == [
+        ("H48-0001", "b1", "2025-06-20"),
+        ("H48-0002", "b1", "2025-06-20"),
+    ]
+
+
+def test_conflict_keep_reports_and_keeps_the_loaded_version(engine: Engine) -> None:
+    _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", phone="0912345678")])])
+    (result,), _ = _load_batch(engine, "b2", [f.chunk([f.dossier("H48-0001", phone="0987654321")])])
+    assert (result.conflicts, result.updated, result.inserted) == (1, 0, 0)
+    assert [x.check for x in result.findings] == ["content_conflict"]
+    assert result.findings[0].severity == "warning"
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.dossiers.c.phone)).scalar_one() == "0912345678"
+        action, payload = conn.execute(
+            select(schema.ledger.c.action, schema.ledger.c.payload).where(schema.ledger.c.batch_id == "b2")
+        ).one()
+        stored = conn.execute(
+            select(schema.findings.c.check_name, schema.findings.c.severity).where(
+                schema.findings.c.batch_id == "b2"
+            )
+        ).all()
+    assert action == "conflict_kept"
+    assert json.loads(payload)["phone"] == "0987654321"  # the delivered version is not lost
+    assert stored == [("content_conflict", "warning")]
+    assert _count(engine, "history") == 0
+
+
+def test_conflict_update_keeps_the_old_version_in_history(engine: Engine) -> None:
+    _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", phone="0912345678")])])
+    (result,), _ = _load_batch(
+        engine, "b2", [f.chunk([f.dossier("H48-0001", phone="0987654321")])], policy="update"
+    )
+    assert (result.conflicts, result.updated) == (1, 1)
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.dossiers)).mappings().one()
+        history = conn.execute(select(schema.history)).mappings().one()
+    assert (row["phone"], row["batch_id"], row["updated_batch_id"]) == ("0987654321", "b1", "b2")
+    old = json.loads(history["row_json"])
+    assert (old["phone"], old["batch_id"], history["replaced_by_batch"]) == ("0912345678", "b1", "b2")
+    assert history["content_hash"] == old["content_hash"] != row["content_hash"]
+
+
+def test_cross_chunk_duplicates_within_a_batch(engine: Engine) -> None:
+    chunks = [
+        f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")], index=0),
+        f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002", fee=50000.0), f.dossier("H48-0004")], index=1),
+    ]
+    results, _ = _load_batch(engine, "b1", chunks)
+    second = results[1]
+    assert (second.counts.duplicate, second.counts.quarantined, second.counts.loaded) == (1, 1, 1)
+    assert [x.check for x in second.findings] == ["dossier_code_unique"]
+    assert second.findings[0].severity == "error" and second.findings[0].row == 1003
+    assert _count(engine, "dossiers") == 3
+    with engine.connect() as conn:
+        fee = conn.execute(
+            select(schema.dossiers.c.fee).where(schema.dossiers.c.dossier_code == "H48-0002")
+        ).scalar()
+    assert fee == 0.0  # the first delivery stays
+
+
+def test_ledger_balances_every_chunk(engine: Engine) -> None:
+    rows = [
+        f.dossier("H48-0001"),
+        f.dossier("H48-0002", disposition="review", reason="Xã bị chia tách"),
+        f.dossier("H48-0003", disposition="quarantined", reason="Ngày sai", received_date="2025-02-30"),
+        f.dossier("H48-0004", disposition="excluded", reason="Đã trả kết quả"),
+        f.dossier("H48-0001", disposition="duplicate", reason="trùng"),
+    ]
+    finding = f.warning("bt", 2, "H48-0001")
+    results, _ = _load_batch(engine, "b1", [f.chunk(rows, findings=[finding]), f.chunk(rows[:2], index=1)])
+    with engine.connect() as conn:
+        chunk_rows = (
+            conn.execute(select(schema.chunks).order_by(schema.chunks.c.chunk_index)).mappings().all()
+        )
+        ledger = conn.execute(
+            select(schema.ledger.c.source_row, schema.ledger.c.disposition, schema.ledger.c.payload)
+        ).all()
+        findings = conn.execute(select(schema.findings.c.check_name, schema.findings.c.source_row)).all()
+    assert len(ledger) == 7  # one ledger row per extracted row
+    for c in chunk_rows:
+        assert c["rows"] == sum(c[d] for d in DISPOSITIONS)
+    assert [
+        (c["rows"], c["loaded"], c["review"], c["quarantined"], c["excluded"], c["duplicate"])
+        for c in chunk_rows
+    ] == [
+        (5, 1, 1, 1, 1, 1),
+        (2, 0, 1, 0, 0, 1),  # H48-0001 again in chunk 1: exact duplicate of chunk 0
+    ]
+    held_back = {r: json.loads(p) for r, d, p in ledger if d != "loaded"}
+    assert held_back[4]["received_date"] == "2025-02-30"  # the canonical row is kept for the report
+    assert held_back[3]["new_commune_code"] == "02905"
+    assert ("phone_format", 2) in findings
+    assert results[0].counts.balanced() and results[1].counts.balanced()
+
+
+def test_content_hash_follows_the_documented_recipe_from_rows_read_back(engine: Engine) -> None:
+    _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", fee=150000.0, email=None)])])
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.dossiers)).mappings().one()
+    assert content_hash(dict(row), Entity.DOSSIER) == row["content_hash"]
+    # The recipe, by hand: sorted content columns, NULL -> "", dates ISO, numbers %.15g, JSON, SHA-256.
+    skip = {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
+    expected_text = {
+        "fee": "150000",
+        "received_date": "2025-06-20",
+        "email": "",
+        "applicant_name": "Nguyễn Thị Hoà",
+    }
+    pairs = []
+    for name in sorted(c.name for c in schema.dossiers.columns if c.name not in skip):
+        value = row[name]
+        if name in expected_text:
+            shown = expected_text[name]
+        elif value is None:
+            shown = ""
+        else:
+            shown = str(value)
+        pairs.append([name, shown])
+    by_hand = hashlib.sha256(
+        json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert by_hand == row["content_hash"]
+
+
+def test_records_load_with_their_composite_key(engine: Engine) -> None:
+    rows = [f.record("12/2024"), f.record("12/2024", record_type="death"), f.record("13/2024")]
+    loader = Loader(engine, "r1")
+    loader.begin_batch("records", "c" * 64, [f.source("hs", entity=Entity.RECORD)])
+    result = loader.load_chunk(f.chunk(rows, source_id="hs", entity=Entity.RECORD))
+    assert result.inserted == 3
+    with engine.connect() as conn:
+        keys = conn.execute(select(schema.ledger.c.natural_key)).scalars().all()
+        read_back = conn.execute(select(schema.records)).mappings().all()
+    assert sorted(keys) == ["birth/12/2024", "birth/13/2024", "death/12/2024"]
+    for row in read_back:
+        assert row["amount"] == 360000.5
+        assert str(row["subject_birth_date"]) == "2024-02-20"
+        assert content_hash(dict(row), Entity.RECORD) == row["content_hash"]
+
+
+def test_values_the_target_cannot_hold_quarantine_the_row(engine: Engine) -> None:
+    rows = [
+        f.dossier("H48-0001", phone="0" * 25),
+        f.dossier("H48-0002", fee="free"),
+        f.dossier(None),
+        f.dossier("H48-4"),
+    ]
+    (result,), _ = _load_batch(engine, "b1", [f.chunk(rows)])
+    assert (result.counts.loaded, result.counts.quarantined) == (1, 3)
+    assert [(x.check, x.field, x.row) for x in result.findings] == [
+        ("load_value_invalid", "phone", 2),
+        ("load_value_invalid", "fee", 3),
+        ("load_value_invalid", "dossier_code", 4),
+    ]
+
+
+def test_rerunning_a_finished_batch_adds_nothing(engine: Engine) -> None:
+    chunks = [f.chunk([f.dossier("H48-0001")], index=0), f.chunk([f.dossier("H48-0002")], index=1)]
+    _, fingerprint = _load_batch(engine, "b1", chunks)
+    before = {t: _count(engine, t) for t in ("dossiers", "ledger", "findings", "chunks", "history")}
+    loader = Loader(engine, "b1")
+    done = loader.begin_batch("batch b1", "c" * 64, [f.source()])
+    assert done == {("bt", 0), ("bt", 1)}
+    again = loader.load_chunk(chunks[0])  # even if asked, a committed chunk is not loaded twice
+    assert again.skipped and again.counts.loaded == 1
+    assert loader.finish_batch({}) == fingerprint
+    assert {t: _count(engine, t) for t in before} == before
+    assert loaded_fingerprint(engine, "b1") == fingerprint
+
+
+def test_fingerprint_is_sha256_of_sorted_ledger_lines(engine: Engine) -> None:
+    _, fingerprint = _load_batch(
+        engine,
+        "b1",
+        [f.chunk([f.dossier("B-2"), f.dossier("A-1"), f.dossier("C-3", disposition="excluded")])],
+    )
+    with engine.connect() as conn:
+        hashes = dict(
+            conn.execute(select(schema.dossiers.c.dossier_code, schema.dossiers.c.content_hash)).all()
+        )
+    lines = sorted(f"dossier|bt|{code}|{hashes[code]}\n" for code in ("A-1", "B-2"))
+    assert fingerprint == hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def test_changed_source_refuses_to_resume(engine: Engine) -> None:
+    loader = Loader(engine, "b1")
+    loader.begin_batch("b1", "c" * 64, [f.source(sha=f.SHA_A)])
+    loader.load_chunk(f.chunk([f.dossier("H48-0001")]))
+    with pytest.raises(LoadError) as caught:
+        Loader(engine, "b1").begin_batch("b1", "c" * 64, [f.source(sha=f.SHA_B)])
+    assert (
+        caught.value.message
+        == f"source 'bt' changed since batch b1 started: SHA-256 was {f.SHA_A}, is now {f.SHA_B}"
+    )
+    assert "handover rollback b1" in (caught.value.hint or "")
+
+
+def test_resume_returns_committed_chunks_and_logs_events(engine: Engine) -> None:
+    loader = Loader(engine, "b1")
+    loader.begin_batch("b1", "c" * 64, [f.source()])
+    loader.load_chunk(f.chunk([f.dossier("H48-0001")], index=0))
+    loader.fail_batch("killed")
+    assert Loader(engine, "b1").begin_batch("b1", "c" * 64, [f.source()]) == {("bt", 0)}
+    with engine.connect() as conn:
+        events = (
+            conn.execute(select(schema.batch_events.c.event).order_by(schema.batch_events.c.id))
+            .scalars()
+            .all()
+        )
+        status = conn.execute(select(schema.batches.c.status)).scalar_one()
+    assert events == ["started", "failed", "resumed"]
+    assert status == "running"
+
+
+def test_exception_inside_load_chunk_leaves_nothing_of_the_chunk(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader = Loader(engine, "b1")
+    loader.begin_batch("b1", "c" * 64, [f.source()])
+    chunk = f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")], findings=[f.warning("bt", 2, "H48-0001")])
+    real = writers.insert_rows
+
+    def failing(conn, table, rows):  # type: ignore[no-untyped-def]
+        if table is schema.findings:  # after the target rows and the ledger were written
+            raise RuntimeError("power cut")
+        return real(conn, table, rows)
+
+    monkeypatch.setattr(writers, "insert_rows", failing)
+    with pytest.raises(RuntimeError, match="power cut"):
+        loader.load_chunk(chunk)
+    for table in ("dossiers", "ledger", "findings", "chunks"):
+        assert _count(engine, table) == 0, table
+    monkeypatch.setattr(writers, "insert_rows", real)
+    assert loader.load_chunk(chunk).inserted == 2  # the same command again resumes cleanly
+    assert _count(engine, "ledger") == 2
+
+
+def test_database_refusal_becomes_a_load_error(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    loader = Loader(engine, "b1")
+    loader.begin_batch("b1", "c" * 64, [f.source()])
+    real = writers.insert_rows
+
+    def refusing(conn, table, rows):  # type: ignore[no-untyped-def]
+        if table is schema.ledger:
+            raise OperationalError("INSERT INTO ledger", None, Exception("disk full"))
+        return real(conn, table, rows)
+
+    monkeypatch.setattr(writers, "insert_rows", refusing)
+    with pytest.raises(LoadError) as caught:
+        loader.load_chunk(f.chunk([f.dossier("H48-0001")]))
+    assert caught.value.message == "the target database refused chunk 0 of source 'bt': disk full"
+    assert caught.value.context["chunk"] == 0
+    assert _count(engine, "dossiers") == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.chunks)).scalar() == 0
+
+
+def test_changed_chunking_is_refused_not_doubled(engine: Engine) -> None:
+    loader = Loader(engine, "b1")
+    loader.begin_batch("b1", "c" * 64, [f.source()])
+    loader.load_chunk(f.chunk([f.dossier("H-1"), f.dossier("H-2")], index=0, first_row=2))
+    regrouped = f.chunk([f.dossier("H-2"), f.dossier("H-3")], index=1, first_row=3)  # row 3 was in chunk 0
+    with pytest.raises(LoadError, match="row 3 of source 'bt' is already in batch b1, but chunk 1 is not"):
+        loader.load_chunk(regrouped)
+    assert _count(engine, "ledger") == 2
+
+
+def test_extras_given_as_a_dict_are_stored_as_json(engine: Engine) -> None:
+    _load_batch(engine, "b1", [f.chunk([f.dossier("H-1", extras={"Số tờ": 3, "Ghi chú": "gấp"})])])
+    with engine.connect() as conn:
+        stored = conn.execute(select(schema.dossiers.c.extras)).scalar_one()
+    assert json.loads(stored) == {"Số tờ": 3, "Ghi chú": "gấp"}
