@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 CRASH_POINTS = [
     "extract:2",  # while reading the sources, before anything is written
     "load.inside:2",  # inside the second chunk's transaction, rows written but not committed
-    "load.between:3",  # after the third chunk committed, before the fourth
+    "load.between:2",  # after a chunk committed, before the next one
     "report",  # after the batch finished, while writing the reports
 ]
 
@@ -37,7 +37,7 @@ def _prepare(tmp: Path, target_url: str) -> Path:
     cfg = write_demo_config(tmp)
     text = cfg.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^chunk_size\s*=.*$", "", text)
-    text = text.replace("[batch]\n", "[batch]\nchunk_size = 40\n", 1)
+    text = text.replace("[batch]\n", "[batch]\nchunk_size = 100\n", 1)
     text = re.sub(r'(?m)^url\s*=\s*"sqlite:///target\.db"', f'url = "{target_url}"', text)
     assert target_url in text
     cfg.write_text(text, encoding="utf-8")
@@ -123,13 +123,26 @@ def clean_snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     return snap
 
 
-@pytest.mark.parametrize("crash_at", CRASH_POINTS)
-def test_sigkill_then_rerun_equals_clean_run(
-    crash_at: str, any_db_url: str, tmp_path: Path, clean_snapshot: dict[str, object]
+def test_sigkill_at_every_point_then_rerun_equals_clean_run(
+    any_db_url: str, tmp_path: Path, clean_snapshot: dict[str, object]
 ) -> None:
+    """One chain per database: each run is killed at the next point, the run after it resumes from there."""
     cfg = _prepare(tmp_path, any_db_url)
-    crashed = _run(cfg, crash_at)
-    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr[-2000:])
+    for crash_at in CRASH_POINTS:
+        crashed = _run(cfg, crash_at)
+        assert crashed.returncode == -signal.SIGKILL, (crash_at, crashed.returncode, crashed.stderr[-2000:])
     resumed = _run(cfg)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _snapshot(any_db_url) == clean_snapshot
+
+
+def test_sigkill_inside_first_chunk_then_rerun(tmp_path: Path, clean_snapshot: dict[str, object]) -> None:
+    """The simplest case on its own: killed inside the very first chunk's transaction, nothing committed."""
+    url = f"sqlite:///{tmp_path / 'target.db'}"
+    cfg = _prepare(tmp_path, url)
+    crashed = _run(cfg, "load.inside:1")
+    assert crashed.returncode == -signal.SIGKILL
+    assert _snapshot(url)["dossiers"] == []
+    resumed = _run(cfg)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _snapshot(url) == clean_snapshot

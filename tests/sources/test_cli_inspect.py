@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cli import app
@@ -29,10 +30,16 @@ def test_inspect_tcvn3_csv_json() -> None:
     assert data == json.loads(json.dumps(inspect_source(DATA / "dossiers_tcvn3.csv"), default=str))
 
 
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich fixes its width when cli is first imported: set it here so tables are not cut."""
+    import cli
+
+    monkeypatch.setattr(cli.console, "width", 200)
+
+
 def test_inspect_tcvn3_csv_table() -> None:
-    result = runner.invoke(
-        app, ["sources", "inspect", str(DATA / "dossiers_tcvn3.csv")], env={"COLUMNS": "200"}
-    )
+    result = runner.invoke(app, ["sources", "inspect", str(DATA / "dossiers_tcvn3.csv")])
     assert result.exit_code == 0, result.output
     assert "TCVN3 (ABC)" in result.output
     assert "Mã hồ sơ" in result.output and "dossier_code" in result.output
@@ -52,9 +59,7 @@ def test_inspect_excel_export_finds_header_and_drops_footer() -> None:
         "(Ký, ghi rõ họ tên) | (Ký tên, đóng dấu)",
     ]
     assert {"source": "Ngày Hẹn trả", "field": "due_date"}.items() <= data["columns"][8].items()
-    table = runner.invoke(
-        app, ["sources", "inspect", str(DATA / "export_bao_thang.xlsx")], env={"COLUMNS": "200"}
-    )
+    table = runner.invoke(app, ["sources", "inspect", str(DATA / "export_bao_thang.xlsx")])
     assert table.exit_code == 0
     assert "dropped row 12: Tổng cộng: 5 hồ sơ" in table.output
     assert "Hidden rows (read as data)" in table.output
@@ -98,7 +103,7 @@ def test_inspect_options_are_passed(tmp_path: Path) -> None:
 
 
 def test_help_texts() -> None:
-    result = runner.invoke(app, ["sources", "inspect", "--help"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["sources", "inspect", "--help"])
     assert result.exit_code == 0
     for option in ("--json", "--sheet", "--encoding", "--profile"):
         assert option in result.output
