@@ -677,6 +677,11 @@ chunk_size = 1000
 url = "sqlite:///target.db"
 conflict_policy = "keep"
 
+[mapping]
+rules = []          # province rule files for split communes (old_commune_code, keyword, new_commune_code)
+decisions = []      # officials' decisions from the workbook's "Cần xem xét" sheet (source_system, dossier_code,
+                    # new_commune_code); a changed mapping needs a new batch id: rows already loaded stay
+
 [thresholds]
 max_error_share = 0.2
 due_soon_days = 5

@@ -84,9 +84,17 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
 
 
 def config_sha256(cfg: BatchConfig) -> str:
+    """SHA-256 of what decides a batch's outcome besides its sources: the batch file and every rule, decision
+    and routing file it names. A batch id is bound to it (a changed configuration needs a new batch id)."""
+    digest = hashlib.sha256()
     if cfg.config_path and cfg.config_path.is_file():
-        return hashlib.sha256(cfg.config_path.read_bytes()).hexdigest()
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+        digest.update(cfg.config_path.read_bytes())
+    else:
+        digest.update(cfg.model_dump_json().encode())
+    for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures]:
+        if path is not None and path.is_file():
+            digest.update(b"\0" + str(path.name).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def batch_counts(engine: Engine, batch_id: str) -> dict[str, Counts]:

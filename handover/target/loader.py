@@ -48,7 +48,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
 import handover
-from handover.errors import LoadError
+from handover.errors import ConfigError, LoadError
 from handover.faults import checkpoint
 from handover.models import (
     DISPOSITIONS,
@@ -308,6 +308,16 @@ class Loader:
             writers.insert_rows(conn, bs, self._source_rows(sources))
             self._event(conn, "restarted", "the batch had been rolled back: loading it again from the start")
             return set()
+        before_config = conn.execute(select(b.c.config_sha256).where(b.c.batch_id == self.batch_id)).scalar()
+        if before_config and config_sha256 and before_config != config_sha256:
+            raise ConfigError(
+                f"the configuration of batch {self.batch_id} changed since it started (the batch file, or a "
+                f"rule, decision or routing file it names): SHA-256 was {before_config}, is now {config_sha256}",
+                hint="a batch is bound to its configuration so that re-runs change nothing: give the batch a new "
+                f"id to apply the change (rows already loaded stay; decided rows are added), or roll it back "
+                f"first: handover rollback {self.batch_id}",
+                batch=self.batch_id,
+            )
         recorded = dict(
             conn.execute(select(bs.c.source_id, bs.c.sha256).where(bs.c.batch_id == self.batch_id)).all()
         )

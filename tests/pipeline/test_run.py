@@ -222,3 +222,57 @@ def test_small_csv_batch_loads_and_dry_run_writes_nothing(tmp_path: Path) -> Non
     assert row["new_province_code"] == "15"
     assert str(row["due_date"]) == "2025-06-30"
     assert row["due_flag"] == "overdue"
+
+
+SPLIT_CSV = (
+    "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Địa chỉ,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+    "000.00.01.H26-250620-0001,Đăng ký khai sinh,Trần Thị Bình,"
+    '"Số 5, Phường Kim Mã, Quận Ba Đình, Hà Nội",20/06/2025,10/07/2025,Đang xử lý\n'
+    "000.00.01.H26-250620-0002,Đăng ký khai tử,Lê Văn Cường,"
+    '"Phường Phúc Xá, Quận Ba Đình, Hà Nội",20/06/2025,10/07/2025,Đang xử lý\n'
+)
+
+
+def test_review_decision_then_new_batch_loads_the_decided_row(tmp_path: Path) -> None:
+    """An official decides a split-commune row; the same batch id refuses the changed configuration, a new
+    batch id loads the decided row and leaves the first batch's row unchanged."""
+    (tmp_path / "a.csv").write_text(SPLIT_CSV, encoding="utf-8")
+    source = '[[sources]]\nid = "ba-dinh"\nkind = "csv"\npath = "a.csv"\nold_province_code = "01"\n'
+    cfg = _config(tmp_path, source)
+    first = runner.invoke(app, ["run", str(cfg), "--json"])
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    assert (out["total"]["loaded"], out["total"]["review"]) == (1, 1)
+
+    (tmp_path / "decisions.csv").write_text(
+        "source_system,dossier_code,new_commune_code\nba-dinh,000.00.01.H26-250620-0001,00008\n",
+        encoding="utf-8",
+    )
+    text = cfg.read_text(encoding="utf-8").replace(
+        "[[sources]]", '[mapping]\ndecisions = ["decisions.csv"]\n\n[[sources]]'
+    )
+    cfg.write_text(text, encoding="utf-8")
+    refused = runner.invoke(app, ["run", str(cfg)])
+    assert refused.exit_code == 2, refused.output
+    assert "configuration of batch t1 changed" in refused.output and "new id" in refused.output
+
+    cfg.write_text(text.replace('id = "t1"', 'id = "t2"'), encoding="utf-8")
+    second = runner.invoke(app, ["run", str(cfg), "--json"])
+    assert second.exit_code == 0, second.output
+    out2 = json.loads(second.stdout)
+    assert (out2["total"]["loaded"], out2["total"]["review"], out2["new_rows"]) == (2, 0, 1)
+    engine = create_engine(f"sqlite:///{tmp_path / 'target.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                schema.dossiers.c.dossier_code,
+                schema.dossiers.c.new_commune_code,
+                schema.dossiers.c.batch_id,
+                schema.dossiers.c.unit_method,
+            ).order_by(schema.dossiers.c.dossier_code)
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("000.00.01.H26-250620-0001", "00008", "t2", "decision"),  # Phường Ngọc Hà, one of Kim Mã's three
+        ("000.00.01.H26-250620-0002", "00097", "t1", "exact_name"),  # Phúc Xá → Phường Hồng Hà (GSO table)
+    ]
