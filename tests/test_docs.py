@@ -31,3 +31,13 @@ def test_every_command_has_help_and_is_in_readme() -> None:
             if isinstance(param, typer.core.TyperOption) or param.param_type_name == "option":
                 assert (getattr(param, "help", "") or "").strip(), f"{path} {param.name} has no help"
         assert f"`{path}" in README or f"$ {path}" in README, f"{path} is not in README.md"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    import re
+
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    command = re.search(r'^TEST_COMMAND="(.+)"$', ci, re.M)
+    assert command, ".ci/run has no TEST_COMMAND"
+    assert f"\n{command.group(1)}\n" in README
+    assert "handover demo\n" in README  # the first command ends with the demo
