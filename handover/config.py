@@ -98,7 +98,9 @@ class BatchSection(BaseModel):
 
     id: str = Field(description="Batch id: letters, digits, '-', '_' (the key for resume and rollback).")
     description: str = ""
-    chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+    chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        50_000, description="Rows per chunk: one transaction each; memory grows with it, not with the input."
+    )
 
     @field_validator("id")
     @classmethod
@@ -203,7 +205,7 @@ EXAMPLE_TOML = """\
 [batch]
 id = "lao-cai-086-2025-07"          # the key for resume and rollback: letters, digits, - _ .
 description = "Huyện Bảo Thắng: hồ sơ đang giải quyết"
-chunk_size = 20000                   # rows per chunk; memory stays flat whatever the input size
+chunk_size = 50000                   # rows per chunk; memory stays flat whatever the input size
 
 [target]
 url = "sqlite:///target.db"          # or postgresql+psycopg://user@127.0.0.1/handover, mysql+pymysql://...

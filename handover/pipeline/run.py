@@ -133,8 +133,9 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         sources = open_sources(cfg.sources, cfg.batch.chunk_size)
     with timer.stage("map"):
         settings = build_map_settings(cfg)
-    with timer.stage("validate"):
-        validators = {e: Validator.load(e) for e in {s.entity for s in cfg.sources}}
+    # Built on first use: importing great-expectations takes seconds, and a re-run of a finished batch has
+    # nothing to validate. Still before anything is loaded: pass 1 ends before pass 2 starts.
+    validators: dict[Entity, Validator] = {}
 
     engine = loader = None
     if not dry_run:
@@ -170,6 +171,8 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     with timer.stage("map"):
                         chunk = map_chunk(chunk, settings)
                     with timer.stage("validate"):
+                        if src.config.entity not in validators:
+                            validators[src.config.entity] = Validator.load(src.config.entity)
                         chunk = validators[src.config.entity].validate_chunk(chunk)
                     counts = counts.add(_chunk_counts(chunk.frame))
                     findings.update(f.check for f in chunk.findings)
