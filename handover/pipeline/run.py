@@ -8,20 +8,23 @@ committed are skipped.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from handover import __version__
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
-from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, StageTiming
+from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, Finding, StageTiming
 from handover.pipeline.spool import Spool
 
 if TYPE_CHECKING:
@@ -113,6 +116,45 @@ def batch_counts(engine: Engine, batch_id: str) -> dict[str, Counts]:
     return out
 
 
+def committed_chunks(engine: Engine, batch_id: str) -> set[tuple[str, int]]:
+    """(source_id, chunk_index) of the chunks a batch has committed: what a resumed run skips."""
+    from sqlalchemy import select
+
+    from handover.target.schema import chunks
+
+    stmt = select(chunks.c.source_id, chunks.c.chunk_index).where(chunks.c.batch_id == batch_id)
+    with engine.connect() as conn:
+        return {(source, int(index)) for source, index in conn.execute(stmt)}
+
+
+class _FindingsCsv:
+    """Pass 1's findings, row by row, as CSV: kept in the report folder after a dry run or a gate stop, so that
+    the rows to fix can be found before anything is loaded."""
+
+    COLUMNS = ("source_id", "row", "key", "field", "check", "severity", "message_vi", "message_en")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = path.open("w", encoding="utf-8-sig", newline="")  # BOM: Excel opens it as UTF-8
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow(self.COLUMNS)
+
+    def write(self, findings: list[Finding]) -> None:
+        self._writer.writerows([getattr(f, c) for c in self.COLUMNS] for f in findings)
+
+    def keep(self, target: Path) -> Path:
+        self._fh.flush()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.path, target)
+        return target
+
+    def __enter__(self) -> _FindingsCsv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+
 def _chunk_counts(frame) -> Counts:
     vc = frame["disposition"].value_counts()
     return Counts(extracted=len(frame), **{d: int(vc.get(d, 0)) for d in DISPOSITIONS})
@@ -150,12 +192,10 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
     pass1: dict[str, Counts] = {}
     chunks_skipped = new_rows = conflicts = 0
     try:
-        with lock, Spool() as spool:
-            done: set[tuple[str, int]] = set()
+        with lock, Spool() as spool, _FindingsCsv(spool.dir / "findings.csv") as findings_csv:
             fingerprints = [s.fingerprint for s in sources]
-            if engine is not None:
-                loader = Loader(engine, batch_id, conflict_policy=cfg.target.conflict_policy)
-                done = loader.begin_batch(cfg.batch.description, config_sha256(cfg), fingerprints)
+            # Read-only until the gate has passed: a batch stopped by the gate leaves no trace in the target.
+            done = committed_chunks(engine, batch_id) if engine is not None else set()
 
             # pass 1: extract → map → validate → spool
             for src in sources:
@@ -176,6 +216,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                         chunk = validators[src.config.entity].validate_chunk(chunk)
                     counts = counts.add(_chunk_counts(chunk.frame))
                     findings.update(f.check for f in chunk.findings)
+                    findings_csv.write(chunk.findings)
                     spool.append(chunk)
                     notify("validate", src.config.id, rows)
                 pass1[src.config.id] = counts
@@ -187,12 +228,14 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                 total1.quarantined, total1.extracted, cfg.thresholds.max_error_share
             ):
                 top = ", ".join(f"{k} ({v})" for k, v in findings.most_common(5))
+                kept = findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv")
                 raise ValidationGateError(
                     f"{total1.quarantined} of {total1.extracted} rows "
                     f"({total1.quarantined / total1.extracted:.0%}) have errors, more than the allowed "
                     f"{cfg.thresholds.max_error_share:.0%}: nothing was loaded. Most frequent findings: {top}.",
                     file=str(cfg.config_path),
-                    hint="Fix the sources (handover run --dry-run shows the findings), or raise "
+                    findings=str(kept),
+                    hint=f"Every finding, row by row, is in {kept}. Fix the sources and run again, or raise "
                     "thresholds.max_error_share in the batch config if these rows may be held back.",
                 )
 
@@ -201,8 +244,10 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
             if engine is None:
                 per_source = pass1
                 fingerprint = None
-                reports: dict[str, str] = {}
+                reports = {"findings": str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))}
             else:
+                loader = Loader(engine, batch_id, conflict_policy=cfg.target.conflict_policy)
+                loader.begin_batch(cfg.batch.description, config_sha256(cfg), fingerprints)
                 # pass 2: load, one transaction per chunk
                 loaded_rows: Counter[str] = Counter()
                 for chunk in spool:
@@ -288,8 +333,6 @@ def run_demo(
 ) -> BatchResult:
     """``handover demo``: write synthetic exports of two Lào Cai districts and their batch config to
     ``out_dir``, then run the whole pipeline into ``out_dir/target.db`` with reports under ``out_dir/reports``."""
-    from pathlib import Path
-
     from handover.config import load_config
     from handover.demo import generate_demo_inputs, write_demo_config
 

@@ -208,6 +208,7 @@ def test_small_csv_batch_loads_and_dry_run_writes_nothing(tmp_path: Path) -> Non
     dry = runner.invoke(app, ["run", str(cfg), "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.stdout)["total"]["extracted"] == 1
+    assert Path(json.loads(dry.stdout)["reports"]["findings"]).is_file()
     assert not (tmp_path / "target.db").exists()
     real = runner.invoke(app, ["run", str(cfg), "--json"])
     assert real.exit_code == 0, real.output
@@ -276,3 +277,38 @@ def test_review_decision_then_new_batch_loads_the_decided_row(tmp_path: Path) ->
         ("000.00.01.H26-250620-0001", "00008", "t2", "decision"),  # Phường Ngọc Hà, one of Kim Mã's three
         ("000.00.01.H26-250620-0002", "00097", "t1", "exact_name"),  # Phúc Xá → Phường Hồng Hà (GSO table)
     ]
+
+
+BAD_CSV = (
+    "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Số CCCD,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+    "000.00.53.H38-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,12345,Xã Sơn Hà,20/06/2025,30/06/2025,Đang xử lý\n"
+    "000.00.53.H38-250620-0002,Đăng ký khai tử,Lê Thị Bích,010203012345,Xã Sơn Hà,20/06/2025,30/06/2025,Đang xử lý\n"
+)
+
+
+def test_gate_stops_before_loading_and_leaves_no_trace(tmp_path: Path) -> None:
+    """Half the rows have an invalid ID (error): above the 20% gate. Nothing in the target, the findings are
+    written row by row, and once the source is fixed the same batch id runs."""
+    src = tmp_path / "a.csv"
+    src.write_text(BAD_CSV, encoding="utf-8")
+    source = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n'
+    cfg = _config(tmp_path, source)
+    stopped = runner.invoke(app, ["run", str(cfg)])
+    assert stopped.exit_code == 4, stopped.output
+    assert "1 of 2 rows (50%) have errors" in stopped.output and "nothing was loaded" in stopped.output
+    findings = tmp_path / "reports" / "t1-findings.csv"
+    with findings.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["row"], r["field"], r["severity"]) for r in rows if r["check"] == "id_format"} == {
+        ("2", "applicant_id", "error")
+    }
+    engine = create_engine(f"sqlite:///{tmp_path / 'target.db'}")
+    with engine.connect() as conn:
+        for table in (schema.batches, schema.dossiers, schema.ledger):
+            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
+    engine.dispose()
+
+    src.write_text(BAD_CSV.replace(",12345,", ",010203012346,"), encoding="utf-8")
+    fixed = runner.invoke(app, ["run", str(cfg), "--json"])
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads(fixed.stdout)["total"]["loaded"] == 2
