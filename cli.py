@@ -497,6 +497,8 @@ def _render_batch(result: Any) -> None:
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))
     for kind, path in result.reports.items():
         console.print(f"Report ({kind}): [bold]{path}[/bold]")
+    for notice in result.notices:
+        err_console.print(f"[yellow]Note:[/yellow] {notice}")
 
 
 @app.command()

@@ -1,14 +1,17 @@
-"""Crash points for the crash-safety tests.
+"""Crash and pause points for the crash-safety and concurrency tests.
 
 ``checkpoint("load.inside")`` does nothing unless the environment variable ``HANDOVER_CRASH_AT`` names that point
 (optionally ``point:N`` for its N-th passage, 1-based); then the process sends itself SIGKILL, exactly as a power
-cut or ``kill -9`` would: no ``finally`` block, no rollback, no flush. Used only by tests and drills.
+cut or ``kill -9`` would: no ``finally`` block, no rollback, no flush. ``HANDOVER_PAUSE_AT=point`` makes it sleep
+there for ``HANDOVER_PAUSE_SECONDS`` (default 30) instead, holding whatever it holds (the batch lock).
+Used only by tests and drills.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 
 _passed: Counter[str] = Counter()
@@ -16,6 +19,8 @@ _passed: Counter[str] = Counter()
 
 def checkpoint(point: str) -> None:
     """A place where a crash is survivable by design; kill the process here when asked to."""
+    if os.environ.get("HANDOVER_PAUSE_AT") == point:
+        time.sleep(float(os.environ.get("HANDOVER_PAUSE_SECONDS", "30")))
     wanted = os.environ.get("HANDOVER_CRASH_AT")
     if not wanted:
         return

@@ -246,3 +246,6 @@ class BatchResult(BaseModel):
     fingerprint: str | None = Field(None, description="SHA-256 of the batch's loaded set.")
     reports: dict[str, str] = Field(default_factory=dict, description="report kind → path")
     timings: list[StageTiming] = Field(default_factory=list)
+    notices: list[str] = Field(
+        default_factory=list, description="Things the user should know (stale lock taken)."
+    )

@@ -191,8 +191,11 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
     findings: Counter[str] = Counter()
     pass1: dict[str, Counts] = {}
     chunks_skipped = new_rows = conflicts = 0
+    notices: list[str] = []
     try:
-        with lock, Spool() as spool, _FindingsCsv(spool.dir / "findings.csv") as findings_csv:
+        with lock as held, Spool() as spool, _FindingsCsv(spool.dir / "findings.csv") as findings_csv:
+            if getattr(held, "took_over", None):
+                notices.append(held.took_over)
             fingerprints = [s.fingerprint for s in sources]
             # Read-only until the gate has passed: a batch stopped by the gate leaves no trace in the target.
             done = committed_chunks(engine, batch_id) if engine is not None else set()
@@ -309,6 +312,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         fingerprint=fingerprint,
         reports=reports,
         timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
+        notices=notices,
     )
 
 
