@@ -1,0 +1,105 @@
+"""Smoke tests of the benchmark harness (benchmarks/generate.py and benchmarks/e2e.py)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from handover.config import load_config
+from handover.demo import VB_COLUMNS, VB_HEADERS
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "benchmarks"
+CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+
+
+def _generate_module():
+    spec = importlib.util.spec_from_file_location("bench_generate", BENCH / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    return header, rows
+
+
+def test_generator_is_deterministic_and_matches_the_demo_csv(tmp_path: Path) -> None:
+    gen = _generate_module()
+    a = gen.generate(600, "csv", tmp_path / "a", seed=3)
+    b = gen.generate(600, "csv", tmp_path / "b", seed=3)
+    c = gen.generate(600, "csv", tmp_path / "c", seed=4)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+    header, rows = _rows(a)
+    assert header == VB_HEADERS  # the demo's CSV source, column for column
+    assert len(rows) == 600
+    col = {h: i for i, h in enumerate(header)}
+    codes = [r[col["Số hồ sơ"]] for r in rows]
+    assert sum(bool(CODE.match(x)) for x in codes) > 0.95 * len(rows)
+    # Apart from planted exact duplicates, dossier codes are unique.
+    distinct_rows = {tuple(r) for r in rows}
+    assert len({r[col["Số hồ sơ"]] for r in distinct_rows}) == len(distinct_rows)
+    assert len(distinct_rows) < len(rows)  # some exact duplicates were planted
+    assert {r[col["Mã huyện"]] for r in rows} >= {"086", "089"}
+    assert any(r[col["Trạng thái"]] == "Đã trả kết quả" for r in rows)
+
+    # Communes of the two districts are real: their codes are in the unit reference.
+    with (REPO / "mappings" / "units" / "old_units.csv").open(encoding="utf-8") as fh:
+        known = {(r["district_code"], r["commune_code"]) for r in csv.DictReader(fh)}
+    own = [r for r in rows if r[col["Mã huyện"]] in ("086", "089") and r[col["Mã xã"]]]
+    assert own and all((r[col["Mã huyện"]], r[col["Mã xã"]]) in known for r in own)
+
+    cfg = load_config(tmp_path / "a" / "batch.toml")
+    (source,) = cfg.sources
+    assert source.kind == "csv" and source.path == a
+    assert source.columns == VB_COLUMNS
+
+
+@pytest.mark.slow
+def test_e2e_prints_one_json_object_with_the_figures(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "e2e.py"),
+            "--rows",
+            "300",
+            "--db",
+            "sqlite",
+            "--json",
+            "--cache",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    for key in ("rows", "seconds", "rows_per_s", "peak_rss_mb", "stages", "baseline", "ratio"):
+        assert key in result
+    assert result["rows"] == 300
+    assert result["counts"]["extracted"] == 300
+    counts = result["counts"]
+    assert counts["extracted"] == sum(
+        counts[k] for k in ("loaded", "review", "quarantined", "excluded", "duplicate")
+    )
+    assert {"extract", "map", "validate", "load", "report"} <= set(result["stages"])
+    assert result["peak_rss_mb"] > 0
+    assert result["rows_per_s"] == pytest.approx(300 / result["seconds"], rel=0.01)
+    baseline = result["baseline"]
+    assert baseline["rows"] == 300 and baseline["seconds"] > 0 and baseline["peak_rss_mb"] > 0
+    # ratio is rounded to 2 decimals
+    assert result["ratio"] == pytest.approx(result["rows_per_s"] / baseline["rows_per_s"], abs=0.006)
