@@ -102,9 +102,19 @@ def normalise_codes(frame: pd.DataFrame, table: dict[str, dict[str, str]]) -> No
             continue
         col = frame[field]
         known = col.notna()
-        if known.any():
-            mapped = col[known].astype(str).map(lambda v, c=codes: c.get(fold(v)))
-            frame.loc[known, field] = mapped.where(mapped.notna(), col[known])
+        if not known.any():
+            continue
+        present = col[known]
+        if pd.api.types.infer_dtype(present, skipna=False) == "string":
+            # all text (what the readers give): each distinct text folded once, no per-cell Python
+            positions, uniques = pd.factorize(present.to_numpy(dtype=object))
+            found = [codes.get(fold(u)) for u in uniques]
+            table = np.empty(len(uniques), dtype=object)
+            table[:] = [c if c is not None else u for c, u in zip(found, uniques, strict=True)]
+            frame.loc[known, field] = table[positions]
+        else:
+            mapped = present.astype(str).map(lambda v, c=codes: c.get(fold(v)))
+            frame.loc[known, field] = mapped.where(mapped.notna(), present)
 
 
 def due_flags(due: pd.Series, handover_date: date, due_soon_days: int) -> pd.Series:

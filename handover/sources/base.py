@@ -291,40 +291,12 @@ class SourceReader:
         """The data rows in frames of at most ``chunk_size`` rows."""
         batch: list[tuple[int, list[Any]]] = []
         index = 0
-        in_footer = False
-        first_after_header = True
-        rep = self.report
-        rep["data_rows"] = 0
-        rep["footer_lines"] = []
-        rep["footer_dropped"] = 0
-        rep["hidden_rows"] = []
-        rep["hidden_row_count"] = 0
+        self._start_rows()
         for number, values, hidden in self._rows():
             if number < self.data_start:
                 continue
-            blank = not any(v is not None and str(v).strip() for v in values)
-            if in_footer:
-                if not blank:
-                    rep["footer_dropped"] += 1
-                    if len(rep["footer_lines"]) < _MAX_LISTED:
-                        rep["footer_lines"].append({"row": number, "text": self._row_text(values)})
+            if not self._step(number, values, hidden):
                 continue
-            if blank:
-                continue
-            if first_after_header:
-                first_after_header = False
-                if is_numbering_row(values):
-                    rep["numbering_row"] = number
-                    continue
-            if self.footer_detection and footer_marker(values, self._key_of(values)):
-                in_footer = True
-                rep["footer_dropped"] += 1
-                rep["footer_lines"].append({"row": number, "text": self._row_text(values)})
-                continue
-            if hidden:
-                rep["hidden_row_count"] += 1
-                if len(rep["hidden_rows"]) < _MAX_LISTED:
-                    rep["hidden_rows"].append(number)
             batch.append((number, values))
             if len(batch) >= self.chunk_size:
                 yield self._build(index, batch)
@@ -333,11 +305,61 @@ class SourceReader:
         if batch:
             yield self._build(index, batch)
 
+    def _start_rows(self) -> None:
+        rep = self.report
+        rep["data_rows"] = 0
+        rep["footer_lines"] = []
+        rep["footer_dropped"] = 0
+        rep["hidden_rows"] = []
+        rep["hidden_row_count"] = 0
+        self._in_footer = False
+        self._first_after_header = True
+
+    def _step(self, number: int, values: list[Any], hidden: bool) -> bool:
+        """One row under the header: True when it is a data row (blank, numbering and footer rows are not)."""
+        rep = self.report
+        blank = not any(v is not None and str(v).strip() for v in values)
+        if self._in_footer:
+            if not blank:
+                rep["footer_dropped"] += 1
+                if len(rep["footer_lines"]) < _MAX_LISTED:
+                    rep["footer_lines"].append({"row": number, "text": self._row_text(values)})
+            return False
+        if blank:
+            return False
+        if self._first_after_header:
+            self._first_after_header = False
+            if is_numbering_row(values):
+                rep["numbering_row"] = number
+                return False
+        if self.footer_detection and footer_marker(values, self._key_of(values)):
+            self._in_footer = True
+            rep["footer_dropped"] += 1
+            rep["footer_lines"].append({"row": number, "text": self._row_text(values)})
+            return False
+        if hidden:
+            rep["hidden_row_count"] += 1
+            if len(rep["hidden_rows"]) < _MAX_LISTED:
+                rep["hidden_rows"].append(number)
+        return True
+
     @staticmethod
     def _row_text(values: list[Any]) -> str:
         return " | ".join(cells.text(v) or "" for v in values if cells.text(v))[:200]
 
     def _build(self, index: int, batch: list[tuple[int, list[Any]]]) -> Chunk:
+        n = len(batch)
+        width = len(self.field_of)
+        columns: list[list[Any]] = [[None] * n for _ in range(width)]
+        for i, (_, values) in enumerate(batch):
+            for j, v in enumerate(values[:width]):
+                columns[j][i] = v
+        return self._build_columns(index, [number for number, _ in batch], columns)
+
+    def _build_columns(self, index: int, row_numbers: Any, columns: list[Any], clean: Any = None) -> Chunk:
+        """A chunk from column-wise raw values: lists (any cell type), or object arrays of ``str`` with ``clean``
+        (CSV fast path: True for the rows whose cells need no cleaning, see ``csv_reader._scan_piece``)."""
+        import numpy as np
         import pandas as pd
 
         cfg = self.cfg
@@ -355,18 +377,14 @@ class SourceReader:
                     message_en=f"The file was read as {label} and converted to Unicode ({evidence}).",
                 )
             )
-        n = len(batch)
-        row_numbers = [number for number, _ in batch]
+        n = len(row_numbers)
         width = len(self.field_of)
-        columns: list[list[Any]] = [[None] * n for _ in range(width)]
-        for i, (_, values) in enumerate(batch):
-            for j, v in enumerate(values[:width]):
-                columns[j][i] = v
+        columns = list(columns)
         for j in range(width):
-            columns[j] = self._repair_column(j, columns[j], findings)
-        data: dict[str, list[Any]] = {
+            columns[j] = self._repair_column(j, columns[j], findings, clean)
+        data: dict[str, Any] = {
             "source_id": [cfg.id] * n,
-            "source_row": row_numbers,
+            "source_row": np.asarray(row_numbers, dtype=np.int64),
         }
         fields_set = {f: j for j, f in enumerate(self.field_of) if f}
         keys = columns[self.key_index]
@@ -375,7 +393,7 @@ class SourceReader:
             if j is None:
                 data[fld] = [None] * n
                 continue
-            data[fld] = self._normalise(fld, columns[j], row_numbers, keys, findings)
+            data[fld] = self._normalise(fld, columns[j], row_numbers, keys, findings, clean)
         data["source_system"] = [cfg.id] * n
         for fld, default in (
             ("old_province_code", cfg.old_province_code),
@@ -387,29 +405,44 @@ class SourceReader:
                 data[fld] = [v if v is not None else pad for v in data[fld]]
         if self.entity is Entity.RECORD and cfg.record_type:
             data["record_type"] = [v if v is not None else cfg.record_type for v in data["record_type"]]
-        extras_cols = [(j, name) for j, name in enumerate(self.extras_names) if name]
-        extras: list[str] = []
-        for i in range(n):
-            item = {}
-            for j, name in extras_cols:
-                v = cells.text(columns[j][i])
-                if v is not None:
-                    item[name] = v
-            extras.append(json.dumps(item, ensure_ascii=False))
-        data["extras"] = extras
+        data["extras"] = self._extras(columns, n, clean)
         ordered = [*TECHNICAL_COLUMNS, *self.fields]
-        frame = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in ordered}, columns=ordered)
-        frame["source_row"] = frame["source_row"].astype("int64")
+        frame = pd.DataFrame(
+            {c: pd.Series(data[c], dtype=object) for c in ordered if c != "source_row"}
+            | {"source_row": pd.Series(data["source_row"], dtype="int64")},
+            columns=ordered,
+        )
         self.report["data_rows"] += n
         return Chunk(source_id=cfg.id, entity=self.entity, index=index, frame=frame, findings=findings)
 
-    def _repair_column(self, j: int, values: list[Any], findings: list[Finding]) -> list[Any]:
+    def _extras(self, columns: list[Any], n: int, clean: Any = None) -> list[str]:
+        """The unmapped columns of each row as a JSON object (what ``json.dumps`` of the dict gives)."""
+        extras_cols = [(j, name) for j, name in enumerate(self.extras_names) if name]
+        if not extras_cols:
+            return ["{}"] * n
+        parts = []
+        for j, name in extras_cols:
+            prefix = json.dumps(name, ensure_ascii=False) + ": "
+
+            texts = (
+                _texts(columns[j], clean) if _str_array(columns[j]) else [cells.text(v) for v in columns[j]]
+            )
+            parts.append([None if t is None else prefix + json.dumps(t, ensure_ascii=False) for t in texts])
+        out = []
+        for row in zip(*parts, strict=True):
+            out.append("{" + ", ".join(p for p in row if p is not None) + "}")
+        return out
+
+    def _repair_column(self, j: int, values: Any, findings: list[Finding], clean: Any = None) -> Any:
         """TCVN3/VNI look-alikes inside Unicode cells → Unicode; one warning per column, counted in the report.
 
         A cell is converted when it holds a character no Vietnamese word uses (¶ ¾ ·) and reads better
         decoded. Once a column is known to hold legacy text, its other all-Latin-1 cells ("Phè Lu" = "Phố Lu")
         are converted too when they decode to Vietnamese at least as well.
         """
+        if not self._column_codec.get(j) and not _any_suspect(values, clean):
+            return values
+        values = list(values)
         changed = 0
         codecs: dict[str, int] = {}
         out = values
@@ -477,11 +510,12 @@ class SourceReader:
     def _normalise(
         self,
         fld: str,
-        raw: list[Any],
-        rows: list[int],
-        keys: list[Any],
+        raw: Any,
+        rows: Any,
+        keys: Any,
         findings: list[Finding],
-    ) -> list[Any]:
+        clean: Any = None,
+    ) -> Any:
         if fld in DATE_FIELDS:
             return _memo(cells.parse_date, raw)
         if fld in NUMBER_FIELDS:
@@ -493,35 +527,91 @@ class SourceReader:
             is_id = fld in ID_FIELDS
             fix = cells.repair_id if is_id else cells.repair_phone
             check = "id_leading_zero" if is_id else "phone_leading_zero"
-            out = []
-            fixed = _memo(fix, raw)
-            for (value, repaired), row, key in zip(fixed, rows, keys, strict=True):
-                if repaired:
-                    self.report["repairs"][check] += 1
-                    what_vi = "Số CCCD" if is_id else "Số điện thoại"
-                    what_en = "ID number" if is_id else "Phone number"
-                    size = "11" if is_id else "9"
-                    findings.append(
-                        Finding(
-                            source_id=self.cfg.id,
-                            row=row,
-                            key=cells.text(key),
-                            field=fld,
-                            check=check,
-                            severity=Severity.WARNING,
-                            message_vi=f"{what_vi} có {size} chữ số (mất số 0 đầu do lưu dạng số): "
-                            "đã thêm số 0 ở đầu.",
-                            message_en=f"{what_en} had {size} digits (leading zero lost when stored as a "
-                            "number): a leading 0 was added.",
-                        )
+            out, repaired = _repair_digits(raw, fix, is_id)
+            for i in repaired:
+                self.report["repairs"][check] += 1
+                what_vi = "Số CCCD" if is_id else "Số điện thoại"
+                what_en = "ID number" if is_id else "Phone number"
+                size = "11" if is_id else "9"
+                findings.append(
+                    Finding(
+                        source_id=self.cfg.id,
+                        row=int(rows[i]),
+                        key=cells.text(keys[i]),
+                        field=fld,
+                        check=check,
+                        severity=Severity.WARNING,
+                        message_vi=f"{what_vi} có {size} chữ số (mất số 0 đầu do lưu dạng số): "
+                        "đã thêm số 0 ở đầu.",
+                        message_en=f"{what_en} had {size} digits (leading zero lost when stored as a "
+                        "number): a leading 0 was added.",
                     )
-                out.append(value)
+                )
             return out
-        return _memo(cells.text, raw)
+        return _texts(raw, clean)
 
 
-def _memo(fn: Any, values: list[Any]) -> list[Any]:
+def _str_array(values: Any) -> bool:
+    """True for the fast CSV path's columns: object arrays holding only ``str``."""
+    import numpy as np
+
+    return isinstance(values, np.ndarray)
+
+
+def _any_suspect(values: Any, clean: Any = None) -> bool:
+    """Could a cell of this column hold a TCVN3/VNI look-alike character? (clean rows cannot)"""
+    if _str_array(values) and clean is not None:
+        values = values[~clean]
+    return any(isinstance(v, str) and SUSPECT.search(v) for v in values)
+
+
+def _texts(values: Any, clean: Any = None) -> Any:
+    """``cells.text`` over a column; on the rows the CSV fast path found clean it is "empty → None"."""
+    if _str_array(values) and clean is not None:
+        import numpy as np
+
+        out = values.copy()
+        out[values == ""] = None
+        for i in np.flatnonzero(~clean):
+            out[i] = cells.text(values[i])
+        return out
+    return _memo(cells.text, values)
+
+
+def _repair_digits(values: Any, fix: Any, is_id: bool) -> tuple[Any, list[int]]:
+    """``cells.repair_id`` / ``repair_phone`` over a column → (values, positions repaired)."""
+    import numpy as np
+
+    joined = "".join(values) if _str_array(values) else None
+    if joined is not None and joined.isascii() and (joined.isdigit() or not joined):
+        # every cell is ASCII digits or empty: the repair is a length test
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        if is_id:
+            hit = np.flatnonzero(lengths == 11)
+        else:
+            hit = np.flatnonzero(lengths == 9)
+            hit = hit[[values[i][0] != "0" for i in hit]] if len(hit) else hit
+        out = values.copy()
+        out[lengths == 0] = None
+        for i in hit:
+            out[i] = "0" + values[i]
+        return out, [int(i) for i in hit]
+    fixed = _memo(fix, values)
+    repaired = [i for i, (_, r) in enumerate(fixed) if r]
+    return [value for value, _ in fixed], repaired
+
+
+def _memo(fn: Any, values: Any) -> Any:
     """``fn`` over a column, each distinct value computed once (statuses, dates, names repeat a lot)."""
+    if _str_array(values):
+        import numpy as np
+        import pandas as pd
+
+        codes, uniques = pd.factorize(values)
+        results = np.empty(len(uniques), dtype=object)
+        for i, u in enumerate(uniques):
+            results[i] = fn(u)
+        return results[codes]
     cache: dict[Any, Any] = {}
     out = []
     for v in values:

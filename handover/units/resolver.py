@@ -98,6 +98,18 @@ FRAME_INPUTS = (
     "source_system",
     "dossier_code",
 )
+_KEY_INPUTS = (
+    "address",
+    "old_province_name",
+    "old_district_name",
+    "old_commune_name",
+    "old_province_code",
+    "old_district_code",
+    "old_commune_code",
+    "village",
+    "source_system",
+    "dossier_code",
+)
 FRAME_OUTPUTS = (
     "unit_status",
     "unit_method",
@@ -566,20 +578,45 @@ class UnitResolver:
     ) -> list[str]:
         if not text:
             return []
+        query = name_variants(text)[0].folded
+        scope_key = (
+            None if districts is None else frozenset(districts),
+            None if broad is None else frozenset(broad),
+        )
+        cache = self.__dict__.setdefault("_suggest_cache", {})
+        hit = cache.get((query, scope_key))
+        if hit is not None:
+            return list(hit)
         from rapidfuzz import fuzz, process
 
-        query = name_variants(text)[0].folded
-        scope = broad
-        choices = {
-            code: key
-            for code, key in self.index.commune_keys.items()
-            if (districts is None or self.ref.old[code].district_code in districts)
-            and (scope is None or self.ref.old[code].province_code in scope)
-        }
-        if not choices:
-            choices = self.index.commune_keys
-        hits = process.extract(query, choices, scorer=fuzz.WRatio, limit=3, score_cutoff=50)
-        return [self._full_name(self.ref.old[code]) for _key, _score, code in hits]
+        hits = process.extract(
+            query, self._suggest_choices(scope_key), scorer=fuzz.WRatio, limit=3, score_cutoff=50
+        )
+        names = [self._full_name(self.ref.old[code]) for _key, _score, code in hits]
+        if len(cache) < 100_000:
+            cache[(query, scope_key)] = tuple(names)
+        return names
+
+    def _suggest_choices(
+        self, scope_key: tuple[frozenset[str] | None, frozenset[str] | None]
+    ) -> dict[str, str]:
+        """Old communes (code → folded name) in the scope, in reference order; built once per scope."""
+        scopes = self.__dict__.setdefault("_suggest_scopes", {})
+        choices = scopes.get(scope_key)
+        if choices is None:
+            districts, scope = scope_key
+            old = self.ref.old
+            choices = {
+                code: key
+                for code, key in self.index.commune_keys.items()
+                if (districts is None or old[code].district_code in districts)
+                and (scope is None or old[code].province_code in scope)
+            }
+            if not choices:
+                choices = self.index.commune_keys
+            if len(scopes) < 10_000:
+                scopes[scope_key] = choices
+        return choices
 
     def resolve_many(self, addresses: Iterable[str]) -> Iterable[Resolution]:
         """Resolve addresses one by one, in order, each distinct address once (streams: any length)."""
@@ -640,9 +677,27 @@ class UnitResolver:
             return None if array is None else array[i]
 
         out: dict[str, list[Any]] = {name: [None] * n_groups for name in FRAME_OUTPUTS}
+        # distinct inputs repeat from chunk to chunk: their rows are kept (bounded) for the next chunks
+        memo: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = self.__dict__.setdefault(
+            "_frame_memo", {}
+        )
+        names = [name for name in _KEY_INPUTS if name in values]
+        arrays = [values[name] for name in names]
+        raw_memo: dict[tuple[Any, ...], Any] = self.__dict__.setdefault("_frame_raw_memo", {})
         for g in range(n_groups):
             i = int(first[g])
-            res, rule_ids = self._resolve(
+            # the raw cells, when all text, find an earlier chunk's answer without cleaning them again
+            raw = (*names, *(a[i] for a in arrays))
+            plain = all(v is None or type(v) is str for v in raw)
+            found = raw_memo.get(raw) if plain else None
+            if found is not None:
+                row, rule_ids = found
+                for r in rule_ids:
+                    self.rule_matches[r] += int(counts[g])
+                for name, value in row.items():
+                    out[name][g] = value
+                continue
+            key = (
                 _text(get("address", i)),
                 _text(get("old_province_name", i)),
                 _text(get("old_district_name", i)),
@@ -654,9 +709,18 @@ class UnitResolver:
                 _text(get("source_system", i)),
                 _text(get("dossier_code", i)),
             )
+            found = memo.get(key)
+            if found is None:
+                res, rule_ids = self._resolve(*key)
+                found = (_frame_row(res), rule_ids)
+                if len(memo) < 200_000:
+                    memo[key] = found
+            if plain and len(raw_memo) < 200_000:
+                raw_memo[raw] = found
+            row, rule_ids = found
             for r in rule_ids:
                 self.rule_matches[r] += int(counts[g])
-            for name, value in _frame_row(res).items():
+            for name, value in row.items():
                 out[name][g] = value
         data = {}
         for name in FRAME_OUTPUTS:
