@@ -176,8 +176,11 @@ class ProcedureRouter:
         n = len(df)
         idx = pd.Series(pd.NA, index=df.index, dtype="Int64")
         if "procedure_code" in df.columns and n:
-            codes = df["procedure_code"].astype("string").str.extract(_CODE_PREFIX, expand=False)
-            idx = codes.map(by_code).astype("Int64")
+            raw = df["procedure_code"].astype("string")
+            uniq = raw.dropna().unique()  # a chunk holds few distinct procedures: match each once
+            national = pd.Series(uniq, dtype="string").str.extract(_CODE_PREFIX, expand=False)
+            position = {u: by_code.get(c) for u, c in zip(uniq, national, strict=True) if not pd.isna(c)}
+            idx = raw.map(position).astype("Int64")
         if "procedure_name" in df.columns and n and idx.isna().any():
             names = df["procedure_name"].astype("string")
             todo = idx.isna() & names.notna()
