@@ -185,53 +185,41 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         frame["due_flag"] = DueFlag.NO_DATE.value
 
     keys = _keys(frame, chunk.entity)
-    rows = frame["source_row"]
-    findings = chunk.findings
+
+    def warn(hit: pd.Series, field: str, check: str, vi: str, en: str) -> None:
+        """One warning per row where ``hit``; ``{value}`` in the messages is the row's ``field``."""
+        values = frame[field][hit] if field in frame else pd.Series(None, index=frame.index)[hit]
+        for row, key, value in zip(frame["source_row"][hit], keys[hit], values, strict=True):
+            shown = "" if value is None or value != value else value  # None / NaN
+            chunk.findings.append(
+                Finding(
+                    source_id=chunk.source_id,
+                    row=int(row),
+                    key=key,
+                    field=field,
+                    check=check,
+                    severity=Severity.WARNING,
+                    message_vi=vi.format(value=shown),
+                    message_en=en.format(value=shown),
+                )
+            )
+
     for status, (vi, en) in _UNIT_MESSAGES.items():
-        hit = frame["unit_status"] == status
-        for row, key in zip(rows[hit], keys[hit], strict=True):
-            findings.append(
-                Finding(
-                    source_id=chunk.source_id,
-                    row=int(row),
-                    key=key,
-                    field="old_commune_name",
-                    check=f"unit_{status}",
-                    severity=Severity.WARNING,
-                    message_vi=vi,
-                    message_en=en,
-                )
-            )
-    codes = frame["procedure_code"] if "procedure_code" in frame else pd.Series(None, index=frame.index)
-    for row, key, code in zip(rows[unknown_proc], keys[unknown_proc], codes[unknown_proc], strict=True):
-        findings.append(
-            Finding(
-                source_id=chunk.source_id,
-                row=int(row),
-                key=key,
-                field="procedure_code",
-                check="procedure_unknown",
-                severity=Severity.WARNING,
-                message_vi=f"Thủ tục '{code or ''}' không có trong bảng phân cấp: chuyển UBND xã theo mặc định",
-                message_en=f"Procedure '{code or ''}' is not in the routing table: routed to the commune by default",
-            )
-        )
+        warn(frame["unit_status"] == status, "old_commune_name", f"unit_{status}", vi, en)
+    warn(
+        unknown_proc,
+        "procedure_code",
+        "procedure_unknown",
+        "Thủ tục '{value}' không có trong bảng phân cấp: chuyển UBND xã theo mặc định",
+        "Procedure '{value}' is not in the routing table: routed to the commune by default",
+    )
     if chunk.entity is Entity.DOSSIER:
-        unknown_status = (frame["status_code"] == "") & frame["status_raw"].notna()
-        for row, key, raw in zip(
-            rows[unknown_status], keys[unknown_status], frame["status_raw"][unknown_status], strict=True
-        ):
-            findings.append(
-                Finding(
-                    source_id=chunk.source_id,
-                    row=int(row),
-                    key=key,
-                    field="status_raw",
-                    check="status_unknown",
-                    severity=Severity.WARNING,
-                    message_vi=f"Trạng thái '{raw}' không nhận diện được: coi là đang giải quyết",
-                    message_en=f"Status '{raw}' not recognised: treated as pending",
-                )
-            )
+        warn(
+            (frame["status_code"] == "") & frame["status_raw"].notna(),
+            "status_raw",
+            "status_unknown",
+            "Trạng thái '{value}' không nhận diện được: coi là đang giải quyết",
+            "Status '{value}' not recognised: treated as pending",
+        )
     chunk.frame = frame
     return chunk
