@@ -29,14 +29,35 @@ def report_paths(batch_id: str, out_dir: Path) -> ReportPaths:
 
 
 def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
-    """Write the workbook and the HTML report of ``batch_id`` into ``out_dir``, from the target database."""
-    from handover.reports.html import write_html
+    """Write the workbook and the HTML report of ``batch_id`` into ``out_dir``, from the target database.
+
+    The HTML report's queries run in a second thread while the workbook is written (the database works while
+    Python renders rows); the HTML file is written after the workbook, as before. Not for an in-memory SQLite
+    database, which a second thread would see empty.
+    """
+    from handover.reports.html import read_context, save_html
     from handover.reports.workbook import write_workbook
 
     paths = report_paths(batch_id, out_dir)
-    write_workbook(engine, batch_id, paths.workbook)
-    write_html(engine, batch_id, paths.html)
+    if not _shared_across_threads(engine):
+        write_workbook(engine, batch_id, paths.workbook)
+        save_html(read_context(engine, batch_id), paths.html)
+        return paths
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-html") as pool:
+        context = pool.submit(read_context, engine, batch_id)
+        write_workbook(engine, batch_id, paths.workbook)
+        save_html(context.result(), paths.html)
     return paths
+
+
+def _shared_across_threads(engine: Engine) -> bool:
+    """True when another thread's connection sees the same database (not so for in-memory SQLite)."""
+    if engine.url.get_backend_name() != "sqlite":
+        return True
+    database = engine.url.database
+    return bool(database) and database != ":memory:" and "mode=memory" not in str(engine.url)
 
 
 def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path) -> ReportPaths:

@@ -88,11 +88,15 @@ def render_html(context: dict[str, Any]) -> str:
     return env.get_template(TEMPLATE).render(**context)
 
 
-def write_html(engine: Engine, batch_id: str, path: Path) -> Path:
-    """Write the HTML transfer report of ``batch_id`` to ``path`` from the target database."""
-    path = Path(path)
+def read_context(engine: Engine, batch_id: str) -> dict[str, Any]:
+    """:func:`report_context` on a connection of its own, database errors as :class:`ReportError`."""
     with q.guarded("the batch"), engine.connect() as conn:
-        context = report_context(conn, batch_id)
+        return report_context(conn, batch_id)
+
+
+def save_html(context: dict[str, Any], path: Path) -> Path:
+    """Render ``context`` and write it to ``path``."""
+    path = Path(path)
     text = render_html(context)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,3 +108,8 @@ def write_html(engine: Engine, batch_id: str, path: Path) -> Path:
             hint="Choose a folder you can write to (--out).",
         ) from exc
     return path
+
+
+def write_html(engine: Engine, batch_id: str, path: Path) -> Path:
+    """Write the HTML transfer report of ``batch_id`` to ``path`` from the target database."""
+    return save_html(read_context(engine, batch_id), path)

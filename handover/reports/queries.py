@@ -3,6 +3,8 @@
 Reports never use in-memory pipeline state: everything here is recounted from ``batches``, ``batch_sources``,
 ``chunks``, ``ledger``, ``dossiers``, ``records`` and ``findings`` (see :mod:`handover.target.schema`).
 Row-level queries are generators that stream with ``yield_per``: memory does not grow with the row count.
+The workbook's large lists read all communes' dossiers (records) in one query sorted by commune
+(:class:`CommuneRows`), as tuples; :func:`iter_dossiers` / :func:`iter_records` read one commune's as dicts.
 Aggregates (per source, per unit, per check) are small and returned whole.
 
 A ledger row is joined to the loaded row it produced on ``source_id = source_system`` and
@@ -14,13 +16,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import ReportError
@@ -28,6 +29,7 @@ from handover.models import DISPOSITIONS, Counts
 from handover.target.schema import batch_sources, batches, chunks, dossiers, findings, ledger, records
 
 YIELD_PER = 1000
+STREAM_PER = 500  # rows fetched at a time by the tuple streams of the large sheets
 CONFLICT_CHECK = "content_conflict"
 
 FINGERPRINT_SQL = """\
@@ -293,59 +295,156 @@ def _stream(conn: Connection, stmt) -> Iterator[dict[str, Any]]:
         result.close()
 
 
+def _stream_rows(conn: Connection, stmt) -> Iterator[Sequence[Any]]:
+    """Rows as tuples (no mapping per row), fetched :data:`STREAM_PER` at a time."""
+    result = conn.execution_options(yield_per=STREAM_PER).execute(stmt)
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
 def _commune_is(column, code: str | None):
     return column.is_(None) if code is None else column == code
 
 
+def _nulls_last(column):
+    """Sort key putting NULL after every code on every database (as :func:`receiving_communes` orders)."""
+    return case((column.is_(None), 1), else_=0)
+
+
+DOSSIER_FIELDS: tuple[str, ...] = (
+    "source_system",
+    "dossier_code",
+    "procedure_code",
+    "procedure_name",
+    "applicant_name",
+    "applicant_id",
+    "phone",
+    "received_date",
+    "due_date",
+    "due_flag",
+    "status_raw",
+    "handling_level",
+    "handling_agency",
+    "old_district_name",
+    "old_commune_name",
+)
+RECORD_FIELDS: tuple[str, ...] = (
+    "source_system",
+    "record_type",
+    "record_number",
+    "registered_date",
+    "subject_name",
+    "subject_id",
+    "business_name",
+    "status_raw",
+    "old_district_name",
+    "old_commune_name",
+)
+
+
+def _dossier_select(batch_id: str, *lead):
+    d = dossiers.c
+    return (
+        select(*lead, *(getattr(d, f) for f in DOSSIER_FIELDS))
+        .select_from(_dossier_join())
+        .where(_loaded("dossier", batch_id))
+    )
+
+
+def _dossier_order():
+    d = dossiers.c
+    return (d.old_district_code, d.old_commune_code, d.received_date, d.dossier_code, d.source_system)
+
+
+def _record_select(batch_id: str, *lead):
+    r = records.c
+    return (
+        select(*lead, *(getattr(r, f) for f in RECORD_FIELDS))
+        .select_from(_record_join())
+        .where(_loaded("record", batch_id))
+    )
+
+
+def _record_order():
+    r = records.c
+    return (r.old_district_code, r.old_commune_code, r.record_type, r.record_number, r.source_system)
+
+
 def iter_dossiers(conn: Connection, batch_id: str, commune_code: str | None) -> Iterator[dict[str, Any]]:
     """Loaded dossiers of the batch going to one new commune, by old district, old commune, receipt, code."""
-    d = dossiers.c
     stmt = (
-        select(
-            d.source_system,
-            d.dossier_code,
-            d.procedure_code,
-            d.procedure_name,
-            d.applicant_name,
-            d.applicant_id,
-            d.phone,
-            d.received_date,
-            d.due_date,
-            d.due_flag,
-            d.status_raw,
-            d.handling_level,
-            d.handling_agency,
-            d.old_district_name,
-            d.old_commune_name,
-        )
-        .select_from(_dossier_join())
-        .where(_loaded("dossier", batch_id), _commune_is(d.new_commune_code, commune_code))
-        .order_by(d.old_district_code, d.old_commune_code, d.received_date, d.dossier_code, d.source_system)
+        _dossier_select(batch_id)
+        .where(_commune_is(dossiers.c.new_commune_code, commune_code))
+        .order_by(*_dossier_order())
     )
     return _stream(conn, stmt)
 
 
 def iter_records(conn: Connection, batch_id: str, commune_code: str | None) -> Iterator[dict[str, Any]]:
     """Loaded records of the batch going to one new commune."""
-    r = records.c
     stmt = (
-        select(
-            r.source_system,
-            r.record_type,
-            r.record_number,
-            r.registered_date,
-            r.subject_name,
-            r.subject_id,
-            r.business_name,
-            r.status_raw,
-            r.old_district_name,
-            r.old_commune_name,
-        )
-        .select_from(_record_join())
-        .where(_loaded("record", batch_id), _commune_is(r.new_commune_code, commune_code))
-        .order_by(r.old_district_code, r.old_commune_code, r.record_type, r.record_number, r.source_system)
+        _record_select(batch_id)
+        .where(_commune_is(records.c.new_commune_code, commune_code))
+        .order_by(*_record_order())
     )
     return _stream(conn, stmt)
+
+
+class CommuneRows:
+    """The loaded dossiers (or records) of every receiving commune from ONE ordered query, handed out a
+    commune at a time: ``rows(code)`` yields tuples ``(new_commune_code, *DOSSIER_FIELDS)`` (or
+    ``RECORD_FIELDS``) in the order of :func:`iter_dossiers` / :func:`iter_records`.
+
+    Ask for communes in :func:`receiving_communes` order (code, NULL last), as the query sorts them. One query
+    instead of one per commune: each per-commune query walks the whole batch's ledger. Should a database sort
+    the codes differently, a commune that is not next in the stream is read by its own query instead, and its
+    rows are skipped when the stream reaches them: the output is the same, only slower.
+    """
+
+    def __init__(self, conn: Connection, batch_id: str, entity: str) -> None:
+        self._conn, self._batch_id, self._entity = conn, batch_id, entity
+        self._table = dossiers if entity == "dossier" else records
+        self._stream: Iterator[Sequence[Any]] | None = None
+        self._head: Sequence[Any] | None = None
+        self._done: set[str | None] = set()
+
+    def _select(self, *lead):
+        if self._entity == "dossier":
+            return _dossier_select(self._batch_id, *lead), _dossier_order()
+        return _record_select(self._batch_id, *lead), _record_order()
+
+    def _open(self) -> None:
+        code = self._table.c.new_commune_code
+        stmt, order = self._select(code)
+        self._stream = _stream_rows(self._conn, stmt.order_by(_nulls_last(code), code, *order))
+        self._head = next(self._stream, None)
+
+    def _advance(self) -> None:
+        assert self._stream is not None
+        self._head = next(self._stream, None)
+
+    def rows(self, code: str | None) -> Iterator[Sequence[Any]]:
+        if self._stream is None:
+            self._open()
+        while self._head is not None and self._head[0] in self._done:
+            self._advance()
+        self._done.add(code)
+        if self._head is not None and self._head[0] == code:
+            while self._head is not None and self._head[0] == code:
+                yield self._head
+                self._advance()
+            return
+        column = self._table.c.new_commune_code
+        stmt, order = self._select(column)
+        yield from _stream_rows(self._conn, stmt.where(_commune_is(column, code)).order_by(*order))
+
+    def close(self) -> None:
+        """Release the query (rows not read are dropped)."""
+        if self._stream is not None:
+            self._stream.close()  # type: ignore[attr-defined]
+            self._stream, self._head = None, None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -353,53 +452,57 @@ def iter_records(conn: Connection, batch_id: str, commune_code: str | None) -> I
 # ---------------------------------------------------------------------------------------------------------
 
 
+_FINDING_KEYS = ("field", "check_name", "severity", "message_vi", "message_en")
+
+
 def iter_quarantined(conn: Connection, batch_id: str) -> Iterator[HeldRow]:
-    """Quarantined ledger rows, each with its findings (one streamed outer join, grouped per row)."""
-    f = findings.c
-    join = ledger.outerjoin(
-        findings,
-        and_(
-            f.batch_id == ledger.c.batch_id,
-            f.source_id == ledger.c.source_id,
-            f.source_row == ledger.c.source_row,
-        ),
+    """Quarantined ledger rows, each with its findings.
+
+    Two streamed queries merged on the ledger key: the quarantined rows, and the findings joined to them
+    (driven from ``findings``, whose index does not cover ``source_row``: an outer join from the ledger would
+    scan a source's findings once per row). Both are sorted by the same key (unique per batch) on the same
+    database, so the findings arrive in the order of their rows. The findings query runs on a connection of
+    its own: some drivers stream only one query per connection.
+    """
+    c, f = ledger.c, findings.c
+    held = (
+        select(c.source_id, c.source_row, c.entity, c.natural_key, c.old_commune_name, c.reason)
+        .where(c.batch_id == batch_id, c.disposition == "quarantined")
+        .order_by(c.source_id, c.source_row)
     )
-    stmt = (
-        select(
-            ledger.c.source_id,
-            ledger.c.source_row,
-            ledger.c.entity,
-            ledger.c.natural_key,
-            ledger.c.old_commune_name,
-            ledger.c.reason,
-            f.field,
-            f.check_name,
-            f.severity,
-            f.message_vi,
-            f.message_en,
+    found = (
+        select(f.source_id, f.source_row, *(getattr(f, k) for k in _FINDING_KEYS))
+        .select_from(
+            findings.join(
+                ledger,
+                and_(c.batch_id == f.batch_id, c.source_id == f.source_id, c.source_row == f.source_row),
+            )
         )
-        .select_from(join)
-        .where(ledger.c.batch_id == batch_id, ledger.c.disposition == "quarantined")
-        .order_by(ledger.c.source_id, ledger.c.source_row, f.id)
+        .where(f.batch_id == batch_id, c.disposition == "quarantined")
+        .order_by(f.source_id, f.source_row, f.id)
     )
-    for (source_id, source_row), group in groupby(
-        _stream(conn, stmt), key=lambda r: (r["source_id"], r["source_row"])
-    ):
-        rows = list(group)
-        first = rows[0]
-        yield HeldRow(
-            source_id=source_id,
-            source_row=source_row,
-            entity=first["entity"],
-            natural_key=first["natural_key"],
-            old_commune_name=first["old_commune_name"],
-            reason=first["reason"],
-            findings=tuple(
-                {k: r[k] for k in ("field", "check_name", "severity", "message_vi", "message_en")}
-                for r in rows
-                if r["check_name"] is not None
-            ),
-        )
+    with conn.engine.connect() as other:
+        found_rows = _stream_rows(other, found)
+        try:
+            head = next(found_rows, None)
+            for source_id, source_row, entity, natural_key, old_commune_name, reason in _stream_rows(
+                conn, held
+            ):
+                items = []
+                while head is not None and head[0] == source_id and head[1] == source_row:
+                    items.append(dict(zip(_FINDING_KEYS, head[2:], strict=True)))
+                    head = next(found_rows, None)
+                yield HeldRow(
+                    source_id=source_id,
+                    source_row=source_row,
+                    entity=entity,
+                    natural_key=natural_key,
+                    old_commune_name=old_commune_name,
+                    reason=reason,
+                    findings=tuple(items),
+                )
+        finally:
+            found_rows.close()
 
 
 def iter_review(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:

@@ -8,20 +8,25 @@ Sheets, in order:
   "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT" with the giving side (old districts) and the receiving side, a numbered
   list of the loaded dossiers (section I) and, on the same sheet, the loaded records (section II) under the same
   column header, so the header repeated on every printed page fits both; counts; signature blocks for both sides.
-  ID numbers and phones are masked.
+  ID numbers and phones are masked. A commune with more rows than a sheet holds (Excel: 1,048,576) goes on in
+  continuation sheets ``<name> (2) <code>``, ... with the same header; totals and signatures end the last one.
 * **Cần xem xét**: review rows with their reason and candidates, and an empty decision column.
 * **Cách ly**: quarantined rows with every finding.
 * **Xung đột**: ``content_conflict`` findings (only when there are some).
 * **Kiểm tra dữ liệu**: findings per check, great-expectations results, split rules applied.
 
 The workbook is written in openpyxl's write-only mode from streamed queries: memory stays flat in the number of
-rows. Every text cell from data goes through :mod:`handover.reports.cells` (never a formula).
+rows. Data rows are rendered straight to XML by :mod:`handover.reports.rowxml` (the same bytes openpyxl writes
+for :func:`~handover.reports.cells.value_cell` cells, about twenty times faster); the dossiers and records of all
+communes come from one ordered query each (:class:`~handover.reports.queries.CommuneRows`). Every text cell from
+data goes through :func:`~handover.reports.cells.safe_text` and the formula guard (never a formula).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
@@ -33,6 +38,7 @@ from handover.errors import ReportError
 from handover.models import DISPOSITIONS, Counts
 from handover.reports import queries as q
 from handover.reports.cells import safe_text, text_cell, value_cell
+from handover.reports.rowxml import RowSink, row_height, text_lines
 from handover.text import mask_id
 
 DISPOSITION_VI = {
@@ -77,6 +83,8 @@ SIGN_RECEIVE = "ĐẠI DIỆN BÊN NHẬN"
 SIGN_NOTE = "(Ký, ghi rõ họ tên, đóng dấu)"
 HANDOVER_TITLE = "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT"
 PAPER_A4 = 9  # paperSize code of A4 in SpreadsheetML
+MAX_SHEET_ROWS = 1_048_576  # Excel's limit: a commune with more rows goes on in continuation sheets
+_FOOTER_ROWS = 20  # rows a commune sheet needs after its last data row (totals, notes, signatures)
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
@@ -159,34 +167,48 @@ class _Styles:
             name = f"handover_{attr}"
             wb.add_named_style(NamedStyle(name=name, **spec))
             setattr(self, attr, name)
+        self.sheets: list[_Sheet] = []  # the sheet being written, to flush before saving
 
 
 class _Sheet:
     """A write-only sheet with a row counter, merged text rows and styled data rows."""
 
     def __init__(
-        self, wb: Any, title: str, widths: Sequence[float], styles: _Styles, landscape: bool = True
+        self,
+        wb: Any,
+        title: str,
+        widths: Sequence[float],
+        styles: _Styles,
+        landscape: bool = True,
+        freeze: str | None = None,
     ) -> None:
         from openpyxl.utils import get_column_letter
 
         self.ws = wb.create_sheet(title)
+        if freeze:  # a write-only sheet writes its panes with its first row: set them before any row
+            self.ws.freeze_panes = freeze
         self.widths = list(widths)
         self.width = len(widths)
         self.st = styles
         self.row_no = 0
+        self.sink = RowSink(self.ws, self.widths)
+        for previous in styles.sheets:  # sheets are written one after the other: the last one is done
+            previous.close()
+        styles.sheets[:] = [self]
         for i, w in enumerate(widths, 1):
             self.ws.column_dimensions[get_column_letter(i)].width = w
         self._page_setup(landscape)
 
     def row(self, cells: Iterable[Any], widths: Sequence[float | None] | None = None) -> int:
-        """Append one row; a row whose wrapped text needs several lines gets the height for them (spreadsheet
-        programs do not grow rows by themselves on opening). ``widths`` overrides column widths (merged cells)."""
+        """Append one row of openpyxl cells; a row whose wrapped text needs several lines gets the height for
+        them (spreadsheet programs do not grow rows by themselves on opening). ``widths`` overrides column
+        widths (merged cells)."""
         cells = list(cells)
         self.row_no += 1
         height = self._height(cells, widths or self.widths)
         if height:
             self.ws.row_dimensions[self.row_no].height = height
-        self.ws.append(cells)
+        self.sink.append(cells)
         if height:  # written with the row: drop it so memory stays flat
             del self.ws.row_dimensions[self.row_no]
         return self.row_no
@@ -199,10 +221,8 @@ class _Sheet:
             if not isinstance(value, str) or not width:
                 continue
             size = getattr(getattr(cell, "font", None), "sz", None) or 11
-            per_line = max(1, int(width * 11 / size))
-            n = sum(_wrapped_lines(part, per_line) for part in value.split("\n"))
-            lines = max(lines, n)
-        return None if lines == 1 else round(15 * lines, 1)
+            lines = max(lines, text_lines(value, max(1, int(width * 11 / size))))
+        return row_height(lines)
 
     def blank(self) -> int:
         return self.row([])
@@ -233,14 +253,15 @@ class _Sheet:
         return self.row(text_cell(self.ws, h, self.st.header_en) for h in en)
 
     def data(self, values: Sequence[Any], styles: Sequence[str | None] | None = None) -> int:
-        styles = styles or [None] * len(values)
-        cells = []
-        for value, style in zip(values, styles, strict=True):
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                cells.append(value_cell(self.ws, value, style or self.st.number))
-            else:
-                cells.append(value_cell(self.ws, value, style or self.st.cell))
-        return self.row(cells)
+        """Append a data row: each value as :func:`value_cell` would write it, with its style (default: the
+        number style for numbers, the bordered wrapped style for the rest). Rendered straight to XML."""
+        self.row_no += 1
+        self.sink.data_row(self.row_no, values, styles, self.st.cell, self.st.number)
+        return self.row_no
+
+    def close(self) -> None:
+        """Write the rows still buffered (before the workbook is saved) and drop the sheet's caches."""
+        self.sink.close()
 
     def _page_setup(self, landscape: bool) -> None:
         """A4, fit to width, margins, page numbers. Before the first row: fitToPage is written with the top."""
@@ -258,19 +279,6 @@ class _Sheet:
         ws.oddFooter.center.size = 9
         ws.oddHeader.right.text = "&A"
         ws.oddHeader.right.size = 8
-
-
-def _wrapped_lines(text: str, per_line: int) -> int:
-    """Lines ``text`` takes when wrapped at word boundaries into lines of ``per_line`` characters."""
-    lines, used = 1, 0
-    for word in text.split(" "):
-        size = len(word)
-        if used and used + 1 + size > per_line:
-            lines, used = lines + 1, 0
-        used += size + (1 if used else 0)
-        while used > per_line:  # a word longer than the line
-            lines, used = lines + 1, used - per_line
-    return lines
 
 
 def _fmt_dt(value: Any) -> str:
@@ -421,11 +429,18 @@ _COMMUNE_EN = [
 
 
 def _commune_sheet(
-    wb: Any, conn: Connection, batch_id: str, commune: q.Commune, title: str, st: _Styles
+    wb: Any,
+    dossier_rows: q.CommuneRows,
+    record_rows: q.CommuneRows,
+    batch_id: str,
+    commune: q.Commune,
+    title: str,
+    st: _Styles,
+    used: set[str],
 ) -> None:
     sh = _Sheet(wb, title, _COMMUNE_WIDTHS, st)
-    ws = sh.ws
     half = sh.width // 2
+    limit = MAX_SHEET_ROWS - _FOOTER_ROWS
     sh.merged("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", st.nation)
     sh.merged("Độc lập - Tự do - Hạnh phúc", st.motto)
     sh.blank()
@@ -444,56 +459,117 @@ def _commune_sheet(
     sh.blank()
     header = sh.headers(_COMMUNE_VI, _COMMUNE_EN)
     title_rows = f"{header - 1}:{header}"
+    part = 1
+
+    def more() -> _Sheet:
+        """The sheet is full (Excel's row limit): carry on in a continuation sheet with the same header."""
+        nonlocal part
+        part += 1
+        name = sheet_title(f"{commune.name or 'Chưa rõ xã'} ({part})", commune.code, used)
+        sh.merged(f"(Danh sách tiếp tục ở trang tính “{name}” / continued on sheet “{name}”)", st.note)
+        if part == 2:  # the first sheet (continuation sheets have theirs already)
+            sh.ws.print_title_rows = title_rows
+        nxt = _Sheet(wb, name, _COMMUNE_WIDTHS, st)
+        nxt.merged(f"{HANDOVER_TITLE} (tiếp theo / continued)", st.title)
+        nxt.merged(f"Bên nhận (receiving side): {receiving}", st.label)
+        n = nxt.headers(_COMMUNE_VI, _COMMUNE_EN)
+        nxt.ws.print_title_rows = f"{n - 1}:{n}"
+        return nxt
 
     overdue = due_soon = n_dossiers = 0
     if commune.dossiers:
         sh.merged("I. HỒ SƠ THỦ TỤC HÀNH CHÍNH ĐANG GIẢI QUYẾT (pending dossiers)", st.section)
-        for row in q.iter_dossiers(conn, batch_id, commune.code):
+        data, cell = sh.data, st.cell
+        plain = [None, None, None, None, None, None, cell, cell, None, None]
+        styled = {
+            "overdue": [None, None, None, None, None, None, cell, st.overdue, st.overdue, None],
+            "due_soon": [None, None, None, None, None, None, cell, st.due_soon, st.due_soon, None],
+        }
+        for (
+            _code,
+            _source,
+            dossier_code,
+            procedure_code,
+            procedure_name,
+            applicant_name,
+            applicant_id,
+            phone,
+            received_date,
+            due_date,
+            flag,
+            _status,
+            handling_level,
+            handling_agency,
+            _district,
+            old_commune_name,
+        ) in dossier_rows.rows(commune.code):
+            if sh.row_no >= limit:
+                sh = more()
+                data = sh.data
             n_dossiers += 1
-            flag = row["due_flag"]
-            due_style = st.overdue if flag == "overdue" else st.due_soon if flag == "due_soon" else None
-            overdue += flag == "overdue"
-            due_soon += flag == "due_soon"
-            procedure = row["procedure_name"] or row["procedure_code"]
-            if row["handling_agency"] and row["handling_level"] not in (None, "", "commune_pc"):
-                procedure = f"{procedure or ''}\n(Cơ quan giải quyết: {row['handling_agency']})"
-            sh.data(
+            if flag == "overdue":
+                overdue += 1
+            elif flag == "due_soon":
+                due_soon += 1
+            procedure = procedure_name or procedure_code
+            if handling_agency and handling_level not in (None, "", "commune_pc"):
+                procedure = f"{procedure or ''}\n(Cơ quan giải quyết: {handling_agency})"
+            data(
                 [
                     n_dossiers,
-                    row["dossier_code"],
+                    dossier_code,
                     procedure,
-                    row["applicant_name"],
-                    mask_id(row["applicant_id"]),
-                    mask_id(row["phone"]),
-                    row["received_date"],
-                    row["due_date"],
+                    applicant_name,
+                    mask_id(applicant_id),
+                    mask_id(phone),
+                    received_date,
+                    due_date,
                     DUE_VI.get(flag or "", flag),
-                    row["old_commune_name"],
+                    old_commune_name,
                 ],
-                [None, None, None, None, None, None, st.cell, due_style or st.cell, due_style, None],
+                styled.get(flag, plain),  # type: ignore[arg-type]
             )
     n_records = 0
     if commune.records:
+        if sh.row_no >= limit:
+            sh = more()
         sh.merged("II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ (records)", st.section)
-        for row in q.iter_records(conn, batch_id, commune.code):
+        data, cell = sh.data, st.cell
+        plain = [None, None, None, None, None, None, cell, cell, None, None]
+        for (
+            _code,
+            _source,
+            record_type,
+            record_number,
+            registered_date,
+            subject_name,
+            subject_id,
+            business_name,
+            status_raw,
+            _district,
+            old_commune_name,
+        ) in record_rows.rows(commune.code):
+            if sh.row_no >= limit:
+                sh = more()
+                data = sh.data
             n_records += 1
-            kind = RECORD_TYPE_VI.get(row["record_type"], row["record_type"])
-            if row["business_name"]:
-                kind = f"{kind}: {row['business_name']}"
-            sh.data(
+            kind = RECORD_TYPE_VI.get(record_type, record_type)
+            if business_name:
+                kind = f"{kind}: {business_name}"
+            data(
                 [
                     n_records,
-                    row["record_number"],
+                    record_number,
                     kind,
-                    row["subject_name"],
-                    mask_id(row["subject_id"]),
+                    subject_name,
+                    mask_id(subject_id),
                     None,
-                    row["registered_date"],
+                    registered_date,
                     None,
-                    row["status_raw"],
-                    row["old_commune_name"],
+                    status_raw,
+                    old_commune_name,
                 ],
-                [None, None, None, None, None, None, st.cell, st.cell, None, None],
+                plain,
             )
     sh.blank()
     sh.merged(
@@ -511,21 +587,24 @@ def _commune_sheet(
     sh.blank()
     halves = [sum(sh.widths[:half])] + [None] * (half - 1) + [sum(sh.widths[half:])]
     sign = sh.row(
-        [text_cell(ws, SIGN_GIVE, st.sign)] + [None] * (half - 1) + [text_cell(ws, SIGN_RECEIVE, st.sign)],
+        [text_cell(sh.ws, SIGN_GIVE, st.sign)]
+        + [None] * (half - 1)
+        + [text_cell(sh.ws, SIGN_RECEIVE, st.sign)],
         halves,
     )
     note = sh.row(
-        [text_cell(ws, SIGN_NOTE, st.sign_note)]
+        [text_cell(sh.ws, SIGN_NOTE, st.sign_note)]
         + [None] * (half - 1)
-        + [text_cell(ws, SIGN_NOTE, st.sign_note)],
+        + [text_cell(sh.ws, SIGN_NOTE, st.sign_note)],
         halves,
     )
     for r in (sign, note):
-        ws.merged_cells.add(f"A{r}:{_col(half)}{r}")
-        ws.merged_cells.add(f"{_col(half + 1)}{r}:{_col(sh.width)}{r}")
+        sh.ws.merged_cells.add(f"A{r}:{_col(half)}{r}")
+        sh.ws.merged_cells.add(f"{_col(half + 1)}{r}:{_col(sh.width)}{r}")
     for _ in range(5):
         sh.blank()
-    sh.ws.print_title_rows = title_rows
+    if part == 1:
+        sh.ws.print_title_rows = title_rows
 
 
 def _col(i: int) -> str:
@@ -538,7 +617,7 @@ def _review_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None
     from openpyxl.worksheet.datavalidation import DataValidation
 
     widths = [6, 14, 26, 8, 18, 26, 18, 30, 26, 40, 30, 16]
-    sh = _Sheet(wb, REVIEW_SHEET, widths, st)
+    sh = _Sheet(wb, REVIEW_SHEET, widths, st, freeze="A6")  # 3 title lines, 2 header rows
     sh.merged("HỒ SƠ CẦN XEM XÉT: CHƯA XÁC ĐỊNH ĐƯỢC XÃ MỚI TIẾP NHẬN", st.title)
     sh.merged(
         "Rows held for review: the receiving new commune could not be decided automatically", st.subtitle
@@ -581,7 +660,6 @@ def _review_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None
             "new_commune_code",
         ],
     )
-    sh.ws.freeze_panes = f"A{header + 1}"
     n = 0
     for row in q.iter_review(conn, batch_id):
         n += 1
@@ -619,7 +697,7 @@ def _review_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None
 
 
 def _quarantine_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None:
-    sh = _Sheet(wb, QUARANTINE_SHEET, [6, 14, 8, 26, 20, 24, 50, 50], st)
+    sh = _Sheet(wb, QUARANTINE_SHEET, [6, 14, 8, 26, 20, 24, 50, 50], st, freeze="A5")  # 2 title, 2 header
     sh.merged("HỒ SƠ BỊ CÁCH LY: CÓ LỖI DỮ LIỆU, CHƯA CHUYỂN", st.title)
     sh.merged("Quarantined rows: an error finding kept them out of the target", st.subtitle)
     header = sh.headers(
@@ -635,7 +713,6 @@ def _quarantine_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> 
             "Reasons (English)",
         ],
     )
-    sh.ws.freeze_panes = f"A{header + 1}"
     for n, held in enumerate(q.iter_quarantined(conn, batch_id), 1):
         if held.findings:
             checks = "\n".join(dict.fromkeys(f["check_name"] for f in held.findings))
@@ -749,12 +826,24 @@ def write_workbook(engine: Engine, batch_id: str, path: Path) -> Path:
             s.casefold()
             for s in (SUMMARY_SHEET, REVIEW_SHEET, QUARANTINE_SHEET, CONFLICT_SHEET, FINDINGS_SHEET)
         }
-        for commune in q.receiving_communes(conn, batch_id):
-            _commune_sheet(wb, conn, batch_id, commune, sheet_title(commune.name, commune.code, used), st)
+        communes = q.receiving_communes(conn, batch_id)
+        with ExitStack() as stack:
+            dossier_rows = q.CommuneRows(conn, batch_id, "dossier")
+            stack.callback(dossier_rows.close)
+            # the records stream runs beside the dossiers one: on its own connection, as some drivers stream
+            # only one query per connection
+            other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
+            record_rows = q.CommuneRows(other, batch_id, "record")
+            stack.callback(record_rows.close)
+            for commune in communes:
+                title = sheet_title(commune.name, commune.code, used)
+                _commune_sheet(wb, dossier_rows, record_rows, batch_id, commune, title, st, used)
         _review_sheet(wb, conn, batch_id, st)
         _quarantine_sheet(wb, conn, batch_id, st)
         _conflict_sheet(wb, conn, batch_id, st)
         _findings_sheet(wb, conn, info, st)
+        for sheet in st.sheets:
+            sheet.close()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         wb.save(path)

@@ -317,3 +317,13 @@ def test_sheet_titles_are_unique() -> None:
     titles = [sheet_title("Xã Trùng Tên Rất Dài Dài Dài Dài Dài", "12345", used) for _ in range(3)]
     assert len(set(titles)) == 3 and all(len(t) <= 31 for t in titles)
     assert sheet_title("Cách ly", None, {"cách ly"}) == "Cách ly (2)"
+
+
+def test_review_and_quarantine_headers_stay_in_view(wb) -> None:
+    """Panes freeze right under the two header rows, so officials keep the headers while scrolling."""
+    for name in ("Cần xem xét", "Cách ly"):
+        ws = wb[name]
+        assert ws.freeze_panes is not None, name
+        first_data_row = int(ws.freeze_panes[1:])
+        assert _find(ws, "STT") == first_data_row - 2, name
+        assert _find(ws, "No.") == first_data_row - 1, name
