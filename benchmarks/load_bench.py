@@ -1,7 +1,7 @@
 """Load speed on PostgreSQL: the project's loader against a plain COPY of the same rows, in the same run.
 
     python benchmarks/load_bench.py [--url postgresql://postgres@127.0.0.1:5432/postgres] [--rows 100000]
-                                    [--chunk-size 20000] [--out result.json]
+                                    [--chunk-size 20000] [--out result.json] [--db postgresql|sqlite]
 
 The server URL names an existing database used only to create (and drop) two throw-away databases:
 one loaded by :class:`handover.target.loader.Loader` (key look-ups, content hashes, ledger, findings, progress
@@ -86,6 +86,79 @@ def _drop(admin: Any, name: str) -> None:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
 
 
+def run_sqlite(rows: int, chunk_size: int) -> dict[str, Any]:
+    """The loader into a fresh SQLite file, against one plain ``executemany`` of the same final rows."""
+    import tempfile
+    from datetime import date, datetime
+
+    from sqlalchemy import func, select
+
+    from handover.models import SourceFingerprint
+    from handover.target import schema
+    from handover.target.db import open_target
+    from handover.target.loader import Loader
+
+    chunks = synthetic_chunks(rows, chunk_size)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = open_target(f"sqlite:///{folder}/bench.db")
+        source = SourceFingerprint(
+            source_id="bt", kind="csv", location="bench", entity="dossier", sha256="0" * 64
+        )
+        started = time.perf_counter()
+        cpu = time.process_time()
+        loader = Loader(engine, "bench")
+        loader.begin_batch("benchmark", "0" * 64, [source])
+        for chunk in chunks:
+            loader.load_chunk(chunk)
+        loader.finish_batch({})
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        with engine.connect() as conn:
+            loaded = conn.execute(select(func.count()).select_from(schema.dossiers)).scalar_one()
+            target_rows = [
+                {k: v for k, v in r.items() if k != "id"}
+                for r in conn.execute(select(schema.dossiers).order_by(schema.dossiers.c.id)).mappings()
+            ]
+        engine.dispose()
+        # The floor: one plain executemany of the same final rows (tuples, prepared outside the timing).
+        import sqlite3
+
+        floor_engine = open_target(f"sqlite:///{folder}/floor.db")
+        floor_engine.dispose()
+        columns = list(target_rows[0])
+        tuples = [
+            tuple(str(v) if isinstance(v, (date, datetime)) else v for v in r.values()) for r in target_rows
+        ]
+        raw = sqlite3.connect(f"{folder}/floor.db", isolation_level=None)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA synchronous=NORMAL")
+        floor_started = time.perf_counter()
+        raw.execute("BEGIN")
+        raw.executemany(
+            f"INSERT INTO dossiers ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", tuples
+        )
+        raw.execute("COMMIT")
+        floor_seconds = time.perf_counter() - floor_started
+        raw.close()
+    return {
+        "rows": rows,
+        "chunk_size": chunk_size,
+        "chunks": len(chunks),
+        "loaded_rows": loaded,
+        "loader_seconds": round(seconds, 3),
+        "loader_cpu_seconds": round(cpu, 3),
+        "loader_rows_per_s": round(rows / seconds, 1),
+        "executemany_seconds": round(floor_seconds, 3),
+        "executemany_rows_per_s": round(loaded / floor_seconds, 1),
+        "ratio": round((rows / seconds) / (loaded / floor_seconds), 3),
+        "note": "executemany = one plain sqlite3 executemany of the final dossier rows (the floor); loader rows/s "
+        "counts every extracted row (ledger for all)",
+        "server": "SQLite",
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
 def run(url: str, rows: int, chunk_size: int) -> dict[str, Any]:
     from sqlalchemy import create_engine, func, select
     from sqlalchemy.engine import make_url
@@ -112,12 +185,14 @@ def run(url: str, rows: int, chunk_size: int) -> dict[str, Any]:
             source_id="bt", kind="csv", location="bench", entity="dossier", sha256="0" * 64
         )
         started = time.perf_counter()
+        cpu = time.process_time()
         loader = Loader(engine, "bench")
         loader.begin_batch("benchmark", "0" * 64, [source])
         for chunk in chunks:
             loader.load_chunk(chunk)
         loader.finish_batch({})
         loader_seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         with engine.connect() as conn:
             target_rows = [
                 dict(r)
@@ -140,6 +215,7 @@ def run(url: str, rows: int, chunk_size: int) -> dict[str, Any]:
         result.update(
             loaded_rows=loaded,
             loader_seconds=round(loader_seconds, 3),
+            loader_cpu_seconds=round(cpu, 3),
             loader_rows_per_s=round(rows / loader_seconds, 1),
             copy_seconds=round(copy_seconds, 3),
             copy_rows_per_s=round(loaded / copy_seconds, 1),
@@ -165,11 +241,17 @@ def main() -> None:
         ),
         help="PostgreSQL server (an existing database, used to create and drop the benchmark databases)",
     )
+    parser.add_argument(
+        "--db", choices=("postgresql", "sqlite"), default="postgresql", help="target kind (sqlite: no COPY)"
+    )
     parser.add_argument("--rows", type=int, default=100_000, help="extracted rows to load")
     parser.add_argument("--chunk-size", type=int, default=20_000, help="rows per chunk")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
-    result = run(args.url, args.rows, args.chunk_size)
+    if args.db == "sqlite":
+        result = run_sqlite(args.rows, args.chunk_size)
+    else:
+        result = run(args.url, args.rows, args.chunk_size)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if args.out:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -91,23 +92,63 @@ def hash_values(values: Iterable[Any], columns: tuple[str, ...]) -> str:
     return hashlib.sha256(_encode(pairs).encode("utf-8")).hexdigest()
 
 
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
+
+
+def _escaped_texts(values: Sequence[Any]) -> list[bytes]:
+    """Canonical text of each value, JSON-escaped without the quotes, UTF-8 (once per distinct value)."""
+    try:
+        distinct = set(values)
+    except TypeError:  # unhashable values: one by one
+        return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
+    # Equal values share one canonical text (1, 1.0 and True all give "1"), so a memo is exact, except for
+    # 0.0 == -0.0 ("0" and "-0"): a column holding a negative zero goes value by value.
+    if 0 in distinct and any(v == 0 and str(v).startswith("-") for v in values if type(v) is not str):
+        return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
+    strings = [v for v in distinct if v is not None] if None in distinct else list(distinct)
+    try:
+        joined = "|".join(strings)  # "|" never composes: NFC of the join = join of the NFCs
+    except TypeError:  # not all text
+        joined = None
+    if (
+        joined is not None
+        and joined.isprintable()  # no control character (others too: those go the slow way)
+        and '"' not in joined
+        and "\\" not in joined
+        and (joined.isascii() or unicodedata.is_normalized("NFC", joined))
+    ):  # NFC text needing no escape is its own canonical text
+        if len(distinct) * 4 > len(values):  # mostly distinct: encode the column in one piece (no NUL in it)
+            filled = [v or "" for v in values] if None in distinct else values
+            return "\x00".join(filled).encode("utf-8").split(b"\x00")
+        memo = {v: v.encode("utf-8") for v in strings}
+        memo[None] = b""
+        return list(map(memo.__getitem__, values))
+    memo = {}
+    for value in distinct:
+        text = canonical_text(value)
+        memo[value] = (_escape(text)[1:-1] if _NEEDS_ESCAPE.search(text) else text).encode("utf-8")
+    return list(map(memo.__getitem__, values))
+
+
 def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[str, ...]) -> list[str]:
-    """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row)."""
-    cells = []
-    for name in columns:
-        prefix = "[" + _escape(name) + ","
-        cells.append([prefix + _escape(canonical_text(v)) + "]" for v in values_by_column[name]])
+    """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row).
+
+    Each column's UTF-8 texts are computed once per distinct value; each row's JSON is one ``%`` formatting of a
+    bytes template holding the column names, then one SHA-256.
+    """
+    template = (
+        "[" + ",".join("[" + _escape(name).replace("%", "%%") + ',"%s"]' for name in columns) + "]"
+    ).encode("utf-8")
+    texts = [_escaped_texts(values_by_column[name]) for name in columns]
     sha = hashlib.sha256
-    return [sha(("[" + ",".join(row) + "]").encode("utf-8")).hexdigest() for row in zip(*cells, strict=True)]
+    return [sha(template % row).hexdigest() for row in zip(*texts, strict=True)]
 
 
 def fingerprint_lines(lines: Iterable[tuple[str, str, str, str]]) -> str:
     """SHA-256 hex over the sorted ``entity|source_system|natural_key|content_hash\\n`` lines."""
-    encoded = sorted(("|".join(parts) + "\n").encode("utf-8") for parts in lines)
-    digest = hashlib.sha256()
-    for line in encoded:
-        digest.update(line)
-    return digest.hexdigest()
+    # Code-point order of str is the byte order of their UTF-8: sort the text, encode once.
+    text = "".join(sorted(["|".join(parts) + "\n" for parts in lines]))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def loaded_fingerprint(engine: Engine | Connection, batch_id: str) -> str:

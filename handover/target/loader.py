@@ -26,7 +26,9 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any, Literal
+from unicodedata import is_normalized
 from unicodedata import normalize as _normalize
 
 from pydantic import BaseModel, Field
@@ -37,6 +39,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Text,
     any_,
     func,
     insert,
@@ -186,10 +189,32 @@ def _jsonable(value: Any) -> Any:
 
 
 _PAYLOAD_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+_escape_json = json.encoder.encode_basestring  # a JSON string as _PAYLOAD_ENCODER writes it
 
 
 def _payload(record: dict[str, Any]) -> str:
     return _PAYLOAD_ENCODER.encode({k: _jsonable(v) for k, v in record.items()})
+
+
+def _json_values(values: list[Any]) -> list[str]:
+    """Each value as :func:`_payload` writes it inside the object (once per distinct value where exact)."""
+    encode = _PAYLOAD_ENCODER.encode
+    distinct = _memo_safe(values)
+    if distinct is None:
+        return [encode(_jsonable(v)) for v in values]
+    memo = {v: encode(_jsonable(v)) for v in distinct}
+    return list(map(memo.__getitem__, values))
+
+
+def _payloads(frame: Any, columns: Sequence[str], positions: list[int]) -> list[str]:
+    """:func:`_payload` of the rows at ``positions`` (their ``columns``), built column by column."""
+    if not columns:
+        return ["{}"] * len(positions)
+    names = sorted(columns)
+    part = frame.iloc[positions]
+    template = "{" + ", ".join(_escape_json(name).replace("%", "%%") + ": %s" for name in names) + "}"
+    encoded = [_json_values(_column_values(part, name, len(positions))) for name in names]
+    return [template % row for row in zip(*encoded, strict=True)]
 
 
 def _row_json(row: dict[str, Any]) -> str:
@@ -207,9 +232,131 @@ def _natural_key(entity: Entity, values: dict[str, Any]) -> str | None:
 
 
 def _column_values(frame: Any, name: str, n: int) -> list[Any]:
-    if name in frame.columns:
-        return frame[name].tolist()
-    return [None] * n
+    """A column's values as Python objects, ``None`` for missing ones (NaN, NA, NaT); all ``None`` if absent."""
+    if name not in frame.columns:
+        return [None] * n
+    column = frame[name]
+    values = column.to_numpy(dtype=object)
+    missing = column.isna().to_numpy()
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values.tolist()
+
+
+def _memo_safe(values: Sequence[Any]) -> set[Any] | None:
+    """The distinct values when converting once per distinct value is exact (one type, no zero), else None."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) > 1:  # 1 == 1.0 == True, but their texts differ
+        return None
+    try:
+        distinct = set(values)
+    except TypeError:  # unhashable (dict, list)
+        return None
+    if 0 in distinct:  # 0.0 == -0.0
+        return None
+    return distinct
+
+
+def _convert_column(
+    raw: list[Any], convert: Any, limit: int | None
+) -> tuple[list[Any], list[int], list[int]]:
+    """``convert`` applied to every value (once per distinct value where exact).
+
+    Returns the converted values (None where conversion failed), the positions that failed, and the positions
+    whose text is longer than ``limit``.
+    """
+    distinct = _memo_safe(raw)
+    results: Iterable[Any]  # every converted value, each at least once (for the length check)
+    if distinct is None:
+        out: list[Any] = [None] * len(raw)
+        failed = []
+        for i, value in enumerate(raw):
+            try:
+                out[i] = convert(value)
+            except (TypeError, ValueError):
+                failed.append(i)
+        results = out
+    elif convert is _text and _nfc_texts(distinct):
+        out = [v or None for v in raw]
+        failed = []
+        results = distinct
+    else:
+        memo: dict[Any, Any] = {}
+        bad = set()
+        for value in distinct:
+            try:
+                memo[value] = convert(value)
+            except (TypeError, ValueError):
+                memo[value] = None
+                bad.add(value)
+        out = list(map(memo.__getitem__, raw))
+        failed = [i for i, v in enumerate(raw) if v in bad] if bad else []
+        results = memo.values()
+    too_long: list[int] = []
+    if limit and max(map(len, filter(None, results)), default=0) > limit:
+        too_long = [i for i, v in enumerate(out) if v is not None and len(v) > limit]
+    return out, failed, too_long
+
+
+def _numbers(frame: Any, name: str) -> tuple[list[Any], list[int]] | None:
+    """A float/int column as floats without a Python call per value: (values, non-finite positions)."""
+    import numpy as np
+
+    column = frame[name]
+    kind = column.dtype
+    if getattr(kind, "kind", None) not in ("f", "i", "u"):
+        return None
+    if column.isna().any():
+        return None  # nullable integers (pd.NA): the general path
+    array = column.to_numpy(dtype=np.float64)
+    finite = np.isfinite(array)
+    values = array.tolist()
+    failed = []
+    if not finite.all():
+        nan = np.isnan(array)
+        for i in np.flatnonzero(nan).tolist():
+            values[i] = None
+        failed = np.flatnonzero(~finite & ~nan).tolist()
+    return values, failed
+
+
+def _pick(values: Sequence[Any], positions: Sequence[int]) -> list[Any]:
+    """``values`` at ``positions`` (in that order)."""
+    if len(positions) == len(values):  # positions are always increasing: all of them
+        return list(values)
+    if not positions:
+        return []
+    if len(positions) == 1:
+        return [values[positions[0]]]
+    return list(itemgetter(*positions)(values))
+
+
+def _nfc_texts(distinct: set[Any]) -> bool:
+    """True when every value is text already in NFC (or None): then ``_text(v)`` is ``v or None``."""
+    strings = [v for v in distinct if v is not None] if None in distinct else list(distinct)
+    try:
+        joined = "|".join(strings)  # "|" never composes: NFC of the join = join of the NFCs
+    except TypeError:  # not all text
+        return False
+    return joined.isascii() or is_normalized("NFC", joined)
+
+
+def _texts(raw: list[Any], limit: int | None = None) -> list[str | None]:
+    """:func:`_text` of every value, cut to ``limit`` characters when given."""
+
+    def one(value: Any) -> str | None:
+        text = _text(value)
+        return text[:limit] if text and limit else text
+
+    distinct = _memo_safe(raw)
+    if distinct is None:
+        return [one(v) for v in raw]
+    if _nfc_texts(distinct) and not (limit and max(map(len, filter(None, distinct)), default=0) > limit):
+        return [v or None for v in raw]
+    memo = {v: one(v) for v in distinct}
+    return list(map(memo.__getitem__, raw))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -474,7 +621,7 @@ class Loader:
                     hint="this is a bug in the pipeline: report it with the command you ran",
                     source=chunk.source_id,
                 )
-        dispositions = [str(d) for d in frame["disposition"].tolist()]
+        dispositions = list(map(str, frame["disposition"].tolist()))
         unknown = sorted(set(dispositions) - set(DISPOSITIONS))
         if unknown:
             raise LoadError(
@@ -482,8 +629,8 @@ class Loader:
                 hint="this is a bug in the pipeline: report it with the command you ran",
                 source=chunk.source_id,
             )
-        reasons: list[str | None] = [_text(r) for r in _column_values(frame, "reason", n)]
-        source_rows = [int(r) for r in frame["source_row"].tolist()]
+        reasons: list[str | None] = _texts(_column_values(frame, "reason", n))
+        source_rows = list(map(int, frame["source_row"].tolist()))
         self._check_rows_not_loaded(conn, chunk, source_rows)
         actions: list[str | None] = [None] * n
         own: list[Finding] = []
@@ -491,45 +638,40 @@ class Loader:
         columns = content_columns(entity)
 
         # 1. Target values of every row (needed for keys of all rows; checked only for loaded ones).
+        # Column by column, each conversion once per distinct value.
         converted: dict[str, list[Any]] = {}
         invalid: dict[int, tuple[str, str]] = {}
-        loaded_positions = [i for i, d in enumerate(dispositions) if d == "loaded"]
         for name in columns:
             if name == "source_system":
                 converted[name] = [chunk.source_id] * n
                 continue
             column = table.c[name]
             convert, expected = _converter(column)
-            raw = _column_values(frame, name, n)
             limit = getattr(column.type, "length", None) if isinstance(column.type, String) else None
-            if convert is _text:  # never raises: no per-value try
-                out: list[Any] = [_text(v) for v in raw]
+            numbers = _numbers(frame, name) if convert is _as_number and name in frame.columns else None
+            if numbers is not None:
+                out, failed = numbers
+                too_long: list[int] = []
+                raw = frame[name].tolist() if failed else []
             else:
-                out = [None] * n
-                for i in range(n):
-                    try:
-                        out[i] = convert(raw[i])
-                    except (TypeError, ValueError):
-                        if dispositions[i] == "loaded" and i not in invalid:
-                            invalid[i] = (name, f"'{raw[i]}' is not {expected}")
-            if limit:
-                for i in [i for i, v in enumerate(out) if v is not None and len(v) > limit]:
-                    if dispositions[i] == "loaded":
-                        invalid.setdefault(i, (name, f"longer than {limit} characters"))
+                raw = _column_values(frame, name, n)
+                out, failed, too_long = _convert_column(raw, convert, limit)
+            for i in failed:
+                if dispositions[i] == "loaded" and i not in invalid:
+                    invalid[i] = (name, f"'{raw[i]}' is not {expected}")
+            for i in too_long:
+                if dispositions[i] == "loaded":
+                    invalid.setdefault(i, (name, f"longer than {limit} characters"))
             converted[name] = out
-        keys = [
-            _natural_key(
-                entity,
-                {
-                    k: converted[k][i]
-                    for k in ("dossier_code", "record_type", "record_number")
-                    if k in converted
-                },
-            )
-            for i in range(n)
-        ]
-        for i in loaded_positions:
-            if keys[i] is None and i not in invalid:
+        if entity is Entity.DOSSIER:
+            keys: list[str | None] = list(converted["dossier_code"])
+        else:
+            keys = [
+                f"{t}/{r}" if t and r else None
+                for t, r in zip(converted["record_type"], converted["record_number"], strict=True)
+            ]
+        for i, d in enumerate(dispositions):
+            if d == "loaded" and keys[i] is None and i not in invalid:
                 invalid[i] = (
                     "dossier_code" if entity is Entity.DOSSIER else "record_number",
                     "the natural key is empty",
@@ -552,9 +694,10 @@ class Loader:
                 )
             )
         hashes: list[str | None] = [None] * n
-        to_hash = [i for i in range(n) if dispositions[i] == "loaded"]
+        to_hash = [i for i, d in enumerate(dispositions) if d == "loaded"]
+        picked: dict[str, list[Any]] = {}
         if to_hash:
-            picked = {c: [converted[c][i] for i in to_hash] for c in columns}
+            picked = {c: _pick(converted[c], to_hash) for c in columns}
             for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
                 hashes[i] = digest
 
@@ -611,31 +754,23 @@ class Loader:
         to_load = [i for i in range(n) if dispositions[i] == "loaded"]
         existing = self._existing(conn, entity, chunk.source_id, [keys[i] for i in to_load])  # type: ignore[misc]
         now = utcnow()
-        new_rows: list[dict[str, Any]] = []
+        fresh: list[int] = []
         updates: list[dict[str, Any]] = []
         history_rows: list[dict[str, Any]] = []
         conflict_payload: dict[int, str] = {}
         inserted = unchanged = updated = conflicts = 0
         for i in to_load:
             key = keys[i]
-            values = {c: converted[c][i] for c in columns}
             found = existing.get(key)  # type: ignore[arg-type]
             if found is None:
-                new_rows.append(
-                    {
-                        **values,
-                        "content_hash": hashes[i],
-                        "batch_id": self.batch_id,
-                        "updated_batch_id": None,
-                        "loaded_at": now,
-                    }
-                )
+                fresh.append(i)
                 actions[i] = "inserted"
                 inserted += 1
             elif found["content_hash"] == hashes[i]:
                 actions[i] = "unchanged"
                 unchanged += 1
             else:
+                values = {c: converted[c][i] for c in columns}
                 conflicts += 1
                 own.append(
                     Finding(
@@ -698,48 +833,38 @@ class Loader:
             h["row_json"] = _row_json(old_rows[h["row_json"]])
 
         # 4. Writes: target rows, history, ledger, findings, progress — one transaction.
-        writers.insert_rows(conn, table, new_rows)
+        new_rows = picked if fresh == to_hash else {c: _pick(converted[c], fresh) for c in columns}
+        new_rows["content_hash"] = _pick(hashes, fresh)
+        new_rows["batch_id"] = [self.batch_id] * len(fresh)
+        new_rows["updated_batch_id"] = [None] * len(fresh)
+        new_rows["loaded_at"] = [now] * len(fresh)
+        writers.insert_columns(conn, table, new_rows)
         writers.insert_rows(conn, schema.history, history_rows)
         writers.update_rows(conn, table, updates)
         payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
         wanted = [i for i in range(n) if dispositions[i] != "loaded"]
-        raw_records = dict(
-            zip(
-                wanted,
-                frame.iloc[wanted][payload_columns].to_dict("records")
-                if payload_columns
-                else [{}] * len(wanted),
-                strict=True,
-            )
-        )
-        unit_values = {name: _column_values(frame, name, n) for name in _UNIT_LEDGER_COLUMNS}
-        candidates = _column_values(frame, "unit_candidates", n)
-        ledger_rows = []
-        for i in range(n):
-            unit = {}
-            for name, limit in _UNIT_LEDGER_LIMITS.items():
-                text = _text(unit_values[name][i])
-                unit[name] = text[:limit] if text and limit else text
-            payload = conflict_payload.get(i)
-            if dispositions[i] != "loaded":
-                payload = _payload(raw_records[i])
-            ledger_rows.append(
-                {
-                    "batch_id": self.batch_id,
-                    "source_id": chunk.source_id,
-                    "source_row": source_rows[i],
-                    "entity": entity.value,
-                    "natural_key": keys[i][:250] if keys[i] else None,
-                    "content_hash": hashes[i],
-                    "disposition": dispositions[i],
-                    "action": actions[i],
-                    "reason": reasons[i],
-                    **unit,
-                    "candidates": _text(candidates[i]),
-                    "payload": payload,
-                }
-            )
-        writers.insert_rows(conn, schema.ledger, ledger_rows)
+        payloads: list[str | None] = [None] * n
+        for i, payload in conflict_payload.items():
+            payloads[i] = payload
+        if wanted:
+            for i, payload in zip(wanted, _payloads(frame, payload_columns, wanted), strict=True):
+                payloads[i] = payload
+        ledger_rows: dict[str, list[Any]] = {
+            "batch_id": [self.batch_id] * n,
+            "source_id": [chunk.source_id] * n,
+            "source_row": source_rows,
+            "entity": [entity.value] * n,
+            "natural_key": [k[:250] if k else None for k in keys],
+            "content_hash": hashes,
+            "disposition": dispositions,
+            "action": actions,
+            "reason": reasons,
+        }
+        for name, limit in _UNIT_LEDGER_LIMITS.items():
+            ledger_rows[name] = _texts(_column_values(frame, name, n), limit)
+        ledger_rows["candidates"] = _texts(_column_values(frame, "unit_candidates", n))
+        ledger_rows["payload"] = payloads
+        writers.insert_columns(conn, schema.ledger, ledger_rows)
         all_findings = [*chunk.findings, *own]
         writers.insert_rows(conn, schema.findings, [self._finding_row(f) for f in all_findings])
         counts = Counts(extracted=n, **{d: dispositions.count(d) for d in DISPOSITIONS})
@@ -813,13 +938,27 @@ class Loader:
 def _key_filters(conn: Connection, column: Any, values: Sequence[str]) -> Iterable[Any]:
     """``column IN values`` as few conditions as the database takes.
 
-    PostgreSQL: one ``= ANY(array)`` with the array as a single parameter (the server hashes it); others:
-    ``IN`` lists of at most 900 values (SQLite's parameter limit).
+    PostgreSQL: one ``= ANY(array)`` with the array sent as a single text parameter (the server splits it);
+    SQLite: one
+    ``IN (SELECT value FROM json_each(:json))`` with the values as one JSON parameter; others: ``IN`` lists of at
+    most 900 values.
     """
     if not values:
         return
     if conn.dialect.name == "postgresql":
-        yield column == any_(literal(list(values), ARRAY(String)))
+        joined = "\x1f".join(values)
+        if joined.count("\x1f") == len(values) - 1:  # one text parameter, split by the server: fast to send
+            yield column == any_(
+                func.string_to_array(literal(joined, Text), literal("\x1f", Text), type_=ARRAY(String))
+            )
+        else:
+            yield column == any_(literal(list(values), ARRAY(String)))
+        return
+    if conn.dialect.name == "sqlite":
+        listed = func.json_each(literal(json.dumps(list(values), ensure_ascii=False), String)).table_valued(
+            "value"
+        )
+        yield column.in_(select(listed.c.value))
         return
     for start in range(0, len(values), _IN_SLICE):
         yield column.in_(values[start : start + _IN_SLICE])

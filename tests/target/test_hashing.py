@@ -86,3 +86,40 @@ def test_column_wise_hashing_equals_row_wise(rows: list[dict]) -> None:
     columns = content_columns(Entity.DOSSIER)
     by_column = {c: [r.get(c) for r in rows] for c in columns}
     assert hash_columns(by_column, columns) == [content_hash(r, Entity.DOSSIER) for r in rows]
+
+
+def test_column_wise_hashing_equals_row_wise_on_awkward_values() -> None:
+    """Memo per distinct value, one-piece encoding of mostly distinct columns, escapes, NFC, -0.0, unhashables."""
+    columns = content_columns(Entity.DOSSIER)
+    awkward = [
+        None,
+        "",
+        'q"uote',
+        "back\\slash",
+        "tab\t",
+        "Nguye\u0302\u0303n",
+        "Nguyễn",
+        1,
+        1.0,
+        True,
+        0.0,
+        -0.0,
+    ]
+    awkward += [0.1, Decimal("1.10"), date(2025, 1, 2), datetime(2025, 1, 2, 9, 30), "100%", "%s", {"a": [1]}]
+    rows = []
+    for i in range(400):
+        row = {c: awkward[(i * 7 + j * 3) % len(awkward)] for j, c in enumerate(columns)}
+        row["dossier_code"] = f"H48-{i:05d}-Đ" if i % 9 else None  # mostly distinct, with a NULL
+        row["phone"] = f"09{i:08d}"  # all distinct, plain ASCII
+        rows.append(row)
+    by_column = {c: [r[c] for r in rows] for c in columns}
+    assert hash_columns(by_column, columns) == [content_hash(r, Entity.DOSSIER) for r in rows]
+    assert canonical_text(-0.0) == "-0" and canonical_text(0.0) == "0"
+
+
+def test_fingerprint_sorts_by_utf8_bytes_of_whole_lines() -> None:
+    """A control character after a shared prefix sorts before the newline that ends the shorter line."""
+    lines = [("dossier", "bt", "H-1", "a"), ("dossier", "bt", "H-1", "a\x01"), ("record", "bt", "ữ/1", "b")]
+    encoded = sorted(("|".join(p) + "\n").encode("utf-8") for p in lines)
+    assert fingerprint_lines(lines) == hashlib.sha256(b"".join(encoded)).hexdigest()
+    assert encoded[0].endswith(b"a\x01\n")

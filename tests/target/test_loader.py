@@ -268,19 +268,19 @@ def test_exception_inside_load_chunk_leaves_nothing_of_the_chunk(
     loader = Loader(engine, "b1")
     loader.begin_batch("b1", "c" * 64, [f.source()])
     chunk = f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")], findings=[f.warning("bt", 2, "H48-0001")])
-    real = writers.insert_rows
+    real = writers.insert_columns
 
     def failing(conn, table, rows):  # type: ignore[no-untyped-def]
         if table is schema.findings:  # after the target rows and the ledger were written
             raise RuntimeError("power cut")
         return real(conn, table, rows)
 
-    monkeypatch.setattr(writers, "insert_rows", failing)
+    monkeypatch.setattr(writers, "insert_columns", failing)
     with pytest.raises(RuntimeError, match="power cut"):
         loader.load_chunk(chunk)
     for table in ("dossiers", "ledger", "findings", "chunks"):
         assert _count(engine, table) == 0, table
-    monkeypatch.setattr(writers, "insert_rows", real)
+    monkeypatch.setattr(writers, "insert_columns", real)
     assert loader.load_chunk(chunk).inserted == 2  # the same command again resumes cleanly
     assert _count(engine, "ledger") == 2
 
@@ -290,14 +290,14 @@ def test_database_refusal_becomes_a_load_error(engine: Engine, monkeypatch: pyte
 
     loader = Loader(engine, "b1")
     loader.begin_batch("b1", "c" * 64, [f.source()])
-    real = writers.insert_rows
+    real = writers.insert_columns
 
     def refusing(conn, table, rows):  # type: ignore[no-untyped-def]
         if table is schema.ledger:
             raise OperationalError("INSERT INTO ledger", None, Exception("disk full"))
         return real(conn, table, rows)
 
-    monkeypatch.setattr(writers, "insert_rows", refusing)
+    monkeypatch.setattr(writers, "insert_columns", refusing)
     with pytest.raises(LoadError) as caught:
         loader.load_chunk(f.chunk([f.dossier("H48-0001")]))
     assert caught.value.message == "the target database refused chunk 0 of source 'bt': disk full"
@@ -322,3 +322,28 @@ def test_extras_given_as_a_dict_are_stored_as_json(engine: Engine) -> None:
     with engine.connect() as conn:
         stored = conn.execute(select(schema.dossiers.c.extras)).scalar_one()
     assert json.loads(stored) == {"Số tờ": 3, "Ghi chú": "gấp"}
+
+
+def test_payloads_built_column_wise_equal_the_row_wise_json() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from handover.target.loader import _payload, _payloads
+
+    frame = pd.DataFrame(
+        {
+            "dossier_code": ["H-1", None, "H-3", "Mã\u0301", 'q"\\'],
+            "fee": [0.0, -0.0, float("nan"), 1.5, 3.0],
+            "mixed": [1, 1.0, True, "1", None],
+            "extras": [{"Số tờ": 3}, [1, 2], None, "{}", float("nan")],
+            "when": pd.to_datetime(["2025-06-01", None, "2025-06-03", "2025-06-04", "2025-06-05"]),
+            "count": np.arange(5, dtype=np.int64),
+            "flag": [True, False, True, True, False],
+        }
+    )
+    columns = ["fee", "dossier_code", "mixed", "extras", "when", "count", "flag"]
+    positions = [0, 1, 3, 4]
+    expected = [_payload(r) for r in frame.iloc[positions][columns].to_dict("records")]
+    assert _payloads(frame, columns, positions) == expected
+    assert json.loads(expected[1])["fee"] == -0.0 and json.loads(expected[0])["extras"] == {"Số tờ": 3}
+    assert _payloads(frame, [], positions) == ["{}"] * 4
