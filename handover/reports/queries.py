@@ -287,7 +287,7 @@ def receiving_communes(conn: Connection, batch_id: str) -> list[Commune]:
 
 
 def _stream(conn: Connection, stmt) -> Iterator[dict[str, Any]]:
-    result = conn.execution_options(yield_per=YIELD_PER).execute(stmt)
+    result = conn.execute(stmt.execution_options(yield_per=YIELD_PER))
     try:
         for row in result.mappings():
             yield dict(row)
@@ -297,7 +297,7 @@ def _stream(conn: Connection, stmt) -> Iterator[dict[str, Any]]:
 
 def _stream_rows(conn: Connection, stmt) -> Iterator[Sequence[Any]]:
     """Rows as tuples (no mapping per row), fetched :data:`STREAM_PER` at a time."""
-    result = conn.execution_options(yield_per=STREAM_PER).execute(stmt)
+    result = conn.execute(stmt.execution_options(yield_per=STREAM_PER))
     try:
         yield from result
     finally:
@@ -597,7 +597,7 @@ def fingerprint_lines(conn: Connection, batch_id: str) -> Iterator[str]:
     stmt = select(c.entity, c.source_id, c.natural_key, c.content_hash).where(
         c.batch_id == batch_id, c.disposition == "loaded"
     )
-    result = conn.execution_options(yield_per=YIELD_PER * 10).execute(stmt)
+    result = conn.execute(stmt.execution_options(yield_per=YIELD_PER * 10))
     for entity, source_id, key, content_hash in result:
         yield f"{entity}|{source_id}|{key or ''}|{content_hash or ''}\n"
 

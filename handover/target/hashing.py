@@ -152,14 +152,44 @@ def fingerprint_lines(lines: Iterable[tuple[str, str, str, str]]) -> str:
 
 
 def loaded_fingerprint(engine: Engine | Connection, batch_id: str) -> str:
-    """Fingerprint of the rows the batch's ledger marks loaded (see the module text)."""
-    lg = schema.ledger.c
-    query = select(lg.entity, lg.source_id, lg.natural_key, lg.content_hash).where(
-        lg.batch_id == batch_id, lg.disposition == "loaded"
-    )
+    """Fingerprint of the rows the batch's ledger marks loaded (see the module text).
+
+    The database sorts the lines in byte order and they are hashed as they stream in, so memory does not grow
+    with the batch (SQLite's default collation is byte order; PostgreSQL is asked for ``COLLATE "C"``, MySQL
+    for a binary cast). Any other database: sorted here, as :func:`fingerprint_lines` does.
+    """
     if isinstance(engine, Connection):
-        rows = engine.execute(query).all()
+        return _streamed_fingerprint(engine, batch_id)
+    with engine.connect() as conn:
+        return _streamed_fingerprint(conn, batch_id)
+
+
+def _streamed_fingerprint(conn: Connection, batch_id: str) -> str:
+    from sqlalchemy import LargeBinary, cast, func, literal
+
+    lg = schema.ledger.c
+    where = (lg.batch_id == batch_id, lg.disposition == "loaded")
+    backend = conn.dialect.name
+    if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+        rows = conn.execute(select(lg.entity, lg.source_id, lg.natural_key, lg.content_hash).where(*where))
+        return fingerprint_lines((e, s, k or "", h or "") for e, s, k, h in rows)
+    bar = literal("|")
+    line = (
+        lg.entity + bar + lg.source_id + bar + func.coalesce(lg.natural_key, "") + bar
+        + func.coalesce(lg.content_hash, "")
+    )  # fmt: skip
+    if backend == "postgresql":
+        order = line.collate("C")
+    elif backend in ("mysql", "mariadb"):
+        order = cast(line, LargeBinary)
     else:
-        with engine.connect() as conn:
-            rows = conn.execute(query).all()
-    return fingerprint_lines((e, s, k or "", h or "") for e, s, k, h in rows)
+        order = line
+    digest = hashlib.sha256()
+    # the option on the statement, not the connection (which would keep it for the rest of the transaction)
+    result = conn.execute(select(line).where(*where).order_by(order).execution_options(yield_per=20_000))
+    try:
+        for (text,) in result:
+            digest.update(text.encode("utf-8") + b"\n")
+    finally:
+        result.close()  # a server-side cursor must be closed before the transaction goes on
+    return digest.hexdigest()
