@@ -426,7 +426,7 @@ def benchmark(args: argparse.Namespace) -> dict:
         result["baseline"] = baseline
         if sample:
             result["baseline_sampled_rows"] = base["rows"]
-        result["ratio"] = round(result["rows_per_s"] / base_rate, 2) if base_rate else None
+        result["ratio"] = round(result["rows_per_s"] / base_rate, 3) if base_rate else None
         if sample:  # CPU seconds of the sample, scaled to all rows like the wall time
             result["cpu_ratio"] = round(
                 base["cpu_seconds"] * args.rows / base["rows"] / pipe["cpu_seconds"], 2
