@@ -102,4 +102,6 @@ def test_e2e_prints_one_json_object_with_the_figures(tmp_path: Path) -> None:
     baseline = result["baseline"]
     assert baseline["rows"] == 300 and baseline["seconds"] > 0 and baseline["peak_rss_mb"] > 0
     # ratio is rounded to 3 decimals, from rates that are themselves rounded in the JSON
-    assert result["ratio"] == pytest.approx(result["rows_per_s"] / baseline["rows_per_s"], rel=0.05, abs=0.002)
+    assert result["ratio"] == pytest.approx(
+        result["rows_per_s"] / baseline["rows_per_s"], rel=0.05, abs=0.002
+    )
