@@ -6,7 +6,6 @@ filled and findings added. All vectorised over the chunk; the resolver caches di
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 from handover.errors import MapError
 from handover.models import Chunk, DueFlag, Entity, Finding, Severity, UnitStatus, natural_key_fields
 from handover.resources import mappings_dir
+from handover.tables import read_csv_table
 
 if TYPE_CHECKING:
     from handover.pipeline.routing import ProcedureRouter, StatusTable
@@ -54,21 +54,18 @@ class MapSettings:
 
 def load_record_routes(path: Path | None = None) -> pd.DataFrame:
     """mappings/record_types.csv: record type → handling level and agency."""
+    required = ("record_type", "handling_level", "handling_agency")
     path = path or mappings_dir() / "record_types.csv"
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise MapError(f"Cannot read the record routing table: {exc}", file=str(path)) from exc
-    for line, row in enumerate(rows, start=2):
-        if not row.get("record_type") or not row.get("handling_level"):
+    rows = read_csv_table(path, required, "record routing")
+    for line, row in rows:
+        if not row["record_type"] or not row["handling_level"]:
             raise MapError(
                 "Record routing line lacks record_type or handling_level.",
                 file=str(path),
                 row=line,
                 hint="Fill both columns or delete the line.",
             )
-    return pd.DataFrame(rows).set_index("record_type")[["handling_level", "handling_agency"]]
+    return pd.DataFrame([row for _, row in rows]).set_index("record_type")[list(required[1:])]
 
 
 def load_value_codes(path: Path | None = None) -> dict[str, dict[str, str]]:
@@ -77,19 +74,12 @@ def load_value_codes(path: Path | None = None) -> dict[str, dict[str, str]]:
 
     path = path or mappings_dir() / "value_codes.csv"
     out: dict[str, dict[str, str]] = {}
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            for line, row in enumerate(csv.DictReader(fh), start=2):
-                if not row.get("field") or not row.get("raw") or not row.get("code"):
-                    raise MapError(
-                        "Value-code line lacks field, raw or code.",
-                        file=str(path),
-                        row=line,
-                        hint="Fill all three.",
-                    )
-                out.setdefault(row["field"], {})[fold(row["raw"])] = row["code"]
-    except OSError as exc:
-        raise MapError(f"Cannot read the value-code table: {exc}", file=str(path)) from exc
+    for line, row in read_csv_table(path, ("field", "raw", "code"), "value-code"):
+        if not row["field"] or not row["raw"] or not row["code"]:
+            raise MapError(
+                "Value-code line lacks field, raw or code.", file=str(path), row=line, hint="Fill all three."
+            )
+        out.setdefault(row["field"], {})[fold(row["raw"])] = row["code"]
     return out
 
 

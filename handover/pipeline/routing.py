@@ -7,7 +7,6 @@ vectorised: each distinct value is resolved once per chunk, then mapped onto the
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handover.errors import MapError
+from handover.tables import read_csv_table
 from handover.text import clean, fold
 
 if TYPE_CHECKING:
@@ -68,43 +68,12 @@ def _name_key(value: object) -> str:
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    if not path.is_file():
-        raise MapError(
-            f"Routing table '{path}' does not exist.",
-            file=str(path),
-            hint="Point [mapping] procedures to an existing CSV, or remove the key to use the shipped one.",
-        )
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            header = [clean(h) for h in reader.fieldnames or []]
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise MapError(
-                    f"Routing table '{path.name}' lacks the column '{missing[0]}'.",
-                    file=str(path),
-                    row=1,
-                    column=missing[0],
-                    hint=f"The header must be: {','.join(required)}",
-                )
-            reader.fieldnames = header
-            rows = []
-            for row in reader:
-                if None in row:
-                    raise MapError(
-                        f"Routing table '{path.name}' line {reader.line_num} has more cells than the header.",
-                        file=str(path),
-                        row=reader.line_num,
-                        hint="Quote cells that contain a comma.",
-                    )
-                if not any((v or "").strip() for v in row.values()):
-                    continue
-                rows.append((reader.line_num, {k: clean(v) for k, v in row.items()}))
-    except UnicodeDecodeError as exc:
-        raise MapError(
-            f"Routing table '{path}' is not UTF-8 text.", file=str(path), hint="Save it as UTF-8 (CSV UTF-8)."
-        ) from exc
-    return rows
+    return read_csv_table(
+        path,
+        required,
+        "routing table",
+        missing_hint="Point [mapping] procedures to an existing CSV, or remove the key to use the shipped one.",
+    )
 
 
 @dataclass(frozen=True)

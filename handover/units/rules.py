@@ -7,14 +7,13 @@ line, column, bad value and what was expected.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from handover.errors import MapError
-from handover.text import clean, fold
+from handover.tables import read_csv_table
+from handover.text import fold
 from handover.units.reference import Reference
 
 RULE_COLUMNS = ("old_commune_code", "keyword", "new_commune_code")
@@ -52,36 +51,7 @@ class Decision:
 
 
 def _read(path: Path, required: tuple[str, ...], what: str) -> list[tuple[int, dict[str, str]]]:
-    if not path.is_file():
-        raise MapError(
-            f"The {what} file {path} does not exist.", file=str(path), hint="Check the path given."
-        )
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MapError(
-            f"The {what} file is not UTF-8 text.",
-            file=str(path),
-            hint="Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8).",
-        ) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [clean(h) for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise MapError(
-            f"The {what} file lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or 'nothing'}.",
-            file=str(path),
-            row=1,
-            column=missing[0],
-            hint=f"The first line must name the columns {', '.join(required)}.",
-        )
-    reader.fieldnames = header
-    rows = []
-    for row in reader:
-        cells = {k: clean(v) for k, v in row.items() if k is not None}
-        if any(cells.values()):
-            rows.append((reader.line_num, cells))
-    return rows
+    return read_csv_table(path, required, what)
 
 
 def load_rules(path: Path, ref: Reference) -> list[Rule]:

@@ -35,3 +35,19 @@ def test_channel_and_applicant_texts_become_codes() -> None:
     normalise_codes(frame, load_value_codes())
     assert frame["channel"].tolist() == ["2", "1", "3", "2", "fax", None]
     assert frame["applicant_type"].tolist() == ["1", "2", "1", None, "?", "2"]
+
+
+def test_reference_tables_report_file_line_and_column(tmp_path) -> None:
+    import pytest
+
+    from handover.errors import MapError
+    from handover.pipeline.map import load_value_codes
+
+    bad = tmp_path / "value_codes.csv"
+    bad.write_text("field,raw,code\nchannel,truc tuyen,2\nchannel,,3\n", encoding="utf-8")
+    with pytest.raises(MapError) as err:
+        load_value_codes(bad)
+    assert err.value.context["row"] == 3 and err.value.context["file"] == str(bad)
+    bad.write_text("field,raw\nchannel,truc tuyen\n", encoding="utf-8")
+    with pytest.raises(MapError, match="lacks the column"):
+        load_value_codes(bad)
