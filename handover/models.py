@@ -9,6 +9,7 @@ each field and validate single rows (tests, the API); chunks are not built from 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -212,6 +213,14 @@ class Counts(BaseModel):
 
     def add(self, other: Counts) -> Counts:
         return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
+
+    @classmethod
+    def total(cls, parts: Iterable[Counts]) -> Counts:
+        """The sum of per-source (or per-chunk) counts."""
+        out = cls()
+        for part in parts:
+            out = out.add(part)
+        return out
 
 
 class SourceFingerprint(BaseModel):

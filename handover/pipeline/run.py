@@ -224,9 +224,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     notify("validate", src.config.id, rows)
                 pass1[src.config.id] = counts
 
-            total1 = Counts()
-            for c in pass1.values():
-                total1 = total1.add(c)
+            total1 = Counts.total(pass1.values())
             if total1.extracted and gate_exceeded(
                 total1.quarantined, total1.extracted, cfg.thresholds.max_error_share
             ):
@@ -263,9 +261,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     checkpoint("load.between")
                     notify("load", chunk.source_id, loaded_rows[chunk.source_id])
                 per_source = batch_counts(engine, batch_id)
-                total = Counts()
-                for c in per_source.values():
-                    total = total.add(c)
+                total = Counts.total(per_source.values())
                 summary = {
                     "counts": total.model_dump(),
                     "per_source": {k: v.model_dump() for k, v in per_source.items()},
@@ -293,13 +289,13 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         if engine is not None:
             engine.dispose()
 
-    total = Counts()
-    for c in per_source.values():
-        total = total.add(c)
+    from handover.target.db import safe_url
+
+    total = Counts.total(per_source.values())
     return BatchResult(
         batch_id=batch_id,
         status="dry_run" if dry_run else "finished",
-        target=_hide_password(cfg.target.url),
+        target=safe_url(cfg.target.url),
         started_at=started,
         finished_at=datetime.now(),
         per_source=per_source,
@@ -314,18 +310,6 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
         notices=notices,
     )
-
-
-def _hide_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
-
-
-__all__ = ["Entity", "Progress", "batch_counts", "build_map_settings", "run_batch"]
 
 
 def run_demo(

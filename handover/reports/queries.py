@@ -184,10 +184,7 @@ def ledger_counts(conn: Connection, batch_id: str) -> dict[str, Counts]:
 
 
 def total(counts: dict[str, Counts]) -> Counts:
-    out = Counts()
-    for c in counts.values():
-        out = out.add(c)
-    return out
+    return Counts.total(counts.values())
 
 
 def unit_lines(conn: Connection, batch_id: str) -> list[UnitLine]:
