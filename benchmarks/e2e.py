@@ -48,9 +48,13 @@ def _maxrss_mb() -> float:
 
 
 def _cpu_seconds() -> float:
-    """User + system CPU of this process: the figure to trust when other jobs share the machine."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return round(usage.ru_utime + usage.ru_stime, 3)
+    """User + system CPU of this process and its finished children (the pipeline's worker processes): the
+    figure to trust when other jobs share the machine."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return round(total, 3)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -97,10 +101,12 @@ def child_pipeline(
     dry_run: bool,
     skip_report: bool,
     analyze: bool,
+    workers: int | str | None = None,
 ) -> dict:
     t0 = time.perf_counter()
     from handover.config import load_config
     from handover.pipeline.run import run_batch
+    from handover.pipeline.workers import choose_workers
 
     if skip_report:
         _skip_reports()
@@ -110,6 +116,8 @@ def child_pipeline(
     cfg = load_config(config)
     cfg.target.url = url
     cfg.report.dir = Path(report_dir)
+    if workers is not None:
+        cfg.batch.workers = workers
     if profile:
         from pyinstrument import Profiler
 
@@ -125,6 +133,7 @@ def child_pipeline(
         "cpu_seconds": _cpu_seconds(),
         "peak_rss_mb": _maxrss_mb(),
         "status": result.status,
+        "workers": choose_workers(cfg.batch.workers, result.sources),
         "stages": {t.stage: t.seconds for t in result.timings},
         "counts": result.total.model_dump(),
         "new_rows": result.new_rows,
@@ -199,25 +208,63 @@ def child_baseline(path: str, fmt: str, url: str, nrows: int | None, header_row:
     }
 
 
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and every process below it (pipeline workers included), from /proc."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        rss[pid] = next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        )
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(p for p, pp in parent.items() if pp == pid)
+    return total
+
+
 def run_child(args: list[str], timeout: int) -> dict:
+    """Run one child; also samples the resident memory of its whole process tree every 0.2 s (on Linux), so
+    that worker processes count: ``peak_tree_rss_mb``."""
     env = dict(os.environ, GX_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO))
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(
+    with tempfile.TemporaryFile("w+") as out_fh, tempfile.TemporaryFile("w+") as err_fh:
+        proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "_child", *args],
-            capture_output=True,
+            stdout=out_fh,
+            stderr=err_fh,
             text=True,
-            timeout=timeout,
             env=env,
             cwd=str(REPO),
         )
-    except subprocess.TimeoutExpired as exc:
-        raise SystemExit(f"e2e.py: child {args[0]} ran longer than {timeout} s and was stopped") from exc
+        peak = 0
+        while proc.poll() is None:
+            if time.perf_counter() - start > timeout:
+                proc.kill()
+                proc.wait()
+                raise SystemExit(f"e2e.py: child {args[0]} ran longer than {timeout} s and was stopped")
+            if Path("/proc").is_dir():
+                peak = max(peak, _tree_rss_kib(proc.pid))
+            time.sleep(0.2)
+        out_fh.seek(0)
+        err_fh.seek(0)
+        stdout, stderr = out_fh.read(), err_fh.read()
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
+        sys.stderr.write(stderr[-4000:])
         raise SystemExit(f"e2e.py: child {args[0]} failed with exit code {proc.returncode}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(stdout.strip().splitlines()[-1])
     out["process_seconds"] = round(time.perf_counter() - start, 3)
+    out["peak_tree_rss_mb"] = round(peak / 1024, 1) if peak else None
     return out
 
 
@@ -363,6 +410,7 @@ def benchmark(args: argparse.Namespace) -> dict:
             "1" if args.dry_run else "",
             "1" if args.skip_report else "",
             "1" if args.analyze else "",
+            str(args.workers if args.workers is not None else ""),
         ]
         pipe = run_child(child, args.timeout)
         result: dict = {
@@ -374,7 +422,10 @@ def benchmark(args: argparse.Namespace) -> dict:
             "seconds": pipe["seconds"],
             "rows_per_s": _rate(args.rows, pipe["seconds"]),
             "cpu_seconds": pipe["cpu_seconds"],
-            "peak_rss_mb": pipe["peak_rss_mb"],
+            # the whole process tree (main + map/validate workers), sampled; the main process alone
+            "peak_rss_mb": max(pipe["peak_rss_mb"], pipe["peak_tree_rss_mb"] or 0),
+            "peak_rss_main_mb": pipe["peak_rss_mb"],
+            "workers": pipe.get("workers"),
             "stages": pipe["stages"],
             "counts": pipe["counts"],
             "new_rows": pipe["new_rows"],
@@ -446,7 +497,14 @@ def main(argv: list[str] | None = None) -> int:
         kind, rest = argv[1], argv[2:]
         if kind == "pipeline":
             out = child_pipeline(
-                rest[0], rest[1], rest[2], rest[3] or None, bool(rest[4]), bool(rest[5]), bool(rest[6])
+                rest[0],
+                rest[1],
+                rest[2],
+                rest[3] or None,
+                bool(rest[4]),
+                bool(rest[5]),
+                bool(rest[6]),
+                (rest[7] if rest[7] == "auto" else int(rest[7])) if rest[7] else None,
             )
         else:
             out = child_baseline(rest[0], rest[1], rest[2], int(rest[3]) or None, int(rest[4]))
@@ -465,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=CHILD_TIMEOUT, help="seconds allowed per child run")
     ap.add_argument("--baseline-rows", type=int, help="run the baseline on the first N rows only")
     ap.add_argument("--no-baseline", action="store_true", help="skip the baseline")
+    ap.add_argument(
+        "--workers", help='batch.workers for the pipeline: "auto" (the default), 0 = in process, or a number'
+    )
     ap.add_argument("--profile", metavar="FILE", help="pyinstrument text profile of the pipeline child")
     ap.add_argument(
         "--skip-report",

@@ -101,6 +101,12 @@ class BatchSection(BaseModel):
     chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
         50_000, description="Rows per chunk: one transaction each; memory grows with it, not with the input."
     )
+    workers: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = Field(
+        "auto",
+        description='Processes that map and validate chunks while this one reads the next: "auto" = one per '
+        "CPU beyond the first when the file sources hold 16 MB or more (none for smaller batches), 0 = map and "
+        "validate in this process, n = n processes.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -206,6 +212,7 @@ EXAMPLE_TOML = """\
 id = "lao-cai-086-2025-07"          # the key for resume and rollback: letters, digits, - _ .
 description = "Huyện Bảo Thắng: hồ sơ đang giải quyết"
 chunk_size = 50000                   # rows per chunk; memory stays flat whatever the input size
+workers = "auto"                     # map/validate processes: "auto" (big inputs: one per extra CPU), 0 = none, n
 
 [target]
 url = "sqlite:///target.db"          # or postgresql+psycopg://user@127.0.0.1/handover, mysql+pymysql://...

@@ -41,6 +41,10 @@ class HandoverError(Exception):
         if self.stage and "stage" not in self.context:
             self.context["stage"] = self.stage
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in a worker process, re-raised in the main one: keep hint and context across the pickle.
+        return (_rebuild, (type(self), self.message, self.hint, self.context))
+
     def __str__(self) -> str:
         parts = [self.message]
         where = ", ".join(f"{k}={v}" for k, v in self.context.items())
@@ -58,6 +62,15 @@ class HandoverError(Exception):
             "context": {k: str(v) for k, v in self.context.items()},
             "exit_code": self.exit_code,
         }
+
+
+def _rebuild(
+    cls: type[HandoverError], message: str, hint: str | None, context: dict[str, Any]
+) -> HandoverError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.message, error.hint, error.context = message, hint, dict(context)
+    return error
 
 
 class ConfigError(HandoverError):

@@ -24,13 +24,14 @@ from handover import __version__
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
-from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, Finding, StageTiming
+from handover.models import DISPOSITIONS, BatchResult, Chunk, Counts, Finding, StageTiming
 from handover.pipeline.spool import Spool
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from handover.pipeline.map import MapSettings
+    from handover.pipeline.workers import ChunkOutcome
 
 # progress(stage, source_id, rows_done_in_source)
 Progress = Callable[[str, str, int], None]
@@ -155,16 +156,11 @@ class _FindingsCsv:
         self._fh.close()
 
 
-def _chunk_counts(frame) -> Counts:
-    vc = frame["disposition"].value_counts()
-    return Counts(extracted=len(frame), **{d: int(vc.get(d, 0)) for d in DISPOSITIONS})
-
-
 def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
     from handover.pipeline.extract import open_sources
-    from handover.pipeline.map import map_chunk
-    from handover.pipeline.validate import Validator, gate_exceeded
+    from handover.pipeline.validate import gate_exceeded, merge_gx
+    from handover.pipeline.workers import Pass1, choose_workers
 
     started = datetime.now()
     timer = _Timer()
@@ -175,9 +171,8 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         sources = open_sources(cfg.sources, cfg.batch.chunk_size)
     with timer.stage("map"):
         settings = build_map_settings(cfg)
-    # Built on first use: importing great-expectations takes seconds, and a re-run of a finished batch has
-    # nothing to validate. Still before anything is loaded: pass 1 ends before pass 2 starts.
-    validators: dict[Entity, Validator] = {}
+    workers = choose_workers(cfg.batch.workers, [s.fingerprint for s in sources])
+    gx_totals: dict[tuple[str, str], dict] = {}
 
     engine = loader = None
     if not dry_run:
@@ -193,17 +188,35 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
     chunks_skipped = new_rows = conflicts = 0
     notices: list[str] = []
     try:
-        with lock as held, Spool() as spool, _FindingsCsv(spool.dir / "findings.csv") as findings_csv:
+        with (
+            lock as held,
+            Spool() as spool,
+            _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
+            Pass1(settings, spool, workers) as pass_one,
+        ):
             if getattr(held, "took_over", None):
                 notices.append(held.took_over)
             fingerprints = [s.fingerprint for s in sources]
             # Read-only until the gate has passed: a batch stopped by the gate leaves no trace in the target.
             done = committed_chunks(engine, batch_id) if engine is not None else set()
+            validated: Counter[str] = Counter()
 
-            # pass 1: extract → map → validate → spool
+            def take(outcomes: Iterator[ChunkOutcome]) -> None:
+                for out in outcomes:
+                    pass1[out.source_id] = pass1.get(out.source_id, Counts()).add(out.counts)
+                    findings.update(f.check for f in out.findings)
+                    findings_csv.write(out.findings)
+                    merge_gx(gx_totals, out.gx)
+                    for stage, seconds in out.seconds.items():
+                        timer.seconds[stage] += seconds
+                    validated[out.source_id] += out.rows
+                    notify("validate", out.source_id, validated[out.source_id])
+
+            # pass 1: extract → map → validate → spool (map and validate in worker processes when
+            # there are several; the outcomes come back in chunk order)
             for src in sources:
                 rows = 0
-                counts = Counts()
+                pass1[src.config.id] = Counts()
                 for chunk in timer.timed_iter("extract", src.chunks()):
                     rows += len(chunk.frame)
                     checkpoint("extract")
@@ -211,18 +224,8 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                         chunks_skipped += 1
                         notify("extract", src.config.id, rows)
                         continue
-                    with timer.stage("map"):
-                        chunk = map_chunk(chunk, settings)
-                    with timer.stage("validate"):
-                        if src.config.entity not in validators:
-                            validators[src.config.entity] = Validator.load(src.config.entity)
-                        chunk = validators[src.config.entity].validate_chunk(chunk)
-                    counts = counts.add(_chunk_counts(chunk.frame))
-                    findings.update(f.check for f in chunk.findings)
-                    findings_csv.write(chunk.findings)
-                    spool.append(chunk)
-                    notify("validate", src.config.id, rows)
-                pass1[src.config.id] = counts
+                    take(pass_one.submit(chunk))
+            take(pass_one.drain())
 
             total1 = Counts.total(pass1.values())
             if total1.extracted and gate_exceeded(
@@ -240,7 +243,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     "thresholds.max_error_share in the batch config if these rows may be held back.",
                 )
 
-            gx = [g for v in validators.values() for g in v.gx_summary()]
+            gx = list(gx_totals.values())
             rules = settings.resolver.rule_report()
             if engine is None:
                 per_source = pass1
@@ -249,11 +252,12 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
             else:
                 loader = Loader(engine, batch_id, conflict_policy=cfg.target.conflict_policy)
                 loader.begin_batch(cfg.batch.description, config_sha256(cfg), fingerprints)
-                # pass 2: load, one transaction per chunk
+                # pass 2: load, one transaction per chunk (with workers, they prepare the next chunks)
                 loaded_rows: Counter[str] = Counter()
-                for chunk in spool:
+                for work in timer.timed_iter("load", pass_one.for_load()):
                     with timer.stage("load"):
-                        result = loader.load_chunk(chunk)
+                        result = loader.load_chunk(work)
+                    chunk = work if isinstance(work, Chunk) else work.chunk
                     new_rows += result.inserted
                     conflicts += result.conflicts
                     findings.update(f.check for f in result.findings)

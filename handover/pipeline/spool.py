@@ -23,18 +23,35 @@ class Spool:
         self._paths: list[Path] = []
 
     def append(self, chunk: Chunk) -> None:
+        self.write(self.reserve(), chunk)
+
+    def reserve(self) -> Path:
+        """The file of the next chunk in order, to be written (by :meth:`write`, in any process) before the
+        spool is read."""
         path = self.dir / f"{len(self._paths):06d}.pkl"
+        self._paths.append(path)
+        return path
+
+    @staticmethod
+    def write(path: Path, chunk: Chunk) -> None:
         with path.open("wb") as fh:
             pickle.dump(chunk, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self._paths.append(path)
 
     def __len__(self) -> int:
         return len(self._paths)
 
+    def paths(self) -> list[Path]:
+        """The chunk files, in order."""
+        return list(self._paths)
+
+    @staticmethod
+    def read(path: Path) -> Chunk:
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # our own file, written by write()
+
     def __iter__(self) -> Iterator[Chunk]:
         for path in self._paths:
-            with path.open("rb") as fh:
-                yield pickle.load(fh)  # our own file, written above
+            yield self.read(path)
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

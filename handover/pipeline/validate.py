@@ -363,6 +363,20 @@ def load_suite(path: Path) -> SuiteSpec:
     return spec
 
 
+def merge_gx(total: dict[tuple[str, str], dict[str, Any]], entries: list[dict[str, Any]]) -> None:
+    """Add one chunk's GX results (:meth:`Validator.last_gx`) to running totals keyed by (suite, check), the
+    way :meth:`Validator.gx_summary` accumulates them in one process."""
+    for entry in entries:
+        key = (entry["suite"], entry["check"])
+        acc = total.get(key)
+        if acc is None:
+            total[key] = dict(entry)
+            continue
+        acc["success"] = acc["success"] and entry["success"]
+        acc["unexpected_count"] += entry["unexpected_count"]
+        acc["element_count"] += entry["element_count"]
+
+
 def _gx():
     """Import great-expectations with analytics off (the variable must be set before the import)."""
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
@@ -395,6 +409,7 @@ class Validator:
         self.path = path
         self.entity = spec.suite.entity
         self._summary: dict[str, dict[str, Any]] = {}
+        self._last: dict[str, dict[str, Any]] = {}
         self._prefixes = _province_prefixes()
         from handover.pipeline.routing import StatusTable
 
@@ -534,6 +549,12 @@ class Validator:
         entry["success"] = entry["success"] and success
         entry["unexpected_count"] += int(r.get("unexpected_count") or 0)
         entry["element_count"] += int(r.get("element_count") or n)
+        self._last[check] = {
+            **entry,
+            "success": success,
+            "unexpected_count": int(r.get("unexpected_count") or 0),
+            "element_count": int(r.get("element_count") or n),
+        }
 
     def result(self) -> ValidateResult:
         """Sizes and GX results so far."""
@@ -548,6 +569,11 @@ class Validator:
     def gx_summary(self) -> list[dict[str, Any]]:
         """GX results accumulated over every chunk validated so far, one dict per expectation."""
         return [dict(self._summary[e.check]) for e in self.spec.expectations if e.check in self._summary]
+
+    def last_gx(self) -> list[dict[str, Any]]:
+        """GX results of the last chunk alone (same keys as :meth:`gx_summary`): what :func:`merge_gx` adds up
+        when chunks are validated in several processes."""
+        return [dict(self._last[e.check]) for e in self.spec.expectations if e.check in self._last]
 
     # -- chunks -----------------------------------------------------------------------------------------
 
@@ -596,6 +622,7 @@ class Validator:
 
         frame = chunk.frame
         n = len(frame)
+        self._last = {}
         # Every column a check reads, as stripped text with None for missing: built once per chunk.
         texts = pd.DataFrame(
             {c: _text(frame, c) for c in self._text_columns if c in frame.columns}, index=frame.index

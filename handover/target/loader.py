@@ -21,6 +21,7 @@ quarantine the row with an error finding ``load_value_invalid`` instead of faili
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -359,6 +360,143 @@ def _texts(raw: list[Any], limit: int | None = None) -> list[str | None]:
     return list(map(memo.__getitem__, raw))
 
 
+@dataclasses.dataclass
+class PreparedChunk:
+    """What the load of one chunk needs that depends on the chunk alone, not on the database: every row's
+    target values, natural key, content hash, ledger texts, the ``load_value_invalid`` quarantines and the
+    payloads of the rows already held back. :func:`prepare_chunk` builds it; the run prepares the next chunk
+    in a thread while the database writes the current one."""
+
+    chunk: Chunk
+    frame: Any
+    entity: Entity
+    dispositions: list[str]
+    reasons: list[str | None]
+    source_rows: list[int]
+    converted: dict[str, list[Any]]
+    keys: list[str | None]
+    hashes: list[str | None]
+    own: list[Finding]
+    ledger_units: dict[str, list[Any]]
+    payload_columns: list[str]
+    payloads: list[str | None]
+
+
+def prepare_chunk(chunk: Chunk) -> PreparedChunk:
+    """The part of a chunk's load that needs no database (see :class:`PreparedChunk`)."""
+    frame = chunk.frame.reset_index(drop=True)
+    entity = Entity(chunk.entity)
+    n = len(frame)
+    for needed in ("source_row", "disposition"):
+        if needed not in frame.columns:
+            raise LoadError(
+                f"chunk {chunk.index} of source '{chunk.source_id}' has no '{needed}' column",
+                hint="this is a bug in the pipeline: report it with the command you ran",
+                source=chunk.source_id,
+            )
+    dispositions = list(map(str, frame["disposition"].tolist()))
+    unknown = sorted(set(dispositions) - set(DISPOSITIONS))
+    if unknown:
+        raise LoadError(
+            f"chunk {chunk.index} of source '{chunk.source_id}' has unknown dispositions {unknown}",
+            hint="this is a bug in the pipeline: report it with the command you ran",
+            source=chunk.source_id,
+        )
+    reasons: list[str | None] = _texts(_column_values(frame, "reason", n))
+    source_rows = list(map(int, frame["source_row"].tolist()))
+    own: list[Finding] = []
+    table = table_for(entity)
+    columns = content_columns(entity)
+
+    # 1. Target values of every row (needed for keys of all rows; checked only for loaded ones).
+    # Column by column, each conversion once per distinct value.
+    converted: dict[str, list[Any]] = {}
+    invalid: dict[int, tuple[str, str]] = {}
+    for name in columns:
+        if name == "source_system":
+            converted[name] = [chunk.source_id] * n
+            continue
+        column = table.c[name]
+        convert, expected = _converter(column)
+        limit = getattr(column.type, "length", None) if isinstance(column.type, String) else None
+        numbers = _numbers(frame, name) if convert is _as_number and name in frame.columns else None
+        if numbers is not None:
+            out, failed = numbers
+            too_long: list[int] = []
+            raw = frame[name].tolist() if failed else []
+        else:
+            raw = _column_values(frame, name, n)
+            out, failed, too_long = _convert_column(raw, convert, limit)
+        for i in failed:
+            if dispositions[i] == "loaded" and i not in invalid:
+                invalid[i] = (name, f"'{raw[i]}' is not {expected}")
+        for i in too_long:
+            if dispositions[i] == "loaded":
+                invalid.setdefault(i, (name, f"longer than {limit} characters"))
+        converted[name] = out
+    if entity is Entity.DOSSIER:
+        keys: list[str | None] = list(converted["dossier_code"])
+    else:
+        keys = [
+            f"{t}/{r}" if t and r else None
+            for t, r in zip(converted["record_type"], converted["record_number"], strict=True)
+        ]
+    for i, d in enumerate(dispositions):
+        if d == "loaded" and keys[i] is None and i not in invalid:
+            invalid[i] = (
+                "dossier_code" if entity is Entity.DOSSIER else "record_number",
+                "the natural key is empty",
+            )
+    for i, (field, problem) in sorted(invalid.items()):
+        dispositions[i] = "quarantined"
+        reasons[i] = (
+            f"Giá trị không ghi được vào CSDL đích ({field}: {problem}) / target cannot hold {field}: {problem}"
+        )
+        own.append(
+            Finding(
+                source_id=chunk.source_id,
+                row=source_rows[i],
+                key=keys[i],
+                field=field,
+                check="load_value_invalid",
+                severity=Severity.ERROR,
+                message_vi=f"Giá trị trường {field} không ghi được vào CSDL đích: {problem}.",
+                message_en=f"The target cannot hold the value of {field}: {problem}.",
+            )
+        )
+    hashes: list[str | None] = [None] * n
+    to_hash = [i for i, d in enumerate(dispositions) if d == "loaded"]
+    if to_hash:
+        picked = {c: _pick(converted[c], to_hash) for c in columns}
+        for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
+            hashes[i] = digest
+    ledger_units = {
+        name: _texts(_column_values(frame, name, n), limit) for name, limit in _UNIT_LEDGER_LIMITS.items()
+    }
+    ledger_units["candidates"] = _texts(_column_values(frame, "unit_candidates", n))
+    payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
+    payloads: list[str | None] = [None] * n
+    held = [i for i in range(n) if dispositions[i] != "loaded"]
+    if held:
+        for i, payload in zip(held, _payloads(frame, payload_columns, held), strict=True):
+            payloads[i] = payload
+    return PreparedChunk(
+        chunk=chunk,
+        frame=frame,
+        entity=entity,
+        dispositions=dispositions,
+        reasons=reasons,
+        source_rows=source_rows,
+        converted=converted,
+        keys=keys,
+        hashes=hashes,
+        own=own,
+        ledger_units=ledger_units,
+        payload_columns=payload_columns,
+        payloads=payloads,
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The loader
 # ---------------------------------------------------------------------------------------------------------
@@ -564,11 +702,13 @@ class Loader:
 
     # -- chunks -------------------------------------------------------------------------------------------
 
-    def load_chunk(self, chunk: Chunk) -> ChunkLoadResult:
-        """Load one chunk in one transaction (see the module text)."""
+    def load_chunk(self, work: Chunk | PreparedChunk) -> ChunkLoadResult:
+        """Load one chunk (or a chunk prepared by :func:`prepare_chunk`) in one transaction (see the module
+        text)."""
+        chunk = work.chunk if isinstance(work, PreparedChunk) else work
         try:
             with self.engine.begin() as conn:
-                return self._load(conn, chunk)
+                return self._load(conn, work)
         except SQLAlchemyError as exc:
             raise self._db_error(
                 f"chunk {chunk.index} of source '{chunk.source_id}'",
@@ -624,99 +764,19 @@ class Loader:
             skipped=True,
         )
 
-    def _load(self, conn: Connection, chunk: Chunk) -> ChunkLoadResult:
+    def _load(self, conn: Connection, work: Chunk | PreparedChunk) -> ChunkLoadResult:
+        chunk = work.chunk if isinstance(work, PreparedChunk) else work
         stored = self._stored_result(conn, chunk)
         if stored is not None:
             return stored
-        frame = chunk.frame.reset_index(drop=True)
-        entity = Entity(chunk.entity)
-        n = len(frame)
-        for needed in ("source_row", "disposition"):
-            if needed not in frame.columns:
-                raise LoadError(
-                    f"chunk {chunk.index} of source '{chunk.source_id}' has no '{needed}' column",
-                    hint="this is a bug in the pipeline: report it with the command you ran",
-                    source=chunk.source_id,
-                )
-        dispositions = list(map(str, frame["disposition"].tolist()))
-        unknown = sorted(set(dispositions) - set(DISPOSITIONS))
-        if unknown:
-            raise LoadError(
-                f"chunk {chunk.index} of source '{chunk.source_id}' has unknown dispositions {unknown}",
-                hint="this is a bug in the pipeline: report it with the command you ran",
-                source=chunk.source_id,
-            )
-        reasons: list[str | None] = _texts(_column_values(frame, "reason", n))
-        source_rows = list(map(int, frame["source_row"].tolist()))
+        p = work if isinstance(work, PreparedChunk) else prepare_chunk(chunk)
+        frame, entity, n = p.frame, p.entity, len(p.frame)
+        dispositions, reasons, own = list(p.dispositions), list(p.reasons), list(p.own)
+        source_rows, converted, keys, hashes = p.source_rows, p.converted, p.keys, p.hashes
         self._check_rows_not_loaded(conn, chunk, source_rows)
         actions: list[str | None] = [None] * n
-        own: list[Finding] = []
         table = table_for(entity)
         columns = content_columns(entity)
-
-        # 1. Target values of every row (needed for keys of all rows; checked only for loaded ones).
-        # Column by column, each conversion once per distinct value.
-        converted: dict[str, list[Any]] = {}
-        invalid: dict[int, tuple[str, str]] = {}
-        for name in columns:
-            if name == "source_system":
-                converted[name] = [chunk.source_id] * n
-                continue
-            column = table.c[name]
-            convert, expected = _converter(column)
-            limit = getattr(column.type, "length", None) if isinstance(column.type, String) else None
-            numbers = _numbers(frame, name) if convert is _as_number and name in frame.columns else None
-            if numbers is not None:
-                out, failed = numbers
-                too_long: list[int] = []
-                raw = frame[name].tolist() if failed else []
-            else:
-                raw = _column_values(frame, name, n)
-                out, failed, too_long = _convert_column(raw, convert, limit)
-            for i in failed:
-                if dispositions[i] == "loaded" and i not in invalid:
-                    invalid[i] = (name, f"'{raw[i]}' is not {expected}")
-            for i in too_long:
-                if dispositions[i] == "loaded":
-                    invalid.setdefault(i, (name, f"longer than {limit} characters"))
-            converted[name] = out
-        if entity is Entity.DOSSIER:
-            keys: list[str | None] = list(converted["dossier_code"])
-        else:
-            keys = [
-                f"{t}/{r}" if t and r else None
-                for t, r in zip(converted["record_type"], converted["record_number"], strict=True)
-            ]
-        for i, d in enumerate(dispositions):
-            if d == "loaded" and keys[i] is None and i not in invalid:
-                invalid[i] = (
-                    "dossier_code" if entity is Entity.DOSSIER else "record_number",
-                    "the natural key is empty",
-                )
-        for i, (field, problem) in sorted(invalid.items()):
-            dispositions[i] = "quarantined"
-            reasons[i] = (
-                f"Giá trị không ghi được vào CSDL đích ({field}: {problem}) / target cannot hold {field}: {problem}"
-            )
-            own.append(
-                Finding(
-                    source_id=chunk.source_id,
-                    row=source_rows[i],
-                    key=keys[i],
-                    field=field,
-                    check="load_value_invalid",
-                    severity=Severity.ERROR,
-                    message_vi=f"Giá trị trường {field} không ghi được vào CSDL đích: {problem}.",
-                    message_en=f"The target cannot hold the value of {field}: {problem}.",
-                )
-            )
-        hashes: list[str | None] = [None] * n
-        to_hash = [i for i, d in enumerate(dispositions) if d == "loaded"]
-        picked: dict[str, list[Any]] = {}
-        if to_hash:
-            picked = {c: _pick(converted[c], to_hash) for c in columns}
-            for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
-                hashes[i] = digest
 
         # 2. Keys this batch has loaded already (earlier chunks, then earlier rows of this chunk).
         candidate_keys = sorted({keys[i] for i in range(n) if dispositions[i] == "loaded"})
@@ -850,7 +910,7 @@ class Loader:
             h["row_json"] = _row_json(old_rows[h["row_json"]])
 
         # 4. Writes: target rows, history, ledger, findings, progress — one transaction.
-        new_rows = picked if fresh == to_hash else {c: _pick(converted[c], fresh) for c in columns}
+        new_rows = {c: _pick(converted[c], fresh) for c in columns}
         new_rows["content_hash"] = _pick(hashes, fresh)
         new_rows["batch_id"] = [self.batch_id] * len(fresh)
         new_rows["updated_batch_id"] = [None] * len(fresh)
@@ -858,13 +918,12 @@ class Loader:
         writers.insert_columns(conn, table, new_rows)
         writers.insert_rows(conn, schema.history, history_rows)
         writers.update_rows(conn, table, updates)
-        payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
-        wanted = [i for i in range(n) if dispositions[i] != "loaded"]
-        payloads: list[str | None] = [None] * n
+        payloads = list(p.payloads)
         for i, payload in conflict_payload.items():
             payloads[i] = payload
-        if wanted:
-            for i, payload in zip(wanted, _payloads(frame, payload_columns, wanted), strict=True):
+        wanted = [i for i in range(n) if dispositions[i] != "loaded" and payloads[i] is None]
+        if wanted:  # held back by the steps above
+            for i, payload in zip(wanted, _payloads(frame, p.payload_columns, wanted), strict=True):
                 payloads[i] = payload
         ledger_rows: dict[str, list[Any]] = {
             "batch_id": [self.batch_id] * n,
@@ -877,9 +936,7 @@ class Loader:
             "action": actions,
             "reason": reasons,
         }
-        for name, limit in _UNIT_LEDGER_LIMITS.items():
-            ledger_rows[name] = _texts(_column_values(frame, name, n), limit)
-        ledger_rows["candidates"] = _texts(_column_values(frame, "unit_candidates", n))
+        ledger_rows.update(p.ledger_units)
         ledger_rows["payload"] = payloads
         writers.insert_columns(conn, schema.ledger, ledger_rows)
         all_findings = [*chunk.findings, *own]
@@ -981,4 +1038,4 @@ def _key_filters(conn: Connection, column: Any, values: Sequence[str]) -> Iterab
         yield column.in_(values[start : start + _IN_SLICE])
 
 
-__all__ = ["ChunkLoadResult", "Loader", "fingerprint_lines", "utcnow"]
+__all__ = ["ChunkLoadResult", "Loader", "PreparedChunk", "fingerprint_lines", "prepare_chunk", "utcnow"]

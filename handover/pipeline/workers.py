@@ -1,0 +1,221 @@
+"""Pass 1 of a batch (map → validate → spool) and the database-free part of pass 2, in this process or with
+worker processes.
+
+Validation (great-expectations and the custom rules) is the CPU-heavy part of pass 1: with workers, this process
+reads and maps the chunks while worker processes validate the ones before, each writing its chunk to the spool
+file reserved for it in order; during the load, the workers prepare the next chunks
+(:func:`~handover.target.loader.prepare_chunk`) while this process writes the current one. Both paths run the same
+functions on the same chunks, so the spool, the findings, the counts, the great-expectations totals and the
+target are the same whichever path ran (tested).
+
+``batch.workers`` chooses: ``"auto"`` gives big file sources (:data:`AUTO_MIN_BYTES` in all) one worker per CPU
+beyond the one this process works with; small batches (and one-CPU machines) stay in this process, where starting
+a process and importing great-expectations in it (≈ 4 s, 140 MB each) would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from handover.errors import HandoverError
+from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding, SourceFingerprint
+from handover.pipeline.spool import Spool
+
+if TYPE_CHECKING:
+    from handover.pipeline.map import MapSettings
+    from handover.pipeline.validate import Validator
+    from handover.target.loader import PreparedChunk
+
+T = TypeVar("T")
+
+AUTO_MIN_BYTES = 16 * 1024 * 1024  # file sources this big in all (≈ 50,000 CSV rows) get workers
+MAX_AUTO_WORKERS = 4
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def choose_workers(setting: int | str, sources: Sequence[SourceFingerprint]) -> int:
+    """Worker processes for pass 1 (0 = map and validate in this process): ``setting`` when it is a number,
+    else automatic: one per CPU beyond the one this process reads with, for file sources of
+    :data:`AUTO_MIN_BYTES` or more in all (see the module text)."""
+    if setting != "auto":
+        return int(setting)
+    size = sum(s.size_bytes or 0 for s in sources)
+    if size < AUTO_MIN_BYTES:
+        return 0
+    return max(0, min(cpu_count() - 1, MAX_AUTO_WORKERS))
+
+
+@dataclasses.dataclass
+class ChunkOutcome:
+    """What pass 1 did with one chunk (the chunk itself is in its spool file)."""
+
+    source_id: str
+    index: int
+    rows: int
+    counts: Counts
+    findings: list[Finding]
+    gx: list[dict[str, Any]]  # this chunk's great-expectations results (Validator.last_gx)
+    seconds: dict[str, float]  # stage → seconds spent on this chunk
+
+
+def chunk_counts(frame: Any) -> Counts:
+    vc = frame["disposition"].value_counts()
+    return Counts(extracted=len(frame), **{d: int(vc.get(d, 0)) for d in DISPOSITIONS})
+
+
+class Validation:
+    """Validate → spool file, with the validators of one process (built on first use: importing
+    great-expectations takes seconds, and a resumed batch may have nothing left to validate)."""
+
+    def __init__(self) -> None:
+        self.validators: dict[Entity, Validator] = {}
+
+    def run(self, chunk: Chunk, path: Path) -> ChunkOutcome:
+        from handover.pipeline.validate import Validator
+
+        start = time.perf_counter()
+        entity = Entity(chunk.entity)
+        if entity not in self.validators:
+            self.validators[entity] = Validator.load(entity)
+        validator = self.validators[entity]
+        chunk = validator.validate_chunk(chunk)
+        counts = chunk_counts(chunk.frame)
+        Spool.write(path, chunk)
+        return ChunkOutcome(
+            source_id=chunk.source_id,
+            index=chunk.index,
+            rows=len(chunk.frame),
+            counts=counts,
+            findings=chunk.findings,
+            gx=validator.last_gx(),
+            seconds={"validate": time.perf_counter() - start},
+        )
+
+
+# -- worker processes ----------------------------------------------------------------------------------------
+
+_VALIDATION: Validation | None = None
+
+
+def _validate_in_worker(chunk: Chunk, path: Path) -> ChunkOutcome:
+    global _VALIDATION
+    if _VALIDATION is None:
+        _VALIDATION = Validation()
+    return _VALIDATION.run(chunk, path)
+
+
+def _prepare_in_worker(path: Path) -> PreparedChunk:
+    from handover.target.loader import prepare_chunk
+
+    return prepare_chunk(Spool.read(path))
+
+
+class Pass1:
+    """Maps every chunk handed to :meth:`submit`, runs :meth:`Validation.run` on it and gives the outcomes back
+    in the order the chunks came, in this process (``workers`` = 0) or in ``workers`` processes, at most
+    ``workers + 1`` chunks in flight (memory stays flat). Use as a context manager."""
+
+    def __init__(self, settings: MapSettings, spool: Spool, workers: int) -> None:
+        self.settings = settings
+        self.spool = spool
+        self.workers = workers
+        self.local = Validation()
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[tuple[ChunkOutcome | Future[ChunkOutcome], float]] = deque()
+
+    def submit(self, chunk: Chunk) -> Iterator[ChunkOutcome]:
+        """Map ``chunk`` here, queue its validation; yield the outcomes that are ready (oldest first), waiting
+        when too many are queued."""
+        from handover.pipeline.map import map_chunk
+
+        start = time.perf_counter()
+        chunk = map_chunk(chunk, self.settings)
+        mapped = time.perf_counter() - start
+        path = self.spool.reserve()
+        if self.workers > 0:
+            if self._pool is None:
+                import multiprocessing
+
+                # spawn: fresh interpreters (no copy of this process's open database connections), children of
+                # this process (their CPU time shows in its rusage once the pool is shut down)
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn")
+                )
+            self._pending.append((self._pool.submit(_validate_in_worker, chunk, path), mapped))
+        else:
+            self._pending.append((self.local.run(chunk, path), mapped))
+        yield from self._ready(self.workers + 1 if self.workers > 0 else 0)
+
+    def drain(self) -> Iterator[ChunkOutcome]:
+        """Every outcome still queued, in order."""
+        yield from self._ready(0)
+
+    def _ready(self, keep: int) -> Iterator[ChunkOutcome]:
+        while self._pending:
+            head, mapped = self._pending[0]
+            if isinstance(head, Future) and len(self._pending) <= keep and not head.done():
+                return
+            self._pending.popleft()
+            outcome = self._result(head) if isinstance(head, Future) else head
+            outcome.seconds["map"] = mapped
+            yield outcome
+
+    @staticmethod
+    def _result(future: Future[T]) -> T:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            raise HandoverError(
+                "A worker process (map, validate, prepare) stopped unexpectedly (killed, or out of memory); "
+                "the chunks committed so far stay, the rest was not loaded.",
+                hint="Run the same command again: it resumes. If it happens again, set workers = 0 under [batch] "
+                "in the batch config to work in this process only, or lower chunk_size.",
+                stage="map/validate",
+            ) from exc
+
+    def for_load(self) -> Iterator[Chunk | PreparedChunk]:
+        """The spooled chunks in order, for pass 2. With workers, each comes prepared for the load
+        (:func:`~handover.target.loader.prepare_chunk`, the part that needs no database) by a worker while this
+        process writes the ones before it; without, as plain chunks (the loader prepares them)."""
+        if self._pool is None:
+            yield from self.spool
+            return
+        ahead: deque[Future[PreparedChunk]] = deque()
+        paths = iter(self.spool.paths())
+        for path in paths:
+            ahead.append(self._pool.submit(_prepare_in_worker, path))
+            if len(ahead) >= self.workers:  # one prepared chunk per worker in flight: memory stays flat
+                break
+        while ahead:
+            prepared = self._result(ahead.popleft())
+            path = next(paths, None)
+            if path is not None:
+                ahead.append(self._pool.submit(_prepare_in_worker, path))
+            yield prepared
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending.clear()
+
+    def __enter__(self) -> Pass1:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
