@@ -212,8 +212,8 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     validated[out.source_id] += out.rows
                     notify("validate", out.source_id, validated[out.source_id])
 
-            # pass 1: extract → map → validate → spool (map and validate in worker processes when
-            # there are several; the outcomes come back in chunk order)
+            # pass 1: extract → map → validate → spool (validate in worker processes when batch.workers
+            # gives some; the outcomes come back in chunk order)
             for src in sources:
                 rows = 0
                 pass1[src.config.id] = Counts()
