@@ -1,13 +1,16 @@
-"""Excel exports: ``.xlsx`` streamed with openpyxl (read-only, cached formula values, hidden rows seen),
-``.xls`` through python-calamine. Zip bombs, encrypted and damaged workbooks are refused before parsing."""
+"""Excel exports: ``.xlsx`` streamed with lxml as openpyxl reads it (read-only, cached formula values, hidden
+rows seen; see :mod:`handover.sources.xlsx_stream`), openpyxl itself as the fallback; ``.xls`` through
+python-calamine. Zip bombs, encrypted and damaged workbooks are refused before parsing."""
 
 from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from handover.sources import xlsx_stream
 from handover.sources.base import RawRow, SourceReader
 from handover.text import fold
 
@@ -39,6 +42,8 @@ def check_zip_limits(path: Path, max_total: int | None = None, max_ratio: int | 
 
 class ExcelReader(SourceReader):
     kind = "xlsx"
+    book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
+    wb: Any = None
 
     def _check_file(self) -> bytes:
         path = self.cfg.path
@@ -99,8 +104,6 @@ class ExcelReader(SourceReader):
         )
 
     def _open_openpyxl(self, path: Path) -> None:
-        import openpyxl
-
         try:
             check_zip_limits(path)
         except zipfile.BadZipFile as exc:
@@ -111,6 +114,21 @@ class ExcelReader(SourceReader):
                 hint="Do not open this file; ask the district for a fresh export. A real workbook of "
                 f"{MAX_UNCOMPRESSED // (1024 * 1024)} MB of data or more should be exported as CSV.",
             ) from exc
+        try:
+            book = xlsx_stream.open_book(path)
+        except Exception:  # anything unusual: openpyxl reads it, or says how it is damaged
+            self._load_openpyxl(path)
+            return
+        self.book = book
+        sheets = [(name, state == "visible") for name, state, _ in book.sheets]
+        self.sheet_name = self._pick_sheet(sheets)
+        self.sheet_part = next(part for name, _, part in book.sheets if name == self.sheet_name)
+
+    def _load_openpyxl(self, path: Path) -> None:
+        import openpyxl
+
+        if self.wb is not None:
+            return
         try:
             self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
         except Exception as exc:  # openpyxl raises KeyError, ParseError, InvalidFileException ...
@@ -155,6 +173,24 @@ class ExcelReader(SourceReader):
         if self.legacy:
             yield from self._rows_calamine()
             return
+        if self.book is None:
+            yield from self._rows_openpyxl()
+            return
+        done = 0
+        try:
+            for row in xlsx_stream.iter_sheet_rows(self.book, self.sheet_part):
+                yield row
+                done += 1
+        except GeneratorExit:
+            raise
+        except Exception:
+            # Damaged XML, or something the fast parser refuses: openpyxl takes over after the rows already
+            # given (they are the same), and either reads on or raises the message it always gave.
+            assert self.cfg.path is not None
+            self._load_openpyxl(self.cfg.path)
+            yield from islice(self._rows_openpyxl(), done, None)
+
+    def _rows_openpyxl(self) -> Iterator[RawRow]:
         from openpyxl.worksheet._reader import WorkSheetParser
 
         ws = self.ws
