@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-AUTO_MIN_BYTES = 16 * 1024 * 1024  # file sources this big in all (≈ 50,000 CSV rows) get workers
+# file sources this big in all get workers (≈ 50,000 CSV rows; .xlsx bytes count three times)
+AUTO_MIN_BYTES = 16 * 1024 * 1024
 MAX_AUTO_WORKERS = 4
 
 
@@ -54,7 +55,8 @@ def choose_workers(setting: int | str, sources: Sequence[SourceFingerprint]) -> 
     :data:`AUTO_MIN_BYTES` or more in all (see the module text)."""
     if setting != "auto":
         return int(setting)
-    size = sum(s.size_bytes or 0 for s in sources)
+    # compressed spreadsheets hold about three times the rows of a CSV file of the same size
+    size = sum((s.size_bytes or 0) * (3 if s.kind in ("xlsx", "xls") else 1) for s in sources)
     if size < AUTO_MIN_BYTES:
         return 0
     return max(0, min(cpu_count() - 1, MAX_AUTO_WORKERS))

@@ -135,9 +135,9 @@ def test_dry_run_findings_file_is_the_same_with_workers(tmp_path: Path) -> None:
     assert not (tmp_path / "two" / "target.db").exists()
 
 
-def _source(size: int | None) -> SourceFingerprint:
+def _source(size: int | None, kind: str = "csv") -> SourceFingerprint:
     return SourceFingerprint(
-        source_id="s", kind="csv", location="x", entity=Entity.DOSSIER, sha256="0" * 64, size_bytes=size
+        source_id="s", kind=kind, location="x", entity=Entity.DOSSIER, sha256="0" * 64, size_bytes=size
     )
 
 
@@ -147,6 +147,8 @@ def test_workers_are_chosen_by_input_size(monkeypatch: pytest.MonkeyPatch) -> No
     assert workers.choose_workers("auto", [_source(None)]) == 0  # SQL sources: size unknown
     big = workers.AUTO_MIN_BYTES
     assert workers.choose_workers("auto", [_source(big // 2), _source(big // 2)]) == 3  # one CPU reads
+    assert workers.choose_workers("auto", [_source(big // 3 + 1, "xlsx")]) == 3  # compressed: more rows
+    assert workers.choose_workers("auto", [_source(big // 3 + 1, "csv")]) == 0
     assert workers.choose_workers(2, [_source(1_000)]) == 2  # a number wins
     assert workers.choose_workers(0, [_source(big)]) == 0
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
