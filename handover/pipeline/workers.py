@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
+import types
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -127,6 +130,21 @@ def _prepare_in_worker(path: Path) -> PreparedChunk:
     return prepare_chunk(Spool.read(path))
 
 
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """A spawned worker first imports the parent's ``__main__`` again, unless there is nothing to import: a
+    caller's script without an ``if __name__ == "__main__":`` guard would run again in every worker. While the
+    pool may start a worker (at a submit), ``__main__`` is an empty module; the functions sent to workers live in
+    this module, never in ``__main__``."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class Pass1:
     """Maps every chunk handed to :meth:`submit`, runs :meth:`Validation.run` on it and gives the outcomes back
     in the order the chunks came, in this process (``workers`` = 0) or in ``workers`` processes, at most
@@ -158,7 +176,8 @@ class Pass1:
                 self._pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn")
                 )
-            self._pending.append((self._pool.submit(_validate_in_worker, chunk, path), mapped))
+            with _plain_main():
+                self._pending.append((self._pool.submit(_validate_in_worker, chunk, path), mapped))
         else:
             self._pending.append((self.local.run(chunk, path), mapped))
         yield from self._ready(self.workers + 1 if self.workers > 0 else 0)
@@ -200,14 +219,16 @@ class Pass1:
         ahead: deque[Future[PreparedChunk]] = deque()
         paths = iter(self.spool.paths())
         for path in paths:
-            ahead.append(self._pool.submit(_prepare_in_worker, path))
+            with _plain_main():
+                ahead.append(self._pool.submit(_prepare_in_worker, path))
             if len(ahead) >= self.workers:  # one prepared chunk per worker in flight: memory stays flat
                 break
         while ahead:
             prepared = self._result(ahead.popleft())
             path = next(paths, None)
             if path is not None:
-                ahead.append(self._pool.submit(_prepare_in_worker, path))
+                with _plain_main():
+                    ahead.append(self._pool.submit(_prepare_in_worker, path))
             yield prepared
 
     def close(self) -> None:

@@ -175,3 +175,27 @@ def test_user_errors_keep_hint_and_context_across_processes() -> None:
     assert back.message == error.message and back.hint == "run it again"
     assert back.context == {"source": "s", "chunk": 3, "stage": "load"}
     assert str(back) == str(error) and back.exit_code == error.exit_code
+
+
+@pytest.mark.slow
+def test_a_script_without_main_guard_is_not_run_again_in_workers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = _batch(tmp_path / "b", "b", 1)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sys\n"
+        "from handover.config import load_config\n"
+        "from handover.pipeline.run import run_batch\n"
+        "print('script body ran')\n"
+        "result = run_batch(load_config(sys.argv[1]))\n"
+        "print('extracted', result.total.extracted)\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script), str(config)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("script body ran") == 1
+    assert "extracted 80" in proc.stdout
