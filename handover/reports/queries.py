@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, false, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import ReportError
@@ -256,6 +256,31 @@ def _loaded(entity: str, batch_id: str):
     return and_(ledger.c.batch_id == batch_id, ledger.c.disposition == "loaded", ledger.c.entity == entity)
 
 
+def _code_in(column, codes: Sequence[str | None]):
+    """``column`` is one of ``codes`` (``None`` among them: or NULL)."""
+    named = [c for c in codes if c is not None]
+    wanted = [column.in_(named)] if named else []
+    if len(named) < len(codes):
+        wanted.append(column.is_(None))
+    return or_(*wanted) if wanted else false()
+
+
+def batch_rows(conn: Connection, batch_id: str) -> int:
+    """Ledger rows of the batch, every disposition (cheap: an index count): an upper bound of the loaded rows."""
+    return int(conn.execute(select(func.count()).where(ledger.c.batch_id == batch_id)).scalar_one())
+
+
+def commune_sizes(conn: Connection) -> dict[str | None, int]:
+    """Dossiers and records per new commune code, of every batch (cheap): a superset of the receiving communes
+    of any batch, with sizes good enough to share the commune sheets out between worker processes."""
+    sizes: dict[str | None, int] = {}
+    for table in (dossiers, records):
+        code = table.c.new_commune_code
+        for c, n in conn.execute(select(code, func.count()).group_by(code)):
+            sizes[c] = sizes.get(c, 0) + int(n)
+    return sizes
+
+
 def receiving_communes(conn: Connection, batch_id: str) -> list[Commune]:
     """Every new commune that receives at least one loaded dossier or record of the batch, by code."""
     found: dict[str | None, dict[str, Any]] = {}
@@ -367,6 +392,37 @@ def _record_select(batch_id: str, *lead):
 def _record_order():
     r = records.c
     return (r.old_district_code, r.old_commune_code, r.record_type, r.record_number, r.source_system)
+
+
+def share_rows(
+    conn: Connection, batch_id: str, entity: str, codes: Sequence[str | None]
+) -> Iterator[Sequence[Any]]:
+    """The loaded dossiers (or records) of the batch going to the communes among ``codes``, as
+    :class:`CommuneRows` orders them, each row ``(new_commune_code, *DOSSIER_FIELDS, new_commune_name)`` (or
+    ``RECORD_FIELDS``): a worker process's share of the workbook, with what it needs to tell the communes'
+    names, counts and districts (as :func:`receiving_communes` does) from the rows themselves."""
+    table = dossiers if entity == "dossier" else records
+    code = table.c.new_commune_code
+    if entity == "dossier" and conn.dialect.name == "sqlite":
+        # SQLite would walk the whole batch's ledger (index on batch_id) and drop the other communes' rows;
+        # with batch_id wrapped it starts from the dossiers of these communes (index on new_commune_code)
+        d = dossiers.c
+        stmt = (
+            select(code, *(getattr(d, f) for f in DOSSIER_FIELDS))
+            .select_from(_dossier_join())
+            .where(
+                func.coalesce(ledger.c.batch_id, "") == batch_id,
+                ledger.c.disposition == "loaded",
+                ledger.c.entity == "dossier",
+            )
+        )
+        order = _dossier_order()
+    elif entity == "dossier":
+        stmt, order = _dossier_select(batch_id, code), _dossier_order()
+    else:
+        stmt, order = _record_select(batch_id, code), _record_order()
+    stmt = stmt.add_columns(table.c.new_commune_name).where(_code_in(code, codes))
+    return _stream_rows(conn, stmt.order_by(_nulls_last(code), code, *order))
 
 
 def iter_dossiers(conn: Connection, batch_id: str, commune_code: str | None) -> Iterator[dict[str, Any]]:

@@ -14,8 +14,10 @@ internals (``WorksheetWriter.get_stream``, ``WriteOnlyWorksheet._writer`` / ``_r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from unicodedata import is_normalized as _is_nfc
 
@@ -52,6 +54,28 @@ def row_height(lines: int) -> float | None:
     return None if lines == 1 else round(15 * lines, 1)
 
 
+KINDS: tuple[int, ...] = (_PLAIN, _DATE, _QUOTED, _DATETIME)  # the cell kinds a data row styles differently
+
+
+def style_attr(ws: Any, name: str | None, kind: int) -> str:
+    """`` s="id"`` of a cell of ``ws`` (anything with the workbook as ``parent``) with named style ``name`` and
+    kind ``kind`` (one of :data:`KINDS`), made the way :func:`value_cell` makes it ("" unstyled). Registers the
+    style (and a date kind's number formats) with the workbook the first time: calling it for every (name,
+    kind) in a fixed order right after the named styles are added fixes every style id of the workbook."""
+    from openpyxl.cell import WriteOnlyCell
+
+    # made the way value_cell makes it: a date value first registers openpyxl's default date format
+    first = {_DATE: date(2000, 1, 1), _DATETIME: datetime(2000, 1, 1)}.get(kind)
+    cell = WriteOnlyCell(ws, value=first)
+    if name:
+        cell.style = name
+    if kind in (_DATE, _DATETIME):
+        cell.number_format = DATE_FORMAT
+    elif kind == _QUOTED:
+        cell.quotePrefix = True
+    return f' s="{cell.style_id}"' if cell.has_style else ""
+
+
 class _Raw:
     __slots__ = ("count", "xml")
 
@@ -60,9 +84,20 @@ class _Raw:
         self.count = count
 
 
-def _raw_writer(ws: Any) -> Any:
+class _RawFile:
+    """Rows rendered earlier into a file (:meth:`RowSink.to_file`), to copy into the sheet as they are."""
+
+    __slots__ = ("count", "path")
+
+    def __init__(self, path: str, count: int) -> None:
+        self.path = path
+        self.count = count
+
+
+def _raw_writer(ws: Any, opener: Callable[[str], Any] = partial(open, mode="wb")) -> Any:
     """openpyxl's ``WorksheetWriter`` for ``ws``, streaming (through lxml) into a file object this module can
-    also write pre-rendered bytes into, between two flushes of lxml's buffer."""
+    also write pre-rendered bytes into, between two flushes of lxml's buffer. ``opener`` opens the writer's
+    file (its path) for writing bytes."""
     from openpyxl.worksheet._writer import WorksheetWriter
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import xmlfile
@@ -71,7 +106,7 @@ def _raw_writer(ws: Any) -> Any:
         raw: Any = None
 
         def get_stream(self):  # WorksheetWriter.get_stream, with a file object we keep
-            with open(self.out, "wb") as raw, xmlfile(raw) as xf:
+            with opener(self.out) as raw, xmlfile(raw) as xf:
                 self.raw = raw
                 with xf.element("worksheet", xmlns=SHEET_MAIN_NS):
                     try:
@@ -109,6 +144,16 @@ def _sheet_data(ws: Any):
                         for element in fromstring(f"<sheetData>{item.xml}</sheetData>"):
                             xf.write(element)
                     row_idx += item.count
+                elif isinstance(item, _RawFile):
+                    with open(item.path, "rb") as src:
+                        if raw is not None:
+                            xf.flush()
+                            shutil.copyfileobj(src, raw, 1 << 20)
+                        else:  # pragma: no cover
+                            text = src.read().decode("ascii")
+                            for element in fromstring(f"<sheetData>{text}</sheetData>"):
+                                xf.write(element)
+                    row_idx += item.count
                 else:
                     writer.write_row(xf, ws._values_to_row(item, row_idx), row_idx)
                     row_idx += 1
@@ -135,6 +180,8 @@ class RowSink:
         self._dates: dict[Any, str] = {}
         self._wraps: dict[tuple[str, int], int] = {}
         self._number = safe_string  # "%.16g", NaN and infinities empty: as openpyxl writes numbers
+        self._file: Any = None
+        self.opener: Callable[[str], Any] | None = None  # opens the sheet's file (before the first row)
 
     # -- the stream ----------------------------------------------------------------------------------------
 
@@ -145,7 +192,7 @@ class RowSink:
 
         ws = self.ws
         if ws._writer is None and LXML:
-            ws._writer = _raw_writer(ws)
+            ws._writer = _raw_writer(ws, self.opener) if self.opener else _raw_writer(ws)
             ws._writer.write_top()  # the sheet's top (page setup, columns) now, as ws.append would
         ws._get_writer()
         if ws._rows is None:
@@ -163,9 +210,25 @@ class RowSink:
         """Write the buffered data rows (call before the sheet is saved)."""
         if not self._buffer:
             return
+        if self._file is not None:
+            self._file.write("".join(self._buffer).encode("ascii", "xmlcharrefreplace"))
+            self._buffer.clear()
+            return
         self._start()
         self.ws._rows.send(_Raw("".join(self._buffer), len(self._buffer)))
         self._buffer.clear()
+
+    def to_file(self, file: Any) -> None:
+        """Render data rows into the binary ``file`` from now on (``None``: into the sheet again), to be
+        copied into a sheet of the same workbook later with :meth:`splice`. Row numbers are the caller's."""
+        self.flush()
+        self._file = file
+
+    def splice(self, path: str, count: int) -> None:
+        """Copy ``count`` rows rendered into file ``path`` (:meth:`to_file`) into the sheet, in order."""
+        self.flush()
+        self._start()
+        self.ws._rows.send(_RawFile(path, count))
 
     def close(self) -> None:
         """Write the buffered rows and drop the caches (the sheet is complete; rows may still follow)."""
@@ -179,18 +242,7 @@ class RowSink:
         """`` s="id"`` of a cell with named style ``name`` as :func:`value_cell` would style it ("" unstyled)."""
         key = (name, kind)
         if key not in self._styles:
-            from openpyxl.cell import WriteOnlyCell
-
-            # made the way value_cell makes it: a date value first registers openpyxl's default date format
-            first = {_DATE: date(2000, 1, 1), _DATETIME: datetime(2000, 1, 1)}.get(kind)
-            cell = WriteOnlyCell(self.ws, value=first)
-            if name:
-                cell.style = name
-            if kind in (_DATE, _DATETIME):
-                cell.number_format = DATE_FORMAT
-            elif kind == _QUOTED:
-                cell.quotePrefix = True
-            self._styles[key] = f' s="{cell.style_id}"' if cell.has_style else ""
+            self._styles[key] = style_attr(self.ws, name, kind)
         return self._styles[key]
 
     def _per_line(self, name: str | None, width: float) -> int:
