@@ -264,6 +264,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     loaded_rows[chunk.source_id] += len(chunk.frame)
                     checkpoint("load.between")
                     notify("load", chunk.source_id, loaded_rows[chunk.source_id])
+                pass_one.close()  # its workers' memory is free before the report starts its own
                 per_source = batch_counts(engine, batch_id)
                 total = Counts.total(per_source.values())
                 summary = {
