@@ -199,3 +199,50 @@ def test_a_script_without_main_guard_is_not_run_again_in_workers(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("script body ran") == 1
     assert "extracted 80" in proc.stdout
+
+
+def _processes_with(marker: str) -> list[int]:
+    """PIDs of live processes whose environment holds ``marker`` (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_killed_run_leaves_no_worker_behind_and_resumes(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    clean = run_batch(load_config(_batch(tmp_path / "clean", "b", 0)))
+    config = _batch(tmp_path / "crash", "b", 1)
+    script = (
+        "import sys\nfrom handover.config import load_config\nfrom handover.pipeline.run import run_batch\n"
+    )
+    script += "run_batch(load_config(sys.argv[1]))\n"
+    marker = f"HANDOVER_TEST_MARK={uuid.uuid4().hex}"
+    env = dict(os.environ, HANDOVER_CRASH_AT="load.between:2", HANDOVER_TEST_MARK=marker.split("=", 1)[1])
+    # (an orphaned worker would also keep the output pipes open: without the fix this times out)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(config)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == -9, proc.stderr[-2000:]  # SIGKILL in the middle of the load
+    deadline = time.monotonic() + 15
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker) == []  # the worker noticed and exited
+    resumed = run_batch(load_config(config))
+    assert resumed.chunks_skipped == 2
+    assert resumed.fingerprint == clean.fingerprint and resumed.total == clean.total
