@@ -1139,7 +1139,7 @@ class _Parallel:
                 job = os.path.join(self.folder, f"job{n}.pickle")
                 with open(job, "wb") as f:
                     pickle.dump((_render_share, (url, batch_id, share, self.folder, MAX_SHEET_ROWS)), f)
-                cmd = [sys.executable, "-c", _WORKER, job]
+                cmd = [sys.executable, "-c", _WORKER, job, str(os.getpid())]
                 proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
                 self._workers.append((proc, job))
         except BaseException:
@@ -1198,15 +1198,25 @@ class _Parallel:
         self._stack.close()
 
 
-_WORKER = "import sys; from handover.reports.workbook import _worker_main; _worker_main(sys.argv[1])"
+_WORKER = "import sys; from handover.reports.workbook import _worker_main; _worker_main(sys.argv[1], int(sys.argv[2]))"
 
 
-def _worker_main(job: str) -> None:
+def _worker_main(job: str, parent: int | None = None) -> None:
     """A worker process: run the pickled ``(function, args)`` of file ``job``; write ``(status, result or
     exception, traceback)`` into ``<job>.out``."""
     import pickle
+    import threading
+    import time
     import traceback
 
+    parent = os.getppid() if parent is None else parent
+
+    def watch() -> None:  # the main process killed (even before this started): stop too, nobody will read
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="handover-parent-watch", daemon=True).start()
     with open(job, "rb") as f:
         func, args = pickle.load(f)
     try:
