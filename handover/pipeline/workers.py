@@ -21,7 +21,7 @@ import sys
 import time
 import types
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from handover.errors import HandoverError
+from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding, SourceFingerprint
 from handover.pipeline.spool import Spool
 
@@ -93,6 +94,7 @@ class Validation:
     def run(self, chunk: Chunk, path: Path) -> ChunkOutcome:
         from handover.pipeline.validate import Validator
 
+        checkpoint("validate")  # crash drills: in a worker, the main process must say so and stop cleanly
         start = time.perf_counter()
         entity = Entity(chunk.entity)
         if entity not in self.validators:
@@ -149,6 +151,16 @@ def _prepare_in_worker(path: Path) -> PreparedChunk:
     return prepare_chunk(Spool.read(path))
 
 
+def _worker_died() -> HandoverError:
+    return HandoverError(
+        "A worker process (validate, or prepare for the load) stopped unexpectedly (killed, or out of memory); "
+        "the chunks committed so far stay, the rest was not loaded.",
+        hint="Run the same command again: it resumes. If it happens again, set workers = 0 under [batch] in the "
+        "batch config to work in this process only, or lower chunk_size.",
+        stage="validate/load",
+    )
+
+
 @contextmanager
 def _plain_main() -> Iterator[None]:
     """A spawned worker first imports the parent's ``__main__`` again, unless there is nothing to import: a
@@ -195,8 +207,7 @@ class Pass1:
                 self._pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
                 )
-            with _plain_main():
-                self._pending.append((self._pool.submit(_validate_in_worker, chunk, path), mapped))
+            self._pending.append((self._submit(_validate_in_worker, chunk, path), mapped))
         else:
             self._pending.append((self.local.run(chunk, path), mapped))
         yield from self._ready(self.workers + 1 if self.workers > 0 else 0)
@@ -215,18 +226,20 @@ class Pass1:
             outcome.seconds["map"] = mapped
             yield outcome
 
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        assert self._pool is not None
+        try:
+            with _plain_main():
+                return self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:
+            raise _worker_died() from exc
+
     @staticmethod
     def _result(future: Future[T]) -> T:
         try:
             return future.result()
         except BrokenProcessPool as exc:
-            raise HandoverError(
-                "A worker process (map, validate, prepare) stopped unexpectedly (killed, or out of memory); "
-                "the chunks committed so far stay, the rest was not loaded.",
-                hint="Run the same command again: it resumes. If it happens again, set workers = 0 under [batch] "
-                "in the batch config to work in this process only, or lower chunk_size.",
-                stage="map/validate",
-            ) from exc
+            raise _worker_died() from exc
 
     def for_load(self) -> Iterator[Chunk | PreparedChunk]:
         """The spooled chunks in order, for pass 2. With workers, each comes prepared for the load
@@ -238,16 +251,14 @@ class Pass1:
         ahead: deque[Future[PreparedChunk]] = deque()
         paths = iter(self.spool.paths())
         for path in paths:
-            with _plain_main():
-                ahead.append(self._pool.submit(_prepare_in_worker, path))
+            ahead.append(self._submit(_prepare_in_worker, path))
             if len(ahead) >= self.workers:  # one prepared chunk per worker in flight: memory stays flat
                 break
         while ahead:
             prepared = self._result(ahead.popleft())
             path = next(paths, None)
             if path is not None:
-                with _plain_main():
-                    ahead.append(self._pool.submit(_prepare_in_worker, path))
+                ahead.append(self._submit(_prepare_in_worker, path))
             yield prepared
 
     def close(self) -> None:

@@ -246,3 +246,38 @@ def test_a_killed_run_leaves_no_worker_behind_and_resumes(tmp_path: Path) -> Non
     resumed = run_batch(load_config(config))
     assert resumed.chunks_skipped == 2
     assert resumed.fingerprint == clean.fingerprint and resumed.total == clean.total
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_reported_and_nothing_is_loaded(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    config = _batch(tmp_path, "b", 1)
+    env = dict(os.environ, HANDOVER_CRASH_AT="validate:3")  # the worker is killed at its third chunk
+    proc = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "run", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "A worker process (validate, or prepare for the load) stopped unexpectedly" in proc.stderr
+    assert "Run the same command again: it resumes" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "target.db").exists() or _ledger_rows(tmp_path / "target.db") == 0
+    resumed = run_batch(load_config(config))  # the same command again, without the drill
+    assert resumed.total.extracted == 80 and resumed.chunks_skipped == 0
+
+
+def _ledger_rows(db: Path) -> int:
+    from sqlalchemy import func
+
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(schema.ledger)).scalar_one()
+    engine.dispose()
+    return n
