@@ -86,6 +86,24 @@ def _drop(admin: Any, name: str) -> None:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
 
 
+def _time_loader(engine: Any, chunks: list[Any]) -> tuple[float, float]:
+    """The project's loader over ``chunks`` as one batch: (wall seconds, CPU seconds)."""
+    from handover.models import SourceFingerprint
+    from handover.target.loader import Loader
+
+    source = SourceFingerprint(
+        source_id="bt", kind="csv", location="bench", entity="dossier", sha256="0" * 64
+    )
+    started = time.perf_counter()
+    cpu = time.process_time()
+    loader = Loader(engine, "bench")
+    loader.begin_batch("benchmark", "0" * 64, [source])
+    for chunk in chunks:
+        loader.load_chunk(chunk)
+    loader.finish_batch({})
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
 def run_sqlite(rows: int, chunk_size: int) -> dict[str, Any]:
     """The loader into a fresh SQLite file, against one plain ``executemany`` of the same final rows."""
     import tempfile
@@ -93,26 +111,13 @@ def run_sqlite(rows: int, chunk_size: int) -> dict[str, Any]:
 
     from sqlalchemy import func, select
 
-    from handover.models import SourceFingerprint
     from handover.target import schema
     from handover.target.db import open_target
-    from handover.target.loader import Loader
 
     chunks = synthetic_chunks(rows, chunk_size)
     with tempfile.TemporaryDirectory() as folder:
         engine = open_target(f"sqlite:///{folder}/bench.db")
-        source = SourceFingerprint(
-            source_id="bt", kind="csv", location="bench", entity="dossier", sha256="0" * 64
-        )
-        started = time.perf_counter()
-        cpu = time.process_time()
-        loader = Loader(engine, "bench")
-        loader.begin_batch("benchmark", "0" * 64, [source])
-        for chunk in chunks:
-            loader.load_chunk(chunk)
-        loader.finish_batch({})
-        seconds = time.perf_counter() - started
-        cpu = time.process_time() - cpu
+        seconds, cpu = _time_loader(engine, chunks)
         with engine.connect() as conn:
             loaded = conn.execute(select(func.count()).select_from(schema.dossiers)).scalar_one()
             target_rows = [
@@ -163,10 +168,8 @@ def run(url: str, rows: int, chunk_size: int) -> dict[str, Any]:
     from sqlalchemy import create_engine, func, select
     from sqlalchemy.engine import make_url
 
-    from handover.models import SourceFingerprint
     from handover.target import schema, writers
     from handover.target.db import open_target
-    from handover.target.loader import Loader
 
     base = make_url(url)
     if base.drivername == "postgresql":
@@ -181,18 +184,7 @@ def run(url: str, rows: int, chunk_size: int) -> dict[str, Any]:
             _fresh(admin, name)
         # 1. The project's loader.
         engine = open_target(base.set(database=names["loader"]).render_as_string(hide_password=False))
-        source = SourceFingerprint(
-            source_id="bt", kind="csv", location="bench", entity="dossier", sha256="0" * 64
-        )
-        started = time.perf_counter()
-        cpu = time.process_time()
-        loader = Loader(engine, "bench")
-        loader.begin_batch("benchmark", "0" * 64, [source])
-        for chunk in chunks:
-            loader.load_chunk(chunk)
-        loader.finish_batch({})
-        loader_seconds = time.perf_counter() - started
-        cpu = time.process_time() - cpu
+        loader_seconds, cpu = _time_loader(engine, chunks)
         with engine.connect() as conn:
             target_rows = [
                 dict(r)

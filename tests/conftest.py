@@ -71,12 +71,17 @@ def mysql_url() -> Iterator[str]:
     yield from _fresh_database(_server_url("HANDOVER_TEST_MYSQL_URL"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on all three databases."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'target.db'}"
-    elif request.param == "postgresql":
+def db_url(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh target of ``kind`` (sqlite: a file in ``folder``; postgresql, mariadb: a throw-away database)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'target.db'}"
+    elif kind == "postgresql":
         yield from _fresh_database(_server_url("HANDOVER_TEST_PG_URL"))
     else:
         yield from _fresh_database(_server_url("HANDOVER_TEST_MYSQL_URL"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on all three databases."""
+    yield from db_url(request.param, tmp_path)

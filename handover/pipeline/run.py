@@ -24,7 +24,7 @@ from handover import __version__
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
-from handover.models import DISPOSITIONS, BatchResult, Chunk, Counts, Finding, StageTiming
+from handover.models import DISPOSITIONS, BatchResult, Counts, Finding, StageTiming
 from handover.pipeline.spool import Spool
 
 if TYPE_CHECKING:
@@ -257,13 +257,12 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                 for work in timer.timed_iter("load", pass_one.for_load()):
                     with timer.stage("load"):
                         result = loader.load_chunk(work)
-                    chunk = work if isinstance(work, Chunk) else work.chunk
                     new_rows += result.inserted
                     conflicts += result.conflicts
                     findings.update(f.check for f in result.findings)
-                    loaded_rows[chunk.source_id] += len(chunk.frame)
+                    loaded_rows[result.source_id] += result.counts.extracted
                     checkpoint("load.between")
-                    notify("load", chunk.source_id, loaded_rows[chunk.source_id])
+                    notify("load", result.source_id, loaded_rows[result.source_id])
                 pass_one.close()  # its workers' memory is free before the report starts its own
                 per_source = batch_counts(engine, batch_id)
                 total = Counts.total(per_source.values())

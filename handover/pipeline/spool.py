@@ -16,14 +16,12 @@ from handover.models import Chunk
 
 
 class Spool:
-    """Append chunks, then iterate them in the same order. Use as a context manager (removes its folder)."""
+    """Reserve a file per chunk in order, write each (in any process), then iterate them in that order. Use as
+    a context manager (removes its folder)."""
 
     def __init__(self, parent: Path | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="handover-spool-", dir=parent))
         self._paths: list[Path] = []
-
-    def append(self, chunk: Chunk) -> None:
-        self.write(self.reserve(), chunk)
 
     def reserve(self) -> Path:
         """The file of the next chunk in order, to be written (by :meth:`write`, in any process) before the

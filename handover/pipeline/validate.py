@@ -363,18 +363,22 @@ def load_suite(path: Path) -> SuiteSpec:
     return spec
 
 
+def _add_gx(total: dict[Any, dict[str, Any]], key: Any, entry: dict[str, Any]) -> None:
+    """Add one chunk's result of one expectation to its running total."""
+    acc = total.get(key)
+    if acc is None:
+        total[key] = dict(entry)
+        return
+    acc["success"] = acc["success"] and entry["success"]
+    acc["unexpected_count"] += entry["unexpected_count"]
+    acc["element_count"] += entry["element_count"]
+
+
 def merge_gx(total: dict[tuple[str, str], dict[str, Any]], entries: list[dict[str, Any]]) -> None:
     """Add one chunk's GX results (:meth:`Validator.last_gx`) to running totals keyed by (suite, check), the
     way :meth:`Validator.gx_summary` accumulates them in one process."""
     for entry in entries:
-        key = (entry["suite"], entry["check"])
-        acc = total.get(key)
-        if acc is None:
-            total[key] = dict(entry)
-            continue
-        acc["success"] = acc["success"] and entry["success"]
-        acc["unexpected_count"] += entry["unexpected_count"]
-        acc["element_count"] += entry["element_count"]
+        _add_gx(total, (entry["suite"], entry["check"]), entry)
 
 
 def _gx():
@@ -534,27 +538,17 @@ class Validator:
     def _record(
         self, check: str, expectation: str, column: str, success: bool, r: dict[str, Any], n: int
     ) -> None:
-        entry = self._summary.setdefault(
-            check,
-            {
-                "suite": self.spec.suite.name,
-                "expectation": expectation,
-                "check": check,
-                "column": column,
-                "success": True,
-                "unexpected_count": 0,
-                "element_count": 0,
-            },
-        )
-        entry["success"] = entry["success"] and success
-        entry["unexpected_count"] += int(r.get("unexpected_count") or 0)
-        entry["element_count"] += int(r.get("element_count") or n)
-        self._last[check] = {
-            **entry,
+        entry = {
+            "suite": self.spec.suite.name,
+            "expectation": expectation,
+            "check": check,
+            "column": column,
             "success": success,
             "unexpected_count": int(r.get("unexpected_count") or 0),
             "element_count": int(r.get("element_count") or n),
         }
+        self._last[check] = entry
+        _add_gx(self._summary, check, entry)
 
     def result(self) -> ValidateResult:
         """Sizes and GX results so far."""

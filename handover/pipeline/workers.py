@@ -32,6 +32,7 @@ from handover.errors import HandoverError
 from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding, SourceFingerprint
 from handover.pipeline.spool import Spool
+from handover.processes import exit_with_parent
 
 if TYPE_CHECKING:
     from handover.pipeline.map import MapSettings
@@ -117,24 +118,6 @@ class Validation:
 # -- worker processes ----------------------------------------------------------------------------------------
 
 
-def _start_worker() -> None:
-    """In each worker: exit as soon as the main process is gone. A main process killed (SIGKILL, a crash drill,
-    the OOM killer) cannot shut its pool down, and an orphaned worker would wait for work forever."""
-    import multiprocessing
-    import multiprocessing.connection
-    import threading
-
-    parent = multiprocessing.parent_process()
-    if parent is None:  # pragma: no cover - always set in a spawned worker
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="handover-parent-watch", daemon=True).start()
-
-
 _VALIDATION: Validation | None = None
 
 
@@ -205,7 +188,10 @@ class Pass1:
                 # spawn: fresh interpreters (no copy of this process's open database connections), children of
                 # this process (their CPU time shows in its rusage once the pool is shut down)
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=exit_with_parent,
+                    initargs=(os.getpid(),),
                 )
             self._pending.append((self._submit(_validate_in_worker, chunk, path), mapped))
         else:

@@ -1205,18 +1205,11 @@ def _worker_main(job: str, parent: int | None = None) -> None:
     """A worker process: run the pickled ``(function, args)`` of file ``job``; write ``(status, result or
     exception, traceback)`` into ``<job>.out``."""
     import pickle
-    import threading
-    import time
     import traceback
 
-    parent = os.getppid() if parent is None else parent
+    from handover.processes import exit_with_parent
 
-    def watch() -> None:  # the main process killed (even before this started): stop too, nobody will read
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="handover-parent-watch", daemon=True).start()
+    exit_with_parent(os.getppid() if parent is None else parent)  # nobody would read the result
     with open(job, "rb") as f:
         func, args = pickle.load(f)
     try:

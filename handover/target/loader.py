@@ -705,10 +705,10 @@ class Loader:
     def load_chunk(self, work: Chunk | PreparedChunk) -> ChunkLoadResult:
         """Load one chunk (or a chunk prepared by :func:`prepare_chunk`) in one transaction (see the module
         text)."""
-        chunk = work.chunk if isinstance(work, PreparedChunk) else work
+        chunk, prepared = (work.chunk, work) if isinstance(work, PreparedChunk) else (work, None)
         try:
             with self.engine.begin() as conn:
-                return self._load(conn, work)
+                return self._load(conn, chunk, prepared)
         except SQLAlchemyError as exc:
             raise self._db_error(
                 f"chunk {chunk.index} of source '{chunk.source_id}'",
@@ -764,12 +764,11 @@ class Loader:
             skipped=True,
         )
 
-    def _load(self, conn: Connection, work: Chunk | PreparedChunk) -> ChunkLoadResult:
-        chunk = work.chunk if isinstance(work, PreparedChunk) else work
+    def _load(self, conn: Connection, chunk: Chunk, prepared: PreparedChunk | None) -> ChunkLoadResult:
         stored = self._stored_result(conn, chunk)
         if stored is not None:
             return stored
-        p = work if isinstance(work, PreparedChunk) else prepare_chunk(chunk)
+        p = prepared or prepare_chunk(chunk)
         frame, entity, n = p.frame, p.entity, len(p.frame)
         dispositions, reasons, own = list(p.dispositions), list(p.reasons), list(p.own)
         source_rows, converted, keys, hashes = p.source_rows, p.converted, p.keys, p.hashes

@@ -14,17 +14,12 @@ from sqlalchemy import Engine, delete
 
 from handover.target import schema
 from handover.target.db import open_target
-from tests.conftest import _fresh_database, _server_url
+from tests.conftest import db_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
 def target_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('target') / 'target.db'}"
-    elif request.param == "postgresql":
-        yield from _fresh_database(_server_url("HANDOVER_TEST_PG_URL"))
-    else:
-        yield from _fresh_database(_server_url("HANDOVER_TEST_MYSQL_URL"))
+    yield from db_url(request.param, tmp_path_factory.mktemp("target"))
 
 
 @pytest.fixture(scope="module")
