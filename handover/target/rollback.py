@@ -96,10 +96,12 @@ def _rollback(conn: Connection, batch_id: str, result: RollbackResult) -> None:
         table = table_for(entity)
         if action == "inserted":
             others: dict[str, str] = {}
-            for part in _chunks(sorted(set(keys))):
+            # the other batches named one by one: the look-up then runs on ix_ledger_batch_key
+            other_batches = [b for b in order if b != batch_id]
+            for part in _chunks(sorted(set(keys)) if other_batches else []):
                 for other, key in conn.execute(
                     select(lg.batch_id, lg.natural_key).where(
-                        lg.batch_id != batch_id,
+                        lg.batch_id.in_(other_batches),
                         lg.source_id == source_id,
                         lg.entity == entity.value,
                         lg.disposition == "loaded",

@@ -14,9 +14,11 @@ from handover.errors import LoadError
 from handover.target import db, schema
 from handover.target.db import open_target, upgrade_target
 
-EXTRA_REVISION = """
-revision = "0002"
-down_revision = "0001"
+HEAD = db.head_revision()
+NEXT = f"{int(HEAD) + 1:04d}"
+EXTRA_REVISION = f"""
+revision = "{NEXT}"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -37,7 +39,7 @@ def test_empty_database_gets_exactly_the_schema(any_db_url: str) -> None:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0001"
+            assert context.get_current_revision() == HEAD
             # The migration creates what schema.py declares: no table, column, type or index differs.
             assert compare_metadata(context, schema.metadata) == []
         assert set(schema.metadata.tables) <= set(inspect(engine).get_table_names())
@@ -48,7 +50,7 @@ def test_empty_database_gets_exactly_the_schema(any_db_url: str) -> None:
 def test_older_schema_version_is_refused_until_upgraded(
     any_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    open_target(any_db_url).dispose()  # at 0001
+    open_target(any_db_url).dispose()  # at HEAD
     newer = tmp_path / "migrations"
     shutil.copytree(db.MIGRATIONS_DIR, newer, ignore=shutil.ignore_patterns("__pycache__"))
     (newer / "versions" / "0002_test.py").write_text(EXTRA_REVISION, encoding="utf-8")
@@ -56,15 +58,51 @@ def test_older_schema_version_is_refused_until_upgraded(
 
     with pytest.raises(LoadError) as caught:
         open_target(any_db_url)
-    assert "schema version 0001; this handover needs 0002" in caught.value.message
+    assert f"schema version {HEAD}; this handover needs {NEXT}" in caught.value.message
     assert caught.value.hint is not None and caught.value.hint.startswith("run: handover db upgrade --db ")
 
     result = upgrade_target(any_db_url)
-    assert (result.from_revision, result.to_revision) == ("0001", "0002")
+    assert (result.from_revision, result.to_revision) == (HEAD, NEXT)
     engine = open_target(any_db_url)
     try:
         indexes = {i["name"] for i in inspect(engine).get_indexes("batches")}
         assert "ix_test_batches_status" in indexes
+    finally:
+        engine.dispose()
+
+
+def test_a_0001_target_with_a_batch_upgrades_to_0002_and_keeps_its_data(any_db_url: str) -> None:
+    """0002 drops ix_ledger_key: a target made by the first release keeps its rows, verifies, rolls back."""
+    from alembic import command
+
+    from handover.target.loader import Loader
+    from handover.target.rollback import rollback_batch
+    from handover.target.verify import verify_batch
+    from tests.target import factories as f
+
+    plain = create_engine(any_db_url)
+    with plain.begin() as conn:
+        command.upgrade(db.alembic_config(conn), "0001")
+    plain.dispose()
+    with pytest.raises(LoadError, match="schema version 0001; this handover needs"):
+        open_target(any_db_url)
+    assert upgrade_target(any_db_url).from_revision == "0001"
+    engine = open_target(any_db_url)
+    try:
+        assert {i["name"] for i in inspect(engine).get_indexes("ledger")} == {"ix_ledger_batch_key"}
+        for batch, phone in (("A", "0912345678"), ("B", "0987654321")):
+            loader = Loader(engine, batch, conflict_policy="update")
+            loader.begin_batch(batch, "c" * 64, [f.source()])
+            loader.load_chunk(f.chunk([f.dossier("H-1", phone=phone), f.dossier(f"H-{batch}")]))
+            loader.finish_batch({})
+        assert verify_batch(engine, "B").ok
+        # rolling back A hands H-1 (updated by B) to B: rollback's look-up of other batches' keys
+        assert rollback_batch(engine, "A").rows_kept_for_other_batches == 1
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT dossier_code, phone, batch_id FROM dossiers ORDER BY dossier_code")
+            ).all()
+        assert [tuple(r) for r in rows] == [("H-1", "0987654321", "B"), ("H-B", "0912345678", "B")]
     finally:
         engine.dispose()
 
