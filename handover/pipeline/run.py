@@ -160,28 +160,35 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
     from handover.pipeline.extract import open_sources
     from handover.pipeline.validate import gate_exceeded, merge_gx
-    from handover.pipeline.workers import Pass1, choose_workers
+    from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
 
     started = datetime.now()
     timer = _Timer()
     batch_id = cfg.batch.id
     notify = progress or (lambda *_: None)
 
-    with timer.stage("extract"):
-        sources = open_sources(cfg.sources, cfg.batch.chunk_size)
-    with timer.stage("map"):
-        settings = build_map_settings(cfg)
-    workers = choose_workers(cfg.batch.workers, [s.fingerprint for s in sources])
-    gx_totals: dict[tuple[str, str], dict] = {}
+    # the workers start first: they import great-expectations while this process opens the sources
+    workers = Workers(
+        choose_workers(cfg.batch.workers, planned_sources(cfg.sources)), [s.entity for s in cfg.sources]
+    )
+    try:
+        with timer.stage("extract"):
+            sources = open_sources(cfg.sources, cfg.batch.chunk_size)
+        with timer.stage("map"):
+            settings = build_map_settings(cfg)
+        gx_totals: dict[tuple[str, str], dict] = {}
 
-    engine = loader = None
-    if not dry_run:
-        from handover.target.db import open_target
-        from handover.target.loader import Loader
-        from handover.target.locks import batch_lock
+        engine = loader = None
+        if not dry_run:
+            from handover.target.db import open_target
+            from handover.target.loader import Loader
+            from handover.target.locks import batch_lock
 
-        engine = open_target(cfg.target.url)
-    lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
+            engine = open_target(cfg.target.url)
+        lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
+    except BaseException:
+        workers.close()
+        raise
 
     findings: Counter[str] = Counter()
     pass1: dict[str, Counts] = {}
@@ -290,6 +297,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                 loader.fail_batch(f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        workers.close()
         if engine is not None:
             engine.dispose()
 

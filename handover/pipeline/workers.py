@@ -21,20 +21,21 @@ import sys
 import time
 import types
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from handover.errors import HandoverError
 from handover.faults import checkpoint
-from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding, SourceFingerprint
+from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding
 from handover.pipeline.spool import Spool
 from handover.processes import exit_with_parent
 
 if TYPE_CHECKING:
+    from handover.config import SourceConfig
     from handover.pipeline.map import MapSettings
     from handover.pipeline.validate import Validator
     from handover.target.loader import PreparedChunk
@@ -54,7 +55,37 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def choose_workers(setting: int | str, sources: Sequence[SourceFingerprint]) -> int:
+class SizedSource(Protocol):
+    """What :func:`choose_workers` reads of a source (a :class:`~handover.models.SourceFingerprint`, or a
+    :class:`PlannedSource` before the sources are opened)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def size_bytes(self) -> int | None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedSource:
+    kind: str
+    size_bytes: int | None
+
+
+def planned_sources(configs: Sequence[SourceConfig]) -> list[PlannedSource]:
+    """Kind and file size of each configured source, without opening it (SQL sources and missing files: no
+    size), so that the workers can start while the sources are opened and checked."""
+    out = []
+    for cfg in configs:
+        try:
+            size = cfg.path.stat().st_size if cfg.path is not None else None
+        except OSError:  # opening the source says what is wrong with it
+            size = None
+        out.append(PlannedSource(cfg.kind, size))
+    return out
+
+
+def choose_workers(setting: int | str, sources: Sequence[SizedSource]) -> int:
     """Worker processes for pass 1 (0 = map and validate in this process): ``setting`` when it is a number,
     else automatic: one per CPU beyond the one this process reads with, for file sources of
     :data:`AUTO_MIN_BYTES` or more in all (see the module text)."""
@@ -86,21 +117,24 @@ def chunk_counts(frame: Any) -> Counts:
 
 
 class Validation:
-    """Validate → spool file, with the validators of one process (built on first use: importing
-    great-expectations takes seconds, and a resumed batch may have nothing left to validate)."""
+    """Validate → spool file, with the validators of one process (built on first use, or ahead by
+    :func:`_warm_up` in a worker: importing great-expectations takes seconds, and a resumed batch may have nothing
+    left to validate)."""
 
     def __init__(self) -> None:
         self.validators: dict[Entity, Validator] = {}
 
-    def run(self, chunk: Chunk, path: Path) -> ChunkOutcome:
+    def validator(self, entity: Entity) -> Validator:
         from handover.pipeline.validate import Validator
 
-        checkpoint("validate")  # crash drills: in a worker, the main process must say so and stop cleanly
-        start = time.perf_counter()
-        entity = Entity(chunk.entity)
         if entity not in self.validators:
             self.validators[entity] = Validator.load(entity)
-        validator = self.validators[entity]
+        return self.validators[entity]
+
+    def run(self, chunk: Chunk, path: Path) -> ChunkOutcome:
+        checkpoint("validate")  # crash drills: in a worker, the main process must say so and stop cleanly
+        start = time.perf_counter()
+        validator = self.validator(Entity(chunk.entity))
         chunk = validator.validate_chunk(chunk)
         counts = chunk_counts(chunk.frame)
         Spool.write(path, chunk)
@@ -121,11 +155,23 @@ class Validation:
 _VALIDATION: Validation | None = None
 
 
-def _validate_in_worker(chunk: Chunk, path: Path) -> ChunkOutcome:
+def _validation() -> Validation:
     global _VALIDATION
     if _VALIDATION is None:
         _VALIDATION = Validation()
-    return _VALIDATION.run(chunk, path)
+    return _VALIDATION
+
+
+def _validate_in_worker(chunk: Chunk, path: Path) -> ChunkOutcome:
+    return _validation().run(chunk, path)
+
+
+def _warm_up(entities: tuple[str, ...]) -> None:
+    """Build the worker's validators (great-expectations' import and context: seconds) before its first chunk.
+    An error here shows again, and is reported, when the first chunk is validated."""
+    with suppress(Exception):
+        for entity in entities:
+            _validation().validator(Entity(entity))
 
 
 def _prepare_in_worker(path: Path) -> PreparedChunk:
@@ -159,17 +205,73 @@ def _plain_main() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+class Workers:
+    """The worker processes of a batch (none when ``count`` is 0). Started when made, each first builds its
+    validators (:func:`_warm_up`), so that great-expectations' import overlaps this process opening the sources.
+    Use as a context manager, or :meth:`close`."""
+
+    def __init__(self, count: int, entities: Iterable[str] = ()) -> None:
+        self.count = count
+        self._pool: ProcessPoolExecutor | None = None
+        if count <= 0:
+            return
+        import multiprocessing
+
+        # spawn: fresh interpreters (no copy of this process's open database connections), children of this
+        # process (their CPU time shows in its rusage once the pool is shut down)
+        self._pool = ProcessPoolExecutor(
+            count,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+        wanted = tuple(sorted({str(e) for e in entities}))
+        with suppress(BrokenProcessPool):  # a worker that died at start is reported at the first chunk
+            for _ in range(count):
+                self.submit(_warm_up, wanted)
+
+    @property
+    def active(self) -> bool:
+        return self._pool is not None
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        assert self._pool is not None
+        try:
+            with _plain_main():
+                return self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:
+            raise _worker_died() from exc
+
+    @staticmethod
+    def result(future: Future[T]) -> T:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            raise _worker_died() from exc
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Pass1:
     """Maps every chunk handed to :meth:`submit`, runs :meth:`Validation.run` on it and gives the outcomes back
-    in the order the chunks came, in this process (``workers`` = 0) or in ``workers`` processes, at most
-    ``workers + 1`` chunks in flight (memory stays flat). Use as a context manager."""
+    in the order the chunks came, in this process (no ``workers``) or in the worker processes, at most
+    ``workers + 1`` chunks in flight (memory stays flat). Use as a context manager; closing it stops the workers."""
 
-    def __init__(self, settings: MapSettings, spool: Spool, workers: int) -> None:
+    def __init__(self, settings: MapSettings, spool: Spool, workers: Workers | None = None) -> None:
         self.settings = settings
         self.spool = spool
-        self.workers = workers
+        self.pool = workers or Workers(0)
+        self.workers = self.pool.count if self.pool.active else 0
         self.local = Validation()
-        self._pool: ProcessPoolExecutor | None = None
         self._pending: deque[tuple[ChunkOutcome | Future[ChunkOutcome], float]] = deque()
 
     def submit(self, chunk: Chunk) -> Iterator[ChunkOutcome]:
@@ -182,18 +284,7 @@ class Pass1:
         mapped = time.perf_counter() - start
         path = self.spool.reserve()
         if self.workers > 0:
-            if self._pool is None:
-                import multiprocessing
-
-                # spawn: fresh interpreters (no copy of this process's open database connections), children of
-                # this process (their CPU time shows in its rusage once the pool is shut down)
-                self._pool = ProcessPoolExecutor(
-                    self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=exit_with_parent,
-                    initargs=(os.getpid(),),
-                )
-            self._pending.append((self._submit(_validate_in_worker, chunk, path), mapped))
+            self._pending.append((self.pool.submit(_validate_in_worker, chunk, path), mapped))
         else:
             self._pending.append((self.local.run(chunk, path), mapped))
         yield from self._ready(self.workers + 1 if self.workers > 0 else 0)
@@ -208,49 +299,32 @@ class Pass1:
             if isinstance(head, Future) and len(self._pending) <= keep and not head.done():
                 return
             self._pending.popleft()
-            outcome = self._result(head) if isinstance(head, Future) else head
+            outcome = self.pool.result(head) if isinstance(head, Future) else head
             outcome.seconds["map"] = mapped
             yield outcome
-
-    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        assert self._pool is not None
-        try:
-            with _plain_main():
-                return self._pool.submit(fn, *args)
-        except BrokenProcessPool as exc:
-            raise _worker_died() from exc
-
-    @staticmethod
-    def _result(future: Future[T]) -> T:
-        try:
-            return future.result()
-        except BrokenProcessPool as exc:
-            raise _worker_died() from exc
 
     def for_load(self) -> Iterator[Chunk | PreparedChunk]:
         """The spooled chunks in order, for pass 2. With workers, each comes prepared for the load
         (:func:`~handover.target.loader.prepare_chunk`, the part that needs no database) by a worker while this
         process writes the ones before it; without, as plain chunks (the loader prepares them)."""
-        if self._pool is None:
+        if self.workers == 0:
             yield from self.spool
             return
         ahead: deque[Future[PreparedChunk]] = deque()
         paths = iter(self.spool.paths())
         for path in paths:
-            ahead.append(self._submit(_prepare_in_worker, path))
+            ahead.append(self.pool.submit(_prepare_in_worker, path))
             if len(ahead) >= self.workers:  # one prepared chunk per worker in flight: memory stays flat
                 break
         while ahead:
-            prepared = self._result(ahead.popleft())
+            prepared = self.pool.result(ahead.popleft())
             path = next(paths, None)
             if path is not None:
-                ahead.append(self._submit(_prepare_in_worker, path))
+                ahead.append(self.pool.submit(_prepare_in_worker, path))
             yield prepared
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self.pool.close()
         self._pending.clear()
 
     def __enter__(self) -> Pass1:
