@@ -33,21 +33,24 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
 
     The HTML report's queries run in a second thread while the workbook is written (the database works while
     Python renders rows); the HTML file is written after the workbook, as before. Not for an in-memory SQLite
-    database, which a second thread would see empty.
+    database, which a second thread would see empty. The counts both reports show (the ledger's, the chunks',
+    the findings') are read once, by whichever report asks first (:class:`~handover.reports.queries.Shared`).
     """
     from handover.reports.html import read_context, save_html
+    from handover.reports.queries import Shared
     from handover.reports.workbook import write_workbook
 
     paths = report_paths(batch_id, out_dir)
+    shared = Shared()
     if not _shared_across_threads(engine):
-        write_workbook(engine, batch_id, paths.workbook)
-        save_html(read_context(engine, batch_id), paths.html)
+        write_workbook(engine, batch_id, paths.workbook, shared)
+        save_html(read_context(engine, batch_id, shared), paths.html)
         return paths
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-html") as pool:
-        context = pool.submit(read_context, engine, batch_id)
-        write_workbook(engine, batch_id, paths.workbook)
+        context = pool.submit(read_context, engine, batch_id, shared)
+        write_workbook(engine, batch_id, paths.workbook, shared)
         save_html(context.result(), paths.html)
     return paths
 

@@ -26,12 +26,16 @@ def _counts(c: Counts) -> dict[str, Any]:
     return {**c.model_dump(), "balanced": c.balanced()}
 
 
-def report_context(conn: Any, batch_id: str) -> dict[str, Any]:
-    """Everything the template shows, from the database. Also what ``--json`` could print."""
+def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> dict[str, Any]:
+    """Everything the template shows, from the database. Also what ``--json`` could print. ``shared``: the
+    batch's aggregates, when the workbook reads them too (:func:`handover.reports.write_reports`)."""
+    shared = q.Shared() if shared is None else shared
     info = q.batch_info(conn, batch_id)
     sources = q.sources(conn, batch_id)
-    chunked = q.chunk_counts(conn, batch_id)
-    ledger = q.ledger_counts(conn, batch_id)
+    # first what only this report reads: the workbook, written meanwhile, reads the shared counts
+    recomputed, impl = q.recompute_fingerprint(conn, batch_id)
+    chunked = shared.get(conn, q.chunk_counts, batch_id)
+    ledger = shared.get(conn, q.ledger_tally, batch_id).sources
     balance = []
     for source_id in sorted(set(chunked) | set(ledger)):
         c, led = chunked.get(source_id, Counts()), ledger.get(source_id, Counts())
@@ -46,7 +50,6 @@ def report_context(conn: Any, batch_id: str) -> dict[str, Any]:
         if s.get("rows_extracted") is not None
         and s["rows_extracted"] != ledger.get(s["source_id"], Counts()).extracted
     ]
-    recomputed, impl = q.recompute_fingerprint(conn, batch_id)
     gx = [g for g in info.summary.get("gx") or [] if isinstance(g, dict)]
     rules = [r for r in info.summary.get("rules") or [] if isinstance(r, dict)]
     fp_match = info.fingerprint is not None and info.fingerprint == recomputed
@@ -68,7 +71,7 @@ def report_context(conn: Any, batch_id: str) -> dict[str, Any]:
         "fp_rule": q.FINGERPRINT_RULE,
         "fp_sql": q.FINGERPRINT_SQL,
         "gx": gx,
-        "findings": q.findings_per_check(conn, batch_id),
+        "findings": shared.get(conn, q.findings_per_check, batch_id),
         "rules": rules,
         "verdict": verdict,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -88,10 +91,10 @@ def render_html(context: dict[str, Any]) -> str:
     return env.get_template(TEMPLATE).render(**context)
 
 
-def read_context(engine: Engine, batch_id: str) -> dict[str, Any]:
+def read_context(engine: Engine, batch_id: str, shared: q.Shared | None = None) -> dict[str, Any]:
     """:func:`report_context` on a connection of its own, database errors as :class:`ReportError`."""
     with q.guarded("the batch"), engine.connect() as conn:
-        return report_context(conn, batch_id)
+        return report_context(conn, batch_id, shared)
 
 
 def save_html(context: dict[str, Any], path: Path) -> Path:

@@ -339,7 +339,7 @@ def _balance_text(c: Counts) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles) -> None:
+def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, shared: q.Shared) -> None:
     sh = _Sheet(wb, SUMMARY_SHEET, [10, 22, 10, 24, 10, 24, 13, 11, 11, 11, 13, 11], st)
     sh.merged("BÁO CÁO ĐỐI SOÁT CHUYỂN GIAO HỒ SƠ", st.title)
     sh.merged("Reconciliation of the handover batch (read back from the target database)", st.subtitle)
@@ -363,8 +363,9 @@ def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles) ->
         "New commune",
     ]
     sh.headers(vi + [DISPOSITION_VI[k] for k in COUNT_KEYS], en + [DISPOSITION_EN[k] for k in COUNT_KEYS])
+    tally = shared.get(conn, q.ledger_tally, info.batch_id)
     totals = Counts()
-    for line in q.unit_lines(conn, info.batch_id):
+    for line in tally.units:
         totals = totals.add(line.counts)
         sh.data(
             [
@@ -400,8 +401,8 @@ def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles) ->
     sh.ws.merged_cells.add(f"A{n}:C{n}")
     sh.ws.merged_cells.add(f"D{n}:{_col(sh.width)}{n}")
     sh.blank()
-    ledger = q.ledger_counts(conn, info.batch_id)
-    chunked = q.chunk_counts(conn, info.batch_id)
+    ledger = tally.sources
+    chunked = shared.get(conn, q.chunk_counts, info.batch_id)
     sh.headers(
         ["Nguồn", *(DISPOSITION_VI[k] for k in COUNT_KEYS), "Cân đối", "Khớp bảng chunks"],
         ["Source", *(DISPOSITION_EN[k] for k in COUNT_KEYS), "Balanced", "Equals chunks table"],
@@ -839,7 +840,7 @@ def _conflict_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> No
     sh.ws.print_title_rows = f"{header - 1}:{header}"
 
 
-def _findings_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles) -> None:
+def _findings_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, shared: q.Shared) -> None:
     sh = _Sheet(wb, FINDINGS_SHEET, [28, 12, 12, 12, 50, 50], st)
     sh.merged("KẾT QUẢ KIỂM TRA DỮ LIỆU", st.title)
     sh.merged("Data-quality findings per check", st.subtitle)
@@ -847,7 +848,7 @@ def _findings_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles) -
         ["Kiểm tra", "Mức độ", "Số phát hiện", "Số dòng", "Ví dụ", "Ví dụ (tiếng Anh)"],
         ["Check", "Severity", "Findings", "Rows", "Example (Vietnamese)", "Example (English)"],
     )
-    for f in q.findings_per_check(conn, info.batch_id):
+    for f in shared.get(conn, q.findings_per_check, info.batch_id):
         level = "Lỗi (error)" if f["severity"] == "error" else "Cảnh báo (warning)"
         sh.data([f["check"], level, f["count"], f["rows"], f["example_vi"], f["example_en"]])
     gx = info.summary.get("gx")
@@ -1266,20 +1267,22 @@ class _Stored:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def write_workbook(engine: Engine, batch_id: str, path: Path) -> Path:
+def write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared | None = None) -> Path:
     """Write the reconciliation workbook of ``batch_id`` to ``path`` from the target database.
 
     For a large batch (:data:`PARALLEL_MIN_ROWS`) the commune sheets are rendered by worker processes
     (:data:`PARALLEL_WORKERS`) while this process writes the other sheets; the workbook is the same. A
-    worker's failure is a :class:`ReportError`.
+    worker's failure is a :class:`ReportError`. ``shared``: the batch's aggregates, when the HTML report
+    reads them too (:func:`handover.reports.write_reports`).
     """
+    shared = q.Shared() if shared is None else shared
     try:
-        return _write_workbook(engine, batch_id, Path(path), parallel=True)
+        return _write_workbook(engine, batch_id, Path(path), shared, parallel=True)
     except _Redo:  # a commune needs continuation sheets (or, not expected, the style ids differ)
-        return _write_workbook(engine, batch_id, Path(path), parallel=False)
+        return _write_workbook(engine, batch_id, Path(path), shared, parallel=False)
 
 
-def _write_workbook(engine: Engine, batch_id: str, path: Path, parallel: bool) -> Path:
+def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared, parallel: bool) -> Path:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
@@ -1299,13 +1302,13 @@ def _write_workbook(engine: Engine, batch_id: str, path: Path, parallel: bool) -
                 if workers:  # the workers start now: the summary is written meanwhile
                     with suppress(OSError):  # no process could be started: all in this one
                         job = _Parallel(engine, batch_id, _shares(sizes, workers))
-            _summary_sheet(wb, conn, info, st)
+            _summary_sheet(wb, conn, info, st, shared)
             if job is None:
                 _commune_sheets(wb, engine, conn, batch_id, st, used)
             _review_sheet(wb, conn, batch_id, st)
             _quarantine_sheet(wb, conn, batch_id, st)
             _conflict_sheet(wb, conn, batch_id, st)
-            _findings_sheet(wb, conn, info, st)
+            _findings_sheet(wb, conn, info, st, shared)
             for sheet in st.sheets:
                 sheet.close()
         if job is not None:
