@@ -102,6 +102,7 @@ def child_pipeline(
     skip_report: bool,
     analyze: bool,
     workers: int | str | None = None,
+    chunk_size: int | None = None,
 ) -> dict:
     t0 = time.perf_counter()
     from handover.config import load_config
@@ -118,6 +119,8 @@ def child_pipeline(
     cfg.report.dir = Path(report_dir)
     if workers is not None:
         cfg.batch.workers = workers
+    if chunk_size:
+        cfg.batch.chunk_size = chunk_size
     if profile:
         from pyinstrument import Profiler
 
@@ -134,6 +137,7 @@ def child_pipeline(
         "peak_rss_mb": _maxrss_mb(),
         "status": result.status,
         "workers": choose_workers(cfg.batch.workers, result.sources),
+        "chunk_size": cfg.batch.chunk_size,
         "stages": {t.stage: t.seconds for t in result.timings},
         "counts": result.total.model_dump(),
         "new_rows": result.new_rows,
@@ -411,6 +415,7 @@ def benchmark(args: argparse.Namespace) -> dict:
             "1" if args.skip_report else "",
             "1" if args.analyze else "",
             str(args.workers if args.workers is not None else ""),
+            str(args.chunk_size or ""),
         ]
         pipe = run_child(child, args.timeout)
         result: dict = {
@@ -426,6 +431,7 @@ def benchmark(args: argparse.Namespace) -> dict:
             "peak_rss_mb": max(pipe["peak_rss_mb"], pipe["peak_tree_rss_mb"] or 0),
             "peak_rss_main_mb": pipe["peak_rss_mb"],
             "workers": pipe.get("workers"),
+            "chunk_size": pipe.get("chunk_size"),
             "stages": pipe["stages"],
             "counts": pipe["counts"],
             "new_rows": pipe["new_rows"],
@@ -505,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                 bool(rest[5]),
                 bool(rest[6]),
                 (rest[7] if rest[7] == "auto" else int(rest[7])) if rest[7] else None,
+                int(rest[8]) if rest[8] else None,
             )
         else:
             out = child_baseline(rest[0], rest[1], rest[2], int(rest[3]) or None, int(rest[4]))
@@ -525,6 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the baseline")
     ap.add_argument(
         "--workers", help='batch.workers for the pipeline: "auto" (the default), 0 = in process, or a number'
+    )
+    ap.add_argument(
+        "--chunk-size",
+        type=int,
+        help="batch.chunk_size for the pipeline (default: the generated batch file's, the project's default)",
     )
     ap.add_argument("--profile", metavar="FILE", help="pyinstrument text profile of the pipeline child")
     ap.add_argument(

@@ -478,7 +478,7 @@ def write_toml(out: Path, fmt: str, rows: int, seed: int) -> Path:
             "[batch]",
             f'id = "bench-{fmt}-{rows}-s{seed}"',
             'description = "Benchmark: hồ sơ tổng hợp Huyện Bảo Thắng và Huyện Văn Bàn"',
-            "chunk_size = 20000",
+            "# chunk_size: the project's default (20,000 rows); benchmarks/e2e.py --chunk-size overrides it",
             "",
             "[target]",
             'url = "sqlite:///target.db"  # benchmarks/e2e.py replaces it with a fresh database',

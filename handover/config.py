@@ -99,7 +99,7 @@ class BatchSection(BaseModel):
     id: str = Field(description="Batch id: letters, digits, '-', '_' (the key for resume and rollback).")
     description: str = ""
     chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
-        50_000, description="Rows per chunk: one transaction each; memory grows with it, not with the input."
+        20_000, description="Rows per chunk: one transaction each; memory grows with it, not with the input."
     )
     workers: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = Field(
         "auto",
@@ -211,7 +211,7 @@ EXAMPLE_TOML = """\
 [batch]
 id = "lao-cai-086-2025-07"          # the key for resume and rollback: letters, digits, - _ .
 description = "Huyện Bảo Thắng: hồ sơ đang giải quyết"
-chunk_size = 50000                   # rows per chunk; memory stays flat whatever the input size
+chunk_size = 20000                   # rows per chunk; memory stays flat whatever the input size
 workers = "auto"                     # map/validate processes: "auto" (big inputs: one per extra CPU), 0 = none, n
 
 [target]
