@@ -109,3 +109,19 @@ def test_e2e_prints_one_json_object_with_the_figures(tmp_path: Path) -> None:
     assert result["ratio"] == pytest.approx(
         result["rows_per_s"] / baseline["rows_per_s"], rel=0.05, abs=0.002
     )
+
+
+def test_ledger_bench_writes_every_row_each_way() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "ledger_bench.py"), "--rows", "300", "--chunk-size", "120"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    data = json.loads(out.stdout)
+    ways = ("source_order_with_ix_ledger_key", "key_order_with_ix_ledger_key", "source_order", "key_order")
+    assert [data[w]["rows_written"] for w in ways] == [300] * 4
+    assert data["source_order_with_ix_ledger_key"]["indexes"] == ["ix_ledger_batch_key", "ix_ledger_key"]
+    assert data["key_order"]["indexes"] == ["ix_ledger_batch_key"]  # what revision 0002 leaves
+    assert data["ratio_to_baseline"]["source_order_with_ix_ledger_key"] == 1.0

@@ -16,14 +16,7 @@ from handover.reports import write_reports
 from handover.target import schema
 from tests.reports.factory import BATCH, BT, C1, C2, NOW, VB, _new, _old, build_target
 
-_UNIT = (
-    "old_district_code",
-    "old_district_name",
-    "old_commune_code",
-    "old_commune_name",
-    "new_commune_code",
-    "new_commune_name",
-)
+_UNIT = q._UNIT_KEYS  # the unit line's columns, in UnitLine order
 
 
 def _ledger_row(source: str, row: int, disposition: str, unit: tuple, new: Any, batch: str = BATCH) -> dict:
