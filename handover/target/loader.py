@@ -373,6 +373,7 @@ class PreparedChunk:
     ledger_units: dict[str, list[Any]]
     payload_columns: list[str]
     payloads: list[str | None]
+    key_order: list[int]  # the rows by natural key (no key first): the order the ledger rows are written in
 
 
 def prepare_chunk(chunk: Chunk) -> PreparedChunk:
@@ -487,6 +488,7 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
         ledger_units=ledger_units,
         payload_columns=payload_columns,
         payloads=payloads,
+        key_order=sorted(range(n), key=[k or "" for k in keys].__getitem__),
     )
 
 
@@ -934,8 +936,8 @@ class Loader:
         }
         ledger_rows.update(p.ledger_units)
         ledger_rows["payload"] = payloads
-        order = sorted(range(n), key=lambda i: (keys[i] is not None, keys[i] or ""))
-        writers.insert_columns(conn, schema.ledger, {c: _pick(v, order) for c, v in ledger_rows.items()})
+        in_key_order = {c: _pick(values, p.key_order) for c, values in ledger_rows.items()}
+        writers.insert_columns(conn, schema.ledger, in_key_order)
         all_findings = [*chunk.findings, *own]
         writers.insert_rows(conn, schema.findings, [self._finding_row(f) for f in all_findings])
         counts = Counts(extracted=n, **{d: dispositions.count(d) for d in DISPOSITIONS})

@@ -347,3 +347,33 @@ def test_payloads_built_column_wise_equal_the_row_wise_json() -> None:
     assert _payloads(frame, columns, positions) == expected
     assert json.loads(expected[1])["fee"] == -0.0 and json.loads(expected[0])["extras"] == {"Số tờ": 3}
     assert _payloads(frame, [], positions) == ["{}"] * 4
+
+
+def test_rows_are_written_in_key_order_and_keep_their_source_rows(sqlite_url: str) -> None:
+    """Each key index takes a chunk as neighbouring entries (benchmarks/ledger_bench.py): the ledger rows and
+    the new target rows are written sorted by key, each still with its own source row and disposition."""
+    from handover.target.db import open_target
+
+    engine = open_target(sqlite_url)
+    try:
+        rows = [
+            f.dossier("H-3"),
+            f.dossier("H-1", disposition="review", reason="split"),
+            f.dossier("H-2"),
+            f.dossier("H-0"),
+        ]
+        _load_batch(engine, "b1", [f.chunk(rows, first_row=10)])
+        with engine.connect() as conn:
+            ledger = conn.execute(
+                text("SELECT natural_key, source_row, disposition FROM ledger ORDER BY rowid")
+            )
+            written = conn.execute(text("SELECT dossier_code FROM dossiers ORDER BY id")).scalars().all()
+            assert [tuple(r) for r in ledger] == [
+                ("H-0", 13, "loaded"),
+                ("H-1", 11, "review"),
+                ("H-2", 12, "loaded"),
+                ("H-3", 10, "loaded"),
+            ]
+        assert written == ["H-0", "H-2", "H-3"]
+    finally:
+        engine.dispose()
