@@ -377,3 +377,30 @@ def test_rows_are_written_in_key_order_and_keep_their_source_rows(sqlite_url: st
         assert written == ["H-0", "H-2", "H-3"]
     finally:
         engine.dispose()
+
+
+def test_postgresql_statistics_are_refreshed_as_the_batch_grows(pg_url: str) -> None:
+    """Without statistics PostgreSQL plans the per-chunk key look-ups as scans of the batch's whole ledger
+    (quadratic in the batch): the loader ANALYZEs after its first chunk and whenever its rows have doubled."""
+    from handover.target.db import open_target
+
+    engine = open_target(pg_url)
+    try:
+        loader = Loader(engine, "b1")
+        loader.begin_batch("b1", "c" * 64, [f.source()])
+
+        def ledger_tuples() -> float:
+            with engine.connect() as conn:
+                return conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE relname = 'ledger'")
+                ).scalar_one()
+
+        assert ledger_tuples() < 0  # never analysed
+        seen = []
+        for index in range(3):
+            rows = [f.dossier(f"H-{index}-{i}") for i in range(3)]
+            loader.load_chunk(f.chunk(rows, index=index))
+            seen.append(ledger_tuples())
+        assert seen == [3, 6, 6]  # after 3 rows, after 6 (doubled), not after 9 (next at 12)
+    finally:
+        engine.dispose()
