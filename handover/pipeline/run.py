@@ -167,6 +167,12 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
     batch_id = cfg.batch.id
     notify = progress or (lambda *_: None)
 
+    gx_totals: dict[tuple[str, str], dict] = {}
+    findings: Counter[str] = Counter()
+    pass1: dict[str, Counts] = {}
+    chunks_skipped = new_rows = conflicts = 0
+    notices: list[str] = []
+    engine = loader = None
     # the workers start first: they import great-expectations while this process opens the sources
     workers = Workers(
         choose_workers(cfg.batch.workers, planned_sources(cfg.sources)), [s.entity for s in cfg.sources]
@@ -176,9 +182,6 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
             sources = open_sources(cfg.sources, cfg.batch.chunk_size)
         with timer.stage("map"):
             settings = build_map_settings(cfg)
-        gx_totals: dict[tuple[str, str], dict] = {}
-
-        engine = loader = None
         if not dry_run:
             from handover.target.db import open_target
             from handover.target.loader import Loader
@@ -186,15 +189,6 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
 
             engine = open_target(cfg.target.url)
         lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
-    except BaseException:
-        workers.close()
-        raise
-
-    findings: Counter[str] = Counter()
-    pass1: dict[str, Counts] = {}
-    chunks_skipped = new_rows = conflicts = 0
-    notices: list[str] = []
-    try:
         with (
             lock as held,
             Spool() as spool,

@@ -664,25 +664,23 @@ def _commune_sheet(
         nxt.ws.print_title_rows = f"{n - 1}:{n}"
         return nxt
 
-    tally = _Tally()
-    if commune.dossiers:
-        sh.merged(SECTION_DOSSIERS, st.section)
-        data = sh.data
-        for values, styles in _dossier_lines(dossier_rows.rows(commune.code), st, tally):
-            if sh.row_no >= limit:
-                sh = more()
-                data = sh.data
-            data(values, styles)
-    if commune.records:
+    def section(heading: str, lines: Iterable[tuple[list[Any], list[str | None]]]) -> None:
+        nonlocal sh
         if sh.row_no >= limit:
             sh = more()
-        sh.merged(SECTION_RECORDS, st.section)
+        sh.merged(heading, st.section)
         data = sh.data
-        for values, styles in _record_lines(record_rows.rows(commune.code), st, tally):
+        for values, styles in lines:
             if sh.row_no >= limit:
                 sh = more()
                 data = sh.data
             data(values, styles)
+
+    tally = _Tally()
+    if commune.dossiers:
+        section(SECTION_DOSSIERS, _dossier_lines(dossier_rows.rows(commune.code), st, tally))
+    if commune.records:
+        section(SECTION_RECORDS, _record_lines(record_rows.rows(commune.code), st, tally))
     _commune_bottom(sh, tally)
     if part == 1:
         sh.ws.print_title_rows = title_rows
@@ -943,10 +941,10 @@ def _code_order(code: str | None) -> str:
     return code or "\uffff"
 
 
-def _fits(commune: q.Commune, max_rows: int) -> bool:
-    """The commune's rows fit on one sheet of ``max_rows`` rows (the parallel path makes no continuation
+def _fits(dossiers: int, records: int, max_rows: int) -> bool:
+    """A commune's rows fit on one sheet of ``max_rows`` rows (the parallel path makes no continuation
     sheets: their names depend on every sheet named before)."""
-    return commune.dossiers + commune.records + 64 <= max_rows - _FOOTER_ROWS
+    return dossiers + records + 64 <= max_rows - _FOOTER_ROWS
 
 
 class _DeflateFile:
@@ -995,7 +993,6 @@ def _render_share(
 
     wb = Workbook(write_only=True)
     st = _Styles(wb)
-    limit = max_rows - _FOOTER_ROWS
     first = _TOP_ROWS + 2  # the first data row: under the top and the section line
     found: dict[str | None, _Found] = {}
     engine = create_engine(url)
@@ -1019,7 +1016,7 @@ def _render_share(
                                 row_no += 1
                             sink.to_file(None)
                         item.parts[entity] = (path, start)
-                        if item.tally.dossiers + item.tally.records + 64 > limit:
+                        if not _fits(item.tally.dossiers, item.tally.records, max_rows):
                             return {"redo": True}
                 finally:
                     rows.close()  # type: ignore[attr-defined]
