@@ -186,6 +186,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
             from handover.target.db import open_target
             from handover.target.loader import Loader
             from handover.target.locks import batch_lock
+            from handover.target.writers import Wire
 
             engine = open_target(cfg.target.url)
         lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
@@ -255,7 +256,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                 loader.begin_batch(cfg.batch.description, config_sha256(cfg), fingerprints)
                 # pass 2: load, one transaction per chunk (with workers, they prepare the next chunks)
                 loaded_rows: Counter[str] = Counter()
-                for work in timer.timed_iter("load", pass_one.for_load()):
+                for work in timer.timed_iter("load", pass_one.for_load(Wire.of(engine))):
                     with timer.stage("load"):
                         result = loader.load_chunk(work)
                     new_rows += result.inserted

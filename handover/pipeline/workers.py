@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from handover.pipeline.map import MapSettings
     from handover.pipeline.validate import Validator
     from handover.target.loader import PreparedChunk
+    from handover.target.writers import Wire
 
 T = TypeVar("T")
 
@@ -174,10 +175,10 @@ def _warm_up(entities: tuple[str, ...]) -> None:
             _validation().validator(Entity(entity))
 
 
-def _prepare_in_worker(path: Path) -> PreparedChunk:
+def _prepare_in_worker(path: Path, wire: Wire) -> PreparedChunk:
     from handover.target.loader import prepare_chunk
 
-    return prepare_chunk(Spool.read(path))
+    return prepare_chunk(Spool.read(path), wire)
 
 
 def _worker_died() -> HandoverError:
@@ -303,24 +304,25 @@ class Pass1:
             outcome.seconds["map"] = mapped
             yield outcome
 
-    def for_load(self) -> Iterator[Chunk | PreparedChunk]:
-        """The spooled chunks in order, for pass 2. With workers, each comes prepared for the load
-        (:func:`~handover.target.loader.prepare_chunk`, the part that needs no database) by a worker while this
-        process writes the ones before it; without, as plain chunks (the loader prepares them)."""
+    def for_load(self, wire: Wire) -> Iterator[Chunk | PreparedChunk]:
+        """The spooled chunks in order, for pass 2. With workers, each comes prepared for the load into a
+        target of ``wire`` (:func:`~handover.target.loader.prepare_chunk`, the part that needs no database) by a
+        worker while this process writes the ones before it; without, as plain chunks (the loader prepares
+        them)."""
         if self.workers == 0:
             yield from self.spool
             return
         ahead: deque[Future[PreparedChunk]] = deque()
         paths = iter(self.spool.paths())
         for path in paths:
-            ahead.append(self.pool.submit(_prepare_in_worker, path))
+            ahead.append(self.pool.submit(_prepare_in_worker, path, wire))
             if len(ahead) >= self.workers:  # one prepared chunk per worker in flight: memory stays flat
                 break
         while ahead:
             prepared = self.pool.result(ahead.popleft())
             path = next(paths, None)
             if path is not None:
-                ahead.append(self.pool.submit(_prepare_in_worker, path))
+                ahead.append(self.pool.submit(_prepare_in_worker, path, wire))
             yield prepared
 
     def close(self) -> None:

@@ -356,12 +356,12 @@ def _texts(raw: list[Any], limit: int | None = None) -> list[str | None]:
 @dataclasses.dataclass
 class PreparedChunk:
     """What the load of one chunk needs that depends on the chunk alone, not on the database: every row's
-    target values, natural key, content hash, ledger texts, the ``load_value_invalid`` quarantines and the
-    payloads of the rows already held back. :func:`prepare_chunk` builds it; the run prepares the next chunk
-    in a thread while the database writes the current one."""
+    target values, natural key, content hash, the ``load_value_invalid`` quarantines, the payloads of the rows
+    already held back, and the rows encoded for the target's :class:`~handover.target.writers.Wire` (the target
+    row of every row, the ledger columns the load does not decide). :func:`prepare_chunk` builds it; with worker
+    processes, a worker prepares the next chunk while this process writes the current one."""
 
-    chunk: Chunk
-    frame: Any
+    chunk: Chunk  # its frame with a 0..n-1 index
     entity: Entity
     dispositions: list[str]
     reasons: list[str | None]
@@ -370,15 +370,23 @@ class PreparedChunk:
     keys: list[str | None]
     hashes: list[str | None]
     own: list[Finding]
-    ledger_units: dict[str, list[Any]]
     payload_columns: list[str]
     payloads: list[str | None]
     key_order: list[int]  # the rows by natural key (no key first): the order the ledger rows are written in
+    wire: writers.Wire
+    target_rows: writers.Encoded  # content columns + content_hash of each row to load (None for the others)
+    ledger_rows: writers.Encoded  # every row's ledger columns but those the load decides or the batch gives
+
+    @property
+    def frame(self) -> Any:
+        return self.chunk.frame
 
 
-def prepare_chunk(chunk: Chunk) -> PreparedChunk:
-    """The part of a chunk's load that needs no database (see :class:`PreparedChunk`)."""
+def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
+    """The part of a chunk's load that needs no database, its rows encoded for ``wire`` (see
+    :class:`PreparedChunk`)."""
     frame = chunk.frame.reset_index(drop=True)
+    chunk = dataclasses.replace(chunk, frame=frame)  # sent to the main process once, not as two frames
     entity = Entity(chunk.entity)
     n = len(frame)
     for needed in ("source_row", "disposition"):
@@ -460,23 +468,28 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
         )
     hashes: list[str | None] = [None] * n
     to_hash = [i for i, d in enumerate(dispositions) if d == "loaded"]
+    picked = {c: _pick(converted[c], to_hash) for c in columns}
     if to_hash:
-        picked = {c: _pick(converted[c], to_hash) for c in columns}
         for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
             hashes[i] = digest
     ledger_units = {
         name: _texts(_column_values(frame, name, n), limit) for name, limit in _UNIT_LEDGER_LIMITS.items()
     }
-    ledger_units["candidates"] = _texts(_column_values(frame, "unit_candidates", n))
     payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
     payloads: list[str | None] = [None] * n
     held = [i for i in range(n) if dispositions[i] != "loaded"]
     if held:
         for i, payload in zip(held, _payloads(frame, payload_columns, held), strict=True):
             payloads[i] = payload
+    ledger_part = {
+        "source_row": source_rows,
+        "natural_key": [k[:250] if k else None for k in keys],
+        "content_hash": hashes,
+        **ledger_units,
+        "candidates": _texts(_column_values(frame, "unit_candidates", n)),
+    }
     return PreparedChunk(
         chunk=chunk,
-        frame=frame,
         entity=entity,
         dispositions=dispositions,
         reasons=reasons,
@@ -485,10 +498,14 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
         keys=keys,
         hashes=hashes,
         own=own,
-        ledger_units=ledger_units,
         payload_columns=payload_columns,
         payloads=payloads,
         key_order=sorted(range(n), key=[k or "" for k in keys].__getitem__),
+        wire=wire,
+        target_rows=writers.encode(wire, table, {**picked, "content_hash": _pick(hashes, to_hash)}).spread(
+            to_hash, n
+        ),
+        ledger_rows=writers.encode(wire, schema.ledger, ledger_part),
     )
 
 
@@ -775,7 +792,8 @@ class Loader:
         stored = self._stored_result(conn, chunk)
         if stored is not None:
             return stored
-        p = prepared or prepare_chunk(chunk)
+        wire = writers.Wire.of(conn)
+        p = prepared if prepared is not None and prepared.wire == wire else prepare_chunk(chunk, wire)
         frame, entity, n = p.frame, p.entity, len(p.frame)
         dispositions, reasons, own = list(p.dispositions), list(p.reasons), list(p.own)
         source_rows, converted, keys, hashes = p.source_rows, p.converted, p.keys, p.hashes
@@ -920,12 +938,18 @@ class Loader:
         # page per row (SQLite, 1M ledger rows: 34 → 27 s; benchmarks/RESULTS.md). Nothing reads the
         # insertion order back: every listing has its own ORDER BY.
         fresh.sort(key=keys.__getitem__)
-        new_rows = {c: _pick(converted[c], fresh) for c in columns}
-        new_rows["content_hash"] = _pick(hashes, fresh)
-        new_rows["batch_id"] = [self.batch_id] * len(fresh)
-        new_rows["updated_batch_id"] = [None] * len(fresh)
-        new_rows["loaded_at"] = [now] * len(fresh)
-        writers.insert_columns(conn, table, new_rows)
+        added = len(fresh)
+        new_rows = writers.encode(
+            wire,
+            table,
+            {
+                "batch_id": [self.batch_id] * added,
+                "updated_batch_id": [None] * added,
+                "loaded_at": [now] * added,
+            },
+            text=p.target_rows.text,
+        )
+        writers.insert_encoded(conn, table, writers.joined(p.target_rows, fresh, new_rows))
         writers.insert_rows(conn, schema.history, history_rows)
         writers.update_rows(conn, table, updates)
         payloads = list(p.payloads)
@@ -935,21 +959,22 @@ class Loader:
         if wanted:  # held back by the steps above
             for i, payload in zip(wanted, _payloads(frame, p.payload_columns, wanted), strict=True):
                 payloads[i] = payload
-        ledger_rows: dict[str, list[Any]] = {
-            "batch_id": [self.batch_id] * n,
-            "source_id": [chunk.source_id] * n,
-            "source_row": source_rows,
-            "entity": [entity.value] * n,
-            "natural_key": [k[:250] if k else None for k in keys],
-            "content_hash": hashes,
-            "disposition": dispositions,
-            "action": actions,
-            "reason": reasons,
-        }
-        ledger_rows.update(p.ledger_units)
-        ledger_rows["payload"] = payloads
-        in_key_order = {c: _pick(values, p.key_order) for c, values in ledger_rows.items()}
-        writers.insert_columns(conn, schema.ledger, in_key_order)
+        order = p.key_order
+        decided = writers.encode(
+            wire,
+            schema.ledger,
+            {
+                "batch_id": [self.batch_id] * n,
+                "source_id": [chunk.source_id] * n,
+                "entity": [entity.value] * n,
+                "disposition": _pick(dispositions, order),
+                "action": _pick(actions, order),
+                "reason": _pick(reasons, order),
+                "payload": _pick(payloads, order),
+            },
+            text=p.ledger_rows.text,
+        )
+        writers.insert_encoded(conn, schema.ledger, writers.joined(p.ledger_rows, order, decided))
         all_findings = [*chunk.findings, *own]
         writers.insert_rows(conn, schema.findings, [self._finding_row(f) for f in all_findings])
         counts = Counts(extracted=n, **{d: dispositions.count(d) for d in DISPOSITIONS})

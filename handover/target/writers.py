@@ -6,18 +6,24 @@
 * MariaDB / MySQL: batched ``executemany`` (PyMySQL turns it into multi-row ``INSERT ... VALUES``).
 * SQLite (WAL mode, see :mod:`handover.target.db`) and anything else: batched ``executemany``.
 
-All rows of one call must have the same keys (the table columns to fill). :func:`insert_columns` takes the
-values column-wise (what the loader builds) and hands the driver plain tuples: no per-row dicts, no SQLAlchemy
-statement compilation per batch.
+Rows are written in two steps: :func:`encode` turns values given column-wise into rows in the form the database
+takes (:class:`Encoded`: COPY text lines, or tuples of bound values), :func:`insert_encoded` writes them. Encoding
+needs no connection, only the :class:`Wire` (which database, which driver), so a worker process can encode the
+rows of a chunk while this process writes the chunk before; :func:`joined` puts the columns this process adds
+beside them. :func:`insert_columns` does both steps at once. No per-row dicts, no SQLAlchemy statement
+compilation per batch.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, Engine, Table, bindparam
+from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError
 
 BATCH_SIZE = 1000
@@ -25,7 +31,93 @@ BATCH_SIZE = 1000
 
 def uses_copy(conn: Connection) -> bool:
     """True when ``conn`` is PostgreSQL through psycopg 3 (COPY available)."""
-    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+    return Wire.of(conn).copy
+
+
+@functools.lru_cache(maxsize=8)
+def _fresh_dialect(name: str, driver: str) -> Dialect:
+    return URL.create(f"{name}+{driver}").get_dialect()()
+
+
+@dataclasses.dataclass(frozen=True)
+class Wire:
+    """Which database and driver rows are encoded for (see :func:`encode`). Small and picklable: a worker
+    process gets it, without the connection's dialect object, and makes its own."""
+
+    name: str  # dialect name: postgresql, sqlite, mysql, ...
+    driver: str  # psycopg, pysqlite, pymysql, ...
+    dialect_object: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, bind: Connection | Engine) -> Wire:
+        """The wire of a connection or an engine (no connection made)."""
+        return cls(bind.dialect.name, bind.dialect.driver, bind.dialect)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (Wire, (self.name, self.driver))
+
+    @property
+    def copy(self) -> bool:
+        """PostgreSQL through psycopg 3: rows go in by COPY."""
+        return self.name == "postgresql" and self.driver == "psycopg"
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.dialect_object or _fresh_dialect(self.name, self.driver)
+
+
+@dataclasses.dataclass
+class Encoded:
+    """Rows of some columns of a table, in the form the :class:`Wire` takes: COPY text lines without their line
+    end (``text``), or tuples (values bound as the dialect binds them; raw values for psycopg's row-by-row
+    COPY)."""
+
+    columns: tuple[str, ...]
+    rows: list[Any]
+    text: bool
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def between(self, start: int, stop: int) -> list[Any]:
+        return self.rows[start:stop]
+
+    def spread(self, positions: Sequence[int], n: int) -> Encoded:
+        """These rows at ``positions`` of ``n`` rows (None at the others)."""
+        rows: list[Any] = [None] * n
+        for i, row in zip(positions, self.rows, strict=True):
+            rows[i] = row
+        return Encoded(self.columns, rows, self.text)
+
+
+@dataclasses.dataclass
+class Joined:
+    """Row ``positions[k]`` of ``left`` with row ``k`` of ``right`` beside it, for every ``k`` (see
+    :func:`joined`); the rows are put together block by block as they are written, never all at once."""
+
+    left: Encoded
+    positions: Sequence[int]
+    right: Encoded
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.left.columns + self.right.columns
+
+    @property
+    def text(self) -> bool:
+        return self.left.text
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def between(self, start: int, stop: int) -> list[Any]:
+        rows, picked = self.left.rows, self.positions[start:stop]
+        if not self.right.columns:
+            return [rows[i] for i in picked]
+        beside = self.right.rows[start:stop]
+        if self.text:
+            return [f"{rows[i]}\t{r}" for i, r in zip(picked, beside, strict=True)]
+        return [rows[i] + r for i, r in zip(picked, beside, strict=True)]
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -33,7 +125,7 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
     if not rows:
         return 0
     columns = list(rows[0].keys())
-    return _copy_columns(conn, table, {c: [r[c] for r in rows] for c in columns})
+    return insert_columns(conn, table, {c: [r[c] for r in rows] for c in columns})
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -44,9 +136,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     return insert_columns(conn, table, {c: [r[c] for r in rows] for c in columns})
 
 
-def _bound(conn: Connection, table: Table, name: str, values: Sequence[Any]) -> Sequence[Any]:
+def _bound(dialect: Dialect, table: Table, name: str, values: Sequence[Any]) -> Sequence[Any]:
     """``values`` as the dialect binds them for column ``name`` (e.g. SQLite dates to text)."""
-    process = table.c[name].type._cached_bind_processor(conn.dialect)
+    process = table.c[name].type._cached_bind_processor(dialect)
     if process is None:
         return values
     try:
@@ -101,53 +193,81 @@ def _copy_texts(values: Sequence[Any]) -> list[str] | None:
     return list(map(memo.__getitem__, values))
 
 
-def _copy_columns(conn: Connection, table: Table, data: Mapping[str, Sequence[Any]]) -> int:
-    """PostgreSQL: one ``COPY table (columns) FROM STDIN`` of rows given column-wise, in the open transaction."""
-    columns = list(data)
-    n = len(data[columns[0]])
+def encode(
+    wire: Wire, table: Table, data: Mapping[str, Sequence[Any]], *, text: bool | None = None
+) -> Encoded:
+    """Rows given column-wise (column name → values, all of one length) encoded for ``wire``. With COPY, as
+    text when every column's values can be (``text=False``: as tuples anyway; ``text=True``: TypeError when
+    they cannot), else as tuples."""
+    columns = tuple(data)
+    if not columns:
+        return Encoded((), [], bool(text))
+    if wire.copy and text is not False:
+        texts = [_copy_texts(data[c]) for c in columns]
+        if all(t is not None for t in texts):
+            return Encoded(columns, list(map("\t".join, zip(*texts, strict=True))), True)  # type: ignore[arg-type]
+        if text:
+            raise TypeError(f"values of {table.name} that COPY text does not take")
+    if wire.copy:  # psycopg adapts row by row
+        return Encoded(columns, list(zip(*(data[c] for c in columns), strict=True)), False)
+    dialect = wire.dialect
+    return Encoded(
+        columns, list(zip(*(_bound(dialect, table, c, data[c]) for c in columns), strict=True)), False
+    )
+
+
+def joined(left: Encoded, positions: Sequence[int], right: Encoded) -> Joined:
+    """Row ``positions[k]`` of ``left`` with row ``k`` of ``right`` beside it (encoded alike), for every ``k``."""
+    if left.text != right.text:
+        raise ValueError("rows encoded two ways cannot be joined")
+    if right.columns and len(right) != len(positions):
+        raise ValueError(f"{len(positions)} rows picked, {len(right)} rows to put beside them")
+    return Joined(left, positions, right)
+
+
+def insert_encoded(conn: Connection, table: Table, encoded: Encoded | Joined) -> int:
+    """Write rows made by :func:`encode` / :func:`joined` for this connection's wire; returns the row count.
+
+    PostgreSQL (psycopg 3): one COPY (text in blocks, or tuples row by row); other databases: the driver's
+    ``executemany`` (PyMySQL turns it into multi-row ``INSERT ... VALUES``; SQLite gets batches of
+    20 × :data:`BATCH_SIZE` rows)."""
+    n = len(encoded)
+    if not encoded.columns or n == 0:
+        return 0
     quote = conn.dialect.identifier_preparer.quote
-    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    texts = [_copy_texts(data[c]) for c in columns]
-    try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            if all(t is not None for t in texts):  # COPY text built column-wise, written in blocks
-                lines = list(map("\t".join, zip(*texts, strict=True)))  # type: ignore[arg-type]
+    names = ", ".join(quote(c) for c in encoded.columns)
+    if uses_copy(conn):
+        statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
                 for start in range(0, n, _COPY_BLOCK):
-                    copy.write("\n".join(lines[start : start + _COPY_BLOCK]) + "\n")
-            else:  # a type the text path does not know: psycopg adapts row by row
-                write = copy.write_row
-                for row in zip(*(data[c] for c in columns), strict=True):
-                    write(row)
-    except conn.dialect.loaded_dbapi.Error as exc:  # same exception type as every other statement
-        raise DBAPIError(statement, None, exc) from exc
+                    block = encoded.between(start, start + _COPY_BLOCK)
+                    if encoded.text:
+                        copy.write("\n".join(block) + "\n")
+                    else:
+                        for row in block:
+                            copy.write_row(row)
+        except conn.dialect.loaded_dbapi.Error as exc:  # same exception type as every other statement
+            raise DBAPIError(statement, None, exc) from exc
+        return n
+    if encoded.text:
+        raise ValueError(f"COPY text for a {conn.dialect.name} connection")
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([marker] * len(encoded.columns))})"
+    )
+    step = n if conn.dialect.name == "mysql" else BATCH_SIZE * 20
+    for start in range(0, n, step):
+        conn.exec_driver_sql(statement, encoded.between(start, start + step))
     return n
 
 
 def insert_columns(conn: Connection, table: Table, data: Mapping[str, Sequence[Any]]) -> int:
-    """Insert rows given column-wise (column name → values, all of one length); returns the row count.
-
-    PostgreSQL (psycopg 3): one COPY; other databases: the driver's ``executemany`` with tuples (PyMySQL turns
-    it into multi-row ``INSERT ... VALUES``; SQLite gets batches of 20 × :data:`BATCH_SIZE` rows).
-    """
-    columns = list(data)
-    if not columns:
-        return 0
-    n = len(data[columns[0]])
-    if n == 0:
-        return 0
-    quote = conn.dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    if uses_copy(conn):
-        return _copy_columns(conn, table, data)
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([marker] * len(columns))})"
-    rows = list(zip(*(_bound(conn, table, c, data[c]) for c in columns), strict=True))
-    step = len(rows) if conn.dialect.name == "mysql" else BATCH_SIZE * 20
-    for start in range(0, len(rows), step):
-        conn.exec_driver_sql(statement, rows[start : start + step])
-    return n
+    """Insert rows given column-wise (column name → values, all of one length); returns the row count
+    (:func:`encode` then :func:`insert_encoded`)."""
+    return insert_encoded(conn, table, encode(Wire.of(conn), table, data))
 
 
 def update_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str = "id") -> int:

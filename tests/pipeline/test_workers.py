@@ -8,6 +8,7 @@ import json
 import pickle
 import random
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from handover.models import Entity, SourceFingerprint
 from handover.pipeline import workers
 from handover.pipeline.run import run_batch
 from handover.target import schema
+from tests.conftest import db_url
 
 RULES = Path(__file__).resolve().parents[1] / "units" / "data" / "rules_kim_ma.csv"
 KIM_MA = "Phường Kim Mã, Quận Ba Đình, Hà Nội"
@@ -30,7 +32,7 @@ ADDRESSES = [
 ]
 
 
-def _batch(folder: Path, batch_id: str, n_workers: int | str) -> Path:
+def _batch(folder: Path, batch_id: str, n_workers: int | str, url: str = "sqlite:///target.db") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(RULES, folder / "rules.csv")
     rng = random.Random(3)
@@ -66,7 +68,7 @@ id = "{batch_id}"
 chunk_size = 7
 workers = {n_workers}
 [target]
-url = "sqlite:///target.db"
+url = "{url}"
 [mapping]
 rules = ["rules.csv"]
 [thresholds]
@@ -102,6 +104,25 @@ def _ledger(db: Path) -> list[tuple]:
     return [tuple(r) for r in rows], json.loads(summary)
 
 
+def _stored(url: str, batch_id: str) -> tuple[list[tuple], list[tuple]]:
+    """The batch's target rows and ledger rows as stored (load times, ids and the batch id left out)."""
+    engine = create_engine(url)
+    d, lg = schema.dossiers, schema.ledger
+    with engine.connect() as conn:
+        dossiers = conn.execute(
+            select(*(c for c in d.c if c.name not in ("id", "loaded_at", "batch_id")))
+            .where(d.c.batch_id == batch_id)
+            .order_by(d.c.dossier_code)
+        ).all()
+        ledger = conn.execute(
+            select(*(c for c in lg.c if c.name != "batch_id"))
+            .where(lg.c.batch_id == batch_id)
+            .order_by(lg.c.source_row)
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in dossiers], [tuple(r) for r in ledger]
+
+
 @pytest.mark.slow
 def test_workers_give_what_one_process_gives(tmp_path: Path) -> None:
     one = run_batch(load_config(_batch(tmp_path / "one", "b", 0)))
@@ -123,6 +144,22 @@ def test_workers_give_what_one_process_gives(tmp_path: Path) -> None:
     rules = {r["keyword"]: r["matches"] for r in summary_two["rules"]}
     assert rules == {r["keyword"]: r["matches"] for r in summary_one["rules"]}
     assert rules["Tổ dân phố 5"] > 0 and rules["Tổ dân phố 99"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_rows_encoded_by_a_worker_are_stored_as_one_process_stores_them(kind: str, tmp_path: Path) -> None:
+    """With workers, the target rows and the ledger come encoded from a worker (COPY text on PostgreSQL,
+    bound tuples on SQLite): stored value for value as the rows this process encodes itself."""
+    fresh = contextmanager(db_url)
+    with fresh(kind, tmp_path / "one") as url_one, fresh(kind, tmp_path / "two") as url_two:
+        one = run_batch(load_config(_batch(tmp_path / "one", "b", 0, url_one)))
+        two = run_batch(load_config(_batch(tmp_path / "two", "b", 2, url_two)))
+        assert one.new_rows == two.new_rows > 0
+        dossiers_one, ledger_one = _stored(url_one, "b")
+        dossiers_two, ledger_two = _stored(url_two, "b")
+    assert len(dossiers_two) == two.new_rows and dossiers_one == dossiers_two
+    assert len(ledger_two) == 80 and ledger_one == ledger_two
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from handover.errors import LoadError
 from handover.models import DISPOSITIONS, Entity
 from handover.target import schema, writers
 from handover.target.hashing import content_hash, loaded_fingerprint
-from handover.target.loader import Loader
+from handover.target.loader import Loader, prepare_chunk
 from tests.target import factories as f
 
 
@@ -268,19 +268,19 @@ def test_exception_inside_load_chunk_leaves_nothing_of_the_chunk(
     loader = Loader(engine, "b1")
     loader.begin_batch("b1", "c" * 64, [f.source()])
     chunk = f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")], findings=[f.warning("bt", 2, "H48-0001")])
-    real = writers.insert_columns
+    real = writers.insert_encoded
 
     def failing(conn, table, rows):  # type: ignore[no-untyped-def]
         if table is schema.findings:  # after the target rows and the ledger were written
             raise RuntimeError("power cut")
         return real(conn, table, rows)
 
-    monkeypatch.setattr(writers, "insert_columns", failing)
+    monkeypatch.setattr(writers, "insert_encoded", failing)
     with pytest.raises(RuntimeError, match="power cut"):
         loader.load_chunk(chunk)
     for table in ("dossiers", "ledger", "findings", "chunks"):
         assert _count(engine, table) == 0, table
-    monkeypatch.setattr(writers, "insert_columns", real)
+    monkeypatch.setattr(writers, "insert_encoded", real)
     assert loader.load_chunk(chunk).inserted == 2  # the same command again resumes cleanly
     assert _count(engine, "ledger") == 2
 
@@ -290,14 +290,14 @@ def test_database_refusal_becomes_a_load_error(engine: Engine, monkeypatch: pyte
 
     loader = Loader(engine, "b1")
     loader.begin_batch("b1", "c" * 64, [f.source()])
-    real = writers.insert_columns
+    real = writers.insert_encoded
 
     def refusing(conn, table, rows):  # type: ignore[no-untyped-def]
         if table is schema.ledger:
             raise OperationalError("INSERT INTO ledger", None, Exception("disk full"))
         return real(conn, table, rows)
 
-    monkeypatch.setattr(writers, "insert_columns", refusing)
+    monkeypatch.setattr(writers, "insert_encoded", refusing)
     with pytest.raises(LoadError) as caught:
         loader.load_chunk(f.chunk([f.dossier("H48-0001")]))
     assert caught.value.message == "the target database refused chunk 0 of source 'bt': disk full"
@@ -305,6 +305,28 @@ def test_database_refusal_becomes_a_load_error(engine: Engine, monkeypatch: pyte
     assert _count(engine, "dossiers") == 0
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.chunks)).scalar() == 0
+
+
+def test_a_chunk_prepared_for_another_database_is_prepared_again(engine: Engine) -> None:
+    """Rows encoded for another wire (COPY text for a database without COPY, or tuples for PostgreSQL) are
+    encoded again for this one, not written as they are."""
+    loader = Loader(engine, "b1")
+    loader.begin_batch("b1", "c" * 64, [f.source()])
+    other = (
+        writers.Wire("sqlite", "pysqlite")
+        if engine.dialect.name == "postgresql"
+        else writers.Wire("postgresql", "psycopg")
+    )
+    prepared = prepare_chunk(f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")]), other)
+    assert prepared.target_rows.text is (other.name == "postgresql")
+    assert loader.load_chunk(prepared).inserted == 2
+    d = schema.dossiers.c
+    with engine.connect() as conn:
+        assert conn.execute(select(d.dossier_code).order_by(d.dossier_code)).scalars().all() == [
+            "H48-0001",
+            "H48-0002",
+        ]
+    assert _count(engine, "ledger", "action = 'inserted'") == 2
 
 
 def test_changed_chunking_is_refused_not_doubled(engine: Engine) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import Engine, select
 
 from handover.target import schema, writers
@@ -63,3 +65,75 @@ def test_insert_rows_of_dicts_and_empty_input(engine: Engine) -> None:
         assert writers.insert_rows(conn, schema.dossiers, rows) == 1
     with engine.connect() as conn:
         assert conn.execute(select(schema.dossiers.c.dossier_code)).scalars().all() == ["H-9"]
+
+
+def _awkward_columns(codes: list[str]) -> dict[str, list]:
+    n = len(codes)
+    data = _dossier_columns(codes)
+    data["applicant_name"] = (["tab\there", "back\\slash", "\\N", "Xã Bảo Thắng", None] * n)[:n]
+    data["received_date"] = [date(2025, 6, 1 + i % 28) if i % 4 else None for i in range(n)]
+    data["fee"] = [float(i) * 1.5 if i % 3 else None for i in range(n)]
+    return data
+
+
+def test_rows_encoded_in_another_process_are_the_rows_this_one_encodes(engine: Engine) -> None:
+    """A worker gets the wire pickled, without the connection's dialect, and makes its own: same rows."""
+    data = _awkward_columns([f"H-{i}" for i in range(12)])
+    with engine.connect() as conn:
+        here = writers.Wire.of(conn)
+    there = pickle.loads(pickle.dumps(here))
+    assert there == here and there.dialect_object is None
+    encoded_here = writers.encode(here, schema.dossiers, data)
+    encoded_there = writers.encode(there, schema.dossiers, data)
+    assert encoded_here == encoded_there
+    assert encoded_here.text is (
+        engine.dialect.name == "postgresql"
+    )  # COPY text there, bound tuples elsewhere
+
+
+def test_joined_rows_are_written_as_picked(engine: Engine) -> None:
+    """Rows encoded ahead (some picked, in another order) with columns added beside them."""
+    codes = [f"H-{i}" for i in range(9)]
+    data = _awkward_columns(codes)
+    constant = {k: data.pop(k) for k in ("batch_id", "loaded_at")}
+    with engine.connect() as conn:
+        wire = writers.Wire.of(conn)
+    ahead = writers.encode(wire, schema.dossiers, data)
+    picked = [7, 2, 5, 0]
+    beside = writers.encode(
+        wire, schema.dossiers, {k: v[: len(picked)] for k, v in constant.items()}, text=ahead.text
+    )
+    rows = writers.joined(ahead, picked, beside)
+    with engine.begin() as conn:
+        assert writers.insert_encoded(conn, schema.dossiers, rows) == len(picked)
+    d = schema.dossiers.c
+    with engine.connect() as conn:
+        got = conn.execute(
+            select(d.dossier_code, d.applicant_name, d.received_date, d.fee, d.batch_id).order_by(d.id)
+        ).all()
+    assert [tuple(r) for r in got] == [
+        (codes[i], data["applicant_name"][i], data["received_date"][i], data["fee"][i], "b1") for i in picked
+    ]
+
+
+def test_rows_encoded_two_ways_or_miscounted_are_not_joined(engine: Engine) -> None:
+    with engine.connect() as conn:
+        wire = writers.Wire.of(conn)
+    left = writers.encode(wire, schema.dossiers, _dossier_columns(["H-1", "H-2"]))
+    other = writers.Encoded(("batch_id",), [("b2",)] if left.text else ["b2"], not left.text)
+    with pytest.raises(ValueError, match="encoded two ways"):
+        writers.joined(left, [0], other)
+    same = writers.encode(wire, schema.dossiers, {"updated_batch_id": ["b2"]}, text=left.text)
+    with pytest.raises(ValueError, match="2 rows picked, 1 rows"):
+        writers.joined(left, [0, 1], same)
+
+
+def test_copy_text_can_be_refused_or_required() -> None:
+    """Mixed types in one column: COPY text cannot hold them, tuples (psycopg's row-by-row COPY) can."""
+    wire = writers.Wire("postgresql", "psycopg")
+    mixed = {"fee": [1, 2.5, None]}
+    assert writers.encode(wire, schema.dossiers, mixed).text is False
+    assert writers.encode(wire, schema.dossiers, {"fee": [1.0, None]}).rows == ["1.0", "\\N"]
+    assert writers.encode(wire, schema.dossiers, {"fee": [1.0, None]}, text=False).rows == [(1.0,), (None,)]
+    with pytest.raises(TypeError, match="COPY text does not take"):
+        writers.encode(wire, schema.dossiers, mixed, text=True)
