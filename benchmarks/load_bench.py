@@ -197,7 +197,7 @@ def run(url: str, rows: int, chunk_size: int) -> dict[str, Any]:
         prepared = [{k: v for k, v in r.items() if k != "id"} for r in target_rows]
         started = time.perf_counter()
         with copy_engine.begin() as conn:
-            writers.copy_rows(conn, schema.dossiers, prepared)
+            writers.insert_rows(conn, schema.dossiers, prepared)  # COPY on PostgreSQL
         copy_seconds = time.perf_counter() - started
         with copy_engine.connect() as conn:
             copied = conn.execute(select(func.count()).select_from(schema.dossiers)).scalar_one()

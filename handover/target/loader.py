@@ -366,7 +366,7 @@ class PreparedChunk:
     dispositions: list[str]
     reasons: list[str | None]
     source_rows: list[int]
-    converted: dict[str, list[Any]]
+    converted: dict[str, list[Any]] | None  # None once pickled (see __getstate__)
     keys: list[str | None]
     hashes: list[str | None]
     own: list[Finding]
@@ -380,6 +380,12 @@ class PreparedChunk:
     @property
     def frame(self) -> Any:
         return self.chunk.frame
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent from a worker without the converted values: the encoded rows hold them, and only a conflict
+        # needs them again (prepared again then). A fifth less to pickle, and a chunk's worth less memory in
+        # the loading process, which holds the chunk it writes and the next one.
+        return {**self.__dict__, "converted": None}
 
 
 def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
@@ -796,7 +802,7 @@ class Loader:
         p = prepared if prepared is not None and prepared.wire == wire else prepare_chunk(chunk, wire)
         frame, entity, n = p.frame, p.entity, len(p.frame)
         dispositions, reasons, own = list(p.dispositions), list(p.reasons), list(p.own)
-        source_rows, converted, keys, hashes = p.source_rows, p.converted, p.keys, p.hashes
+        source_rows, keys, hashes = p.source_rows, p.keys, p.hashes
         self._check_rows_not_loaded(conn, chunk, source_rows)
         actions: list[str | None] = [None] * n
         table = table_for(entity)
@@ -871,7 +877,10 @@ class Loader:
                 actions[i] = "unchanged"
                 unchanged += 1
             else:
-                values = {c: converted[c][i] for c in columns}
+                if p.converted is None:  # sent by a worker without them
+                    p.converted = prepare_chunk(chunk, wire).converted
+                assert p.converted is not None
+                values = {c: p.converted[c][i] for c in columns}
                 conflicts += 1
                 own.append(
                     Finding(

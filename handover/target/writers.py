@@ -120,14 +120,6 @@ class Joined:
         return [rows[i] + r for i, r in zip(picked, beside, strict=True)]
 
 
-def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """PostgreSQL: COPY ``rows`` into ``table`` within the open transaction of ``conn``."""
-    if not rows:
-        return 0
-    columns = list(rows[0].keys())
-    return insert_columns(conn, table, {c: [r[c] for r in rows] for c in columns})
-
-
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert ``rows`` into ``table`` the fastest correct way for the database; returns the row count."""
     if not rows:

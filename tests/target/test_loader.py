@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -53,9 +55,21 @@ def test_insert_then_rerun_under_a_new_batch_is_unchanged(engine: Engine) -> Non
     ]
 
 
-def test_conflict_keep_reports_and_keeps_the_loaded_version(engine: Engine) -> None:
+def _as_sent(engine: Engine, chunk: Any, sent: bool) -> Any:
+    """``chunk``, or (``sent``) the chunk as a worker process sends it prepared: pickled, without the converted
+    values a conflict needs."""
+    if not sent:
+        return chunk
+    prepared = pickle.loads(pickle.dumps(prepare_chunk(chunk, writers.Wire.of(engine))))
+    assert prepared.converted is None
+    return prepared
+
+
+@pytest.mark.parametrize("sent", [False, True], ids=["chunk", "prepared_by_a_worker"])
+def test_conflict_keep_reports_and_keeps_the_loaded_version(engine: Engine, sent: bool) -> None:
     _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", phone="0912345678")])])
-    (result,), _ = _load_batch(engine, "b2", [f.chunk([f.dossier("H48-0001", phone="0987654321")])])
+    again = _as_sent(engine, f.chunk([f.dossier("H48-0001", phone="0987654321")]), sent)
+    (result,), _ = _load_batch(engine, "b2", [again])
     assert (result.conflicts, result.updated, result.inserted) == (1, 0, 0)
     assert [x.check for x in result.findings] == ["content_conflict"]
     assert result.findings[0].severity == "warning"
@@ -75,11 +89,11 @@ def test_conflict_keep_reports_and_keeps_the_loaded_version(engine: Engine) -> N
     assert _count(engine, "history") == 0
 
 
-def test_conflict_update_keeps_the_old_version_in_history(engine: Engine) -> None:
+@pytest.mark.parametrize("sent", [False, True], ids=["chunk", "prepared_by_a_worker"])
+def test_conflict_update_keeps_the_old_version_in_history(engine: Engine, sent: bool) -> None:
     _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", phone="0912345678")])])
-    (result,), _ = _load_batch(
-        engine, "b2", [f.chunk([f.dossier("H48-0001", phone="0987654321")])], policy="update"
-    )
+    again = _as_sent(engine, f.chunk([f.dossier("H48-0001", phone="0987654321")]), sent)
+    (result,), _ = _load_batch(engine, "b2", [again], policy="update")
     assert (result.conflicts, result.updated) == (1, 1)
     with engine.connect() as conn:
         row = conn.execute(select(schema.dossiers)).mappings().one()
