@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from handover.models import Chunk
 
@@ -31,9 +32,10 @@ class Spool:
         return path
 
     @staticmethod
-    def write(path: Path, chunk: Chunk) -> None:
+    def write(path: Path, item: object) -> None:
+        """Write a chunk (or a chunk prepared for the load) to ``path``."""
         with path.open("wb") as fh:
-            pickle.dump(chunk, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(item, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -43,7 +45,7 @@ class Spool:
         return list(self._paths)
 
     @staticmethod
-    def read(path: Path) -> Chunk:
+    def read(path: Path) -> Any:
         with path.open("rb") as fh:
             return pickle.load(fh)  # our own file, written by write()
 

@@ -175,10 +175,14 @@ def _warm_up(entities: tuple[str, ...]) -> None:
             _validation().validator(Entity(entity))
 
 
-def _prepare_in_worker(path: Path, wire: Wire) -> PreparedChunk:
+def _prepare_in_worker(path: Path, wire: Wire) -> Path:
+    """Prepare the chunk spooled at ``path`` into a file beside it, which the main process reads when the chunk
+    is its turn: its memory then holds the chunk it writes, not also the next one arriving."""
     from handover.target.loader import prepare_chunk
 
-    return prepare_chunk(Spool.read(path), wire)
+    prepared = path.with_suffix(".prepared")
+    Spool.write(prepared, prepare_chunk(Spool.read(path), wire))
+    return prepared
 
 
 def _worker_died() -> HandoverError:
@@ -312,17 +316,19 @@ class Pass1:
         if self.workers == 0:
             yield from self.spool
             return
-        ahead: deque[Future[PreparedChunk]] = deque()
+        ahead: deque[Future[Path]] = deque()
         paths = iter(self.spool.paths())
         for path in paths:
             ahead.append(self.pool.submit(_prepare_in_worker, path, wire))
             if len(ahead) >= self.workers:  # one prepared chunk per worker in flight: memory stays flat
                 break
         while ahead:
-            prepared = self.pool.result(ahead.popleft())
+            written = self.pool.result(ahead.popleft())
             path = next(paths, None)
             if path is not None:
                 ahead.append(self.pool.submit(_prepare_in_worker, path, wire))
+            prepared: PreparedChunk = Spool.read(written)
+            written.unlink()
             yield prepared
 
     def close(self) -> None:
