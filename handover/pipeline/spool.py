@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from handover.errors import HandoverError
 from handover.models import Chunk
 
 
@@ -33,9 +34,17 @@ class Spool:
 
     @staticmethod
     def write(path: Path, item: object) -> None:
-        """Write a chunk (or a chunk prepared for the load) to ``path``."""
-        with path.open("wb") as fh:
-            pickle.dump(item, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        """Write a chunk (or a chunk prepared for the load) to ``path``; a HandoverError when the disk refuses."""
+        try:
+            with path.open("wb") as fh:
+                pickle.dump(item, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:
+            raise HandoverError(
+                f"could not write the work file {path}: {exc.strerror or exc}",
+                hint=f"free disk space in {path.parent.parent} (the temporary folder; set TMPDIR to use another "
+                "one) and run the same command again: chunks already committed are kept",
+                file=str(path),
+            ) from exc
 
     def __len__(self) -> int:
         return len(self._paths)

@@ -4,9 +4,10 @@ worker processes.
 Validation (great-expectations and the custom rules) is the CPU-heavy part of pass 1: with workers, this process
 reads and maps the chunks while worker processes validate the ones before, each writing its chunk to the spool
 file reserved for it in order; during the load, the workers prepare the next chunks
-(:func:`~handover.target.loader.prepare_chunk`) while this process writes the current one. Both paths run the same
-functions on the same chunks, so the spool, the findings, the counts, the great-expectations totals and the
-target are the same whichever path ran (tested).
+(:func:`~handover.target.loader.prepare_chunk`: checked values, keys, hashes, and the rows encoded for the target,
+COPY text or bound tuples), each into a file beside its spool file, while this process writes the current one.
+Both paths run the same functions on the same chunks, so the spool, the findings, the counts, the
+great-expectations totals and the target are the same whichever path ran (tested).
 
 ``batch.workers`` chooses: ``"auto"`` gives big file sources (:data:`AUTO_MIN_BYTES` in all) one worker per CPU
 beyond the one this process works with; small batches (and one-CPU machines) stay in this process, where starting
