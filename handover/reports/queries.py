@@ -324,25 +324,20 @@ class _KeyTail(FunctionElement):
 
 
 @compiles(_KeyHead)
-def _key_head(element: _KeyHead, compiler: Any, **kw: Any) -> str:  # SQLite, MySQL / MariaDB
-    key = compiler.process(element.clauses, **kw)
-    return f"substr({key}, 1, instr({key}, '/') - 1)"
-
-
-@compiles(_KeyHead, "postgresql")
-def _key_head_pg(element: _KeyHead, compiler: Any, **kw: Any) -> str:
-    return f"split_part({compiler.process(element.clauses, **kw)}, '/', 1)"
-
-
 @compiles(_KeyTail)
-def _key_tail(element: _KeyTail, compiler: Any, **kw: Any) -> str:  # SQLite, MySQL / MariaDB
+def _key_part(element: _KeyHead | _KeyTail, compiler: Any, **kw: Any) -> str:  # SQLite, MySQL / MariaDB
     key = compiler.process(element.clauses, **kw)
+    if isinstance(element, _KeyHead):
+        return f"substr({key}, 1, instr({key}, '/') - 1)"
     return f"substr({key}, instr({key}, '/') + 1)"
 
 
+@compiles(_KeyHead, "postgresql")
 @compiles(_KeyTail, "postgresql")
-def _key_tail_pg(element: _KeyTail, compiler: Any, **kw: Any) -> str:
+def _key_part_pg(element: _KeyHead | _KeyTail, compiler: Any, **kw: Any) -> str:
     key = compiler.process(element.clauses, **kw)
+    if isinstance(element, _KeyHead):
+        return f"split_part({key}, '/', 1)"
     return f"substr({key}, strpos({key}, '/') + 1)"
 
 
