@@ -20,6 +20,21 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n N`` and no ``--dist`` of the caller's, xdist's work-stealing scheduler: a worker that runs out
+    of tests takes half of what the other has not started, so the long cases do not leave one worker idle at
+    the end (the whole suite, 2 workers: 263 s → 200 s)."""
+    given = any(arg == "-d" or arg.startswith("--dist") for arg in config.invocation_params.args)
+    if getattr(config.option, "dist", "no") == "load" and not given:
+        config.option.dist = "worksteal"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow end-to-end cases first (the order is otherwise kept), so that they start at once and the short
+    cases fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'target.db'}"
