@@ -1,12 +1,18 @@
 """Undo one batch, driven by its ledger (``handover rollback BATCH_ID``).
 
-For the batch's ledger rows with disposition ``loaded``:
+* Versions the batch wrote over another batch's (ledger action ``updated``): the replaced version is restored
+  from ``history``; if a later batch updated the row again, the row stays and that later batch's history entry
+  is pointed at the restored version instead.
+* Rows the batch owns (``batch_id``: it inserted them, or an earlier rollback passed them to it): deleted,
+  unless another batch's ledger also marks that key loaded (it re-delivered the same row, or updated it); then
+  the row stays and passes to the earliest such batch. If that batch is the one that updated the row first,
+  the row's first version was the rolled-back batch's alone, and its history entry goes: rolling that batch
+  back later removes the row instead of bringing the rolled-back version back.
+* Actions ``unchanged`` / ``conflict_kept`` of rows it does not own: nothing in the target was written by it.
 
-* action ``inserted``: the target row is deleted, unless another batch's ledger also marks that key loaded
-  (it re-delivered the same row, or updated it): then the row stays and passes to the earliest such batch;
-* action ``updated``: the version it replaced is restored from ``history`` (if a later batch updated the row
-  again, the row stays and that later batch's history entry is pointed at the restored version instead);
-* actions ``unchanged`` / ``conflict_kept``: nothing in the target was written by this batch.
+Whatever the order in which the batches touching one key are rolled back, the target ends as if the
+rolled-back batches had never run (tested for chains of three batches, every order). "Earliest" is the order
+in which the batches last began loading (their ``started`` / ``restarted`` events), not their timestamps.
 
 Then its ``ledger``, ``findings`` and ``chunks`` rows are deleted, the batch is marked ``rolled_back`` and a
 ``batch_events`` row records the figures. Everything happens in one transaction, under the batch lock. A dry run
@@ -21,7 +27,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Date, DateTime, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Date, DateTime, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import LoadError
@@ -59,6 +65,20 @@ def _known_batches(conn: Connection) -> list[str]:
     )
 
 
+def _load_order(conn: Connection) -> dict[str, int]:
+    """Batch id → its rank in the order the batches last began loading: the id of each one's last ``started``
+    or ``restarted`` event (ids never tie; MariaDB's DATETIME holds whole seconds)."""
+    e = schema.batch_events.c
+    last = func.max(e.id)
+    rows = conn.execute(
+        select(e.batch_id, last)
+        .where(e.event.in_(("started", "restarted")))
+        .group_by(e.batch_id)
+        .order_by(last)
+    )
+    return {batch: rank for rank, (batch, _id) in enumerate(rows)}
+
+
 def _from_json(table: Any, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column in table.columns:
@@ -73,105 +93,28 @@ def _from_json(table: Any, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _chunks(values: list[str]) -> Any:
+def _chunks(values: list[Any]) -> Any:
     for start in range(0, len(values), _SLICE):
         yield values[start : start + _SLICE]
 
 
 def _rollback(conn: Connection, batch_id: str, result: RollbackResult) -> None:
     lg = schema.ledger.c
-    loaded = conn.execute(
-        select(lg.entity, lg.source_id, lg.natural_key, lg.action).where(
-            lg.batch_id == batch_id, lg.disposition == "loaded", lg.action.in_(("inserted", "updated"))
-        )
-    ).all()
-    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for entity, source_id, key, action in loaded:
-        groups[(entity, source_id, action)].append(key)
-    order = {b: i for i, b in enumerate(_known_batches(conn))}
+    order = _load_order(conn)
+    others = [b for b in _known_batches(conn) if b != batch_id]
     deleted: dict[str, int] = defaultdict(int)
     restored: dict[str, int] = defaultdict(int)
-    for (entity_name, source_id, action), keys in sorted(groups.items()):
-        entity = Entity(entity_name)
-        table = table_for(entity)
-        if action == "inserted":
-            others: dict[str, str] = {}
-            # the other batches named one by one: the look-up then runs on ix_ledger_batch_key
-            other_batches = [b for b in order if b != batch_id]
-            for part in _chunks(sorted(set(keys)) if other_batches else []):
-                for other, key in conn.execute(
-                    select(lg.batch_id, lg.natural_key).where(
-                        lg.batch_id.in_(other_batches),
-                        lg.source_id == source_id,
-                        lg.entity == entity.value,
-                        lg.disposition == "loaded",
-                        lg.natural_key.in_(part),
-                    )
-                ).all():
-                    if key not in others or order.get(other, 1 << 30) < order.get(others[key], 1 << 30):
-                        others[key] = other
-            ids_delete: list[int] = []
-            for row in _target_rows(conn, entity, source_id, keys):
-                if row["batch_id"] != batch_id:
-                    continue
-                owner = others.get(row["_key"])
-                if owner is None:
-                    ids_delete.append(row["id"])
-                else:
-                    conn.execute(update(table).where(table.c.id == row["id"]).values(batch_id=owner))
-                    result.rows_kept_for_other_batches += 1
-            for start in range(0, len(ids_delete), _SLICE):
-                conn.execute(delete(table).where(table.c.id.in_(ids_delete[start : start + _SLICE])))
-            deleted[table.name] += len(ids_delete)
-        else:
-            h = schema.history.c
-            rows = {r["_key"]: r for r in _target_rows(conn, entity, source_id, keys)}
-            for key in keys:
-                mine = (
-                    conn.execute(
-                        select(schema.history)
-                        .where(
-                            h.entity == entity.value,
-                            h.source_system == source_id,
-                            h.natural_key == key,
-                            h.replaced_by_batch == batch_id,
-                        )
-                        .order_by(h.id.desc())
-                    )
-                    .mappings()
-                    .first()
-                )
-                if mine is None:
-                    continue
-                current = rows.get(key)
-                if current is not None and current["updated_batch_id"] == batch_id:
-                    values = _from_json(table, json.loads(mine["row_json"]))
-                    conn.execute(update(table).where(table.c.id == current["id"]).values(**values))
-                    restored[table.name] += 1
-                else:
-                    later = (
-                        conn.execute(
-                            select(h.id)
-                            .where(
-                                h.entity == entity.value,
-                                h.source_system == source_id,
-                                h.natural_key == key,
-                                h.id > mine["id"],
-                            )
-                            .order_by(h.id)
-                        )
-                        .scalars()
-                        .first()
-                    )
-                    if later is not None:
-                        conn.execute(
-                            update(schema.history)
-                            .where(h.id == later)
-                            .values(row_json=mine["row_json"], content_hash=mine["content_hash"])
-                        )
-                    result.superseded_updates += 1
-                conn.execute(delete(schema.history).where(h.id == mine["id"]))
-                deleted["history"] += 1
+    updated: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for entity, source_id, key in conn.execute(
+        select(lg.entity, lg.source_id, lg.natural_key).where(
+            lg.batch_id == batch_id, lg.disposition == "loaded", lg.action == "updated"
+        )
+    ):
+        updated[(entity, source_id)].append(key)
+    for (entity_name, source_id), keys in sorted(updated.items()):
+        _undo_updates(conn, batch_id, Entity(entity_name), source_id, keys, result, deleted, restored)
+    for entity in Entity:
+        _release_rows(conn, batch_id, entity, others, order, result, deleted)
     for table in (schema.ledger, schema.findings, schema.chunks):
         deleted[table.name] += conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
     conn.execute(
@@ -185,6 +128,146 @@ def _rollback(conn: Connection, batch_id: str, result: RollbackResult) -> None:
             batch_id=batch_id, event="rolled_back", at=utcnow(), detail=json.dumps(detail, sort_keys=True)
         )
     )
+
+
+def _undo_updates(
+    conn: Connection,
+    batch_id: str,
+    entity: Entity,
+    source_id: str,
+    keys: list[str],
+    result: RollbackResult,
+    deleted: dict[str, int],
+    restored: dict[str, int],
+) -> None:
+    """The versions ``batch_id`` wrote over another batch's: the replaced version goes back into the row (its
+    owner, ``batch_id``, stays what it is now), or, when a later batch updated the row again, into that later
+    batch's history entry. A key without this batch's history entry was passed to this batch by an earlier
+    rollback (its version became the row's first): :func:`_release_rows` handles it."""
+    table = table_for(entity)
+    h = schema.history.c
+    rows = {r["_key"]: r for r in _target_rows(conn, entity, source_id, keys)}
+    for key in keys:
+        mine = (
+            conn.execute(
+                select(schema.history)
+                .where(
+                    h.entity == entity.value,
+                    h.source_system == source_id,
+                    h.natural_key == key,
+                    h.replaced_by_batch == batch_id,
+                )
+                .order_by(h.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+        if mine is None:
+            continue
+        current = rows.get(key)
+        if current is not None and current["updated_batch_id"] == batch_id:
+            values = _from_json(table, json.loads(mine["row_json"]))
+            values.pop("batch_id", None)  # the row's owner: a rollback may have passed it on since
+            if values.get("updated_batch_id") == current["batch_id"]:  # the owner's version is its insert
+                values["updated_batch_id"] = None
+            conn.execute(update(table).where(table.c.id == current["id"]).values(**values))
+            restored[table.name] += 1
+        else:
+            later = (
+                conn.execute(
+                    select(h.id)
+                    .where(
+                        h.entity == entity.value,
+                        h.source_system == source_id,
+                        h.natural_key == key,
+                        h.id > mine["id"],
+                    )
+                    .order_by(h.id)
+                )
+                .scalars()
+                .first()
+            )
+            if later is not None:
+                conn.execute(
+                    update(schema.history)
+                    .where(h.id == later)
+                    .values(row_json=mine["row_json"], content_hash=mine["content_hash"])
+                )
+            result.superseded_updates += 1
+        conn.execute(delete(schema.history).where(h.id == mine["id"]))
+        deleted["history"] += 1
+
+
+def _release_rows(
+    conn: Connection,
+    batch_id: str,
+    entity: Entity,
+    others: list[str],
+    order: dict[str, int],
+    result: RollbackResult,
+    deleted: dict[str, int],
+) -> None:
+    """The rows ``batch_id`` owns (it inserted them, or an earlier rollback passed them to it): deleted, unless
+    another batch's ledger also marks the key loaded; then the row passes to the earliest such batch. When that
+    batch is the one that replaced the row's first version (it updated the row), the first version was this
+    batch's alone: its history entry goes too, so that rolling that batch back later removes the row instead
+    of bringing back a rolled-back version."""
+    table = table_for(entity)
+    owned: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)  # source → (id, key, updated by)
+    for row_id, source_id, updated_by, *key in conn.execute(
+        select(table.c.id, table.c.source_system, table.c.updated_batch_id, *_key_columns(table)).where(
+            table.c.batch_id == batch_id
+        )
+    ):
+        owned[source_id].append((row_id, "/".join(key), updated_by))
+    lg, h = schema.ledger.c, schema.history.c
+    for source_id, rows in sorted(owned.items()):
+        heirs: dict[str, str] = {}
+        # the other batches named one by one: the look-up then runs on ix_ledger_batch_key
+        for part in _chunks(sorted({key for _id, key, _by in rows}) if others else []):
+            for other, key in conn.execute(
+                select(lg.batch_id, lg.natural_key).where(
+                    lg.batch_id.in_(others),
+                    lg.source_id == source_id,
+                    lg.entity == entity.value,
+                    lg.disposition == "loaded",
+                    lg.natural_key.in_(part),
+                )
+            ):
+                if key not in heirs or order.get(other, 1 << 30) < order.get(heirs[key], 1 << 30):
+                    heirs[key] = other
+        ids_delete = [row_id for row_id, key, _by in rows if key not in heirs]
+        for part in _chunks(ids_delete):
+            conn.execute(delete(table).where(table.c.id.in_(part)))
+        deleted[table.name] += len(ids_delete)
+        passed: dict[str, list[int]] = defaultdict(list)
+        for row_id, key, _by in rows:
+            if key in heirs:
+                passed[heirs[key]].append(row_id)
+        for heir, ids in sorted(passed.items()):
+            for part in _chunks(ids):
+                conn.execute(update(table).where(table.c.id.in_(part)).values(batch_id=heir))
+            result.rows_kept_for_other_batches += len(ids)
+        first: dict[str, tuple[int, str]] = {}  # key → its oldest history entry (id, replaced by)
+        for part in _chunks(sorted(heirs)):
+            for entry_id, key, replaced_by in conn.execute(
+                select(h.id, h.natural_key, h.replaced_by_batch).where(
+                    h.entity == entity.value, h.source_system == source_id, h.natural_key.in_(part)
+                )
+            ):
+                if key not in first or entry_id < first[key][0]:
+                    first[key] = (entry_id, replaced_by)
+        # the oldest entry replaced by the heir held this batch's version alone; the heir's is now the first
+        firsts = {
+            key: entry_id for key, (entry_id, replaced_by) in first.items() if replaced_by == heirs[key]
+        }
+        for part in _chunks(sorted(firsts.values())):
+            conn.execute(delete(schema.history).where(h.id.in_(part)))
+        if firsts:
+            deleted["history"] += len(firsts)
+        own_version = [row_id for row_id, key, by in rows if key in firsts and by == heirs[key]]
+        for part in _chunks(own_version):
+            conn.execute(update(table).where(table.c.id.in_(part)).values(updated_batch_id=None))
 
 
 def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[str]) -> list[dict[str, Any]]:

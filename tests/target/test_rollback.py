@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, delete, select, text
 
 from handover.errors import LoadError
 from handover.target import schema
+from handover.target.db import open_target
 from handover.target.hashing import loaded_fingerprint
 from handover.target.loader import Loader
 from handover.target.rollback import rollback_batch
@@ -107,3 +111,68 @@ def test_unknown_batch_lists_the_known_ones(engine: Engine) -> None:
     with pytest.raises(LoadError) as caught:
         rollback_batch(engine, "nope")
     assert caught.value.message == "there is no batch 'nope' in this target; known batches: 2025-07-bao-thang"
+
+
+# Chains of three batches on one key (each also loads a row of its own), rolled back in every order: after each
+# rollback the target must be what loading only the batches still standing would have made.
+CHAINS = {
+    "insert, update, update": [("A", "0911111111"), ("B", "0922222222"), ("C", "0933333333")],
+    "insert, same again, update": [("A", "0911111111"), ("R", "0911111111"), ("U", "0933333333")],
+}
+
+
+def _chain_load(engine: Engine, chain: list[tuple[str, str]], keep: set[str]) -> dict[str, str]:
+    """Load the batches of ``chain`` that are in ``keep``, in order, policy update → batch id → fingerprint."""
+    return {
+        batch_id: _load(
+            engine, batch_id, [f.dossier("H-1", phone=phone), f.dossier(f"H-{batch_id}")], "update"
+        )
+        for batch_id, phone in chain
+        if batch_id in keep
+    }
+
+
+def _state(engine: Engine) -> tuple[list[tuple], list[tuple]]:
+    d, h = schema.dossiers.c, schema.history.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(d.dossier_code, d.phone, d.content_hash, d.batch_id, d.updated_batch_id)
+        ).all()
+        history = conn.execute(select(h.natural_key, h.content_hash, h.replaced_by_batch)).all()
+    return sorted(tuple(r) for r in rows), sorted(tuple(r) for r in history)
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(schema.metadata.sorted_tables):
+            conn.execute(delete(table))
+
+
+@pytest.mark.parametrize("chain_name", list(CHAINS))
+def test_every_rollback_order_leaves_what_the_remaining_batches_alone_would_have_loaded(
+    engine: Engine, tmp_path: Path, chain_name: str
+) -> None:
+    chain = CHAINS[chain_name]
+    ids = [batch_id for batch_id, _phone in chain]
+    reference = open_target(f"sqlite:///{tmp_path / 'reference.db'}")
+    expected: dict[frozenset[str], tuple[list[tuple], list[tuple]]] = {}
+    try:
+        for order in itertools.permutations(ids):
+            _empty(engine)
+            fingerprints = _chain_load(engine, chain, set(ids))
+            standing = set(ids)
+            for batch_id in order:
+                rollback_batch(engine, batch_id)
+                standing.discard(batch_id)
+                if frozenset(standing) not in expected:
+                    _empty(reference)
+                    _chain_load(reference, chain, standing)
+                    expected[frozenset(standing)] = _state(reference)
+                where = f"{chain_name}: rolled back {order[: order.index(batch_id) + 1]}"
+                assert _state(engine) == expected[frozenset(standing)], where
+                for other in standing:
+                    check = verify_batch(engine, other)
+                    assert check.ok, (where, other, check.problems)
+                    assert check.recomputed_fingerprint == fingerprints[other], (where, other)
+    finally:
+        reference.dispose()
