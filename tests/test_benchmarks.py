@@ -125,3 +125,28 @@ def test_ledger_bench_writes_every_row_each_way() -> None:
     assert data["source_order_with_ix_ledger_key"]["indexes"] == ["ix_ledger_batch_key", "ix_ledger_key"]
     assert data["key_order"]["indexes"] == ["ix_ledger_batch_key"]  # what revision 0002 leaves
     assert data["ratio_to_baseline"]["source_order_with_ix_ledger_key"] == 1.0
+
+
+def test_rollback_bench_restores_and_deletes_every_row_both_ways() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "rollback_bench.py"),
+            "--rows",
+            "50",
+            "120",
+            "--baseline-max-rows",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    runs = json.loads(out.stdout)["runs"]  # the script itself stops unless every row was restored and deleted
+    assert set(runs["50"]) == {"with_index", "without_index"} and set(runs["120"]) == {"with_index"}
+    figures = runs["120"]["with_index"]
+    assert figures["rollback_updating_batch_s"] > 0 and figures["rollback_inserting_batch_s"] > 0
+    assert figures["seconds_per_1000_rows"] == pytest.approx(
+        figures["rollback_updating_batch_s"] * 1000 / 120, rel=0.05, abs=0.002
+    )

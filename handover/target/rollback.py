@@ -27,7 +27,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Date, DateTime, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import LoadError
@@ -143,59 +143,61 @@ def _undo_updates(
     """The versions ``batch_id`` wrote over another batch's: the replaced version goes back into the row (its
     owner, ``batch_id``, stays what it is now), or, when a later batch updated the row again, into that later
     batch's history entry. A key without this batch's history entry was passed to this batch by an earlier
-    rollback (its version became the row's first): :func:`_release_rows` handles it."""
+    rollback (its version became the row's first): :func:`_release_rows` handles it. Keys are read and
+    written a slice at a time (``ix_history_key``), not one by one."""
     table = table_for(entity)
     h = schema.history.c
-    rows = {r["_key"]: r for r in _target_rows(conn, entity, source_id, keys)}
-    for key in keys:
-        mine = (
-            conn.execute(
-                select(schema.history)
-                .where(
-                    h.entity == entity.value,
-                    h.source_system == source_id,
-                    h.natural_key == key,
-                    h.replaced_by_batch == batch_id,
-                )
-                .order_by(h.id.desc())
-            )
-            .mappings()
-            .first()
-        )
-        if mine is None:
-            continue
-        current = rows.get(key)
-        if current is not None and current["updated_batch_id"] == batch_id:
-            values = _from_json(table, json.loads(mine["row_json"]))
-            values.pop("batch_id", None)  # the row's owner: a rollback may have passed it on since
-            if values.get("updated_batch_id") == current["batch_id"]:  # the owner's version is its insert
-                values["updated_batch_id"] = None
-            conn.execute(update(table).where(table.c.id == current["id"]).values(**values))
-            restored[table.name] += 1
-        else:
-            later = (
-                conn.execute(
-                    select(h.id)
-                    .where(
-                        h.entity == entity.value,
-                        h.source_system == source_id,
-                        h.natural_key == key,
-                        h.id > mine["id"],
+    for part in _chunks(sorted(set(keys))):
+        entries: dict[str, list[Any]] = defaultdict(list)  # key → its history entries, oldest first
+        for entry in conn.execute(
+            select(h.id, h.natural_key, h.replaced_by_batch, h.row_json, h.content_hash)
+            .where(h.entity == entity.value, h.source_system == source_id, h.natural_key.in_(part))
+            .order_by(h.id)
+        ):
+            entries[entry.natural_key].append(entry)
+        rows = {r["_key"]: r for r in _target_rows(conn, entity, source_id, part)}
+        restores: list[dict[str, Any]] = []
+        repoints: list[dict[str, Any]] = []
+        gone: list[int] = []
+        for key in part:
+            chain = entries.get(key, [])
+            at = max((i for i, e in enumerate(chain) if e.replaced_by_batch == batch_id), default=None)
+            if at is None:
+                continue
+            mine = chain[at]
+            current = rows.get(key)
+            if current is not None and current["updated_batch_id"] == batch_id:
+                values = _from_json(table, json.loads(mine.row_json))
+                values.pop("batch_id", None)  # the row's owner: a rollback may have passed it on since
+                if values.get("updated_batch_id") == current["batch_id"]:  # the owner's version: its insert
+                    values["updated_batch_id"] = None
+                restores.append({"_id": current["id"], **values})
+            else:
+                if at + 1 < len(chain):
+                    later = chain[at + 1]
+                    repoints.append(
+                        {"_id": later.id, "row_json": mine.row_json, "content_hash": mine.content_hash}
                     )
-                    .order_by(h.id)
-                )
-                .scalars()
-                .first()
-            )
-            if later is not None:
-                conn.execute(
-                    update(schema.history)
-                    .where(h.id == later)
-                    .values(row_json=mine["row_json"], content_hash=mine["content_hash"])
-                )
-            result.superseded_updates += 1
-        conn.execute(delete(schema.history).where(h.id == mine["id"]))
-        deleted["history"] += 1
+                result.superseded_updates += 1
+            gone.append(mine.id)
+        # no .values(): the SET clause is the parameters' columns ("_id" is no column, it binds the WHERE)
+        for params in _by_columns(restores):
+            conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
+        if restores:
+            restored[table.name] += len(restores)
+        if repoints:
+            conn.execute(update(schema.history).where(h.id == bindparam("_id")), repoints)
+        if gone:
+            conn.execute(delete(schema.history).where(h.id.in_(gone)))
+            deleted["history"] += len(gone)
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Parameter sets grouped by the columns they set: one executemany per group."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[frozenset(row)].append(row)
+    return list(groups.values())
 
 
 def _release_rows(

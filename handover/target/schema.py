@@ -226,6 +226,8 @@ history = Table(
     **_TABLE_KW,
 )
 
+Index("ix_history_key", history.c.entity, history.c.source_system, history.c.natural_key)
+
 batch_events = Table(
     "batch_events",
     metadata,

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import cli
 from handover.errors import ExitCode
-from handover.target.db import open_target
+from handover.target.db import head_revision, open_target
 from handover.target.loader import Loader
 from handover.target.rollback import rollback_batch
 from handover.target.verify import verify_batch
@@ -30,12 +30,12 @@ def _loaded(url: str) -> Engine:
 def test_upgrade_then_status(sqlite_url: str) -> None:
     first = runner.invoke(cli.app, ["db", "upgrade", "--db", sqlite_url])
     assert first.exit_code == 0, first.output
-    assert f"{sqlite_url}: schema (empty) → 0002" in first.output
+    assert f"{sqlite_url}: schema (empty) → {head_revision()}" in first.output
     again = runner.invoke(cli.app, ["db", "upgrade", "--db", sqlite_url])
-    assert "schema already at 0002, nothing to do" in again.output
+    assert f"schema already at {head_revision()}, nothing to do" in again.output
     status = runner.invoke(cli.app, ["db", "status", "--db", sqlite_url, "--json"])
     data = json.loads(status.stdout)
-    assert (data["current_revision"], data["up_to_date"], data["batches"]) == ("0002", True, [])
+    assert (data["current_revision"], data["up_to_date"], data["batches"]) == (head_revision(), True, [])
 
 
 def test_verify_json_and_tampering(sqlite_url: str) -> None:

@@ -53,7 +53,7 @@ def test_older_schema_version_is_refused_until_upgraded(
     open_target(any_db_url).dispose()  # at HEAD
     newer = tmp_path / "migrations"
     shutil.copytree(db.MIGRATIONS_DIR, newer, ignore=shutil.ignore_patterns("__pycache__"))
-    (newer / "versions" / "0002_test.py").write_text(EXTRA_REVISION, encoding="utf-8")
+    (newer / "versions" / f"{NEXT}_test.py").write_text(EXTRA_REVISION, encoding="utf-8")
     monkeypatch.setattr(db, "MIGRATIONS_DIR", newer)
 
     with pytest.raises(LoadError) as caught:
@@ -71,8 +71,9 @@ def test_older_schema_version_is_refused_until_upgraded(
         engine.dispose()
 
 
-def test_a_0001_target_with_a_batch_upgrades_to_0002_and_keeps_its_data(any_db_url: str) -> None:
-    """0002 drops ix_ledger_key: a target made by the first release keeps its rows, verifies, rolls back."""
+def test_a_0001_target_with_a_batch_upgrades_to_the_head_and_keeps_its_data(any_db_url: str) -> None:
+    """0002 drops ix_ledger_key, 0003 adds ix_history_key: a target made by the first release keeps its rows,
+    verifies, rolls back."""
     from alembic import command
 
     from handover.target.loader import Loader
@@ -90,6 +91,7 @@ def test_a_0001_target_with_a_batch_upgrades_to_0002_and_keeps_its_data(any_db_u
     engine = open_target(any_db_url)
     try:
         assert {i["name"] for i in inspect(engine).get_indexes("ledger")} == {"ix_ledger_batch_key"}
+        assert {i["name"] for i in inspect(engine).get_indexes("history")} == {"ix_history_key"}
         for batch, phone in (("A", "0912345678"), ("B", "0987654321")):
             loader = Loader(engine, batch, conflict_policy="update")
             loader.begin_batch(batch, "c" * 64, [f.source()])

@@ -176,3 +176,22 @@ def test_every_rollback_order_leaves_what_the_remaining_batches_alone_would_have
                     assert check.recomputed_fingerprint == fingerprints[other], (where, other)
     finally:
         reference.dispose()
+
+
+def test_rollback_of_a_batch_that_updated_thousands_of_rows_restores_each_row(engine: Engine) -> None:
+    """More keys than one slice of look-ups (900): every row gets its own replaced version back."""
+    n = 1000
+    phones = {f"H-{i:04d}": f"09{i:08d}" for i in range(n)}
+    fp_a = _load(engine, "A", [f.dossier(code, phone=phone) for code, phone in phones.items()])
+    _load(engine, "B", [f.dossier(code, phone="0999999999") for code in phones], policy="update")
+    result = rollback_batch(engine, "B")
+    assert (result.rows_restored, result.rows_deleted["history"]) == ({"dossiers": n}, n)
+    with engine.connect() as conn:
+        d = schema.dossiers.c
+        rows = conn.execute(select(d.dossier_code, d.phone, d.batch_id, d.updated_batch_id)).all()
+        assert conn.execute(text("SELECT COUNT(*) FROM history")).scalar_one() == 0
+    assert {code: (phone, batch, by) for code, phone, batch, by in rows} == {
+        code: (phone, "A", None) for code, phone in phones.items()
+    }
+    check = verify_batch(engine, "A")
+    assert check.ok and check.recomputed_fingerprint == fp_a

@@ -1,0 +1,129 @@
+"""Rolling back a batch that updated rows another batch loaded: how the cost grows with the rows.
+
+    python benchmarks/rollback_bench.py [--rows 16000 64000] [--db sqlite | URL]
+
+For each N: batch A loads N dossiers; batch B delivers the same N with another phone number under the ``update``
+policy (N rows updated, N history entries); then ``rollback_batch(B)`` (N versions restored) and, after it,
+``rollback_batch(A)`` (N rows deleted), each timed. The same rollbacks run a second time on a target without
+``ix_history_key`` (revision 0003), the way every target was before it: that is the same-run baseline.
+
+Prints one JSON object: per N and per way (``with_index``, ``without_index``) the seconds of each rollback, and
+``seconds_per_1000_rows`` of the updating batch's rollback (flat when the cost grows in proportion to N).
+Rows come from the tests' chunk factory (``tests/target/factories.py``), as the loader receives them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CHUNK = 5000
+
+
+def _load(engine, batch_id: str, phones: list[str], policy: str) -> None:
+    from handover.target.loader import Loader
+    from tests.target import factories as f
+
+    loader = Loader(engine, batch_id, conflict_policy=policy)
+    loader.begin_batch(batch_id, "c" * 64, [f.source()])
+    for index, start in enumerate(range(0, len(phones), CHUNK)):
+        rows = [
+            f.dossier(f"H-{i:07d}", phone=phones[i]) for i in range(start, min(len(phones), start + CHUNK))
+        ]
+        loader.load_chunk(f.chunk(rows, index=index, first_row=start + 2))
+    loader.finish_batch({})
+
+
+def run(url: str, rows: int, index: bool) -> dict[str, float]:
+    from sqlalchemy import text
+
+    from handover.target.db import open_target
+    from handover.target.rollback import rollback_batch
+
+    engine = open_target(url)
+    try:
+        if not index:
+            with engine.begin() as conn:
+                conn.execute(text("DROP INDEX ix_history_key" + (" ON history" if "mysql" in url else "")))
+        _load(engine, "A", [f"09{i:08d}" for i in range(rows)], "keep")
+        _load(engine, "B", ["0999999999"] * rows, "update")
+        started = time.perf_counter()
+        restored = rollback_batch(engine, "B").rows_restored.get("dossiers", 0)
+        updated = time.perf_counter() - started
+        started = time.perf_counter()
+        deleted = rollback_batch(engine, "A").rows_deleted.get("dossiers", 0)
+        inserted = time.perf_counter() - started
+        if (restored, deleted) != (rows, rows):
+            raise SystemExit(
+                f"rollback_bench: expected {rows} rows restored and deleted, got {restored}, {deleted}"
+            )
+        return {
+            "rollback_updating_batch_s": round(updated, 3),
+            "rollback_inserting_batch_s": round(inserted, 3),
+            "seconds_per_1000_rows": round(updated * 1000 / rows, 3),
+        }
+    finally:
+        engine.dispose()
+
+
+def _fresh_url(db: str, folder: Path, name: str) -> tuple[str, object]:
+    """A new empty target: a SQLite file in ``folder``, or a throw-away database on the server ``db`` names."""
+    if db == "sqlite":
+        return f"sqlite:///{folder / (name + '.db')}", None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(db)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    database = f"ho_rollback_bench_{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {database}"))
+        conn.execute(text(f"CREATE DATABASE {database}"))
+    return base.set(database=database).render_as_string(hide_password=False), (admin, database)
+
+
+def _drop(server: object) -> None:
+    if server is None:
+        return
+    from sqlalchemy import text
+
+    admin, database = server  # type: ignore[misc]
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {database}"))
+    admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, nargs="+", default=[16000, 64000], help="rows per run")
+    ap.add_argument("--db", default="sqlite", help="'sqlite', or a server URL that gets throw-away databases")
+    ap.add_argument(
+        "--baseline-max-rows", type=int, default=64000, help="run the way without the index up to this N only"
+    )
+    args = ap.parse_args(argv)
+    out: dict[str, object] = {"db": args.db.split(":", 1)[0], "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="handover-rollback-bench-") as tmp:
+        for rows in args.rows:
+            result: dict[str, object] = {}
+            for way, index in (("with_index", True), ("without_index", False)):
+                if not index and rows > args.baseline_max_rows:
+                    continue
+                url, server = _fresh_url(args.db, Path(tmp), f"{way}_{rows}")
+                try:
+                    result[way] = run(url, rows, index)
+                finally:
+                    _drop(server)
+            out["runs"][str(rows)] = result  # type: ignore[index]
+            print(f"[rollback_bench] {rows} rows: {json.dumps(result)}", file=sys.stderr, flush=True)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
