@@ -74,6 +74,14 @@ from handover.target.hashing import (
 )
 from handover.text import nfc
 
+# What the per-chunk look-ups filter on (the loader's "already loaded?", "already in this batch?" and resume
+# checks): the statistics PostgreSQL needs while a batch loads.
+_LOOKUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ledger": ("batch_id", "source_id", "source_row", "natural_key", "entity", "disposition"),
+    "dossiers": ("source_system", "dossier_code"),
+    "records": ("source_system", "record_type", "record_number"),
+}
+
 try:
     from pandas import NA as _NA
     from pandas import NaT as _NAT
@@ -694,16 +702,21 @@ class Loader:
         except SQLAlchemyError as exc:
             raise self._db_error("the end of the batch", exc) from exc
 
-    def _refresh_statistics(self) -> None:
+    def _refresh_statistics(self, *, lookups_only: bool = False) -> None:
         """After a bulk load the planner's row estimates are stale (autovacuum has not run yet): without fresh
         ones PostgreSQL picks nested loops over the ledger for the report queries (minutes instead of a
-        second at 100k rows). Cheap: ANALYZE samples."""
+        second at 100k rows). Cheap: ANALYZE samples. ``lookups_only`` (during the load, PostgreSQL): the
+        tables the per-chunk look-ups read, and only the columns they filter on (the table's row count is
+        refreshed all the same): 0.44 s instead of 1.59 s at 300k rows, the wide text columns are not read."""
         tables = ("ledger", "findings", "dossiers", "records", "chunks")
         backend = self.engine.dialect.name
         try:
             if backend == "postgresql":
+                what = ", ".join(
+                    f"{table} ({', '.join(columns)})" for table, columns in _LOOKUP_COLUMNS.items()
+                ) if lookups_only else ", ".join(tables)  # fmt: skip
                 with self.engine.begin() as conn:
-                    conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
+                    conn.exec_driver_sql("ANALYZE " + what)
             elif backend in ("mysql", "mariadb"):
                 with self.engine.begin() as conn:
                     conn.exec_driver_sql("ANALYZE TABLE " + ", ".join(tables)).all()
@@ -743,7 +756,7 @@ class Loader:
                 # PostgreSQL takes the per-chunk key look-ups as returning one row and reads the batch's whole
                 # ledger for each chunk: 0.6 s per look-up at 500,000 ledger rows instead of 0.04 ms. ANALYZE
                 # samples (≈ 0.3 s), each time the rows written have doubled: a few times per batch.
-                self._refresh_statistics()
+                self._refresh_statistics(lookups_only=True)
                 self._analyze_at = 2 * self._written
         return result
 

@@ -438,5 +438,18 @@ def test_postgresql_statistics_are_refreshed_as_the_batch_grows(pg_url: str) -> 
             loader.load_chunk(f.chunk(rows, index=index))
             seen.append(ledger_tuples())
         assert seen == [3, 6, 6]  # after 3 rows, after 6 (doubled), not after 9 (next at 12)
+
+        def ledger_columns_with_statistics() -> set[str]:
+            with engine.connect() as conn:
+                return set(
+                    conn.execute(text("SELECT attname FROM pg_stats WHERE tablename = 'ledger'")).scalars()
+                )
+
+        # during the load only the columns the look-ups filter on; at the end every column, for the reports
+        during = ledger_columns_with_statistics()
+        assert {"batch_id", "source_id", "source_row", "natural_key"} <= during
+        assert not {"reason", "payload", "candidates", "new_commune_code"} & during
+        loader.finish_batch({})
+        assert {"reason", "payload", "candidates", "new_commune_code"} <= ledger_columns_with_statistics()
     finally:
         engine.dispose()
