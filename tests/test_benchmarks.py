@@ -150,3 +150,29 @@ def test_rollback_bench_restores_and_deletes_every_row_both_ways() -> None:
     assert figures["seconds_per_1000_rows"] == pytest.approx(
         figures["rollback_updating_batch_s"] * 1000 / 120, rel=0.05, abs=0.002
     )
+
+
+def test_staging_probe_copies_every_row_both_ways(tmp_path: Path) -> None:
+    from handover.target.db import open_target
+    from handover.target.loader import Loader
+    from tests.target import factories as f
+
+    engine = open_target(f"sqlite:///{tmp_path / 'loaded.db'}")
+    loader = Loader(engine, "A")
+    loader.begin_batch("A", "c" * 64, [f.source()])
+    loader.load_chunk(
+        f.chunk([f.dossier(f"H-{i}") for i in range(30)] + [f.dossier("X", disposition="review")])
+    )
+    loader.finish_batch({})
+    engine.dispose()
+    url = f"sqlite:///{tmp_path / 'loaded.db'}"
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "staging_probe.py"), "--db", url, "--chunk-size", "7", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    data = json.loads(out.stdout)
+    assert data["rows"] == {"dossiers": 30, "ledger": 31}
+    assert all(len(seconds) == 1 and seconds[0] >= 0 for seconds in data["seconds"].values())
