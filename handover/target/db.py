@@ -56,15 +56,23 @@ def _parse(url: str) -> URL:
     return parsed
 
 
+SQLITE_PAGE_SIZE = 16384
+_WAL_CHECKPOINT_BYTES = 80 * 1024 * 1024
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # A new file gets 16 KB pages (SQLite's default is 4 KB): the bulk writes of a load touch a quarter as many
+    # pages. Only an empty database takes it; a target made with other pages keeps them.
+    cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-    # Bulk loads: a WAL checkpoint every ~80 MB instead of after every chunk's commit (1,000 pages): about 15% off
-    # a chunk's load. (A bigger page cache measured no gain and costs memory in every pooled connection.)
-    cur.execute("PRAGMA wal_autocheckpoint=20000")
+    # Bulk loads: a WAL checkpoint every ~80 MB instead of after every chunk's commit: about 15% off a chunk's
+    # load. (A bigger page cache measured no gain and costs memory in every pooled connection.)
+    page_size = cur.execute("PRAGMA page_size").fetchone()[0]
+    cur.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_BYTES // page_size}")
     cur.close()
 
 

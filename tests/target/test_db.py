@@ -168,3 +168,32 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         engine.dispose()
+
+
+def test_a_new_sqlite_target_has_16k_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    """16 KB pages for a new file (fewer pages to write in a bulk load); a file made with SQLite's default
+    4 KB pages keeps them (SQLite cannot change it in WAL mode) and loads as before. The WAL checkpoint
+    interval is the same number of bytes either way."""
+    import sqlite3
+
+    from handover.target.loader import Loader
+    from tests.target import factories as f
+
+    older = tmp_path / "older.db"
+    with sqlite3.connect(older) as raw:
+        raw.execute("PRAGMA page_size=4096")
+        raw.execute("PRAGMA journal_mode=WAL")
+    for path, page_size in ((tmp_path / "new.db", db.SQLITE_PAGE_SIZE), (older, 4096)):
+        engine = open_target(f"sqlite:///{path}")
+        try:
+            loader = Loader(engine, "A")
+            loader.begin_batch("A", "c" * 64, [f.source()])
+            loader.load_chunk(f.chunk([f.dossier("H-1"), f.dossier("H-2")]))
+            loader.finish_batch({})
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA page_size").scalar() == page_size
+                checkpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+                assert checkpoint * page_size == 80 * 1024 * 1024
+                assert conn.execute(text("SELECT COUNT(*) FROM dossiers")).scalar() == 2
+        finally:
+            engine.dispose()
