@@ -712,9 +712,10 @@ class Loader:
         backend = self.engine.dialect.name
         try:
             if backend == "postgresql":
-                what = ", ".join(
-                    f"{table} ({', '.join(columns)})" for table, columns in _LOOKUP_COLUMNS.items()
-                ) if lookups_only else ", ".join(tables)  # fmt: skip
+                if lookups_only:
+                    what = ", ".join(f"{t} ({', '.join(columns)})" for t, columns in _LOOKUP_COLUMNS.items())
+                else:
+                    what = ", ".join(tables)
                 with self.engine.begin() as conn:
                     conn.exec_driver_sql("ANALYZE " + what)
             elif backend in ("mysql", "mariadb"):
