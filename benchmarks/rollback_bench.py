@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CHUNK = 5000
 
@@ -72,33 +73,6 @@ def run(url: str, rows: int, index: bool) -> dict[str, float]:
         engine.dispose()
 
 
-def _fresh_url(db: str, folder: Path, name: str) -> tuple[str, object]:
-    """A new empty target: a SQLite file in ``folder``, or a throw-away database on the server ``db`` names."""
-    if db == "sqlite":
-        return f"sqlite:///{folder / (name + '.db')}", None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(db)
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    database = f"ho_rollback_bench_{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {database}"))
-        conn.execute(text(f"CREATE DATABASE {database}"))
-    return base.set(database=database).render_as_string(hide_password=False), (admin, database)
-
-
-def _drop(server: object) -> None:
-    if server is None:
-        return
-    from sqlalchemy import text
-
-    admin, database = server  # type: ignore[misc]
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {database}"))
-    admin.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[16000, 64000], help="rows per run")
@@ -107,20 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline-max-rows", type=int, default=64000, help="run the way without the index up to this N only"
     )
     args = ap.parse_args(argv)
+    from e2e import Databases  # fresh SQLite files, or throw-away databases on the server
+
     out: dict[str, object] = {"db": args.db.split(":", 1)[0], "runs": {}}
     with tempfile.TemporaryDirectory(prefix="handover-rollback-bench-") as tmp:
-        for rows in args.rows:
-            result: dict[str, object] = {}
-            for way, index in (("with_index", True), ("without_index", False)):
-                if not index and rows > args.baseline_max_rows:
-                    continue
-                url, server = _fresh_url(args.db, Path(tmp), f"{way}_{rows}")
-                try:
-                    result[way] = run(url, rows, index)
-                finally:
-                    _drop(server)
-            out["runs"][str(rows)] = result  # type: ignore[index]
-            print(f"[rollback_bench] {rows} rows: {json.dumps(result)}", file=sys.stderr, flush=True)
+        dbs = Databases(args.db, Path(tmp))
+        try:
+            for rows in args.rows:
+                result: dict[str, object] = {}
+                for way, index in (("with_index", True), ("without_index", False)):
+                    if not index and rows > args.baseline_max_rows:
+                        continue
+                    result[way] = run(dbs.fresh(f"{way}_{rows}"), rows, index)
+                out["runs"][str(rows)] = result  # type: ignore[index]
+                print(f"[rollback_bench] {rows} rows: {json.dumps(result)}", file=sys.stderr, flush=True)
+        finally:
+            dbs.drop_all()
     print(json.dumps(out))
     return 0
 

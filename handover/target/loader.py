@@ -391,8 +391,8 @@ class PreparedChunk:
 
     def __getstate__(self) -> dict[str, Any]:
         # Sent from a worker without the converted values: the encoded rows hold them, and only a conflict
-        # needs them again (prepared again then). A fifth less to pickle, and a chunk's worth less memory in
-        # the loading process, which holds the chunk it writes and the next one.
+        # needs them again (prepared again then). A fifth less to pickle, and less memory in the loading
+        # process, which holds the prepared chunk it writes.
         return {**self.__dict__, "converted": None}
 
 

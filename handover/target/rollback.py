@@ -279,6 +279,7 @@ def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[st
     else:
         column, lookup = table.c.record_number, sorted({k.split("/", 1)[1] for k in keys})
     wanted = set(keys)
+    key_names = [c.name for c in _key_columns(table)]
     out = []
     for part in _chunks(lookup):
         for row in conn.execute(
@@ -286,19 +287,14 @@ def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[st
                 table.c.source_system == source_id, column.in_(part)
             )
         ).mappings():
-            record = dict(row)
-            key = (
-                record["dossier_code"]
-                if entity is Entity.DOSSIER
-                else f"{record['record_type']}/{record['record_number']}"
-            )
+            key = "/".join(row[name] for name in key_names)
             if key in wanted:
-                record["_key"] = key
-                out.append(record)
+                out.append({**row, "_key": key})
     return out
 
 
 def _key_columns(table: Any) -> list[Any]:
+    """The columns whose values, joined by "/", make a row's natural key (as the ledger writes it)."""
     if table is schema.dossiers:
         return [table.c.dossier_code]
     return [table.c.record_type, table.c.record_number]
