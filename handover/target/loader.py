@@ -25,7 +25,8 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 from unicodedata import is_normalized
@@ -65,6 +66,7 @@ from handover.models import (
     fields_for,
 )
 from handover.target import schema, writers
+from handover.target.db import WalCheckpointer
 from handover.target.hashing import (
     content_columns,
     fingerprint_lines,
@@ -543,6 +545,7 @@ class Loader:
         self.batch_id = batch_id
         self.conflict_policy = conflict_policy
         self._written = 0  # rows this loader has written (chunks not skipped)
+        self._checkpointer: WalCheckpointer | None = None  # SQLite: started by the first chunk
         self._analyze_at = 1  # PostgreSQL: refresh the planner's statistics once _written reaches this
 
     # -- errors -------------------------------------------------------------------------------------------
@@ -667,6 +670,7 @@ class Loader:
 
     def finish_batch(self, summary: dict[str, Any]) -> str:
         """Mark the batch finished; returns the loaded-set fingerprint (see :mod:`handover.target.hashing`)."""
+        self.close()
         self._refresh_statistics()
         try:
             with self.engine.begin() as conn:
@@ -726,6 +730,7 @@ class Loader:
 
     def fail_batch(self, message: str) -> None:
         """Mark the batch failed (committed chunks stay: running it again resumes). Never raises."""
+        self.close()
         try:
             with self.engine.begin() as conn:
                 b = schema.batches
@@ -741,7 +746,7 @@ class Loader:
         text)."""
         chunk, prepared = (work.chunk, work) if isinstance(work, PreparedChunk) else (work, None)
         try:
-            with self.engine.begin() as conn:
+            with self._chunk_transaction() as conn:
                 result = self._load(conn, chunk, prepared)
         except SQLAlchemyError as exc:
             raise self._db_error(
@@ -760,6 +765,27 @@ class Loader:
                 self._refresh_statistics(lookups_only=True)
                 self._analyze_at = 2 * self._written
         return result
+
+    @contextmanager
+    def _chunk_transaction(self) -> Iterator[Connection]:
+        """A chunk's transaction. SQLite: without the connection's own WAL checkpoints, which a thread runs
+        after the commit instead (:class:`~handover.target.db.WalCheckpointer`)."""
+        if self._checkpointer is None and self.engine.dialect.name == "sqlite":
+            self._checkpointer = WalCheckpointer.for_engine(self.engine)
+        if self._checkpointer is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn, self._checkpointer.deferred(conn), conn.begin():
+            yield conn
+        self._checkpointer.poke()
+
+    def close(self) -> None:
+        """Stop the checkpoint thread, if any (after a batch's last chunk; :meth:`finish_batch` and
+        :meth:`fail_batch` call it). Loading another chunk starts it again."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
 
     def _check_rows_not_loaded(self, conn: Connection, chunk: Chunk, source_rows: list[int]) -> None:
         """A row of this chunk already in this batch's ledger means the chunking changed since the batch began."""

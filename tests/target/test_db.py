@@ -197,3 +197,66 @@ def test_a_new_sqlite_target_has_16k_pages_and_an_older_one_keeps_its_own(tmp_pa
                 assert conn.execute(text("SELECT COUNT(*) FROM dossiers")).scalar() == 2
         finally:
             engine.dispose()
+
+
+def _file_rows(path: Path, table: str) -> int:
+    """Rows of ``table`` in the database file alone, without its write-ahead log: what checkpoints copied."""
+    import sqlite3
+
+    alone = path.with_name(f"alone-{path.name}")
+    shutil.copyfile(path, alone)  # no -wal beside the copy: SQLite reads the file only
+    with sqlite3.connect(alone) as raw:
+        return raw.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def test_sqlite_chunks_are_checkpointed_by_a_thread_and_the_connection_keeps_its_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each chunk commits with the connection's own WAL checkpoints off; a thread copies the log into the
+    database file after each commit, and a last time when the batch ends. The connection's setting is back
+    after every chunk, also after one that failed."""
+    from handover.target import writers
+    from handover.target.loader import Loader
+    from tests.target import factories as f
+
+    path = tmp_path / "target.db"
+    engine = open_target(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            default = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        loader = Loader(engine, "A")
+        loader.begin_batch("A", "c" * 64, [f.source()])
+        loader.load_chunk(f.chunk([f.dossier("H-1"), f.dossier("H-2")], index=0))
+        seen: list[int] = []
+        real = writers.insert_encoded
+
+        def failing(conn, table, rows):  # type: ignore[no-untyped-def]
+            seen.append(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+            if table is schema.ledger:
+                raise RuntimeError("power cut")
+            return real(conn, table, rows)
+
+        monkeypatch.setattr(writers, "insert_encoded", failing)
+        with pytest.raises(RuntimeError, match="power cut"):
+            loader.load_chunk(f.chunk([f.dossier("H-3")], index=1, first_row=4))
+        assert seen and set(seen) == {0}  # inside the chunk: the connection does not checkpoint
+        monkeypatch.setattr(writers, "insert_encoded", real)
+        with engine.connect() as conn:  # the pool's connection, after the failed chunk
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == default
+        loader.load_chunk(f.chunk([f.dossier("H-3")], index=1, first_row=4))
+        loader.finish_batch({})
+        # far below the 80 MB a connection waits for: only the thread can have copied the log into the file
+        assert _file_rows(path, "dossiers") == 3 and _file_rows(path, "chunks") == 2
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == default
+    finally:
+        engine.dispose()
+
+
+def test_a_checkpoint_thread_that_cannot_open_the_file_fails_quietly(tmp_path: Path) -> None:
+    checkpointer = db.WalCheckpointer(str(tmp_path / "missing" / "target.db"))
+    checkpointer.poke()
+    checkpointer.close()
+    assert checkpointer.runs == 0 and checkpointer.failures
+    assert db.WalCheckpointer.for_engine(create_engine("sqlite://")) is None
+    assert db.WalCheckpointer.for_engine(create_engine("postgresql+psycopg://u@h/d")) is None
