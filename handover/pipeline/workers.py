@@ -33,7 +33,7 @@ from handover.errors import HandoverError
 from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding
 from handover.pipeline.spool import Spool
-from handover.processes import exit_with_parent
+from handover.processes import start_worker
 
 if TYPE_CHECKING:
     from handover.config import SourceConfig
@@ -228,7 +228,7 @@ class Workers:
         self._pool = ProcessPoolExecutor(
             count,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=exit_with_parent,
+            initializer=start_worker,
             initargs=(os.getpid(),),
         )
         wanted = tuple(sorted({str(e) for e in entities}))

@@ -1205,9 +1205,11 @@ def _worker_main(job: str, parent: int | None = None) -> None:
     import pickle
     import traceback
 
-    from handover.processes import exit_with_parent
+    from handover.processes import start_worker
 
-    exit_with_parent(os.getppid() if parent is None else parent)  # nobody would read the result
+    start_worker(
+        os.getppid() if parent is None else parent
+    )  # exits with the parent: nobody would read the result
     with open(job, "rb") as f:
         func, args = pickle.load(f)
     try:
