@@ -1,6 +1,5 @@
 """What every worker process of handover does first (:func:`start_worker`): leave when the process that started it
-is gone, and tune Python's garbage collector for batch work (:func:`batch_gc`, also around a batch in the main
-process)."""
+is gone, and tune Python's garbage collector for batch work."""
 
 from __future__ import annotations
 
@@ -8,32 +7,19 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-# Python collects its youngest generation after every 700 new container objects. A chunk of 20,000 rows makes
-# millions of objects that live until the chunk is written, so most collections find nothing to free and walk
-# the same survivors again. Every 50,000: a tenth less time to validate and prepare a chunk, and 0.5 s less
-# collection in the main process per 300,000 rows, with no change of peak memory (benchmarks/RESULTS.md, sixth
-# session). The older generations keep Python's ratios (10 and 10).
+# Python collects its youngest generation after every 700 new container objects. A worker validating or
+# preparing a chunk of 20,000 rows makes millions of objects that live until the chunk is done, so most
+# collections find nothing to free and walk the same survivors again. Every 50,000: a tenth less time to
+# validate and prepare a chunk (benchmarks/RESULTS.md, sixth session), and the workers' memory stays as it was.
+# Not in the main process: there the same setting made the peak grow with the batch on PostgreSQL (1M rows:
+# 336 → 375 MB; 3M rows: 351 → 485 MB). The older generations keep Python's ratios (10 and 10).
 BATCH_GC_THRESHOLD = (50_000, 10, 10)
 
 
-@contextmanager
-def batch_gc() -> Iterator[None]:
-    """Python's garbage collector at :data:`BATCH_GC_THRESHOLD` inside the block (and as a decorator, inside
-    the call); the previous thresholds afterwards."""
-    before = gc.get_threshold()
-    gc.set_threshold(*BATCH_GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
 def start_worker(parent: int) -> None:
-    """The first thing a worker process does: :func:`exit_with_parent`, and the batch's garbage collector
-    thresholds for the rest of its life."""
+    """The first thing a worker process does: :func:`exit_with_parent`, and the batch's garbage-collector
+    thresholds (:data:`BATCH_GC_THRESHOLD`) for the rest of its life."""
     exit_with_parent(parent)
     gc.set_threshold(*BATCH_GC_THRESHOLD)
 

@@ -26,7 +26,6 @@ from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, BatchResult, Counts, Finding, StageTiming
 from handover.pipeline.spool import Spool
-from handover.processes import batch_gc
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -157,7 +156,6 @@ class _FindingsCsv:
         self._fh.close()
 
 
-@batch_gc()
 def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
     from handover.pipeline.extract import open_sources

@@ -10,8 +10,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from handover.processes import batch_gc
-
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -30,7 +28,6 @@ def report_paths(batch_id: str, out_dir: Path) -> ReportPaths:
     return ReportPaths(out_dir / f"{safe}-doi-soat.xlsx", out_dir / f"{safe}-transfer-report.html")
 
 
-@batch_gc()
 def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
     """Write the workbook and the HTML report of ``batch_id`` into ``out_dir``, from the target database.
 
