@@ -1207,9 +1207,8 @@ def _worker_main(job: str, parent: int | None = None) -> None:
 
     from handover.processes import start_worker
 
-    start_worker(
-        os.getppid() if parent is None else parent
-    )  # exits with the parent: nobody would read the result
+    # exits with its parent: nobody would read the result
+    start_worker(os.getppid() if parent is None else parent)
     with open(job, "rb") as f:
         func, args = pickle.load(f)
     try:

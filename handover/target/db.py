@@ -106,11 +106,12 @@ class WalCheckpointer:
 
     @classmethod
     def for_engine(cls, engine: Engine) -> WalCheckpointer | None:
-        """A checkpointer for a SQLite file target; None for any other target."""
+        """A checkpointer for a SQLite file target named by its path; None for any other target (a server, an
+        in-memory database, a ``file:`` URI)."""
         database = engine.url.database
         if engine.dialect.name != "sqlite" or not database or database == ":memory:":
             return None
-        if "mode=memory" in str(engine.url):
+        if "uri" in engine.url.query or database.startswith("file:"):
             return None
         return cls(database)
 
@@ -148,8 +149,11 @@ class WalCheckpointer:
         try:
             yield conn
         finally:
-            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={before}")
-            conn.commit()
+            try:
+                conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={before}")
+                conn.commit()
+            except SQLAlchemyError:  # a broken connection: the pool must not hand it out without checkpoints
+                conn.invalidate()
 
     def poke(self) -> None:
         """A commit happened: checkpoint (now, or after the running checkpoint)."""

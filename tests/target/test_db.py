@@ -260,3 +260,5 @@ def test_a_checkpoint_thread_that_cannot_open_the_file_fails_quietly(tmp_path: P
     assert checkpointer.runs == 0 and checkpointer.failures
     assert db.WalCheckpointer.for_engine(create_engine("sqlite://")) is None
     assert db.WalCheckpointer.for_engine(create_engine("postgresql+psycopg://u@h/d")) is None
+    uri = create_engine(f"sqlite:///file:{tmp_path / 't.db'}?mode=rwc&uri=true")
+    assert db.WalCheckpointer.for_engine(uri) is None  # sqlite3.connect would take it for a file name
