@@ -93,10 +93,11 @@ class WalCheckpointer:
     A checkpoint that fails is logged and left to the next one (or to the first connection that commits
     afterwards with the default setting). :meth:`close` runs a last one and stops the thread."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
         import threading
 
         self.database = database
+        self.busy_timeout_ms = busy_timeout_ms
         self.runs = 0
         self.failures: list[str] = []
         self._wake = threading.Event()
@@ -120,7 +121,7 @@ class WalCheckpointer:
 
         try:
             conn = sqlite3.connect(self.database, check_same_thread=False, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         except sqlite3.Error as exc:
             self.failures.append(str(exc))
             return
@@ -128,16 +129,31 @@ class WalCheckpointer:
             while True:
                 self._wake.wait()
                 self._wake.clear()
+                # Read before the checkpoint, never after: a checkpoint that was already running when close()
+                # was called may have missed the last commits, and the loop must then run one more.
+                last = self._stopping
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self._checkpoint(conn, last)
                     self.runs += 1
                 except sqlite3.Error as exc:  # the next checkpoint copies what this one did not
                     self.failures.append(str(exc))
                     log.warning("WAL checkpoint of %s failed: %s", self.database, exc)
-                if self._stopping:
+                if last:
                     return
         finally:
             conn.close()
+
+    def _checkpoint(self, conn: Any, last: bool) -> None:
+        """One checkpoint. While the batch loads it is ``PASSIVE`` (it never holds up the writer, and copies what
+        no reader still needs). The last one is ``FULL``: it waits, within the busy timeout, for readers of an
+        older snapshot, so that the file then holds every commit; one that still could not copy everything is
+        recorded (the log keeps the rest, safely, until a later checkpoint)."""
+        mode = "FULL" if last else "PASSIVE"
+        busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        if last and (busy or copied < frames):
+            message = f"the last checkpoint copied {copied} of {frames} log frames (busy={busy})"
+            self.failures.append(message)
+            log.warning("WAL checkpoint of %s: %s", self.database, message)
 
     @contextmanager
     def deferred(self, conn: Connection) -> Iterator[Connection]:
@@ -160,7 +176,7 @@ class WalCheckpointer:
         self._wake.set()
 
     def close(self) -> None:
-        """Run a last checkpoint (the database file then holds every commit made before), and stop."""
+        """Run a last checkpoint (the database file then holds every commit made before this call), and stop."""
         self._stopping = True
         self._wake.set()
         self._thread.join()

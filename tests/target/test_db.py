@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -251,6 +253,63 @@ def test_sqlite_chunks_are_checkpointed_by_a_thread_and_the_connection_keeps_its
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == default
     finally:
         engine.dispose()
+
+
+def test_the_last_checkpoint_runs_after_a_checkpoint_that_was_running_when_the_batch_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint still running when the batch ends began before the last commits; the thread must run
+    another one before it stops, or the last chunks stay in the log only (CI caught this race, stop 12)."""
+    import threading
+
+    from handover.target.loader import Loader
+    from tests.target import factories as f
+
+    first_done = threading.Event()
+    real = db.WalCheckpointer._checkpoint
+
+    def slow(self: db.WalCheckpointer, conn: Any, last: bool) -> None:
+        real(self, conn, last)
+        if not first_done.is_set():  # the first checkpoint lasts until the batch has ended
+            first_done.set()
+            deadline = time.monotonic() + 10
+            while not self._stopping and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    monkeypatch.setattr(db.WalCheckpointer, "_checkpoint", slow)
+    path = tmp_path / "target.db"
+    engine = open_target(f"sqlite:///{path}")
+    try:
+        loader = Loader(engine, "A")
+        loader.begin_batch("A", "c" * 64, [f.source()])
+        loader.load_chunk(f.chunk([f.dossier("H-1")], index=0))
+        assert first_done.wait(10)
+        loader.load_chunk(f.chunk([f.dossier("H-2"), f.dossier("H-3")], index=1))
+        loader.finish_batch({})
+        assert _file_rows(path, "dossiers") == 3 and _file_rows(path, "chunks") == 2
+    finally:
+        engine.dispose()
+
+
+def test_the_last_checkpoint_reports_frames_it_could_not_copy(tmp_path: Path) -> None:
+    """A reader that keeps an older snapshot past the busy timeout: the last checkpoint says it is incomplete."""
+    import sqlite3
+
+    path = tmp_path / "target.db"
+    with sqlite3.connect(path, isolation_level=None) as raw:
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA wal_autocheckpoint=0")
+        raw.execute("CREATE TABLE t (x)")
+        raw.execute("INSERT INTO t VALUES (1)")
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT COUNT(*) FROM t").fetchone() == (1,)  # holds this snapshot
+        raw.execute("INSERT INTO t VALUES (2)")
+        checkpointer = db.WalCheckpointer(str(path), busy_timeout_ms=50)
+        checkpointer.close()
+        reader.close()
+    assert checkpointer.runs == 1
+    assert len(checkpointer.failures) == 1 and "the last checkpoint copied" in checkpointer.failures[0]
 
 
 def test_a_checkpoint_thread_that_cannot_open_the_file_fails_quietly(tmp_path: Path) -> None:
