@@ -848,11 +848,17 @@ class Loader:
         table = table_for(entity)
         columns = content_columns(entity)
 
-        # 2. Keys this batch has loaded already (earlier chunks, then earlier rows of this chunk).
+        # 2. The target: which of these keys exist, with which content. One look-up serves steps 3 and 4.
         candidate_keys = sorted({keys[i] for i in range(n) if dispositions[i] == "loaded"})
+        existing = self._existing(conn, entity, chunk.source_id, candidate_keys)
+
+        # 3. Keys this batch has loaded already (earlier chunks, then earlier rows of this chunk). Every key a
+        # batch loaded has its row in the target (inserted, updated, or found there unchanged or kept), so only
+        # keys the target has are looked up in the ledger: none at all while a batch fills a new target
+        # (PostgreSQL, 1M rows: 4 s of look-ups; benchmarks/RESULTS.md, seventh session).
         lg = schema.ledger.c
         seen: dict[str, str] = {}
-        for part in _key_filters(conn, lg.natural_key, candidate_keys):
+        for part in _key_filters(conn, lg.natural_key, [k for k in candidate_keys if k in existing]):
             seen.update(
                 conn.execute(
                     select(lg.natural_key, lg.content_hash).where(
@@ -897,9 +903,8 @@ class Loader:
                     )
                 )
 
-        # 3. The target: which keys exist, with which content.
+        # 4. What each row to load does to the target.
         to_load = [i for i in range(n) if dispositions[i] == "loaded"]
-        existing = self._existing(conn, entity, chunk.source_id, [keys[i] for i in to_load])  # type: ignore[misc]
         now = utcnow()
         fresh: list[int] = []
         updates: list[dict[str, Any]] = []
@@ -982,7 +987,7 @@ class Loader:
         for h in history_rows:
             h["row_json"] = _row_json(old_rows[h["row_json"]])
 
-        # 4. Writes: target rows, history, ledger, findings, progress — one transaction. Rows go in in key
+        # 5. Writes: target rows, history, ledger, findings, progress — one transaction. Rows go in in key
         # order: each key index then takes the chunk as a run of neighbouring entries instead of one random
         # page per row (SQLite, 1M ledger rows: 34 → 27 s; benchmarks/RESULTS.md). Nothing reads the
         # insertion order back: every listing has its own ORDER BY.

@@ -122,6 +122,32 @@ def test_cross_chunk_duplicates_within_a_batch(engine: Engine) -> None:
     assert fee == 0.0  # the first delivery stays
 
 
+@pytest.mark.parametrize("policy", ["keep", "update"])
+def test_cross_chunk_duplicates_of_keys_an_earlier_batch_loaded(engine: Engine, policy: str) -> None:
+    """The ledger look-up for keys this batch loaded in an earlier chunk also holds when the target row belongs
+    to another batch (found unchanged, kept in a conflict, or updated)."""
+    _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002", phone="0911111111")])])
+    chunks = [
+        f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002", phone="0922222222")], index=0),
+        f.chunk(
+            [
+                f.dossier("H48-0001"),  # as this batch delivered it in chunk 0: duplicate
+                f.dossier("H48-0002", phone="0922222222"),  # the same
+                f.dossier("H48-0001", fee=1.0),  # the same key, other content: quarantined
+                f.dossier("H48-0002", phone="0911111111"),  # the target's old content, not this batch's
+            ],
+            index=1,
+        ),
+    ]
+    results, _ = _load_batch(engine, "b2", chunks, policy=policy)
+    first, second = results
+    assert (first.unchanged, first.conflicts, first.updated) == (1, 1, 1 if policy == "update" else 0)
+    assert (second.counts.duplicate, second.counts.quarantined, second.counts.loaded) == (2, 2, 0)
+    assert [x.check for x in second.findings] == ["dossier_code_unique"] * 2
+    assert _count(engine, "dossiers") == 2
+    assert _count(engine, "ledger", "batch_id = 'b2' AND disposition = 'duplicate'") == 2
+
+
 def test_ledger_balances_every_chunk(engine: Engine) -> None:
     rows = [
         f.dossier("H48-0001"),
