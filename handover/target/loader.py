@@ -14,6 +14,9 @@ A loaded row's fate is decided by its natural key (``source_system`` + dossier c
 * present with another hash → a ``content_conflict`` warning, then policy ``keep`` (action ``conflict_kept``, the
   delivered version kept in the ledger's payload) or ``update`` (old version to ``history``, action ``updated``).
 
+The look-ups by key skip the keys a batch certainly has not loaded while no other batch's rows of the source
+are in the target (:mod:`~handover.target.keyfilter`).
+
 Values the target cannot hold (an invalid ISO date, a non-number fee, text longer than its column, an empty key)
 quarantine the row with an error finding ``load_value_invalid`` instead of failing the batch.
 ``source_system`` of every row is the chunk's source id.
@@ -74,6 +77,7 @@ from handover.target.hashing import (
     loaded_fingerprint,
     table_for,
 )
+from handover.target.keyfilter import KeyFilter
 from handover.text import nfc
 
 # What the per-chunk look-ups filter on (the loader's "already loaded?", "already in this batch?" and resume
@@ -92,6 +96,7 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger("handover.target.loader")
 _IN_SLICE = 900
+_SEED_PER = 50_000  # keys a resumed batch reads at a time into its key filter
 _UNIT_LEDGER_LIMITS = {
     c.name: getattr(c.type, "length", None)
     for c in schema.ledger.columns
@@ -547,6 +552,8 @@ class Loader:
         self._written = 0  # rows this loader has written (chunks not skipped)
         self._checkpointer: WalCheckpointer | None = None  # SQLite: started by the first chunk
         self._analyze_at = 1  # PostgreSQL: refresh the planner's statistics once _written reaches this
+        self._keys: KeyFilter | None = None  # the keys this batch loaded, while no other batch's are there
+        self._filtered: dict[str, bool] = {}  # source and entity → the filter answers for them
 
     # -- errors -------------------------------------------------------------------------------------------
 
@@ -848,9 +855,16 @@ class Loader:
         table = table_for(entity)
         columns = content_columns(entity)
 
-        # 2. The target: which of these keys exist, with which content. One look-up serves steps 3 and 4.
+        # 2. The target: which of these keys exist, with which content. One look-up serves steps 3 and 4. While
+        # no other batch has rows of this source in the target, only keys the filter may hold are looked up.
         candidate_keys = sorted({keys[i] for i in range(n) if dispositions[i] == "loaded"})
-        existing = self._existing(conn, entity, chunk.source_id, candidate_keys)
+        scope = f"{chunk.source_id}\x1f{entity.value}"
+        lookup = candidate_keys
+        if self._filter_answers(conn, entity, chunk.source_id, scope):
+            assert self._keys is not None
+            maybe = self._keys.may_hold(scope, candidate_keys)
+            lookup = [k for k, held in zip(candidate_keys, maybe, strict=True) if held]
+        existing = self._existing(conn, entity, chunk.source_id, lookup)
 
         # 3. Keys this batch has loaded already (earlier chunks, then earlier rows of this chunk). Every key a
         # batch loaded has its row in the target (inserted, updated, or found there unchanged or kept), so only
@@ -905,6 +919,9 @@ class Loader:
 
         # 4. What each row to load does to the target.
         to_load = [i for i in range(n) if dispositions[i] == "loaded"]
+        if self._filtered.get(scope):
+            assert self._keys is not None
+            self._keys.add(scope, [keys[i] for i in to_load])  # type: ignore[misc]
         now = utcnow()
         fresh: list[int] = []
         updates: list[dict[str, Any]] = []
@@ -1055,6 +1072,35 @@ class Loader:
             conflicts=conflicts,
             findings=own,
         )
+
+    def _filter_answers(self, conn: Connection, entity: Entity, source_id: str, scope: str) -> bool:
+        """Whether the key filter answers for this source's rows of ``entity``: the target holds none from
+        another batch (asked once per source; see :mod:`~handover.target.keyfilter`). If it does, the keys this
+        batch loaded in an earlier run (a resumed batch) go into the filter first."""
+        answers = self._filtered.get(scope)
+        if answers is not None:
+            return answers
+        table = table_for(entity)
+        same_source = table.c.source_system == source_id
+        foreign = conn.execute(
+            select(literal(1)).where(same_source, table.c.batch_id != self.batch_id).limit(1)
+        ).first()
+        answers = foreign is None
+        if answers:
+            if self._keys is None:
+                self._keys = KeyFilter()
+            key_columns = [
+                table.c[k] for k in ("dossier_code", "record_type", "record_number") if k in table.c
+            ]
+            own = select(*key_columns).where(same_source, table.c.batch_id == self.batch_id)
+            result = conn.execute(own.execution_options(yield_per=_SEED_PER))
+            for part in result.partitions():
+                if entity is Entity.DOSSIER:
+                    self._keys.add(scope, [code for (code,) in part])
+                else:
+                    self._keys.add(scope, [f"{kind}/{number}" for kind, number in part])
+        self._filtered[scope] = answers
+        return answers
 
     def _finding_row(self, f: Finding) -> dict[str, Any]:
         return {

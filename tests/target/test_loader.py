@@ -148,6 +148,69 @@ def test_cross_chunk_duplicates_of_keys_an_earlier_batch_loaded(engine: Engine, 
     assert _count(engine, "ledger", "batch_id = 'b2' AND disposition = 'duplicate'") == 2
 
 
+def _looked_up(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys each chunk looks up in the target (``Loader._existing``), chunk by chunk."""
+    calls: list[list[str]] = []
+    real = Loader._existing
+
+    def spy(self, conn, entity, source_id, keys):  # type: ignore[no-untyped-def]
+        calls.append(list(keys))
+        return real(self, conn, entity, source_id, keys)
+
+    monkeypatch.setattr(Loader, "_existing", spy)
+    return calls
+
+
+def test_a_new_source_looks_up_only_the_keys_its_batch_may_have_loaded(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No other batch has rows of the source: the key filter leaves out the keys this batch never loaded, and
+    the repeats are still found. With another batch's row of the source there, every key is looked up."""
+    calls = _looked_up(monkeypatch)
+    first = [f.dossier(f"H48-{i:04d}") for i in range(50)]
+    again = [f.dossier("H48-0007"), f.dossier("H48-0100"), f.dossier("H48-0008", fee=1.0)]
+    results, _ = _load_batch(engine, "b1", [f.chunk(first, index=0), f.chunk(again, index=1)])
+    assert len(calls[0]) == 0  # nothing loaded yet
+    # H48-0100 only if it is a false positive
+    assert {"H48-0007", "H48-0008"} <= set(calls[1]) and len(calls[1]) <= 3
+    assert (results[1].counts.duplicate, results[1].counts.quarantined, results[1].inserted) == (1, 1, 1)
+    assert _count(engine, "dossiers") == 51
+
+    calls.clear()
+    results, _ = _load_batch(engine, "b2", [f.chunk([f.dossier("H48-0001"), f.dossier("H48-0200")])])
+    assert sorted(calls[0]) == ["H48-0001", "H48-0200"]  # b1's rows are there: no filter
+    assert (results[0].unchanged, results[0].inserted) == (1, 1)
+
+
+def test_a_resumed_batch_finds_the_keys_its_earlier_run_loaded(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new loader (a run after a crash) fills its key filter from the batch's rows already in the target,
+    dossiers and records alike."""
+    calls = _looked_up(monkeypatch)
+    loader = Loader(engine, "b1")
+    loader.begin_batch("b1", "c" * 64, [f.source(), f.source("hs", entity=Entity.RECORD)])
+    loader.load_chunk(f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")], index=0))
+    records = [f.record("12/2024"), f.record("12/2024", record_type="death")]
+    loader.load_chunk(f.chunk(records, source_id="hs", entity=Entity.RECORD, index=0))
+    loader.fail_batch("killed")
+
+    calls.clear()
+    resumed = Loader(engine, "b1")
+    assert resumed.begin_batch("b1", "c" * 64, [f.source(), f.source("hs", entity=Entity.RECORD)]) == {
+        ("bt", 0),
+        ("hs", 0),
+    }
+    dossiers = resumed.load_chunk(f.chunk([f.dossier("H48-0002"), f.dossier("H48-0003")], index=1))
+    again = [f.record("12/2024", record_type="death"), f.record("13/2024")]
+    records_result = resumed.load_chunk(f.chunk(again, source_id="hs", entity=Entity.RECORD, index=1))
+    resumed.finish_batch({})
+    assert "H48-0002" in calls[0] and "death/12/2024" in calls[1]
+    assert (dossiers.counts.duplicate, dossiers.inserted) == (1, 1)
+    assert (records_result.counts.duplicate, records_result.inserted) == (1, 1)
+    assert _count(engine, "dossiers") == 3 and _count(engine, "records") == 3
+
+
 def test_ledger_balances_every_chunk(engine: Engine) -> None:
     rows = [
         f.dossier("H48-0001"),
