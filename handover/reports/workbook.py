@@ -999,8 +999,9 @@ def _render_share(
     try:
         with q.guarded("the loaded rows"), engine.connect() as conn:
             sink = RowSink(wb.create_sheet("fragments"), _COMMUNE_WIDTHS)  # renders; never saved
+            inserts_only = q.loads_are_inserts(conn, batch_id)
             for entity, lines in (("dossier", _dossier_lines), ("record", _record_lines)):
-                rows = q.share_rows(conn, batch_id, entity, codes)
+                rows = q.share_rows(conn, batch_id, entity, codes, inserts_only=inserts_only)
                 try:
                     for code, group in groupby(rows, key=itemgetter(0)):
                         item = found.setdefault(code, _Found())
