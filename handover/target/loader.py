@@ -28,7 +28,7 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -238,7 +238,12 @@ def _row_json(row: dict[str, Any]) -> str:
     )
 
 
-def _natural_key(entity: Entity, values: dict[str, Any]) -> str | None:
+def _key_columns(table: Any) -> list[Any]:
+    """The columns of ``table`` its natural key is made of (see :func:`_natural_key`)."""
+    return [table.c[k] for k in ("dossier_code", "record_type", "record_number") if k in table.c]
+
+
+def _natural_key(entity: Entity, values: Mapping[str, Any]) -> str | None:
     if entity is Entity.DOSSIER:
         return values.get("dossier_code")
     if values.get("record_type") and values.get("record_number"):
@@ -859,10 +864,10 @@ class Loader:
         # no other batch has rows of this source in the target, only keys the filter may hold are looked up.
         candidate_keys = sorted({keys[i] for i in range(n) if dispositions[i] == "loaded"})
         scope = f"{chunk.source_id}\x1f{entity.value}"
+        key_filter = self._key_filter(conn, entity, chunk.source_id, scope)
         lookup = candidate_keys
-        if self._filter_answers(conn, entity, chunk.source_id, scope):
-            assert self._keys is not None
-            maybe = self._keys.may_hold(scope, candidate_keys)
+        if key_filter is not None:
+            maybe = key_filter.may_hold(scope, candidate_keys)
             lookup = [k for k, held in zip(candidate_keys, maybe, strict=True) if held]
         existing = self._existing(conn, entity, chunk.source_id, lookup)
 
@@ -919,9 +924,8 @@ class Loader:
 
         # 4. What each row to load does to the target.
         to_load = [i for i in range(n) if dispositions[i] == "loaded"]
-        if self._filtered.get(scope):
-            assert self._keys is not None
-            self._keys.add(scope, [keys[i] for i in to_load])  # type: ignore[misc]
+        if key_filter is not None:
+            key_filter.add(scope, [keys[i] for i in to_load])  # type: ignore[misc]
         now = utcnow()
         fresh: list[int] = []
         updates: list[dict[str, Any]] = []
@@ -1073,34 +1077,26 @@ class Loader:
             findings=own,
         )
 
-    def _filter_answers(self, conn: Connection, entity: Entity, source_id: str, scope: str) -> bool:
-        """Whether the key filter answers for this source's rows of ``entity``: the target holds none from
-        another batch (asked once per source; see :mod:`~handover.target.keyfilter`). If it does, the keys this
-        batch loaded in an earlier run (a resumed batch) go into the filter first."""
+    def _key_filter(self, conn: Connection, entity: Entity, source_id: str, scope: str) -> KeyFilter | None:
+        """The key filter, when it answers for this source's rows of ``entity``: the target holds none from
+        another batch (asked once per source; see :mod:`~handover.target.keyfilter`). The first time, the keys
+        this batch loaded in an earlier run (a resumed batch) go into it."""
         answers = self._filtered.get(scope)
-        if answers is not None:
-            return answers
-        table = table_for(entity)
-        same_source = table.c.source_system == source_id
-        foreign = conn.execute(
-            select(literal(1)).where(same_source, table.c.batch_id != self.batch_id).limit(1)
-        ).first()
-        answers = foreign is None
-        if answers:
-            if self._keys is None:
-                self._keys = KeyFilter()
-            key_columns = [
-                table.c[k] for k in ("dossier_code", "record_type", "record_number") if k in table.c
-            ]
-            own = select(*key_columns).where(same_source, table.c.batch_id == self.batch_id)
-            result = conn.execute(own.execution_options(yield_per=_SEED_PER))
-            for part in result.partitions():
-                if entity is Entity.DOSSIER:
-                    self._keys.add(scope, [code for (code,) in part])
-                else:
-                    self._keys.add(scope, [f"{kind}/{number}" for kind, number in part])
-        self._filtered[scope] = answers
-        return answers
+        if answers is None:
+            table = table_for(entity)
+            same_source = table.c.source_system == source_id
+            foreign = conn.execute(
+                select(literal(1)).where(same_source, table.c.batch_id != self.batch_id).limit(1)
+            ).first()
+            answers = self._filtered[scope] = foreign is None
+            if answers:
+                if self._keys is None:
+                    self._keys = KeyFilter()
+                own = select(*_key_columns(table)).where(same_source, table.c.batch_id == self.batch_id)
+                result = conn.execute(own.execution_options(yield_per=_SEED_PER))
+                for part in result.mappings().partitions():
+                    self._keys.add(scope, [_natural_key(entity, row) for row in part])  # type: ignore[misc]
+        return self._keys if answers else None
 
     def _finding_row(self, f: Finding) -> dict[str, Any]:
         return {
@@ -1124,7 +1120,7 @@ class Loader:
             table.c.id,
             table.c.content_hash,
             table.c.batch_id,
-            *(table.c[k] for k in ("dossier_code", "record_type", "record_number") if k in table.c),
+            *_key_columns(table),
         ]
         found: dict[str, dict[str, Any]] = {}
         if entity is Entity.DOSSIER:
