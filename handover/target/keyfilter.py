@@ -6,10 +6,10 @@ the target only if this batch loaded it (an earlier chunk, or an earlier run of 
 asks the filter first: a key it has never been given is certainly new, and needs neither the target's nor the
 ledger's look-up; only the keys the filter may hold (the batch's real repeats, and a few false positives) are
 looked up as before. At 1M dossiers into PostgreSQL the look-ups were 4 s of the load (benchmarks/RESULTS.md,
-seventh session). The loader asks once per source and run whether another batch has rows of it; another batch
-that starts loading the same source while this one runs is not seen, and a key both deliver then stops this
-batch's chunk at the target's unique index (nothing of the chunk is written; running again resumes, and looks
-every key up, since the other batch's rows are there by then).
+seventh session). The loader asks once per source and run whether another batch has rows of it. Another batch
+that starts loading the same source while this one runs is seen only when a key both deliver meets the target's
+unique index: nothing of that chunk is written, the loader finds the other batch's rows, stops using the filter
+for the source and loads the chunk again, looking every key up (``Loader.load_chunk``).
 
 The filter's size is fixed (:data:`DEFAULT_BITS`, 16 MB), so memory does not grow with the batch: more keys only
 raise the share of false positives, which cost a look-up each, never a wrong answer. With three hash functions

@@ -758,8 +758,16 @@ class Loader:
         text)."""
         chunk, prepared = (work.chunk, work) if isinstance(work, PreparedChunk) else (work, None)
         try:
-            with self._chunk_transaction() as conn:
-                result = self._load(conn, chunk, prepared)
+            try:
+                with self._chunk_transaction() as conn:
+                    result = self._load(conn, chunk, prepared)
+            except SQLAlchemyError as exc:
+                if not self._filter_overtaken(exc, chunk):
+                    raise
+                # Another batch began loading this source during the run, and a key it delivered met a key the
+                # filter had let through unlooked: nothing of the chunk was written. Again, looking up every key.
+                with self._chunk_transaction() as conn:
+                    result = self._load(conn, chunk, prepared)
         except SQLAlchemyError as exc:
             raise self._db_error(
                 f"chunk {chunk.index} of source '{chunk.source_id}'",
@@ -863,7 +871,7 @@ class Loader:
         # 2. The target: which of these keys exist, with which content. One look-up serves steps 3 and 4. While
         # no other batch has rows of this source in the target, only keys the filter may hold are looked up.
         candidate_keys = sorted({keys[i] for i in range(n) if dispositions[i] == "loaded"})
-        scope = f"{chunk.source_id}\x1f{entity.value}"
+        scope = _filter_scope(chunk.source_id, entity)
         key_filter = self._key_filter(conn, entity, chunk.source_id, scope)
         lookup = candidate_keys
         if key_filter is not None:
@@ -1083,20 +1091,47 @@ class Loader:
         this batch loaded in an earlier run (a resumed batch) go into it."""
         answers = self._filtered.get(scope)
         if answers is None:
-            table = table_for(entity)
-            same_source = table.c.source_system == source_id
-            foreign = conn.execute(
-                select(literal(1)).where(same_source, table.c.batch_id != self.batch_id).limit(1)
-            ).first()
-            answers = self._filtered[scope] = foreign is None
+            answers = self._filtered[scope] = not self._other_batch_rows(conn, entity, source_id)
             if answers:
                 if self._keys is None:
                     self._keys = KeyFilter()
-                own = select(*_key_columns(table)).where(same_source, table.c.batch_id == self.batch_id)
+                table = table_for(entity)
+                own = select(*_key_columns(table)).where(
+                    table.c.source_system == source_id, table.c.batch_id == self.batch_id
+                )
                 result = conn.execute(own.execution_options(yield_per=_SEED_PER))
                 for part in result.mappings().partitions():
                     self._keys.add(scope, [_natural_key(entity, row) for row in part])  # type: ignore[misc]
         return self._keys if answers else None
+
+    def _other_batch_rows(self, conn: Connection, entity: Entity, source_id: str) -> bool:
+        """Whether the target holds rows of ``source_id`` (``entity``) that another batch loaded."""
+        table = table_for(entity)
+        return (
+            conn.execute(
+                select(literal(1))
+                .where(table.c.source_system == source_id, table.c.batch_id != self.batch_id)
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def _filter_overtaken(self, exc: SQLAlchemyError, chunk: Chunk) -> bool:
+        """After a chunk failed on a unique key: whether the key filter answered for its source and another
+        batch has loaded rows of that source since (see :mod:`~handover.target.keyfilter`). If so the filter
+        stops answering for the source, and the chunk can be loaded again."""
+        scope = _filter_scope(chunk.source_id, chunk.entity)
+        integrity = self.engine.dialect.loaded_dbapi.IntegrityError
+        if not self._filtered.get(scope) or not isinstance(getattr(exc, "orig", None), integrity):
+            return False
+        try:
+            with self.engine.connect() as conn:
+                overtaken = self._other_batch_rows(conn, chunk.entity, chunk.source_id)
+        except SQLAlchemyError:
+            return False  # the chunk's own error is the one to show
+        if overtaken:
+            self._filtered[scope] = False
+        return overtaken
 
     def _finding_row(self, f: Finding) -> dict[str, Any]:
         return {
@@ -1139,6 +1174,11 @@ class Loader:
                 if key in wanted:
                     found[key] = record  # type: ignore[index]
         return found
+
+
+def _filter_scope(source_id: str, entity: Entity) -> str:
+    """The key filter's scope for one source's rows of one entity."""
+    return f"{source_id}\x1f{entity.value}"
 
 
 def _key_filters(conn: Connection, column: Any, values: Sequence[str]) -> Iterable[Any]:

@@ -182,6 +182,46 @@ def test_a_new_source_looks_up_only_the_keys_its_batch_may_have_loaded(
     assert (results[0].unchanged, results[0].inserted) == (1, 1)
 
 
+def test_a_batch_that_starts_on_the_same_source_midway_is_met_by_look_ups(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """b1's key filter answers for its source until b2 loads rows of that source during b1's run. A key both
+    deliver then meets the target's unique key; b1 loads the chunk again, looking every key up, and finds b2's
+    row instead of failing."""
+    calls = _looked_up(monkeypatch)
+    b1 = Loader(engine, "b1")
+    b1.begin_batch("b1", "c" * 64, [f.source()])
+    b1.load_chunk(f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")], index=0))
+    assert calls == [[]]  # the filter answers: nothing to look up
+
+    b2 = Loader(engine, "b2")
+    b2.begin_batch("b2", "c" * 64, [f.source()])
+    b2_result = b2.load_chunk(f.chunk([f.dossier("H48-0002"), f.dossier("H48-0003", phone="0911111111")]))
+    b2.finish_batch({})
+    assert (b2_result.unchanged, b2_result.inserted) == (1, 1)  # b1's row is there: b2 looks everything up
+
+    calls.clear()
+    rows = [f.dossier("H48-0003", phone="0922222222"), f.dossier("H48-0004"), f.dossier("H48-0001")]
+    result = b1.load_chunk(f.chunk(rows, index=1))
+    # the first attempt looked up only the repeat H48-0001; the second every key
+    assert calls[-1] == ["H48-0001", "H48-0003", "H48-0004"]
+    assert (result.inserted, result.conflicts, result.counts.duplicate) == (1, 1, 1)
+    calls.clear()
+    b1.load_chunk(f.chunk([f.dossier("H48-0005")], index=2))
+    assert calls == [["H48-0005"]]  # the filter no longer answers for the source
+    b1.finish_batch({})
+    assert _count(engine, "dossiers") == 5
+    with engine.connect() as conn:
+        owner, phone = conn.execute(
+            select(schema.dossiers.c.batch_id, schema.dossiers.c.phone).where(
+                schema.dossiers.c.dossier_code == "H48-0003"
+            )
+        ).one()
+    assert (owner, phone) == ("b2", "0911111111")  # kept: b1's conflict policy is "keep"
+    assert _count(engine, "chunks", "batch_id = 'b1'") == 3
+    assert _count(engine, "ledger", "batch_id = 'b1'") == 6
+
+
 def test_a_resumed_batch_finds_the_keys_its_earlier_run_loaded(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
