@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -43,7 +44,13 @@ def log(msg: str) -> None:
     print(f"[e2e {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _maxrss_mb() -> float:
+def maxrss_mb() -> float:
+    """This process's peak resident memory: VmHWM, which starts again at exec (Linux's ``ru_maxrss`` would
+    carry the parent's size at the fork over into a child's figure)."""
+    with suppress(OSError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
@@ -134,7 +141,7 @@ def child_pipeline(
     return {
         "seconds": round(seconds, 3),
         "cpu_seconds": _cpu_seconds(),
-        "peak_rss_mb": _maxrss_mb(),
+        "peak_rss_mb": maxrss_mb(),
         "status": result.status,
         "workers": choose_workers(cfg.batch.workers, result.sources),
         "chunk_size": cfg.batch.chunk_size,
@@ -223,7 +230,7 @@ def child_baseline(path: str, fmt: str, url: str, nrows: int | None, header_row:
         "seconds": round(seconds, 3),
         "stages": stages,
         "cpu_seconds": _cpu_seconds(),
-        "peak_rss_mb": _maxrss_mb(),
+        "peak_rss_mb": maxrss_mb(),
         "mapped": int(df["new_commune_code"].notna().sum()),
     }
 

@@ -7,8 +7,10 @@ policy (N rows updated, N history entries); then ``rollback_batch(B)`` (N versio
 ``rollback_batch(A)`` (N rows deleted), each timed. The same rollbacks run a second time on a target without
 ``ix_history_key`` (revision 0003), the way every target was before it: that is the same-run baseline.
 
-Prints one JSON object: per N and per way (``with_index``, ``without_index``) the seconds of each rollback, and
-``seconds_per_1000_rows`` of the updating batch's rollback (flat when the cost grows in proportion to N).
+Each rollback runs in a child process of its own, so that its peak resident memory (``ru_maxrss``) is the
+rollback's alone. Prints one JSON object: per N and per way (``with_index``, ``without_index``) the seconds and
+the peak RSS (MB) of each rollback, and ``seconds_per_1000_rows`` of the updating batch's rollback (flat when the
+cost grows in proportion to N; the peak RSS stays flat when a rollback streams its batch).
 Rows come from the tests' chunk factory (``tests/target/factories.py``), as the loader receives them.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +48,6 @@ def run(url: str, rows: int, index: bool) -> dict[str, float]:
     from sqlalchemy import text
 
     from handover.target.db import open_target
-    from handover.target.rollback import rollback_batch
 
     engine = open_target(url)
     try:
@@ -54,26 +56,63 @@ def run(url: str, rows: int, index: bool) -> dict[str, float]:
                 conn.execute(text("DROP INDEX ix_history_key" + (" ON history" if "mysql" in url else "")))
         _load(engine, "A", [f"09{i:08d}" for i in range(rows)], "keep")
         _load(engine, "B", ["0999999999"] * rows, "update")
-        started = time.perf_counter()
-        restored = rollback_batch(engine, "B").rows_restored.get("dossiers", 0)
-        updated = time.perf_counter() - started
-        started = time.perf_counter()
-        deleted = rollback_batch(engine, "A").rows_deleted.get("dossiers", 0)
-        inserted = time.perf_counter() - started
-        if (restored, deleted) != (rows, rows):
-            raise SystemExit(
-                f"rollback_bench: expected {rows} rows restored and deleted, got {restored}, {deleted}"
-            )
-        return {
-            "rollback_updating_batch_s": round(updated, 3),
-            "rollback_inserting_batch_s": round(inserted, 3),
-            "seconds_per_1000_rows": round(updated * 1000 / rows, 3),
-        }
     finally:
         engine.dispose()
+    updating = _rollback_in_child(url, "B")
+    inserting = _rollback_in_child(url, "A")
+    restored, deleted = (
+        updating["rows_restored"].get("dossiers", 0),
+        inserting["rows_deleted"].get("dossiers", 0),
+    )
+    if (restored, deleted) != (rows, rows):
+        raise SystemExit(
+            f"rollback_bench: expected {rows} rows restored and deleted, got {restored}, {deleted}"
+        )
+    return {
+        "rollback_updating_batch_s": updating["seconds"],
+        "rollback_inserting_batch_s": inserting["seconds"],
+        "seconds_per_1000_rows": round(updating["seconds"] * 1000 / rows, 3),
+        "rollback_updating_peak_rss_mb": updating["peak_rss_mb"],
+        "rollback_inserting_peak_rss_mb": inserting["peak_rss_mb"],
+    }
+
+
+def _rollback_in_child(url: str, batch_id: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "_child", url, batch_id], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"rollback_bench: the rollback of {batch_id} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def child(url: str, batch_id: str) -> dict:
+    """One rollback, timed, with this process's peak RSS."""
+    from e2e import maxrss_mb
+
+    from handover.target.db import open_target
+    from handover.target.rollback import rollback_batch
+
+    engine = open_target(url)
+    try:
+        started = time.perf_counter()
+        result = rollback_batch(engine, batch_id)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    return {
+        "seconds": round(seconds, 3),
+        "rows_restored": result.rows_restored,
+        "rows_deleted": result.rows_deleted,
+        "peak_rss_mb": maxrss_mb(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_child":
+        print(json.dumps(child(argv[1], argv[2])))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[16000, 64000], help="rows per run")
     ap.add_argument("--db", default="sqlite", help="'sqlite', or a server URL that gets throw-away databases")

@@ -190,6 +190,7 @@ def test_rollback_bench_restores_and_deletes_every_row_both_ways() -> None:
     assert figures["seconds_per_1000_rows"] == pytest.approx(
         figures["rollback_updating_batch_s"] * 1000 / 120, rel=0.05, abs=0.002
     )
+    assert figures["rollback_updating_peak_rss_mb"] > 0 and figures["rollback_inserting_peak_rss_mb"] > 0
 
 
 def test_staging_probe_copies_every_row_both_ways(tmp_path: Path) -> None:

@@ -23,11 +23,25 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import LoadError
@@ -38,6 +52,7 @@ from handover.target.loader import utcnow
 from handover.target.locks import batch_lock
 
 _SLICE = 900
+_PAGE = 5000  # rows read at a time from the ledger and the target: the rollback's memory does not grow
 
 
 class RollbackResult(BaseModel):
@@ -98,21 +113,30 @@ def _chunks(values: list[Any]) -> Any:
         yield values[start : start + _SLICE]
 
 
+def _pages(conn: Connection, statement: Select[Any]) -> Iterator[Sequence[Row[Any]]]:
+    """The rows of ``statement`` as last committed, :data:`_PAGE` at a time, read on a connection of its own
+    beside ``conn``, whose transaction changes the tables while they are read: memory stays flat however many
+    rows the batch has. (SQLite's write-ahead log, PostgreSQL's and InnoDB's row versions let that connection
+    read while ``conn`` writes.)"""
+    with conn.engine.connect() as reader:
+        yield from reader.execution_options(yield_per=_PAGE).execute(statement).partitions()
+
+
 def _rollback(conn: Connection, batch_id: str, result: RollbackResult) -> None:
     lg = schema.ledger.c
     order = _load_order(conn)
     others = [b for b in _known_batches(conn) if b != batch_id]
     deleted: dict[str, int] = defaultdict(int)
     restored: dict[str, int] = defaultdict(int)
-    updated: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for entity, source_id, key in conn.execute(
-        select(lg.entity, lg.source_id, lg.natural_key).where(
-            lg.batch_id == batch_id, lg.disposition == "loaded", lg.action == "updated"
-        )
-    ):
-        updated[(entity, source_id)].append(key)
-    for (entity_name, source_id), keys in sorted(updated.items()):
-        _undo_updates(conn, batch_id, Entity(entity_name), source_id, keys, result, deleted, restored)
+    updates = select(lg.entity, lg.source_id, lg.natural_key).where(
+        lg.batch_id == batch_id, lg.disposition == "loaded", lg.action == "updated"
+    )
+    for page in _pages(conn, updates):
+        updated: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for entity, source_id, key in page:
+            updated[(entity, source_id)].append(key)
+        for (entity_name, source_id), keys in sorted(updated.items()):
+            _undo_updates(conn, batch_id, Entity(entity_name), source_id, keys, result, deleted, restored)
     for entity in Entity:
         _release_rows(conn, batch_id, entity, others, order, result, deleted)
     for table in (schema.ledger, schema.findings, schema.chunks):
@@ -215,61 +239,85 @@ def _release_rows(
     batch's alone: its history entry goes too, so that rolling that batch back later removes the row instead
     of bringing back a rolled-back version."""
     table = table_for(entity)
-    owned: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)  # source → (id, key, updated by)
-    for row_id, source_id, updated_by, *key in conn.execute(
-        select(table.c.id, table.c.source_system, table.c.updated_batch_id, *_key_columns(table)).where(
-            table.c.batch_id == batch_id
-        )
-    ):
-        owned[source_id].append((row_id, "/".join(key), updated_by))
+    # The rows' ids and keys never change here; a row's updated_batch_id may (:func:`_undo_updates` ran in this
+    # transaction), so it is read on ``conn`` where it is needed.
+    owned = select(table.c.id, table.c.source_system, *_key_columns(table)).where(
+        table.c.batch_id == batch_id
+    )
+    for page in _pages(conn, owned):
+        by_source: dict[str, list[tuple[int, str]]] = defaultdict(list)  # source → (id, key)
+        for row_id, source_id, *key in page:
+            by_source[source_id].append((row_id, "/".join(key)))
+        for source_id, rows in sorted(by_source.items()):
+            _release_source_rows(conn, entity, source_id, rows, others, order, result, deleted)
+
+
+def _release_source_rows(
+    conn: Connection,
+    entity: Entity,
+    source_id: str,
+    rows: list[tuple[int, str]],
+    others: list[str],
+    order: dict[str, int],
+    result: RollbackResult,
+    deleted: dict[str, int],
+) -> None:
+    """:func:`_release_rows` for one page of one source's owned rows: (id, natural key) each."""
+    table = table_for(entity)
     lg, h = schema.ledger.c, schema.history.c
-    for source_id, rows in sorted(owned.items()):
-        heirs: dict[str, str] = {}
-        # the other batches named one by one: the look-up then runs on ix_ledger_batch_key
-        for part in _chunks(sorted({key for _id, key, _by in rows}) if others else []):
-            for other, key in conn.execute(
-                select(lg.batch_id, lg.natural_key).where(
-                    lg.batch_id.in_(others),
-                    lg.source_id == source_id,
-                    lg.entity == entity.value,
-                    lg.disposition == "loaded",
-                    lg.natural_key.in_(part),
-                )
-            ):
-                if key not in heirs or order.get(other, 1 << 30) < order.get(heirs[key], 1 << 30):
-                    heirs[key] = other
-        ids_delete = [row_id for row_id, key, _by in rows if key not in heirs]
-        for part in _chunks(ids_delete):
-            conn.execute(delete(table).where(table.c.id.in_(part)))
-        deleted[table.name] += len(ids_delete)
-        passed: dict[str, list[int]] = defaultdict(list)
-        for row_id, key, _by in rows:
-            if key in heirs:
-                passed[heirs[key]].append(row_id)
-        for heir, ids in sorted(passed.items()):
-            for part in _chunks(ids):
-                conn.execute(update(table).where(table.c.id.in_(part)).values(batch_id=heir))
-            result.rows_kept_for_other_batches += len(ids)
-        first: dict[str, tuple[int, str]] = {}  # key → its oldest history entry (id, replaced by)
-        for part in _chunks(sorted(heirs)):
-            for entry_id, key, replaced_by in conn.execute(
-                select(h.id, h.natural_key, h.replaced_by_batch).where(
-                    h.entity == entity.value, h.source_system == source_id, h.natural_key.in_(part)
-                )
-            ):
-                if key not in first or entry_id < first[key][0]:
-                    first[key] = (entry_id, replaced_by)
-        # the oldest entry replaced by the heir held this batch's version alone; the heir's is now the first
-        firsts = {
-            key: entry_id for key, (entry_id, replaced_by) in first.items() if replaced_by == heirs[key]
-        }
-        for part in _chunks(sorted(firsts.values())):
-            conn.execute(delete(schema.history).where(h.id.in_(part)))
-        if firsts:
-            deleted["history"] += len(firsts)
-        own_version = [row_id for row_id, key, by in rows if key in firsts and by == heirs[key]]
-        for part in _chunks(own_version):
-            conn.execute(update(table).where(table.c.id.in_(part)).values(updated_batch_id=None))
+    heirs: dict[str, str] = {}
+    # the other batches named one by one: the look-up then runs on ix_ledger_batch_key
+    for part in _chunks(sorted({key for _id, key in rows}) if others else []):
+        for other, key in conn.execute(
+            select(lg.batch_id, lg.natural_key).where(
+                lg.batch_id.in_(others),
+                lg.source_id == source_id,
+                lg.entity == entity.value,
+                lg.disposition == "loaded",
+                lg.natural_key.in_(part),
+            )
+        ):
+            if key not in heirs or order.get(other, 1 << 30) < order.get(heirs[key], 1 << 30):
+                heirs[key] = other
+    ids_delete = [row_id for row_id, key in rows if key not in heirs]
+    for part in _chunks(ids_delete):
+        conn.execute(delete(table).where(table.c.id.in_(part)))
+    deleted[table.name] += len(ids_delete)
+    passed: dict[str, list[int]] = defaultdict(list)
+    for row_id, key in rows:
+        if key in heirs:
+            passed[heirs[key]].append(row_id)
+    for heir, ids in sorted(passed.items()):
+        for part in _chunks(ids):
+            conn.execute(update(table).where(table.c.id.in_(part)).values(batch_id=heir))
+        result.rows_kept_for_other_batches += len(ids)
+    first: dict[str, tuple[int, str]] = {}  # key → its oldest history entry (id, replaced by)
+    for part in _chunks(sorted(heirs)):
+        for entry_id, key, replaced_by in conn.execute(
+            select(h.id, h.natural_key, h.replaced_by_batch).where(
+                h.entity == entity.value, h.source_system == source_id, h.natural_key.in_(part)
+            )
+        ):
+            if key not in first or entry_id < first[key][0]:
+                first[key] = (entry_id, replaced_by)
+    # the oldest entry replaced by the heir held this batch's version alone; the heir's is now the first
+    firsts = {key: entry_id for key, (entry_id, replaced_by) in first.items() if replaced_by == heirs[key]}
+    for part in _chunks(sorted(firsts.values())):
+        conn.execute(delete(schema.history).where(h.id.in_(part)))
+    if firsts:
+        deleted["history"] += len(firsts)
+    # the rows whose version is now the heir's own (it updated them): no update on record any more
+    own_version: dict[str, list[int]] = defaultdict(list)  # heir → row ids
+    for row_id, key in rows:
+        if key in firsts:
+            own_version[heirs[key]].append(row_id)
+    for heir, ids in sorted(own_version.items()):
+        for part in _chunks(ids):
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_(part), table.c.updated_batch_id == heir)
+                .values(updated_batch_id=None)
+            )
 
 
 def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[str]) -> list[dict[str, Any]]:

@@ -195,3 +195,49 @@ def test_rollback_of_a_batch_that_updated_thousands_of_rows_restores_each_row(en
     }
     check = verify_batch(engine, "A")
     assert check.ok and check.recomputed_fingerprint == fp_a
+
+
+def test_a_rollback_reads_the_batch_a_page_at_a_time(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's updated keys and the owned rows come a page at a time (here 4 rows), never all at once, and
+    the target ends as if the rolled-back batch had never run: the versions it replaced are back, the rows it
+    inserted are gone, and those another batch also loaded pass to that batch."""
+    from handover.target import rollback
+
+    pages: list[int] = []
+    real_pages = rollback._pages
+
+    def spy(conn, statement):  # type: ignore[no-untyped-def]
+        for page in real_pages(conn, statement):
+            pages.append(len(page))
+            yield page
+
+    monkeypatch.setattr(rollback, "_PAGE", 4)
+    monkeypatch.setattr(rollback, "_pages", spy)
+
+    a_rows = [f.dossier(f"H-{i:03d}", phone=f"09{i:08d}") for i in range(25)]
+    updated = [f.dossier(f"H-{i:03d}", phone="0999999999") for i in range(10)]
+    own = [f.dossier(f"B-{i:03d}") for i in range(11)]
+    c_rows = [own[i] for i in range(0, 11, 3)] + [f.dossier("C-001")]
+
+    def load_all(target: Engine, batches: list[str]) -> dict[str, str]:
+        rows = {"A": a_rows, "B": updated + a_rows[10:15] + own, "C": c_rows}
+        return {b: _load(target, b, rows[b], "update") for b in batches}
+
+    fingerprints = load_all(engine, ["A", "B", "C"])
+    result = rollback_batch(engine, "B")
+    assert pages and max(pages) <= 4 and len(pages) >= 6  # 10 updated keys, then 11 owned rows
+    assert result.rows_restored == {"dossiers": 10}
+    assert result.rows_kept_for_other_batches == 4  # B-000, B-003, B-006, B-009 pass to C
+    assert result.rows_deleted["dossiers"] == 7
+
+    reference = open_target(f"sqlite:///{tmp_path / 'reference.db'}")
+    try:
+        load_all(reference, ["A", "C"])
+        assert _state(engine) == _state(reference)
+    finally:
+        reference.dispose()
+    for batch_id in ("A", "C"):
+        check = verify_batch(engine, batch_id)
+        assert check.ok and check.recomputed_fingerprint == fingerprints[batch_id], check.problems
