@@ -182,12 +182,13 @@ def test_a_new_source_looks_up_only_the_keys_its_batch_may_have_loaded(
     assert (results[0].unchanged, results[0].inserted) == (1, 1)
 
 
+@pytest.mark.parametrize("sent", [False, True], ids=["chunk", "prepared_by_a_worker"])
 def test_a_batch_that_starts_on_the_same_source_midway_is_met_by_look_ups(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, sent: bool
 ) -> None:
     """b1's key filter answers for its source until b2 loads rows of that source during b1's run. A key both
-    deliver then meets the target's unique key; b1 loads the chunk again, looking every key up, and finds b2's
-    row instead of failing."""
+    deliver then meets the target's unique key; b1 loads the chunk again (the same prepared chunk, when a worker
+    prepared it), looking every key up, and finds b2's row instead of failing."""
     calls = _looked_up(monkeypatch)
     b1 = Loader(engine, "b1")
     b1.begin_batch("b1", "c" * 64, [f.source()])
@@ -202,7 +203,7 @@ def test_a_batch_that_starts_on_the_same_source_midway_is_met_by_look_ups(
 
     calls.clear()
     rows = [f.dossier("H48-0003", phone="0922222222"), f.dossier("H48-0004"), f.dossier("H48-0001")]
-    result = b1.load_chunk(f.chunk(rows, index=1))
+    result = b1.load_chunk(_as_sent(engine, f.chunk(rows, index=1), sent))
     # the first attempt looked up only the repeat H48-0001; the second every key
     assert calls[-1] == ["H48-0001", "H48-0003", "H48-0004"]
     assert (result.inserted, result.conflicts, result.counts.duplicate) == (1, 1, 1)
