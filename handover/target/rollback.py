@@ -45,7 +45,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from handover.errors import LoadError
 from handover.models import Entity
@@ -223,7 +223,8 @@ def _restore(conn: Connection, table: Table, params: list[dict[str, Any]]) -> No
     """Put the versions in ``params`` (all setting the same columns; ``_id`` names the row) back into their
     rows. PostgreSQL (psycopg): the versions are COPYed into a temporary table and written by one ``UPDATE …
     FROM`` it, about half a rollback's time faster than a statement per row (benchmarks/RESULTS.md, eighth
-    session); other databases: an ``UPDATE`` per row, sent as one executemany."""
+    session); other databases, and a role that may not create temporary tables: an ``UPDATE`` per row, sent as
+    one executemany."""
     if len(params) < 2 or not uses_copy(conn):
         # no .values(): the SET clause is the parameters' columns ("_id" is no column, it binds the WHERE)
         conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
@@ -233,7 +234,14 @@ def _restore(conn: Connection, table: Table, params: list[dict[str, Any]]) -> No
     names = ", ".join(quote(c) for c in ["_id", *columns])
     types = ", ".join(f"{quote(c)} {table.c[c].type.compile(dialect=conn.dialect)}" for c in columns)
     temp = quote("rollback_restore")
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {temp} ({quote('_id')} BIGINT PRIMARY KEY, {types})")
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {temp} ({quote('_id')} BIGINT PRIMARY KEY, {types})"
+            )
+    except DBAPIError:  # a role without the TEMPORARY privilege on the database: a statement per row
+        conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
+        return
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:

@@ -241,3 +241,45 @@ def test_a_rollback_reads_the_batch_a_page_at_a_time(
     for batch_id in ("A", "C"):
         check = verify_batch(engine, batch_id)
         assert check.ok and check.recomputed_fingerprint == fingerprints[batch_id], check.problems
+
+
+def test_a_postgresql_role_that_may_not_create_temporary_tables_still_rolls_back(pg_url: str) -> None:
+    """On PostgreSQL the replaced versions go back through a temporary table; a role without the TEMPORARY
+    privilege gets them back a statement per row, with the same result."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    owner = open_target(pg_url)
+    role = f"ho_notemp_{uuid.uuid4().hex[:8]}"
+    database = make_url(pg_url).database
+    try:
+        fp_a = _load(owner, "A", [f.dossier(f"H-{i}", phone=f"09{i:08d}") for i in range(5)])
+        _load(owner, "B", [f.dossier(f"H-{i}", phone="0999999999") for i in range(5)], policy="update")
+        with owner.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'"))
+            conn.execute(text(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}"))
+            conn.execute(text(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+            conn.execute(text(f"REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC"))
+        restricted = open_target(
+            make_url(pg_url).set(username=role, password="pw").render_as_string(hide_password=False)
+        )
+        try:
+            with restricted.connect() as conn, pytest.raises(Exception, match="permission denied"):
+                conn.execute(text("CREATE TEMPORARY TABLE probe (x int)"))
+            result = rollback_batch(restricted, "B")
+        finally:
+            restricted.dispose()
+        assert result.rows_restored == {"dossiers": 5}
+        with owner.connect() as conn:
+            d = schema.dossiers.c
+            rows = conn.execute(select(d.dossier_code, d.phone, d.batch_id, d.updated_batch_id)).all()
+        assert sorted(rows) == [(f"H-{i}", f"09{i:08d}", "A", None) for i in range(5)]
+        check = verify_batch(owner, "A")
+        assert check.ok and check.recomputed_fingerprint == fp_a
+    finally:
+        with owner.begin() as conn:
+            conn.execute(text(f"GRANT TEMPORARY ON DATABASE {database} TO PUBLIC"))
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        owner.dispose()
