@@ -225,33 +225,40 @@ def _restore(conn: Connection, table: Table, params: list[dict[str, Any]]) -> No
     FROM`` it, about half a rollback's time faster than a statement per row (benchmarks/RESULTS.md, eighth
     session); other databases, and a role that may not create temporary tables: an ``UPDATE`` per row, sent as
     one executemany."""
-    if len(params) < 2 or not uses_copy(conn):
-        # no .values(): the SET clause is the parameters' columns ("_id" is no column, it binds the WHERE)
-        conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    columns = [c for c in params[0] if c != "_id"]
-    names = ", ".join(quote(c) for c in ["_id", *columns])
-    types = ", ".join(f"{quote(c)} {table.c[c].type.compile(dialect=conn.dialect)}" for c in columns)
-    temp = quote("rollback_restore")
+    if len(params) > 1 and uses_copy(conn):
+        quote = conn.dialect.identifier_preparer.quote
+        columns = [c for c in params[0] if c != "_id"]
+        types = ", ".join(f"{quote(c)} {table.c[c].type.compile(dialect=conn.dialect)}" for c in columns)
+        temp = quote("rollback_restore")
+        if _created(conn, f"CREATE TEMPORARY TABLE {temp} ({quote('_id')} BIGINT PRIMARY KEY, {types})"):
+            statement = f"COPY {temp} ({', '.join(quote(c) for c in ['_id', *columns])}) FROM STDIN"
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            try:
+                with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                    for row in params:
+                        copy.write_row([row["_id"], *(row[c] for c in columns)])
+            except conn.dialect.loaded_dbapi.Error as exc:  # as any other statement's error
+                raise DBAPIError(statement, None, exc) from exc
+            sets = ", ".join(f"{quote(c)} = r.{quote(c)}" for c in columns)
+            conn.exec_driver_sql(
+                f"UPDATE {quote(table.name)} AS t SET {sets} FROM {temp} AS r WHERE t.id = r.{quote('_id')}"
+            )
+            conn.exec_driver_sql(f"DROP TABLE {temp}")
+            return
+    # no .values(): the SET clause is the parameters' columns ("_id" is no column, it binds the WHERE)
+    conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
+
+
+def _created(conn: Connection, create: str) -> bool:
+    """Run ``create`` in a savepoint: False when the database refuses it (a role without the TEMPORARY
+    privilege), the transaction going on as before."""
     try:
         with conn.begin_nested():
-            conn.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE {temp} ({quote('_id')} BIGINT PRIMARY KEY, {types})"
-            )
-    except DBAPIError:  # a role without the TEMPORARY privilege on the database: a statement per row
-        conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
-        return
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
-        for row in params:
-            copy.write_row([row["_id"], *(row[c] for c in columns)])
-    sets = ", ".join(f"{quote(c)} = r.{quote(c)}" for c in columns)
-    conn.exec_driver_sql(
-        f"UPDATE {quote(table.name)} AS t SET {sets} FROM {temp} AS r WHERE t.id = r.{quote('_id')}"
-    )
-    conn.exec_driver_sql(f"DROP TABLE {temp}")
+            conn.exec_driver_sql(create)
+    except DBAPIError:
+        return False
+    return True
 
 
 def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
