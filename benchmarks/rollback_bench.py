@@ -7,7 +7,7 @@ policy (N rows updated, N history entries); then ``rollback_batch(B)`` (N versio
 ``rollback_batch(A)`` (N rows deleted), each timed. The same rollbacks run a second time on a target without
 ``ix_history_key`` (revision 0003), the way every target was before it: that is the same-run baseline.
 
-Each rollback runs in a child process of its own, so that its peak resident memory (``ru_maxrss``) is the
+Each rollback runs in a child process of its own, so that its peak resident memory (``VmHWM``) is the
 rollback's alone. Prints one JSON object: per N and per way (``with_index``, ``without_index``) the seconds and
 the peak RSS (MB) of each rollback, and ``seconds_per_1000_rows`` of the updating batch's rollback (flat when the
 cost grows in proportion to N; the peak RSS stays flat when a rollback streams its batch).

@@ -82,6 +82,12 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_server_url() -> str:
+    """The PostgreSQL server's own URL, for code that makes its databases itself (benchmarks/e2e.py)."""
+    return _server_url("HANDOVER_TEST_PG_URL")
+
+
+@pytest.fixture
 def mysql_url() -> Iterator[str]:
     yield from _fresh_database(_server_url("HANDOVER_TEST_MYSQL_URL"))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -113,14 +112,12 @@ def test_e2e_prints_one_json_object_with_the_figures(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_e2e_on_postgresql_times_plain_copies_of_what_the_load_wrote(tmp_path: Path) -> None:
+def test_e2e_on_postgresql_times_plain_copies_of_what_the_load_wrote(
+    tmp_path: Path, pg_server_url: str
+) -> None:
     from sqlalchemy import create_engine, text
 
-    url = os.environ.get("HANDOVER_TEST_PG_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("HANDOVER_TEST_PG_URL is not set: .ci/run must start the server and export it")
-        pytest.skip("HANDOVER_TEST_PG_URL not set")
+    url = pg_server_url
     admin = create_engine(url)
 
     def databases() -> set[str]:

@@ -54,6 +54,14 @@ def table_for(entity: Entity | str) -> Any:
     return schema.dossiers if Entity(entity) is Entity.DOSSIER else schema.records
 
 
+def key_columns(table: Any) -> list[Any]:
+    """The columns of ``table`` (dossiers or records) whose values, joined by "/", make a row's natural key, as
+    the ledger writes it."""
+    if table is schema.dossiers:
+        return [table.c.dossier_code]
+    return [table.c.record_type, table.c.record_number]
+
+
 def content_columns(entity: Entity | str) -> tuple[str, ...]:
     """The columns the content hash covers, in hashing order (sorted by name)."""
     return tuple(sorted(c.name for c in table_for(entity).columns if c.name not in TECHNICAL_COLUMNS))

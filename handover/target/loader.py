@@ -74,6 +74,7 @@ from handover.target.hashing import (
     content_columns,
     fingerprint_lines,
     hash_columns,
+    key_columns,
     loaded_fingerprint,
     table_for,
 )
@@ -236,11 +237,6 @@ def _row_json(row: dict[str, Any]) -> str:
     return json.dumps(
         {k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True, default=str
     )
-
-
-def _key_columns(table: Any) -> list[Any]:
-    """The columns of ``table`` its natural key is made of (see :func:`_natural_key`)."""
-    return [table.c[k] for k in ("dossier_code", "record_type", "record_number") if k in table.c]
 
 
 def _natural_key(entity: Entity, values: Mapping[str, Any]) -> str | None:
@@ -1096,7 +1092,7 @@ class Loader:
                 if self._keys is None:
                     self._keys = KeyFilter()
                 table = table_for(entity)
-                own = select(*_key_columns(table)).where(
+                own = select(*key_columns(table)).where(
                     table.c.source_system == source_id, table.c.batch_id == self.batch_id
                 )
                 result = conn.execute(own.execution_options(yield_per=_SEED_PER))
@@ -1155,7 +1151,7 @@ class Loader:
             table.c.id,
             table.c.content_hash,
             table.c.batch_id,
-            *_key_columns(table),
+            *key_columns(table),
         ]
         found: dict[str, dict[str, Any]] = {}
         if entity is Entity.DOSSIER:

@@ -50,7 +50,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from handover.errors import LoadError
 from handover.models import Entity
 from handover.target import schema
-from handover.target.hashing import table_for
+from handover.target.hashing import key_columns, table_for
 from handover.target.loader import utcnow
 from handover.target.locks import batch_lock
 from handover.target.writers import uses_copy
@@ -286,9 +286,7 @@ def _release_rows(
     table = table_for(entity)
     # The rows' ids and keys never change here; a row's updated_batch_id may (:func:`_undo_updates` ran in this
     # transaction), so it is read on ``conn`` where it is needed.
-    owned = select(table.c.id, table.c.source_system, *_key_columns(table)).where(
-        table.c.batch_id == batch_id
-    )
+    owned = select(table.c.id, table.c.source_system, *key_columns(table)).where(table.c.batch_id == batch_id)
     for page in _pages(conn, owned):
         by_source: dict[str, list[tuple[int, str]]] = defaultdict(list)  # source → (id, key)
         for row_id, source_id, *key in page:
@@ -372,11 +370,11 @@ def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[st
     else:
         column, lookup = table.c.record_number, sorted({k.split("/", 1)[1] for k in keys})
     wanted = set(keys)
-    key_names = [c.name for c in _key_columns(table)]
+    key_names = [c.name for c in key_columns(table)]
     out = []
     for part in _chunks(lookup):
         for row in conn.execute(
-            select(table.c.id, table.c.batch_id, table.c.updated_batch_id, *_key_columns(table)).where(
+            select(table.c.id, table.c.batch_id, table.c.updated_batch_id, *key_columns(table)).where(
                 table.c.source_system == source_id, column.in_(part)
             )
         ).mappings():
@@ -384,13 +382,6 @@ def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[st
             if key in wanted:
                 out.append({**row, "_key": key})
     return out
-
-
-def _key_columns(table: Any) -> list[Any]:
-    """The columns whose values, joined by "/", make a row's natural key (as the ledger writes it)."""
-    if table is schema.dossiers:
-        return [table.c.dossier_code]
-    return [table.c.record_type, table.c.record_number]
 
 
 def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> RollbackResult:
