@@ -121,8 +121,10 @@ def test_e2e_on_postgresql_times_plain_copies_of_what_the_load_wrote(
     admin = create_engine(url)
 
     def databases() -> set[str]:
+        # only the bench's own names: tests on other workers create and drop theirs meanwhile
         with admin.connect() as conn:
-            return set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+            query = text("SELECT datname FROM pg_database WHERE datname LIKE 'hobench\\_%'")
+            return set(conn.execute(query).scalars())
 
     try:
         before = databases()
