@@ -4,14 +4,13 @@ the holder, and changes nothing."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from handover.errors import ExitCode
+from tests.cliproc import CliProcess, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +18,6 @@ CSV = (
     "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
     "000.00.53.H38-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,Xã Sơn Hà,20/06/2025,30/06/2025,Đang xử lý\n"
 )
-
-
-def _cmd(cfg: Path) -> list[str]:
-    return [sys.executable, "-c", "import cli; cli.main()", "run", str(cfg)]
 
 
 def test_second_run_of_a_running_batch_stops_at_once(any_db_url: str, tmp_path: Path) -> None:
@@ -34,7 +29,7 @@ def test_second_run_of_a_running_batch_stops_at_once(any_db_url: str, tmp_path: 
         encoding="utf-8",
     )
     env = {**os.environ, "HANDOVER_PAUSE_AT": "load.between", "HANDOVER_PAUSE_SECONDS": "60"}
-    first = subprocess.Popen(_cmd(cfg), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = CliProcess(["run", str(cfg)], env=env)
     try:
         deadline = time.monotonic() + 120
         # wait until the first run has loaded its chunk (it then pauses, holding the lock)
@@ -53,7 +48,7 @@ def test_second_run_of_a_running_batch_stops_at_once(any_db_url: str, tmp_path: 
             assert first.poll() is None, first.communicate()
             time.sleep(0.5)
         started = time.monotonic()
-        second = subprocess.run(_cmd(cfg), capture_output=True, text=True, timeout=60)
+        second = run_cli(["run", str(cfg)], timeout=60)
         elapsed = time.monotonic() - started
         assert second.returncode == ExitCode.LOCKED, second.stderr
         assert "busy-batch" in second.stderr and f"pid {first.pid}" in second.stderr
@@ -62,5 +57,4 @@ def test_second_run_of_a_running_batch_stops_at_once(any_db_url: str, tmp_path: 
             assert conn.execute(select(func.count()).select_from(schema.dossiers)).scalar_one() == 1
         engine.dispose()
     finally:
-        first.kill()
-        first.wait()
+        first.close()

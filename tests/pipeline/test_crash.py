@@ -1,10 +1,11 @@
-"""Crash safety: a real ``handover run`` subprocess is killed with SIGKILL at several points, run again, and the
+"""Crash safety: a real ``handover run`` process is killed with SIGKILL at several points, run again, and the
 target must equal the target of an uninterrupted run: same rows, same content hashes, same ledger, same
 fingerprint. On SQLite, PostgreSQL and MariaDB (the any_db_url fixture).
 
 The kill is real: ``HANDOVER_CRASH_AT=point[:n]`` makes the process send itself SIGKILL at that checkpoint
-(:mod:`handover.faults`), so no cleanup code runs, exactly as with ``kill -9`` or a power cut.
-"""
+(:mod:`handover.faults`), so no cleanup code runs, exactly as with ``kill -9`` or a power cut. The runs are
+forked from a warm process (:mod:`tests.cliproc`); the first-chunk case starts a new interpreter, as a user's
+command line does."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 from sqlalchemy import create_engine, select
 
 from handover.target import schema
+from tests.cliproc import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +47,15 @@ def _prepare(tmp: Path, target_url: str) -> Path:
     return cfg
 
 
-def _run(cfg: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(cfg: Path, crash_at: str | None = None, new_interpreter: bool = False) -> CompletedProcess[str]:
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
     env.pop("HANDOVER_CRASH_AT", None)
     if crash_at:
         env["HANDOVER_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", "run", str(cfg)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    if new_interpreter:
+        command = [sys.executable, "-c", "import cli; cli.main()", "run", str(cfg)]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return run_cli(["run", str(cfg)], env=env)
 
 
 def _snapshot(url: str) -> dict[str, object]:
@@ -140,9 +140,9 @@ def test_sigkill_inside_first_chunk_then_rerun(tmp_path: Path, clean_snapshot: d
     """The simplest case on its own: killed inside the very first chunk's transaction, nothing committed."""
     url = f"sqlite:///{tmp_path / 'target.db'}"
     cfg = _prepare(tmp_path, url)
-    crashed = _run(cfg, "load.inside:1")
+    crashed = _run(cfg, "load.inside:1", new_interpreter=True)
     assert crashed.returncode == -signal.SIGKILL
     assert _snapshot(url)["dossiers"] == []
-    resumed = _run(cfg)
+    resumed = _run(cfg, new_interpreter=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _snapshot(url) == clean_snapshot
