@@ -23,6 +23,35 @@ def test_pipeline_workers_run_with_the_batch_thresholds() -> None:
         assert workers.result(workers.submit(os.getppid)) == os.getpid()
 
 
+class _Marker:
+    """Writes ``deleted`` into its folder when Python deletes it (at interpreter teardown, for a global)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def __del__(self) -> None:
+        Path(self.folder, "deleted").write_text("yes", encoding="utf-8")
+
+
+_kept: list[_Marker] = []
+
+
+def _leave_markers(folder: str) -> None:
+    import atexit
+
+    _kept.append(_Marker(folder))  # lives until the process ends
+    atexit.register(Path(folder, "atexit").write_text, "yes", encoding="utf-8")
+
+
+def test_pipeline_workers_leave_without_tearing_down_the_interpreter(tmp_path: Path) -> None:
+    """A pool worker ends at once when the pool closes: what was registered to run at exit still runs (temporary
+    files' clean-up is), the module-by-module teardown (a second with great-expectations) does not."""
+    with Workers(1) as workers:
+        workers.result(workers.submit(_leave_markers, str(tmp_path)))
+    assert (tmp_path / "atexit").read_text(encoding="utf-8") == "yes"
+    assert not (tmp_path / "deleted").exists()
+
+
 def test_report_workers_run_with_the_batch_thresholds(tmp_path: Path) -> None:
     from handover.reports.workbook import _WORKER
 
