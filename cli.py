@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from handover.errors import ExitCode, HandoverError
 
@@ -80,6 +82,39 @@ def _root(
 def _print_json(data: Any) -> None:
     """JSON on stdout, UTF-8, not escaped: what scripts read."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def _print_rows(
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str | Text]],
+    *,
+    right: Collection[str] = (),
+    total_last: bool = False,
+) -> None:
+    """``rows`` as a table when each cell fits on one line of the console; otherwise (a narrow terminal, or a
+    log: 80 columns) a block per row, its first cell as the heading, so that no id or count is ever cut."""
+    texts = [[c if isinstance(c, Text) else Text(c) for c in row] for row in rows]
+    widths = [max([len(h), *(row[i].cell_len for row in texts)]) for i, h in enumerate(headers)]
+    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+        table = Table(title=title, title_justify="left")
+        for col in headers:
+            table.add_column(col, justify="right" if col in right else "left", no_wrap=True)
+        for i, row in enumerate(texts):
+            table.add_row(*row, end_section=total_last and i == len(texts) - 2)
+        console.print(table)
+        return
+    console.print(Text(title, style="italic"))
+    for head, *cells in texts:
+        console.print(Text.assemble(head, style="bold"))
+        pairs = [Text.assemble(f"{h} ", c) for h, c in zip(headers[1:], cells, strict=True) if c.plain]
+        line = Text("  ")
+        for pair in pairs:
+            if len(line) > 2 and line.cell_len + 3 + pair.cell_len > console.width:
+                console.print(line)
+                line = Text("  ")
+            line.append_text(Text(" · ") + pair if len(line) > 2 else pair)
+        console.print(line)
 
 
 # ==========================================================================================================
@@ -344,17 +379,19 @@ def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
         f"{status.url} ({status.dialect}): schema {status.current_revision or '(none)'} — {state}",
         soft_wrap=True,
     )
-    table = Table("batch", "status", "started (UTC)", "finished (UTC)", "ledger rows", "fingerprint")
-    for b in status.batches:
-        table.add_row(
+    rows = [
+        [
             b.batch_id,
             b.status,
             f"{b.started_at:%Y-%m-%d %H:%M}",
             f"{b.finished_at:%Y-%m-%d %H:%M}" if b.finished_at else "",
-            str(b.rows_in_ledger),
+            f"{b.rows_in_ledger:,}",
             (b.fingerprint or "")[:16],
-        )
-    console.print(table)
+        ]
+        for b in status.batches
+    ]
+    headers = ("batch", "status", "started (UTC)", "finished (UTC)", "ledger rows", "fingerprint")
+    _print_rows("Batches", headers, rows, right={"ledger rows"})
 
 
 @db_app.command("verify")
@@ -469,22 +506,25 @@ def _progress_bar() -> tuple[Any, Any]:
     return bar, update
 
 
+_COUNT_COLUMNS = ("extracted", "loaded", "review", "quarantined", "excluded", "duplicate")
+
+
 def _render_batch(result: Any) -> None:
-    table = Table(title=f"Batch {result.batch_id} ({result.status})", title_justify="left")
-    for col in ("source", "extracted", "loaded", "review", "quarantined", "excluded", "duplicate", "balance"):
-        table.add_column(col, justify="left" if col == "source" else "right")
-    rows = [*result.per_source.items(), ("TOTAL", result.total)]
-    for name, c in rows:
-        table.add_row(
+    rows = [
+        [
             name,
-            *(
-                f"{getattr(c, k):,}"
-                for k in ("extracted", "loaded", "review", "quarantined", "excluded", "duplicate")
-            ),
-            "[green]✔[/green]" if c.balanced() else "[red]✘[/red]",
-            end_section=name == rows[-2][0] if len(rows) > 1 else False,
-        )
-    console.print(table)
+            *(f"{getattr(c, k):,}" for k in _COUNT_COLUMNS),
+            Text("✔", style="green") if c.balanced() else Text("✘", style="red"),
+        ]
+        for name, c in [*result.per_source.items(), ("TOTAL", result.total)]
+    ]
+    _print_rows(
+        f"Batch {result.batch_id} ({result.status})",
+        ("source", *_COUNT_COLUMNS, "balance"),
+        rows,
+        right={*_COUNT_COLUMNS, "balance"},
+        total_last=True,
+    )
     console.print(
         f"New rows in the target: {result.new_rows:,}   conflicts: {result.conflicts:,}   "
         f"chunks resumed (already committed): {result.chunks_skipped:,}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,34 @@ def test_rerun_adds_nothing(demo_dir: Path) -> None:
     assert _target_rows(demo_dir / "target.db") == rows_before
     assert after["fingerprint"] == before["fingerprint"]
     assert after["per_source"] == before["per_source"]
+
+
+def _counts_after(out: str, head: str) -> list[int]:
+    """The first six numbers after ``head`` as a whole cell: a table row (``│ head  │``) or a block's heading."""
+    found = re.search(rf"(?m)^(?:│ )?{re.escape(head)}(?: +│|$)", out)
+    assert found, (head, out)
+    return [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", out[found.end() :])[:6]]
+
+
+@pytest.mark.parametrize("width", [200, 80, 50])
+def test_the_summary_shows_every_source_and_count_whole_at_any_width(
+    demo_dir: Path, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wide: one table. Narrow (a terminal, or a log: 80 columns): a block per source, never a cut id."""
+    import cli
+
+    monkeypatch.setattr(cli.console, "width", width)
+    out = _invoke("run", str(demo_dir / "batch.toml")).stdout
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert ("┏" in out) == (width == 200)
+    result = _result(demo_dir)
+    keys = ("extracted", "loaded", "review", "quarantined", "excluded", "duplicate")
+    assert any(len(source) > 20 for source in result["per_source"])  # too long for a table at 80 columns
+    for source, counts in [*result["per_source"].items(), ("TOTAL", result["total"])]:
+        assert _counts_after(out, source) == [counts[k] for k in keys], source
+    status = _invoke("db", "status", "--db", f"sqlite:///{demo_dir / 'target.db'}").stdout
+    assert re.search(rf"(?m)^(?:│ )?{re.escape(result['batch_id'])}(?: +│|$)", status), status
+    assert f"{result['fingerprint'][:16]}" in status
 
 
 # ---------------------------------------------------------------------------------------------------------------
