@@ -329,12 +329,18 @@ def sources_inspect(
         keys: list[str] = []
         for row in rep["samples"]:
             keys += [k for k in row if k not in keys and k != "source_row"]
-        sample = Table(title="Sample rows (ID and phone numbers masked)")
-        sample.add_column("field")
-        for row in rep["samples"]:
-            sample.add_column(f"row {row['source_row']}")
+        # as many sample rows as fit columns of 16 characters (a date, a phone number, half a dossier code)
+        room = (console.width - max(len(k) for k in keys) - 4) // (16 + 3)
+        shown = rep["samples"][: max(1, room)]
+        title = "Sample rows (ID and phone numbers masked)"
+        if len(shown) < len(rep["samples"]):
+            title += f": {len(shown)} of {len(rep['samples'])}, a wider terminal or --json shows all"
+        sample = Table(title=title)
+        sample.add_column("field", no_wrap=True)
+        for row in shown:  # long values fold: no code is cut
+            sample.add_column(f"row {row['source_row']}", overflow="fold")
         for k in keys:
-            sample.add_row(k, *[str(row.get(k, "")) for row in rep["samples"]])
+            sample.add_row(k, *[str(row.get(k, "")) for row in shown])
         console.print(sample)
 
 

@@ -46,6 +46,30 @@ def test_inspect_tcvn3_csv_table() -> None:
     assert "010******345" in result.output and "010203012345" not in result.output
 
 
+def test_inspect_at_80_columns_shows_fewer_samples_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow terminal gets the sample rows that fit, each value whole (folded, never cut with "…"), and is
+    told how to see the others."""
+    import cli
+
+    monkeypatch.setattr(cli.console, "width", 80)
+    path = str(DATA / "dossiers_tcvn3.csv")
+    data = json.loads(runner.invoke(app, ["sources", "inspect", path, "--json"]).stdout)
+    out = runner.invoke(app, ["sources", "inspect", path]).output
+    assert max(len(line) for line in out.splitlines()) <= 80
+    out = out[out.index("Sample rows") :]
+    assert "…" not in out
+    assert "3 of 5, a wider terminal or --json shows all" in " ".join(out.split())
+    # each sample column's text, line after line: a folded value is whole again
+    body = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    columns = ["".join("".join(cells[i].split()) for cells in body) for i in range(len(body[0]))]
+    assert len(columns) == 1 + 3  # the field names and three samples
+    for sample, column in zip(data["samples"], columns[1:], strict=False):
+        assert f"row {sample['source_row']}" in out
+        for value in (sample["dossier_code"], sample["received_date"], sample["applicant_id"]):
+            assert "".join(str(value).split()) in column
+    assert f"row {data['samples'][3]['source_row']}" not in out
+
+
 def test_inspect_excel_export_finds_header_and_drops_footer() -> None:
     result = runner.invoke(app, ["sources", "inspect", str(DATA / "export_bao_thang.xlsx"), "--json"])
     assert result.exit_code == 0, result.output
