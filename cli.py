@@ -615,7 +615,7 @@ def report(
         return
     table = Table(title=f"Reports of batch {batch_id}")
     table.add_column("Report")
-    table.add_column("File")
+    table.add_column("File", overflow="fold")  # a path is never cut
     table.add_row("Workbook (officials)", str(paths.workbook))
     table.add_row("HTML transfer report (auditors)", str(paths.html))
     console.print(table)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+import cli
 from cli import app
 from handover.errors import ExitCode, ReportError
 from tests.reports.factory import BATCH, build_target
+from tests.tables import column_texts
 
 runner = CliRunner()
 
@@ -29,11 +32,17 @@ def test_report_command_json(engine, tmp_path: Path) -> None:
     assert "Báo cáo chuyển giao" in Path(data["html"]).read_text(encoding="utf-8")
 
 
-def test_report_command_table(engine, tmp_path: Path) -> None:
+def test_report_command_table(engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build_target(engine)
-    result = runner.invoke(app, ["report", BATCH, "--db", str(engine.url), "--out", str(tmp_path)])
+    out = tmp_path / "a folder with a long name, as on an office machine" / "báo cáo"
+    monkeypatch.setattr(cli.console, "width", 80)
+    result = runner.invoke(app, ["report", BATCH, "--db", str(engine.url), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Workbook (officials)" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    files = column_texts(result.stdout)[1]  # the paths, folded over lines but never cut
+    for name in (f"{BATCH}-doi-soat.xlsx", f"{BATCH}-transfer-report.html"):
+        assert (out / name).is_file() and "".join(str(out / name).split()) in files
 
 
 def test_unknown_batch_is_one_message_and_no_file(engine, tmp_path: Path) -> None:

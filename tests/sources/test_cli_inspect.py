@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from handover.sources.inspect import inspect_source
+from tests.tables import column_texts
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 runner = CliRunner()
@@ -59,9 +60,7 @@ def test_inspect_at_80_columns_shows_fewer_samples_whole(monkeypatch: pytest.Mon
     out = out[out.index("Sample rows") :]
     assert "…" not in out
     assert "3 of 5, a wider terminal or --json shows all" in " ".join(out.split())
-    # each sample column's text, line after line: a folded value is whole again
-    body = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
-    columns = ["".join("".join(cells[i].split()) for cells in body) for i in range(len(body[0]))]
+    columns = column_texts(out)
     assert len(columns) == 1 + 3  # the field names and three samples
     for sample, column in zip(data["samples"], columns[1:], strict=False):
         assert f"row {sample['source_row']}" in out
