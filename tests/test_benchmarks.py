@@ -1,4 +1,4 @@
-"""Smoke tests of the benchmark harness (benchmarks/generate.py and benchmarks/e2e.py)."""
+"""Smoke tests of the benchmark harness (benchmarks/generate.py, e2e.py and the smaller benches)."""
 
 from __future__ import annotations
 
@@ -190,6 +190,21 @@ def test_rollback_bench_restores_and_deletes_every_row_both_ways() -> None:
         figures["rollback_updating_batch_s"] * 1000 / 120, rel=0.05, abs=0.002
     )
     assert figures["rollback_updating_peak_rss_mb"] > 0 and figures["rollback_inserting_peak_rss_mb"] > 0
+
+
+@pytest.mark.slow
+def test_pool_bench_starts_and_closes_a_warm_pool_each_way() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "pool_bench.py"), "--workers", "1", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    data = json.loads(out.stdout)  # a worker that never got past its warm-up would stop it at the barrier
+    assert data["workers"] == 1 and set(data["rounds"]) == {"leave_at_once", "interpreter_teardown"}
+    for rounds in data["rounds"].values():
+        assert len(rounds) == 1 and rounds[0]["start"] > 0 and rounds[0]["close"] >= 0
 
 
 def test_staging_probe_copies_every_row_both_ways(tmp_path: Path) -> None:
