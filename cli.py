@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -108,13 +109,13 @@ def _print_rows(
     for head, *cells in texts:
         console.print(Text.assemble(head, style="bold"))
         pairs = [Text.assemble(f"{h} ", c) for h, c in zip(headers[1:], cells, strict=True) if c.plain]
-        line = Text("  ")
-        for pair in pairs:
-            if len(line) > 2 and line.cell_len + 3 + pair.cell_len > console.width:
-                console.print(line)
-                line = Text("  ")
-            line.append_text(Text(" · ") + pair if len(line) > 2 else pair)
-        console.print(line)
+        line = Text()
+        for pair in pairs:  # as many "header value" pairs a line as fit; a longer value wraps, indented
+            if line and line.cell_len + 3 + pair.cell_len > console.width - 2:
+                console.print(Padding(line, (0, 0, 0, 2), expand=False))
+                line = Text()
+            line.append_text(Text(" · ") + pair if line else pair)
+        console.print(Padding(line, (0, 0, 0, 2), expand=False))
 
 
 # ==========================================================================================================
@@ -172,20 +173,19 @@ def units_check(
     if as_json:
         _print_json(report)
     else:
-        table = Table(title=f"Unit reference check: {report['folder']}")
-        for column in ("check", "severity", "result", "count", "what", "examples"):
-            table.add_column(column, overflow="fold")
-        for c in report["checks"]:
-            result = "[green]ok[/green]" if c["passed"] else "[red]FAILED[/red]"
-            table.add_row(
+        rows = [
+            [
                 c["check"],
                 c["severity"],
-                result,
+                Text("ok", style="green") if c["passed"] else Text("FAILED", style="red"),
                 f"{c['count']:,}",
                 c["message"],
-                "\n".join(c["examples"][:3]),
-            )
-        console.print(table)
+                "; ".join(c["examples"][:3]),
+            ]
+            for c in report["checks"]
+        ]
+        headers = ("check", "severity", "result", "count", "what", "examples")
+        _print_rows(f"Unit reference check: {report['folder']}", headers, rows, right={"count"})
         console.print(
             "[green]Reference usable.[/green]" if report["ok"] else "[red]Reference NOT usable.[/red]"
         )

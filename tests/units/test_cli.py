@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,26 @@ def test_check_ok_and_json() -> None:
     data = json.loads(runner.invoke(app, ["units", "check", "--json"]).stdout)
     assert data["ok"] is True
     assert {c["check"] for c in data["checks"]} >= {"new_commune_count", "raw:split_communes"}
+
+
+@pytest.mark.parametrize("width", [80, 500])
+def test_check_shows_every_check_whole_at_any_width(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cli
+
+    monkeypatch.setattr(cli.console, "width", width)
+    out = runner.invoke(app, ["units", "check"]).stdout
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= width
+    assert ("┏" in out) == (width == 500)  # a table needs 422 columns here
+    checks = json.loads(runner.invoke(app, ["units", "check", "--json"]).stdout)["checks"]
+    starts = []
+    for c in checks:  # a whole cell, in the report's order: a table row's first cell, or a block's heading
+        found = re.compile(rf"(?m)^(?:│ )?{re.escape(c['check'])}(?: +│|$)").search(
+            out, starts[-1] if starts else 0
+        )
+        assert found, c["check"]
+        starts.append(found.end())
+    for c, start, end in zip(checks, starts, [*starts[1:], len(out)], strict=True):
+        assert re.search(rf"(?<![\d,]){c['count']:,}(?![\d,])", out[start:end]), c["check"]
 
 
 def test_check_exits_7_on_a_broken_reference(tmp_path: Path) -> None:
