@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,14 @@ class _Marker:
     def __init__(self, folder: str) -> None:
         self.folder = folder
 
-    def __del__(self) -> None:
-        Path(self.folder, "deleted").write_text("yes", encoding="utf-8")
+    # what __del__ uses is bound when the class is made: late in a teardown, module globals may be gone
+    def __del__(
+        self,
+        _open: Callable[..., int] = os.open,
+        _close: Callable[[int], None] = os.close,
+        _flags: int = os.O_CREAT | os.O_WRONLY,
+    ) -> None:
+        _close(_open(self.folder + "/deleted", _flags, 0o600))
 
 
 _kept: list[_Marker] = []
