@@ -67,17 +67,22 @@ def test_generator_is_deterministic_and_matches_the_demo_csv(tmp_path: Path) -> 
     assert source.columns == VB_COLUMNS
 
 
-def _e2e(tmp_path: Path, db: str, *extra: str) -> dict:
-    command = [sys.executable, str(BENCH / "e2e.py"), "--rows", "300", "--db", db, "--json"]
+def _bench(script: str, *args: str, timeout: float = 120) -> dict:
+    """The JSON object ``benchmarks/SCRIPT ARGS`` prints; its error output when it fails."""
     proc = subprocess.run(
-        [*command, "--cache", str(tmp_path), *extra],
+        [sys.executable, str(BENCH / script), *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
+
+
+def _e2e(tmp_path: Path, db: str, *extra: str) -> dict:
+    args = ("--rows", "300", "--db", db, "--json", "--cache", str(tmp_path), *extra)
+    return _bench("e2e.py", *args, timeout=600)
 
 
 @pytest.mark.slow
@@ -151,14 +156,7 @@ def test_e2e_on_postgresql_times_plain_copies_of_what_the_load_wrote(
 
 
 def test_ledger_bench_writes_every_row_each_way() -> None:
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "ledger_bench.py"), "--rows", "300", "--chunk-size", "120"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    data = json.loads(out.stdout)
+    data = _bench("ledger_bench.py", "--rows", "300", "--chunk-size", "120")
     ways = ("source_order_with_ix_ledger_key", "key_order_with_ix_ledger_key", "source_order", "key_order")
     assert [data[w]["rows_written"] for w in ways] == [300] * 4
     assert data["source_order_with_ix_ledger_key"]["indexes"] == ["ix_ledger_batch_key", "ix_ledger_key"]
@@ -167,22 +165,9 @@ def test_ledger_bench_writes_every_row_each_way() -> None:
 
 
 def test_rollback_bench_restores_and_deletes_every_row_both_ways() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "rollback_bench.py"),
-            "--rows",
-            "50",
-            "120",
-            "--baseline-max-rows",
-            "50",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    runs = json.loads(out.stdout)["runs"]  # the script itself stops unless every row was restored and deleted
+    runs = _bench("rollback_bench.py", "--rows", "50", "120", "--baseline-max-rows", "50")[
+        "runs"
+    ]  # the script itself stops unless every row was restored and deleted
     assert set(runs["50"]) == {"with_index", "without_index"} and set(runs["120"]) == {"with_index"}
     figures = runs["120"]["with_index"]
     assert figures["rollback_updating_batch_s"] > 0 and figures["rollback_inserting_batch_s"] > 0
@@ -194,14 +179,9 @@ def test_rollback_bench_restores_and_deletes_every_row_both_ways() -> None:
 
 @pytest.mark.slow
 def test_pool_bench_starts_and_closes_a_warm_pool_each_way() -> None:
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "pool_bench.py"), "--workers", "1", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    data = json.loads(out.stdout)  # a worker that never got past its warm-up would stop it at the barrier
+    data = _bench(
+        "pool_bench.py", "--workers", "1", "--repeat", "1", timeout=240
+    )  # a worker that never got past its warm-up would stop it at the barrier
     assert data["workers"] == 1 and set(data["rounds"]) == {"leave_at_once", "interpreter_teardown"}
     for rounds in data["rounds"].values():
         assert len(rounds) == 1 and rounds[0]["start"] > 0 and rounds[0]["close"] >= 0
@@ -221,13 +201,6 @@ def test_staging_probe_copies_every_row_both_ways(tmp_path: Path) -> None:
     loader.finish_batch({})
     engine.dispose()
     url = f"sqlite:///{tmp_path / 'loaded.db'}"
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "staging_probe.py"), "--db", url, "--chunk-size", "7", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    data = json.loads(out.stdout)
+    data = _bench("staging_probe.py", "--db", url, "--chunk-size", "7", "--repeat", "1")
     assert data["rows"] == {"dossiers": 30, "ledger": 31}
     assert all(len(seconds) == 1 and seconds[0] >= 0 for seconds in data["seconds"].values())
