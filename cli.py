@@ -330,7 +330,7 @@ def sources_inspect(
         for row in rep["samples"]:
             keys += [k for k in row if k not in keys and k != "source_row"]
         # as many sample rows as fit columns of 16 characters (a date, a phone number, half a dossier code)
-        room = (console.width - max(len(k) for k in keys) - 4) // (16 + 3)
+        room = (console.width - max((len(k) for k in keys), default=5) - 4) // (16 + 3)
         shown = rep["samples"][: max(1, room)]
         title = "Sample rows (ID and phone numbers masked)"
         if len(shown) < len(rep["samples"]):

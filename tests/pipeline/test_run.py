@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from cli import app
 from handover.models import DISPOSITIONS
 from handover.target import schema
+from tests.tables import find_row
 
 runner = CliRunner()
 
@@ -127,7 +128,7 @@ def test_rerun_adds_nothing(demo_dir: Path) -> None:
 
 def _counts_after(out: str, head: str) -> list[int]:
     """The first six numbers after ``head`` as a whole cell: a table row (``│ head  │``) or a block's heading."""
-    found = re.search(rf"(?m)^(?:│ )?{re.escape(head)}(?: +│|$)", out)
+    found = find_row(out, head)
     assert found, (head, out)
     return [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", out[found.end() :])[:6]]
 
@@ -149,7 +150,7 @@ def test_the_summary_shows_every_source_and_count_whole_at_any_width(
     for source, counts in [*result["per_source"].items(), ("TOTAL", result["total"])]:
         assert _counts_after(out, source) == [counts[k] for k in keys], source
     status = _invoke("db", "status", "--db", f"sqlite:///{demo_dir / 'target.db'}").stdout
-    assert re.search(rf"(?m)^(?:│ )?{re.escape(result['batch_id'])}(?: +│|$)", status), status
+    assert find_row(status, result["batch_id"]), status
     assert f"{result['fingerprint'][:16]}" in status
 
 

@@ -14,6 +14,7 @@ from cli import app
 from handover.errors import ExitCode, MapError
 from handover.resources import mappings_dir
 from handover.units import UnitResolver
+from tests.tables import find_row
 
 from .conftest import DATA
 
@@ -92,9 +93,7 @@ def test_check_shows_every_check_whole_at_any_width(width: int, monkeypatch: pyt
     checks = json.loads(runner.invoke(app, ["units", "check", "--json"]).stdout)["checks"]
     starts = []
     for c in checks:  # a whole cell, in the report's order: a table row's first cell, or a block's heading
-        found = re.compile(rf"(?m)^(?:│ )?{re.escape(c['check'])}(?: +│|$)").search(
-            out, starts[-1] if starts else 0
-        )
+        found = find_row(out, c["check"], starts[-1] if starts else 0)
         assert found, c["check"]
         starts.append(found.end())
     for c, start, end in zip(checks, starts, [*starts[1:], len(out)], strict=True):
