@@ -42,6 +42,7 @@ def check_zip_limits(path: Path, max_total: int | None = None, max_ratio: int | 
 
 class ExcelReader(SourceReader):
     kind = "xlsx"
+    gaps_are_blank = True  # rows a sheet does not store are empty rows
     book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
     wb: Any = None
 
