@@ -248,8 +248,20 @@ class RowAccount(BaseModel):
     def balanced(self) -> bool:
         return self.physical_rows == self.data_rows + self.non_data_rows
 
+    def balances(self, counts: Counts) -> bool:
+        """The whole balance of one source: ``physical = data + non-data``, ``data = extracted`` and
+        ``extracted = loaded + review + quarantined + excluded + duplicate``."""
+        return self.balanced() and self.data_rows == counts.extracted and counts.balanced()
+
+    def summary(self) -> str:
+        """``626 read = 612 data + 14 non-data (title 3, blank 5, header 1, total 1, signature 4)``"""
+        rules = ", ".join(f"{rule} {n:,}" for rule, n in self.non_data.items())
+        text = f"{self.physical_rows:,} read = {self.data_rows:,} data + {self.non_data_rows:,} non-data"
+        return f"{text} ({rules})" if rules else text
+
 
 MAX_LINES_PER_RULE = 50
+EXPECTED_RULES = frozenset({"title", "blank", "header"})  # the non-data rows every printed export has
 
 
 class SourceFingerprint(BaseModel):

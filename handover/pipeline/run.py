@@ -228,6 +228,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                         continue
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
+            fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
             if total1.extracted and gate_exceeded(
