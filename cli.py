@@ -308,6 +308,13 @@ def sources_inspect(
     facts.add_row("Profile", f"{rep.get('profile')} ({rep.get('entity')})")
     facts.add_row("Data rows", str(rep.get("data_rows", 0)))
     facts.add_row("Footer lines dropped", str(rep.get("footer_dropped", 0)))
+    if "physical_rows" in rep:
+        rules = ", ".join(f"{rule} {n}" for rule, n in rep.get("non_data", {}).items())
+        non_data = sum(rep.get("non_data", {}).values())
+        facts.add_row(
+            "Rows read",
+            f"{rep['physical_rows']} = {rep.get('data_rows', 0)} data + {non_data} non-data ({rules})",
+        )
     if rep.get("hidden_row_count"):
         facts.add_row("Hidden rows (read as data)", str(rep["hidden_row_count"]))
     if rep.get("unmapped"):
