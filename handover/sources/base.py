@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,6 @@ from handover.text import mask_id
 
 RawRow = tuple[int, list[Any], bool]
 _LONG_DIGITS = re.compile(r"\d{9,}")  # ID and phone numbers in a listed line are masked
-_CODE_LIKE = re.compile(r"\s*\S*\d\S*\s*")
 LOOKAHEAD_ROWS = 2000  # rows read past the header to make sure there is data at all
 _MAX_LISTED = 50
 _CODEC_NAME = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}
@@ -500,8 +501,9 @@ class SourceReader:
         if m == 0:
             return keep, carried
         first = int(numbers[0])
-        # a plain row is data by its shape only when its key looks like a code (a digit, no space)
-        plain = plain & np.fromiter(map(_code_like, cols[self.key_index]), dtype=bool, count=m)
+        # a plain row is data by its shape when its key is one token (a name or a signature text has spaces)
+        keys = cols[self.key_index]
+        plain = plain & ~np.fromiter(map(operator.contains, keys, repeat(" ")), dtype=bool, count=m)
         others = np.flatnonzero(~plain)
         i = 0
         while i < m:
@@ -743,10 +745,6 @@ class SourceReader:
                 )
             return out
         return _texts(raw, clean)
-
-
-def _code_like(value: str) -> bool:
-    return _CODE_LIKE.fullmatch(value) is not None
 
 
 def _str_array(values: Any) -> bool:

@@ -254,14 +254,17 @@ class CsvReader(SourceReader):
                 if len(sel):
                     pending.append((numbers[sel], [cols[j][sel] for j in range(width)]))
                     buffered += len(sel)
+                given = False
                 while buffered > self.chunk_size:  # the last chunk is given after the end-of-file rules
                     rows_, columns = _concat(pending)
                     n = self.chunk_size
                     yield build(index, rows_[:n], [c[:n] for c in columns])
                     index += 1
-                    # a copy: a view would keep the given rows' cells alive with the whole block
-                    pending = [(rows_[n:].copy(), [c[n:].copy() for c in columns])] if len(rows_) > n else []
+                    pending = [(rows_[n:], [c[n:] for c in columns])] if len(rows_) > n else []
                     buffered -= n
+                    given = True
+                if given and pending:  # a copy: a view would keep the given rows' cells alive with the block
+                    pending = [(pending[0][0].copy(), [c.copy() for c in pending[0][1]])]
         self._finish_rows()
         if buffered:
             rows_, columns = _concat(pending)

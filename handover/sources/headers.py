@@ -201,8 +201,8 @@ def row_shape(values: list[object], key_index: int | None, width: int) -> str:
 
     * ``total``: its first non-empty cell opens a total line, its key cell is empty or that same cell, and the
       other cells are mostly empty (or numbers: the sums of a column);
-    * ``data``: most of its cells are filled, or its key cell holds a key (a value with a digit that is not a
-      total or signature text);
+    * ``data``: most of its cells are filled, or its key cell holds a key (one token, not a total text: a name
+      or a signature text has spaces);
     * ``signature``: a sparse row with a signature-block text ("Người lập biểu", a "ngày … tháng … năm" line);
     * ``other``: a sparse row without any of these (a signer's name under a signature, or a sparse data row).
 
@@ -221,7 +221,7 @@ def row_shape(values: list[object], key_index: int | None, width: int) -> str:
         return "total"
     if most:
         return "data"
-    if key_text and _DIGIT.search(key_text) and not signature_text(key_text) and not total_text(key_text):
+    if key_text and " " not in key_text and not total_text(key_text):  # one token: a code, not a name or text
         return "data"
     if any(signature_text(v) for _, v in filled if isinstance(v, str)):
         return "signature"
