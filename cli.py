@@ -139,18 +139,21 @@ _DecisionsOpt = Annotated[
 @units_app.command("build")
 def units_build(
     gso: Annotated[
-        Path | None, typer.Option("--gso", help="Folder with the two statistics-office CSV tables.")
+        Path | None,
+        typer.Option(
+            "--gso", help="Folder with the two statistics-office CSV tables (default: the shipped data/gso/)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: mappings/units).")
     ] = None,
 ) -> None:
     """Build the unit reference (old units, new units, crosswalk, provenance) from the raw GSO tables."""
-    from handover.resources import mappings_dir, shared_gso_dir
+    from handover.resources import gso_dir, mappings_dir
     from handover.units.build import build_reference
 
     out_dir = out or mappings_dir() / "units"
-    provenance = build_reference(gso or shared_gso_dir(), out_dir)
+    provenance = build_reference(gso or gso_dir(), out_dir)
     console.print(f"[green]Built[/green] {out_dir}")
     for name, count in provenance["outputs"].items():
         console.print(f"  {name}: {count:,} rows")

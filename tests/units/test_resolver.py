@@ -14,7 +14,7 @@ import pytest
 from handover.resources import mappings_dir
 from handover.text import fold
 
-from .conftest import DATA, GSO, needs_gso
+from .conftest import DATA, GSO
 
 SON_HA_NEW = {"province_code": "15", "commune_code": "02905", "name": "Xã Bảo Thắng", "relation": "whole"}
 
@@ -169,7 +169,6 @@ def test_island_district_without_communes(resolver) -> None:
     assert res.status == "unique" and res.new[0].name == "Đặc khu Côn Đảo"
 
 
-@needs_gso
 def test_every_old_code_of_the_conversion_table_resolves_to_its_official_targets(resolver) -> None:
     """Truth computed here from the raw GSO csv, independently of the build."""
     expected: dict[str, set[str]] = defaultdict(set)
@@ -189,7 +188,6 @@ def test_every_old_code_of_the_conversion_table_resolves_to_its_official_targets
     assert wrong == []
 
 
-@needs_gso
 def test_every_january_name_without_diacritics_resolves_to_its_code(resolver) -> None:
     with (GSO / "communes_2025-01-04.csv").open(encoding="utf-8", newline="") as fh:
         rows = [r for r in list(csv.reader(fh))[1:] if r[5]]
