@@ -64,9 +64,11 @@ app = _Typer(
 units_app = _Typer(help="The old → new administrative-unit reference and resolver.", no_args_is_help=True)
 sources_app = _Typer(help="Look at district exports before loading them.", no_args_is_help=True)
 db_app = _Typer(help="The target database: schema versions, verification.", no_args_is_help=True)
+mappings_app = _Typer(help="The reference tables a province may edit (mappings/).", no_args_is_help=True)
 app.add_typer(units_app, name="units")
 app.add_typer(sources_app, name="sources")
 app.add_typer(db_app, name="db")
+app.add_typer(mappings_app, name="mappings")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -348,6 +350,31 @@ def sources_inspect(
 
 
 # ==========================================================================================================
+# mappings
+# ==========================================================================================================
+
+
+@mappings_app.command("export")
+def mappings_export(
+    folder: Annotated[Path, typer.Argument(help="New folder for the copy (e.g. mappings-lao-cai).")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into a folder that is not empty (same-named files replaced)."),
+    ] = False,
+) -> None:
+    """Copy the shipped mappings (units, procedures, statuses, profiles...) to a folder for the province to edit;
+    name it under [mapping] dir in the batch configuration (or run --mappings DIR)."""
+    from handover.resources import export_mappings
+
+    written = export_mappings(folder, force=force)
+    console.print(f"Wrote {len(written)} files to [bold]{folder}[/bold]", soft_wrap=True)
+    console.print(
+        f'Edit them, then name the folder in the batch configuration: \\[mapping] dir = "{folder}"',
+        soft_wrap=True,
+    )
+
+
+# ==========================================================================================================
 # db, rollback  (section owned by the target work: handover/target/)
 # ==========================================================================================================
 
@@ -558,12 +585,21 @@ def run(
         typer.Option("--dry-run", help="Extract, map and validate everything; write nothing to the target."),
     ] = False,
     as_json: JsonOpt = False,
+    mappings: Annotated[
+        Path | None,
+        typer.Option(
+            "--mappings",
+            help="The province's mappings folder (handover mappings export); wins over [mapping] dir.",
+        ),
+    ] = None,
 ) -> None:
     """Run a batch: extract → map → validate → load → report. Re-running resumes or changes nothing."""
     from handover.config import load_config
     from handover.pipeline.run import run_batch
 
     cfg = load_config(config)
+    if mappings is not None:
+        cfg.mapping.dir = mappings.resolve()
     bar, update = _progress_bar()
     with bar:
         result = run_batch(cfg, dry_run=dry_run, progress=update)

@@ -30,9 +30,9 @@ MAPPING_ENTRIES = (
     "value_codes.csv",
     "id_province_codes.csv",
     "profiles",
-    "encodings/tcvn3.csv",
-    "encodings/vni.csv",
 )
+# Not exported, always the shipped ones: the TCVN3 and VNI character tables are fixed by their standards.
+NOT_EXPORTED = ("encodings",)
 
 
 @cache
@@ -120,7 +120,8 @@ def mapping_files(folder: Path) -> list[Path]:
     files = [
         p
         for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts)
+        if p.is_file()
+        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts)
     ]
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
@@ -135,7 +136,8 @@ def mappings_digest(folder: Path) -> str:
 
 
 def export_mappings(dest: Path, *, force: bool = False) -> list[Path]:
-    """Copy the shipped mappings into ``dest`` for a province to edit; the files written, in path order.
+    """Copy the shipped mappings (all but the character tables of ``encodings/``) into ``dest`` for a province
+    to edit; the files written, in path order.
 
     Refuses (ConfigError) a ``dest`` that exists and is not empty, unless ``force`` (files of the same name are
     then overwritten; other files stay)."""
@@ -153,6 +155,8 @@ def export_mappings(dest: Path, *, force: bool = False) -> list[Path]:
     source = shipped_mappings_dir()
     written: list[Path] = []
     for path in mapping_files(source):
+        if path.relative_to(source).parts[0] in NOT_EXPORTED:
+            continue
         target = dest / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)

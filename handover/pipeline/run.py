@@ -89,7 +89,8 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
 
 def config_sha256(cfg: BatchConfig) -> str:
     """SHA-256 of what decides a batch's outcome besides its sources: the batch file and every rule, decision
-    and routing file it names. A batch id is bound to it (a changed configuration needs a new batch id)."""
+    and routing file it names, and every file of its own mappings folder (``[mapping] dir``). A batch id is
+    bound to it (a changed configuration needs a new batch id)."""
     digest = hashlib.sha256()
     if cfg.config_path and cfg.config_path.is_file():
         digest.update(cfg.config_path.read_bytes())
@@ -98,6 +99,10 @@ def config_sha256(cfg: BatchConfig) -> str:
     for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures]:
         if path is not None and path.is_file():
             digest.update(b"\0" + str(path.name).encode() + b"\0" + path.read_bytes())
+    if cfg.mapping.dir is not None:
+        from handover.resources import mappings_digest
+
+        digest.update(b"\0mappings\0" + mappings_digest(cfg.mapping.dir).encode())
     return digest.hexdigest()
 
 
@@ -157,7 +162,15 @@ class _FindingsCsv:
 
 
 def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
-    """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
+    """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure.
+    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one."""
+    from handover.resources import using_mappings
+
+    with using_mappings(cfg.mapping.dir):
+        return _run_batch(cfg, dry_run=dry_run, progress=progress)
+
+
+def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
     from handover.pipeline.extract import open_sources
     from handover.pipeline.validate import gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
