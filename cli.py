@@ -436,7 +436,8 @@ def db_verify(
     batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
     as_json: DbJsonOpt = False,
 ) -> None:
-    """Recompute a batch's content hashes and fingerprint from the target rows; exit 1 on any mismatch."""
+    """Check a batch's ledger against the target rows both ways, recomputing content hashes and the fingerprint
+    from the rows themselves; exit 8 on any difference."""
     from handover.target.db import open_target
     from handover.target.verify import verify_batch
 
@@ -455,10 +456,24 @@ def db_verify(
             f"  fingerprint recomputed {result.recomputed_fingerprint}  {mark[result.fingerprint_ok]}"
         )
         console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
+        console.print(f"  target rows outside the ledger  {mark[not result.rows_outside_ledger]}")
         for p in result.problems[:50]:
             console.print(f"  [red]{p.entity} {p.source_system} {p.natural_key}: {p.problem}[/red]")
+        if len(result.problems) > 50:
+            console.print(f"  [red]... {len(result.problems) - 50} more (--json lists them all)[/red]")
     if not result.ok:
-        raise typer.Exit(ExitCode.INTERNAL)
+        from handover.errors import VerificationError
+
+        render_error(
+            VerificationError(
+                f"batch {result.batch_id}: the target does not match the batch's ledger "
+                f"({len(result.problems)} row problem(s), fingerprint {'ok' if result.fingerprint_ok else 'differs'}, "
+                f"balance {'ok' if result.balance_ok else 'differs'})",
+                hint="find who changed the target; handover rollback undoes a batch from its ledger",
+                batch=result.batch_id,
+            )
+        )
+        raise typer.Exit(ExitCode.VERIFY)
 
 
 @app.command("rollback")

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from handover.errors import LoadError
+from handover.errors import LoadError, TargetNotFoundError
 from handover.target import schema
 
 log = logging.getLogger("handover.target.db")
@@ -213,6 +213,30 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite target named by its path; None for a server, an in-memory database or a URI."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if "uri" in parsed.query or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def require_existing(url: str) -> None:
+    """TargetNotFoundError when ``url`` names a SQLite file that does not exist: every command but ``run`` and
+    ``db upgrade`` reads an existing target, and connecting would create an empty file."""
+    path = sqlite_file(_parse(url))
+    if path is not None and not path.is_file():
+        raise TargetNotFoundError(
+            f"no such target database: {path}",
+            hint="check the --db URL (e.g. sqlite:///handover-demo/target.db); handover run or handover db "
+            "upgrade create a target",
+            url=safe_url(url),
+        )
+
+
 def alembic_config(connection: Any) -> Any:
     """Alembic ``Config`` built in code around an open connection (no alembic.ini)."""
     from alembic.config import Config
@@ -276,8 +300,11 @@ def open_target(url: str, *, create: bool = True) -> Engine:
     """Open the target at ``url``, creating its schema when the database is empty (and ``create``).
 
     Raises LoadError when the database cannot be reached, is at an older schema version (hint: ``handover db
-    upgrade``), at a version newer than this handover knows, or holds tables but no schema version.
+    upgrade``), at a version newer than this handover knows, or holds tables but no schema version; without
+    ``create``, TargetNotFoundError for a SQLite file that does not exist (none is created).
     """
+    if not create:
+        require_existing(url)
     engine = make_engine(url)
     shown = engine.url.render_as_string(hide_password=True)
     try:
@@ -376,6 +403,7 @@ class DbStatus(BaseModel):
 
 def target_status(url: str) -> DbStatus:
     """Schema version, row counts and batches of a target (``handover db status``); changes nothing."""
+    require_existing(url)
     engine = make_engine(url)
     try:
         current = current_revision(engine)
