@@ -134,8 +134,8 @@ def committed_chunks(engine: Engine, batch_id: str) -> set[tuple[str, int]]:
 
 
 class _FindingsCsv:
-    """Pass 1's findings, row by row, as CSV: kept in the report folder after a dry run or a gate stop, so that
-    the rows to fix can be found before anything is loaded."""
+    """The run's findings (pass 1's, then the load's), row by row, as CSV: kept in the report folder after every
+    run, a dry run and a gate stop included, so that the rows to fix can be found before anything is loaded."""
 
     COLUMNS = ("source_id", "row", "key", "field", "check", "severity", "message_vi", "message_en")
 
@@ -275,6 +275,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     new_rows += result.inserted
                     conflicts += result.conflicts
                     findings.update(f.check for f in result.findings)
+                    findings_csv.write(result.findings)
                     loaded_rows[result.source_id] += result.counts.extracted
                     checkpoint("load.between")
                     notify("load", result.source_id, loaded_rows[result.source_id])
@@ -299,6 +300,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     checkpoint("report")
                     paths = write_reports(engine, batch_id, cfg.report.dir)
                     reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
+                reports["findings"] = str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))
     except BaseException as exc:
         if loader is not None and not isinstance(exc, ValidationGateError):
             with suppress(Exception):  # the original error is the one to show

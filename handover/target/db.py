@@ -13,6 +13,7 @@ is built in code (no ``alembic.ini``), so it works the same from a checkout and 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -237,6 +238,23 @@ def require_existing(url: str) -> None:
         )
 
 
+def _require_writable(engine: Engine) -> None:
+    """LoadError when a SQLite target's file, or its folder (which takes the write-ahead log), cannot be written:
+    told before a batch reads its sources, not after. A server's rights show when the batch takes its lock."""
+    path = sqlite_file(engine.url)
+    if path is None:
+        return
+    folder = path.resolve().parent
+    for what, place in (("file", path), ("folder", folder)):
+        if place.exists() and not os.access(place, os.W_OK):
+            engine.dispose()
+            raise LoadError(
+                f"the SQLite target's {what} is not writable: {place}",
+                hint="give this user write permission on the file and its folder, or correct target.url",
+                url=safe_url(engine.url),
+            )
+
+
 def alembic_config(connection: Any) -> Any:
     """Alembic ``Config`` built in code around an open connection (no alembic.ini)."""
     from alembic.config import Config
@@ -306,6 +324,8 @@ def open_target(url: str, *, create: bool = True) -> Engine:
     if not create:
         require_existing(url)
     engine = make_engine(url)
+    if create:
+        _require_writable(engine)
     shown = engine.url.render_as_string(hide_password=True)
     try:
         current = current_revision(engine)
