@@ -136,3 +136,30 @@ def test_missing_or_incomplete_mappings_folder_is_a_configuration_error(tmp_path
     assert partial.exit_code == ExitCode.USAGE
     assert "lacks units/old_units.csv" in partial.output
     assert not (tmp_path / "x.db").exists() and not (tmp_path / "y.db").exists()
+
+
+def test_worker_processes_read_the_batch_mappings(tmp_path: Path) -> None:
+    """Validation in a worker process reads the ID prefixes of the batch's folder, not the shipped ones."""
+    (tmp_path / "a.csv").write_text(
+        CSV.replace("Nguyễn Văn An,", "Nguyễn Văn An,010203012346,").replace(
+            "Chủ hồ sơ,", "Chủ hồ sơ,Số CCCD,"
+        ),
+        encoding="utf-8",
+    )
+    copy = tmp_path / "m"
+    assert runner.invoke(app, ["mappings", "export", str(copy)]).exit_code == 0
+    prefixes = copy / "id_province_codes.csv"
+    lines = prefixes.read_text(encoding="utf-8").splitlines(keepends=True)
+    prefixes.write_text("".join(line for line in lines if not line.startswith("010,")), encoding="utf-8")
+    results = {}
+    gate = "[thresholds]\nmax_error_share = 1.0\n"
+    for name, mapping in (("shipped", gate), ("own", f'{gate}[mapping]\ndir = "m"\n')):
+        cfg = _config(tmp_path, name, mapping)
+        cfg.write_text(
+            cfg.read_text(encoding="utf-8").replace("workers = 0", "workers = 1"), encoding="utf-8"
+        )
+        result = runner.invoke(app, ["run", str(cfg), "--dry-run", "--json"])
+        assert result.exit_code == 0, result.output
+        results[name] = json.loads(result.stdout)["findings"]
+    assert "cccd_province" not in results["shipped"]
+    assert results["own"].get("cccd_province") == 1
