@@ -177,12 +177,13 @@ def canonical_key_column(
 
     ``keys`` are the row keys the findings name (the key column's cells, put in canonical form here too).
     Returns ``values`` itself when no cell changes (all-ASCII columns cost one join)."""
-    present = [v for v in values if v is not None]
-    joined = "".join(present)
+    joined = "|".join([v for v in values if v is not None])  # "|": a separator that needs no change
     if (
         joined.isascii()
         and joined.isprintable()
-        and not any(v[:1] == " " or v[-1:] == " " or "  " in v for v in present)
+        and not (
+            joined[:1] == " " or joined[-1:] == " " or "  " in joined or "| " in joined or " |" in joined
+        )
     ):
         return values
     out = list(values)
@@ -242,19 +243,19 @@ def natural_key_list(entity: Entity | str, columns: Mapping[str, Sequence[Any]])
 
 def natural_keys(frame: pd.DataFrame, entity: Entity | str) -> pd.Series:
     """:func:`natural_key` of every row of ``frame`` (a missing column counts as missing values)."""
+    import numpy as np
     import pandas as pd
 
     names = natural_key_fields(entity)
     if not all(name in frame.columns for name in names):
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
     parts = [frame[name].astype(object) for name in names]
-    present = pd.Series(True, index=frame.index)
+    present = np.ones(len(frame), dtype=bool)
     for part in parts:
         present &= part.notna().to_numpy() & (part != "").to_numpy()
-    if len(parts) == 1:
-        key = parts[0]
-    else:
-        key = parts[0].fillna("").astype(str)
-        for part in parts[1:]:
-            key = key + "/" + part.fillna("").astype(str)
-    return key.where(present, None).astype(object)
+    key = parts[0]
+    for part in parts[1:]:
+        key = key.fillna("").astype(str) + "/" + part.fillna("").astype(str)
+    values = key.to_numpy(dtype=object, copy=True)
+    values[~present] = None
+    return pd.Series(values, index=frame.index, dtype=object)
