@@ -74,17 +74,36 @@ def _replacement(ch: str, kind: str) -> str:
     return " "
 
 
+class _Table(dict[int, str | int]):
+    """``str.translate`` table of :func:`canonical_key`, filled per character on first sight."""
+
+    def __init__(self, shown: bool = False) -> None:
+        super().__init__()
+        self.shown = shown  # True: changed characters as their code points ("<U+200B>"), for messages
+
+    def __missing__(self, point: int) -> str | int:
+        ch = chr(point)
+        kind = _kind(ch) if point >= 0x80 else ""
+        if self.shown:
+            out: str | int = f"<U+{point:04X}>" if kind or point < 0x20 or point == 0x7F else point
+        else:
+            out = _replacement(ch, kind) if kind else point
+        self[point] = out
+        return out
+
+
+_CANONICAL = _Table()
+_ASCII_SPACES = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # what str.split() splits ASCII text on
+_SHOWN = _Table(shown=True)
+
+
 def canonical_key(value: str | None) -> str | None:
     """The canonical form of one key value (see the module docstring); ``None`` or blank → ``None``."""
     if value is None:
         return None
     if value.isascii():
         return " ".join(value.split()) or None
-    kept = []
-    for ch in value:
-        kind = _kind(ch) if ch >= "\x80" else ""
-        kept.append(_replacement(ch, kind) if kind else ch)
-    text = unicodedata.normalize("NFC", "".join(kept))
+    text = unicodedata.normalize("NFC", value.translate(_CANONICAL))
     return " ".join(text.split()) or None
 
 
@@ -101,23 +120,18 @@ class KeyChange:
 
     @property
     def shown(self) -> str:
-        """The original value with every changed character written as its code point: ``AB<U+200B>C``."""
-        return "".join(
-            f"<U+{ord(ch):04X}>" if ch >= "\x80" and _kind(ch) else ch for ch in self.original
-        ).translate(_CONTROLS)
-
-
-_CONTROLS = {i: f"<U+{i:04X}>" for i in (*range(0x20), 0x7F)}
+        """The original value with every changed character (and control character) written as its code point:
+        ``AB<U+200B>C``."""
+        return self.original.translate(_SHOWN)
 
 
 def key_change(value: str) -> KeyChange:
     """The canonical key of ``value`` and the characters that differ, by kind."""
     found: dict[str, dict[str, None]] = {"removed": {}, "dash": {}, "width": {}, "space": {}}
     for ch in value:
-        if ch >= "\x80":
-            kind = _kind(ch)
-            if kind:
-                found[kind][f"U+{ord(ch):04X}"] = None
+        kind = _kind(ch) if ch >= "\x80" else "space" if ch in _ASCII_SPACES[1:] else ""
+        if kind:
+            found[kind][f"U+{ord(ch):04X}"] = None
     return KeyChange(
         original=value,
         key=canonical_key(value),
@@ -149,8 +163,11 @@ def key_finding(
         codes = ", ".join(change.spaces)
         vi_parts.append(f"đã thay khoảng trắng đặc biệt {codes} bằng dấu cách")
         en_parts.append(f"replaced special spaces {codes} with a space")
+    if not vi_parts:
+        vi_parts.append("đã bỏ khoảng trắng thừa")
+        en_parts.append("removed extra white space")
     name_vi, name_en = _FIELD_NAMES.get(field, (field, field))
-    canonical = change.key or ""
+    canonical, shown = change.key or "", change.shown
     return Finding(
         source_id=source_id,
         row=row,
@@ -158,9 +175,9 @@ def key_finding(
         field=field,
         check=KEY_CHECK,
         severity=Severity.WARNING,
-        message_vi=f"{name_vi} «{change.shown}» chứa ký tự ẩn hoặc ký tự trông giống: "
+        message_vi=f"{name_vi} «{shown}» chứa ký tự ẩn hoặc ký tự trông giống: "
         f"{'; '.join(vi_parts)}; dùng «{canonical}».",
-        message_en=f"{name_en} '{change.shown}' holds invisible or look-alike characters: "
+        message_en=f"{name_en} '{shown}' holds invisible or look-alike characters: "
         f"{'; '.join(en_parts)}; using '{canonical}'.",
     )
 
@@ -177,14 +194,9 @@ def canonical_key_column(
 
     ``keys`` are the row keys the findings name (the key column's cells, put in canonical form here too).
     Returns ``values`` itself when no cell changes (all-ASCII columns cost one join)."""
-    joined = "|".join([v for v in values if v is not None])  # "|": a separator that needs no change
-    if (
-        joined.isascii()
-        and joined.isprintable()
-        and not (
-            joined[:1] == " " or joined[-1:] == " " or "  " in joined or "| " in joined or " |" in joined
-        )
-    ):
+    cells = values.tolist() if hasattr(values, "tolist") else values
+    joined = "|".join([v for v in cells if v is not None])
+    if joined.isascii() and not any(ch in joined for ch in _ASCII_SPACES):  # one memchr per character
         return values
     out = list(values)
     changed = False

@@ -8,6 +8,7 @@ import json
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -21,6 +22,7 @@ from handover.config import SourceConfig
 from handover.keys import (
     KEY_CHECK,
     canonical_key,
+    canonical_key_column,
     key_change,
     natural_key,
     natural_key_list,
@@ -81,6 +83,26 @@ def test_shown_original_names_each_changed_character_by_code_point() -> None:
     change = key_change("\u202e" + CODE.replace("-", "\u2011", 1))
     assert change.shown == "<U+202E>000.00.53.H38<U+2011>250620-0001"
     assert "\u202e" not in change.shown
+
+
+def test_key_column_changes_only_the_cells_that_change() -> None:
+    findings: list = []
+    plain = np.array([CODE, None, "HS 12"], dtype=object)
+    assert canonical_key_column(plain, "dossier_code", [2, 3, 4], plain, "src", findings) is plain
+    mixed = [CODE, "HS\x1f12", "\u200bHS 12", None]
+    out = canonical_key_column(mixed, "record_number", [2, 3, 4, 5], mixed, "src", findings)
+    assert out == [CODE, "HS 12", "HS 12", None]
+    assert [(f.row, f.field, f.key) for f in findings] == [
+        (3, "record_number", "HS 12"),
+        (4, "record_number", "HS 12"),
+    ]
+    assert findings[0].message_vi == (
+        "Số đăng ký «HS<U+001F>12» chứa ký tự ẩn hoặc ký tự trông giống: "
+        "đã thay khoảng trắng đặc biệt U+001F bằng dấu cách; dùng «HS 12»."
+    )
+    assert "removed invisible/format characters U+200B" in findings[1].message_en
+    canonical_key_column([" HS  12"], "record_number", [6], [" HS  12"], "src", findings)
+    assert findings[-1].message_en.endswith("removed extra white space; using 'HS 12'.")
 
 
 def _vietnamese_letters() -> list[str]:
