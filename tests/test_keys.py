@@ -232,15 +232,15 @@ def test_other_findings_of_a_row_name_the_canonical_key(tmp_path: Path) -> None:
 # --- the whole batch: one dossier, the rest duplicates or conflicts ------------------------------------------
 
 
-def _run(tmp_path: Path, csv_path: Path, *extra: str) -> tuple[int, dict]:
+def _run(tmp_path: Path, csv_path: Path, chunk_size: int = 1000) -> tuple[int, dict]:
     cfg = tmp_path / "batch.toml"
     cfg.write_text(
-        f'[batch]\nid = "t1"\n\n[target]\nurl = "sqlite:///{tmp_path / "target.db"}"\n\n'
+        f'[batch]\nid = "t1"\nchunk_size = {chunk_size}\n\n[target]\nurl = "sqlite:///{tmp_path / "target.db"}"\n\n'
         f'[[sources]]\nid = "a"\nkind = "csv"\npath = "{csv_path.name}"\n'
         'old_province_code = "10"\nold_district_code = "086"\n\n[thresholds]\nmax_error_share = 1.0\n',
         encoding="utf-8",
     )
-    result = runner.invoke(app, ["run", str(cfg), "--json", *extra], catch_exceptions=False)
+    result = runner.invoke(app, ["run", str(cfg), "--json"], catch_exceptions=False)
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -262,16 +262,20 @@ def _dossier_codes(tmp_path: Path) -> list[str]:
     return list(codes)
 
 
-def test_look_alike_codes_load_as_one_dossier_and_the_rest_count_as_duplicates(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_size", [1000, 2])
+def test_look_alike_codes_load_as_one_dossier_and_the_rest_count_as_duplicates(
+    tmp_path: Path, chunk_size: int
+) -> None:
+    """In one chunk or spread over three, the six spellings are one dossier."""
     path = _write_csv(tmp_path / "a.csv", [value for value, _ in VARIANTS.values()])
-    code, result = _run(tmp_path, path)
+    code, result = _run(tmp_path, path, chunk_size)
     assert code == 0
     total = result["total"]
     assert (total["extracted"], total["loaded"], total["duplicate"], total["quarantined"]) == (6, 1, 5, 0)
     assert _dossier_codes(tmp_path) == [CODE]
     assert result["findings"] == {KEY_CHECK: 5}
     assert _findings(tmp_path) == [(row, KEY_CHECK, CODE) for row in (3, 4, 5, 6, 7)]
-    again_code, _ = _run(tmp_path, path)  # a re-run adds nothing
+    again_code, _ = _run(tmp_path, path, chunk_size)  # a re-run adds nothing
     assert again_code == 0 and _dossier_codes(tmp_path) == [CODE]
 
 
