@@ -41,7 +41,7 @@ KEY_FIELDS: frozenset[str] = frozenset(
 
 _FIELD_NAMES = {
     "dossier_code": ("Mã hồ sơ", "Dossier code"),
-    "record_type": ("Loại hồ sơ", "Record type"),
+    "record_type": ("Loại sổ", "Record type"),
     "record_number": ("Số đăng ký", "Record number"),
 }
 
