@@ -74,8 +74,12 @@ def _replacement(ch: str, kind: str) -> str:
     return " "
 
 
+_TABLE_LIMIT = 20_000
+
+
 class _Table(dict[int, str | int]):
-    """``str.translate`` table of :func:`canonical_key`, filled per character on first sight."""
+    """``str.translate`` table of :func:`canonical_key`, filled per character on first sight (up to
+    :data:`_TABLE_LIMIT` characters; past that the others are looked up each time)."""
 
     def __init__(self, shown: bool = False) -> None:
         super().__init__()
@@ -88,7 +92,8 @@ class _Table(dict[int, str | int]):
             out: str | int = f"<U+{point:04X}>" if kind or point < 0x20 or point == 0x7F else point
         else:
             out = _replacement(ch, kind) if kind else point
-        self[point] = out
+        if len(self) < _TABLE_LIMIT:
+            self[point] = out
         return out
 
 
