@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from handover.errors import MapError
-from handover.models import Chunk, DueFlag, Entity, Finding, Severity, UnitStatus, natural_key_fields
+from handover.keys import natural_keys
+from handover.models import Chunk, DueFlag, Entity, Finding, Severity, UnitStatus
 from handover.resources import mappings_dir
 from handover.tables import read_csv_table
 
@@ -124,13 +125,6 @@ def due_flags(due: pd.Series, handover_date: date, due_soon_days: int) -> pd.Ser
     return out
 
 
-def _keys(frame: pd.DataFrame, entity: Entity) -> pd.Series:
-    cols = natural_key_fields(entity)
-    if len(cols) == 1:
-        return frame[cols[0]].astype(object)
-    return frame[cols[0]].fillna("").astype(str) + "/" + frame[cols[1]].fillna("").astype(str)
-
-
 def _fill_official_names(frame: pd.DataFrame, resolver: UnitResolver) -> None:
     """Old province and district names the source left out, from the reference (officials read them)."""
     ref = resolver.ref
@@ -174,7 +168,7 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         frame["status_code"] = ""
         frame["due_flag"] = DueFlag.NO_DATE.value
 
-    keys = _keys(frame, chunk.entity)
+    keys = natural_keys(frame, chunk.entity)
 
     def warn(hit: pd.Series, field: str, check: str, vi: str, en: str) -> None:
         """One warning per row where ``hit``; ``{value}`` in the messages is the row's ``field``."""

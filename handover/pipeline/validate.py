@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handover.errors import ConfigError
+from handover.keys import natural_keys
 from handover.models import (
     ID_FIELDS,
     PHONE_FIELDS,
@@ -572,14 +573,7 @@ class Validator:
     # -- chunks -----------------------------------------------------------------------------------------
 
     def _keys(self, frame: pd.DataFrame) -> pd.Series:
-        cols = natural_key_fields(self.entity)
-        parts = [_col(frame, c) for c in cols]
-        if len(parts) == 1:
-            return parts[0]
-        key = parts[0].fillna("").astype(str)
-        for p in parts[1:]:
-            key = key + "/" + p.fillna("").astype(str)
-        return key.where(parts[-1].notna(), None)
+        return natural_keys(frame, self.entity)
 
     def _duplicates(self, frame: pd.DataFrame, keys: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         """(exact duplicate of an earlier row, key shared with different content, first row of the group).

@@ -15,6 +15,7 @@ from typing import Any
 
 from handover.config import SourceConfig
 from handover.errors import SourceError
+from handover.keys import KEY_FIELDS, canonical_key_column, key_text
 from handover.models import (
     DATE_FIELDS,
     ID_FIELDS,
@@ -537,7 +538,7 @@ class SourceReader:
                     Finding(
                         source_id=self.cfg.id,
                         row=int(rows[i]),
-                        key=cells.text(keys[i]),
+                        key=key_text(keys[i]),
                         field=fld,
                         check=check,
                         severity=Severity.WARNING,
@@ -548,6 +549,10 @@ class SourceReader:
                     )
                 )
             return out
+        if (
+            fld in KEY_FIELDS
+        ):  # canonical keys (handover.keys): look-alike codes are one key, each change a finding
+            return canonical_key_column(_texts(raw, clean), fld, rows, keys, self.cfg.id, findings)
         return _texts(raw, clean)
 
 
