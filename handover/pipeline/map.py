@@ -208,8 +208,8 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
             (frame["status_code"] == "") & frame["status_raw"].notna(),
             "status_raw",
             "status_unknown",
-            "Trạng thái '{value}' không nhận diện được: coi là đang giải quyết",
-            "Status '{value}' not recognised: treated as pending",
+            "Trạng thái '{value}' không nhận diện được: chuyển sang xem xét, không nạp",
+            "Status '{value}' not recognised: sent to review, not loaded",
         )
     chunk.frame = frame
     return chunk

@@ -53,6 +53,10 @@ REVIEW_REASONS: dict[str, str] = {
     "ambiguous": "Tên xã trùng nhiều đơn vị: cần xác định / commune name matches several units: decide which",
     "not_found": "Không tìm thấy xã cũ trong danh mục / old commune not found in the unit list",
 }
+STATUS_REVIEW_REASON = (
+    "Trạng thái '{value}' không nhận diện được: thêm vào [mapping] statuses rồi chạy lại / "
+    "status '{value}' not recognised: add it to a file under [mapping] statuses and run again"
+)
 
 
 class ValidateResult(BaseModel):
@@ -747,6 +751,18 @@ class Validator:
                 hit = (status == value) & ~quarantined
                 disposition[hit] = Disposition.REVIEW.value
                 reason[hit] = text
+
+        # review: a status text the status table cannot place (it might be withdrawn or finished)
+        if chunk.entity is Entity.DOSSIER and {"status_code", "status_raw"} <= set(frame.columns):
+            unplaced = (
+                (frame["status_code"].astype("object") == "").to_numpy(dtype=bool)
+                & frame["status_raw"].notna().to_numpy(dtype=bool)
+                & ~quarantined
+            )
+            for p in np.flatnonzero(unplaced):
+                text = STATUS_REVIEW_REASON.format(value=frame["status_raw"].iat[p])
+                reason[p] = f"{reason[p]}; {text}" if reason[p] else text
+                disposition[p] = Disposition.REVIEW.value
 
         # excluded: finished dossiers
         if "status_code" in frame.columns:

@@ -342,3 +342,46 @@ def test_gate_stops_before_loading_and_leaves_no_trace(tmp_path: Path) -> None:
     fixed = runner.invoke(app, ["run", str(cfg), "--json"])
     assert fixed.exit_code == 0, fixed.output
     assert json.loads(fixed.stdout)["total"]["loaded"] == 2
+
+
+STATUS_CSV = (
+    "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+    "000.00.53.H38-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,Xã Sơn Hà,20/06/2025,30/06/2025,Đang xử lý\n"
+    "000.00.53.H38-250620-0002,Đăng ký khai sinh,Lê Thị Bình,Xã Sơn Hà,20/06/2025,30/06/2025,"
+    "Người dân xin rút hồ sơ\n"
+    "000.00.53.H38-250620-0003,Đăng ký khai sinh,Trần Văn Cường,Xã Sơn Hà,20/06/2025,30/06/2025,ABC-77\n"
+)
+STATUS_SOURCE = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n'
+
+
+def _dispositions(db: Path) -> dict[str, tuple[str, str]]:
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(schema.ledger.c.natural_key, schema.ledger.c.disposition, schema.ledger.c.reason)
+        )
+        out = {key.rsplit("0", 1)[-1]: (disp, reason or "") for key, disp, reason in rows}
+    engine.dispose()
+    return out
+
+
+def test_unplaced_status_goes_to_review_and_a_batch_status_file_places_it(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(STATUS_CSV, encoding="utf-8")
+    cfg = _config(tmp_path, STATUS_SOURCE)
+    result = _invoke("run", str(cfg), "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)["per_source"]["a"]
+    assert (counts["loaded"], counts["excluded"], counts["review"]) == (1, 1, 1)
+    disp = _dispositions(tmp_path / "target.db")
+    assert disp["2"][0] == "excluded"  # the withdrawn dossier is not handed over
+    assert disp["3"][0] == "review" and "'ABC-77'" in disp["3"][1] and "[mapping] statuses" in disp["3"][1]
+
+    (tmp_path / "vendor.csv").write_text("raw,code,pending,note\nABC-77,4,yes,\n", encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8").replace('id = "t1"', 'id = "t2"')
+    cfg.write_text(
+        text.replace("[[sources]]", '[mapping]\nstatuses = ["vendor.csv"]\n\n[[sources]]'), encoding="utf-8"
+    )
+    result = _invoke("run", str(cfg), "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)["per_source"]["a"]
+    assert (counts["loaded"], counts["excluded"], counts["review"]) == (2, 1, 0)
