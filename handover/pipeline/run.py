@@ -316,6 +316,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         reports=reports,
         timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
         notices=notices,
+        rules=rules,
     )
 
 

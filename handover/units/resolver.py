@@ -344,7 +344,9 @@ class UnitResolver:
                 res, leftover = retry, rest
         rule_ids: list[int] = []
         if res.status == "split" and res.old and res.old.commune_code in self.rules_by_old:
-            res, rule_ids = self._apply_rules(res, [*leftover, village or ""])
+            # the address parts finer than the commune (or the whole address when codes placed the row) and the
+            # village: a province's street rules name streets in the address
+            res, rule_ids = self._apply_rules(res, [*(leftover or _below_unit(address)), village or ""])
         if source_system and dossier_code and self.decisions:
             decision = self.decisions.get((source_system, dossier_code))
             if decision is not None:
@@ -828,3 +830,14 @@ def _load_reference(folder: Path) -> Reference:
     except OSError:
         pass  # a read-only home folder only costs speed
     return ref
+
+
+def _below_unit(address: str | None) -> list[str]:
+    """The parts of an address before its first administrative unit ("Số 5 phố Kim Mã, Phường Kim Mã, ..." →
+    ["Số 5 phố Kim Mã"]): what a split rule may match when codes, not the address, placed the row."""
+    out: list[str] = []
+    for part in split_address(address) if address else []:
+        if any(key.type for key in name_variants(part)):
+            break
+        out.append(part)
+    return out

@@ -385,3 +385,29 @@ def test_unplaced_status_goes_to_review_and_a_batch_status_file_places_it(tmp_pa
     assert result.exit_code == 0, result.output
     counts = json.loads(result.output)["per_source"]["a"]
     assert (counts["loaded"], counts["excluded"], counts["review"]) == (2, 1, 0)
+
+
+def test_dry_run_shows_the_rows_each_split_rule_decided(tmp_path: Path) -> None:
+    rules = Path(__file__).resolve().parents[1] / "units" / "data" / "rules_kim_ma.csv"
+    (tmp_path / "rules.csv").write_bytes(rules.read_bytes())
+    (tmp_path / "a.csv").write_text(
+        "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Mã xã,Địa chỉ,Ngày tiếp nhận,Trạng thái\n"
+        '000.00.01.H26-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,00028,"Số 3 ngõ 12 Kim Mã, Phường Kim Mã",1\n'
+        '000.00.01.H26-250620-0002,Đăng ký khai sinh,Lê Thị Bình,00028,"Tổ dân phố 5, Phường Kim Mã",1\n'
+        '000.00.01.H26-250620-0003,Đăng ký khai sinh,Trần Văn Cường,00028,"Tổ dân phố 5",1\n',
+        encoding="utf-8",
+    )
+    source = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "01"\nold_district_code = "001"\n'
+    cfg = _config(tmp_path, '[mapping]\nrules = ["rules.csv"]\n\n' + source)
+    result = _invoke("run", str(cfg), "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {r["keyword"]: r["matches"] for r in data["rules"]} == {
+        "Tổ dân phố 5": 2,
+        "Ngõ 12 Kim Mã": 1,
+        "Tổ dân phố 99": 0,
+    }
+    assert data["per_source"]["a"]["review"] == 0
+    text = _invoke("run", str(cfg), "--dry-run").output
+    assert "Split rule rules.csv:2 00028 'Tổ dân phố 5' → 00008: 2 rows" in text
+    assert "rules.csv:4 00028 'Tổ dân phố 99' → 00004: 0 rows  (never matched: check the keyword)" in text
