@@ -66,6 +66,11 @@ class Resolution(BaseModel):
     method: Method | None = Field(None, description="How the unique answer was reached.")
     suggestions: list[str] = Field(default_factory=list, description="Nearest names; never applied.")
     reason: str | None = Field(None, description="Why not unique, in plain words (not in the JSON shape).")
+    elsewhere: str | None = Field(
+        None,
+        description="When not found because the commune lies in another district than the one given: its full "
+        "name with its district and province (not in the JSON shape).",
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         """The issue's JSON shape: status, old, new, method, suggestions."""
@@ -116,6 +121,7 @@ FRAME_OUTPUTS = (
     "unit_relation",
     "unit_candidates",
     "unit_suggestions",
+    "unit_elsewhere",
     "old_province_code",
     "old_district_code",
     "old_commune_code",
@@ -500,6 +506,18 @@ class UnitResolver:
             reason = f"old commune code {commune_code} is not in the reference and the name did not match"
         else:
             reason = "no old commune of that name in the scope given" if text else "no commune name given"
+        if text and districts:
+            # the name is a commune of another district (of the same province first): say which
+            found = self._commune(text, strict, broad, None)
+            if len(found) == 1:
+                unit = ref.old[found[0].code]
+                return Resolution(
+                    status="not_found",
+                    reason=f"{unit.name} belongs to district {unit.district_code}, not to the district given "
+                    f"({', '.join(sorted(districts))})",
+                    suggestions=[self._full_name(unit)],
+                    elsewhere=f"{self._full_name(unit)} ({unit.code})",
+                ), parts
         return Resolution(
             status="not_found", suggestions=self._suggest(text, strict, broad, districts), reason=reason
         ), parts
@@ -511,6 +529,7 @@ class UnitResolver:
             status="not_found",
             reason=f"commune code {unit.code} belongs to {level} {actual}, not to the {level} code given ({given})",
             suggestions=[self._full_name(unit)],
+            elsewhere=f"{self._full_name(unit)} ({unit.code})",
         )
 
     def _province(self, text: str) -> tuple[set[str], set[str]] | None:
@@ -747,6 +766,7 @@ def _frame_row(res: Resolution) -> dict[str, Any]:
             ensure_ascii=False,
         ),
         "unit_suggestions": json.dumps(res.suggestions, ensure_ascii=False),
+        "unit_elsewhere": res.elsewhere,
         "old_province_code": res.old.province_code if res.old else None,
         "old_district_code": res.old.district_code if res.old else None,
         "old_commune_code": res.old.commune_code if res.old else None,

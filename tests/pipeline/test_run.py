@@ -411,3 +411,23 @@ def test_dry_run_shows_the_rows_each_split_rule_decided(tmp_path: Path) -> None:
     text = _invoke("run", str(cfg), "--dry-run").output
     assert "Split rule rules.csv:2 00028 'Tổ dân phố 5' → 00008: 2 rows" in text
     assert "rules.csv:4 00028 'Tổ dân phố 99' → 00004: 0 rows  (never matched: check the keyword)" in text
+
+
+def test_empty_id_and_a_commune_of_another_district_are_findings(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(
+        "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Số CCCD,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+        "000.00.53.H38-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,,Xã Sơn Hà,20/06/2025,30/06/2025,1\n"
+        "000.00.53.H38-250620-0002,Đăng ký khai sinh,Lê Thị Bình,010203012345,Xã Sơn Hà,20/06/2025,30/06/2025,1\n",
+        encoding="utf-8",
+    )
+    # the source says Huyện Văn Bàn (089); Xã Sơn Hà is a commune of Huyện Bảo Thắng (086)
+    source = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "089"\n'
+    cfg = _config(tmp_path, source)
+    assert _invoke("run", str(cfg), "--dry-run").exit_code == 0
+    with (tmp_path / "reports" / "t1-findings.csv").open(encoding="utf-8-sig") as fh:
+        found = [(r["row"], r["check"], r["message_vi"], r["message_en"]) for r in csv.DictReader(fh)]
+    assert [row for row, check, *_ in found if check == "applicant_id_missing"] == ["2"]
+    other = [(row, vi, en) for row, check, vi, en in found if check == "unit_other_district"]
+    assert [row for row, *_ in other] == ["2", "3"]
+    assert all("Huyện Bảo Thắng" in vi and "Huyện Bảo Thắng" in en and "02938" in en for _, vi, en in other)
+    assert not [check for _, check, *_ in found if check == "unit_not_found"]

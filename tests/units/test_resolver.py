@@ -268,3 +268,14 @@ def test_resolve_frame_with_string_dtype_and_na(resolver) -> None:
 def test_resolve_frame_empty(resolver) -> None:
     out = resolver.resolve_frame(pd.DataFrame({"address": pd.Series([], dtype=object)}))
     assert len(out) == 0 and "unit_status" in out.columns
+
+
+def test_a_commune_of_another_district_names_where_it_belongs(resolver) -> None:
+    by_name = resolver.resolve(commune="Xã Sơn Hà", province_code="10", district_code="089")
+    assert by_name.status == "not_found" and by_name.new == []  # never applied: a person must look
+    assert by_name.elsewhere and "Huyện Bảo Thắng" in by_name.elsewhere and "02938" in by_name.elsewhere
+    assert "district 086" in by_name.reason and "(089)" in by_name.reason
+    by_code = resolver.resolve(commune_code="02938", district_code="089")
+    assert by_code.elsewhere and "Huyện Bảo Thắng" in by_code.elsewhere
+    # a name found nowhere says nothing about another district
+    assert resolver.resolve(commune="Xã Không Có", province_code="10", district_code="089").elsewhere is None
