@@ -19,13 +19,13 @@ import os
 import re
 import tomllib
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handover.errors import ConfigError
+from handover.ids import ID_REFERENCE_YEAR, province_prefixes
 from handover.models import (
     ID_FIELDS,
     PHONE_FIELDS,
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-# Year the CCCD birth-year check measures against (digits 5-6 with the century digit must not be later).
-ID_REFERENCE_YEAR = max(2025, date.today().year)
 
 EXCLUDED_REASON = "Hồ sơ đã kết thúc / not pending"
 REVIEW_REASONS: dict[str, str] = {
@@ -200,23 +197,6 @@ def _rule_id_number(frame: pd.DataFrame, column: str, params: dict[str, Any]) ->
     if params.get("type_column") is None:
         person_ok = person_ok | _tax_ok(values.where(~person_ok, None))
     return (present & ~business & ~person_ok).astype(bool)
-
-
-def _province_prefixes() -> frozenset[str]:
-    import csv
-
-    from handover.resources import mappings_dir
-
-    path = mappings_dir() / "id_province_codes.csv"
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            return frozenset(row["prefix"].strip() for row in csv.DictReader(fh))
-    except (OSError, KeyError) as exc:
-        raise ConfigError(
-            f"Cannot read the ID province list '{path}': {exc}.",
-            file=str(path),
-            hint="Restore mappings/id_province_codes.csv (columns prefix, province_code, province_name).",
-        ) from exc
 
 
 def _cccd(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
@@ -418,7 +398,7 @@ class Validator:
         self.entity = spec.suite.entity
         self._summary: dict[str, dict[str, Any]] = {}
         self._last: dict[str, dict[str, Any]] = {}
-        self._prefixes = _province_prefixes()
+        self._prefixes = province_prefixes()
         from handover.pipeline.routing import StatusTable
 
         # Portal codes of finished dossiers (3, 7, 9, 10 in the shipped table): not pending, excluded.
