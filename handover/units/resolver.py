@@ -192,6 +192,25 @@ class _Index:
             key = official_key(unit.name, unit.type)
             self._add(self.communes, key, unit.code, unit.district_code, unit.province_code)
             self.commune_keys[unit.code] = key.folded
+        # Other official spellings (the conversion table's) name their unit too, unless the spelling would name
+        # two units of one district: then it is listed in alias_conflicts and never used.
+        self.alias_conflicts: list[dict[str, Any]] = []
+        for code, spellings in ref.aliases.items():
+            unit = ref.old[code]
+            for name, source in spellings:
+                key = official_key(name, unit.type)
+                named = {
+                    e.code for e in self.communes.get(key.folded, ()) if e.district == unit.district_code
+                }
+                if code in named:
+                    continue  # spelt otherwise only in its tone marks: the official entry already matches it
+                others = sorted(named)
+                if others:
+                    self.alias_conflicts.append(
+                        {"code": code, "alias": name, "source": source, "also_names": others}
+                    )
+                    continue
+                self._add(self.communes, key, code, unit.district_code, unit.province_code)
 
     @staticmethod
     def _add(index: dict[str, list[_Entry]], key: NameKey, code: str, district: str, province: str) -> None:

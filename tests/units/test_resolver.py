@@ -279,3 +279,33 @@ def test_a_commune_of_another_district_names_where_it_belongs(resolver) -> None:
     assert by_code.elsewhere and "Huyện Bảo Thắng" in by_code.elsewhere
     # a name found nowhere says nothing about another district
     assert resolver.resolve(commune="Xã Không Có", province_code="10", district_code="089").elsewhere is None
+
+
+def test_the_conversion_tables_spellings_name_their_unit(resolver) -> None:
+    """Both official tables' spellings are indexed: "N.T" in the January list is "Nông trường" in the
+    conversion table, "Xà Phìn" there is "Sà Phìn"; each alias keeps where it is written."""
+    cases = {
+        "Thị trấn Nông trường Phong Hải, Huyện Bảo Thắng, Lào Cai": "02902",
+        "Thị trấn N.T Phong Hải, Huyện Bảo Thắng, Lào Cai": "02902",
+        "Xã Sà Phìn, Huyện Đồng Văn, Tỉnh Hà Giang": "00736",
+        "Xã Xà Phìn, Huyện Đồng Văn, Tỉnh Hà Giang": "00736",
+    }
+    for address, code in cases.items():
+        res = resolver.resolve(address)
+        assert (res.status, res.old.commune_code if res.old else None) == ("unique", code), address
+    assert any("conversion table" in source for _, source in resolver.ref.aliases["02902"])
+
+
+def test_an_alias_that_would_name_two_units_is_never_used(resolver) -> None:
+    """The conversion table spells 00553 (Xã Cổ Bi) as "Xã Đặng Xá", the name of 00556 in the same district:
+    the spelling is listed as a conflict and "Đặng Xá" still means 00556 alone."""
+    conflict = [c for c in resolver.index.alias_conflicts if c["code"] == "00553"]
+    assert conflict and conflict[0]["also_names"] == ["00556"]
+    res = resolver.resolve("Xã Đặng Xá, Huyện Gia Lâm, Hà Nội")
+    assert (res.status, res.old.commune_code) == ("unique", "00556")
+    from handover.units.check import check_reference
+
+    checks = {c["check"]: c for c in check_reference(resolver.ref.folder)["checks"]}
+    assert checks["alias_names_two_units"]["count"] == len(resolver.index.alias_conflicts) > 0
+    assert any("00553 'Xã Đặng Xá'" in e for e in checks["alias_names_two_units"]["examples"])
+    assert checks["unit_aliases"]["count"] == sum(len(v) for v in resolver.ref.aliases.values())
