@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from datetime import date
 from functools import cache
+from pathlib import Path
 
 from handover.errors import ConfigError
 
@@ -18,12 +19,15 @@ from handover.errors import ConfigError
 ID_REFERENCE_YEAR = max(2025, date.today().year)
 
 
-@cache
 def province_prefixes() -> frozenset[str]:
-    """The 3-digit birth-registration prefixes of ``mappings/id_province_codes.csv``."""
+    """The 3-digit birth-registration prefixes of ``id_province_codes.csv`` in the mappings in use."""
     from handover.resources import mappings_dir
 
-    path = mappings_dir() / "id_province_codes.csv"
+    return _prefixes_in(mappings_dir() / "id_province_codes.csv")
+
+
+@cache
+def _prefixes_in(path: Path) -> frozenset[str]:
     try:
         with path.open(encoding="utf-8", newline="") as fh:
             return frozenset(row["prefix"].strip() for row in csv.DictReader(fh))
