@@ -583,6 +583,15 @@ def _render_batch(result: Any) -> None:
     if result.findings:
         top = ", ".join(f"{k} {v:,}" for k, v in sorted(result.findings.items(), key=lambda kv: -kv[1])[:8])
         console.print(f"Findings: {top}")
+    from rich.markup import escape
+
+    for rule in result.rules:
+        unused = "  [yellow](never matched: check the keyword)[/yellow]" if not rule["matches"] else ""
+        console.print(
+            f"Split rule {escape(Path(rule['file']).name)}:{rule['line']} {rule['old_commune_code']} "
+            f"'{escape(rule['keyword'])}' → {rule['new_commune_code']}: {rule['matches']:,} rows{unused}",
+            soft_wrap=True,
+        )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))

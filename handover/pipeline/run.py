@@ -79,7 +79,7 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
     return MapSettings(
         resolver=UnitResolver.load(rules=cfg.mapping.rules, decisions=cfg.mapping.decisions),
         router=ProcedureRouter.load(cfg.mapping.procedures),
-        statuses=StatusTable.load(),
+        statuses=StatusTable.load(extra=cfg.mapping.statuses),
         record_routes=load_record_routes(),
         value_codes=load_value_codes(),
         handover_date=handover_day,
@@ -96,7 +96,7 @@ def config_sha256(cfg: BatchConfig) -> str:
         digest.update(cfg.config_path.read_bytes())
     else:
         digest.update(cfg.model_dump_json().encode())
-    for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures]:
+    for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures, *cfg.mapping.statuses]:
         if path is not None and path.is_file():
             digest.update(b"\0" + str(path.name).encode() + b"\0" + path.read_bytes())
     if cfg.mapping.dir is not None:
@@ -331,6 +331,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         reports=reports,
         timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
         notices=notices,
+        rules=rules,
     )
 
 
