@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handover.errors import ConfigError
-from handover.keys import natural_keys
 from handover.ids import ID_REFERENCE_YEAR, province_prefixes
+from handover.keys import natural_keys
 from handover.models import (
     ID_FIELDS,
     PHONE_FIELDS,
