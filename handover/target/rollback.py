@@ -8,14 +8,26 @@
   the row stays and passes to the earliest such batch. If that batch is the one that updated the row first,
   the row's first version was the rolled-back batch's alone, and its history entry goes: rolling that batch
   back later removes the row instead of bringing the rolled-back version back.
+* When that earliest batch had kept the row at the rolled-back batch's version (policy keep, action
+  ``conflict_kept``), the row takes that batch's own version, from its ledger payload (checked against its
+  content hash): had the rolled-back batch never run, that batch would have inserted it. If a later batch has
+  updated the row since, the row stays as that batch left it and the version it replaced (the key's oldest
+  history entry) becomes the heir's.
+* Whenever a version leaves the target (given back, restored over, passed over), the other batches whose ledger
+  found it ``unchanged`` are marked ``conflict_kept`` with their version in their payload, so that rolling
+  back the one that now holds the row gives them their version in turn.
 * Actions ``unchanged`` / ``conflict_kept`` of rows it does not own: nothing in the target was written by it.
 
 Whatever the order in which the batches touching one key are rolled back, the target ends as if the
-rolled-back batches had never run (tested for chains of three batches, every order). "Earliest" is the order
+rolled-back batches had never run (tested for chains of three batches with policies update and keep, every
+order). One case stays apart: a batch of policy update that found the rolled-back version ``unchanged`` would
+have updated the row over the heir's version; it is marked ``conflict_kept`` instead (its policy is not
+recorded). "Earliest" is the order
 in which the batches last began loading (their ``started`` / ``restarted`` events), not their timestamps.
 
 Then its ``ledger``, ``findings`` and ``chunks`` rows are deleted, the batch is marked ``rolled_back`` and a
-``batch_events`` row records the figures. Everything happens in one transaction, under the batch lock. A dry run
+``batch_events`` row records the figures. Rolling back a batch already rolled back changes nothing and says when
+that was, with its figures. Everything happens in one transaction, under the batch lock. A dry run
 runs the very same steps and rolls the transaction back, so it reports exactly the figures a real run would.
 The batch's rows are read a page at a time (:data:`_PAGE`), so a rollback's memory does not grow with the batch
 (``benchmarks/rollback_bench.py`` reports its peak).
@@ -49,6 +61,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from handover.errors import LoadError
+from handover.faults import checkpoint
 from handover.models import Entity
 from handover.target import schema
 from handover.target.hashing import content_columns, content_hash, key_columns, table_for
@@ -619,8 +632,39 @@ def _give_kept_versions(
     result.rows_given_heir_version += len(kept)
 
 
+def _already_rolled_back(conn: Connection, batch_id: str, dry_run: bool) -> RollbackResult:
+    """The result of a rollback of a batch rolled back before: nothing done; when, and the figures then (from
+    its last ``rolled_back`` event)."""
+    e = schema.batch_events.c
+    event = conn.execute(
+        select(e.at, e.detail)
+        .where(e.batch_id == batch_id, e.event == "rolled_back")
+        .order_by(e.id.desc())
+        .limit(1)
+    ).first()
+    figures: dict[str, Any] = {}
+    if event is not None and event.detail:
+        try:
+            figures = json.loads(event.detail)
+        except ValueError:
+            figures = {}
+    known = {name: figures[name] for name in RollbackResult.model_fields if name in figures}
+    return RollbackResult(
+        batch_id=batch_id,
+        dry_run=dry_run,
+        status_before="rolled_back",
+        already_rolled_back=True,
+        rolled_back_at=event.at if event is not None else None,
+        **known,
+    )
+
+
 def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> RollbackResult:
-    """Undo ``batch_id`` (see the module text); ``dry_run`` reports the same figures and changes nothing."""
+    """Undo ``batch_id`` (see the module text); ``dry_run`` reports the same figures and changes nothing.
+
+    A batch rolled back before is left as it is: the result says so (``already_rolled_back``, when, and the
+    figures of that rollback). A lock left by a rollback or run that died is taken over (``lock_taken_over``).
+    """
     shown = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as conn:
@@ -637,16 +681,22 @@ def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> R
                 url=shown,
             )
         if status == "rolled_back":
-            raise LoadError(
-                f"batch '{batch_id}' was already rolled back",
-                hint="nothing to do; handover db status --db URL shows the batches",
-                batch=batch_id,
-                url=shown,
-            )
+            with engine.connect() as conn:
+                return _already_rolled_back(conn, batch_id, dry_run)
         result = RollbackResult(batch_id=batch_id, dry_run=dry_run, status_before=status)
-        with batch_lock(engine, batch_id), engine.connect() as conn:
+        with batch_lock(engine, batch_id) as lock, engine.connect() as conn:
+            result.lock_taken_over = lock.took_over
             conn.begin()
+            status = conn.execute(
+                select(schema.batches.c.status).where(schema.batches.c.batch_id == batch_id)
+            ).scalar()
+            if status == "rolled_back":  # by another process, between the look above and the lock
+                conn.rollback()
+                again = _already_rolled_back(conn, batch_id, dry_run)
+                again.lock_taken_over = lock.took_over
+                return again
             _rollback(conn, batch_id, result)
+            checkpoint("rollback.inside")  # crash drills: everything undone, nothing committed
             if dry_run:
                 conn.rollback()
             else:

@@ -103,9 +103,13 @@ def test_a_rolled_back_batch_can_be_loaded_again(engine: Engine) -> None:
     fp = _load(engine, "A", [f.dossier("H-1")])
     rollback_batch(engine, "A")
     assert _load(engine, "A", [f.dossier("H-1")]) == fp
-    rollback_batch(engine, "A")
-    with pytest.raises(LoadError, match="already rolled back"):
-        rollback_batch(engine, "A")
+    first = rollback_batch(engine, "A")
+    before = _table_counts(engine)
+    again = rollback_batch(engine, "A")  # nothing to do: says when it was done, with that rollback's figures
+    assert _table_counts(engine) == before
+    assert again.already_rolled_back and not first.already_rolled_back
+    assert again.rolled_back_at is not None
+    assert (again.rows_deleted, again.rows_restored) == (first.rows_deleted, first.rows_restored)
 
 
 def test_unknown_batch_lists_the_known_ones(engine: Engine) -> None:
