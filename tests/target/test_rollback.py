@@ -420,3 +420,24 @@ def test_rolling_back_alpha_then_beta_empties_the_target(engine: Engine, policy:
     rollback_batch(engine, "beta")
     counts = _table_counts(engine)
     assert (counts["dossiers"], counts["records"], counts["history"], counts["ledger"]) == (0, 0, 0, 0)
+
+
+def test_a_kept_version_missing_from_the_ledger_stops_the_rollback_and_changes_nothing(
+    engine: Engine,
+) -> None:
+    _load(engine, "beta", [f.dossier("H-1", summary="beta"), f.dossier("H-2")])
+    _load(engine, "alpha", [f.dossier("H-1", summary="alpha")])
+    with engine.begin() as conn:  # a payload cut short: not alpha's whole version any more
+        conn.execute(
+            schema.ledger.update()
+            .where(schema.ledger.c.batch_id == "alpha")
+            .values(payload='{"summary": "alpha"}')
+        )
+    before = _tables(engine), _table_counts(engine)
+    with pytest.raises(LoadError) as caught:
+        rollback_batch(engine, "beta")
+    assert caught.value.message == (
+        "batch 'alpha' kept the version of batch 'beta' of dossier H-1 (source 'bt'), and its ledger holds no "
+        "complete copy of its own version to give back"
+    )
+    assert (_tables(engine), _table_counts(engine)) == before
