@@ -497,6 +497,19 @@ def rollback(
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
+    if result.lock_taken_over:
+        err_console.print(f"[yellow]{result.lock_taken_over}[/yellow]", soft_wrap=True)
+    if result.already_rolled_back:
+        when = f" on {result.rolled_back_at:%Y-%m-%d %H:%M:%S} UTC" if result.rolled_back_at else ""
+        figures = ", ".join(f"{n} {t}" for t, n in sorted(result.rows_deleted.items()) if n) or "none"
+        restored = ", ".join(f"{n} {t}" for t, n in sorted(result.rows_restored.items()) if n) or "none"
+        console.print(
+            f"Đợt {batch_id} đã được hoàn tác trước đó{when}: không làm gì thêm. / "
+            f"Batch {batch_id} was already rolled back{when}: nothing to do. "
+            f"Rows deleted then: {figures}; restored: {restored}.",
+            soft_wrap=True,
+        )
+        return
     title = f"Rollback of batch {batch_id}" + (" (dry run: nothing changed)" if dry_run else "")
     table = Table("table", "rows deleted", "rows restored", title=title)
     for name in sorted(set(result.rows_deleted) | set(result.rows_restored)):
@@ -506,6 +519,10 @@ def rollback(
         console.print(f"{result.rows_kept_for_other_batches} row(s) kept: another batch also loaded them")
     if result.superseded_updates:
         console.print(f"{result.superseded_updates} update(s) kept: a later batch changed those rows again")
+    if result.rows_given_heir_version:
+        console.print(
+            f"{result.rows_given_heir_version} row(s) given back the version of the batch that had kept them"
+        )
 
 
 # ==========================================================================================================
