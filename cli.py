@@ -306,7 +306,13 @@ def sources_inspect(
     rows = rep.get("header_rows") or [rep.get("header_row")]
     facts.add_row("Header row", ", ".join(str(r) for r in rows))
     facts.add_row("Profile", f"{rep.get('profile')} ({rep.get('entity')})")
-    facts.add_row("Data rows", str(rep.get("data_rows", 0)))
+    if rep.get("kind_warning"):
+        facts.add_row("[yellow]File kind[/yellow]", rep["kind_warning"])
+    sample = rep.get("sample") or {"complete": True}
+    facts.add_row(
+        "Data rows",
+        str(rep.get("data_rows", 0)) + ("" if sample["complete"] else f" — {sample['note']}"),
+    )
     facts.add_row("Footer lines dropped", str(rep.get("footer_dropped", 0)))
     if rep.get("hidden_row_count"):
         facts.add_row("Hidden rows (read as data)", str(rep["hidden_row_count"]))

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from handover.models import Chunk
 from handover.sources.base import RawRow, SourceReader
+from handover.sources.cells import header_scan
 from handover.sources.encodings import (
     ALIASES,
     LABELS,
@@ -18,6 +19,7 @@ from handover.sources.encodings import (
     detect_bytes,
     looks_binary,
 )
+from handover.sources.files import check_regular_file, kind_findings
 from handover.sources.headers import footer_marker
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -36,11 +38,7 @@ class CsvReader(SourceReader):
     def _prepare(self) -> None:
         path = self.cfg.path
         assert path is not None
-        if not path.is_file():
-            raise self.error(
-                f"The source file '{path}' does not exist.",
-                hint="Check the path in the batch config (relative paths start at the config file's folder).",
-            )
+        check_regular_file(path, self.cfg.id)
         try:
             with path.open("rb") as fh:
                 sample = fh.read(SAMPLE_BYTES)
@@ -138,11 +136,17 @@ class CsvReader(SourceReader):
                 yield start, values, False
                 start = reader.line_num + 1
 
+    def _build_columns(self, index: int, row_numbers: Any, columns: list[Any], clean: Any = None) -> Chunk:
+        chunk = super()._build_columns(index, row_numbers, columns, clean)
+        if index == 0:
+            chunk.findings[:0] = kind_findings(self.report, self.cfg.id)
+        return chunk
+
     def _choose_header(self, head):  # type: ignore[no-untyped-def]
         from handover.errors import SourceError
 
         try:
-            return super()._choose_header(head)
+            return super()._choose_header(header_scan(head))
         except SourceError:
             lines = [self.delimiter.join(str(v) for v in values) for _, values in head]
             counts = {d: sum(ln.count(d) for ln in lines) for d in DELIMITERS}

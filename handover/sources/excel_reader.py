@@ -10,11 +10,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from handover.models import Chunk
 from handover.sources import xlsx_stream
 from handover.sources.base import RawRow, SourceReader
+from handover.sources.cells import header_scan
+from handover.sources.files import OLE_MAGIC, ZIP_MAGIC, check_regular_file, kind_findings
 from handover.text import fold
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes of XML a workbook may expand to
 MAX_RATIO = 100  # uncompressed / compressed for one member (big enough for real sheets)
 _RATIO_FLOOR = 1024 * 1024  # tiny members may compress better than MAX_RATIO harmlessly
@@ -48,11 +50,7 @@ class ExcelReader(SourceReader):
     def _check_file(self) -> bytes:
         path = self.cfg.path
         assert path is not None
-        if not path.is_file():
-            raise self.error(
-                f"The source file '{path}' does not exist.",
-                hint="Check the path in the batch config (relative paths start at the config file's folder).",
-            )
+        check_regular_file(path, self.cfg.id)
         with path.open("rb") as fh:
             magic = fh.read(8)
             fh.seek(0)
@@ -74,12 +72,10 @@ class ExcelReader(SourceReader):
         magic = self._check_file()
         path = self.cfg.path
         assert path is not None
-        if magic == OLE_MAGIC and self.cfg.kind == "xlsx":
-            self.legacy = True  # an .xls saved with an .xlsx name: read it as .xls
-        elif magic[:4] == b"PK\x03\x04" and self.cfg.kind in ("xlsx", "xls"):
-            self.legacy = False
-        elif magic == OLE_MAGIC:
+        if magic == OLE_MAGIC:  # whatever the name says: an .xls saved as .xlsx is read as .xls
             self.legacy = True
+        elif magic[:4] == ZIP_MAGIC:
+            self.legacy = False
         else:
             raise self.error(
                 "The file is not an Excel workbook (it does not start like an .xlsx or .xls file).",
@@ -95,6 +91,15 @@ class ExcelReader(SourceReader):
             self.report["encoding_evidence"] = (
                 "Office Open XML: text is UTF-8 XML; cells checked for TCVN3/VNI"
             )
+
+    def _build_columns(self, index: int, row_numbers: Any, columns: list[Any], clean: Any = None) -> Chunk:
+        chunk = super()._build_columns(index, row_numbers, columns, clean)
+        if index == 0:
+            chunk.findings[:0] = kind_findings(self.report, self.cfg.id)
+        return chunk
+
+    def _choose_header(self, head: list[tuple[int, list[Any]]]) -> Any:
+        return super()._choose_header(header_scan(head))
 
     # -- .xlsx ------------------------------------------------------------------------------------------------
     def _damaged(self, detail: str) -> Exception:
