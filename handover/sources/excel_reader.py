@@ -47,6 +47,10 @@ class ExcelReader(SourceReader):
     book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
     wb: Any = None
 
+    def __init__(self, cfg: Any, chunk_size: int) -> None:
+        super().__init__(cfg, chunk_size)
+        self._handles: list[Any] = []  # files opened for openpyxl (closed with the reader's last reference)
+
     def _check_file(self) -> bytes:
         path = self.cfg.path
         assert path is not None
@@ -108,6 +112,15 @@ class ExcelReader(SourceReader):
             hint="Copy the file again (the copy may have been cut short), or open it in Excel and save it again.",
         )
 
+    def _source(self, path: Path) -> Any:
+        """What openpyxl opens: the path, or for a workbook with another extension an open file (openpyxl
+        refuses names that do not end in .xlsx/.xlsm, whatever the bytes)."""
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xltx", ".xltm"):
+            return path
+        fh = path.open("rb")
+        self._handles.append(fh)
+        return fh
+
     def _open_openpyxl(self, path: Path) -> None:
         try:
             check_zip_limits(path)
@@ -120,7 +133,7 @@ class ExcelReader(SourceReader):
                 f"{MAX_UNCOMPRESSED // (1024 * 1024)} MB of data or more should be exported as CSV.",
             ) from exc
         try:
-            book = xlsx_stream.open_book(path)
+            book = xlsx_stream.open_book(self._source(path))
         except Exception:  # anything unusual: openpyxl reads it, or says how it is damaged
             self._load_openpyxl(path)
             return
@@ -135,7 +148,9 @@ class ExcelReader(SourceReader):
         if self.wb is not None:
             return
         try:
-            self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+            self.wb = openpyxl.load_workbook(
+                self._source(path), read_only=True, data_only=True, keep_links=False
+            )
         except Exception as exc:  # openpyxl raises KeyError, ParseError, InvalidFileException ...
             raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
         sheets = [(ws.title, ws.sheet_state == "visible") for ws in self.wb.worksheets]
@@ -230,7 +245,11 @@ class ExcelReader(SourceReader):
         import python_calamine
 
         try:
-            self.cwb = python_calamine.CalamineWorkbook.from_path(str(path))
+            if path.suffix.lower() == ".xls":
+                self.cwb = python_calamine.CalamineWorkbook.from_path(str(path))
+            else:  # calamine goes by the extension: the bytes decide here
+                with path.open("rb") as fh:
+                    self.cwb = python_calamine.CalamineWorkbook.from_filelike(fh)
         except Exception as exc:
             raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
         sheets = [(m.name, str(m.visible).lower().endswith("visible")) for m in self.cwb.sheets_metadata]

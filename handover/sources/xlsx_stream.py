@@ -127,8 +127,9 @@ class XlsxBook:
         self.archive.close()
 
 
-def open_book(path: Path) -> XlsxBook:
-    """Read a workbook's structure (not its sheets). Raises whatever openpyxl or lxml raise on bad parts."""
+def open_book(path: Path | IO[bytes]) -> XlsxBook:
+    """Read a workbook's structure (not its sheets) from a path or an open binary file. Raises whatever
+    openpyxl or lxml raise on bad parts."""
     reader = _StructureReader(path, read_only=True, data_only=True, keep_links=False)
     try:
         reader.read()
