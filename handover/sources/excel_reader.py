@@ -1,6 +1,8 @@
 """Excel exports: ``.xlsx`` streamed with lxml as openpyxl reads it (read-only, cached formula values, hidden
 rows seen; see :mod:`handover.sources.xlsx_stream`), openpyxl itself as the fallback; ``.xls`` through
-python-calamine. Zip bombs, encrypted and damaged workbooks are refused before parsing."""
+python-calamine. Zip bombs, encrypted and damaged workbooks, and shared-strings parts out of proportion to the
+sheets are refused before parsing; a row with a value past :data:`MAX_COLUMNS` columns is refused when read
+(empty cells past a row's last value are not columns)."""
 
 from __future__ import annotations
 
@@ -10,15 +12,19 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from handover.errors import SourceError
 from handover.models import Chunk
 from handover.sources import xlsx_stream
-from handover.sources.base import RawRow, SourceReader
+from handover.sources.base import RawRow, SourceReader, column_letter
 from handover.sources.cells import header_scan
 from handover.sources.files import OLE_MAGIC, ZIP_MAGIC, check_regular_file, kind_findings
 from handover.text import fold
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes of XML a workbook may expand to
 MAX_RATIO = 100  # uncompressed / compressed for one member (big enough for real sheets)
+MAX_COLUMNS = 512  # columns up to a row's last value; past it the sheet is refused
+SHARED_STRINGS_FLOOR = 16 * 1024 * 1024  # a shared-strings part below this is never refused
+SHARED_STRINGS_RATIO = 20  # ... above it, at most this many times the worksheets' XML
 _RATIO_FLOOR = 1024 * 1024  # tiny members may compress better than MAX_RATIO harmlessly
 
 
@@ -40,6 +46,29 @@ def check_zip_limits(path: Path, max_total: int | None = None, max_ratio: int | 
                 )
         if total > max_total:
             raise ValueError(f"its parts expand to {total / 1e6:.0f} MB (limit {max_total / 1e6:.0f} MB)")
+
+
+def check_shared_strings(path: Path, floor: int | None = None, ratio: int | None = None) -> None:
+    """Raise ValueError when the shared-strings part is out of proportion to the worksheets that use it: over
+    ``floor`` bytes and ``ratio`` times the worksheets' XML (read whole into memory, it would cost far more
+    than the rows it serves)."""
+    floor = SHARED_STRINGS_FLOOR if floor is None else floor
+    ratio = SHARED_STRINGS_RATIO if ratio is None else ratio
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+    strings = [i for i in infos if i.filename.lower().endswith("sharedstrings.xml")]
+    size = sum(i.file_size for i in strings)
+    sheets = sum(
+        i.file_size
+        for i in infos
+        if i.filename.lower().startswith("xl/worksheets/") and i.filename.lower().endswith(".xml")
+    )
+    if size > floor and size > ratio * max(sheets, 1):
+        raise ValueError(
+            f"its shared-strings part ({strings[0].filename}) expands to {size / 1e6:,.1f} MB of text for "
+            f"worksheets of {sheets / 1e6:,.3f} MB ({size // max(sheets, 1):,}×; a real export stays under "
+            f"{ratio}×)"
+        )
 
 
 class ExcelReader(SourceReader):
@@ -133,6 +162,14 @@ class ExcelReader(SourceReader):
                 f"{MAX_UNCOMPRESSED // (1024 * 1024)} MB of data or more should be exported as CSV.",
             ) from exc
         try:
+            check_shared_strings(path)
+        except ValueError as exc:
+            raise self.error(
+                f"The workbook is refused: {exc}. Reading it would cost far more memory than its rows.",
+                hint="Open it in Excel and save it again (Excel rebuilds the shared strings), or export the "
+                "sheet as CSV.",
+            ) from exc
+        try:
             book = xlsx_stream.open_book(self._source(path))
         except Exception:  # anything unusual: openpyxl reads it, or says how it is damaged
             self._load_openpyxl(path)
@@ -198,10 +235,12 @@ class ExcelReader(SourceReader):
             return
         done = 0
         try:
-            for row in xlsx_stream.iter_sheet_rows(self.book, self.sheet_part):
+            for row in xlsx_stream.iter_sheet_rows(self.book, self.sheet_part, trim=True):
+                if len(row[1]) > MAX_COLUMNS:
+                    raise self._too_wide(row)
                 yield row
                 done += 1
-        except GeneratorExit:
+        except (GeneratorExit, SourceError):
             raise
         except Exception:
             # Damaged XML, or something the fast parser refuses: openpyxl takes over after the rows already
@@ -232,13 +271,30 @@ class ExcelReader(SourceReader):
                     for cell in row:
                         col = cell["column"] - 1
                         if col >= len(values):
+                            if cell["value"] is None:
+                                continue  # empty cells past the last value: not columns
                             values.extend([None] * (col - len(values) + 1))
                         values[col] = cell["value"]
+                    if len(values) > MAX_COLUMNS:
+                        raise self._too_wide((idx, values, hidden))
                     yield idx, values, hidden
-        except GeneratorExit:
+        except (GeneratorExit, SourceError):
             raise
         except Exception as exc:  # damaged sheet XML found while streaming
             raise self._damaged(f"sheet '{self.sheet_name}': {type(exc).__name__}") from exc
+
+    def _too_wide(self, row: RawRow) -> SourceError:
+        number, values, _ = row
+        letter = column_letter(len(values) - 1)
+        return self.error(
+            f"Row {number} of sheet '{self.sheet_name}' has a value in column {letter} (column "
+            f"{len(values):,}): no export uses more than {MAX_COLUMNS} columns, and reading that far costs "
+            "time and memory for every row.",
+            hint=f"Open the sheet and delete the stray cells right of the data (from column "
+            f"{column_letter(MAX_COLUMNS)} on: select the columns → Delete), or export the data again.",
+            row=number,
+            column=letter,
+        )
 
     # -- .xls -------------------------------------------------------------------------------------------------
     def _open_calamine(self, path: Path) -> None:

@@ -244,3 +244,84 @@ def test_inspect_cli_prints_little_for_long_cells(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert len(result.output) < 40_000
     assert "… (160,000" in result.output and "characters)" in result.output
+
+
+# -- 3. bounded cost of a workbook -------------------------------------------------------------------------------
+def _inline_row(r: int, values: list[str], tail: str = "") -> str:
+    from openpyxl.utils import get_column_letter
+
+    cells = "".join(
+        f'<c r="{get_column_letter(j + 1)}{r}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for j, v in enumerate(values)
+        if v
+    )
+    return f'<row r="{r}">{cells}{tail.format(r=r)}</row>'
+
+
+def _workbook(path: Path, rows: int, tail: str = "", extra_strings: int = 0) -> None:
+    """A one-sheet workbook of inline-string rows (each ending with ``tail``), with ``extra_strings`` bytes of
+    random unused text in its shared strings."""
+    import random
+
+    from tests.sources.test_xlsx_fast import MAIN, STYLES, _package
+
+    lines = [_inline_row(1, HEADER, tail)] + [
+        _inline_row(i + 1, r, tail) for i, r in enumerate(_rows(rows), 1)
+    ]
+    rnd = random.Random(7)
+    junk = []
+    size = 0
+    while size < extra_strings:
+        junk.append("".join(rnd.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=2000)))
+        size += 2000
+    strings = (
+        f'<sst xmlns="{MAIN}"><si><t>x</t></si>' + "".join(f"<si><t>{t}</t></si>" for t in junk) + "</sst>"
+    )
+    _package(path, [("Hồ sơ", "visible", f"<sheetData>{''.join(lines)}</sheetData>")], STYLES, strings, False)
+
+
+def test_styled_empty_cell_at_xfd_costs_nothing(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "wide_empty.xlsx"
+    _workbook(path, 2_000, tail='<c r="XFD{r}" s="0"/>')
+    started = time.perf_counter()
+    rows, _ = _read_all(_cfg(path, "xlsx"))
+    assert rows == 2_000
+    assert time.perf_counter() - started < 10  # 16,384 columns per row would take minutes and GBs
+    reader = open_source(_cfg(path, "xlsx"), 50)
+    assert len(reader.field_of) == len(HEADER)
+
+
+def test_value_at_xfd_is_refused_at_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "wide.xlsx"
+    _workbook(path, 1_000, tail='<c r="XFD{r}"><v>1</v></c>')
+    assert path.stat().st_size < 200_000
+    with pytest.raises(SourceError) as err:
+        open_source(_cfg(path, "xlsx"), 50)
+    exc = err.value
+    assert exc.message.startswith(
+        "Row 1 of sheet 'Hồ sơ' has a value in column XFD (column 16,384): no export uses more than 512 columns"
+    )
+    assert exc.context["row"] == 1 and exc.context["column"] == "XFD"
+    assert "delete the stray cells" in (exc.hint or "")
+
+
+def test_shared_strings_out_of_proportion_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handover.sources import excel_reader
+
+    monkeypatch.setattr(excel_reader, "SHARED_STRINGS_FLOOR", 1_000_000)
+    ok = tmp_path / "ok.xlsx"
+    _workbook(ok, 5, extra_strings=200_000)  # below the floor: read
+    assert _read_all(_cfg(ok, "xlsx"))[0] == 5
+    path = tmp_path / "strings.xlsx"
+    _workbook(path, 5, extra_strings=3_000_000)
+    with pytest.raises(SourceError) as err:
+        open_source(_cfg(path, "xlsx"), 50)
+    message = err.value.message
+    assert message.startswith(
+        "The workbook is refused: its shared-strings part (xl/sharedStrings.xml) expands"
+    )
+    assert "MB of text for worksheets of 0.00" in message and "a real export stays under 20×" in message
