@@ -285,12 +285,17 @@ def sources_inspect(
             "--profile", help="Header profile in mappings/profiles/ (default: dossier-vi, then record-vi)."
         ),
     ] = None,
+    multiline_fields: Annotated[
+        bool, typer.Option("--multiline-fields", help="CSV values may span many lines (multiline_fields).")
+    ] = False,
 ) -> None:
     """Show how a file would be read: encoding and evidence, sheet, header row, column → field map,
     unmapped columns, data rows, footer lines dropped, and five sample rows (ID numbers masked)."""
     from handover.sources.inspect import inspect_source
 
-    rep = inspect_source(file, sheet=sheet, encoding=encoding, profile=profile)
+    rep = inspect_source(
+        file, sheet=sheet, encoding=encoding, profile=profile, multiline_fields=multiline_fields
+    )
     if as_json:
         _print_json(rep)
         return

@@ -257,6 +257,7 @@ old_district_code = "086"
 # path = "exports/van_ban.csv"
 # encoding = "utf-8"                 # omit to detect (utf-8, utf-16, cp1258, tcvn3, vni)
 # delimiter = ","
+# multiline_fields = true           # values may span many lines; omit to refuse a quote left open
 
 # [[sources]]
 # id = "district-system"

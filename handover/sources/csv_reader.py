@@ -130,7 +130,7 @@ class CsvReader(SourceReader):
 
     def _rows(self) -> Iterator[RawRow]:
         codec = self.codec
-        guard = None if self.cfg.multiline_fields else _QuoteGuard()
+        guard = None if self.cfg.multiline_fields else _QuoteGuard(self.delimiter)
         with self._open_text() as fh:
             lines = fh if codec in ("utf-8", "utf-8-sig") else (decode_line(ln, codec) for ln in fh)
             reader = csv.reader(lines, delimiter=self.delimiter)
@@ -161,7 +161,7 @@ class CsvReader(SourceReader):
         """A value that swallowed the lines after it: name the line where its quote opened and the column."""
         value = values[j]
         line = start + sum(v.count("\n") for v in values[:j])
-        spanned = value.count("\n") + 1
+        spanned = end - line + 1
         header = getattr(self, "header", None)
         names = header.headers if header is not None else guard.names
         name = names[j] if j < len(names) else None
@@ -548,9 +548,11 @@ _GUARD_SAMPLE = 1_000  # records whose value lengths make the column medians
 class _QuoteGuard:
     """Spots a value that swallowed the lines after it (a quote opened and never closed): a value holding a
     line break that spans more than :data:`MULTILINE_LINES` lines, or that is over :data:`MULTILINE_CHARS`
-    characters and :data:`MULTILINE_RATIO` times its column's median length (from the first records)."""
+    characters and :data:`MULTILINE_RATIO` times its column's median length (from the first records), or
+    one of whose later lines holds as many separators as a whole record (a swallowed row)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delimiter: str) -> None:
+        self.delimiter = delimiter
         self.lengths: list[list[int]] = []
         self.seen = 0
         self.names: list[str] = []  # the first header-like record (3 short values or more), to name columns
@@ -563,8 +565,10 @@ class _QuoteGuard:
                 if "\n" not in value and "\r" not in value:
                     continue
                 median = self.median(j)
-                if value.count("\n") + 1 > MULTILINE_LINES or (
-                    len(value) > MULTILINE_CHARS and len(value) > MULTILINE_RATIO * median
+                if (
+                    value.count("\n") + 1 > MULTILINE_LINES
+                    or (len(value) > MULTILINE_CHARS and len(value) > MULTILINE_RATIO * median)
+                    or self.holds_a_record(value)
                 ):
                     found = (j, median)
                     break
@@ -577,6 +581,14 @@ class _QuoteGuard:
             for j, value in enumerate(values):
                 self.lengths[j].append(len(value))
         return found
+
+    def holds_a_record(self, value: str) -> bool:
+        """A line after the first of a multi-line value with a separator between every column of the
+        header-like record (at least 3 columns): a row of the file swallowed into the value."""
+        width = len(self.names)
+        if width < 3:
+            return False
+        return any(line.count(self.delimiter) >= width - 1 for line in value.splitlines()[1:])
 
     def median(self, j: int) -> float:
         if j >= len(self.lengths) or not self.lengths[j]:

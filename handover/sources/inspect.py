@@ -48,6 +48,7 @@ def inspect_source(
     profile: str | None = None,
     entity: str | None = None,
     chunk_size: int = 5000,
+    multiline_fields: bool = False,
 ) -> dict[str, Any]:
     """Open the file as the pipeline would (the same up-front checks; nothing is written), read a bounded sample
     of its data rows, and return the reader's report, the data rows and finding counts of the sample (``sample``
@@ -72,6 +73,7 @@ def inspect_source(
             path=path,
             encoding=encoding,
             sheet=sheet,
+            multiline_fields=multiline_fields,
             profile=profile if profile and load_profile(profile).entity is ent else None,
         )
         try:

@@ -83,6 +83,19 @@ def test_unclosed_quote_late_in_the_file_is_refused_with_the_column_median(tmp_p
     assert "typically 8 characters" in err.value.message
 
 
+def test_unclosed_quote_on_the_last_but_one_line_is_refused(tmp_path: Path) -> None:
+    """Two lines swallowed, short: the swallowed line has a separator for every column, so it is a row."""
+    lines = _csv(_rows(200)).split("\r\n")
+    lines[199] = lines[199] + '"Thiếu'
+    path = tmp_path / "last.csv"
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        open_source(_cfg(path), 50)
+    assert err.value.message.startswith(
+        "Line 200, column L ('Ghi chú'): a quoted value opens here and runs on"
+    )
+
+
 def test_quote_closed_by_a_later_quote_is_named_in_the_shifted_row_message(tmp_path: Path) -> None:
     """The quote opened on line 6 closes at the next quoted address: the record is then ragged, and the message
     says where the quote opened."""
@@ -110,6 +123,9 @@ def test_multiline_fields_option_reads_the_long_value(tmp_path: Path) -> None:
     frame = next(reader.chunks()).frame
     assert len(frame) == 20
     assert frame.loc[3, "notes"].count("Dòng ghi chú") == 12
+    from handover.sources.inspect import inspect_source
+
+    assert inspect_source(path, multiline_fields=True)["data_rows"] == 20
 
 
 def test_short_multiline_cell_still_reads(tmp_path: Path) -> None:
