@@ -12,6 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from handover.config import SourceConfig
 from handover.errors import SourceError
 from handover.models import Chunk
 from handover.sources import xlsx_stream
@@ -76,7 +77,7 @@ class ExcelReader(SourceReader):
     book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
     wb: Any = None
 
-    def __init__(self, cfg: Any, chunk_size: int) -> None:
+    def __init__(self, cfg: SourceConfig, chunk_size: int) -> None:
         super().__init__(cfg, chunk_size)
         self._handles: list[Any] = []  # files opened for openpyxl (closed with the reader's last reference)
 
