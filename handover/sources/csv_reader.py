@@ -572,7 +572,11 @@ class _QuoteGuard:
                 ):
                     found = (j, median)
                     break
-        if not self.names and sum(1 for v in values if v.strip() and len(v) < 100) >= 3:
+        if (
+            not self.names
+            and self.seen < _GUARD_SAMPLE
+            and sum(1 for v in values if v.strip() and len(v) < 100) >= 3
+        ):
             self.names = [" ".join(v.split()) for v in values]
         if found is None and self.seen < _GUARD_SAMPLE:
             self.seen += 1
