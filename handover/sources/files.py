@@ -24,16 +24,17 @@ _SUFFIX_KIND = {
     ".tsv": "csv",
     ".tab": "csv",
 }
+_NAME_THE_FILE = "Name the export file itself in the batch config (path = ...) or on the command line."
 _NOT_A_FILE = (
-    (stat.S_ISDIR, "is a folder, not a file", "Name the export file inside it"),
+    (stat.S_ISDIR, "is a folder, not a file", "Name the export file inside that folder (path = ...)."),
     (
         stat.S_ISFIFO,
         "is a named pipe (FIFO), not a file",
-        "Save the export to a regular file first and name that file",
+        "Save the export to a regular file first (a pipe can be read only once) and name that file.",
     ),
-    (stat.S_ISCHR, "is a character device, not a file", "Name the export file itself"),
-    (stat.S_ISBLK, "is a block device, not a file", "Name the export file itself"),
-    (stat.S_ISSOCK, "is a socket, not a file", "Name the export file itself"),
+    (stat.S_ISCHR, "is a character device, not a file", _NAME_THE_FILE),
+    (stat.S_ISBLK, "is a block device, not a file", _NAME_THE_FILE),
+    (stat.S_ISSOCK, "is a socket, not a file", _NAME_THE_FILE),
 )
 
 
@@ -60,11 +61,11 @@ def check_regular_file(path: Path, source: str | None = None) -> None:
         return
     what, step = next(
         ((w, st) for test, w, st in _NOT_A_FILE if test(mode)),
-        ("is not a regular file", "Name the export file itself"),
+        ("is not a regular file", _NAME_THE_FILE),
     )
     raise SourceError(
         f"The source '{path}' {what}.",
-        hint=f"{step} (copy it to a local folder if needed) and run again.",
+        hint=step,
         file=str(path),
         source=source,
     )
