@@ -606,7 +606,8 @@ def locate_decode_error(path: Path, codec: str, block: int = 1 << 20) -> tuple[i
     decode, or (0, 0, b"") when it decodes cleanly. Lines are counted in the decoded text."""
     import codecs
 
-    py_codec = "latin-1" if codec in ("tcvn3", "vni") else codec
+    # the BOM is plain UTF-8 to count with (utf-8-sig's decoder gives offsets after it)
+    py_codec = {"tcvn3": "latin-1", "vni": "latin-1", "utf-8-sig": "utf-8"}.get(codec, codec)
     decoder = codecs.getincrementaldecoder(py_codec)("strict")
     consumed = 0
     newlines = 0
