@@ -30,6 +30,7 @@ csv.field_size_limit(_FIELD_LIMIT)
 _SCAN_BLOCK = 8 << 20  # bytes per step of the structural pass
 _READ_ROWS = 50_000  # rows per pandas block of the fast path
 _FAST_CODECS = ("utf-8", "utf-8-sig")
+MAX_COLUMNS = 512  # header columns up to the last named one; past them only empty values are read
 _MAX_DIRTY = 1_000_000  # dirty line numbers kept (8 MB); past that every line is treated as dirty
 
 
@@ -217,6 +218,25 @@ class CsvReader(SourceReader):
                 ) from None
             raise
 
+    def _apply_header(self, choice: Any) -> None:
+        """Past :data:`MAX_COLUMNS` columns, the header's trailing unnamed columns are left out (the prescan
+        then refuses any value under them); more named columns than that are refused."""
+        if len(choice.headers) > MAX_COLUMNS:
+            named = [j for j, (h, f) in enumerate(zip(choice.headers, choice.fields, strict=True)) if h or f]
+            last = named[-1] + 1 if named else 0
+            if last > MAX_COLUMNS:
+                raise self.error(
+                    f"The header (row {choice.row}) has {last:,} columns: no export uses more than "
+                    f"{MAX_COLUMNS}, and reading that many costs time and memory for every row.",
+                    hint="Check the separator (delimiter = ...) and that this is the right export; delete the "
+                    "columns that are not part of it, or export again.",
+                    row=choice.row,
+                )
+            self.report["trailing_empty_columns"] = len(choice.headers) - last
+            choice.headers = choice.headers[:last]
+            choice.fields = choice.fields[:last]
+        super()._apply_header(choice)
+
     def _prescan(self, data_start: int) -> None:
         """Refuse ragged rows and bad bytes before any chunk. A byte-level pass proves most files clean; the
         row-by-row pass runs when it cannot (or to name the bad line)."""
@@ -242,11 +262,13 @@ class CsvReader(SourceReader):
                 return
             if len(values) <= width:
                 continue
-            extra = [v for v in values[width:] if v.strip()]
-            if extra:
+            extra = next((j for j in range(width, len(values)) if values[j].strip()), None)
+            if extra is not None:
+                shown = " ".join(values[extra].split())[:40]
                 raise self.error(
                     f"Line {number} has {len(values)} values but the header (row {self.header.row}) has "
-                    f"{width} columns: the values are shifted{self._spanning(number, values)}.",
+                    f"{width} columns: the values are shifted{self._spanning(number, values)}. The first value "
+                    f"past the header is in column {column_letter(extra)}: '{shown}'.",
                     hint="Open the line in a text editor: an unquoted separator inside a value (a comma in an "
                     "address) is the usual cause; quote that value or export again.",
                     row=number,
@@ -278,6 +300,9 @@ class CsvReader(SourceReader):
         assert self.cfg.path is not None and self._fast_fields is not None
         self._start_rows()
         total = self._fast_fields
+        # past the header only empty values (the prescan refused any other, up to a footer): a wide file's
+        # are never built (the footer lines listed then miss values right of the header)
+        used = min(total, len(self.header.headers)) if total > MAX_COLUMNS else total
         width = len(self.field_of)
         ki = self.key_index
         plain_of = _plain_first if ki == 0 else _plain_row
@@ -286,6 +311,7 @@ class CsvReader(SourceReader):
             sep=self.delimiter,
             header=None,
             names=list(range(total)),
+            usecols=list(range(used)) if used < total else None,
             index_col=False,
             dtype=object,
             na_filter=False,
@@ -316,7 +342,7 @@ class CsvReader(SourceReader):
         with blocks:
             for block in blocks:
                 m = len(block)
-                cols = [block[c].to_numpy(dtype=object) for c in range(total)]
+                cols = [block[c].to_numpy(dtype=object) for c in range(used)]
                 numbers = np.arange(line, line + m, dtype=np.int64)
                 line += m
                 plain = np.fromiter(map(plain_of, *cols[: ki + 1]), dtype=bool, count=m)
@@ -553,7 +579,7 @@ class _QuoteGuard:
 
     def __init__(self, delimiter: str) -> None:
         self.delimiter = delimiter
-        self.lengths: list[list[int]] = []
+        self.lengths: list[list[int]] = []  # value lengths of the first records, record by record
         self.seen = 0
         self.names: list[str] = []  # the first header-like record (3 short values or more), to name columns
 
@@ -572,18 +598,12 @@ class _QuoteGuard:
                 ):
                     found = (j, median)
                     break
-        if (
-            not self.names
-            and self.seen < _GUARD_SAMPLE
-            and sum(1 for v in values if v.strip() and len(v) < 100) >= 3
-        ):
-            self.names = [" ".join(v.split()) for v in values]
         if found is None and self.seen < _GUARD_SAMPLE:
             self.seen += 1
-            while len(self.lengths) < len(values):
-                self.lengths.append([])
-            for j, value in enumerate(values):
-                self.lengths[j].append(len(value))
+            head = values[:MAX_COLUMNS]
+            if not self.names and sum(1 for v in head if v.strip() and len(v) < 100) >= 3:
+                self.names = [" ".join(v.split()) for v in head]
+            self.lengths.append(list(map(len, head)))
         return found
 
     def holds_a_record(self, value: str) -> bool:
@@ -595,10 +615,10 @@ class _QuoteGuard:
         return any(line.count(self.delimiter) >= width - 1 for line in value.splitlines()[1:])
 
     def median(self, j: int) -> float:
-        if j >= len(self.lengths) or not self.lengths[j]:
+        column = [row[j] for row in self.lengths if j < len(row)]
+        if not column:
             return 0.0
-        ordered = sorted(self.lengths[j])
-        return float(ordered[len(ordered) // 2])
+        return float(sorted(column)[len(column) // 2])
 
 
 def locate_decode_error(path: Path, codec: str, block: int = 1 << 20) -> tuple[int, int, bytes]:

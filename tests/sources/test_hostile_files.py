@@ -341,3 +341,28 @@ def test_shared_strings_out_of_proportion_are_refused(
         "The workbook is refused: its shared-strings part (xl/sharedStrings.xml) expands"
     )
     assert "MB of text for worksheets of 0.00" in message and "a real export stays under 20×" in message
+
+
+def test_csv_trailing_empty_columns_past_512_are_left_out(tmp_path: Path) -> None:
+    lines = [",".join(HEADER) + "," * 3_000] + [",".join(r) + "," * 3_000 for r in _rows(100)]
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reader = open_source(_cfg(path), 50)
+    assert len(reader.field_of) == len(HEADER)
+    assert reader.report["trailing_empty_columns"] == 3_000
+    assert sum(len(c.frame) for c in reader.chunks()) == 100
+    lines[40] += "x"  # a value far right of the header: refused, not dropped
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        open_source(_cfg(path), 50)
+    assert err.value.message.startswith("Line 41 has 3012 values but the header (row 1) has 12 columns")
+    assert err.value.message.endswith("The first value past the header is in column DKV: 'x'.")
+
+
+def test_csv_with_more_than_512_named_columns_is_refused(tmp_path: Path) -> None:
+    header = HEADER + [f"Cột {i}" for i in range(600)]
+    path = tmp_path / "many.csv"
+    path.write_text(",".join(header) + "\n" + ",".join(_rows(1)[0]) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        open_source(_cfg(path), 50)
+    assert err.value.message.startswith("The header (row 1) has 612 columns: no export uses more than 512")
