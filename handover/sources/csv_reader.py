@@ -65,6 +65,14 @@ class CsvReader(SourceReader):
         has_bom = sample.startswith((b"\xff\xfe", b"\xfe\xff"))
         order = utf16_byte_order(sample) if not has_bom else None
         is_utf16 = has_bom or declared in ("utf-16", "utf-16-le", "utf-16-be")
+        markup = _markup_kind(sample)
+        if markup:
+            raise self.error(
+                f"The file is {markup}, not CSV text or an Excel workbook (web systems often save their "
+                "'Excel export' this way).",
+                hint="Open it in Excel and save it as Excel Workbook (.xlsx), then use that file "
+                '(kind = "xlsx"); or export the data again as CSV.',
+            )
         if sample.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
             raise self.error(
                 "The file is a spreadsheet (Excel), not CSV text.",
@@ -389,6 +397,22 @@ class CsvReader(SourceReader):
                     step(k)
                 break
         return keep
+
+
+def _markup_kind(sample: bytes) -> str | None:
+    """ "an HTML page" / "an XML spreadsheet (Excel 2003 XML)" when a text file is markup, else None."""
+    head = sample[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
+        head = (
+            sample[:8192].decode("utf-16", errors="ignore").encode("utf-8", errors="ignore").lstrip().lower()
+        )
+    if not head.startswith(b"<"):
+        return None
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+        return "an XML spreadsheet (Excel 2003 XML)"
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<table" in head:
+        return "an HTML page"
+    return None
 
 
 def _plain_first(key: str) -> bool:

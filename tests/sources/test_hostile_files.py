@@ -366,3 +366,25 @@ def test_csv_with_more_than_512_named_columns_is_refused(tmp_path: Path) -> None
     with pytest.raises(SourceError) as err:
         open_source(_cfg(path), 50)
     assert err.value.message.startswith("The header (row 1) has 612 columns: no export uses more than 512")
+
+
+@pytest.mark.parametrize(
+    "content,what",
+    [
+        (
+            '<html><head><meta charset="utf-8"></head><body><table><tr><td>Mã hồ sơ</td></tr></table>',
+            "an HTML page",
+        ),
+        (
+            '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet/>',
+            "an XML spreadsheet (Excel 2003 XML)",
+        ),
+    ],
+)
+def test_web_excel_export_is_refused_as_what_it_is(tmp_path: Path, content: str, what: str) -> None:
+    path = tmp_path / "export.xls"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        open_source(_cfg(path, "xls"), 50)
+    assert err.value.message.startswith(f"The file is {what}, not CSV text or an Excel workbook")
+    assert "save it as Excel Workbook (.xlsx)" in (err.value.hint or "")
