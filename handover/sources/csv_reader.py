@@ -1,4 +1,8 @@
-"""CSV and text exports: encoding and delimiter detection, streamed rows, ragged-row check."""
+"""CSV and text exports: encoding and delimiter detection, streamed rows, ragged-row check.
+
+Refused up front, each with its line: a quoted value that swallows the lines after it (a quote left open; see
+:class:`_QuoteGuard`, unless ``multiline_fields``), bytes the encoding cannot decode (located on their physical
+line and byte offset), HTML or XML "Excel exports", and more than :data:`MAX_COLUMNS` named columns."""
 
 from __future__ import annotations
 
