@@ -6,13 +6,13 @@ sheets are refused before parsing; a row with a value past :data:`MAX_COLUMNS` c
 
 from __future__ import annotations
 
+import weakref
 import zipfile
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from handover.config import SourceConfig
 from handover.errors import SourceError
 from handover.models import Chunk
 from handover.sources import xlsx_stream
@@ -77,10 +77,6 @@ class ExcelReader(SourceReader):
     book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
     wb: Any = None
 
-    def __init__(self, cfg: SourceConfig, chunk_size: int) -> None:
-        super().__init__(cfg, chunk_size)
-        self._handles: list[Any] = []  # files opened for openpyxl (closed with the reader's last reference)
-
     def _check_file(self) -> bytes:
         path = self.cfg.path
         assert path is not None
@@ -144,11 +140,11 @@ class ExcelReader(SourceReader):
 
     def _source(self, path: Path) -> Any:
         """What openpyxl opens: the path, or for a workbook with another extension an open file (openpyxl
-        refuses names that do not end in .xlsx/.xlsm, whatever the bytes)."""
+        refuses names that do not end in .xlsx/.xlsm, whatever the bytes), closed when the reader goes."""
         if path.suffix.lower() in (".xlsx", ".xlsm", ".xltx", ".xltm"):
             return path
         fh = path.open("rb")
-        self._handles.append(fh)
+        weakref.finalize(self, fh.close)
         return fh
 
     def _open_openpyxl(self, path: Path) -> None:
