@@ -290,12 +290,17 @@ def sources_inspect(
             "--profile", help="Header profile in mappings/profiles/ (default: dossier-vi, then record-vi)."
         ),
     ] = None,
+    multiline_fields: Annotated[
+        bool, typer.Option("--multiline-fields", help="CSV values may span many lines (multiline_fields).")
+    ] = False,
 ) -> None:
     """Show how a file would be read: encoding and evidence, sheet, header row, column → field map,
     unmapped columns, data rows, footer lines dropped, and five sample rows (ID numbers masked)."""
     from handover.sources.inspect import inspect_source
 
-    rep = inspect_source(file, sheet=sheet, encoding=encoding, profile=profile)
+    rep = inspect_source(
+        file, sheet=sheet, encoding=encoding, profile=profile, multiline_fields=multiline_fields
+    )
     if as_json:
         _print_json(rep)
         return
@@ -311,7 +316,13 @@ def sources_inspect(
     rows = rep.get("header_rows") or [rep.get("header_row")]
     facts.add_row("Header row", ", ".join(str(r) for r in rows))
     facts.add_row("Profile", f"{rep.get('profile')} ({rep.get('entity')})")
-    facts.add_row("Data rows", str(rep.get("data_rows", 0)))
+    if rep.get("kind_warning"):
+        facts.add_row("[yellow]File kind[/yellow]", rep["kind_warning"])
+    sample = rep.get("sample") or {"complete": True}
+    facts.add_row(
+        "Data rows",
+        str(rep.get("data_rows", 0)) + ("" if sample["complete"] else f" — {sample['note']}"),
+    )
     facts.add_row("Footer lines dropped", str(rep.get("footer_dropped", 0)))
     if rep.get("hidden_row_count"):
         facts.add_row("Hidden rows (read as data)", str(rep["hidden_row_count"]))

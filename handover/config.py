@@ -32,6 +32,12 @@ class SourceConfig(BaseModel):
         description="csv: utf-8, utf-16, cp1258, tcvn3, vni ...; omit to detect (the decision is reported).",
     )
     delimiter: str | None = Field(None, description="csv: field separator; omit to detect.")
+    multiline_fields: bool = Field(
+        False,
+        description="csv: values may span many lines (long quoted notes); otherwise a value running over more "
+        "than 4 lines, or over 1,000 characters and 10x its column's typical length, is refused as a quote "
+        "left open.",
+    )
     sheet: str | None = Field(None, description="xlsx/xls: sheet name; omit for the first visible sheet.")
     header_row: int | None = Field(None, description="1-based header row; omit to detect.")
     url: str | None = Field(None, description="sql: SQLAlchemy URL of the district database (read only).")
@@ -266,6 +272,7 @@ old_district_code = "086"
 # path = "exports/van_ban.csv"
 # encoding = "utf-8"                 # omit to detect (utf-8, utf-16, cp1258, tcvn3, vni)
 # delimiter = ","
+# multiline_fields = true           # values may span many lines; omit to refuse a quote left open
 
 # [[sources]]
 # id = "district-system"
