@@ -7,6 +7,7 @@ Relative paths in the file are resolved against the file's own folder, so a batc
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -108,6 +109,11 @@ class Thresholds(BaseModel):
         5, description="Working days after the handover date within which a dossier counts as due soon."
     )
     handover_date: str = Field("2025-07-01", description="Day the districts stopped (ISO date).")
+    days_off: list[date] = Field(
+        default_factory=list,
+        description="The province's own days off (ISO dates), besides Vietnam's public holidays, when working "
+        "days are counted.",
+    )
 
 
 class BatchSection(BaseModel):
@@ -247,6 +253,7 @@ statuses = []                        # the district system's own status texts, e
 [thresholds]
 max_error_share = 0.2                # stop before loading when more rows than this share have an error
 due_soon_days = 5                    # working days after handover_date that count as "due soon"
+days_off = []                        # the province's own days off besides public holidays, e.g. ["2025-07-15"]
 handover_date = "2025-07-01"
 
 [report]

@@ -63,6 +63,7 @@ class _Timer:
 
 def build_map_settings(cfg: BatchConfig) -> MapSettings:
     """Load the resolver (with the province's rules and decisions), the routing and status tables."""
+    from handover.calendar import days_off
     from handover.pipeline.map import MapSettings, load_record_routes, load_value_codes
     from handover.pipeline.routing import ProcedureRouter, StatusTable
     from handover.units import UnitResolver
@@ -84,6 +85,7 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
         value_codes=load_value_codes(),
         handover_date=handover_day,
         due_soon_days=cfg.thresholds.due_soon_days,
+        days_off=days_off(handover_day, cfg.thresholds.days_off),
     )
 
 
