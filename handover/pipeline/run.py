@@ -130,7 +130,8 @@ def committed_chunks(engine: Engine, batch_id: str) -> set[tuple[str, int]]:
 
 class _FindingsCsv:
     """Pass 1's findings, row by row, as CSV: kept in the report folder after a dry run or a gate stop, so that
-    the rows to fix can be found before anything is loaded."""
+    the rows to fix can be found before anything is loaded. Every text cell goes through
+    :func:`handover.safe.spreadsheet_safe`: a key such as ``=HYPERLINK(...)`` opens in Excel as text."""
 
     COLUMNS = ("source_id", "row", "key", "field", "check", "severity", "message_vi", "message_en")
 
@@ -141,7 +142,9 @@ class _FindingsCsv:
         self._writer.writerow(self.COLUMNS)
 
     def write(self, findings: list[Finding]) -> None:
-        self._writer.writerows([getattr(f, c) for c in self.COLUMNS] for f in findings)
+        from handover.safe import spreadsheet_safe
+
+        self._writer.writerows([spreadsheet_safe(getattr(f, c)) for c in self.COLUMNS] for f in findings)
 
     def keep(self, target: Path) -> Path:
         self._fh.flush()
