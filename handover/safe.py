@@ -66,3 +66,20 @@ def printable(value: Any, *, newlines: bool = False) -> str:
         else:
             out.append(_escape(ch))
     return "".join(out)
+
+
+def printable_json(text: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with every character :func:`printable`
+    would escape written as a JSON ``\\uXXXX`` escape: the same JSON value, safe to show on a terminal."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or unicodedata.category(ch) not in _HIDDEN:
+            out.append(ch)
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:  # a surrogate pair, as JSON writes characters beyond the BMP
+            code = ord(ch) - 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+    return "".join(out)
