@@ -697,7 +697,7 @@ def main() -> None:
         if show:
             show()
         else:
-            err_console.print(str(exc))
+            err_console.print(_lit(exc, newlines=True))
         sys.exit(ExitCode.USAGE)
     except Exception as exc:  # the unexpected
         if _state["debug"]:

@@ -10,6 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -73,6 +75,34 @@ def test_printable() -> None:
     for kept in ["Xã Sơn Hà", "[red]x[/red]", "Nguyễn\u00a0Văn", "\ue000", ""]:
         assert printable(kept) == kept
     assert printable(12) == "12"
+
+
+@given(st.text())
+def test_spreadsheet_safe_round_trips(text: str) -> None:
+    """Never a formula-like start, and the value is the original behind at most one added quote."""
+    safe = spreadsheet_safe(text)
+    assert not safe.startswith(FORMULA_TRIGGERS)
+    assert safe == text or safe == "'" + text
+
+
+@given(st.text())
+def test_printable_leaves_nothing_a_terminal_acts_on(text: str) -> None:
+    import unicodedata
+
+    shown = printable(text)
+    assert all(unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Zl", "Zp"} for ch in shown)
+    shown.encode("utf-8")  # no lone surrogate left: always writable
+
+
+@given(
+    st.recursive(st.text() | st.integers(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner))
+)
+def test_printable_json_is_the_same_value(data: object) -> None:
+    from handover.safe import printable_json
+
+    text = printable_json(json.dumps(data, ensure_ascii=False))
+    assert json.loads(text) == data
+    assert text == printable(text)  # nothing left to escape
 
 
 def _csv_cells(path: Path) -> list[list[str]]:
