@@ -110,10 +110,10 @@ class SourceConfig(BaseModel):
     @classmethod
     def _digits(cls, value: str | None, info: Any) -> str | None:
         width = 2 if info.field_name == "old_province_code" else 3
-        if value is not None and not re.fullmatch(rf"[0-9]{{{width}}}", value):
+        if value is not None and not re.fullmatch(rf"[0-9]{{1,{width}}}", value):  # shorter: zero-padded
             example = "10" if width == 2 else "086"
             raise ValueError(
-                f"'{value}' is not a {width}-digit code (write it quoted, zero-padded: \"{example}\")"
+                f"'{value}' is not a code of up to {width} digits (write it quoted, e.g. \"{example}\")"
             )
         return value
 

@@ -74,8 +74,10 @@ REFUSED = [
     ("thresholds", "handover_date = 2025-07-01T08:00:00", "thresholds.handover_date", "give the date only"),
     ("source", 'delimiter = ";;"', "sources.0.delimiter", "give one character"),
     ("source", "delimiter = '\"'", "sources.0.delimiter", "give one character"),
-    ("source", 'old_district_code = "86"', "sources.0.old_district_code", "not a 3-digit code"),
-    ("source", 'old_province_code = "1"', "sources.0.old_province_code", "not a 2-digit code"),
+    ("source", 'old_district_code = "0860"', "sources.0.old_district_code", "not a code of up to 3 digits"),
+    ("source", 'old_district_code = "8a6"', "sources.0.old_district_code", "not a code of up to 3 digits"),
+    ("source", 'old_province_code = "100"', "sources.0.old_province_code", "not a code of up to 2 digits"),
+    ("source", 'old_province_code = "１０"', "sources.0.old_province_code", "not a code of up to 2 digits"),
 ]
 
 
