@@ -41,6 +41,11 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+def _hidden(ch: str) -> bool:
+    """True for a character a terminal acts on instead of showing (no-break spaces and private use are shown)."""
+    return not ch.isprintable() and unicodedata.category(ch) in _HIDDEN
+
+
 def _escape(ch: str) -> str:
     code = ord(ch)
     if code < 0x100:
@@ -59,12 +64,7 @@ def printable(value: Any, *, newlines: bool = False) -> str:
         return text
     out = []
     for ch in text:
-        if ch == "\n" and newlines:
-            out.append(ch)
-        elif ch.isprintable() or unicodedata.category(ch) not in _HIDDEN:
-            out.append(ch)  # no-break and other spaces, private use: shown as they are
-        else:
-            out.append(_escape(ch))
+        out.append(_escape(ch) if _hidden(ch) and not (newlines and ch == "\n") else ch)
     return "".join(out)
 
 
@@ -75,7 +75,7 @@ def printable_json(text: str) -> str:
         return text
     out = []
     for ch in text:
-        if ch.isprintable() or unicodedata.category(ch) not in _HIDDEN:
+        if not _hidden(ch):
             out.append(ch)
         elif ord(ch) < 0x10000:
             out.append(f"\\u{ord(ch):04x}")
