@@ -357,6 +357,22 @@ def sources_inspect(
     for check, count in rep.get("findings", {}).items():
         facts.add_row(f"Warnings: {check}", str(count))
     console.print(facts)
+    from rich.markup import escape
+
+    for gap in rep.get("missing", []):
+        line = (
+            f"[bold red]No column maps to {gap['what']}[/bold red] ({' / '.join(gap['fields'])}): "
+            f"{gap['consequence']}."
+        )
+        if gap.get("suggestion"):
+            hint = gap["suggestion"]
+            line += (
+                f" Likeliest column: {hint['column']} '{escape(hint['header'])}'. Map it under "
+                f"\\[sources.columns]: {escape(hint['config'])}"
+            )
+        else:
+            line += " No column looks like it: map one under \\[sources.columns]."
+        err_console.print(line, soft_wrap=True, markup=True, highlight=False)
     cols = Table(title="Columns → fields")
     for name in ("Column", "Header", "Field"):
         cols.add_column(name)

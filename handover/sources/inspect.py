@@ -128,7 +128,70 @@ def _run(reader: Any) -> dict[str, Any]:
         "footer lines and warnings are counted in it only; `handover run --dry-run` reads everything",
     }
     out["sha256"] = reader.fingerprint.sha256
+    out["missing"] = missing_fields(reader)
     return _cap(out)
+
+
+# What a row needs besides its key to reach the right commune and person: (what, fields any of which will do).
+WATCHED: dict[Entity, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    Entity.DOSSIER: (
+        ("the dossier code", ("dossier_code",)),
+        ("the old commune", ("old_commune_code", "old_commune_name", "address")),
+        ("the applicant", ("applicant_name",)),
+    ),
+    Entity.RECORD: (
+        ("the record number", ("record_number",)),
+        ("the old commune", ("old_commune_code", "old_commune_name", "address")),
+        ("the person registered", ("subject_name",)),
+    ),
+}
+_CONSEQUENCE = {
+    "the old commune": "every row will go to review (no commune to hand it to)",
+    "the applicant": "rows will load without the applicant's name",
+    "the person registered": "rows will load without the person's name",
+}
+
+
+def missing_fields(reader: Any) -> list[dict[str, Any]]:
+    """The things no column maps to (the old commune, the applicant, the key), each with the likeliest unmapped
+    column: the header closest to the profile's variants for those fields (rapidfuzz, token set ratio ≥ 60)."""
+    from rapidfuzz import fuzz
+
+    from handover.text import fold
+
+    mapped = {c["field"] for c in reader.report.get("columns", []) if c.get("field")}
+    variants: dict[str, list[str]] = {}
+    for key, field in load_profile(reader.report.get("profile") or "").lookup().items():
+        variants.setdefault(field, []).append(key)
+    unmapped = [c for c in reader.report.get("columns", []) if not c.get("field") and c.get("source")]
+    out: list[dict[str, Any]] = []
+    for what, fields in WATCHED.get(reader.entity, ()):
+        if mapped & set(fields):
+            continue
+        best: tuple[float, dict[str, Any], str] | None = None
+        for column in unmapped:
+            header = fold(column["source"])
+            for field in fields:
+                for variant in variants.get(field, []):
+                    score = fuzz.token_set_ratio(header, variant)
+                    if score >= 60 and (best is None or score > best[0]):
+                        best = (score, column, field)
+        item: dict[str, Any] = {
+            "what": what,
+            "fields": list(fields),
+            "consequence": _CONSEQUENCE.get(what, "the source cannot be read"),
+        }
+        if best is not None:
+            score, column, field = best
+            item["suggestion"] = {
+                "column": column.get("column"),
+                "header": column["source"],
+                "field": field,
+                "score": round(score),
+                "config": f'"{column["source"]}" = "{field}"',
+            }
+        out.append(item)
+    return out
 
 
 def _text_size(frame: Any) -> int:
