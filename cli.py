@@ -357,9 +357,7 @@ def sources_inspect(
     for check, count in rep.get("findings", {}).items():
         facts.add_row(f"Warnings: {check}", str(count))
     console.print(facts)
-    from rich.markup import escape
-
-    for gap in rep.get("missing", []):
+    for gap in rep.get("missing", []):  # already literal (_literal_data)
         line = (
             f"[bold red]No column maps to {gap['what']}[/bold red] ({' / '.join(gap['fields'])}): "
             f"{gap['consequence']}."
@@ -367,8 +365,8 @@ def sources_inspect(
         if gap.get("suggestion"):
             hint = gap["suggestion"]
             line += (
-                f" Likeliest column: {hint['column']} '{escape(hint['header'])}'. Map it under "
-                f"\\[sources.columns]: {escape(hint['config'])}"
+                f" Likeliest column: {hint['column']} '{hint['header']}'. Map it under "
+                f"\\[sources.columns]: {hint['config']}"
             )
         else:
             line += " No column looks like it: map one under \\[sources.columns]."
