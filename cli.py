@@ -678,10 +678,10 @@ def _render_batch(result: Any) -> None:
         account = accounts.get(source_id)
         if account is None:
             continue
-        console.print(Text(f"{source_id}: {account.summary()}"), overflow="fold")
+        console.print(Text(printable(f"{source_id}: {account.summary()}")), overflow="fold")
         notable = [line for line in account.lines if line.rule not in EXPECTED_RULES]
-        for line in notable[:10]:
-            console.print(Text(f"  row {line.row} {line.rule}: {line.text}"), overflow="fold")
+        for line in notable[:10]:  # cells: shown as written, control characters as visible escapes
+            console.print(Text(printable(f"  row {line.row} {line.rule}: {line.text}")), overflow="fold")
         if len(notable) > 10:
             console.print(f"  … {len(notable) - 10} more: --json and the HTML report list them")
     console.print(
