@@ -24,7 +24,7 @@ from handover import __version__
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
-from handover.models import DISPOSITIONS, BatchResult, Counts, Finding, StageTiming
+from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, Finding, StageTiming
 from handover.pipeline.spool import Spool
 
 if TYPE_CHECKING:
@@ -178,6 +178,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
 
 def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
     from handover.pipeline.extract import open_sources
+    from handover.pipeline.keyspan import BatchKeys
     from handover.pipeline.validate import gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
 
@@ -222,11 +223,21 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             done = committed_chunks(engine, batch_id) if engine is not None else set()
             validated: Counter[str] = Counter()
 
+            batch_keys = BatchKeys()
+            entity_of = {s.config.id: Entity(s.config.entity) for s in sources}
+
             def take(outcomes: Iterator[ChunkOutcome]) -> None:
                 for out in outcomes:
                     pass1[out.source_id] = pass1.get(out.source_id, Counts()).add(out.counts)
                     findings.update(f.check for f in out.findings)
                     findings_csv.write(out.findings)
+                    if out.keys is not None and out.path is not None:  # keys across chunks: decided here
+                        change, made = batch_keys.take(
+                            out.source_id, entity_of[out.source_id], out.path, out.keys
+                        )
+                        pass1[out.source_id] = pass1[out.source_id].add(change)
+                        findings.update(f.check for f in made)
+                        findings_csv.write(made)
                     merge_gx(gx_totals, out.gx)
                     for stage, seconds in out.seconds.items():
                         timer.seconds[stage] += seconds
@@ -247,6 +258,9 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                         continue
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
+            batch_keys.apply(
+                Spool.read, Spool.write
+            )  # the decisions on earlier chunks, into their spool files
             fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
