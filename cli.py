@@ -631,11 +631,13 @@ def render_error(exc: HandoverError) -> None:
     (logs, pipes, CI), so that paths and codes stay whole and searchable."""
     from rich.markup import escape
 
+    from handover.redact import scrub
+
     title = f"handover: {type(exc).__name__}"
-    lines = [f"[bold]{escape(exc.message)}[/bold]"]
-    lines += [f"  {key}: {escape(str(value))}" for key, value in exc.context.items()]
+    lines = [f"[bold]{escape(scrub(exc.message))}[/bold]"]
+    lines += [f"  {key}: {escape(scrub(str(value)))}" for key, value in exc.context.items()]
     if exc.hint:
-        lines.append(f"[green]What to do:[/green] {escape(exc.hint)}")
+        lines.append(f"[green]What to do:[/green] {escape(scrub(exc.hint))}")
     if err_console.is_terminal:
         err_console.print(Panel("\n".join(lines), title=title, border_style="red"))
     else:
@@ -670,9 +672,13 @@ def main() -> None:
     except Exception as exc:  # the unexpected
         if _state["debug"]:
             raise
+        from rich.markup import escape
+
+        from handover.redact import scrub
+
         err_console.print(
             Panel(
-                f"[bold]Unexpected error:[/bold] {type(exc).__name__}: {exc}\n\n"
+                f"[bold]Unexpected error:[/bold] {escape(scrub(f'{type(exc).__name__}: {exc}'))}\n\n"
                 "[green]What to do:[/green] run again with --debug and report the traceback.",
                 title="handover: internal error",
                 border_style="red",

@@ -26,6 +26,7 @@ from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, BatchResult, Counts, Finding, StageTiming
 from handover.pipeline.spool import Spool
+from handover.workdir import WorkFolder
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -158,7 +159,7 @@ class _FindingsCsv:
 
 def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
-    from handover.pipeline.extract import open_sources
+    from handover.pipeline.extract import check_unchanged, open_sources
     from handover.pipeline.validate import gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
 
@@ -173,13 +174,15 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
     chunks_skipped = new_rows = conflicts = 0
     notices: list[str] = []
     engine = loader = None
+    # every temporary file of the run (snapshots, spool, report jobs) in one private folder; dead runs' go
+    folder = WorkFolder().open()
     # the workers start first: they import great-expectations while this process opens the sources
     workers = Workers(
         choose_workers(cfg.batch.workers, planned_sources(cfg.sources)), [s.entity for s in cfg.sources]
     )
     try:
         with timer.stage("extract"):
-            sources = open_sources(cfg.sources, cfg.batch.chunk_size)
+            sources = open_sources(cfg.sources, cfg.batch.chunk_size, folder.subdir("sources-"))
         with timer.stage("map"):
             settings = build_map_settings(cfg)
         if not dry_run:
@@ -192,7 +195,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
         with (
             lock as held,
-            Spool() as spool,
+            Spool(folder.dir) as spool,
             _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
             Pass1(settings, spool, workers) as pass_one,
         ):
@@ -228,6 +231,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                         continue
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
+            check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
 
             total1 = Counts.total(pass1.values())
             if total1.extracted and gate_exceeded(
@@ -295,6 +299,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         workers.close()
         if engine is not None:
             engine.dispose()
+        folder.close()
 
     from handover.target.db import safe_url
 

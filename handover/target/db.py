@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from handover.errors import LoadError
+from handover.redact import mask_url
 from handover.target import schema
 
 log = logging.getLogger("handover.target.db")
@@ -38,11 +39,9 @@ _BUSY_TIMEOUT_MS = 30_000
 
 
 def safe_url(url: str | URL) -> str:
-    """The URL as users may see it: password replaced by ``***``."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable URL>"
+    """The URL as users may see it: passwords (userinfo and query string) replaced by ``***``
+    (:func:`handover.redact.mask_url`)."""
+    return mask_url(url)
 
 
 def _parse(url: str) -> URL:
@@ -50,7 +49,7 @@ def _parse(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise LoadError(
-            f"'{url}' is not a database URL",
+            f"'{mask_url(url)}' is not a database URL",
             hint="write it as sqlite:///path/target.db, postgresql://user@host/db or mysql://user@host/db",
         ) from exc
     if parsed.drivername in _DEFAULT_DRIVERS:
@@ -185,7 +184,7 @@ class WalCheckpointer:
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` (no connection made yet); LoadError for a bad URL or a missing driver."""
     parsed = _parse(url)
-    shown = parsed.render_as_string(hide_password=True)
+    shown = mask_url(parsed)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         folder = Path(parsed.database).expanduser().resolve().parent
         if not folder.is_dir():
@@ -251,7 +250,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def _unreachable(engine: Engine, exc: Exception) -> LoadError:
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
     return LoadError(
         f"cannot reach the target database {shown}: {detail}",
@@ -279,7 +278,7 @@ def open_target(url: str, *, create: bool = True) -> Engine:
     upgrade``), at a version newer than this handover knows, or holds tables but no schema version.
     """
     engine = make_engine(url)
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     try:
         current = current_revision(engine)
         head = head_revision()

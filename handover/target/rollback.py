@@ -49,6 +49,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from handover.errors import LoadError
 from handover.models import Entity
+from handover.redact import mask_url
 from handover.target import schema
 from handover.target.hashing import key_columns, table_for
 from handover.target.loader import utcnow
@@ -386,7 +387,7 @@ def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[st
 
 def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> RollbackResult:
     """Undo ``batch_id`` (see the module text); ``dry_run`` reports the same figures and changes nothing."""
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     try:
         with engine.connect() as conn:
             status = conn.execute(
