@@ -47,7 +47,7 @@ def safe_url(url: str | URL) -> str:
 def _parse(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise LoadError(
             f"'{mask_url(url)}' is not a database URL",
             hint="write it as sqlite:///path/target.db, postgresql://user@host/db or mysql://user@host/db",
