@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from handover.config import SourceConfig
     from handover.sources.base import SourceReader
 
-_BLOCK = 1 << 20
+_BLOCK = 8 << 20  # bytes per read: copying costs little more than hashing alone
 
 
 @dataclasses.dataclass(frozen=True)
