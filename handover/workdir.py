@@ -6,8 +6,8 @@ A run's temporary files hold the rows in clear (ID numbers, phones), so they liv
 boot id). The folder is removed when the run ends; a run killed with SIGKILL (or a power cut) cannot remove it,
 so every new :class:`WorkFolder` first removes the folders of this user whose owner process is dead (gone,
 its pid reused by another process, or started before the last boot); a live owner's folder is left alone.
-While a work folder is open, Python's temporary files of this process (``tempfile``: openpyxl's sheet files
-among them) are made inside it too.
+While a work folder is open, the temporary files of this process and of the worker processes it starts
+(``tempfile`` and ``TMPDIR``: openpyxl's sheet files, great-expectations' folders) are made inside it too.
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ class WorkFolder:
         self.dir: Path | None = None
         self.removed: list[Path] = []  # dead runs' folders removed on opening
         self._saved_tempdir: str | None = None
+        self._saved_env: str | None = None
 
     def open(self) -> WorkFolder:
         base = self.base or base_dir()
@@ -137,7 +138,8 @@ class WorkFolder:
         os.replace(part, self.dir / MARKER)
         (self.dir / "tmp").mkdir(mode=0o700)
         self._saved_tempdir = tempfile.tempdir
-        tempfile.tempdir = str(self.dir / "tmp")
+        self._saved_env = os.environ.get("TMPDIR")
+        tempfile.tempdir = os.environ["TMPDIR"] = str(self.dir / "tmp")  # the worker processes' too
         _active.append(self)
         return self
 
@@ -152,6 +154,10 @@ class WorkFolder:
         if self in _active:
             _active.remove(self)
             tempfile.tempdir = self._saved_tempdir
+            if self._saved_env is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = self._saved_env
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 

@@ -34,18 +34,19 @@ def _dead_pid() -> int:
 
 
 def test_a_work_folder_is_private_marked_and_removed(tmp_path: Path) -> None:
-    saved = tempfile.tempdir
+    saved, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
     with WorkFolder(tmp_path) as work:
         assert work.dir is not None and work.dir.parent == tmp_path
         assert stat.S_IMODE(work.dir.stat().st_mode) == 0o700
         owner = json.loads((work.dir / MARKER).read_text(encoding="utf-8"))
         assert owner["pid"] == os.getpid() and owner == {**owner_marker(), "created": owner["created"]}
-        assert tempfile.gettempdir() == str(work.dir / "tmp")  # Python's temporary files go inside it
+        # this process's temporary files go inside it, and those of the processes it starts
+        assert tempfile.gettempdir() == os.environ["TMPDIR"] == str(work.dir / "tmp")
         with private_dir("sheets-") as sheets:
             assert sheets.parent == work.dir and stat.S_IMODE(sheets.stat().st_mode) == 0o700
         assert not sheets.exists()
         folder = work.dir
-    assert not folder.exists() and tempfile.tempdir == saved
+    assert not folder.exists() and tempfile.tempdir == saved and os.environ.get("TMPDIR") == saved_env
 
 
 def test_private_dir_without_a_run_makes_its_own_marked_folder(tmp_path: Path, monkeypatch) -> None:
