@@ -129,9 +129,19 @@ class WorkFolder:
 
     def open(self) -> WorkFolder:
         base = self.base or base_dir()
-        base.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.removed = sweep(base)
-        self.dir = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))  # mode 0700
+        try:
+            base.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.removed = sweep(base)
+            self.dir = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))  # mode 0700
+        except OSError as exc:
+            from handover.errors import ConfigError
+
+            raise ConfigError(
+                f"Cannot make the run's private work folder in {base}: {exc.strerror or exc}.",
+                hint="Set HANDOVER_WORK_DIR (or TMPDIR) to a folder this user can write to, with room for a copy "
+                "of the sources and the validated rows.",
+                file=str(base),
+            ) from exc
         os.chmod(self.dir, 0o700)
         part = self.dir / f"{MARKER}.part"
         part.write_text(json.dumps(owner_marker()), encoding="utf-8")

@@ -12,7 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from handover import workdir
+from handover.errors import ConfigError
 from handover.workdir import MARKER, PREFIX, WorkFolder, owner_marker, private_dir, sweep
 
 
@@ -72,3 +75,12 @@ def test_the_next_run_removes_dead_owners_folders_and_keeps_live_ones(tmp_path: 
         left = {p.name for p in tmp_path.iterdir()}
         assert left == {p.name for p in (live, elsewhere, unmarked_new, other)} | {work.dir.name}
     assert sweep(tmp_path) == []  # what is left belongs to live owners (or to another machine)
+
+
+def test_a_work_folder_base_that_cannot_be_used_is_a_config_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        WorkFolder(blocked / "work").open()
+    assert caught.value.exit_code == 2 and "HANDOVER_WORK_DIR" in (caught.value.hint or "")
+    assert workdir.current() is None
