@@ -348,6 +348,13 @@ def sources_inspect(
         str(rep.get("data_rows", 0)) + ("" if sample["complete"] else f" — {sample['note']}"),
     )
     facts.add_row("Footer lines dropped", str(rep.get("footer_dropped", 0)))
+    if "physical_rows" in rep and sample["complete"]:  # a sample has not read every row
+        rules = ", ".join(f"{rule} {n}" for rule, n in rep.get("non_data", {}).items())
+        non_data = sum(rep.get("non_data", {}).values())
+        facts.add_row(
+            "Rows read",
+            f"{rep['physical_rows']} = {rep.get('data_rows', 0)} data + {non_data} non-data ({rules})",
+        )
     if rep.get("hidden_row_count"):
         facts.add_row("Hidden rows (read as data)", str(rep["hidden_row_count"]))
     if rep.get("unmapped"):
@@ -636,21 +643,47 @@ _COUNT_COLUMNS = ("extracted", "loaded", "review", "quarantined", "excluded", "d
 
 
 def _render_batch(result: Any) -> None:
-    rows = [
-        [
-            name,
-            *(f"{getattr(c, k):,}" for k in _COUNT_COLUMNS),
-            Text("✔", style="green") if c.balanced() else Text("✘", style="red"),
-        ]
-        for name, c in [*result.per_source.items(), ("TOTAL", result.total)]
-    ]
+    from handover.models import EXPECTED_RULES
+
+    accounts = {s.source_id: s.rows for s in result.sources}
+    known = [a for a in accounts.values() if a is not None]
+    rows = []
+    for name, c in [*result.per_source.items(), ("TOTAL", result.total)]:
+        account = accounts.get(name)
+        if name == "TOTAL":
+            ok = (
+                all(a.balances(result.per_source.get(s, c)) for s, a in accounts.items() if a)
+                and c.balanced()
+            )
+            non_data, read = sum(a.non_data_rows for a in known), sum(a.physical_rows for a in known)
+        else:
+            ok = account.balances(c) if account else c.balanced()
+            non_data, read = (account.non_data_rows, account.physical_rows) if account else ("", "")
+        rows.append(
+            [
+                name,
+                *(f"{getattr(c, k):,}" for k in _COUNT_COLUMNS),
+                *(f"{v:,}" if isinstance(v, int) else v for v in (non_data, read)),
+                Text("✔", style="green") if ok else Text("✘", style="red"),
+            ]
+        )
     _print_rows(
         f"Batch {result.batch_id} ({result.status})",
-        ("source", *_COUNT_COLUMNS, "balance"),
+        ("source", *_COUNT_COLUMNS, "non-data", "read", "balance"),
         rows,
-        right={*_COUNT_COLUMNS, "balance"},
+        right={*_COUNT_COLUMNS, "non-data", "read", "balance"},
         total_last=True,
     )
+    for source_id in result.per_source:
+        account = accounts.get(source_id)
+        if account is None:
+            continue
+        console.print(Text(printable(f"{source_id}: {account.summary()}")), overflow="fold")
+        notable = [line for line in account.lines if line.rule not in EXPECTED_RULES]
+        for line in notable[:10]:  # cells: shown as written, control characters as visible escapes
+            console.print(Text(printable(f"  row {line.row} {line.rule}: {line.text}")), overflow="fold")
+        if len(notable) > 10:
+            console.print(f"  … {len(notable) - 10} more: --json and the HTML report list them")
     console.print(
         f"New rows in the target: {result.new_rows:,}   conflicts: {result.conflicts:,}   "
         f"chunks resumed (already committed): {result.chunks_skipped:,}"

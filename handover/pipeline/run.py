@@ -251,6 +251,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
             check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
+            fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
             if total1.extracted and gate_exceeded(

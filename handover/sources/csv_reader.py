@@ -25,7 +25,6 @@ from handover.sources.encodings import (
     utf16_byte_order,
 )
 from handover.sources.files import check_regular_file, kind_findings
-from handover.sources.headers import footer_marker
 
 DELIMITERS = (",", ";", "\t", "|")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -270,8 +269,8 @@ class CsvReader(SourceReader):
         for number, values, _ in self._rows():
             if number < data_start:
                 continue
-            if footer_marker(values, self._key_of(values)):
-                return
+            if self._footer_marker(values):
+                continue  # a possible total line or signature block: its cells need not match the header
             if len(values) <= width:
                 continue
             extra = next((j for j in range(width, len(values)) if values[j].strip()), None)
@@ -357,50 +356,44 @@ class CsvReader(SourceReader):
                 cols = [block[c].to_numpy(dtype=object) for c in range(used)]
                 numbers = np.arange(line, line + m, dtype=np.int64)
                 line += m
+                self.report["physical_rows"] += m
                 plain = np.fromiter(map(plain_of, *cols[: ki + 1]), dtype=bool, count=m)
-                keep = self._keep_rows(cols, numbers, plain)
+                keep, carried = self._keep_block(cols, numbers, plain)
+                if carried:  # rows of earlier blocks held back, data after all: before this block's rows
+                    pending.append(_columns_of(carried, width))
+                    buffered += len(carried)
                 sel = np.flatnonzero(keep)
-                if len(sel) == 0:
-                    continue
-                pending.append((numbers[sel], [cols[j][sel] for j in range(width)]))
-                buffered += len(sel)
-                while buffered >= self.chunk_size:
+                if len(sel):
+                    pending.append((numbers[sel], [cols[j][sel] for j in range(width)]))
+                    buffered += len(sel)
+                given = False
+                while buffered > self.chunk_size:  # the last chunk is given after the end-of-file rules
                     rows_, columns = _concat(pending)
                     n = self.chunk_size
                     yield build(index, rows_[:n], [c[:n] for c in columns])
                     index += 1
                     pending = [(rows_[n:], [c[n:] for c in columns])] if len(rows_) > n else []
                     buffered -= n
+                    given = True
+                if given and pending:  # a copy: a view would keep the given rows' cells alive with the block
+                    pending = [(pending[0][0].copy(), [c.copy() for c in pending[0][1]])]
+        self._finish_rows()
         if buffered:
             rows_, columns = _concat(pending)
             yield build(index, rows_, columns)
 
-    def _keep_rows(self, cols: list[Any], numbers: Any, plain: Any) -> Any:
-        """Data rows of one block. Plain rows (key filled, not opening with T/C) are data unless a footer came
-        before; every other row goes through the row-by-row rules, in order."""
-        m = len(numbers)
-        keep = plain.copy()
 
-        def step(i: int) -> bool:
-            return self._step(int(numbers[i]), [c[i] for c in cols], False)
+def _columns_of(rows: list[tuple[int, list[Any]]], width: int) -> tuple[Any, list[Any]]:
+    """Rows as the fast path's (row numbers, object column arrays) of ``width`` columns."""
+    import numpy as np
 
-        start = 0
-        while start < m and self._first_after_header:
-            keep[start] = step(start)
-            start += 1
-        if self._in_footer:
-            keep[start:] = False
-            for i in range(start, m):
-                step(i)
-            return keep
-        for i in (~plain[start:]).nonzero()[0] + start:
-            keep[i] = step(int(i))
-            if self._in_footer:
-                keep[i + 1 :] = False
-                for k in range(int(i) + 1, m):
-                    step(k)
-                break
-        return keep
+    numbers = np.array([number for number, _ in rows], dtype=np.int64)
+    columns = []
+    for j in range(width):
+        col = np.empty(len(rows), dtype=object)
+        col[:] = [values[j] if j < len(values) else "" for _, values in rows]
+        columns.append(col)
+    return numbers, columns
 
 
 def _markup_kind(sample: bytes) -> str | None:

@@ -74,6 +74,7 @@ def check_shared_strings(path: Path, floor: int | None = None, ratio: int | None
 
 class ExcelReader(SourceReader):
     kind = "xlsx"
+    gaps_are_blank = True  # rows a sheet does not store are empty rows
     book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
     wb: Any = None
 
