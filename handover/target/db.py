@@ -350,7 +350,7 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
 
 
 def _schema_busy(engine: Engine) -> LoadError:
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     return LoadError(
         f"another process has been creating or upgrading the schema of {shown} for over "
         f"{_SCHEMA_LOCK_WAIT_S:.0f} s",
@@ -377,7 +377,7 @@ def _migrate(engine: Engine, *, only_if_empty: bool = False) -> None:
         if current is None:
             existing = set(inspect(conn).get_table_names()) & set(schema.metadata.tables)
             if existing:
-                shown = engine.url.render_as_string(hide_password=True)
+                shown = mask_url(engine.url)
                 raise LoadError(
                     f"the database holds handover tables ({', '.join(sorted(existing))}) but no schema version",
                     hint="point the URL at an empty database or at one created by handover",
