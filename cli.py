@@ -854,11 +854,13 @@ def render_error(exc: HandoverError) -> None:
     """The one place a user-facing error is shown: a red panel on a terminal, plain unwrapped lines otherwise
     (logs, pipes, CI), so that paths and codes stay whole and searchable. A cell or header quoted in it is
     shown as written, control characters as escapes."""
+    from handover.redact import scrub
+
     title = f"handover: {type(exc).__name__}"
-    lines = [f"[bold]{_lit(exc.message, newlines=True)}[/bold]"]
-    lines += [f"  {_lit(key)}: {_lit(value)}" for key, value in exc.context.items()]
+    lines = [f"[bold]{_lit(scrub(exc.message), newlines=True)}[/bold]"]
+    lines += [f"  {_lit(key)}: {_lit(scrub(str(value)))}" for key, value in exc.context.items()]
     if exc.hint:
-        lines.append(f"[green]What to do:[/green] {_lit(exc.hint, newlines=True)}")
+        lines.append(f"[green]What to do:[/green] {_lit(scrub(exc.hint), newlines=True)}")
     if err_console.is_terminal:
         err_console.print(Panel("\n".join(lines), title=title, border_style="red"))
     else:
@@ -893,9 +895,11 @@ def main() -> None:
     except Exception as exc:  # the unexpected
         if _state["debug"]:
             raise
+        from handover.redact import scrub
+
         err_console.print(
             Panel(
-                f"[bold]Unexpected error:[/bold] {_lit(f'{type(exc).__name__}: {exc}', newlines=True)}\n\n"
+                f"[bold]Unexpected error:[/bold] {_lit(scrub(f'{type(exc).__name__}: {exc}'), newlines=True)}\n\n"
                 "[green]What to do:[/green] run again with --debug and report the traceback.",
                 title="handover: internal error",
                 border_style="red",

@@ -26,6 +26,7 @@ from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, Finding, StageTiming
 from handover.pipeline.spool import Spool
+from handover.workdir import WorkFolder
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -177,7 +178,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
 
 
 def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
-    from handover.pipeline.extract import open_sources
+    from handover.pipeline.extract import check_unchanged, open_sources
     from handover.pipeline.keyspan import BatchKeys
     from handover.pipeline.validate import gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
@@ -193,13 +194,15 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     chunks_skipped = new_rows = conflicts = 0
     notices: list[str] = []
     engine = loader = None
+    # every temporary file of the run (snapshots, spool, report jobs) in one private folder; dead runs' go
+    folder = WorkFolder().open()
     # the workers start first: they import great-expectations while this process opens the sources
     workers = Workers(
         choose_workers(cfg.batch.workers, planned_sources(cfg.sources)), [s.entity for s in cfg.sources]
     )
     try:
         with timer.stage("extract"):
-            sources = open_sources(cfg.sources, cfg.batch.chunk_size)
+            sources = open_sources(cfg.sources, cfg.batch.chunk_size, folder.subdir("sources-"))
         with timer.stage("map"):
             settings = build_map_settings(cfg)
         if not dry_run:
@@ -212,7 +215,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
         with (
             lock as held,
-            Spool() as spool,
+            Spool(folder.dir) as spool,
             _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
             Pass1(settings, spool, workers) as pass_one,
         ):
@@ -258,9 +261,8 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                         continue
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
-            batch_keys.apply(
-                Spool.read, Spool.write
-            )  # the decisions on earlier chunks, into their spool files
+            check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
+            batch_keys.apply(Spool.read, Spool.write)  # decisions on earlier chunks, into their spool files
             fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
@@ -331,6 +333,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         workers.close()
         if engine is not None:
             engine.dispose()
+        folder.close()
 
     from handover.target.db import safe_url
 

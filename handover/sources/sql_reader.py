@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from handover.models import Finding, RowAccount, Severity, SourceFingerprint
+from handover.redact import mask_url
 from handover.sources.base import RawRow, SourceReader
 
 
@@ -27,7 +28,8 @@ def _readonly_sqlite(url: Any) -> Any:
     db = url.database
     if not db or db == ":memory:" or db.startswith("file:"):
         return url
-    return url.set(database=f"file:{db}?mode=ro", query={**url.query, "uri": "true"})
+    # mode=ro as a query argument: the driver adds the URL's other arguments after it, joined rightly
+    return url.set(database=f"file:{db}", query={**url.query, "mode": "ro", "uri": "true"})
 
 
 class SqlReader(SourceReader):
@@ -49,7 +51,7 @@ class SqlReader(SourceReader):
                 hint="Write it like postgresql+psycopg://user@host/db or sqlite:///district.db.",
                 column="url",
             ) from exc
-        self.location = url.render_as_string(hide_password=True)
+        self.location = mask_url(url)
         self.file = None
         self.report["file"] = self.location
         self.report["encoding"] = "database (Unicode through the driver)"
