@@ -337,7 +337,7 @@ def test_sql_table_read_only_in_key_order(tmp_path: Path) -> None:
     reader = open_source(cfg, 1)
     chunks = list(reader.chunks())
     assert [c.frame["dossier_code"].iloc[0] for c in chunks] == ["HS-1", "HS-3"]
-    assert [c.frame["source_row"].iloc[0] for c in chunks] == [1, 2]
+    assert [c.frame["source_row"].iloc[0] for c in chunks] == [1, 3]  # numbered by the primary key
     assert chunks[0].frame["due_date"].iloc[0] == "1994-10-24"
     assert chunks[1].frame["applicant_id"].iloc[0] == "010087004321"
     assert chunks[1].frame["phone"].iloc[0] == "0388765432"
