@@ -159,7 +159,7 @@ class _FindingsCsv:
 def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
     from handover.pipeline.extract import open_sources
-    from handover.pipeline.validate import gate_exceeded, merge_gx
+    from handover.pipeline.validate import ValidationSettings, gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
 
     started = datetime.now()
@@ -173,9 +173,13 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
     chunks_skipped = new_rows = conflicts = 0
     notices: list[str] = []
     engine = loader = None
+    # the checks know the target's limits (also in a dry run) and the handover date
+    validation = ValidationSettings.of(cfg.target.url, cfg.thresholds.handover_date)
     # the workers start first: they import great-expectations while this process opens the sources
     workers = Workers(
-        choose_workers(cfg.batch.workers, planned_sources(cfg.sources)), [s.entity for s in cfg.sources]
+        choose_workers(cfg.batch.workers, planned_sources(cfg.sources)),
+        [s.entity for s in cfg.sources],
+        validation,
     )
     try:
         with timer.stage("extract"):
@@ -194,7 +198,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
             lock as held,
             Spool() as spool,
             _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
-            Pass1(settings, spool, workers) as pass_one,
+            Pass1(settings, spool, workers, validation) as pass_one,
         ):
             if getattr(held, "took_over", None):
                 notices.append(held.took_over)
