@@ -6,7 +6,9 @@ Each suite has two parts, both data:
   in an ephemeral context built once per :class:`Validator` (analytics and progress bars off), with a result
   format that returns the unexpected row positions (bounded by the chunk size);
 * ``[[custom]]``: vectorised pandas rules that GX does not express well (CCCD province prefix and century digit,
-  tax codes, date order, duplicate keys). Each names one of the rules in :data:`RULES`.
+  tax codes, date order, duplicate keys, plausible dates and amounts, and what the target database can store: text
+  lengths per column, control characters, dates, amounts, with the limits of :mod:`handover.target.limits`). Each
+  names one of the rules in :data:`RULES`.
 
 Dispositions, first match wins: duplicate (exact duplicate within the chunk) > excluded (finished, not pending)
 > quarantined (any error finding, from this or an earlier stage) > review (unit split/ambiguous/not found)

@@ -20,6 +20,11 @@ are in the target (:mod:`~handover.target.keyfilter`).
 Values the target cannot hold (an invalid ISO date, a non-number fee, text longer than its column, an empty key)
 quarantine the row with an error finding ``load_value_invalid`` instead of failing the batch.
 ``source_system`` of every row is the chunk's source id.
+
+What the ledger and the findings keep of a held-back row fits any target: its JSON payload is capped to the
+target's TEXT (:mod:`~handover.target.limits`; cut fields listed under ``_truncated``), control characters in its
+key, unit names and reasons are made visible (NUL → ␀). A chunk the database refuses all the same raises a
+:class:`LoadError` naming the source row, its key and the field where the driver says.
 """
 
 from __future__ import annotations
