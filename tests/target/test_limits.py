@@ -216,7 +216,8 @@ def test_a_value_slipped_past_validation_names_row_and_field(engine: Engine) -> 
         loader.load_chunk(f.chunk(rows[2:], index=1, first_row=1004))
     assert exc.value.context["row"] == 1004
     assert exc.value.context["key"] == "H48-0003"
-    if engine.dialect.name == "mysql":  # "Data too long for column 'notes'"; PostgreSQL names the COPY line only
+    # MariaDB: "Data too long for column 'notes'"; PostgreSQL names the COPY line only
+    if engine.dialect.name == "mysql":
         assert exc.value.context["column"] == "notes"
     assert "refused row 1004 (key H48-0003)" in exc.value.message
     with engine.connect() as conn:
