@@ -303,6 +303,7 @@ def _rule_key_unique(frame: pd.DataFrame, column: str, params: dict[str, Any]) -
 # C0 control characters; in free text (TEXT columns) tab, line feed and carriage return are text.
 _CONTROL_ANY = re.compile(r"[\x00-\x1f]")
 _CONTROL_FREE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_C0_BYTES = {False: bytes(range(32)), True: bytes(set(range(32)) - {9, 10, 13})}  # by "free text"
 
 
 def _raw(params: dict[str, Any], column: str) -> pd.Series:
@@ -387,8 +388,9 @@ def _rule_control_characters(frame: pd.DataFrame, column: str, params: dict[str,
     out = np.zeros(len(values), dtype=bool)
     pattern = _control_pattern(column, params)
     _, joined = _strings(column, params)
-    # isprintable: one fast pass, false for any control character (and for a few other characters)
-    if not joined.isprintable() and pattern.search(joined):
+    # one fast pass over the UTF-8 bytes (a C0 character is one byte below 0x20 there, never part of another)
+    data = joined.encode("utf-8", "surrogatepass")
+    if len(data.translate(None, _C0_BYTES[pattern is _CONTROL_FREE])) != len(data):
         search = pattern.search
         for p, v in enumerate(values.tolist()):
             out[p] = type(v) is str and search(v) is not None

@@ -1022,6 +1022,7 @@ class Loader:
         fresh: list[int] = []
         updates: list[dict[str, Any]] = []
         history_rows: list[dict[str, Any]] = []
+        history_of: list[int] = []  # the chunk position of each history row
         conflict_payload: dict[int, str] = {}
         inserted = unchanged = updated = conflicts = 0
         for i in to_load:
@@ -1072,6 +1073,7 @@ class Loader:
                 else:
                     actions[i] = "updated"
                     updated += 1
+                    history_of.append(i)
                     history_rows.append(
                         {
                             "entity": entity.value,
@@ -1120,7 +1122,8 @@ class Loader:
         )
         with _naming(lambda k: (source_rows[fresh[k]], keys[fresh[k]])):
             writers.insert_encoded(conn, table, writers.joined(p.target_rows, fresh, new_rows))
-        writers.insert_rows(conn, schema.history, history_rows)
+        with _naming(lambda k: (source_rows[history_of[k]], keys[history_of[k]])):
+            writers.insert_rows(conn, schema.history, history_rows)
         writers.update_rows(conn, table, updates)
         payloads = list(p.payloads)
         for i, payload in conflict_payload.items():
@@ -1140,7 +1143,7 @@ class Loader:
                 "entity": [entity.value] * n,
                 "disposition": _pick(dispositions, order),
                 "action": _pick(actions, order),
-                "reason": _printable(_pick(reasons, order)),
+                "reason": [r[: _MESSAGE_CHARS * 2] if r else r for r in _printable(_pick(reasons, order))],
                 "payload": _pick(payloads, order),
             },
             text=p.ledger_rows.text,
