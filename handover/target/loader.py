@@ -633,11 +633,7 @@ class Loader:
         key = excerpt(key, 60) if key else None
         field = writers.refused_field(error)
         detail = str(getattr(error, "orig", None) or error).strip().splitlines()
-        named = (
-            f"row {row}"
-            + (f" (key {excerpt(key, 60)})" if key else "")
-            + (f", field {field}" if field else "")
-        )
+        named = f"row {row}" + (f" (key {key})" if key else "") + (f", field {field}" if field else "")
         return LoadError(
             f"the target database refused {named} of source '{chunk.source_id}' (table {exc.table.name}, chunk "
             f"{chunk.index}): {detail[0] if detail else type(error).__name__}",

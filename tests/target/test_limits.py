@@ -72,6 +72,9 @@ def test_hostile_rows_are_quarantined_the_rest_loads(target_url: str, engine: En
     the ledger payloads fit, and a second run adds nothing."""
     _hostile_csv(tmp_path / "a.csv")
     cfg = _config(tmp_path, target_url, "hostile", "a", 500)
+    dry = runner.invoke(app, ["run", str(cfg), "--dry-run", "--json"])  # the first pass alone holds them back
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["total"]["quarantined"] == len(HOSTILE)
     first = runner.invoke(app, ["run", str(cfg), "--json"])
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
