@@ -64,9 +64,11 @@ app = _Typer(
 units_app = _Typer(help="The old → new administrative-unit reference and resolver.", no_args_is_help=True)
 sources_app = _Typer(help="Look at district exports before loading them.", no_args_is_help=True)
 db_app = _Typer(help="The target database: schema versions, verification.", no_args_is_help=True)
+mappings_app = _Typer(help="The reference tables a province may edit (mappings/).", no_args_is_help=True)
 app.add_typer(units_app, name="units")
 app.add_typer(sources_app, name="sources")
 app.add_typer(db_app, name="db")
+app.add_typer(mappings_app, name="mappings")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -139,18 +141,21 @@ _DecisionsOpt = Annotated[
 @units_app.command("build")
 def units_build(
     gso: Annotated[
-        Path | None, typer.Option("--gso", help="Folder with the two statistics-office CSV tables.")
+        Path | None,
+        typer.Option(
+            "--gso", help="Folder with the two statistics-office CSV tables (default: the shipped data/gso/)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: mappings/units).")
     ] = None,
 ) -> None:
     """Build the unit reference (old units, new units, crosswalk, provenance) from the raw GSO tables."""
-    from handover.resources import mappings_dir, shared_gso_dir
+    from handover.resources import gso_dir, mappings_dir
     from handover.units.build import build_reference
 
     out_dir = out or mappings_dir() / "units"
-    provenance = build_reference(gso or shared_gso_dir(), out_dir)
+    provenance = build_reference(gso or gso_dir(), out_dir)
     console.print(f"[green]Built[/green] {out_dir}")
     for name, count in provenance["outputs"].items():
         console.print(f"  {name}: {count:,} rows")
@@ -345,6 +350,31 @@ def sources_inspect(
 
 
 # ==========================================================================================================
+# mappings
+# ==========================================================================================================
+
+
+@mappings_app.command("export")
+def mappings_export(
+    folder: Annotated[Path, typer.Argument(help="New folder for the copy (e.g. mappings-lao-cai).")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into a folder that is not empty (same-named files replaced)."),
+    ] = False,
+) -> None:
+    """Copy the shipped mappings (units, procedures, statuses, profiles...) to a folder for the province to edit;
+    name it under [mapping] dir in the batch configuration (or run --mappings DIR)."""
+    from handover.resources import export_mappings
+
+    written = export_mappings(folder, force=force)
+    console.print(f"Wrote {len(written)} files to [bold]{folder}[/bold]", soft_wrap=True)
+    console.print(
+        f'Edit them, then name the folder in the batch configuration: \\[mapping] dir = "{folder}"',
+        soft_wrap=True,
+    )
+
+
+# ==========================================================================================================
 # db, rollback  (section owned by the target work: handover/target/)
 # ==========================================================================================================
 
@@ -406,7 +436,8 @@ def db_verify(
     batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
     as_json: DbJsonOpt = False,
 ) -> None:
-    """Recompute a batch's content hashes and fingerprint from the target rows; exit 1 on any mismatch."""
+    """Check a batch's ledger against the target rows both ways, recomputing content hashes and the fingerprint
+    from the rows themselves; exit 8 on any difference."""
     from handover.target.db import open_target
     from handover.target.verify import verify_batch
 
@@ -425,10 +456,24 @@ def db_verify(
             f"  fingerprint recomputed {result.recomputed_fingerprint}  {mark[result.fingerprint_ok]}"
         )
         console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
+        console.print(f"  target rows outside the ledger  {mark[not result.rows_outside_ledger]}")
         for p in result.problems[:50]:
             console.print(f"  [red]{p.entity} {p.source_system} {p.natural_key}: {p.problem}[/red]")
+        if len(result.problems) > 50:
+            console.print(f"  [red]... {len(result.problems) - 50} more (--json lists them all)[/red]")
     if not result.ok:
-        raise typer.Exit(ExitCode.INTERNAL)
+        from handover.errors import VerificationError
+
+        render_error(
+            VerificationError(
+                f"batch {result.batch_id}: the target does not match the batch's ledger "
+                f"({len(result.problems)} row problem(s), fingerprint {'ok' if result.fingerprint_ok else 'differs'}, "
+                f"balance {'ok' if result.balance_ok else 'differs'})",
+                hint="find who changed the target; handover rollback undoes a batch from its ledger",
+                batch=result.batch_id,
+            )
+        )
+        raise typer.Exit(ExitCode.VERIFY)
 
 
 @app.command("rollback")
@@ -538,6 +583,15 @@ def _render_batch(result: Any) -> None:
     if result.findings:
         top = ", ".join(f"{k} {v:,}" for k, v in sorted(result.findings.items(), key=lambda kv: -kv[1])[:8])
         console.print(f"Findings: {top}")
+    from rich.markup import escape
+
+    for rule in result.rules:
+        unused = "  [yellow](never matched: check the keyword)[/yellow]" if not rule["matches"] else ""
+        console.print(
+            f"Split rule {escape(Path(rule['file']).name)}:{rule['line']} {rule['old_commune_code']} "
+            f"'{escape(rule['keyword'])}' → {rule['new_commune_code']}: {rule['matches']:,} rows{unused}",
+            soft_wrap=True,
+        )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))
@@ -555,12 +609,21 @@ def run(
         typer.Option("--dry-run", help="Extract, map and validate everything; write nothing to the target."),
     ] = False,
     as_json: JsonOpt = False,
+    mappings: Annotated[
+        Path | None,
+        typer.Option(
+            "--mappings",
+            help="The province's mappings folder (handover mappings export); wins over [mapping] dir.",
+        ),
+    ] = None,
 ) -> None:
     """Run a batch: extract → map → validate → load → report. Re-running resumes or changes nothing."""
     from handover.config import load_config
     from handover.pipeline.run import run_batch
 
     cfg = load_config(config)
+    if mappings is not None:
+        cfg.mapping.dir = mappings.resolve()
     bar, update = _progress_bar()
     with bar:
         result = run_batch(cfg, dry_run=dry_run, progress=update)

@@ -79,6 +79,17 @@ class MappingConfig(BaseModel):
     )
     decisions: list[Path] = Field(default_factory=list, description="Manual per-row decisions (CSV).")
     procedures: Path | None = Field(None, description="Routing table; default: the shipped procedures.csv.")
+    dir: Path | None = Field(
+        None,
+        description="The province's own mappings folder (written by: handover mappings export DIR), read instead "
+        "of the shipped mappings/ for units, procedures, statuses, profiles...; its files' hashes are part of "
+        "the batch's configuration hash.",
+    )
+    statuses: list[Path] = Field(
+        default_factory=list,
+        description="Status files of the batch (columns raw,code,pending,note, as mappings/statuses.csv): "
+        "vendor status texts; a text named here wins over the shipped line.",
+    )
 
 
 class Thresholds(BaseModel):
@@ -197,6 +208,8 @@ def load_config(path: str | Path) -> BatchConfig:
     cfg.mapping.rules = [_resolve(base, p) for p in cfg.mapping.rules]  # type: ignore[misc]
     cfg.mapping.decisions = [_resolve(base, p) for p in cfg.mapping.decisions]  # type: ignore[misc]
     cfg.mapping.procedures = _resolve(base, cfg.mapping.procedures)
+    cfg.mapping.dir = _resolve(base, cfg.mapping.dir)
+    cfg.mapping.statuses = [_resolve(base, p) for p in cfg.mapping.statuses]  # type: ignore[misc]
     for s in cfg.sources:
         s.path = _resolve(base, s.path)
         if s.url:
@@ -222,6 +235,8 @@ conflict_policy = "keep"             # a loaded key whose content changed: keep 
 rules = []                           # province rule files for split communes, e.g. ["rules/lao-cai.csv"]
 decisions = []                       # per-row decisions made by officials, e.g. ["decisions.csv"]
 # procedures = "procedures.csv"      # routing table; default: the one shipped in mappings/
+# dir = "mappings"                   # the province's own copy (handover mappings export mappings); default: shipped
+statuses = []                        # the district system's own status texts, e.g. ["statuses.csv"] (raw,code,pending,note)
 
 [thresholds]
 max_error_share = 0.2                # stop before loading when more rows than this share have an error

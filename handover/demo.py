@@ -122,7 +122,7 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 
 def _units_reference() -> tuple[list[Commune], dict[str, set[str]]]:
     """All old communes, and old commune code → new commune codes (from the crosswalk)."""
-    from handover.resources import mappings_dir, shared_gso_dir
+    from handover.resources import gso_dir, mappings_dir
 
     units = mappings_dir() / "units"
     old_path, cross_path = units / "old_units.csv", units / "crosswalk.csv"
@@ -145,7 +145,7 @@ def _units_reference() -> tuple[list[Commune], dict[str, set[str]]]:
         for r in _read_rows(cross_path):
             targets.setdefault(r["old_commune_code"], set()).add(r["new_commune_code"])
         return communes, targets
-    gso = shared_gso_dir()
+    gso = gso_dir()
     old_gso, conv_gso = gso / "communes_2025-01-04.csv", gso / "conversion_2025-07-01.csv"
     if not (old_gso.is_file() and conv_gso.is_file()):
         raise ConfigError(

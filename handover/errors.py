@@ -21,6 +21,8 @@ class ExitCode:
     LOAD = 5  # the target database refused or could not be reached
     LOCKED = 6  # another process holds the batch
     REFERENCE = 7  # the unit reference failed its own checks
+    VERIFY = 8  # db verify: the target rows differ from the batch's ledger or fingerprint
+    NOT_FOUND = 9  # the batch named is not in the target, or the target database does not exist
 
 
 class HandoverError(Exception):
@@ -126,3 +128,24 @@ class ReportError(HandoverError):
 
     exit_code = ExitCode.INPUT
     stage = "report"
+
+
+class VerificationError(HandoverError):
+    """``db verify`` found the target rows differing from the batch's ledger or fingerprint."""
+
+    exit_code = ExitCode.VERIFY
+    stage = "verify"
+
+
+class NotFoundError(HandoverError):
+    """What a command names (a batch, a target database) does not exist; nothing was created or changed."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class BatchNotFoundError(NotFoundError):
+    """The batch id is not in the target's ``batches`` table."""
+
+
+class TargetNotFoundError(NotFoundError):
+    """The target database named by the URL does not exist (only ``run`` and ``db upgrade`` create one)."""

@@ -258,3 +258,8 @@ class BatchResult(BaseModel):
     notices: list[str] = Field(
         default_factory=list, description="Things the user should know (stale lock taken)."
     )
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each split rule of the batch (file, line, old commune, keyword, new commune) and the rows "
+        "it decided: 0 means its keyword never matched.",
+    )

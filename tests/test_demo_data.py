@@ -1,7 +1,7 @@
 """Demo inputs: deterministic, realistic, with the planted problems in the intended shares; config loads.
 
 Truths are read back from the written files and checked against the statistics office's raw tables
-(``../shared/data/gso``), not against the generator's own lists.
+(``data/gso/``), not against the generator's own lists.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from handover.config import load_config
 from handover.demo import generate_demo_inputs, write_demo_config
-from handover.resources import shared_gso_dir
+from handover.resources import gso_dir
 from handover.text import fold
 
 FILES = ("bao_thang_086.xlsx", "van_ban_089.csv", "district_system.db")
@@ -32,14 +32,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def gso_communes(district: str) -> set[str]:
-    with (shared_gso_dir() / "communes_2025-01-04.csv").open(encoding="utf-8") as fh:
+    with (gso_dir() / "communes_2025-01-04.csv").open(encoding="utf-8") as fh:
         return {
             fold(r["Phường Xã"]) for r in csv.DictReader(fh) if r["Mã TP"] == "10" and r["Mã QH"] == district
         }
 
 
 def gso_split_codes() -> set[str]:
-    with (shared_gso_dir() / "conversion_2025-07-01.csv").open(encoding="utf-8") as fh:
+    with (gso_dir() / "conversion_2025-07-01.csv").open(encoding="utf-8") as fh:
         rows = list(csv.reader(fh))[2:]
     targets: dict[str, set[str]] = {}
     for r in rows:

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from handover.errors import MapError
-from handover.models import Chunk, DueFlag, Entity, Finding, Severity, UnitStatus, natural_key_fields
+from handover.keys import natural_keys
+from handover.models import Chunk, DueFlag, Entity, Finding, Severity, UnitStatus
 from handover.resources import mappings_dir
 from handover.tables import read_csv_table
 
@@ -124,13 +125,6 @@ def due_flags(due: pd.Series, handover_date: date, due_soon_days: int) -> pd.Ser
     return out
 
 
-def _keys(frame: pd.DataFrame, entity: Entity) -> pd.Series:
-    cols = natural_key_fields(entity)
-    if len(cols) == 1:
-        return frame[cols[0]].astype(object)
-    return frame[cols[0]].fillna("").astype(str) + "/" + frame[cols[1]].fillna("").astype(str)
-
-
 def _fill_official_names(frame: pd.DataFrame, resolver: UnitResolver) -> None:
     """Old province and district names the source left out, from the reference (officials read them)."""
     ref = resolver.ref
@@ -174,13 +168,17 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         frame["status_code"] = ""
         frame["due_flag"] = DueFlag.NO_DATE.value
 
-    keys = _keys(frame, chunk.entity)
+    keys = natural_keys(frame, chunk.entity)
 
-    def warn(hit: pd.Series, field: str, check: str, vi: str, en: str) -> None:
-        """One warning per row where ``hit``; ``{value}`` in the messages is the row's ``field``."""
-        values = frame[field][hit] if field in frame else pd.Series(None, index=frame.index)[hit]
+    def warn(
+        hit: pd.Series, field: str, check: str, vi: str, en: str, shown: pd.Series | None = None
+    ) -> None:
+        """One warning per row where ``hit``; ``{value}`` in the messages is the row's ``field`` (or ``shown``)."""
+        if shown is None:
+            shown = frame[field] if field in frame else pd.Series(None, index=frame.index)
+        values = shown[hit]
         for row, key, value in zip(frame["source_row"][hit], keys[hit], values, strict=True):
-            shown = "" if value is None or value != value else value  # None / NaN
+            text = "" if value is None or value != value else value  # None / NaN
             chunk.findings.append(
                 Finding(
                     source_id=chunk.source_id,
@@ -189,13 +187,25 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
                     field=field,
                     check=check,
                     severity=Severity.WARNING,
-                    message_vi=vi.format(value=shown),
-                    message_en=en.format(value=shown),
+                    message_vi=vi.format(value=text),
+                    message_en=en.format(value=text),
                 )
             )
 
+    where = frame.pop("unit_elsewhere")
+    elsewhere = where.notna()
     for status, (vi, en) in _UNIT_MESSAGES.items():
-        warn(frame["unit_status"] == status, "old_commune_name", f"unit_{status}", vi, en)
+        warn((frame["unit_status"] == status) & ~elsewhere, "old_commune_name", f"unit_{status}", vi, en)
+    warn(
+        elsewhere,
+        "old_commune_name",
+        "unit_other_district",
+        "Xã/phường cũ là {value}, không thuộc huyện của nguồn: kiểm tra mã huyện (old_district_code) của nguồn "
+        "hoặc địa chỉ của dòng",
+        "The old commune is {value}, not in the source's district: check the source's old_district_code or the "
+        "row's address",
+        shown=where,
+    )
     warn(
         unknown_proc,
         "procedure_code",
@@ -208,8 +218,8 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
             (frame["status_code"] == "") & frame["status_raw"].notna(),
             "status_raw",
             "status_unknown",
-            "Trạng thái '{value}' không nhận diện được: coi là đang giải quyết",
-            "Status '{value}' not recognised: treated as pending",
+            "Trạng thái '{value}' không nhận diện được: chuyển sang xem xét, không nạp",
+            "Status '{value}' not recognised: sent to review, not loaded",
         )
     chunk.frame = frame
     return chunk

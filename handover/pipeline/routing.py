@@ -178,68 +178,135 @@ class StatusRow(BaseModel):
     note: str = Field("", description="Free remark.")
 
 
+class StatusKeyword(BaseModel):
+    """One line of ``status_keywords.csv``: words that place a status text no exact line names."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    keyword: str = Field(
+        min_length=1, description="Words to find in the status text (whole words, any case)."
+    )
+    code: str = Field(pattern=r"^(?:[1-9]|10)$", description="National portal status code 1..10.")
+    weak: Literal["yes", "no"] = Field(
+        "no", description="yes: counts only when no other keyword is found in the text."
+    )
+    note: str = Field("", description="Free remark.")
+
+
+def _status_error(path: Path, line: int, exc: ValidationError, hint: str) -> MapError:
+    first = exc.errors()[0]
+    column = str(first["loc"][0]) if first["loc"] else None
+    return MapError(
+        f"Status table '{path.name}' line {line}, column '{column}': {first['msg']}.",
+        file=str(path),
+        row=line,
+        column=column,
+        hint=hint,
+    )
+
+
 @dataclass(frozen=True)
 class StatusTable:
-    """Status texts and numbers → portal code 1..10; which codes are pending."""
+    """Status texts and numbers → portal code 1..10; which codes are pending.
+
+    A text is placed by, in order: a number 1..10; its exact line (compared on :func:`handover.text.fold`:
+    case, accents, punctuation and spacing ignored) in ``statuses.csv`` or a batch's own status files, which
+    win over the shipped lines; the keywords of ``status_keywords.csv`` found in it as whole words. Keywords
+    decide only when they agree: a keyword inside a longer one found at the same place counts as the longer one
+    ("không tiếp nhận" is not "tiếp nhận"), a weak keyword counts only alone, and keywords that name different
+    codes leave the text unplaced (``""``), as does a text no line or keyword names.
+    """
 
     by_key: dict[str, str]
     pending_codes: frozenset[str]
     path: Path | None = None
+    keywords: tuple[tuple[str, str, bool], ...] = ()  # (folded keyword, code, weak)
+    extra_paths: tuple[Path, ...] = ()
 
     @classmethod
-    def load(cls, path: Path | None = None) -> StatusTable:
-        """Read and validate ``statuses.csv`` (MapError with file, row, column on a bad line)."""
+    def load(
+        cls, path: Path | None = None, extra: list[Path] | tuple[Path, ...] = (), keywords: Path | None = None
+    ) -> StatusTable:
+        """Read and validate ``statuses.csv`` (MapError with file, row, column on a bad line), then each of the
+        batch's ``extra`` status files (same columns; a text they name wins over the shipped line), then the
+        keyword table."""
         path = Path(path) if path is not None else _default_path("statuses.csv")
         by_key: dict[str, str] = {}
         pending: dict[str, str] = {}
-        for line, row in _read_csv(path, tuple(StatusRow.model_fields)):
+        for source in (path, *map(Path, extra)):
+            seen: dict[str, str] = {}
+            for line, row in _read_csv(source, tuple(StatusRow.model_fields)):
+                try:
+                    item = StatusRow.model_validate(row)
+                except ValidationError as exc:
+                    raise _status_error(source, line, exc, "code is 1..10; pending is yes or no.") from exc
+                key = fold(item.raw)
+                if key in seen and seen[key] != item.code:
+                    raise MapError(
+                        f"Status table '{source.name}' line {line}: '{item.raw}' already maps to code "
+                        f"{seen[key]}.",
+                        file=str(source),
+                        row=line,
+                        column="raw",
+                        hint="Keep one code per status text (compared without accents and case).",
+                    )
+                if item.code in pending and pending[item.code] != item.pending:
+                    raise MapError(
+                        f"Status table '{source.name}' line {line}: code {item.code} is pending on one line "
+                        "and not on another.",
+                        file=str(source),
+                        row=line,
+                        column="pending",
+                        hint="Give every line with the same code the same pending value (the shipped "
+                        "statuses.csv: only 3, 7, 9 and 10 are finished).",
+                    )
+                seen[key] = item.code
+                by_key[key] = item.code
+                pending[item.code] = item.pending
+        keywords_path = Path(keywords) if keywords is not None else _default_path("status_keywords.csv")
+        found: list[tuple[str, str, bool]] = []
+        for line, row in _read_csv(keywords_path, ("keyword", "code")):
             try:
-                item = StatusRow.model_validate(row)
+                kw = StatusKeyword.model_validate(row)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                column = str(first["loc"][0]) if first["loc"] else None
-                raise MapError(
-                    f"Status table '{path.name}' line {line}, column '{column}': {first['msg']}.",
-                    file=str(path),
-                    row=line,
-                    column=column,
-                    hint="code is 1..10; pending is yes or no.",
-                ) from exc
-            key = fold(item.raw)
-            if key in by_key and by_key[key] != item.code:
-                raise MapError(
-                    f"Status table '{path.name}' line {line}: '{item.raw}' already maps to code {by_key[key]}.",
-                    file=str(path),
-                    row=line,
-                    column="raw",
-                    hint="Keep one code per status text (compared without accents and case).",
-                )
-            if item.code in pending and pending[item.code] != item.pending:
-                raise MapError(
-                    f"Status table '{path.name}' line {line}: code {item.code} is pending on one line "
-                    "and not on another.",
-                    file=str(path),
-                    row=line,
-                    column="pending",
-                    hint="Give every line with the same code the same pending value.",
-                )
-            by_key[key] = item.code
-            pending[item.code] = item.pending
+                raise _status_error(keywords_path, line, exc, "code is 1..10; weak is yes or no.") from exc
+            found.append((fold(kw.keyword), kw.code, kw.weak == "yes"))
         return cls(
             by_key=by_key,
             pending_codes=frozenset(c for c, p in pending.items() if p == "yes"),
             path=path,
+            keywords=tuple(found),
+            extra_paths=tuple(map(Path, extra)),
         )
 
     def code_of(self, value: object) -> str:
-        """One status → '1'..'10', or '' when unknown."""
+        """One status → '1'..'10', or '' when it cannot be placed."""
         text = clean(value)
         if not text:
             return ""
         m = _NUMBER.match(text)
         if m and 1 <= int(m.group(1)) <= 10:
             return str(int(m.group(1)))
-        return self.by_key.get(fold(text), "")
+        key = fold(text)
+        return self.by_key.get(key) or self._by_keywords(key)
+
+    def _by_keywords(self, key: str) -> str:
+        padded = f" {key} "
+        hits = [
+            (padded.find(f" {kw} "), kw, code, weak)
+            for kw, code, weak in self.keywords
+            if f" {kw} " in padded
+        ]
+        # a keyword inside a longer keyword found over it counts as the longer one
+        spans = [(start, start + len(kw)) for start, kw, _, _ in hits]
+        kept = [
+            (code, weak)
+            for (start, kw, code, weak), (a, b) in zip(hits, spans, strict=True)
+            if not any(c <= a and b <= d and (d - c) > (b - a) for c, d in spans)
+        ]
+        strong = {code for code, weak in kept if not weak}
+        codes = strong or {code for code, _ in kept}
+        return next(iter(codes)) if len(codes) == 1 else ""
 
     def code_frame(self, series: pd.Series) -> pd.Series:
         """Vectorised :meth:`code_of`: each distinct value is looked up once."""

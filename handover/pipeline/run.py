@@ -79,7 +79,7 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
     return MapSettings(
         resolver=UnitResolver.load(rules=cfg.mapping.rules, decisions=cfg.mapping.decisions),
         router=ProcedureRouter.load(cfg.mapping.procedures),
-        statuses=StatusTable.load(),
+        statuses=StatusTable.load(extra=cfg.mapping.statuses),
         record_routes=load_record_routes(),
         value_codes=load_value_codes(),
         handover_date=handover_day,
@@ -89,15 +89,20 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
 
 def config_sha256(cfg: BatchConfig) -> str:
     """SHA-256 of what decides a batch's outcome besides its sources: the batch file and every rule, decision
-    and routing file it names. A batch id is bound to it (a changed configuration needs a new batch id)."""
+    and routing file it names, and every file of its own mappings folder (``[mapping] dir``). A batch id is
+    bound to it (a changed configuration needs a new batch id)."""
     digest = hashlib.sha256()
     if cfg.config_path and cfg.config_path.is_file():
         digest.update(cfg.config_path.read_bytes())
     else:
         digest.update(cfg.model_dump_json().encode())
-    for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures]:
+    for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures, *cfg.mapping.statuses]:
         if path is not None and path.is_file():
             digest.update(b"\0" + str(path.name).encode() + b"\0" + path.read_bytes())
+    if cfg.mapping.dir is not None:
+        from handover.resources import mappings_digest
+
+        digest.update(b"\0mappings\0" + mappings_digest(cfg.mapping.dir).encode())
     return digest.hexdigest()
 
 
@@ -129,8 +134,8 @@ def committed_chunks(engine: Engine, batch_id: str) -> set[tuple[str, int]]:
 
 
 class _FindingsCsv:
-    """Pass 1's findings, row by row, as CSV: kept in the report folder after a dry run or a gate stop, so that
-    the rows to fix can be found before anything is loaded."""
+    """The run's findings (pass 1's, then the load's), row by row, as CSV: kept in the report folder after every
+    run, a dry run and a gate stop included, so that the rows to fix can be found before anything is loaded."""
 
     COLUMNS = ("source_id", "row", "key", "field", "check", "severity", "message_vi", "message_en")
 
@@ -157,7 +162,15 @@ class _FindingsCsv:
 
 
 def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
-    """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure."""
+    """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure.
+    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one."""
+    from handover.resources import using_mappings
+
+    with using_mappings(cfg.mapping.dir):
+        return _run_batch(cfg, dry_run=dry_run, progress=progress)
+
+
+def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
     from handover.pipeline.extract import open_sources
     from handover.pipeline.validate import ValidationSettings, gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
@@ -266,6 +279,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     new_rows += result.inserted
                     conflicts += result.conflicts
                     findings.update(f.check for f in result.findings)
+                    findings_csv.write(result.findings)
                     loaded_rows[result.source_id] += result.counts.extracted
                     checkpoint("load.between")
                     notify("load", result.source_id, loaded_rows[result.source_id])
@@ -290,6 +304,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
                     checkpoint("report")
                     paths = write_reports(engine, batch_id, cfg.report.dir)
                     reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
+                reports["findings"] = str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))
     except BaseException as exc:
         if loader is not None and not isinstance(exc, ValidationGateError):
             with suppress(Exception):  # the original error is the one to show
@@ -320,6 +335,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
         reports=reports,
         timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
         notices=notices,
+        rules=rules,
     )
 
 

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handover.errors import ConfigError
+from handover.ids import ID_REFERENCE_YEAR, province_prefixes
+from handover.keys import natural_keys
 from handover.models import (
     ID_FIELDS,
     PHONE_FIELDS,
@@ -49,15 +51,16 @@ if TYPE_CHECKING:
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-# Year the CCCD birth-year check measures against (digits 5-6 with the century digit must not be later).
-ID_REFERENCE_YEAR = max(2025, date.today().year)
-
 EXCLUDED_REASON = "Hồ sơ đã kết thúc / not pending"
 REVIEW_REASONS: dict[str, str] = {
     "split": "Xã cũ bị chia cho nhiều xã mới: cần chọn xã nhận / old commune split among new communes: choose one",
     "ambiguous": "Tên xã trùng nhiều đơn vị: cần xác định / commune name matches several units: decide which",
     "not_found": "Không tìm thấy xã cũ trong danh mục / old commune not found in the unit list",
 }
+STATUS_REVIEW_REASON = (
+    "Trạng thái '{value}' không nhận diện được: thêm vào [mapping] statuses rồi chạy lại / "
+    "status '{value}' not recognised: add it to a file under [mapping] statuses and run again"
+)
 
 
 class ValidateResult(BaseModel):
@@ -210,23 +213,6 @@ def _rule_id_number(frame: pd.DataFrame, column: str, params: dict[str, Any]) ->
     if params.get("type_column") is None:
         person_ok = person_ok | _tax_ok(values.where(~person_ok, None))
     return (present & ~business & ~person_ok).astype(bool)
-
-
-def _province_prefixes() -> frozenset[str]:
-    import csv
-
-    from handover.resources import mappings_dir
-
-    path = mappings_dir() / "id_province_codes.csv"
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            return frozenset(row["prefix"].strip() for row in csv.DictReader(fh))
-    except (OSError, KeyError) as exc:
-        raise ConfigError(
-            f"Cannot read the ID province list '{path}': {exc}.",
-            file=str(path),
-            hint="Restore mappings/id_province_codes.csv (columns prefix, province_code, province_name).",
-        ) from exc
 
 
 def _cccd(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
@@ -731,7 +717,7 @@ class Validator:
         self._target_columns = self.settings.limits.text_columns(self.entity)
         self._summary: dict[str, dict[str, Any]] = {}
         self._last: dict[str, dict[str, Any]] = {}
-        self._prefixes = _province_prefixes()
+        self._prefixes = province_prefixes()
         from handover.pipeline.routing import StatusTable
 
         # Portal codes of finished dossiers (3, 7, 9, 10 in the shipped table): not pending, excluded.
@@ -898,14 +884,7 @@ class Validator:
     # -- chunks -----------------------------------------------------------------------------------------
 
     def _keys(self, frame: pd.DataFrame) -> pd.Series:
-        cols = natural_key_fields(self.entity)
-        parts = [_col(frame, c) for c in cols]
-        if len(parts) == 1:
-            return parts[0]
-        key = parts[0].fillna("").astype(str)
-        for p in parts[1:]:
-            key = key + "/" + p.fillna("").astype(str)
-        return key.where(parts[-1].notna(), None)
+        return natural_keys(frame, self.entity)
 
     def _duplicates(self, frame: pd.DataFrame, keys: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         """(exact duplicate of an earlier row, key shared with different content, first row of the group).
@@ -1091,6 +1070,18 @@ class Validator:
                 hit = (status == value) & ~quarantined
                 disposition[hit] = Disposition.REVIEW.value
                 reason[hit] = text
+
+        # review: a status text the status table cannot place (it might be withdrawn or finished)
+        if chunk.entity is Entity.DOSSIER and {"status_code", "status_raw"} <= set(frame.columns):
+            unplaced = (
+                (frame["status_code"].astype("object") == "").to_numpy(dtype=bool)
+                & frame["status_raw"].notna().to_numpy(dtype=bool)
+                & ~quarantined
+            )
+            for p in np.flatnonzero(unplaced):
+                text = STATUS_REVIEW_REASON.format(value=frame["status_raw"].iat[p])
+                reason[p] = f"{reason[p]}; {text}" if reason[p] else text
+                disposition[p] = Disposition.REVIEW.value
 
         # excluded: finished dossiers
         if "status_code" in frame.columns:

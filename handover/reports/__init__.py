@@ -77,17 +77,13 @@ def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path) -> ReportP
             f"The database URL is not valid: {exc}",
             hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
         ) from exc
-    database = engine.url.database
-    sqlite_file = engine.url.get_backend_name() == "sqlite" and database and database != ":memory:"
-    if sqlite_file and not Path(database).is_file():  # connecting would create an empty file
-        from handover.errors import ReportError
+    from handover.target.db import require_existing
 
+    try:
+        require_existing(db_url)  # connecting would create an empty file
+    except BaseException:
         engine.dispose()
-        raise ReportError(
-            f"The target database file does not exist: {database}",
-            hint="Check the --db URL (e.g. sqlite:///handover-demo/target.db); run the batch first.",
-            file=database,
-        )
+        raise
     try:
         return write_reports(engine, batch_id, out_dir)
     finally:

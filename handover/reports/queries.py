@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from handover.errors import ReportError
+from handover.errors import BatchNotFoundError, ReportError
 from handover.models import DISPOSITIONS, Counts
 from handover.target.schema import batch_sources, batches, chunks, dossiers, findings, ledger, records
 
@@ -108,14 +108,14 @@ def _loads(text: str | None) -> Any:
 
 
 def batch_info(conn: Connection, batch_id: str) -> BatchInfo:
-    """The ``batches`` row; :class:`ReportError` when the batch is not in the target."""
+    """The ``batches`` row; :class:`BatchNotFoundError` when the batch is not in the target."""
     row = conn.execute(select(batches).where(batches.c.batch_id == batch_id)).mappings().first()
     if row is None:
         known = conn.execute(
             select(batches.c.batch_id).order_by(batches.c.started_at.desc()).limit(5)
         ).scalars()
         listed = ", ".join(known) or "none"
-        raise ReportError(
+        raise BatchNotFoundError(
             f"Batch {batch_id!r} is not in the target database (latest batches: {listed}).",
             hint="Check the batch id (the `id` in the batch TOML) and the --db URL, or run the batch first.",
             batch=batch_id,

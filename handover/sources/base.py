@@ -15,6 +15,7 @@ from typing import Any
 
 from handover.config import SourceConfig
 from handover.errors import SourceError
+from handover.keys import KEY_FIELDS, canonical_key_column, key_text
 from handover.models import (
     DATE_FIELDS,
     ID_FIELDS,
@@ -528,26 +529,32 @@ class SourceReader:
             fix = cells.repair_id if is_id else cells.repair_phone
             check = "id_leading_zero" if is_id else "phone_leading_zero"
             out, repaired = _repair_digits(raw, fix, is_id)
-            for i in repaired:
+            for i, zeros in repaired:
                 self.report["repairs"][check] += 1
                 what_vi = "Số CCCD" if is_id else "Số điện thoại"
                 what_en = "ID number" if is_id else "Phone number"
-                size = "11" if is_id else "9"
+                size = len(out[i]) - zeros
+                added_vi = "số 0" if zeros == 1 else f"{zeros} số 0"
+                added_en = "a leading 0 was" if zeros == 1 else f"{zeros} leading zeros were"
                 findings.append(
                     Finding(
                         source_id=self.cfg.id,
                         row=int(rows[i]),
-                        key=cells.text(keys[i]),
+                        key=key_text(keys[i]),
                         field=fld,
                         check=check,
                         severity=Severity.WARNING,
-                        message_vi=f"{what_vi} có {size} chữ số (mất số 0 đầu do lưu dạng số): "
-                        "đã thêm số 0 ở đầu.",
-                        message_en=f"{what_en} had {size} digits (leading zero lost when stored as a "
-                        "number): a leading 0 was added.",
+                        message_vi=f"{what_vi} có {size} chữ số (mất {added_vi} đầu do lưu dạng số): "
+                        f"đã thêm {added_vi} ở đầu.",
+                        message_en=f"{what_en} had {size} digits (leading zeros lost when stored as a "
+                        f"number): {added_en} added.",
                     )
                 )
             return out
+        if (
+            fld in KEY_FIELDS
+        ):  # canonical keys (handover.keys): look-alike codes are one key, each change a finding
+            return canonical_key_column(_texts(raw, clean), fld, rows, keys, self.cfg.id, findings)
         return _texts(raw, clean)
 
 
@@ -578,26 +585,23 @@ def _texts(values: Any, clean: Any = None) -> Any:
     return _memo(cells.text, values)
 
 
-def _repair_digits(values: Any, fix: Any, is_id: bool) -> tuple[Any, list[int]]:
-    """``cells.repair_id`` / ``repair_phone`` over a column → (values, positions repaired)."""
+def _repair_digits(values: Any, fix: Any, is_id: bool) -> tuple[Any, list[tuple[int, int]]]:
+    """``cells.repair_id`` / ``repair_phone`` over a column → (values, (position, zeros added) of each repair)."""
     import numpy as np
 
     joined = "".join(values) if _str_array(values) else None
-    if joined is not None and joined.isascii() and (joined.isdigit() or not joined):
-        # every cell is ASCII digits or empty: the repair is a length test
+    if not is_id and joined is not None and joined.isascii() and (joined.isdigit() or not joined):
+        # every cell is ASCII digits or empty: the phone repair is a length test
         lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        if is_id:
-            hit = np.flatnonzero(lengths == 11)
-        else:
-            hit = np.flatnonzero(lengths == 9)
-            hit = hit[[values[i][0] != "0" for i in hit]] if len(hit) else hit
+        hit = np.flatnonzero(lengths == 9)
+        hit = hit[[values[i][0] != "0" for i in hit]] if len(hit) else hit
         out = values.copy()
         out[lengths == 0] = None
         for i in hit:
             out[i] = "0" + values[i]
-        return out, [int(i) for i in hit]
+        return out, [(int(i), 1) for i in hit]
     fixed = _memo(fix, values)
-    repaired = [i for i, (_, r) in enumerate(fixed) if r]
+    repaired = [(i, int(r)) for i, (_, r) in enumerate(fixed) if r]
     return [value for value, _ in fixed], repaired
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from handover.ids import restore_cccd
 from handover.text import clean, fold
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -154,12 +155,13 @@ def digits_or_text(value: object) -> str | None:
     return compact if compact.isdigit() else text
 
 
-def repair_id(value: object) -> tuple[str | None, bool]:
-    """CCCD stored as a number: 11 digits → '0' + digits (12). Returns (value, repaired)."""
+def repair_id(value: object) -> tuple[str | None, int]:
+    """A CCCD stored as a number gets back the leading zeros it lost (:func:`handover.ids.restore_cccd`:
+    one or two, only when the result is a plausible CCCD). Returns (value, zeros added)."""
     text = digits_or_text(value)
-    if text and text.isdigit() and len(text) == 11:
-        return "0" + text, True
-    return text, False
+    if not text:
+        return text, 0
+    return restore_cccd(text)
 
 
 def repair_phone(value: object) -> tuple[str | None, bool]:

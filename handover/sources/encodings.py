@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from handover.resources import mappings_dir
+from handover.resources import shipped_mappings_dir
 
 # Names accepted in SourceConfig.encoding, folded to the codec we use.
 ALIASES: dict[str, str] = {
@@ -43,7 +43,7 @@ SAMPLE_BYTES = 256 * 1024
 @cache
 def _tcvn3_tables() -> tuple[dict[int, str], dict[str, int]]:
     decode: dict[int, str] = {}
-    with (mappings_dir() / "encodings" / "tcvn3.csv").open(encoding="utf-8", newline="") as fh:
+    with (shipped_mappings_dir() / "encodings" / "tcvn3.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             decode[ord(chr(int(row["byte"], 16)))] = row["char"]
     encode = {ch: code for code, ch in decode.items()}
@@ -54,7 +54,7 @@ def _tcvn3_tables() -> tuple[dict[int, str], dict[str, int]]:
 def _vni_tables() -> tuple[dict[str, str], dict[str, str], re.Pattern[str]]:
     decode: dict[str, str] = {}
     encode: dict[str, str] = {}
-    with (mappings_dir() / "encodings" / "vni.csv").open(encoding="utf-8", newline="") as fh:
+    with (shipped_mappings_dir() / "encodings" / "vni.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             encode[row["char"]] = row["vni"]
             decode[row["vni"]] = row["char"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from functools import cache
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -67,10 +68,15 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in (mappings_dir() / "profiles").glob("*.toml"))
 
 
-@cache
 def load_profile(name: str) -> Profile:
-    """Read ``mappings/profiles/<name>.toml``; an unknown name or a bad file is a :class:`SourceError`."""
-    path = mappings_dir() / "profiles" / f"{name}.toml"
+    """Read ``mappings/profiles/<name>.toml`` (of the batch's mappings folder); an unknown name or a bad file is a
+    :class:`SourceError`."""
+    return _load_profile(name, mappings_dir())
+
+
+@cache
+def _load_profile(name: str, folder: Path) -> Profile:
+    path = folder / "profiles" / f"{name}.toml"
     if not path.is_file():
         raise SourceError(
             f"Unknown source profile '{name}'.",

@@ -13,6 +13,7 @@ is built in code (no ``alembic.ini``), so it works the same from a checkout and 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from handover.errors import LoadError
+from handover.errors import LoadError, TargetNotFoundError
 from handover.target import schema
 
 log = logging.getLogger("handover.target.db")
@@ -213,6 +214,47 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite target named by its path; None for a server, an in-memory database or a URI."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if "uri" in parsed.query or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def require_existing(url: str) -> None:
+    """TargetNotFoundError when ``url`` names a SQLite file that does not exist: every command but ``run`` and
+    ``db upgrade`` reads an existing target, and connecting would create an empty file."""
+    path = sqlite_file(_parse(url))
+    if path is not None and not path.is_file():
+        raise TargetNotFoundError(
+            f"no such target database: {path}",
+            hint="check the --db URL (e.g. sqlite:///handover-demo/target.db); handover run or handover db "
+            "upgrade create a target",
+            url=safe_url(url),
+        )
+
+
+def _require_writable(engine: Engine) -> None:
+    """LoadError when a SQLite target's file, or its folder (which takes the write-ahead log), cannot be written:
+    told before a batch reads its sources, not after. A server's rights show when the batch takes its lock."""
+    path = sqlite_file(engine.url)
+    if path is None:
+        return
+    folder = path.resolve().parent
+    for what, place in (("file", path), ("folder", folder)):
+        if place.exists() and not os.access(place, os.W_OK):
+            engine.dispose()
+            raise LoadError(
+                f"the SQLite target's {what} is not writable: {place}",
+                hint="give this user write permission on the file and its folder, or correct target.url",
+                url=safe_url(engine.url),
+            )
+
+
 def alembic_config(connection: Any) -> Any:
     """Alembic ``Config`` built in code around an open connection (no alembic.ini)."""
     from alembic.config import Config
@@ -276,9 +318,14 @@ def open_target(url: str, *, create: bool = True) -> Engine:
     """Open the target at ``url``, creating its schema when the database is empty (and ``create``).
 
     Raises LoadError when the database cannot be reached, is at an older schema version (hint: ``handover db
-    upgrade``), at a version newer than this handover knows, or holds tables but no schema version.
+    upgrade``), at a version newer than this handover knows, or holds tables but no schema version; without
+    ``create``, TargetNotFoundError for a SQLite file that does not exist (none is created).
     """
+    if not create:
+        require_existing(url)
     engine = make_engine(url)
+    if create:
+        _require_writable(engine)
     shown = engine.url.render_as_string(hide_password=True)
     try:
         current = current_revision(engine)
@@ -376,6 +423,7 @@ class DbStatus(BaseModel):
 
 def target_status(url: str) -> DbStatus:
     """Schema version, row counts and batches of a target (``handover db status``); changes nothing."""
+    require_existing(url)
     engine = make_engine(url)
     try:
         current = current_revision(engine)

@@ -21,7 +21,11 @@ or ``record_type/record_number``; ``content_hash`` as above, of the row the sour
 same fingerprint whatever the order, chunking or number of runs that loaded them.
 
 SQL to list the lines: ``SELECT entity, source_id, natural_key, content_hash FROM ledger WHERE batch_id = :id
-AND disposition = 'loaded'``.
+AND disposition = 'loaded'``. Those are the hashes the ledger stored; recomputed from the target rows themselves
+(what ``handover db verify`` does, and :data:`RECOMPUTE_SCRIPT` for a SQLite target with nothing but Python),
+each line takes the content hash of the row now stored under its key, except where the row no longer holds this
+batch's version by design (action ``conflict_kept``, or ``updated_batch_id`` names a later batch): there the
+ledger's hash stands. A deleted row gives an empty hash.
 """
 
 from __future__ import annotations
@@ -48,6 +52,65 @@ _escape = json.encoder.encode_basestring  # one JSON string, as _encode writes i
 TECHNICAL_COLUMNS: frozenset[str] = frozenset(
     {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
 )
+
+
+RECOMPUTE_SCRIPT = r"""# recompute.py: python3 recompute.py target.db BATCH_ID   (Python standard library only)
+# Recomputes every content hash from the rows stored in dossiers/records, checks both ways against the ledger,
+# prints each problem, then the loaded-set fingerprint; exits 1 when a row differs.
+import hashlib, json, sqlite3, sys, unicodedata
+
+db, batch = sys.argv[1], sys.argv[2]
+con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+con.row_factory = sqlite3.Row
+TECHNICAL = {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
+
+
+def text(value):
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return format(float(value), ".15g")
+    return unicodedata.normalize("NFC", str(value))
+
+
+def row_hash(row):
+    pairs = sorted([name, text(row[name])] for name in row.keys() if name not in TECHNICAL)
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+lines, problems = [], 0
+ledger = con.execute(
+    "SELECT entity, source_id, natural_key, action, content_hash FROM ledger"
+    " WHERE batch_id = ? AND disposition = 'loaded'", (batch,)).fetchall()
+for entity, source, key, action, ledger_hash in ledger:
+    if entity == "dossier":
+        row = con.execute("SELECT * FROM dossiers WHERE source_system = ? AND dossier_code = ?",
+                          (source, key)).fetchone()
+    else:
+        row = con.execute("SELECT * FROM records WHERE source_system = ? AND record_type = ? AND record_number = ?",
+                          (source, *key.split("/", 1))).fetchone()
+    if row is None:
+        print("missing from the target:", entity, source, key)
+        problems += 1
+        lines.append(f"{entity}|{source}|{key}|")
+        continue
+    digest = row_hash(row)
+    ours = action in ("inserted", "unchanged", "updated") and row["updated_batch_id"] in (None, batch)
+    if digest != row["content_hash"] or (ours and digest != ledger_hash):
+        print("changed:", entity, source, key)
+        problems += 1
+    lines.append(f"{entity}|{source}|{key}|{digest if ours else ledger_hash}")
+for entity, table, key in (("dossier", "dossiers", "dossier_code"),
+                           ("record", "records", "record_type || '/' || record_number")):
+    for source, extra in con.execute(
+            f"SELECT source_system, {key} FROM {table} WHERE ? IN (batch_id, updated_batch_id)"
+            " EXCEPT SELECT source_id, natural_key FROM ledger"
+            " WHERE batch_id = ? AND disposition = 'loaded' AND entity = ?", (batch, batch, entity)):
+        print("not in the batch's ledger:", entity, source, extra)
+        problems += 1
+print(hashlib.sha256("".join(sorted(line + "\n" for line in lines)).encode()).hexdigest())
+sys.exit(1 if problems else 0)
+"""
 
 
 def table_for(entity: Entity | str) -> Any:

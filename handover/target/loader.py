@@ -33,7 +33,7 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -62,6 +62,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import handover
 from handover.errors import ConfigError, LoadError
 from handover.faults import checkpoint
+from handover.keys import natural_key, natural_key_list
 from handover.models import (
     DISPOSITIONS,
     MAPPED_COLUMNS,
@@ -282,14 +283,6 @@ def _row_json(row: dict[str, Any]) -> str:
     )
 
 
-def _natural_key(entity: Entity, values: Mapping[str, Any]) -> str | None:
-    if entity is Entity.DOSSIER:
-        return values.get("dossier_code")
-    if values.get("record_type") and values.get("record_number"):
-        return f"{values['record_type']}/{values['record_number']}"
-    return None
-
-
 def _column_values(frame: Any, name: str, n: int) -> list[Any]:
     """A column's values as Python objects, ``None`` for missing ones (NaN, NA, NaT); all ``None`` if absent."""
     if name not in frame.columns:
@@ -501,13 +494,7 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
             if dispositions[i] == "loaded":
                 invalid.setdefault(i, (name, f"longer than {limit} characters"))
         converted[name] = out
-    if entity is Entity.DOSSIER:
-        keys: list[str | None] = list(converted["dossier_code"])
-    else:
-        keys = [
-            f"{t}/{r}" if t and r else None
-            for t, r in zip(converted["record_type"], converted["record_number"], strict=True)
-        ]
+    keys = natural_key_list(entity, converted)
     for i, d in enumerate(dispositions):
         if d == "loaded" and keys[i] is None and i not in invalid:
             invalid[i] = (
@@ -1190,7 +1177,7 @@ class Loader:
                 )
                 result = conn.execute(own.execution_options(yield_per=_SEED_PER))
                 for part in result.mappings().partitions():
-                    self._keys.add(scope, [_natural_key(entity, row) for row in part])  # type: ignore[misc]
+                    self._keys.add(scope, [natural_key(entity, row) for row in part])  # type: ignore[misc]
         return self._keys if answers else None
 
     def _other_batch_rows(self, conn: Connection, entity: Entity, source_id: str) -> bool:
@@ -1259,7 +1246,7 @@ class Loader:
                 select(*wanted_columns).where(table.c.source_system == source_id, part)
             ).mappings():
                 record = dict(row)
-                key = _natural_key(entity, record)
+                key = natural_key(entity, record)
                 if key in wanted:
                     found[key] = record  # type: ignore[index]
         return found

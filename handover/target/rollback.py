@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from handover.errors import LoadError
+from handover.errors import BatchNotFoundError, LoadError
 from handover.models import Entity
 from handover.target import schema
 from handover.target.hashing import key_columns, table_for
@@ -395,7 +395,7 @@ def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> R
             known = _known_batches(conn)
         if status is None:
             listed = ", ".join(known) if known else "(none)"
-            raise LoadError(
+            raise BatchNotFoundError(
                 f"there is no batch '{batch_id}' in this target; known batches: {listed}",
                 hint="check the batch id: handover db status --db URL lists them",
                 batch=batch_id,

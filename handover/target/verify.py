@@ -1,12 +1,16 @@
-"""``handover db verify``: recompute a batch's content hashes and fingerprint from the target rows.
+"""``handover db verify``: check a batch's ledger against the target rows, both ways, from the rows themselves.
 
-For every ledger row of the batch with disposition ``loaded`` the target row with that key is read back and its
-content hash recomputed (:func:`handover.target.hashing.content_hash`):
+Ledger → target: for every ledger row of the batch with disposition ``loaded`` the target row with that key is read
+back and its content hash recomputed from its stored values (:func:`handover.target.hashing.content_hash`):
 
-* it must equal the row's stored ``content_hash`` (else the row was changed outside handover);
+* the row must exist (else: ``missing from the target``, a deleted row);
+* the recomputed hash must equal the row's stored ``content_hash`` (else the row was changed outside handover);
 * where the row still holds the version this batch delivered (action inserted / unchanged / updated and no later
   batch updated it), it must equal the ledger's hash, and that recomputed hash goes into the fingerprint;
   otherwise (``conflict_kept``, or superseded by a later batch) the ledger's hash does.
+
+Target → ledger: every row of ``dossiers`` and ``records`` that carries the batch's id (``batch_id`` or
+``updated_batch_id``) must be one of the keys its ledger marks loaded (else: a row added outside handover).
 
 The recomputed fingerprint must equal ``batches.fingerprint``, and the ledger must balance against the ``chunks``
 progress rows, per source: extracted = loaded + review + quarantined + excluded + duplicate.
@@ -17,12 +21,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
-from handover.errors import LoadError
+from handover.errors import BatchNotFoundError
 from handover.models import DISPOSITIONS, Counts, Entity
 from handover.target import schema
-from handover.target.hashing import content_hash, fingerprint_lines, table_for
+from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
 
 _SLICE = 900
 
@@ -51,8 +55,42 @@ class VerifyResult(BaseModel):
     balance_ok: bool = False
 
     @property
+    def rows_outside_ledger(self) -> int:
+        """Target rows carrying the batch id that its ledger does not mark loaded."""
+        return sum(p.problem == NOT_IN_LEDGER for p in self.problems)
+
+    @property
     def ok(self) -> bool:
         return self.fingerprint_ok and self.balance_ok and not self.problems
+
+
+MISSING = "missing from the target (deleted outside handover)"
+CHANGED = "stored hash differs from the row's content (changed outside handover)"
+NOT_LOADED_VERSION = "row differs from the version this batch loaded"
+NOT_IN_LEDGER = "carries the batch id but is not in the batch's ledger (added outside handover)"
+
+
+def _rows_outside_ledger(
+    conn: Connection, batch_id: str, ledger_keys: dict[tuple[str, str], set[str]]
+) -> list[RowProblem]:
+    """Target → ledger: rows carrying ``batch_id`` (inserted or last updated by it) whose key the batch's ledger
+    does not mark loaded."""
+    problems: list[RowProblem] = []
+    for entity in Entity:
+        table = table_for(entity)
+        keys = key_columns(table)
+        stmt = select(table.c.source_system, *keys).where(
+            or_(table.c.batch_id == batch_id, table.c.updated_batch_id == batch_id)
+        )
+        for source_id, *parts in conn.execute(stmt):
+            key = "/".join(str(p) for p in parts)
+            if key not in ledger_keys.get((entity.value, source_id), ()):
+                problems.append(
+                    RowProblem(
+                        entity=entity.value, source_system=source_id, natural_key=key, problem=NOT_IN_LEDGER
+                    )
+                )
+    return problems
 
 
 def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
@@ -66,7 +104,7 @@ def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
         )
         if batch is None:
             known = ", ".join(conn.execute(select(schema.batches.c.batch_id)).scalars()) or "(none)"
-            raise LoadError(
+            raise BatchNotFoundError(
                 f"there is no batch '{batch_id}' in this target; known batches: {known}",
                 hint="check the batch id: handover db status --db URL lists them",
                 batch=batch_id,
@@ -108,7 +146,11 @@ def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
                 if row is None:
                     result.problems.append(
                         RowProblem(
-                            entity=entity_name, source_system=source_id, natural_key=key, problem="missing"
+                            entity=entity_name,
+                            source_system=source_id,
+                            natural_key=key,
+                            problem=MISSING,
+                            expected=digest,
                         )
                     )
                     lines.append((entity_name, source_id, key, ""))
@@ -120,7 +162,7 @@ def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
                             entity=entity_name,
                             source_system=source_id,
                             natural_key=key,
-                            problem="stored hash differs from the row's content",
+                            problem=CHANGED,
                             expected=row["content_hash"],
                             found=recomputed,
                         )
@@ -133,12 +175,15 @@ def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
                             entity=entity_name,
                             source_system=source_id,
                             natural_key=key,
-                            problem="row differs from the version this batch loaded",
+                            problem=NOT_LOADED_VERSION,
                             expected=digest,
                             found=recomputed,
                         )
                     )
                 lines.append((entity_name, source_id, key, recomputed if ours else digest))
+        result.problems += _rows_outside_ledger(
+            conn, batch_id, {(e, s): {k for k, _, _ in items} for (e, s), items in groups.items()}
+        )
         result.recomputed_fingerprint = fingerprint_lines(lines)
         result.fingerprint_ok = result.recomputed_fingerprint == result.stored_fingerprint
         for source_id, disposition, count in conn.execute(

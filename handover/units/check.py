@@ -149,6 +149,32 @@ def check_reference(folder: Path, gso_dir: Path | None = None) -> dict[str, Any]
         "info",
     )
 
+    from handover.units.reference import Reference
+    from handover.units.resolver import UnitResolver
+
+    ref = Reference.load(folder)
+    index = UnitResolver(ref).index
+    spellings = [f"{code} {name}" for code, names in ref.aliases.items() for name, _ in names]
+    add(
+        "unit_aliases",
+        True,
+        len(spellings),
+        "old communes the conversion table (crosswalk.csv) spells otherwise than the January list: both "
+        "spellings are indexed",
+        spellings,
+        "info",
+    )
+    conflicts = [f"{c['code']} '{c['alias']}' = {', '.join(c['also_names'])}" for c in index.alias_conflicts]
+    add(
+        "alias_names_two_units",
+        True,
+        len(conflicts),
+        "spellings of the conversion table (crosswalk.csv) that would name another old commune of the same "
+        "district too: not used",
+        conflicts,
+        "warning",
+    )
+
     defects = provenance.get("raw_defects", [])
     source = "provenance.json"
     if gso_dir is not None and Path(gso_dir).is_dir():

@@ -56,6 +56,8 @@ class Reference:
     provinces: dict[str, str] = field(default_factory=dict)  # old province code → name
     new_province_members: dict[str, set[str]] = field(default_factory=dict)  # new → old province codes
     successors: dict[str, str] = field(default_factory=dict)  # renumbered Jan→Jul: January code → later code
+    # other official spellings of an old commune: code → [(name, where it is written)]
+    aliases: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> Reference:
@@ -90,7 +92,20 @@ class Reference:
         for row in _rows(folder / "new_communes.csv"):
             ref.new_communes[row["commune_code"]] = (row["province_code"], row["name"], row["type"])
         members: dict[str, set[str]] = defaultdict(set)
-        for row in _rows(folder / "crosswalk.csv"):
+        from handover.units.names import official_key
+
+        for line, row in enumerate(_rows(folder / "crosswalk.csv"), start=2):
+            spelt, unit = row["old_commune_name"], ref.old.get(row["old_commune_code"])
+            # the conversion table's spelling of a unit the list names otherwise ("N.T", old spellings)
+            if (
+                unit is not None
+                and spelt
+                and spelt != unit.name
+                and official_key(spelt, unit.type).toned != official_key(unit.name, unit.type).toned
+            ):
+                known = ref.aliases.setdefault(unit.code, [])
+                if all(name != spelt for name, _ in known):
+                    known.append((spelt, f"crosswalk.csv line {line} (conversion table of 2025-07-01)"))
             new_code = row["new_commune_code"]
             province, name, _type = ref.new_communes.get(new_code, (row["new_province_code"], "", ""))
             target = Target(province, new_code, name, row["relation"])

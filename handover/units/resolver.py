@@ -66,6 +66,11 @@ class Resolution(BaseModel):
     method: Method | None = Field(None, description="How the unique answer was reached.")
     suggestions: list[str] = Field(default_factory=list, description="Nearest names; never applied.")
     reason: str | None = Field(None, description="Why not unique, in plain words (not in the JSON shape).")
+    elsewhere: str | None = Field(
+        None,
+        description="When not found because the commune lies in another district than the one given: its full "
+        "name with its district and province (not in the JSON shape).",
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         """The issue's JSON shape: status, old, new, method, suggestions."""
@@ -116,6 +121,7 @@ FRAME_OUTPUTS = (
     "unit_relation",
     "unit_candidates",
     "unit_suggestions",
+    "unit_elsewhere",
     "old_province_code",
     "old_district_code",
     "old_commune_code",
@@ -186,6 +192,25 @@ class _Index:
             key = official_key(unit.name, unit.type)
             self._add(self.communes, key, unit.code, unit.district_code, unit.province_code)
             self.commune_keys[unit.code] = key.folded
+        # Other official spellings (the conversion table's) name their unit too, unless the spelling would name
+        # two units of one district: then it is listed in alias_conflicts and never used.
+        self.alias_conflicts: list[dict[str, Any]] = []
+        for code, spellings in ref.aliases.items():
+            unit = ref.old[code]
+            for name, source in spellings:
+                key = official_key(name, unit.type)
+                named = {
+                    e.code for e in self.communes.get(key.folded, ()) if e.district == unit.district_code
+                }
+                if code in named:
+                    continue  # spelt otherwise only in its tone marks: the official entry already matches it
+                others = sorted(named)
+                if others:
+                    self.alias_conflicts.append(
+                        {"code": code, "alias": name, "source": source, "also_names": others}
+                    )
+                    continue
+                self._add(self.communes, key, code, unit.district_code, unit.province_code)
 
     @staticmethod
     def _add(index: dict[str, list[_Entry]], key: NameKey, code: str, district: str, province: str) -> None:
@@ -344,7 +369,9 @@ class UnitResolver:
                 res, leftover = retry, rest
         rule_ids: list[int] = []
         if res.status == "split" and res.old and res.old.commune_code in self.rules_by_old:
-            res, rule_ids = self._apply_rules(res, [*leftover, village or ""])
+            # the address parts finer than the commune (or the whole address when codes placed the row) and the
+            # village: a province's street rules name streets in the address
+            res, rule_ids = self._apply_rules(res, [*(leftover or _below_unit(address)), village or ""])
         if source_system and dossier_code and self.decisions:
             decision = self.decisions.get((source_system, dossier_code))
             if decision is not None:
@@ -498,6 +525,18 @@ class UnitResolver:
             reason = f"old commune code {commune_code} is not in the reference and the name did not match"
         else:
             reason = "no old commune of that name in the scope given" if text else "no commune name given"
+        if text and districts:
+            # the name is a commune of another district (of the same province first): say which
+            found = self._commune(text, strict, broad, None)
+            if len(found) == 1:
+                unit = ref.old[found[0].code]
+                return Resolution(
+                    status="not_found",
+                    reason=f"{unit.name} belongs to district {unit.district_code}, not to the district given "
+                    f"({', '.join(sorted(districts))})",
+                    suggestions=[self._full_name(unit)],
+                    elsewhere=f"{self._full_name(unit)} ({unit.code})",
+                ), parts
         return Resolution(
             status="not_found", suggestions=self._suggest(text, strict, broad, districts), reason=reason
         ), parts
@@ -509,6 +548,7 @@ class UnitResolver:
             status="not_found",
             reason=f"commune code {unit.code} belongs to {level} {actual}, not to the {level} code given ({given})",
             suggestions=[self._full_name(unit)],
+            elsewhere=f"{self._full_name(unit)} ({unit.code})",
         )
 
     def _province(self, text: str) -> tuple[set[str], set[str]] | None:
@@ -745,6 +785,7 @@ def _frame_row(res: Resolution) -> dict[str, Any]:
             ensure_ascii=False,
         ),
         "unit_suggestions": json.dumps(res.suggestions, ensure_ascii=False),
+        "unit_elsewhere": res.elsewhere,
         "old_province_code": res.old.province_code if res.old else None,
         "old_district_code": res.old.district_code if res.old else None,
         "old_commune_code": res.old.commune_code if res.old else None,
@@ -828,3 +869,14 @@ def _load_reference(folder: Path) -> Reference:
     except OSError:
         pass  # a read-only home folder only costs speed
     return ref
+
+
+def _below_unit(address: str | None) -> list[str]:
+    """The parts of an address before its first administrative unit ("Số 5 phố Kim Mã, Phường Kim Mã, ..." →
+    ["Số 5 phố Kim Mã"]): what a split rule may match when codes, not the address, placed the row."""
+    out: list[str] = []
+    for part in split_address(address) if address else []:
+        if any(key.type for key in name_variants(part)):
+            break
+        out.append(part)
+    return out

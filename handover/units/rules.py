@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from handover.errors import MapError
+from handover.keys import canonical_key
 from handover.tables import read_csv_table
 from handover.text import fold
 from handover.units.reference import Reference
@@ -99,7 +100,8 @@ def load_rules(path: Path, ref: Reference) -> list[Rule]:
 
 
 def load_decisions(path: Path, ref: Reference) -> list[Decision]:
-    """Read and validate a decisions file (columns source_system, dossier_code, new_commune_code[, note])."""
+    """Read and validate a decisions file (columns source_system, dossier_code, new_commune_code[, note]); dossier
+    codes in canonical form (:func:`handover.keys.canonical_key`), as the extract stage writes them."""
     decisions: list[Decision] = []
     for line, row in _read(path, DECISION_COLUMNS, "decisions"):
         new = row["new_commune_code"]
@@ -124,6 +126,13 @@ def load_decisions(path: Path, ref: Reference) -> list[Decision]:
                 hint='Look the commune up with: handover units lookup "<name>" --json',
             )
         decisions.append(
-            Decision(path, line, row["source_system"], row["dossier_code"], new, row.get("note", ""))
+            Decision(
+                path,
+                line,
+                row["source_system"],
+                canonical_key(row["dossier_code"]) or "",
+                new,
+                row.get("note", ""),
+            )
         )
     return decisions

@@ -161,3 +161,34 @@ def test_status_table_errors(tmp_path: Path) -> None:
 def test_shipped_tables_have_provenance_file() -> None:
     text = (mappings_dir() / "PROCEDURES.md").read_text(encoding="utf-8")
     assert "120/2025" in text and "2353/QĐ-BTC" in text and "147/2025" in text
+
+
+def test_status_keywords_place_vendor_wordings_and_refuse_to_guess() -> None:
+    table = StatusTable.load()
+    cases = {
+        "Người dân xin rút hồ sơ": "7",  # a withdrawal worded otherwise than the portal's label
+        "Đã rút HS": "7",
+        "Da tiep nhan, dang xu ly": "4",  # the weak "tiếp nhận" gives way to "đang xử lý"
+        "Không được tiếp nhận hồ sơ": "3",  # "tiếp nhận" inside the longer keyword counts as it
+        "Hồ sơ đã trả kết quả cho công dân": "10",
+        "Chờ trả kết quả": "9",
+        "Đã tiếp nhận": "2",
+        "Hồ sơ quá hạn": "4",
+        "Đang xử lý, yêu cầu bổ sung": "",  # 4 and 5 disagree: not placed
+        "ABC-77": "",
+    }
+    assert {text: table.code_of(text) for text in cases} == cases
+
+
+def test_batch_status_file_adds_and_overrides_lines(tmp_path: Path) -> None:
+    extra = tmp_path / "vendor.csv"
+    extra.write_text("raw,code,pending,note\nABC-77,4,yes,\nTạm dừng,7,no,vendor meaning\n", encoding="utf-8")
+    table = StatusTable.load(extra=[extra])
+    assert table.code_of("abc 77") == "4"
+    assert table.code_of("Tạm dừng") == "7"
+    assert StatusTable.load().code_of("Tạm dừng") == "8"
+    extra.write_text("raw,code,pending,note\nXYZ,9,yes,\n", encoding="utf-8")
+    with pytest.raises(MapError) as exc:
+        StatusTable.load(extra=[extra])
+    assert exc.value.context["file"] == str(extra) and exc.value.context["row"] == 2
+    assert "pending on one line and not on another" in exc.value.message

@@ -342,3 +342,92 @@ def test_gate_stops_before_loading_and_leaves_no_trace(tmp_path: Path) -> None:
     fixed = runner.invoke(app, ["run", str(cfg), "--json"])
     assert fixed.exit_code == 0, fixed.output
     assert json.loads(fixed.stdout)["total"]["loaded"] == 2
+
+
+STATUS_CSV = (
+    "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+    "000.00.53.H38-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,Xã Sơn Hà,20/06/2025,30/06/2025,Đang xử lý\n"
+    "000.00.53.H38-250620-0002,Đăng ký khai sinh,Lê Thị Bình,Xã Sơn Hà,20/06/2025,30/06/2025,"
+    "Người dân xin rút hồ sơ\n"
+    "000.00.53.H38-250620-0003,Đăng ký khai sinh,Trần Văn Cường,Xã Sơn Hà,20/06/2025,30/06/2025,ABC-77\n"
+)
+STATUS_SOURCE = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n'
+
+
+def _dispositions(db: Path) -> dict[str, tuple[str, str]]:
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(schema.ledger.c.natural_key, schema.ledger.c.disposition, schema.ledger.c.reason)
+        )
+        out = {key.rsplit("0", 1)[-1]: (disp, reason or "") for key, disp, reason in rows}
+    engine.dispose()
+    return out
+
+
+def test_unplaced_status_goes_to_review_and_a_batch_status_file_places_it(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(STATUS_CSV, encoding="utf-8")
+    cfg = _config(tmp_path, STATUS_SOURCE)
+    result = _invoke("run", str(cfg), "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)["per_source"]["a"]
+    assert (counts["loaded"], counts["excluded"], counts["review"]) == (1, 1, 1)
+    disp = _dispositions(tmp_path / "target.db")
+    assert disp["2"][0] == "excluded"  # the withdrawn dossier is not handed over
+    assert disp["3"][0] == "review" and "'ABC-77'" in disp["3"][1] and "[mapping] statuses" in disp["3"][1]
+
+    (tmp_path / "vendor.csv").write_text("raw,code,pending,note\nABC-77,4,yes,\n", encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8").replace('id = "t1"', 'id = "t2"')
+    cfg.write_text(
+        text.replace("[[sources]]", '[mapping]\nstatuses = ["vendor.csv"]\n\n[[sources]]'), encoding="utf-8"
+    )
+    result = _invoke("run", str(cfg), "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)["per_source"]["a"]
+    assert (counts["loaded"], counts["excluded"], counts["review"]) == (2, 1, 0)
+
+
+def test_dry_run_shows_the_rows_each_split_rule_decided(tmp_path: Path) -> None:
+    rules = Path(__file__).resolve().parents[1] / "units" / "data" / "rules_kim_ma.csv"
+    (tmp_path / "rules.csv").write_bytes(rules.read_bytes())
+    (tmp_path / "a.csv").write_text(
+        "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Mã xã,Địa chỉ,Ngày tiếp nhận,Trạng thái\n"
+        '000.00.01.H26-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,00028,"Số 3 ngõ 12 Kim Mã, Phường Kim Mã",1\n'
+        '000.00.01.H26-250620-0002,Đăng ký khai sinh,Lê Thị Bình,00028,"Tổ dân phố 5, Phường Kim Mã",1\n'
+        '000.00.01.H26-250620-0003,Đăng ký khai sinh,Trần Văn Cường,00028,"Tổ dân phố 5",1\n',
+        encoding="utf-8",
+    )
+    source = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "01"\nold_district_code = "001"\n'
+    cfg = _config(tmp_path, '[mapping]\nrules = ["rules.csv"]\n\n' + source)
+    result = _invoke("run", str(cfg), "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {r["keyword"]: r["matches"] for r in data["rules"]} == {
+        "Tổ dân phố 5": 2,
+        "Ngõ 12 Kim Mã": 1,
+        "Tổ dân phố 99": 0,
+    }
+    assert data["per_source"]["a"]["review"] == 0
+    text = _invoke("run", str(cfg), "--dry-run").output
+    assert "Split rule rules.csv:2 00028 'Tổ dân phố 5' → 00008: 2 rows" in text
+    assert "rules.csv:4 00028 'Tổ dân phố 99' → 00004: 0 rows  (never matched: check the keyword)" in text
+
+
+def test_empty_id_and_a_commune_of_another_district_are_findings(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(
+        "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Số CCCD,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+        "000.00.53.H38-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,,Xã Sơn Hà,20/06/2025,30/06/2025,1\n"
+        "000.00.53.H38-250620-0002,Đăng ký khai sinh,Lê Thị Bình,010203012345,Xã Sơn Hà,20/06/2025,30/06/2025,1\n",
+        encoding="utf-8",
+    )
+    # the source says Huyện Văn Bàn (089); Xã Sơn Hà is a commune of Huyện Bảo Thắng (086)
+    source = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "089"\n'
+    cfg = _config(tmp_path, source)
+    assert _invoke("run", str(cfg), "--dry-run").exit_code == 0
+    with (tmp_path / "reports" / "t1-findings.csv").open(encoding="utf-8-sig") as fh:
+        found = [(r["row"], r["check"], r["message_vi"], r["message_en"]) for r in csv.DictReader(fh)]
+    assert [row for row, check, *_ in found if check == "applicant_id_missing"] == ["2"]
+    other = [(row, vi, en) for row, check, vi, en in found if check == "unit_other_district"]
+    assert [row for row, *_ in other] == ["2", "3"]
+    assert all("Huyện Bảo Thắng" in vi and "Huyện Bảo Thắng" in en and "02938" in en for _, vi, en in other)
+    assert not [check for _, check, *_ in found if check == "unit_not_found"]

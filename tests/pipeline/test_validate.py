@@ -306,6 +306,7 @@ def record(source_row: int, **kw: object) -> dict[str, object]:
         record_number=f"{source_row}/2024",
         registered_date="2024-03-01",
         subject_name="Trần Minh Khôi",
+        subject_id="010203012345",
         unit_status="unique",
         status_code="",
     )

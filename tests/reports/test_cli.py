@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import cli
 from cli import app
-from handover.errors import ExitCode, ReportError
+from handover.errors import BatchNotFoundError, ExitCode
 from tests.reports.factory import BATCH, build_target
 from tests.tables import column_texts
 
@@ -49,7 +49,7 @@ def test_unknown_batch_is_one_message_and_no_file(engine, tmp_path: Path) -> Non
     build_target(engine)
     out = tmp_path / "out"
     result = runner.invoke(app, ["report", "nope", "--db", str(engine.url), "--out", str(out)])
-    assert result.exit_code == ExitCode.INPUT == ReportError.exit_code
+    assert result.exit_code == ExitCode.NOT_FOUND == BatchNotFoundError.exit_code
     assert "Batch 'nope' is not in the target database" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
@@ -65,8 +65,8 @@ def test_help_is_documented() -> None:
 def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "nope.db"
     result = runner.invoke(app, ["report", "b", "--db", f"sqlite:///{missing}", "--out", str(tmp_path / "o")])
-    assert result.exit_code == ExitCode.INPUT
-    assert "The target database file does not exist" in result.output
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert "no such target database" in result.output
     assert not missing.exists()
 
 

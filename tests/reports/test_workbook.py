@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
-from handover.errors import ReportError
+from handover.errors import BatchNotFoundError, ReportError
 from handover.reports.workbook import sheet_title, write_workbook
 from handover.target import schema
 from tests.reports.factory import (
@@ -281,9 +281,9 @@ def test_tolerates_missing_summary_keys(engine, tmp_path: Path) -> None:
     assert "Bộ kiểm tra" not in [c.value for r in wb["Kiểm tra dữ liệu"].iter_rows() for c in r]
 
 
-def test_unknown_batch_is_a_report_error(engine, tmp_path: Path) -> None:
+def test_unknown_batch_is_not_found(engine, tmp_path: Path) -> None:
     build_target(engine)
-    with pytest.raises(ReportError) as info:
+    with pytest.raises(BatchNotFoundError) as info:
         write_workbook(engine, "no-such-batch", tmp_path / "w.xlsx")
     assert (
         "'no-such-batch' is not in the target database (latest batches: lc-2025-07-01)" in info.value.message

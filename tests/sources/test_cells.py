@@ -51,6 +51,12 @@ def test_parse_date(value: object, expected: str | None) -> None:
         ("10203012345", "010203012345", True),
         ("010203012345", "010203012345", False),
         ("0102 0301 2345", "010203012345", False),
+        (1203012345, "001203012345", 2),  # Hà Nội (001): two zeros lost in the number cell
+        ("1203012345", "001203012345", 2),
+        (1200000016, "1200000016", 0),  # 10 digits that are a valid tax code (MST): not an ID to repair
+        (99203012345, "99203012345", 0),  # "099…" is no birth province: not repaired
+        (10503012345, "10503012345", 0),  # century digit 5: nobody born in the 2100s holds a CCCD yet
+        (1234567890, "1234567890", 0),  # "001" + century 2 + year 34: a birth year in the future
         (123456789, "123456789", False),  # CMND: 9 digits, valid as is
         ("B1234567", "B1234567", False),  # passport: text kept
         (None, None, False),

@@ -407,3 +407,31 @@ def test_large_csv_memory_stays_flat(tmp_path: Path) -> None:
     assert total == rows and len(rss) == 15
     # flat: the last chunk costs no more memory than the second (allow allocator noise)
     assert rss[-1] - rss[1] < 40, rss
+
+
+def test_ids_stored_as_numbers_get_back_one_or_two_zeros(tmp_path: Path) -> None:
+    """A CCCD of Hà Nội (001) loses two zeros in a number cell, one of Lào Cai (010) one; a tax code and
+    a number that cannot be a CCCD are left alone, each repair a finding saying how many zeros."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Mã hồ sơ", "Chủ hồ sơ", "Số CCCD"])
+    ids = [1203012345, 10203012345, 1200000016, 99203012345, "001203012345"]
+    for i, value in enumerate(ids, 1):
+        ws.append([f"000.00.53.H48-250601-000{i}", "Nguyễn Văn An", value])
+    wb.save(tmp_path / "ids.xlsx")
+    _, chunks = _read(_cfg(tmp_path / "ids.xlsx", "xlsx"))
+    frame, findings = chunks[0].frame, chunks[0].findings
+    assert list(frame["applicant_id"]) == [
+        "001203012345",
+        "010203012345",
+        "1200000016",
+        "99203012345",
+        "001203012345",
+    ]
+    repairs = [f for f in findings if f.check == "id_leading_zero"]
+    assert [f.row for f in repairs] == [2, 3]
+    assert "mất 2 số 0 đầu" in repairs[0].message_vi and "2 leading zeros were added" in repairs[0].message_en
+    assert "10 chữ số" in repairs[0].message_vi and "11 chữ số" in repairs[1].message_vi
+    assert "a leading 0 was added" in repairs[1].message_en

@@ -48,7 +48,7 @@ def test_verify_json_and_tampering(sqlite_url: str) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE dossiers SET phone = '0000000000' WHERE dossier_code = 'H-2'")
     bad = runner.invoke(cli.app, ["db", "verify", "--db", sqlite_url, "--batch", "A"])
-    assert bad.exit_code == ExitCode.INTERNAL
+    assert bad.exit_code == ExitCode.VERIFY
     assert "MISMATCH" in bad.output and "H-2: stored hash differs from the row's content" in bad.output
     engine.dispose()
 
@@ -70,7 +70,7 @@ def test_rollback_dry_run_json_matches_the_library(sqlite_url: str) -> None:
 def test_rollback_unknown_batch_and_unreachable_server(sqlite_url: str) -> None:
     _loaded(sqlite_url).dispose()
     unknown = runner.invoke(cli.app, ["rollback", "B", "--db", sqlite_url])
-    assert unknown.exit_code == ExitCode.LOAD
+    assert unknown.exit_code == ExitCode.NOT_FOUND
     assert "known batches: A" in unknown.output
     down = runner.invoke(cli.app, ["db", "status", "--db", "postgresql://u:pw@127.0.0.1:1/x"])
     assert down.exit_code == ExitCode.LOAD

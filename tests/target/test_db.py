@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from handover.errors import LoadError
+from handover.errors import LoadError, TargetNotFoundError
 from handover.target import db, schema
 from handover.target.db import open_target, upgrade_target
 
@@ -133,6 +133,13 @@ def test_tables_without_a_version_are_not_touched(sqlite_url: str) -> None:
 
 
 def test_create_false_on_empty_database_says_how_to_create(sqlite_url: str) -> None:
+    import sqlite3
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    with pytest.raises(TargetNotFoundError, match="no such target database"):
+        open_target(sqlite_url, create=False)
+    assert not Path(path).exists()  # nothing but run and db upgrade creates a database
+    sqlite3.connect(path).close()  # an empty database
     with pytest.raises(LoadError) as caught:
         open_target(sqlite_url, create=False)
     assert caught.value.hint == f"run: handover db upgrade --db {sqlite_url}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, select, text
 
-from handover.errors import LoadError
+from handover.errors import BatchNotFoundError, LoadError
 from handover.target import schema
 from handover.target.db import open_target
 from handover.target.hashing import loaded_fingerprint
@@ -108,7 +108,7 @@ def test_a_rolled_back_batch_can_be_loaded_again(engine: Engine) -> None:
 
 def test_unknown_batch_lists_the_known_ones(engine: Engine) -> None:
     _load(engine, "2025-07-bao-thang", [f.dossier("H-1")])
-    with pytest.raises(LoadError) as caught:
+    with pytest.raises(BatchNotFoundError) as caught:
         rollback_batch(engine, "nope")
     assert caught.value.message == "there is no batch 'nope' in this target; known batches: 2025-07-bao-thang"
 

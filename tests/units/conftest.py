@@ -1,4 +1,4 @@
-"""Fixtures of the unit tests: the shipped resolver, the raw statistics-office tables when present."""
+"""Fixtures of the unit tests: the shipped resolver, the statistics office's raw tables (``data/gso/``)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from handover.resources import shared_gso_dir
+from handover.resources import gso_dir
 
 DATA = Path(__file__).resolve().parent / "data"
-GSO = shared_gso_dir()
-needs_gso = pytest.mark.skipif(
-    not (GSO / "conversion_2025-07-01.csv").is_file(),
-    reason=f"the raw statistics-office tables are not at {GSO} (an installed wheel has only mappings/units)",
-)
+GSO = gso_dir()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,7 +12,7 @@ from handover.resources import mappings_dir
 from handover.units.build import build_reference, relation_of
 from handover.units.check import check_reference
 
-from .conftest import GSO, needs_gso
+from .conftest import GSO
 
 UNITS = mappings_dir() / "units"
 GENERATED = (
@@ -25,7 +25,6 @@ GENERATED = (
 )
 
 
-@needs_gso
 def test_rebuild_gives_the_committed_bytes(tmp_path: Path) -> None:
     build_reference(GSO, tmp_path)
     for name in GENERATED:
@@ -113,7 +112,6 @@ def test_check_fails_on_unpadded_codes(tmp_path: Path) -> None:
     assert {"new_commune_count", "codes_zero_padded", "crosswalk_targets_are_new_communes"} <= failed
 
 
-@needs_gso
 def test_check_with_raw_tables_confirms_checksums() -> None:
     report = check_reference(UNITS, GSO)
     row = next(c for c in report["checks"] if c["check"] == "inputs_match_provenance")

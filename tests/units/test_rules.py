@@ -105,3 +105,20 @@ def test_decisions_in_resolve_frame() -> None:
     out = resolver.resolve_frame(df)
     assert list(out["unit_status"]) == ["unique", "split"]
     assert out.loc[0, "unit_method"] == "decision" and out.loc[0, "new_commune_code"] == "00025"
+
+
+def test_rules_match_the_address_when_codes_place_the_row() -> None:
+    """A province's street rules name streets in the address; the old commune code alone placed the row."""
+    resolver = UnitResolver.load(rules=[DATA / "rules_kim_ma.csv"])
+    res = resolver.resolve("Số 3 ngõ 12 Kim Mã, Phường Kim Mã, Quận Ba Đình", commune_code="00028")
+    assert (res.status, res.method, [n.commune_code for n in res.new]) == ("unique", "rule", ["00025"])
+    # case and composition do not matter (NFD text, upper case)
+    import unicodedata
+
+    shouting = unicodedata.normalize("NFD", "TỔ DÂN PHỐ 5, PHƯỜNG KIM MÃ")
+    assert resolver.resolve(shouting, commune_code="00028").new[0].commune_code == "00008"
+    # the unit names of the address never match a rule: only the parts before the first unit do
+    assert resolver.resolve("Phường Kim Mã, Tổ dân phố 5", commune_code="00028").status == "split"
+    # rules stay scoped by the old commune: the same street text in another commune decides nothing
+    other = resolver.resolve("Tổ dân phố 5, Phường Phúc Xá", commune_code="00001")
+    assert other.method != "rule"

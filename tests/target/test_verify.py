@@ -1,0 +1,219 @@
+"""``db verify`` both ways (ledger → target, target → ledger), hashes recomputed from the stored rows, its exit
+code, and the report's recompute recipe run as an auditor would."""
+
+from __future__ import annotations
+
+import html as htmlmod
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete, insert, select, update
+from typer.testing import CliRunner
+
+import cli
+from handover.errors import BatchNotFoundError, ExitCode
+from handover.models import Entity
+from handover.target import schema
+from handover.target.db import open_target
+from handover.target.hashing import RECOMPUTE_SCRIPT
+from handover.target.loader import Loader
+from handover.target.verify import CHANGED, MISSING, NOT_IN_LEDGER, NOT_LOADED_VERSION, verify_batch
+from tests.target import factories as f
+
+runner = CliRunner()
+
+
+def _load(engine: Engine, batch_id: str = "A") -> str:
+    loader = Loader(engine, batch_id)
+    loader.begin_batch(batch_id, "c" * 64, [f.source(), f.source("ht", entity=Entity.RECORD)])
+    loader.load_chunk(f.chunk([f.dossier("H-1"), f.dossier("H-2"), f.dossier("H-3", disposition="excluded")]))
+    loader.load_chunk(f.chunk([f.record("R-1"), f.record("R-2")], source_id="ht", entity=Entity.RECORD))
+    return loader.finish_batch({})
+
+
+def _copy_row(engine: Engine, table, where, **changes) -> None:
+    with engine.begin() as conn:
+        row = dict(conn.execute(select(table).where(where)).mappings().one())
+        row.pop("id")
+        row.update(changes)
+        conn.execute(insert(table).values(**row))
+
+
+def _problems(engine: Engine) -> list[tuple[str, str, str]]:
+    return sorted((p.natural_key, p.problem, p.entity) for p in verify_batch(engine, "A").problems)
+
+
+def test_clean_batch_verifies(engine: Engine) -> None:
+    stored = _load(engine)
+    result = verify_batch(engine, "A")
+    assert result.ok, result.problems
+    assert (result.rows_checked, result.recomputed_fingerprint) == (4, stored)
+
+
+def test_row_inserted_with_the_batch_id_fails(engine: Engine) -> None:
+    _load(engine)
+    d = schema.dossiers
+    _copy_row(engine, d, d.c.dossier_code == "H-1", dossier_code="H-EXTRA")
+    _copy_row(engine, schema.records, schema.records.c.record_number == "R-1", record_number="R-EXTRA")
+    result = verify_batch(engine, "A")
+    assert not result.ok and result.fingerprint_ok  # the fingerprint alone cannot see it
+    assert _problems(engine) == [
+        ("H-EXTRA", NOT_IN_LEDGER, "dossier"),
+        ("birth/R-EXTRA", NOT_IN_LEDGER, "record"),
+    ]
+    assert result.rows_outside_ledger == 2
+
+
+def test_row_of_another_batch_is_not_ours(engine: Engine) -> None:
+    _load(engine)
+    d = schema.dossiers
+    _copy_row(engine, d, d.c.dossier_code == "H-1", dossier_code="H-OTHER", batch_id="Z")
+    assert verify_batch(engine, "A").ok
+
+
+def test_changed_row_fails_whether_or_not_its_stored_hash_was_rewritten(engine: Engine) -> None:
+    _load(engine)
+    d = schema.dossiers
+    with engine.begin() as conn:
+        conn.execute(update(d).where(d.c.dossier_code == "H-2").values(phone="0000000000"))
+    assert _problems(engine) == sorted([("H-2", CHANGED, "dossier"), ("H-2", NOT_LOADED_VERSION, "dossier")])
+    # a careful forger also rewrites content_hash: the ledger's hash still differs
+    from handover.target.hashing import content_hash
+
+    with engine.begin() as conn:
+        row = conn.execute(select(d).where(d.c.dossier_code == "H-2")).mappings().one()
+        conn.execute(
+            update(d).where(d.c.dossier_code == "H-2").values(content_hash=content_hash(row, "dossier"))
+        )
+    result = verify_batch(engine, "A")
+    assert _problems(engine) == [("H-2", NOT_LOADED_VERSION, "dossier")]
+    assert not result.fingerprint_ok
+
+
+def test_deleted_row_fails(engine: Engine) -> None:
+    _load(engine)
+    with engine.begin() as conn:
+        conn.execute(delete(schema.records).where(schema.records.c.record_number == "R-2"))
+    result = verify_batch(engine, "A")
+    assert _problems(engine) == [("birth/R-2", MISSING, "record")]
+    assert not result.fingerprint_ok
+
+
+def test_unknown_batch_is_not_found(engine: Engine) -> None:
+    _load(engine)
+    with pytest.raises(BatchNotFoundError) as caught:
+        verify_batch(engine, "nope")
+    assert caught.value.exit_code == ExitCode.NOT_FOUND
+
+
+# --- the command and the recipe (SQLite) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_target(sqlite_url: str) -> tuple[str, Engine, str]:
+    engine = open_target(sqlite_url)
+    stored = _load(engine)
+    return sqlite_url, engine, stored
+
+
+def _recipe(db: str, batch: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "recompute.py"
+    script.write_text(RECOMPUTE_SCRIPT, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-I", str(script), db, batch], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        ("insert", f"dossier bt H-EXTRA: {NOT_IN_LEDGER}"),
+        ("change", f"dossier bt H-2: {CHANGED}"),
+        ("delete", f"record ht birth/R-2: {MISSING}"),
+    ],
+)
+def test_verify_command_exits_8_with_its_own_message(sqlite_target, tamper: str, message: str) -> None:
+    url, engine, _ = sqlite_target
+    ok = runner.invoke(cli.app, ["db", "verify", "--db", url, "--batch", "A"])
+    assert ok.exit_code == 0, ok.output
+    d = schema.dossiers
+    if tamper == "insert":
+        _copy_row(engine, d, d.c.dossier_code == "H-1", dossier_code="H-EXTRA")
+    elif tamper == "change":
+        with engine.begin() as conn:
+            conn.execute(update(d).where(d.c.dossier_code == "H-2").values(applicant_name="Ai đó"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(delete(schema.records).where(schema.records.c.record_number == "R-2"))
+    bad = runner.invoke(cli.app, ["db", "verify", "--db", url, "--batch", "A"])
+    assert bad.exit_code == ExitCode.VERIFY == 8, bad.output
+    assert message in " ".join(bad.output.split())
+    assert "VerificationError" in bad.output and "Traceback" not in bad.output
+    as_json = runner.invoke(cli.app, ["db", "verify", "--db", url, "--batch", "A", "--json"])
+    assert as_json.exit_code == ExitCode.VERIFY
+    assert json.loads(as_json.stdout)["ok"] is False
+    engine.dispose()
+
+
+def test_the_reports_recipe_recomputes_from_the_rows_and_detects_a_changed_row(
+    sqlite_target, tmp_path: Path
+) -> None:
+    from handover.reports import write_reports
+
+    _, engine, stored = sqlite_target
+    paths = write_reports(engine, "A", tmp_path / "reports")
+    page = paths.html.read_text(encoding="utf-8")
+    found = re.search(r'<pre id="recompute-script">(.*?)</pre>', page, re.S)
+    assert found and htmlmod.unescape(found.group(1)).strip() == RECOMPUTE_SCRIPT.strip()
+    assert "each row serialised as a JSON array of its values in column order" in page
+    db = engine.url.database
+    clean = _recipe(db, "A", tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.splitlines() == [stored]
+
+    d = schema.dossiers
+    with engine.begin() as conn:
+        conn.execute(update(d).where(d.c.dossier_code == "H-1").values(fee=150000.0))
+    _copy_row(engine, d, d.c.dossier_code == "H-1", dossier_code="H-EXTRA")
+    tampered = _recipe(db, "A", tmp_path)
+    assert tampered.returncode == 1
+    *problems, fingerprint = tampered.stdout.splitlines()
+    assert problems == ["changed: dossier bt H-1", "not in the batch's ledger: dossier bt H-EXTRA"]
+    assert fingerprint != stored
+    assert (
+        fingerprint == verify_batch(engine, "A").recomputed_fingerprint
+    )  # the recipe is verify's definition
+    engine.dispose()
+
+
+def test_verify_and_status_on_a_mistyped_sqlite_path_create_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "targte.db"
+    url = f"sqlite:///{missing}"
+    for args in (
+        ["db", "verify", "--db", url, "--batch", "A"],
+        ["db", "status", "--db", url],
+        ["rollback", "A", "--db", url],
+        ["report", "A", "--db", url, "--out", str(tmp_path / "out")],
+    ):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == ExitCode.NOT_FOUND, (args, result.output)
+        assert f"no such target database: {missing}" in " ".join(result.output.split()), args
+        assert not missing.exists(), args
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_batch_exits_the_same_from_every_command(sqlite_target) -> None:
+    url, engine, _ = sqlite_target
+    engine.dispose()
+    for args in (
+        ["db", "verify", "--db", url, "--batch", "nope"],
+        ["rollback", "nope", "--db", url],
+        ["report", "nope", "--db", url],
+    ):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == ExitCode.NOT_FOUND == 9, (args, result.output)
+        assert "nope" in result.output and "BatchNotFoundError" in result.output
