@@ -16,12 +16,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from handover.errors import ExitCode, HandoverError
+from handover.safe import printable, printable_json
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -70,8 +72,9 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
 
-console = Console()
-err_console = Console(stderr=True)
+# emoji codes off: a cell reading ":warning:" prints as written
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 _state: dict[str, Any] = {"debug": False}
 
 
@@ -83,8 +86,26 @@ def _root(
 
 
 def _print_json(data: Any) -> None:
-    """JSON on stdout, UTF-8, not escaped: what scripts read."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    """JSON on stdout, UTF-8, not escaped but for control and format characters (``\\u001b``): what scripts
+    read, and safe on a terminal."""
+    sys.stdout.write(printable_json(json.dumps(data, ensure_ascii=False, default=str)) + "\n")
+
+
+def _lit(value: Any, *, newlines: bool = False) -> str:
+    """Data (a cell, a header, a path, an id, a message quoting them) for a rich markup string or a table cell:
+    shown as written, ``[red]`` included, control characters as visible escapes (:func:`printable`)."""
+    return escape(printable(value, newlines=newlines))
+
+
+def _literal_data(data: Any) -> Any:
+    """Every string (keys too) of a report's nested dicts and lists through :func:`_lit`."""
+    if isinstance(data, str):
+        return _lit(data)
+    if isinstance(data, dict):
+        return {_literal_data(k): _literal_data(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_literal_data(v) for v in data]
+    return data
 
 
 def _print_rows(
@@ -97,17 +118,17 @@ def _print_rows(
 ) -> None:
     """``rows`` as a table when each cell fits on one line of the console; otherwise (a narrow terminal, or a
     log: 80 columns) a block per row, its first cell as the heading, so that no id or count is ever cut."""
-    texts = [[c if isinstance(c, Text) else Text(c) for c in row] for row in rows]
+    texts = [[c if isinstance(c, Text) else Text(printable(c)) for c in row] for row in rows]
     widths = [max([len(h), *(row[i].cell_len for row in texts)]) for i, h in enumerate(headers)]
     if sum(widths) + 3 * len(widths) + 1 <= console.width:
-        table = Table(title=title, title_justify="left")
+        table = Table(title=Text(printable(title)), title_justify="left")
         for col in headers:
             table.add_column(col, justify="right" if col in right else "left", no_wrap=True)
         for i, row in enumerate(texts):
             table.add_row(*row, end_section=total_last and i == len(texts) - 2)
         console.print(table)
         return
-    console.print(Text(title, style="italic"))
+    console.print(Text(printable(title), style="italic"))
     for head, *cells in texts:
         console.print(Text.assemble(head, style="bold"))
         pairs = [Text.assemble(f"{h} ", c) for h, c in zip(headers[1:], cells, strict=True) if c.plain]
@@ -156,7 +177,7 @@ def units_build(
 
     out_dir = out or mappings_dir() / "units"
     provenance = build_reference(gso or gso_dir(), out_dir)
-    console.print(f"[green]Built[/green] {out_dir}")
+    console.print(f"[green]Built[/green] {_lit(out_dir)}")
     for name, count in provenance["outputs"].items():
         console.print(f"  {name}: {count:,} rows")
 
@@ -228,7 +249,9 @@ def units_lookup(
             with input_file.open(encoding="utf-8-sig") as fh:
                 lines = (line.rstrip("\r\n") for line in fh)
                 for res in resolver.resolve_many(lines):
-                    sys.stdout.write(json.dumps(res.to_json_dict(), ensure_ascii=False) + "\n")
+                    sys.stdout.write(
+                        printable_json(json.dumps(res.to_json_dict(), ensure_ascii=False)) + "\n"
+                    )
         except (OSError, UnicodeDecodeError) as exc:
             raise SourceError(
                 f"Cannot read {input_file}: {exc}",
@@ -242,28 +265,28 @@ def units_lookup(
         return
     colour = {"unique": "green", "split": "yellow", "ambiguous": "yellow", "not_found": "red"}[res.status]
     title = f"[{colour}]{res.status}[/{colour}]" + (f" ({res.method})" if res.method else "")
-    table = Table(title=f"{address} → {title}")
+    table = Table(title=f"{_lit(address)} → {title}")
     for column in ("", "province", "district", "commune", "name", "relation"):
         table.add_column(column)
     if res.old:
         table.add_row(
             "old",
-            res.old.province_code or "",
-            res.old.district_code or "",
-            res.old.commune_code or "",
-            res.old.name or "",
+            _lit(res.old.province_code or ""),
+            _lit(res.old.district_code or ""),
+            _lit(res.old.commune_code or ""),
+            _lit(res.old.name or ""),
             "",
         )
     for n in res.new:
-        table.add_row("new", n.province_code, "", n.commune_code, n.name, n.relation or "")
+        table.add_row("new", _lit(n.province_code), "", _lit(n.commune_code), _lit(n.name), n.relation or "")
     if table.row_count:
         console.print(table)
     else:
-        console.print(f"{address} → {title}")
+        console.print(f"{_lit(address)} → {title}")
     if res.reason:
-        console.print(f"Why: {res.reason}")
+        console.print(f"Why: {_lit(res.reason)}")
     for s in res.suggestions:
-        console.print(f"  Suggestion (not applied): {s}")
+        console.print(f"  Suggestion (not applied): {_lit(s)}")
 
 
 # ==========================================================================================================
@@ -290,29 +313,48 @@ def sources_inspect(
             "--profile", help="Header profile in mappings/profiles/ (default: dossier-vi, then record-vi)."
         ),
     ] = None,
+    multiline_fields: Annotated[
+        bool, typer.Option("--multiline-fields", help="CSV values may span many lines (multiline_fields).")
+    ] = False,
 ) -> None:
     """Show how a file would be read: encoding and evidence, sheet, header row, column → field map,
     unmapped columns, data rows, footer lines dropped, and five sample rows (ID numbers masked)."""
     from handover.sources.inspect import inspect_source
 
-    rep = inspect_source(file, sheet=sheet, encoding=encoding, profile=profile)
+    rep = inspect_source(
+        file, sheet=sheet, encoding=encoding, profile=profile, multiline_fields=multiline_fields
+    )
     if as_json:
         _print_json(rep)
         return
-    facts = Table(title=f"{file}", show_header=False)
+    raw, rep = rep, _literal_data(rep)  # headers, cells, sheet names: shown as written
+    facts = Table(title=_lit(file), show_header=False)
     facts.add_column("what", style="bold")
     facts.add_column("found")
     if rep.get("encoding"):
         facts.add_row("Encoding", f"{rep['encoding']} — {rep.get('encoding_evidence', '')}")
     if rep.get("delimiter"):
-        facts.add_row("Separator", f"{rep['delimiter']!r} — {rep.get('delimiter_evidence', '')}")
+        facts.add_row("Separator", f"{_lit(repr(raw['delimiter']))} — {rep.get('delimiter_evidence', '')}")
     if rep.get("sheet"):
         facts.add_row("Sheet", f"{rep['sheet']} ({rep.get('sheet_evidence', 'named')})")
     rows = rep.get("header_rows") or [rep.get("header_row")]
     facts.add_row("Header row", ", ".join(str(r) for r in rows))
     facts.add_row("Profile", f"{rep.get('profile')} ({rep.get('entity')})")
-    facts.add_row("Data rows", str(rep.get("data_rows", 0)))
+    if rep.get("kind_warning"):
+        facts.add_row("[yellow]File kind[/yellow]", rep["kind_warning"])
+    sample = rep.get("sample") or {"complete": True}
+    facts.add_row(
+        "Data rows",
+        str(rep.get("data_rows", 0)) + ("" if sample["complete"] else f" — {sample['note']}"),
+    )
     facts.add_row("Footer lines dropped", str(rep.get("footer_dropped", 0)))
+    if "physical_rows" in rep and sample["complete"]:  # a sample has not read every row
+        rules = ", ".join(f"{rule} {n}" for rule, n in rep.get("non_data", {}).items())
+        non_data = sum(rep.get("non_data", {}).values())
+        facts.add_row(
+            "Rows read",
+            f"{rep['physical_rows']} = {rep.get('data_rows', 0)} data + {non_data} non-data ({rules})",
+        )
     if rep.get("hidden_row_count"):
         facts.add_row("Hidden rows (read as data)", str(rep["hidden_row_count"]))
     if rep.get("unmapped"):
@@ -322,6 +364,20 @@ def sources_inspect(
     for check, count in rep.get("findings", {}).items():
         facts.add_row(f"Warnings: {check}", str(count))
     console.print(facts)
+    for gap in rep.get("missing", []):  # already literal (_literal_data)
+        line = (
+            f"[bold red]No column maps to {gap['what']}[/bold red] ({' / '.join(gap['fields'])}): "
+            f"{gap['consequence']}."
+        )
+        if gap.get("suggestion"):
+            hint = gap["suggestion"]
+            line += (
+                f" Likeliest column: {hint['column']} '{hint['header']}'. Map it under "
+                f"\\[sources.columns]: {hint['config']}"
+            )
+        else:
+            line += " No column looks like it: map one under \\[sources.columns]."
+        err_console.print(line, soft_wrap=True, markup=True, highlight=False)
     cols = Table(title="Columns → fields")
     for name in ("Column", "Header", "Field"):
         cols.add_column(name)
@@ -367,9 +423,9 @@ def mappings_export(
     from handover.resources import export_mappings
 
     written = export_mappings(folder, force=force)
-    console.print(f"Wrote {len(written)} files to [bold]{folder}[/bold]", soft_wrap=True)
+    console.print(f"Wrote {len(written)} files to [bold]{_lit(folder)}[/bold]", soft_wrap=True)
     console.print(
-        f'Edit them, then name the folder in the batch configuration: \\[mapping] dir = "{folder}"',
+        f'Edit them, then name the folder in the batch configuration: \\[mapping] dir = "{_lit(folder)}"',
         soft_wrap=True,
     )
 
@@ -395,10 +451,13 @@ def db_upgrade(db: DbUrlOpt) -> None:
     result = upgrade_target(db)
     if result.changed:
         console.print(
-            f"{result.url}: schema {result.from_revision or '(empty)'} → {result.to_revision}", soft_wrap=True
+            f"{_lit(result.url)}: schema {result.from_revision or '(empty)'} → {result.to_revision}",
+            soft_wrap=True,
         )
     else:
-        console.print(f"{result.url}: schema already at {result.to_revision}, nothing to do", soft_wrap=True)
+        console.print(
+            f"{_lit(result.url)}: schema already at {result.to_revision}, nothing to do", soft_wrap=True
+        )
 
 
 @db_app.command("status")
@@ -410,9 +469,9 @@ def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
     if as_json:
         _print_json(status.model_dump(mode="json"))
         return
-    state = "up to date" if status.up_to_date else f"needs: handover db upgrade --db {status.url}"
+    state = "up to date" if status.up_to_date else f"needs: handover db upgrade --db {_lit(status.url)}"
     console.print(
-        f"{status.url} ({status.dialect}): schema {status.current_revision or '(none)'} — {state}",
+        f"{_lit(status.url)} ({status.dialect}): schema {status.current_revision or '(none)'} — {state}",
         soft_wrap=True,
     )
     rows = [
@@ -450,7 +509,9 @@ def db_verify(
         _print_json({**result.model_dump(mode="json"), "ok": result.ok})
     else:
         mark = {True: "[green]ok[/green]", False: "[red]MISMATCH[/red]"}
-        console.print(f"batch {result.batch_id} ({result.status}): {result.rows_checked} loaded rows checked")
+        console.print(
+            f"batch {_lit(result.batch_id)} ({result.status}): {result.rows_checked} loaded rows checked"
+        )
         console.print(f"  fingerprint stored     {result.stored_fingerprint}")
         console.print(
             f"  fingerprint recomputed {result.recomputed_fingerprint}  {mark[result.fingerprint_ok]}"
@@ -458,7 +519,9 @@ def db_verify(
         console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
         console.print(f"  target rows outside the ledger  {mark[not result.rows_outside_ledger]}")
         for p in result.problems[:50]:
-            console.print(f"  [red]{p.entity} {p.source_system} {p.natural_key}: {p.problem}[/red]")
+            console.print(
+                f"  [red]{p.entity} {_lit(p.source_system)} {_lit(p.natural_key)}: {_lit(p.problem)}[/red]"
+            )
         if len(result.problems) > 50:
             console.print(f"  [red]... {len(result.problems) - 50} more (--json lists them all)[/red]")
     if not result.ok:
@@ -497,7 +560,20 @@ def rollback(
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
-    title = f"Rollback of batch {batch_id}" + (" (dry run: nothing changed)" if dry_run else "")
+    if result.lock_taken_over:
+        err_console.print(f"[yellow]{result.lock_taken_over}[/yellow]", soft_wrap=True)
+    if result.already_rolled_back:
+        when = f" on {result.rolled_back_at:%Y-%m-%d %H:%M:%S} UTC" if result.rolled_back_at else ""
+        figures = ", ".join(f"{n} {t}" for t, n in sorted(result.rows_deleted.items()) if n) or "none"
+        restored = ", ".join(f"{n} {t}" for t, n in sorted(result.rows_restored.items()) if n) or "none"
+        console.print(
+            f"Đợt {_lit(batch_id)} đã được hoàn tác trước đó{when}: không làm gì thêm. / "
+            f"Batch {_lit(batch_id)} was already rolled back{when}: nothing to do. "
+            f"Rows deleted then: {figures}; restored: {restored}.",
+            soft_wrap=True,
+        )
+        return
+    title = f"Rollback of batch {_lit(batch_id)}" + (" (dry run: nothing changed)" if dry_run else "")
     table = Table("table", "rows deleted", "rows restored", title=title)
     for name in sorted(set(result.rows_deleted) | set(result.rows_restored)):
         table.add_row(name, str(result.rows_deleted.get(name, 0)), str(result.rows_restored.get(name, 0)))
@@ -506,6 +582,10 @@ def rollback(
         console.print(f"{result.rows_kept_for_other_batches} row(s) kept: another batch also loaded them")
     if result.superseded_updates:
         console.print(f"{result.superseded_updates} update(s) kept: a later batch changed those rows again")
+    if result.rows_given_heir_version:
+        console.print(
+            f"{result.rows_given_heir_version} row(s) given back the version of the batch that had kept them"
+        )
 
 
 # ==========================================================================================================
@@ -529,7 +609,9 @@ def init(
     if path.exists() and not force:
         raise typer.BadParameter(f"{path} exists; choose another path or add --force", param_hint="PATH")
     path.write_text(EXAMPLE_TOML, encoding="utf-8")
-    console.print(f"Wrote [bold]{path}[/bold]. Edit the sources, then: handover run {path} --dry-run")
+    console.print(
+        f"Wrote [bold]{_lit(path)}[/bold]. Edit the sources, then: handover run {_lit(path)} --dry-run"
+    )
 
 
 def _progress_bar() -> tuple[Any, Any]:
@@ -551,7 +633,7 @@ def _progress_bar() -> tuple[Any, Any]:
     def update(stage: str, source_id: str, rows: int) -> None:
         key = (stage, source_id)
         if key not in tasks:
-            tasks[key] = bar.add_task(f"{stage:<8} {source_id}", total=None)
+            tasks[key] = bar.add_task(_lit(f"{stage:<8} {source_id}"), total=None)
         bar.update(tasks[key], completed=rows)
 
     return bar, update
@@ -561,44 +643,68 @@ _COUNT_COLUMNS = ("extracted", "loaded", "review", "quarantined", "excluded", "d
 
 
 def _render_batch(result: Any) -> None:
-    rows = [
-        [
-            name,
-            *(f"{getattr(c, k):,}" for k in _COUNT_COLUMNS),
-            Text("✔", style="green") if c.balanced() else Text("✘", style="red"),
-        ]
-        for name, c in [*result.per_source.items(), ("TOTAL", result.total)]
-    ]
+    from handover.models import EXPECTED_RULES
+
+    accounts = {s.source_id: s.rows for s in result.sources}
+    known = [a for a in accounts.values() if a is not None]
+    rows = []
+    for name, c in [*result.per_source.items(), ("TOTAL", result.total)]:
+        account = accounts.get(name)
+        if name == "TOTAL":
+            ok = (
+                all(a.balances(result.per_source.get(s, c)) for s, a in accounts.items() if a)
+                and c.balanced()
+            )
+            non_data, read = sum(a.non_data_rows for a in known), sum(a.physical_rows for a in known)
+        else:
+            ok = account.balances(c) if account else c.balanced()
+            non_data, read = (account.non_data_rows, account.physical_rows) if account else ("", "")
+        rows.append(
+            [
+                name,
+                *(f"{getattr(c, k):,}" for k in _COUNT_COLUMNS),
+                *(f"{v:,}" if isinstance(v, int) else v for v in (non_data, read)),
+                Text("✔", style="green") if ok else Text("✘", style="red"),
+            ]
+        )
     _print_rows(
         f"Batch {result.batch_id} ({result.status})",
-        ("source", *_COUNT_COLUMNS, "balance"),
+        ("source", *_COUNT_COLUMNS, "non-data", "read", "balance"),
         rows,
-        right={*_COUNT_COLUMNS, "balance"},
+        right={*_COUNT_COLUMNS, "non-data", "read", "balance"},
         total_last=True,
     )
+    for source_id in result.per_source:
+        account = accounts.get(source_id)
+        if account is None:
+            continue
+        console.print(Text(printable(f"{source_id}: {account.summary()}")), overflow="fold")
+        notable = [line for line in account.lines if line.rule not in EXPECTED_RULES]
+        for line in notable[:10]:  # cells: shown as written, control characters as visible escapes
+            console.print(Text(printable(f"  row {line.row} {line.rule}: {line.text}")), overflow="fold")
+        if len(notable) > 10:
+            console.print(f"  … {len(notable) - 10} more: --json and the HTML report list them")
     console.print(
         f"New rows in the target: {result.new_rows:,}   conflicts: {result.conflicts:,}   "
         f"chunks resumed (already committed): {result.chunks_skipped:,}"
     )
     if result.findings:
         top = ", ".join(f"{k} {v:,}" for k, v in sorted(result.findings.items(), key=lambda kv: -kv[1])[:8])
-        console.print(f"Findings: {top}")
-    from rich.markup import escape
-
+        console.print(f"Findings: {_lit(top)}")
     for rule in result.rules:
         unused = "  [yellow](never matched: check the keyword)[/yellow]" if not rule["matches"] else ""
         console.print(
-            f"Split rule {escape(Path(rule['file']).name)}:{rule['line']} {rule['old_commune_code']} "
-            f"'{escape(rule['keyword'])}' → {rule['new_commune_code']}: {rule['matches']:,} rows{unused}",
+            f"Split rule {_lit(Path(rule['file']).name)}:{rule['line']} {_lit(rule['old_commune_code'])} "
+            f"'{_lit(rule['keyword'])}' → {_lit(rule['new_commune_code'])}: {rule['matches']:,} rows{unused}",
             soft_wrap=True,
         )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))
     for kind, path in result.reports.items():
-        console.print(f"Report ({kind}): [bold]{path}[/bold]")
+        console.print(f"Report ({kind}): [bold]{_lit(path)}[/bold]")
     for notice in result.notices:
-        err_console.print(f"[yellow]Note:[/yellow] {notice}")
+        err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
 
 
 @app.command()
@@ -655,9 +761,9 @@ def demo(
         return
     _render_batch(result)
     console.print(
-        f"Batch config: [bold]{out / 'batch.toml'}[/bold]   target: [bold]{out / 'target.db'}[/bold]"
+        f"Batch config: [bold]{_lit(out / 'batch.toml')}[/bold]   target: [bold]{_lit(out / 'target.db')}[/bold]"
     )
-    console.print(f"Re-run it (adds nothing): handover run {out / 'batch.toml'}")
+    console.print(f"Re-run it (adds nothing): handover run {_lit(out / 'batch.toml')}")
 
 
 @app.command()
@@ -676,11 +782,11 @@ def report(
     if as_json:
         _print_json({"batch_id": batch_id, "workbook": str(paths.workbook), "html": str(paths.html)})
         return
-    table = Table(title=f"Reports of batch {batch_id}")
+    table = Table(title=f"Reports of batch {_lit(batch_id)}")
     table.add_column("Report")
     table.add_column("File", overflow="fold")  # a path is never cut
-    table.add_row("Workbook (officials)", str(paths.workbook))
-    table.add_row("HTML transfer report (auditors)", str(paths.html))
+    table.add_row("Workbook (officials)", _lit(paths.workbook))
+    table.add_row("HTML transfer report (auditors)", _lit(paths.html))
     console.print(table)
 
 
@@ -691,14 +797,13 @@ def report(
 
 def render_error(exc: HandoverError) -> None:
     """The one place a user-facing error is shown: a red panel on a terminal, plain unwrapped lines otherwise
-    (logs, pipes, CI), so that paths and codes stay whole and searchable."""
-    from rich.markup import escape
-
+    (logs, pipes, CI), so that paths and codes stay whole and searchable. A cell or header quoted in it is
+    shown as written, control characters as escapes."""
     title = f"handover: {type(exc).__name__}"
-    lines = [f"[bold]{escape(exc.message)}[/bold]"]
-    lines += [f"  {key}: {escape(str(value))}" for key, value in exc.context.items()]
+    lines = [f"[bold]{_lit(exc.message, newlines=True)}[/bold]"]
+    lines += [f"  {_lit(key)}: {_lit(value)}" for key, value in exc.context.items()]
     if exc.hint:
-        lines.append(f"[green]What to do:[/green] {escape(exc.hint)}")
+        lines.append(f"[green]What to do:[/green] {_lit(exc.hint, newlines=True)}")
     if err_console.is_terminal:
         err_console.print(Panel("\n".join(lines), title=title, border_style="red"))
     else:
@@ -728,14 +833,14 @@ def main() -> None:
         if show:
             show()
         else:
-            err_console.print(str(exc))
+            err_console.print(_lit(exc, newlines=True))
         sys.exit(ExitCode.USAGE)
     except Exception as exc:  # the unexpected
         if _state["debug"]:
             raise
         err_console.print(
             Panel(
-                f"[bold]Unexpected error:[/bold] {type(exc).__name__}: {exc}\n\n"
+                f"[bold]Unexpected error:[/bold] {_lit(f'{type(exc).__name__}: {exc}', newlines=True)}\n\n"
                 "[green]What to do:[/green] run again with --debug and report the traceback.",
                 title="handover: internal error",
                 border_style="red",

@@ -6,16 +6,46 @@ Relative paths in the file are resolved against the file's own folder, so a batc
 
 from __future__ import annotations
 
+import re
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from annotated_types import Ge, Le
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
 from handover.errors import ConfigError
 from handover.models import Entity
 
 _STRICT = ConfigDict(extra="forbid")
+ID_RULE = "1 to 100 letters, digits, '-', '_' or '.', starting with a letter or a digit"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def check_id(value: str) -> str:
+    """A batch or source id: stored in 100-character columns, shown in file names and spreadsheets, typed
+    on the command line (so never starting with '-', '=', '+' or '@')."""
+    ok = 0 < len(value) <= 100 and value[0].isalnum() and all(c.isalnum() or c in "-_." for c in value)
+    if not ok:
+        raise ValueError("not a valid id")
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    """TOML ``true``/``false`` where a number belongs: refused (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number")
+    return value
 
 
 class SourceConfig(BaseModel):
@@ -23,7 +53,10 @@ class SourceConfig(BaseModel):
 
     model_config = _STRICT
 
-    id: str = Field(description="Short id, unique in the batch; stored as source_system on every row.")
+    id: str = Field(
+        description="Short id, unique in the batch; stored as source_system on every row.",
+        json_schema_extra={"allowed": ID_RULE},
+    )
     kind: Literal["csv", "xlsx", "xls", "sql"] = Field(description="How to read it.")
     entity: Entity = Field(Entity.DOSSIER, description="dossier (pending procedure) or record.")
     path: Path | None = Field(None, description="File path (csv/xlsx/xls), relative to the config file.")
@@ -32,8 +65,16 @@ class SourceConfig(BaseModel):
         description="csv: utf-8, utf-16, cp1258, tcvn3, vni ...; omit to detect (the decision is reported).",
     )
     delimiter: str | None = Field(None, description="csv: field separator; omit to detect.")
+    multiline_fields: bool = Field(
+        False,
+        description="csv: values may span many lines (long quoted notes); otherwise a value running over more "
+        "than 4 lines, or over 1,000 characters and 10x its column's typical length, is refused as a quote "
+        "left open.",
+    )
     sheet: str | None = Field(None, description="xlsx/xls: sheet name; omit for the first visible sheet.")
-    header_row: int | None = Field(None, description="1-based header row; omit to detect.")
+    header_row: int | None = Field(
+        None, ge=1, le=1_048_576, description="1-based header row (1 = the first line); omit to detect."
+    )
     url: str | None = Field(None, description="sql: SQLAlchemy URL of the district database (read only).")
     table: str | None = Field(None, description="sql: table to read.")
     query: str | None = Field(None, description="sql: SELECT to read instead of a table.")
@@ -53,11 +94,33 @@ class SourceConfig(BaseModel):
             raise ValueError(f"source '{self.id}': kind 'sql' needs url and either table or query")
         return self
 
+    @field_validator("id")
+    @classmethod
+    def _id_chars(cls, value: str, info: ValidationInfo) -> str:
+        # checked when read from a batch file; `sources inspect` names its source after any file name
+        return check_id(value) if info.context and info.context.get("batch_file") else value
+
+    @field_validator("header_row", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return _not_bool(value)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value in '"\r\n'):
+            raise ValueError(f'{value!r} is not a separator: give one character, e.g. "," ";" "\\t" "|"')
+        return value
+
     @field_validator("old_province_code", "old_district_code")
     @classmethod
-    def _digits(cls, value: str | None) -> str | None:
-        if value is not None and not value.isdigit():
-            raise ValueError(f"'{value}' is not a numeric code (write it quoted, zero-padded: \"086\")")
+    def _digits(cls, value: str | None, info: Any) -> str | None:
+        width = 2 if info.field_name == "old_province_code" else 3
+        if value is not None and not re.fullmatch(rf"[0-9]{{1,{width}}}", value):  # shorter: zero-padded
+            example = "10" if width == 2 else "086"
+            raise ValueError(
+                f"'{value}' is not a code of up to {width} digits (write it quoted, e.g. \"{example}\")"
+            )
         return value
 
 
@@ -98,16 +161,50 @@ class Thresholds(BaseModel):
     max_error_share: Annotated[float, Field(ge=0, le=1)] = Field(
         0.2, description="Stop before loading when more than this share of rows has an error finding."
     )
-    due_soon_days: Annotated[int, Field(ge=0)] = Field(
+    due_soon_days: Annotated[int, Field(ge=0, le=365)] = Field(
         5, description="Working days after the handover date within which a dossier counts as due soon."
     )
-    handover_date: str = Field("2025-07-01", description="Day the districts stopped (ISO date).")
+    handover_date: str = Field(
+        "2025-07-01",
+        description="Day the districts stopped (ISO date).",
+        json_schema_extra={"allowed": 'a real date written "YYYY-MM-DD", e.g. "2025-07-01"'},
+    )
+    days_off: list[date] = Field(
+        default_factory=list,
+        description="The province's own days off (ISO dates), besides Vietnam's public holidays, when working "
+        "days are counted.",
+        json_schema_extra={"allowed": 'a list of real dates written "YYYY-MM-DD", e.g. ["2025-07-15"]'},
+    )
+
+    @field_validator("max_error_share", "due_soon_days", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return _not_bool(value)
+
+    @field_validator("handover_date", mode="before")
+    @classmethod
+    def _real_date(cls, value: Any) -> Any:
+        if isinstance(value, datetime):
+            raise ValueError("a date and time: give the date only")
+        if isinstance(value, date):  # an unquoted TOML date
+            return value.isoformat()
+        if isinstance(value, str):
+            try:
+                if not _ISO_DATE.fullmatch(value):
+                    raise ValueError
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("not a date") from None
+        return value
 
 
 class BatchSection(BaseModel):
     model_config = _STRICT
 
-    id: str = Field(description="Batch id: letters, digits, '-', '_' (the key for resume and rollback).")
+    id: str = Field(
+        description="Batch id: letters, digits, '-', '_', '.' (the key for resume and rollback).",
+        json_schema_extra={"allowed": ID_RULE},
+    )
     description: str = ""
     chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
         20_000, description="Rows per chunk: one transaction each; memory grows with it, not with the input."
@@ -117,14 +214,25 @@ class BatchSection(BaseModel):
         description='Processes that map and validate chunks while this one reads the next: "auto" = one per '
         "CPU beyond the first when the file sources hold 16 MB or more (none for smaller batches), 0 = map and "
         "validate in this process, n = n processes.",
+        json_schema_extra={"allowed": '"auto" or a whole number from 0 to 64'},
     )
 
     @field_validator("id")
     @classmethod
     def _id_chars(cls, value: str) -> str:
-        if not value or not all(c.isalnum() or c in "-_." for c in value):
-            raise ValueError("use letters, digits, '-', '_' or '.' only")
-        return value
+        return check_id(value)
+
+    @field_validator("chunk_size", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return _not_bool(value)
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 64):
+            return value
+        raise ValueError("not a number of worker processes")
 
 
 class ReportConfig(BaseModel):
@@ -168,6 +276,34 @@ def _resolve_sqlite(base: Path, url: str) -> str:
     return url
 
 
+def _allowed(loc: tuple[int | str, ...]) -> str | None:
+    """What the key at ``loc`` (a pydantic error location) accepts, in words: its ``allowed`` note, or the
+    range of its ``ge``/``le`` bounds; ``None`` for a key without either."""
+    model: Any = BatchConfig
+    field: FieldInfo | None = None
+    for part in loc:
+        fields = getattr(model, "model_fields", {})
+        if not isinstance(part, str) or part not in fields:
+            continue  # a list index or a union member
+        field = fields[part]
+        model = field.annotation
+        if get_origin(model) is list:
+            model = get_args(model)[0]
+    if field is None:
+        return None
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and extra.get("allowed"):
+        return str(extra["allowed"])
+    low = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
+    high = next((m.le for m in field.metadata if isinstance(m, Le)), None)
+    if low is None and high is None:
+        return None
+    kind = "a number" if field.annotation is float else "a whole number"
+    if high is None:
+        return f"{kind} of at least {low:,}"
+    return f"{kind} from {low:,} to {high:,}" if low is not None else f"{kind} up to {high:,}"
+
+
 def load_config(path: str | Path) -> BatchConfig:
     """Read and validate a batch TOML file; every error names the file and the key."""
     path = Path(path)
@@ -190,13 +326,19 @@ def load_config(path: str | Path) -> BatchConfig:
             hint="Fix the syntax at the line named; compare with: handover init example.toml",
         ) from exc
     try:
-        cfg = BatchConfig.model_validate(raw)
+        cfg = BatchConfig.model_validate(raw, context={"batch_file": str(path)})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        allowed = _allowed(first["loc"])
+        if allowed:
+            given = first.get("input")
+            shown = f"{given!r}"[:60] if isinstance(given, str) else str(given).lower()
+            message += f" (allowed: {allowed}; found: {shown})"
         raise ConfigError(
-            f"Batch configuration '{path}': {where}: {first['msg']}{more}.",
+            f"Batch configuration '{path}': {where}: {message}{more}.",
             file=str(path),
             column=where,
             hint="Fix that key; every key is described in README.md (Configuration) and in: handover init",
@@ -241,6 +383,7 @@ statuses = []                        # the district system's own status texts, e
 [thresholds]
 max_error_share = 0.2                # stop before loading when more rows than this share have an error
 due_soon_days = 5                    # working days after handover_date that count as "due soon"
+days_off = []                        # the province's own days off besides public holidays, e.g. ["2025-07-15"]
 handover_date = "2025-07-01"
 
 [report]
@@ -266,6 +409,7 @@ old_district_code = "086"
 # path = "exports/van_ban.csv"
 # encoding = "utf-8"                 # omit to detect (utf-8, utf-16, cp1258, tcvn3, vni)
 # delimiter = ","
+# multiline_fields = true           # values may span many lines; omit to refuse a quote left open
 
 # [[sources]]
 # id = "district-system"

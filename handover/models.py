@@ -223,6 +223,47 @@ class Counts(BaseModel):
         return out
 
 
+class NonDataLine(BaseModel):
+    """One row of a source the reader did not take as data, and why."""
+
+    row: int = Field(description="Row number in the source (1-based, as a spreadsheet or editor shows it).")
+    rule: str = Field(description="title, blank, header, numbering, subtotal, total, signature.")
+    text: str = Field("", description="The row's cells joined with ' | ', cut at 200 characters.")
+
+
+class RowAccount(BaseModel):
+    """Every physical row of a source: ``physical_rows = data_rows + non-data rows``, the non-data rows counted
+    per rule and listed (at most :data:`MAX_LINES_PER_RULE` a rule)."""
+
+    physical_rows: int = Field(description="Rows the reader read: records of a CSV, rows 1..last of a sheet.")
+    data_rows: int = Field(description="Rows read as data (what the pipeline counts as extracted).")
+    non_data: dict[str, int] = Field(default_factory=dict, description="rule → rows")
+    lines: list[NonDataLine] = Field(default_factory=list, description="The non-data rows, by row number.")
+    total_stated: int | None = Field(None, description="The count the total line states, when it states one.")
+
+    @property
+    def non_data_rows(self) -> int:
+        return sum(self.non_data.values())
+
+    def balanced(self) -> bool:
+        return self.physical_rows == self.data_rows + self.non_data_rows
+
+    def balances(self, counts: Counts) -> bool:
+        """The whole balance of one source: ``physical = data + non-data``, ``data = extracted`` and
+        ``extracted = loaded + review + quarantined + excluded + duplicate``."""
+        return self.balanced() and self.data_rows == counts.extracted and counts.balanced()
+
+    def summary(self) -> str:
+        """``626 read = 612 data + 14 non-data (title 3, blank 5, header 1, total 1, signature 4)``"""
+        rules = ", ".join(f"{rule} {n:,}" for rule, n in self.non_data.items())
+        text = f"{self.physical_rows:,} read = {self.data_rows:,} data + {self.non_data_rows:,} non-data"
+        return f"{text} ({rules})" if rules else text
+
+
+MAX_LINES_PER_RULE = 50
+EXPECTED_RULES = frozenset({"title", "blank", "header"})  # the non-data rows every printed export has
+
+
 class SourceFingerprint(BaseModel):
     source_id: str
     kind: str
@@ -230,6 +271,7 @@ class SourceFingerprint(BaseModel):
     entity: Entity
     sha256: str = Field(description="SHA-256 of the file bytes, or of the query's rows for SQL sources.")
     size_bytes: int | None = None
+    rows: RowAccount | None = Field(None, description="Every physical row accounted for (after reading).")
 
 
 class StageTiming(BaseModel):

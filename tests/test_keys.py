@@ -43,8 +43,25 @@ VARIANTS = {
     "nb_hyphen": (CODE.replace("-", "\u2011"), ("U+2011",)),
     "full_width": (CODE.replace("250620", "２５０６２０"), ("U+FF12", "U+FF15", "U+FF10", "U+FF16")),
 }
-HEADER = ["Mã hồ sơ", "Tên thủ tục", "Chủ hồ sơ", "Xã/Phường", "Ngày tiếp nhận", "Ngày hẹn trả", "Trạng thái"]
-ROW = ["Đăng ký khai sinh", "Nguyễn Văn An", "Xã Sơn Hà", "20/06/2025", "30/06/2025", "Đang xử lý"]
+HEADER = [
+    "Mã hồ sơ",
+    "Tên thủ tục",
+    "Chủ hồ sơ",
+    "Số CCCD",
+    "Xã/Phường",
+    "Ngày tiếp nhận",
+    "Ngày hẹn trả",
+    "Trạng thái",
+]
+ROW = [
+    "Đăng ký khai sinh",
+    "Nguyễn Văn An",
+    "010203012345",
+    "Xã Sơn Hà",
+    "20/06/2025",
+    "30/06/2025",
+    "Đang xử lý",
+]
 
 runner = CliRunner()
 

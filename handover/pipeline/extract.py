@@ -26,6 +26,10 @@ class OpenSource:
     def chunks(self) -> Iterator[Chunk]:
         return self.reader.chunks()
 
+    def accounted(self) -> SourceFingerprint:
+        """The fingerprint with every physical row accounted for (after :meth:`chunks` has been read)."""
+        return self.fingerprint.model_copy(update={"rows": self.reader.row_account()})
+
 
 def open_sources(sources: list[SourceConfig], chunk_size: int) -> list[OpenSource]:
     """Open and check every source; raises :class:`handover.errors.SourceError` on the first bad one."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from handover.calendar import working_days_between
 from handover.errors import MapError
 from handover.keys import natural_keys
 from handover.models import Chunk, DueFlag, Entity, Finding, Severity, UnitStatus
@@ -51,6 +52,7 @@ class MapSettings:
     value_codes: dict[str, dict[str, str]]  # field → folded raw text → code (mappings/value_codes.csv)
     handover_date: date
     due_soon_days: int
+    days_off: tuple[date, ...] = ()  # public holidays and the province's days off (handover.calendar)
 
 
 def load_record_routes(path: Path | None = None) -> pd.DataFrame:
@@ -108,8 +110,11 @@ def normalise_codes(frame: pd.DataFrame, table: dict[str, dict[str, str]]) -> No
             frame.loc[known, field] = mapped.where(mapped.notna(), present)
 
 
-def due_flags(due: pd.Series, handover_date: date, due_soon_days: int) -> pd.Series:
-    """overdue (due before the handover date), due_soon (within N working days after it), on_time, no_date."""
+def due_flags(
+    due: pd.Series, handover_date: date, due_soon_days: int, days_off: tuple[date, ...] = ()
+) -> pd.Series:
+    """overdue (due before the handover date), due_soon (within N working days after it: Monday to Friday less
+    ``days_off``), on_time, no_date."""
     parsed = pd.to_datetime(due, format="%Y-%m-%d", errors="coerce")
     out = pd.Series(DueFlag.NO_DATE.value, index=due.index, dtype=object)
     has = parsed.notna()
@@ -117,7 +122,7 @@ def due_flags(due: pd.Series, handover_date: date, due_soon_days: int) -> pd.Ser
         days = parsed[has].values.astype("datetime64[D]")
         start = np.datetime64(handover_date, "D")
         overdue = days < start
-        working = np.busday_count(start, np.maximum(days, start))
+        working = working_days_between(start, np.maximum(days, start), days_off)
         soon = ~overdue & (working <= due_soon_days)
         out.loc[has] = np.where(
             overdue, DueFlag.OVERDUE.value, np.where(soon, DueFlag.DUE_SOON.value, "on_time")
@@ -159,7 +164,9 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         frame["handling_agency"] = routed["handling_agency"]
         unknown_proc = ~routed["procedure_known"].astype(bool)
         frame["status_code"] = settings.statuses.code_frame(frame["status_raw"])
-        frame["due_flag"] = due_flags(frame["due_date"], settings.handover_date, settings.due_soon_days)
+        frame["due_flag"] = due_flags(
+            frame["due_date"], settings.handover_date, settings.due_soon_days, settings.days_off
+        )
     else:
         routes = settings.record_routes.reindex(frame["record_type"].fillna(""))
         frame["handling_level"] = routes["handling_level"].fillna("commune_pc").to_numpy()

@@ -63,6 +63,7 @@ class _Timer:
 
 def build_map_settings(cfg: BatchConfig) -> MapSettings:
     """Load the resolver (with the province's rules and decisions), the routing and status tables."""
+    from handover.calendar import days_off
     from handover.pipeline.map import MapSettings, load_record_routes, load_value_codes
     from handover.pipeline.routing import ProcedureRouter, StatusTable
     from handover.units import UnitResolver
@@ -84,6 +85,7 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
         value_codes=load_value_codes(),
         handover_date=handover_day,
         due_soon_days=cfg.thresholds.due_soon_days,
+        days_off=days_off(handover_day, cfg.thresholds.days_off),
     )
 
 
@@ -135,7 +137,9 @@ def committed_chunks(engine: Engine, batch_id: str) -> set[tuple[str, int]]:
 
 class _FindingsCsv:
     """The run's findings (pass 1's, then the load's), row by row, as CSV: kept in the report folder after every
-    run, a dry run and a gate stop included, so that the rows to fix can be found before anything is loaded."""
+    run, a dry run and a gate stop included, so that the rows to fix can be found before anything is loaded.
+    Every text cell goes through :func:`handover.safe.spreadsheet_safe`: a key such as ``=HYPERLINK(...)`` opens
+    in Excel as text."""
 
     COLUMNS = ("source_id", "row", "key", "field", "check", "severity", "message_vi", "message_en")
 
@@ -146,7 +150,9 @@ class _FindingsCsv:
         self._writer.writerow(self.COLUMNS)
 
     def write(self, findings: list[Finding]) -> None:
-        self._writer.writerows([getattr(f, c) for c in self.COLUMNS] for f in findings)
+        from handover.safe import spreadsheet_safe
+
+        self._writer.writerows([spreadsheet_safe(getattr(f, c)) for c in self.COLUMNS] for f in findings)
 
     def keep(self, target: Path) -> Path:
         self._fh.flush()
@@ -245,6 +251,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                         continue
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
+            fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
             if total1.extracted and gate_exceeded(

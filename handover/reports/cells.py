@@ -1,7 +1,8 @@
 """Safe cell writing: text from a source reaches a workbook as text, never as a formula.
 
-A string that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is what spreadsheet programs
-treat as a formula (CSV/formula injection, e.g. ``=HYPERLINK(...)``). Such text is written as a *string cell*
+A string that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or a full-width ``＝ ＋ － ＠``)
+is what spreadsheet programs treat as a formula (CSV/formula injection, e.g. ``=HYPERLINK(...)``; the one test is
+:func:`handover.safe.needs_guard`). Such text is written as a *string cell*
 (``data_type == "s"``, an inline string in the XML, never an ``<f>`` element) with the cell's *quote prefix* set,
 so Excel and LibreOffice show it as text and keep it text when an official edits the cell. The value itself
 is kept as the source has it (a phone "+84 912..." stays readable). Control characters that XML forbids are
@@ -14,18 +15,15 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from handover.safe import FORMULA_TRIGGERS, needs_guard
 from handover.text import nfc
 
-FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["FORMULA_TRIGGERS", "needs_guard", "safe_text", "set_text", "text_cell", "value_cell"]
+
 # Characters XML 1.0 forbids: C0 controls but tab/LF/CR, lone surrogates, U+FFFE and U+FFFF.
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 DATE_FORMAT = "dd/mm/yyyy"
 Style = str | dict[str, Any] | None  # a named style registered with the workbook, or attributes
-
-
-def needs_guard(text: str) -> bool:
-    """True when a spreadsheet program could read ``text`` as a formula."""
-    return text.startswith(FORMULA_TRIGGERS)
 
 
 def safe_text(value: Any) -> str | None:

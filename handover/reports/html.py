@@ -1,9 +1,11 @@
 """The auditors' self-contained HTML transfer report, read back from the target database.
 
-Batch metadata, source fingerprints, the balance per source and in total counted twice (``chunks`` and
-``ledger``), great-expectations results, findings per check, and the loaded-set fingerprint as stored and as
+Batch metadata, source fingerprints, every physical row of each source (read = data + non-data, each non-data row
+listed with its rule), the balance per source and in total counted twice (``chunks`` and ``ledger``),
+great-expectations results, findings per check, and the loaded-set fingerprint as stored and as
 recomputed now, with the command and SQL an auditor uses to recompute it. One file: inline CSS, no script, no
-external asset. Everything is escaped (jinja2 autoescape) and no personal data (names, IDs, phones) is shown.
+external asset. Everything is escaped (jinja2 autoescape). No row's personal data (names, IDs, phones) is shown;
+the text of the non-data rows (titles, totals, signature blocks) is, with ID and phone numbers masked.
 """
 
 from __future__ import annotations
@@ -51,12 +53,21 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         if s.get("rows_extracted") is not None
         and s["rows_extracted"] != ledger.get(s["source_id"], Counts()).extracted
     ]
+    # every physical row: read = data + non-data, and data = extracted (the ledger's count)
+    for s in sources:
+        account = q.row_account(s)
+        extracted = ledger.get(s["source_id"], Counts())
+        s["account"] = account
+        s["physical_ok"] = account.balances(extracted) if account else None
+        s["blank_rows"] = [line.row for line in account.lines if line.rule == "blank"] if account else []
+        s["listed"] = [line for line in account.lines if line.rule != "blank"] if account else []
     gx = [g for g in info.summary.get("gx") or [] if isinstance(g, dict)]
     rules = [r for r in info.summary.get("rules") or [] if isinstance(r, dict)]
     fp_match = info.fingerprint is not None and info.fingerprint == recomputed
     verdict = (
         fp_match
         and not rows_mismatch
+        and all(s["physical_ok"] is not False for s in sources)
         and all(b["equal"] and b["chunks"]["balanced"] and b["ledger"]["balanced"] for b in balance)
     )
     return {

@@ -28,7 +28,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from handover.errors import BatchNotFoundError, ReportError
-from handover.models import DISPOSITIONS, Counts
+from handover.models import DISPOSITIONS, Counts, RowAccount
 from handover.target.schema import batch_sources, batches, chunks, dossiers, findings, ledger, records
 
 YIELD_PER = 1000
@@ -146,6 +146,18 @@ def sources(conn: Connection, batch_id: str) -> list[dict[str, Any]]:
         select(batch_sources).where(batch_sources.c.batch_id == batch_id).order_by(batch_sources.c.source_id)
     )
     return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def row_account(source: dict[str, Any]) -> RowAccount | None:
+    """The reader's account of a ``batch_sources`` row (every physical row: data and non-data), or None for a
+    source of a batch begun before rows were accounted for (or an unreadable value)."""
+    raw = source.get("non_data_json")
+    if not raw:
+        return None
+    try:
+        return RowAccount.model_validate_json(raw)
+    except ValueError:
+        return None
 
 
 def chunk_counts(conn: Connection, batch_id: str) -> dict[str, Counts]:

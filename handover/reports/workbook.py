@@ -14,6 +14,9 @@ Sheets, in order:
 * **Cách ly**: quarantined rows with every finding.
 * **Xung đột**: ``content_conflict`` findings (only when there are some).
 * **Kiểm tra dữ liệu**: findings per check, great-expectations results, split rules applied.
+* **Dòng không phải dữ liệu**: every physical row of each source accounted for (rows read = data rows + non-data
+  rows, data rows = extracted) and the non-data rows listed with their rule (title, header, blank, numbering,
+  total, subtotal, signature; at most 50 a rule, every row counted).
 
 The workbook is written in openpyxl's write-only mode from streamed queries: memory stays flat in the number of
 rows. Data rows are rendered straight to XML by :mod:`handover.reports.rowxml` (the same bytes openpyxl writes
@@ -90,6 +93,16 @@ REVIEW_SHEET = "Cần xem xét"
 QUARANTINE_SHEET = "Cách ly"
 CONFLICT_SHEET = "Xung đột"
 FINDINGS_SHEET = "Kiểm tra dữ liệu"
+NON_DATA_SHEET = "Dòng không phải dữ liệu"
+RULE_VI = {
+    "title": "Tiêu đề",
+    "header": "Dòng tiêu đề cột",
+    "blank": "Dòng trống",
+    "numbering": "Dòng đánh số cột",
+    "total": "Dòng tổng cộng",
+    "subtotal": "Dòng tổng cộng giữa dữ liệu",
+    "signature": "Chữ ký / ngày tháng",
+}
 DECISION_HEADER = "Quyết định (mã xã mới)"
 SIGN_GIVE = "ĐẠI DIỆN BÊN GIAO"
 SIGN_RECEIVE = "ĐẠI DIỆN BÊN NHẬN"
@@ -886,6 +899,61 @@ def _findings_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, s
                 )
 
 
+def _non_data_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, shared: q.Shared) -> None:
+    sh = _Sheet(wb, NON_DATA_SHEET, [22, 12, 14, 16, 60, 14, 10], st)
+    sh.merged("CÁC DÒNG CỦA TỆP NGUỒN: DỮ LIỆU VÀ KHÔNG PHẢI DỮ LIỆU", st.title)
+    sh.merged("Every physical row of each source: data rows and non-data rows (with the rule)", st.subtitle)
+    sh.blank()
+    sh.headers(
+        [
+            "Nguồn",
+            "Số dòng đọc",
+            "Dòng dữ liệu",
+            "Không phải dữ liệu",
+            "Theo quy tắc",
+            "Tổng cộng ghi",
+            "Cân đối",
+        ],
+        ["Source", "Rows read", "Data rows", "Non-data rows", "By rule", "Total line states", "Balanced"],
+    )
+    ledger = shared.get(conn, q.ledger_tally, info.batch_id).sources
+    listed: list[tuple[str, Any]] = []
+    for source in q.sources(conn, info.batch_id):
+        account = q.row_account(source)
+        if account is None:
+            sh.data([source["source_id"], None, None, None, "(không ghi nhận / not recorded)", None, None])
+            continue
+        ok = account.balances(ledger.get(source["source_id"], Counts()))
+        rules = ", ".join(f"{RULE_VI.get(rule, rule)} ({rule}) {n}" for rule, n in account.non_data.items())
+        sh.data(
+            [
+                source["source_id"],
+                account.physical_rows,
+                account.data_rows,
+                account.non_data_rows,
+                rules,
+                account.total_stated,
+                "✔" if ok else "✘",
+            ]
+        )
+        listed += [(source["source_id"], line) for line in account.lines]
+    sh.blank()
+    sh.merged(
+        "Số dòng đọc = Dòng dữ liệu + Dòng không phải dữ liệu; Dòng dữ liệu = Tổng số trích xuất (sổ cái). / Rows read "
+        "= data rows + non-data rows; data rows = extracted (ledger). Tối đa 50 dòng mỗi quy tắc được liệt kê, mọi "
+        "dòng đều được đếm. / At most 50 rows a rule are listed; every row is counted.",
+        st.note,
+    )
+    sh.blank()
+    header = sh.headers(
+        ["Nguồn", "Dòng", "Quy tắc", "Quy tắc (diễn giải)", "Nội dung"],
+        ["Source", "Row", "Rule", "Rule (Vietnamese)", "Text (ID and phone numbers masked)"],
+    )
+    for source_id, line in listed:
+        sh.data([source_id, line.row, line.rule, RULE_VI.get(line.rule, line.rule), line.text])
+    sh.ws.print_title_rows = f"{header - 1}:{header}"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # commune sheets rendered in worker processes (large batches)
 # ---------------------------------------------------------------------------------------------------------
@@ -1293,7 +1361,14 @@ def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared,
             info = q.batch_info(conn, batch_id)
             used = {
                 s.casefold()
-                for s in (SUMMARY_SHEET, REVIEW_SHEET, QUARANTINE_SHEET, CONFLICT_SHEET, FINDINGS_SHEET)
+                for s in (
+                    SUMMARY_SHEET,
+                    REVIEW_SHEET,
+                    QUARANTINE_SHEET,
+                    CONFLICT_SHEET,
+                    FINDINGS_SHEET,
+                    NON_DATA_SHEET,
+                )
             }
             if parallel and q.batch_rows(conn, batch_id) >= PARALLEL_MIN_ROWS:
                 sizes = q.commune_sizes(conn)
@@ -1308,6 +1383,7 @@ def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared,
             _quarantine_sheet(wb, conn, batch_id, st)
             _conflict_sheet(wb, conn, batch_id, st)
             _findings_sheet(wb, conn, info, st, shared)
+            _non_data_sheet(wb, conn, info, st, shared)
             for sheet in st.sheets:
                 sheet.close()
         if job is not None:

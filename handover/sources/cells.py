@@ -242,3 +242,15 @@ __all__ = [
     "repair_phone",
     "text",
 ]
+
+
+HEADER_CHARS = 300  # longer cells are never headers: the header search sees only their start
+
+
+def header_scan(head: list[tuple[int, list[object]]]) -> list[tuple[int, list[object]]]:
+    """The rows the header search looks at, with text cells cut to :data:`HEADER_CHARS` characters, so that
+    a sheet of long notes costs the search no more than a sheet of short ones."""
+    return [
+        (number, [v[:HEADER_CHARS] if isinstance(v, str) and len(v) > HEADER_CHARS else v for v in values])
+        for number, values in head
+    ]

@@ -25,6 +25,10 @@ ALIASES: dict[str, str] = {
     "utf-8-sig": "utf-8-sig",
     "utf-16": "utf-16",
     "utf16": "utf-16",
+    "utf-16-le": "utf-16-le",
+    "utf-16le": "utf-16-le",
+    "utf-16-be": "utf-16-be",
+    "utf-16be": "utf-16-be",
     "cp1258": "cp1258",
     "windows-1258": "cp1258",
     "tcvn3": "tcvn3",
@@ -189,6 +193,8 @@ LABELS = {
     "utf-8": "UTF-8",
     "utf-8-sig": "UTF-8 (BOM)",
     "utf-16": "UTF-16 (BOM)",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
     "cp1258": "Windows-1258",
     "tcvn3": "TCVN3 (ABC)",
     "vni": "VNI Windows",
@@ -214,6 +220,24 @@ def looks_binary(sample: bytes) -> bool:
         return True
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 12))
     return controls / len(sample) > 0.05
+
+
+def utf16_byte_order(sample: bytes) -> tuple[str, str] | None:
+    """("utf-16-le" | "utf-16-be", evidence) for UTF-16 text without a byte-order mark, told by where the zero
+    bytes of its ASCII characters fall (odd offsets: little-endian); None when the sample does not look so."""
+    head = sample[: 64 * 1024]
+    even = head[0::2].count(0)
+    odd = head[1::2].count(0)
+    pairs = len(head) // 2
+    if not pairs or max(even, odd) < pairs // 4 or min(even, odd) * 4 > max(even, odd):
+        return None
+    codec = "utf-16-le" if odd > even else "utf-16-be"
+    side = "odd" if odd > even else "even"
+    return (
+        codec,
+        f"no byte-order mark; {max(even, odd):,} of {pairs:,} characters have their zero byte at {side} "
+        f"offsets (ASCII text in {LABELS[codec]})",
+    )
 
 
 def detect_bytes(sample: bytes, complete: bool = False) -> Detection:

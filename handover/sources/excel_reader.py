@@ -1,22 +1,31 @@
 """Excel exports: ``.xlsx`` streamed with lxml as openpyxl reads it (read-only, cached formula values, hidden
 rows seen; see :mod:`handover.sources.xlsx_stream`), openpyxl itself as the fallback; ``.xls`` through
-python-calamine. Zip bombs, encrypted and damaged workbooks are refused before parsing."""
+python-calamine. Zip bombs, encrypted and damaged workbooks, and shared-strings parts out of proportion to the
+sheets are refused before parsing; a row with a value past :data:`MAX_COLUMNS` columns is refused when read
+(empty cells past a row's last value are not columns)."""
 
 from __future__ import annotations
 
+import weakref
 import zipfile
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from handover.errors import SourceError
+from handover.models import Chunk
 from handover.sources import xlsx_stream
-from handover.sources.base import RawRow, SourceReader
+from handover.sources.base import RawRow, SourceReader, column_letter
+from handover.sources.cells import header_scan
+from handover.sources.files import OLE_MAGIC, ZIP_MAGIC, check_regular_file, kind_findings
 from handover.text import fold
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes of XML a workbook may expand to
 MAX_RATIO = 100  # uncompressed / compressed for one member (big enough for real sheets)
+MAX_COLUMNS = 512  # columns up to a row's last value; past it the sheet is refused
+SHARED_STRINGS_FLOOR = 16 * 1024 * 1024  # a shared-strings part below this is never refused
+SHARED_STRINGS_RATIO = 20  # ... above it, at most this many times the worksheets' XML
 _RATIO_FLOOR = 1024 * 1024  # tiny members may compress better than MAX_RATIO harmlessly
 
 
@@ -40,19 +49,39 @@ def check_zip_limits(path: Path, max_total: int | None = None, max_ratio: int | 
             raise ValueError(f"its parts expand to {total / 1e6:.0f} MB (limit {max_total / 1e6:.0f} MB)")
 
 
+def check_shared_strings(path: Path, floor: int | None = None, ratio: int | None = None) -> None:
+    """Raise ValueError when the shared-strings part is out of proportion to the worksheets that use it: over
+    ``floor`` bytes and ``ratio`` times the worksheets' XML (read whole into memory, it would cost far more
+    than the rows it serves)."""
+    floor = SHARED_STRINGS_FLOOR if floor is None else floor
+    ratio = SHARED_STRINGS_RATIO if ratio is None else ratio
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+    strings = [i for i in infos if i.filename.lower().endswith("sharedstrings.xml")]
+    size = sum(i.file_size for i in strings)
+    sheets = sum(
+        i.file_size
+        for i in infos
+        if i.filename.lower().startswith("xl/worksheets/") and i.filename.lower().endswith(".xml")
+    )
+    if size > floor and size > ratio * max(sheets, 1):
+        raise ValueError(
+            f"its shared-strings part ({strings[0].filename}) expands to {size / 1e6:,.1f} MB of text for "
+            f"worksheets of {sheets / 1e6:,.3f} MB ({size // max(sheets, 1):,}×; a real export stays under "
+            f"{ratio}×)"
+        )
+
+
 class ExcelReader(SourceReader):
     kind = "xlsx"
+    gaps_are_blank = True  # rows a sheet does not store are empty rows
     book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
     wb: Any = None
 
     def _check_file(self) -> bytes:
         path = self.cfg.path
         assert path is not None
-        if not path.is_file():
-            raise self.error(
-                f"The source file '{path}' does not exist.",
-                hint="Check the path in the batch config (relative paths start at the config file's folder).",
-            )
+        check_regular_file(path, self.cfg.id)
         with path.open("rb") as fh:
             magic = fh.read(8)
             fh.seek(0)
@@ -74,12 +103,10 @@ class ExcelReader(SourceReader):
         magic = self._check_file()
         path = self.cfg.path
         assert path is not None
-        if magic == OLE_MAGIC and self.cfg.kind == "xlsx":
-            self.legacy = True  # an .xls saved with an .xlsx name: read it as .xls
-        elif magic[:4] == b"PK\x03\x04" and self.cfg.kind in ("xlsx", "xls"):
-            self.legacy = False
-        elif magic == OLE_MAGIC:
+        if magic == OLE_MAGIC:  # whatever the name says: an .xls saved as .xlsx is read as .xls
             self.legacy = True
+        elif magic[:4] == ZIP_MAGIC:
+            self.legacy = False
         else:
             raise self.error(
                 "The file is not an Excel workbook (it does not start like an .xlsx or .xls file).",
@@ -96,12 +123,30 @@ class ExcelReader(SourceReader):
                 "Office Open XML: text is UTF-8 XML; cells checked for TCVN3/VNI"
             )
 
+    def _build_columns(self, index: int, row_numbers: Any, columns: list[Any], clean: Any = None) -> Chunk:
+        chunk = super()._build_columns(index, row_numbers, columns, clean)
+        if index == 0:
+            chunk.findings[:0] = kind_findings(self.report, self.cfg.id)
+        return chunk
+
+    def _choose_header(self, head: list[tuple[int, list[Any]]]) -> Any:
+        return super()._choose_header(header_scan(head))
+
     # -- .xlsx ------------------------------------------------------------------------------------------------
     def _damaged(self, detail: str) -> Exception:
         return self.error(
             f"The workbook is damaged or incomplete and cannot be read ({detail}).",
             hint="Copy the file again (the copy may have been cut short), or open it in Excel and save it again.",
         )
+
+    def _source(self, path: Path) -> Any:
+        """What openpyxl opens: the path, or for a workbook with another extension an open file (openpyxl
+        refuses names that do not end in .xlsx/.xlsm, whatever the bytes), closed when the reader goes."""
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xltx", ".xltm"):
+            return path
+        fh = path.open("rb")
+        weakref.finalize(self, fh.close)
+        return fh
 
     def _open_openpyxl(self, path: Path) -> None:
         try:
@@ -115,7 +160,15 @@ class ExcelReader(SourceReader):
                 f"{MAX_UNCOMPRESSED // (1024 * 1024)} MB of data or more should be exported as CSV.",
             ) from exc
         try:
-            book = xlsx_stream.open_book(path)
+            check_shared_strings(path)
+        except ValueError as exc:
+            raise self.error(
+                f"The workbook is refused: {exc}. Reading it would cost far more memory than its rows.",
+                hint="Open it in Excel and save it again (Excel rebuilds the shared strings), or export the "
+                "sheet as CSV.",
+            ) from exc
+        try:
+            book = xlsx_stream.open_book(self._source(path))
         except Exception:  # anything unusual: openpyxl reads it, or says how it is damaged
             self._load_openpyxl(path)
             return
@@ -130,7 +183,9 @@ class ExcelReader(SourceReader):
         if self.wb is not None:
             return
         try:
-            self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+            self.wb = openpyxl.load_workbook(
+                self._source(path), read_only=True, data_only=True, keep_links=False
+            )
         except Exception as exc:  # openpyxl raises KeyError, ParseError, InvalidFileException ...
             raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
         sheets = [(ws.title, ws.sheet_state == "visible") for ws in self.wb.worksheets]
@@ -178,10 +233,12 @@ class ExcelReader(SourceReader):
             return
         done = 0
         try:
-            for row in xlsx_stream.iter_sheet_rows(self.book, self.sheet_part):
+            for row in xlsx_stream.iter_sheet_rows(self.book, self.sheet_part, trim=True):
+                if len(row[1]) > MAX_COLUMNS:
+                    raise self._too_wide(row)
                 yield row
                 done += 1
-        except GeneratorExit:
+        except (GeneratorExit, SourceError):
             raise
         except Exception:
             # Damaged XML, or something the fast parser refuses: openpyxl takes over after the rows already
@@ -212,20 +269,41 @@ class ExcelReader(SourceReader):
                     for cell in row:
                         col = cell["column"] - 1
                         if col >= len(values):
+                            if cell["value"] is None:
+                                continue  # empty cells past the last value: not columns
                             values.extend([None] * (col - len(values) + 1))
                         values[col] = cell["value"]
+                    if len(values) > MAX_COLUMNS:
+                        raise self._too_wide((idx, values, hidden))
                     yield idx, values, hidden
-        except GeneratorExit:
+        except (GeneratorExit, SourceError):
             raise
         except Exception as exc:  # damaged sheet XML found while streaming
             raise self._damaged(f"sheet '{self.sheet_name}': {type(exc).__name__}") from exc
+
+    def _too_wide(self, row: RawRow) -> SourceError:
+        number, values, _ = row
+        letter = column_letter(len(values) - 1)
+        return self.error(
+            f"Row {number} of sheet '{self.sheet_name}' has a value in column {letter} (column "
+            f"{len(values):,}): no export uses more than {MAX_COLUMNS} columns, and reading that far costs "
+            "time and memory for every row.",
+            hint=f"Open the sheet and delete the stray cells right of the data (from column "
+            f"{column_letter(MAX_COLUMNS)} on: select the columns → Delete), or export the data again.",
+            row=number,
+            column=letter,
+        )
 
     # -- .xls -------------------------------------------------------------------------------------------------
     def _open_calamine(self, path: Path) -> None:
         import python_calamine
 
         try:
-            self.cwb = python_calamine.CalamineWorkbook.from_path(str(path))
+            if path.suffix.lower() == ".xls":
+                self.cwb = python_calamine.CalamineWorkbook.from_path(str(path))
+            else:  # calamine goes by the extension: the bytes decide here
+                with path.open("rb") as fh:
+                    self.cwb = python_calamine.CalamineWorkbook.from_filelike(fh)
         except Exception as exc:
             raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
         sheets = [(m.name, str(m.visible).lower().endswith("visible")) for m in self.cwb.sheets_metadata]

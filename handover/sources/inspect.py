@@ -1,4 +1,5 @@
-"""``handover sources inspect``: what the reader decided about one file, and five sample rows."""
+"""``handover sources inspect``: what the reader decided about one file, and five sample rows, from a bounded
+sample of the file (at most :data:`SAMPLE_DATA_ROWS` data rows or :data:`SAMPLE_TEXT_CHARS` characters)."""
 
 from __future__ import annotations
 
@@ -9,32 +10,34 @@ from handover.config import SourceConfig
 from handover.errors import SourceError
 from handover.models import ID_FIELDS, PHONE_FIELDS, Entity
 from handover.sources import open_source
-from handover.sources.excel_reader import OLE_MAGIC
+from handover.sources.files import check_regular_file, sniff_kind, suffix_kind
 from handover.sources.profiles import REQUIRED, load_profile
 from handover.text import mask_id
 
 SAMPLE_ROWS = 5
+SAMPLE_DATA_ROWS = 5_000  # data rows read at most: the statistics are from these
+SAMPLE_TEXT_CHARS = 8_000_000  # characters of cell text read at most
+MAX_VALUE_CHARS = 200  # characters shown of any one value
+_CHUNK_ROWS = 500
 
 
 def guess_kind(path: Path) -> str:
-    """csv / xlsx / xls from the suffix, or from the first bytes when the suffix says nothing."""
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return "xlsx"
-    if suffix == ".xls":
-        return "xls"
-    if suffix in (".csv", ".txt", ".tsv", ".tab"):
-        return "csv"
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(8)
-    except OSError:
-        return "csv"
-    if magic.startswith(b"PK\x03\x04"):
-        return "xlsx"
-    if magic == OLE_MAGIC:
-        return "xls"
-    return "csv"
+    """csv / xlsx / xls from the suffix, or from the first bytes when the suffix says nothing (the reader then
+    goes by the bytes anyway, and reports an extension that does not match them)."""
+    return suffix_kind(path) or sniff_kind(path) or "csv"
+
+
+def _cap(value: Any) -> Any:
+    """Every text of the report at most :data:`MAX_VALUE_CHARS` characters, the rest counted."""
+    if isinstance(value, str):
+        if len(value) <= MAX_VALUE_CHARS:
+            return value
+        return f"{value[:MAX_VALUE_CHARS]}… ({len(value):,} characters)"
+    if isinstance(value, dict):
+        return {_cap(k): _cap(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cap(v) for v in value]
+    return value
 
 
 def inspect_source(
@@ -45,15 +48,15 @@ def inspect_source(
     profile: str | None = None,
     entity: str | None = None,
     chunk_size: int = 5000,
+    multiline_fields: bool = False,
 ) -> dict[str, Any]:
-    """Read the whole file as the pipeline would (nothing is written) and return the reader's report,
-    the number of data rows, finding counts and five sample rows with ID and phone numbers masked
-    (unmapped columns are listed by header only: they may hold personal data)."""
+    """Open the file as the pipeline would (the same up-front checks; nothing is written), read a bounded sample
+    of its data rows, and return the reader's report, the data rows and finding counts of the sample (``sample``
+    says whether it is the whole file), and five sample rows with ID and phone numbers masked (unmapped columns
+    are listed by header only: they may hold personal data). Every text is cut to 200 characters with its
+    length."""
     path = Path(path)
-    if not path.exists():
-        raise SourceError(
-            f"The file '{path}' does not exist.", file=str(path), hint="Check the path and try again."
-        )
+    check_regular_file(path)
     kind = guess_kind(path)
     if entity:
         entities = [Entity(entity)]
@@ -70,10 +73,11 @@ def inspect_source(
             path=path,
             encoding=encoding,
             sheet=sheet,
+            multiline_fields=multiline_fields,
             profile=profile if profile and load_profile(profile).entity is ent else None,
         )
         try:
-            reader = open_source(cfg, chunk_size)
+            reader = open_source(cfg, min(chunk_size, _CHUNK_ROWS))
         except SourceError as exc:
             first_error = first_error or exc
             retry = exc.context.get("column") == REQUIRED[ent] or exc.message.startswith("No header row")
@@ -88,7 +92,10 @@ def inspect_source(
 def _run(reader: Any) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
     findings: dict[str, int] = {}
-    for chunk in reader.chunks():
+    rows = chars = 0
+    complete = True
+    chunks = reader.chunks()
+    for chunk in chunks:
         for f in chunk.findings:
             findings[f.check] = findings.get(f.check, 0) + 1
         if len(samples) < SAMPLE_ROWS:
@@ -102,8 +109,96 @@ def _run(reader: Any) -> dict[str, Any]:
                         value = mask_id(str(value))
                     row[key] = value
                 samples.append(row)
+        rows += len(chunk.frame)
+        chars += _text_size(chunk.frame)
+        if rows >= SAMPLE_DATA_ROWS or chars >= SAMPLE_TEXT_CHARS:
+            complete = next(chunks, None) is None
+            break
+    chunks.close()
     out = dict(reader.report)
     out["findings"] = findings
     out["samples"] = samples
+    out["sample"] = {
+        "complete": complete,
+        "data_rows_read": out.get("data_rows", rows),
+        "note": "the whole file was read"
+        if complete
+        else f"a sample: the first {out.get('data_rows', rows):,} data rows (inspect stops after "
+        f"{SAMPLE_DATA_ROWS:,} rows or {SAMPLE_TEXT_CHARS // 1_000_000} million characters); data rows, "
+        "footer lines and warnings are counted in it only; `handover run --dry-run` reads everything",
+    }
     out["sha256"] = reader.fingerprint.sha256
+    out["missing"] = missing_fields(reader)
+    return _cap(out)
+
+
+# What a row needs besides its key to reach the right commune and person: (what, fields any of which will do).
+WATCHED: dict[Entity, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    Entity.DOSSIER: (
+        ("the dossier code", ("dossier_code",)),
+        ("the old commune", ("old_commune_code", "old_commune_name", "address")),
+        ("the applicant", ("applicant_name",)),
+    ),
+    Entity.RECORD: (
+        ("the record number", ("record_number",)),
+        ("the old commune", ("old_commune_code", "old_commune_name", "address")),
+        ("the person registered", ("subject_name",)),
+    ),
+}
+_CONSEQUENCE = {
+    "the old commune": "every row will go to review (no commune to hand it to)",
+    "the applicant": "rows will load without the applicant's name",
+    "the person registered": "rows will load without the person's name",
+}
+
+
+def missing_fields(reader: Any) -> list[dict[str, Any]]:
+    """The things no column maps to (the old commune, the applicant, the key), each with the likeliest unmapped
+    column: the header closest to the profile's variants for those fields (rapidfuzz, token set ratio ≥ 60)."""
+    from rapidfuzz import fuzz
+
+    from handover.text import fold
+
+    mapped = {c["field"] for c in reader.report.get("columns", []) if c.get("field")}
+    variants: dict[str, list[str]] = {}
+    for key, field in load_profile(reader.report.get("profile") or "").lookup().items():
+        variants.setdefault(field, []).append(key)
+    unmapped = [c for c in reader.report.get("columns", []) if not c.get("field") and c.get("source")]
+    out: list[dict[str, Any]] = []
+    for what, fields in WATCHED.get(reader.entity, ()):
+        if mapped & set(fields):
+            continue
+        best: tuple[float, dict[str, Any], str] | None = None
+        for column in unmapped:
+            header = fold(column["source"])
+            for field in fields:
+                for variant in variants.get(field, []):
+                    score = fuzz.token_set_ratio(header, variant)
+                    if score >= 60 and (best is None or score > best[0]):
+                        best = (score, column, field)
+        item: dict[str, Any] = {
+            "what": what,
+            "fields": list(fields),
+            "consequence": _CONSEQUENCE.get(what, "the source cannot be read"),
+        }
+        if best is not None:
+            score, column, field = best
+            item["suggestion"] = {
+                "column": column.get("column"),
+                "header": column["source"],
+                "field": field,
+                "score": round(score),
+                "config": f'"{column["source"]}" = "{field}"',
+            }
+        out.append(item)
     return out
+
+
+def _text_size(frame: Any) -> int:
+    """Characters of text in a chunk's frame (what reading it cost, roughly)."""
+    total = 0
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object:
+            total += int(values.map(lambda v: len(v) if isinstance(v, str) else 0).sum())
+    return total

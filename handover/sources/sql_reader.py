@@ -27,6 +27,7 @@ def _readonly_sqlite(url: Any) -> Any:
 class SqlReader(SourceReader):
     kind = "sql"
     footer_detection = False
+    header_in_source = False  # column names, not a row of the table
 
     def _prepare(self) -> None:
         from sqlalchemy import create_engine

@@ -127,8 +127,9 @@ class XlsxBook:
         self.archive.close()
 
 
-def open_book(path: Path) -> XlsxBook:
-    """Read a workbook's structure (not its sheets). Raises whatever openpyxl or lxml raise on bad parts."""
+def open_book(path: Path | IO[bytes]) -> XlsxBook:
+    """Read a workbook's structure (not its sheets) from a path or an open binary file. Raises whatever
+    openpyxl or lxml raise on bad parts."""
     reader = _StructureReader(path, read_only=True, data_only=True, keep_links=False)
     try:
         reader.read()
@@ -147,9 +148,10 @@ def open_book(path: Path) -> XlsxBook:
         raise
 
 
-def iter_sheet_rows(book: XlsxBook, part: str) -> Iterator[RawRow]:
-    """``(row_number, values, hidden)`` for every ``<row>`` of a sheet, as the openpyxl path yields them."""
-    convert = row_converter(book)
+def iter_sheet_rows(book: XlsxBook, part: str, trim: bool = False) -> Iterator[RawRow]:
+    """``(row_number, values, hidden)`` for every ``<row>`` of a sheet, as the openpyxl path yields them;
+    ``trim``: without the empty cells after a row's last value (a styled cell at column XFD costs nothing)."""
+    convert = row_converter(book, trim)
     with book.archive.open(part) as src:
         for _, row in _iterparse(src, ROW_TAG):
             out = convert(row)
@@ -157,13 +159,13 @@ def iter_sheet_rows(book: XlsxBook, part: str) -> Iterator[RawRow]:
             yield out
 
 
-def row_converter(book: XlsxBook) -> Callable[[Any], RawRow]:
+def row_converter(book: XlsxBook, trim: bool = False) -> Callable[[Any], RawRow]:
     """A function turning one ``<row>`` element into ``(row_number, values, hidden)``, rows in sheet order.
 
     Mirrors ``WorkSheetParser.parse_row`` / ``parse_cell`` (``data_only=True``): row numbers from ``r`` or
     counted, columns from the cell reference or counted, numbers cast like ``_cast_number``, date-styled
     numbers through ``from_excel``, shared/inline strings, booleans, ISO dates; error and formula-string
-    cells keep their text.
+    cells keep their text. ``trim`` leaves out the empty cells past a row's last value.
     """
     strings = book.shared_strings
     epoch = book.epoch
@@ -262,6 +264,8 @@ def row_converter(book: XlsxBook) -> Callable[[Any], RawRow]:
                     # "str", "e" and unknown types keep the text, as openpyxl does
             index = column - 1
             size = len(values)
+            if trim and value is None and index >= size:
+                continue
             if index == size:
                 values.append(value)
             elif index > size:

@@ -36,6 +36,7 @@ _DEFAULT_DRIVERS = {
     "mariadb": "mariadb+pymysql",
 }
 _BUSY_TIMEOUT_MS = 30_000
+_SCHEMA_LOCK_WAIT_S = 120.0  # how long a process waits for another's schema creation or upgrade
 
 
 def safe_url(url: str | URL) -> str:
@@ -307,11 +308,84 @@ def _handover_tables(engine: Engine) -> set[str]:
     return names & set(schema.metadata.tables)
 
 
-def _migrate(engine: Engine) -> None:
-    from alembic import command
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Held while a process creates or upgrades the schema, so that two first runs on an empty target do not
+    race: PostgreSQL, an advisory lock; MariaDB / MySQL, ``GET_LOCK``; each on a connection of its own (released
+    when it closes, also when the process dies), waiting up to :data:`_SCHEMA_LOCK_WAIT_S`. SQLite: nothing here,
+    :func:`_migrate` migrates in one ``BEGIN IMMEDIATE`` transaction instead (the second writer waits for the
+    first's commit, within the busy timeout)."""
+    if engine.dialect.name not in ("postgresql", "mysql", "mariadb"):
+        yield
+        return
+    import hashlib
+    import time
 
-    with engine.begin() as conn:
+    from sqlalchemy import text
+
+    digest = hashlib.sha256(f"handover-schema|{engine.url.database}".encode()).hexdigest()
+    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        if engine.dialect.name == "postgresql":
+            key = int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
+            deadline = time.monotonic() + _SCHEMA_LOCK_WAIT_S
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                if time.monotonic() > deadline:
+                    raise _schema_busy(engine)
+                time.sleep(0.2)
+            release = text("SELECT pg_advisory_unlock(:k)"), {"k": key}
+        else:
+            name = f"handover_schema_{digest[:40]}"
+            got = conn.execute(
+                text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": _SCHEMA_LOCK_WAIT_S}
+            ).scalar()
+            if not got:
+                raise _schema_busy(engine)
+            release = text("SELECT RELEASE_LOCK(:n)"), {"n": name}
+        try:
+            yield
+        finally:
+            conn.execute(*release)
+    finally:
+        conn.close()
+
+
+def _schema_busy(engine: Engine) -> LoadError:
+    shown = engine.url.render_as_string(hide_password=True)
+    return LoadError(
+        f"another process has been creating or upgrading the schema of {shown} for over "
+        f"{_SCHEMA_LOCK_WAIT_S:.0f} s",
+        hint="wait for it to finish (handover db status --db URL shows the schema version), then run again",
+        url=shown,
+    )
+
+
+def _migrate(engine: Engine, *, only_if_empty: bool = False) -> None:
+    """Bring the schema to the newest version, one process at a time (:func:`_schema_lock`). The version is read
+    again under the lock: a process that waited for another's migration finds it done and changes nothing.
+    ``only_if_empty``: leave a database that has a schema version alone (the caller checks that version).
+    LoadError for a database holding handover tables but no schema version."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    with _schema_lock(engine), engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # DDL included: all of the migration commits, or none
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == head_revision() or (only_if_empty and current is not None):
+            conn.rollback()
+            return
+        if current is None:
+            existing = set(inspect(conn).get_table_names()) & set(schema.metadata.tables)
+            if existing:
+                shown = engine.url.render_as_string(hide_password=True)
+                raise LoadError(
+                    f"the database holds handover tables ({', '.join(sorted(existing))}) but no schema version",
+                    hint="point the URL at an empty database or at one created by handover",
+                    url=shown,
+                )
         command.upgrade(alembic_config(conn), "head")
+        conn.commit()
 
 
 def open_target(url: str, *, create: bool = True) -> Engine:
@@ -334,7 +408,7 @@ def open_target(url: str, *, create: bool = True) -> Engine:
             return engine
         if current is None:
             existing = _handover_tables(engine)
-            if existing:
+            if existing and not create:
                 raise LoadError(
                     f"the database holds handover tables ({', '.join(sorted(existing))}) but no schema version",
                     hint="point target.url at an empty database or at one created by handover",
@@ -346,12 +420,10 @@ def open_target(url: str, *, create: bool = True) -> Engine:
                     hint=f"run: handover db upgrade --db {shown}",
                     url=shown,
                 )
-            try:
-                _migrate(engine)
-            except SQLAlchemyError:
-                if current_revision(engine) != head:  # not just another process creating it at the same time
-                    raise
-            return engine
+            _migrate(engine, only_if_empty=True)  # or waits while another process creates it
+            current = current_revision(engine)
+            if current == head:
+                return engine
         if current in _known_revisions():
             raise LoadError(
                 f"the target database is at schema version {current}; this handover needs {head}",
@@ -386,12 +458,6 @@ def upgrade_target(url: str) -> UpgradeResult:
     engine = make_engine(url)
     try:
         before = current_revision(engine)
-        if before is None and _handover_tables(engine):
-            raise LoadError(
-                "the database holds handover tables but no schema version: refusing to touch it",
-                hint="point --db at an empty database or at one created by handover",
-                url=safe_url(url),
-            )
         _migrate(engine)
         return UpgradeResult(
             url=safe_url(url), from_revision=before, to_revision=current_revision(engine) or ""

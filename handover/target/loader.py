@@ -114,6 +114,14 @@ _UNIT_LEDGER_COLUMNS = tuple(_UNIT_LEDGER_LIMITS)
 _MESSAGE_CHARS = 4000  # a finding's message as the findings table keeps it (within any target's TEXT)
 
 
+def _row_account_columns(source: SourceFingerprint) -> dict[str, Any]:
+    """``batch_sources.physical_rows`` and ``non_data_json`` (the whole :class:`RowAccount`) of a source."""
+    account = source.rows
+    if account is None:
+        return {"physical_rows": None, "non_data_json": None}
+    return {"physical_rows": account.physical_rows, "non_data_json": account.model_dump_json()}
+
+
 def utcnow() -> datetime:
     """Naive UTC timestamp, the form every DateTime column of the target holds."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -669,6 +677,7 @@ class Loader:
                 "size_bytes": s.size_bytes,
                 "rows_extracted": None,
                 "complete": 0,
+                **_row_account_columns(s),
             }
             for s in sources
         ]
@@ -727,6 +736,14 @@ class Loader:
                 )
         added = [s for s in sources if s.source_id not in recorded]
         writers.insert_rows(conn, bs, self._source_rows(added))
+        for source in sources:  # a batch begun before the rows were accounted for gets its account now
+            if source.source_id in recorded and source.rows is not None:
+                conn.execute(
+                    update(bs)
+                    .where(bs.c.batch_id == self.batch_id, bs.c.source_id == source.source_id)
+                    .where(bs.c.physical_rows.is_(None))
+                    .values(**_row_account_columns(source))
+                )
         c = schema.chunks.c
         done = {
             (s, int(i))

@@ -4,6 +4,8 @@
   process dies); the key is derived from the batch id.
 * MariaDB / MySQL: ``GET_LOCK(name, 0)`` on a dedicated connection (the name includes the database, since these
   locks are server-wide).
+  A ``locks`` row found when the server lock is got was left by a holder that died (kill -9, power cut: the
+  server released its lock with its connection): it is replaced, and :attr:`BatchLock.took_over` says so.
 * SQLite: a row in ``locks``, inserted in its own transaction. A row left by a process that no longer runs on
   this host is stale: it is taken over, and :attr:`BatchLock.took_over` says so.
 
@@ -18,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +35,9 @@ from handover.target import schema
 
 log = logging.getLogger("handover.target.locks")
 _SQLITE_LOCK_TIMEOUT_MS = 800
+_DEAD_HOLDER_WAIT_S = (
+    10.0  # PostgreSQL / MariaDB: how long the server may take to see a dead holder's connection end
+)
 
 
 @dataclass
@@ -118,6 +124,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _why_stale(holder: dict[str, Any]) -> str:
+    """Why a lock row whose holder no longer holds the server lock is stale, as far as this host can tell."""
+    pid = holder.get("pid")
+    if holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+        return "that process no longer runs"
+    return "its connection to the database has ended (the process was stopped or lost the server)"
+
+
+def _retry_after_dead_holder(engine: Engine, conn: Connection, name: str, acquire: tuple[Any, Any]) -> bool:
+    """The server lock is taken, and the ``locks`` row names a process of this host that no longer runs: the
+    server has not noticed yet that its connection ended (it frees the lock then, within moments). Try again for
+    up to :data:`_DEAD_HOLDER_WAIT_S`; False if the lock stays taken (or the holder is alive, or elsewhere)."""
+    with engine.connect() as reader:
+        holder = _read_holder(reader, name)
+    pid = holder.get("pid") if holder else None
+    if (
+        not holder
+        or holder.get("host") != socket.gethostname()
+        or not isinstance(pid, int)
+        or _pid_alive(pid)
+    ):
+        return False
+    deadline = time.monotonic() + _DEAD_HOLDER_WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if conn.execute(*acquire).scalar():
+            return True
+    return False
+
+
 def _server_key(engine: Engine, batch_id: str) -> str:
     return hashlib.sha256(f"handover|{engine.url.database}|{batch_id}".encode()).hexdigest()
 
@@ -130,20 +166,29 @@ def _server_lock(engine: Engine, batch_id: str) -> Iterator[BatchLock]:
     try:
         if engine.dialect.name == "postgresql":
             key = int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            acquire = text("SELECT pg_try_advisory_lock(:k)"), {"k": key}
             release = text("SELECT pg_advisory_unlock(:k)"), {"k": key}
         else:
             server_name = f"handover_{digest[:40]}"
-            got = conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": server_name}).scalar()
+            acquire = text("SELECT GET_LOCK(:n, 0)"), {"n": server_name}
             release = text("SELECT RELEASE_LOCK(:n)"), {"n": server_name}
+        got = conn.execute(*acquire).scalar()
+        if not got:
+            got = _retry_after_dead_holder(engine, conn, name, acquire)
         if not got:
             with engine.connect() as reader:
                 holder = _read_holder(reader, name)
             raise _locked_error(batch_id, holder)
         holder = _holder(batch_id)
+        with engine.connect() as reader:
+            left = _read_holder(reader, name)
+        took_over = None
+        if left is not None:  # the server lock is ours: whoever wrote that row holds nothing any more
+            took_over = f"took over the stale lock of {_describe(left)}: {_why_stale(left)}"
+            log.warning("batch %s: %s", batch_id, took_over)
         try:
             _write_holder(engine, name, holder)
-            yield BatchLock(name=name, holder=holder)
+            yield BatchLock(name=name, holder=holder, took_over=took_over)
         finally:
             try:
                 _remove_holder(engine, name, holder)

@@ -8,14 +8,26 @@
   the row stays and passes to the earliest such batch. If that batch is the one that updated the row first,
   the row's first version was the rolled-back batch's alone, and its history entry goes: rolling that batch
   back later removes the row instead of bringing the rolled-back version back.
+* When that earliest batch had kept the row at the rolled-back batch's version (policy keep, action
+  ``conflict_kept``), the row takes that batch's own version, from its ledger payload (checked against its
+  content hash): had the rolled-back batch never run, that batch would have inserted it. If a later batch has
+  updated the row since, the row stays as that batch left it and the version it replaced (the key's oldest
+  history entry) becomes the heir's.
+* Whenever a version leaves the target (given back, restored over, passed over), the other batches whose ledger
+  found it ``unchanged`` are marked ``conflict_kept`` with their version in their payload, so that rolling
+  back the one that now holds the row gives them their version in turn.
 * Actions ``unchanged`` / ``conflict_kept`` of rows it does not own: nothing in the target was written by it.
 
 Whatever the order in which the batches touching one key are rolled back, the target ends as if the
-rolled-back batches had never run (tested for chains of three batches, every order). "Earliest" is the order
+rolled-back batches had never run (tested for chains of three batches with policies update and keep, every
+order). One case stays apart: a batch of policy update that found the rolled-back version ``unchanged`` would
+have updated the row over the heir's version; it is marked ``conflict_kept`` instead (its policy is not
+recorded). "Earliest" is the order
 in which the batches last began loading (their ``started`` / ``restarted`` events), not their timestamps.
 
 Then its ``ledger``, ``findings`` and ``chunks`` rows are deleted, the batch is marked ``rolled_back`` and a
-``batch_events`` row records the figures. Everything happens in one transaction, under the batch lock. A dry run
+``batch_events`` row records the figures. Rolling back a batch already rolled back changes nothing and says when
+that was, with its figures. Everything happens in one transaction, under the batch lock. A dry run
 runs the very same steps and rolls the transaction back, so it reports exactly the figures a real run would.
 The batch's rows are read a page at a time (:data:`_PAGE`), so a rollback's memory does not grow with the batch
 (``benchmarks/rollback_bench.py`` reports its peak).
@@ -25,8 +37,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -48,9 +61,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from handover.errors import BatchNotFoundError, LoadError
+from handover.faults import checkpoint
 from handover.models import Entity
 from handover.target import schema
-from handover.target.hashing import key_columns, table_for
+from handover.target.hashing import content_columns, content_hash, key_columns, table_for
 from handover.target.loader import utcnow
 from handover.target.locks import batch_lock
 from handover.target.writers import uses_copy
@@ -75,6 +89,23 @@ class RollbackResult(BaseModel):
     superseded_updates: int = Field(
         0,
         description="rows this batch updated that a later batch updated again: kept as the later batch left them",
+    )
+    rows_given_heir_version: int = Field(
+        0,
+        description="rows another batch had kept at this batch's version (policy keep): they now hold that "
+        "batch's own version, from its ledger",
+    )
+    ledger_rows_now_kept: int = Field(
+        0,
+        description="ledger rows of other batches that found a version of this batch 'unchanged': now "
+        "'conflict_kept', their version in their payload",
+    )
+    already_rolled_back: bool = Field(
+        False, description="The batch had been rolled back before: nothing done."
+    )
+    rolled_back_at: datetime | None = Field(None, description="When the batch was rolled back (UTC).")
+    lock_taken_over: str | None = Field(
+        None, description="The stale lock of a dead process taken over, if any."
     )
 
 
@@ -140,7 +171,9 @@ def _rollback(conn: Connection, batch_id: str, result: RollbackResult) -> None:
         for entity, source_id, key in page:
             updated[(entity, source_id)].append(key)
         for (entity_name, source_id), keys in sorted(updated.items()):
-            _undo_updates(conn, batch_id, Entity(entity_name), source_id, keys, result, deleted, restored)
+            _undo_updates(
+                conn, batch_id, Entity(entity_name), source_id, keys, others, order, result, deleted, restored
+            )
     for entity in Entity:
         _release_rows(conn, batch_id, entity, others, order, result, deleted)
     for table in (schema.ledger, schema.findings, schema.chunks):
@@ -150,7 +183,9 @@ def _rollback(conn: Connection, batch_id: str, result: RollbackResult) -> None:
     )
     result.rows_deleted = dict(sorted(deleted.items()))
     result.rows_restored = dict(sorted(restored.items()))
-    detail = result.model_dump(include={"rows_deleted", "rows_restored", "rows_kept_for_other_batches"})
+    detail = result.model_dump(
+        include={"rows_deleted", "rows_restored", "rows_kept_for_other_batches", "rows_given_heir_version"}
+    )
     conn.execute(
         insert(schema.batch_events).values(
             batch_id=batch_id, event="rolled_back", at=utcnow(), detail=json.dumps(detail, sort_keys=True)
@@ -164,6 +199,8 @@ def _undo_updates(
     entity: Entity,
     source_id: str,
     keys: list[str],
+    others: list[str],
+    order: dict[str, int],
     result: RollbackResult,
     deleted: dict[str, int],
     restored: dict[str, int],
@@ -171,8 +208,9 @@ def _undo_updates(
     """The versions ``batch_id`` wrote over another batch's: the replaced version goes back into the row (its
     owner, ``batch_id``, stays what it is now), or, when a later batch updated the row again, into that later
     batch's history entry. A key without this batch's history entry was passed to this batch by an earlier
-    rollback (its version became the row's first): :func:`_release_rows` handles it. Keys are read and
-    written a slice at a time (``ix_history_key``), not one by one."""
+    rollback (its version became the row's first): :func:`_release_rows` handles it. The batches that found
+    this batch's version ``unchanged`` now kept another's (:func:`_mark_kept`). Keys are read and written a
+    slice at a time (``ix_history_key``), not one by one."""
     table = table_for(entity)
     h = schema.history.c
     for part in _chunks(sorted(set(keys))):
@@ -187,6 +225,8 @@ def _undo_updates(
         restores: list[dict[str, Any]] = []
         repoints: list[dict[str, Any]] = []
         gone: list[int] = []
+        displaced: dict[str, tuple[str, str, int | None]] = {}  # see _mark_kept
+        stored_versions: dict[str, str] = {}  # key → this batch's version, where a later entry holds it
         for key in part:
             chain = entries.get(key, [])
             at = max((i for i, e in enumerate(chain) if e.replaced_by_batch == batch_id), default=None)
@@ -200,14 +240,24 @@ def _undo_updates(
                 if values.get("updated_batch_id") == current["batch_id"]:  # the owner's version: its insert
                     values["updated_batch_id"] = None
                 restores.append({"_id": current["id"], **values})
+                displaced[key] = (current["content_hash"], mine.content_hash, None)
             else:
                 if at + 1 < len(chain):
                     later = chain[at + 1]
                     repoints.append(
                         {"_id": later.id, "row_json": mine.row_json, "content_hash": mine.content_hash}
                     )
+                    stored_versions[key] = later.row_json
+                    displaced[key] = (
+                        later.content_hash,
+                        mine.content_hash,
+                        order.get(later.replaced_by_batch),
+                    )
                 result.superseded_updates += 1
             gone.append(mine.id)
+
+        versions = partial(_versions_of, conn, entity, source_id, stored_versions)
+        _mark_kept(conn, entity, source_id, displaced, versions, others, order, result)
         for params in _by_columns(restores):
             _restore(conn, table, params)
         if restores:
@@ -217,6 +267,20 @@ def _undo_updates(
         if gone:
             conn.execute(delete(schema.history).where(h.id.in_(gone)))
             deleted["history"] += len(gone)
+
+
+def _versions_of(
+    conn: Connection, entity: Entity, source_id: str, stored: dict[str, str], wanted: list[str]
+) -> dict[str, str]:
+    """The payload of each wanted key's version that goes: the row's stored in ``stored`` (key → history
+    ``row_json``), else the target row as it is now."""
+    table = table_for(entity)
+    out = {
+        k: _version_payload(_from_json(table, json.loads(stored[k])), entity) for k in wanted if k in stored
+    }
+    for row in _full_rows(conn, entity, source_id, [k for k in wanted if k not in stored]):
+        out[row["_key"]] = _version_payload(row, entity)
+    return out
 
 
 def _restore(conn: Connection, table: Table, params: list[dict[str, Any]]) -> None:
@@ -292,11 +356,12 @@ def _release_rows(
         for row_id, source_id, *key in page:
             by_source[source_id].append((row_id, "/".join(key)))
         for source_id, rows in sorted(by_source.items()):
-            _release_source_rows(conn, entity, source_id, rows, others, order, result, deleted)
+            _release_source_rows(conn, batch_id, entity, source_id, rows, others, order, result, deleted)
 
 
 def _release_source_rows(
     conn: Connection,
+    batch_id: str,
     entity: Entity,
     source_id: str,
     rows: list[tuple[int, str]],
@@ -309,10 +374,13 @@ def _release_source_rows(
     table = table_for(entity)
     lg, h = schema.ledger.c, schema.history.c
     heirs: dict[str, str] = {}
+    met: dict[
+        str, tuple[str, str, str | None]
+    ] = {}  # key → the heir's action, hash and payload (conflict_kept)
     # the other batches named one by one: the look-up then runs on ix_ledger_batch_key
     for part in _chunks(sorted({key for _id, key in rows}) if others else []):
-        for other, key in conn.execute(
-            select(lg.batch_id, lg.natural_key).where(
+        for other, key, action, digest, payload in conn.execute(
+            select(lg.batch_id, lg.natural_key, lg.action, lg.content_hash, lg.payload).where(
                 lg.batch_id.in_(others),
                 lg.source_id == source_id,
                 lg.entity == entity.value,
@@ -322,6 +390,7 @@ def _release_source_rows(
         ):
             if key not in heirs or order.get(other, 1 << 30) < order.get(heirs[key], 1 << 30):
                 heirs[key] = other
+                met[key] = (action, digest, payload if action == "conflict_kept" else None)
     ids_delete = [row_id for row_id, key in rows if key not in heirs]
     for part in _chunks(ids_delete):
         conn.execute(delete(table).where(table.c.id.in_(part)))
@@ -361,10 +430,33 @@ def _release_source_rows(
                 .where(table.c.id.in_(part), table.c.updated_batch_id == heir)
                 .values(updated_batch_id=None)
             )
+    kept = {
+        key: (heirs[key], digest, payload)
+        for key, (action, digest, payload) in met.items()
+        if action == "conflict_kept"
+    }
+    if kept:
+        row_ids = {key: row_id for row_id, key in rows if key in kept}
+        _give_kept_versions(conn, batch_id, entity, source_id, row_ids, kept, others, order, result)
 
 
-def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[str]) -> list[dict[str, Any]]:
+def _target_rows(
+    conn: Connection, entity: Entity, source_id: str, keys: list[str], *, full: bool = False
+) -> list[dict[str, Any]]:
+    """The target rows of ``source_id`` with these natural keys (``_key`` added): their ids, owners, hash and
+    key, or every column (``full``)."""
     table = table_for(entity)
+    columns = (
+        list(table.columns)
+        if full
+        else [
+            table.c.id,
+            table.c.batch_id,
+            table.c.updated_batch_id,
+            table.c.content_hash,
+            *key_columns(table),
+        ]
+    )
     if entity is Entity.DOSSIER:
         column, lookup = table.c.dossier_code, sorted(set(keys))
     else:
@@ -374,9 +466,7 @@ def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[st
     out = []
     for part in _chunks(lookup):
         for row in conn.execute(
-            select(table.c.id, table.c.batch_id, table.c.updated_batch_id, *key_columns(table)).where(
-                table.c.source_system == source_id, column.in_(part)
-            )
+            select(*columns).where(table.c.source_system == source_id, column.in_(part))
         ).mappings():
             key = "/".join(row[name] for name in key_names)
             if key in wanted:
@@ -384,8 +474,197 @@ def _target_rows(conn: Connection, entity: Entity, source_id: str, keys: list[st
     return out
 
 
+def _full_rows(conn: Connection, entity: Entity, source_id: str, keys: list[str]) -> list[dict[str, Any]]:
+    return _target_rows(conn, entity, source_id, keys, full=True) if keys else []
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
+def _version_payload(row: Mapping[str, Any], entity: Entity) -> str:
+    """A version's content columns as the loader writes a kept version into the ledger's ``payload``: JSON, keys
+    sorted, dates as ISO text."""
+    return json.dumps(
+        {c: _json_value(row.get(c)) for c in content_columns(entity)}, ensure_ascii=False, sort_keys=True
+    )
+
+
+def _kept_reason(digest: str) -> str:
+    """The ledger's reason for a row kept at another version (as the loader words it)."""
+    return f"Giữ bản đã nạp {digest[:12]} / kept loaded version {digest[:12]}"
+
+
+def _mark_kept(
+    conn: Connection,
+    entity: Entity,
+    source_id: str,
+    displaced: dict[str, tuple[str, str, int | None]],
+    versions: Callable[[list[str]], dict[str, str]],
+    others: list[str],
+    order: dict[str, int],
+    result: RollbackResult,
+) -> None:
+    """The versions in ``displaced`` leave the target (key → hash of the version that goes, hash of the one
+    that takes its place, and the load rank before which a batch can have met the version that goes, None for
+    any): the other batches whose ledger found that version ``unchanged`` delivered a version that is no longer
+    there. As if the rolled-back batch had never run they would have kept another's: their action becomes
+    ``conflict_kept``, with their version (``versions`` gives it, read before the version goes) in their
+    payload, so that a later rollback can give it back to them. Call it before the versions are replaced."""
+    if not displaced or not others:
+        return
+    lg = schema.ledger.c
+    found: list[tuple[str, int, str]] = []  # batch, source row, key
+    for part in _chunks(sorted(displaced)):
+        for other, source_row, key, digest in conn.execute(
+            select(lg.batch_id, lg.source_row, lg.natural_key, lg.content_hash).where(
+                lg.batch_id.in_(others),
+                lg.source_id == source_id,
+                lg.entity == entity.value,
+                lg.disposition == "loaded",
+                lg.action == "unchanged",
+                lg.natural_key.in_(part),
+            )
+        ):
+            going, _coming, before = displaced[key]
+            if digest == going and (before is None or order.get(other, 1 << 30) < before):
+                found.append((other, source_row, key))
+    if not found:
+        return
+    payloads = versions(sorted({key for _b, _r, key in found}))
+    changes = [
+        {
+            "_batch": other,
+            "_row": source_row,
+            "action": "conflict_kept",
+            "payload": payloads[key],
+            "reason": _kept_reason(displaced[key][1]),
+        }
+        for other, source_row, key in found
+    ]
+    conn.execute(
+        update(schema.ledger).where(
+            lg.batch_id == bindparam("_batch"), lg.source_id == source_id, lg.source_row == bindparam("_row")
+        ),
+        changes,
+    )
+    result.ledger_rows_now_kept += len(changes)
+
+
+def _give_kept_versions(
+    conn: Connection,
+    batch_id: str,
+    entity: Entity,
+    source_id: str,
+    ids: dict[str, int],
+    kept: dict[str, tuple[str, str, str | None]],
+    others: list[str],
+    order: dict[str, int],
+    result: RollbackResult,
+) -> None:
+    """The rows passed to an heir that had kept them at this batch's version (``kept``: key → heir, the hash
+    and the payload of the heir's ledger row, action ``conflict_kept``) take the heir's own version: had this
+    batch never run, the heir would have inserted it. Where a later batch has updated the row since, the row
+    stays as that batch left it, and the version it replaced (the row's first, in the key's oldest history
+    entry) becomes the heir's instead. ``ids``: key → row id."""
+    table = table_for(entity)
+    h = schema.history.c
+    columns = content_columns(entity)
+    versions: dict[str, dict[str, Any]] = {}
+    for key, (heir, digest, payload) in kept.items():
+        values = _from_json(table, json.loads(payload)) if payload else {}
+        if not payload or content_hash(values, entity) != digest:
+            raise LoadError(
+                f"batch '{heir}' kept the version of batch '{batch_id}' of {entity.value} {key} (source "
+                f"'{source_id}'), and its ledger holds no complete copy of its own version to give back",
+                hint="nothing was changed; roll back batch "
+                f"'{heir}' first (handover rollback {heir}), then this one, and load '{heir}' again",
+                batch=batch_id,
+                source=source_id,
+            )
+        versions[key] = {c: values.get(c) for c in columns}
+    oldest: dict[str, Any] = {}  # key → its oldest history entry
+    for part in _chunks(sorted(kept)):
+        for entry in conn.execute(
+            select(h.id, h.natural_key, h.content_hash, h.row_json, h.replaced_by_batch)
+            .where(h.entity == entity.value, h.source_system == source_id, h.natural_key.in_(part))
+            .order_by(h.id)
+        ):
+            oldest.setdefault(entry.natural_key, entry)
+    plain = sorted(key for key in kept if key not in oldest)
+    current = {row["_key"]: row for row in _full_rows(conn, entity, source_id, plain)}
+    displaced: dict[str, tuple[str, str, int | None]] = {}
+    for key in plain:
+        displaced[key] = (current[key]["content_hash"], kept[key][1], None)
+    for key, entry in oldest.items():
+        displaced[key] = (entry.content_hash, kept[key][1], order.get(entry.replaced_by_batch))
+
+    def replaced(wanted: list[str]) -> dict[str, str]:
+        return {
+            key: _version_payload(
+                current[key] if key in current else _from_json(table, json.loads(oldest[key].row_json)),
+                entity,
+            )
+            for key in wanted
+        }
+
+    _mark_kept(conn, entity, source_id, displaced, replaced, others, order, result)
+    rows = [
+        {"_id": ids[key], **versions[key], "content_hash": kept[key][1], "updated_batch_id": None}
+        for key in plain
+    ]
+    for params in _by_columns(rows):
+        _restore(conn, table, params)
+    entries = []
+    for key, entry in oldest.items():
+        stored = json.loads(entry.row_json)
+        stored.update({c: _json_value(v) for c, v in versions[key].items()})
+        stored.update(content_hash=kept[key][1], batch_id=kept[key][0], updated_batch_id=None)
+        entries.append(
+            {
+                "_id": entry.id,
+                "row_json": json.dumps(stored, ensure_ascii=False, sort_keys=True),
+                "content_hash": kept[key][1],
+            }
+        )
+    if entries:
+        conn.execute(update(schema.history).where(h.id == bindparam("_id")), entries)
+    result.rows_given_heir_version += len(kept)
+
+
+def _already_rolled_back(conn: Connection, batch_id: str, dry_run: bool) -> RollbackResult:
+    """The result of a rollback of a batch rolled back before: nothing done; when, and the figures then (from
+    its last ``rolled_back`` event)."""
+    e = schema.batch_events.c
+    event = conn.execute(
+        select(e.at, e.detail)
+        .where(e.batch_id == batch_id, e.event == "rolled_back")
+        .order_by(e.id.desc())
+        .limit(1)
+    ).first()
+    figures: dict[str, Any] = {}
+    if event is not None and event.detail:
+        try:
+            figures = json.loads(event.detail)
+        except ValueError:
+            figures = {}
+    known = {name: figures[name] for name in RollbackResult.model_fields if name in figures}
+    return RollbackResult(
+        batch_id=batch_id,
+        dry_run=dry_run,
+        status_before="rolled_back",
+        already_rolled_back=True,
+        rolled_back_at=event.at if event is not None else None,
+        **known,
+    )
+
+
 def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> RollbackResult:
-    """Undo ``batch_id`` (see the module text); ``dry_run`` reports the same figures and changes nothing."""
+    """Undo ``batch_id`` (see the module text); ``dry_run`` reports the same figures and changes nothing.
+
+    A batch rolled back before is left as it is: the result says so (``already_rolled_back``, when, and the
+    figures of that rollback). A lock left by a rollback or run that died is taken over (``lock_taken_over``).
+    """
     shown = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as conn:
@@ -402,16 +681,22 @@ def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> R
                 url=shown,
             )
         if status == "rolled_back":
-            raise LoadError(
-                f"batch '{batch_id}' was already rolled back",
-                hint="nothing to do; handover db status --db URL shows the batches",
-                batch=batch_id,
-                url=shown,
-            )
+            with engine.connect() as conn:
+                return _already_rolled_back(conn, batch_id, dry_run)
         result = RollbackResult(batch_id=batch_id, dry_run=dry_run, status_before=status)
-        with batch_lock(engine, batch_id), engine.connect() as conn:
+        with batch_lock(engine, batch_id) as lock, engine.connect() as conn:
+            result.lock_taken_over = lock.took_over
             conn.begin()
+            status = conn.execute(
+                select(schema.batches.c.status).where(schema.batches.c.batch_id == batch_id)
+            ).scalar()
+            if status == "rolled_back":  # by another process, between the look above and the lock
+                conn.rollback()
+                again = _already_rolled_back(conn, batch_id, dry_run)
+                again.lock_taken_over = lock.took_over
+                return again
             _rollback(conn, batch_id, result)
+            checkpoint("rollback.inside")  # crash drills: everything undone, nothing committed
             if dry_run:
                 conn.rollback()
             else:

@@ -90,6 +90,8 @@ batch_sources = Table(
     Column("size_bytes", BigInteger),
     Column("rows_extracted", Integer),
     Column("complete", Integer, nullable=False, default=0),
+    Column("physical_rows", Integer, doc="rows the reader read: data rows + non-data rows"),
+    Column("non_data_json", Text, doc="the reader's account of its non-data rows (models.RowAccount)"),
     PrimaryKeyConstraint("batch_id", "source_id"),
     **_TABLE_KW,
 )

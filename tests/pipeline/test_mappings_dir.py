@@ -110,7 +110,7 @@ def test_edited_routing_in_the_batch_mappings_takes_effect_and_changes_the_confi
 
 
 def test_edited_profile_in_the_batch_mappings_maps_a_new_header(tmp_path: Path) -> None:
-    (tmp_path / "a.csv").write_text(CSV.replace("Mã hồ sơ", "Số phiếu hẹn"), encoding="utf-8")
+    (tmp_path / "a.csv").write_text(CSV.replace("Mã hồ sơ", "Mã tra cứu hẹn"), encoding="utf-8")
     copy = tmp_path / "m"
     assert runner.invoke(app, ["mappings", "export", str(copy)]).exit_code == 0
     shipped = runner.invoke(app, ["run", str(_config(tmp_path, "shipped")), "--dry-run"])
@@ -119,7 +119,7 @@ def test_edited_profile_in_the_batch_mappings_maps_a_new_header(tmp_path: Path) 
     text = profile.read_text(encoding="utf-8")
     marker = "[fields.dossier_code]\nheaders = ["
     assert marker in text
-    profile.write_text(text.replace(marker, marker + '"Số phiếu hẹn", '), encoding="utf-8")
+    profile.write_text(text.replace(marker, marker + '"Mã tra cứu hẹn", '), encoding="utf-8")
     own = runner.invoke(app, ["run", str(_config(tmp_path, "own", '[mapping]\ndir = "m"\n')), "--json"])
     assert own.exit_code == 0, own.output
     assert json.loads(own.stdout)["total"]["loaded"] == 1

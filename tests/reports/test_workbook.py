@@ -67,6 +67,7 @@ def test_sheet_names(wb) -> None:
         "Cách ly",
         "Xung đột",
         "Kiểm tra dữ liệu",
+        "Dòng không phải dữ liệu",
     ]
 
 

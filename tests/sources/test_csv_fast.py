@@ -159,7 +159,7 @@ def test_bad_bytes_refused_before_any_chunk(tmp_path: Path, monkeypatch: pytest.
     path = tmp_path / "bad.csv"
     good = (HEADER + "\n" + "\n".join(ROW.format(i=i) for i in range(1, 3000)) + "\n").encode()
     path.write_bytes(good + b"3001,A-1,Nguy\xe1n,,,,,,\n")
-    with pytest.raises(SourceError, match="The file is not valid UTF-8 text near line"):
+    with pytest.raises(SourceError, match=r"The file is not valid UTF-8 text at line 3001 \(byte offset"):
         open_source(SourceConfig(id="src", kind="csv", path=path, encoding="utf-8"), 100)
 
 

@@ -93,8 +93,6 @@ BAD = [
         "The workbook has no sheet named 'Sheet9'.",
         {"column": "sheet"},
     ),
-    ("dossiers_utf8.csv", "xlsx", {}, "The file is not an Excel workbook", {}),
-    ("export_bao_thang.xlsx", "csv", {}, "The file is a spreadsheet (Excel), not CSV text.", {}),
 ]
 
 
