@@ -360,9 +360,21 @@ def _detail_text_limit(
     return out
 
 
+_CONTROL_NUL = re.compile("\x00")
+_CONTROL_OTHER = {False: re.compile(r"[\x01-\x1f]"), True: re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")}
+
+
 def _control_pattern(column: str, params: dict[str, Any]) -> re.Pattern[str]:
+    """What the rule looks for in the column: ``which`` = "nul" (U+0000 alone), "other" (the other C0 characters)
+    or "all" (default); tab, line feed and carriage return are text in free-text columns."""
     limit = params["_columns"].get(column)
-    return _CONTROL_FREE if limit is not None and limit.free_text else _CONTROL_ANY
+    free = limit is not None and limit.free_text
+    which = params.get("which", "all")
+    if which == "nul":
+        return _CONTROL_NUL
+    if which == "other":
+        return _CONTROL_OTHER[free]
+    return _CONTROL_FREE if free else _CONTROL_ANY
 
 
 def _rule_control_characters(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
@@ -376,7 +388,7 @@ def _rule_control_characters(frame: pd.DataFrame, column: str, params: dict[str,
     _, joined = _strings(column, params)
     # one fast pass over the UTF-8 bytes (a C0 character is one byte below 0x20 there, never part of another)
     data = joined.encode("utf-8", "surrogatepass")
-    if len(data.translate(None, _C0_BYTES[pattern is _CONTROL_FREE])) != len(data):
+    if len(data.translate(None, _C0_BYTES[pattern is _CONTROL_FREE])) != len(data) and pattern.search(joined):
         search = pattern.search
         for p, v in enumerate(values.tolist()):
             out[p] = type(v) is str and search(v) is not None
@@ -606,6 +618,8 @@ def load_suite(path: Path) -> SuiteSpec:
 
 def _params_problem(rule: str, params: dict[str, Any]) -> str | None:
     """What is wrong with the params of a number_range / date_range rule, if anything."""
+    if rule == "control_characters" and params.get("which", "all") not in ("all", "nul", "other"):
+        return f'params.which must be "all", "nul" or "other", not {params["which"]!r}'
     if rule == "number_range":
         for key in ("min", "max"):
             if key in params and (isinstance(params[key], bool) or not isinstance(params[key], int | float)):

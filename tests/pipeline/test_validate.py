@@ -437,16 +437,22 @@ def test_control_characters(mariadb_validator: Validator) -> None:
         dossier(6, summary="\x07chuông"),
     ]
     chunk = run(mariadb_validator, rows)
-    found = {f.row: (f.field, f.severity.value) for f in chunk.findings if f.check == "control_character"}
+    found = {
+        f.row: (f.check, f.field, f.severity.value)
+        for f in chunk.findings
+        if f.check in ("control_character", "nul_character")
+    }
     assert found == {
-        3: ("notes", "error"),
-        4: ("applicant_name", "error"),
-        5: ("dossier_code", "error"),
-        6: ("summary", "error"),
+        3: ("nul_character", "notes", "error"),
+        4: ("control_character", "applicant_name", "error"),
+        5: ("control_character", "dossier_code", "error"),
+        6: ("control_character", "summary", "error"),
     }
     assert list(chunk.frame["disposition"]) == ["loaded"] + ["quarantined"] * 4
-    (nul,) = [f for f in chunk.findings if f.row == 3 and f.check == "control_character"]
+    (nul,) = [f for f in chunk.findings if f.row == 3 and f.check == "nul_character"]
     assert "U+0000" in nul.message_vi and "'có ␀ NUL'" in nul.message_vi  # shown, never copied raw
+    (bell,) = [f for f in chunk.findings if f.row == 6]
+    assert "U+0007" in bell.message_en
     assert all("\x00" not in f.message_vi + f.message_en for f in chunk.findings)
 
 
@@ -485,9 +491,9 @@ def test_negative_and_unreadable_amounts(validator: Validator) -> None:
     ]
     chunk = run(validator, rows)
     assert _errors(chunk) == {
-        2: [("amount_negative", "error", "fee")],
-        5: [("amount_not_number", "error", "fee")],
-        6: [("amount_too_large", "error", "fee")],
+        2: [("fee_negative", "error", "fee")],
+        5: [("fee_not_number", "error", "fee")],
+        6: [("fee_too_large", "error", "fee")],
     }
     (f,) = [f for f in chunk.findings if f.row == 2]
     assert f.message_vi.startswith("Lệ phí -50000.0 là số âm")
@@ -563,6 +569,7 @@ message_en = "b"
         ("number_range", '["fee"]', '{ min = "0" }', "params.min must be a number"),
         ("date_range", '["due_date"]', '{ min = "01/01/1900" }', "YYYY-MM-DD"),
         ("date_range", '["due_date"]', "{ max_years_after_handover = -1 }", "whole number"),
+        ("control_characters", '["*"]', '{ which = "bell" }', "params.which"),
     ]
     for i, (rule, columns, params, expected) in enumerate(cases):
         body = star.format(rule=rule, columns=columns, params=params)

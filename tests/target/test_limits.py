@@ -37,13 +37,13 @@ def _line(i: int, **cells: str) -> str:
 
 # data row i is on line i + 1 (the header is line 1)
 HOSTILE = {
-    1000: ({"note": "có ký tự \x00 NUL giữa chừng"}, "control_character", "notes"),
+    1000: ({"note": "có ký tự \x00 NUL giữa chừng"}, "nul_character", "notes"),
     1001: ({"note": "x" * 70_000}, "text_too_long", "notes"),
     1002: ({"name": "Nguyễn " * 12_000}, "text_too_long", "applicant_name"),
     1003: ({"received": "01/01/0001"}, "date_implausible", "received_date"),
     1004: ({"due": "31/12/9999"}, "date_implausible", "due_date"),
-    1005: ({"fee": "-50000"}, "amount_negative", "fee"),
-    1006: ({"code": "000.00.53.H38-250620-\x001006"}, "control_character", "dossier_code"),
+    1005: ({"fee": "-50000"}, "fee_negative", "fee"),
+    1006: ({"code": "000.00.53.H38-250620-\x001006"}, "nul_character", "dossier_code"),
 }
 ROWS = 1200
 
