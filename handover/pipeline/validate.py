@@ -289,7 +289,7 @@ def _rule_key_unique(frame: pd.DataFrame, column: str, params: dict[str, Any]) -
 # C0 control characters; in free text (TEXT columns) tab, line feed and carriage return are text.
 _CONTROL_ANY = re.compile(r"[\x00-\x1f]")
 _CONTROL_FREE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_C0_BYTES = {False: bytes(range(32)), True: bytes(set(range(32)) - {9, 10, 13})}  # by "free text"
+_NOT_C0 = bytes(range(32, 256))
 
 
 def _raw(params: dict[str, Any], column: str) -> pd.Series:
@@ -364,17 +364,34 @@ _CONTROL_NUL = re.compile("\x00")
 _CONTROL_OTHER = {False: re.compile(r"[\x01-\x1f]"), True: re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")}
 
 
-def _control_pattern(column: str, params: dict[str, Any]) -> re.Pattern[str]:
-    """What the rule looks for in the column: ``which`` = "nul" (U+0000 alone), "other" (the other C0 characters)
-    or "all" (default); tab, line feed and carriage return are text in free-text columns."""
+_C0 = frozenset(range(32))
+_TEXT_CONTROLS = frozenset({9, 10, 13})  # tab, line feed, carriage return: text in free-text columns
+
+
+def _control_pattern(column: str, params: dict[str, Any]) -> tuple[re.Pattern[str], frozenset[int]]:
+    """What the rule looks for in the column, as a pattern and as character numbers: ``which`` = "nul" (U+0000
+    alone), "other" (the other C0 characters) or "all" (default); tab, line feed and carriage return are text in
+    free-text columns."""
     limit = params["_columns"].get(column)
     free = limit is not None and limit.free_text
     which = params.get("which", "all")
     if which == "nul":
-        return _CONTROL_NUL
+        return _CONTROL_NUL, frozenset({0})
+    allowed = _TEXT_CONTROLS if free else frozenset()
     if which == "other":
-        return _CONTROL_OTHER[free]
-    return _CONTROL_FREE if free else _CONTROL_ANY
+        return _CONTROL_OTHER[free], _C0 - allowed - {0}
+    return (_CONTROL_FREE if free else _CONTROL_ANY), _C0 - allowed
+
+
+def _controls_in(column: str, params: dict[str, Any]) -> frozenset[int]:
+    """The C0 characters (as numbers) anywhere in the column, once per chunk and column: one fast pass over the
+    UTF-8 bytes, where a C0 character is one byte below 0x20 and never part of another character."""
+    cache = params.setdefault("_cache", {})
+    key = ("controls", column)
+    if key not in cache:
+        data = _strings(column, params)[1].encode("utf-8", "surrogatepass")
+        cache[key] = frozenset(data.translate(None, _NOT_C0))
+    return cache[key]
 
 
 def _rule_control_characters(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
@@ -384,11 +401,8 @@ def _rule_control_characters(frame: pd.DataFrame, column: str, params: dict[str,
 
     values = _raw(params, column)
     out = np.zeros(len(values), dtype=bool)
-    pattern = _control_pattern(column, params)
-    _, joined = _strings(column, params)
-    # one fast pass over the UTF-8 bytes (a C0 character is one byte below 0x20 there, never part of another)
-    data = joined.encode("utf-8", "surrogatepass")
-    if len(data.translate(None, _C0_BYTES[pattern is _CONTROL_FREE])) != len(data) and pattern.search(joined):
+    pattern, wanted = _control_pattern(column, params)
+    if _controls_in(column, params) & wanted:
         search = pattern.search
         for p, v in enumerate(values.tolist()):
             out[p] = type(v) is str and search(v) is not None
@@ -399,7 +413,7 @@ def _detail_control_characters(
     frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
 ) -> list[dict[str, str]]:
     values = _raw(params, column).to_numpy()
-    pattern = _control_pattern(column, params)
+    pattern, _ = _control_pattern(column, params)
     out = []
     for p in positions:
         found = sorted(set(pattern.findall(str(values[p]))))
