@@ -22,7 +22,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from handover.errors import ExitCode, HandoverError
+from handover.errors import ConfigError, ExitCode, HandoverError
 from handover.safe import printable, printable_json
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -296,7 +296,9 @@ def units_lookup(
 
 @sources_app.command("inspect")
 def sources_inspect(
-    file: Annotated[Path, typer.Argument(help="The export to look at: .csv/.txt, .xlsx or .xls.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="The export to look at: .csv/.txt, .xlsx or .xls (or --url).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON on stdout.")] = False,
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="Sheet to read (default: the first visible sheet).")
@@ -316,19 +318,60 @@ def sources_inspect(
     multiline_fields: Annotated[
         bool, typer.Option("--multiline-fields", help="CSV values may span many lines (multiline_fields).")
     ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="A district database (SQLAlchemy URL), read only, instead of FILE."),
+    ] = None,
+    table: Annotated[str | None, typer.Option("--table", help="With --url: the table to read.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="With --url: a SELECT to read instead.")
+    ] = None,
+    row_id: Annotated[
+        str | None, typer.Option("--row-id", help="With --url: the column holding each row's identity.")
+    ] = None,
+    base_table: Annotated[
+        str | None,
+        typer.Option("--base-table", help="With --url: the table whose count the balance starts from."),
+    ] = None,
+    count_query: Annotated[
+        str | None,
+        typer.Option("--count-query", help="With --url: a SELECT count(*) instead of --base-table."),
+    ] = None,
 ) -> None:
-    """Show how a file would be read: encoding and evidence, sheet, header row, column → field map,
-    unmapped columns, data rows, footer lines dropped, and five sample rows (ID numbers masked)."""
-    from handover.sources.inspect import inspect_source
+    """Show how a file (or a district database's table or query) would be read: encoding and evidence, sheet,
+    header row, column → field map, unmapped columns, data rows, footer lines dropped, and five sample rows
+    (ID numbers masked)."""
+    from handover.sources.inspect import inspect_source, inspect_sql
 
-    rep = inspect_source(
-        file, sheet=sheet, encoding=encoding, profile=profile, multiline_fields=multiline_fields
-    )
+    if url:
+        from handover.target.db import safe_url
+
+        rep = inspect_sql(
+            url,
+            table=table,
+            query=query,
+            row_id=row_id,
+            base_table=base_table,
+            count_query=count_query,
+            profile=profile,
+        )
+        name = safe_url(url) + (f" ({table})" if table else " (query)")
+    elif file is None:
+        raise ConfigError(
+            "Name the export to inspect, or a database with --url.",
+            hint="handover sources inspect export.xlsx, or: handover sources inspect --url sqlite:///district.db "
+            "--table ho_so",
+        )
+    else:
+        rep = inspect_source(
+            file, sheet=sheet, encoding=encoding, profile=profile, multiline_fields=multiline_fields
+        )
+        name = str(file)
     if as_json:
         _print_json(rep)
         return
     raw, rep = rep, _literal_data(rep)  # headers, cells, sheet names: shown as written
-    facts = Table(title=_lit(file), show_header=False)
+    facts = Table(title=_lit(name), show_header=False)
     facts.add_column("what", style="bold")
     facts.add_column("found")
     if rep.get("encoding"):
@@ -348,13 +391,25 @@ def sources_inspect(
         str(rep.get("data_rows", 0)) + ("" if sample["complete"] else f" — {sample['note']}"),
     )
     facts.add_row("Footer lines dropped", str(rep.get("footer_dropped", 0)))
-    if "physical_rows" in rep and sample["complete"]:  # a sample has not read every row
+    if "physical_rows" in rep and sample["complete"] and rep.get("kind") != "sql":  # a sample: not every row
         rules = ", ".join(f"{rule} {n}" for rule, n in rep.get("non_data", {}).items())
         non_data = sum(rep.get("non_data", {}).values())
         facts.add_row(
             "Rows read",
-            f"{rep['physical_rows']} = {rep.get('data_rows', 0)} data + {non_data} non-data ({rules})",
+            f"{rep['physical_rows']} = {rep.get('data_rows', 0)} data + {non_data} non-data"
+            + (f" ({rules})" if rules else ""),
         )
+    if rep.get("row_id") or rep.get("kind") == "sql":
+        facts.add_row(
+            "Row identity", f"column {rep['row_id']}" if rep.get("row_id") else "position in the result"
+        )
+    if rep.get("base_count"):
+        base = rep["base_count"]
+        read = rep.get("data_rows", 0)
+        text = f"{base['rows']:,} ({base['by']}); the query returned {read:,}"
+        if base["rows"] != read:
+            text = f"[bold red]{text}: {abs(base['rows'] - read):,} rows differ (a JOIN or WHERE)[/bold red]"
+        facts.add_row("District system rows", text)
     if rep.get("hidden_row_count"):
         facts.add_row("Hidden rows (read as data)", str(rep["hidden_row_count"]))
     if rep.get("unmapped"):
@@ -799,11 +854,13 @@ def render_error(exc: HandoverError) -> None:
     """The one place a user-facing error is shown: a red panel on a terminal, plain unwrapped lines otherwise
     (logs, pipes, CI), so that paths and codes stay whole and searchable. A cell or header quoted in it is
     shown as written, control characters as escapes."""
+    from handover.redact import scrub
+
     title = f"handover: {type(exc).__name__}"
-    lines = [f"[bold]{_lit(exc.message, newlines=True)}[/bold]"]
-    lines += [f"  {_lit(key)}: {_lit(value)}" for key, value in exc.context.items()]
+    lines = [f"[bold]{_lit(scrub(exc.message), newlines=True)}[/bold]"]
+    lines += [f"  {_lit(key)}: {_lit(scrub(str(value)))}" for key, value in exc.context.items()]
     if exc.hint:
-        lines.append(f"[green]What to do:[/green] {_lit(exc.hint, newlines=True)}")
+        lines.append(f"[green]What to do:[/green] {_lit(scrub(exc.hint), newlines=True)}")
     if err_console.is_terminal:
         err_console.print(Panel("\n".join(lines), title=title, border_style="red"))
     else:
@@ -838,9 +895,11 @@ def main() -> None:
     except Exception as exc:  # the unexpected
         if _state["debug"]:
             raise
+        from handover.redact import scrub
+
         err_console.print(
             Panel(
-                f"[bold]Unexpected error:[/bold] {_lit(f'{type(exc).__name__}: {exc}', newlines=True)}\n\n"
+                f"[bold]Unexpected error:[/bold] {_lit(scrub(f'{type(exc).__name__}: {exc}'), newlines=True)}\n\n"
                 "[green]What to do:[/green] run again with --debug and report the traceback.",
                 title="handover: internal error",
                 border_style="red",

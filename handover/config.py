@@ -78,6 +78,20 @@ class SourceConfig(BaseModel):
     url: str | None = Field(None, description="sql: SQLAlchemy URL of the district database (read only).")
     table: str | None = Field(None, description="sql: table to read.")
     query: str | None = Field(None, description="sql: SELECT to read instead of a table.")
+    row_id: str | None = Field(
+        None,
+        description="sql: the column holding each row's identity in the district system (positive whole numbers); "
+        "default: the table's single-column integer primary key, else the row's position in the result.",
+    )
+    base_table: str | None = Field(
+        None,
+        description="sql: the district system's own table the balance starts from (SELECT count(*)), so that rows "
+        "a query's JOIN or WHERE leaves out show as a difference.",
+    )
+    count_query: str | None = Field(
+        None,
+        description="sql: a SELECT returning the one number the balance starts from, instead of base_table.",
+    )
     profile: str | None = Field(None, description="Name of a header profile in mappings/profiles/.")
     columns: dict[str, str] = Field(
         default_factory=dict, description="Source header → canonical field; wins over the profile."
@@ -92,6 +106,8 @@ class SourceConfig(BaseModel):
             raise ValueError(f"source '{self.id}': kind '{self.kind}' needs path = \"...\"")
         if self.kind == "sql" and (not self.url or not (self.table or self.query)):
             raise ValueError(f"source '{self.id}': kind 'sql' needs url and either table or query")
+        if self.base_table and self.count_query:
+            raise ValueError(f"source '{self.id}': give base_table or count_query, not both")
         return self
 
     @field_validator("id")
@@ -416,4 +432,6 @@ old_district_code = "086"
 # kind = "sql"
 # url = "sqlite:///district.db"
 # table = "ho_so"                    # or query = "SELECT ..."
+# row_id = "id"                      # the rows' identity (default: the table's integer primary key)
+# base_table = "ho_so"               # with a query: the balance starts at this table's count (a JOIN's losses show)
 """

@@ -75,9 +75,11 @@ def _accounted(per_source: dict) -> int:
 
 
 def _physical(result: dict) -> int:
-    """The physical rows the run says the file held: data rows plus the non-data lines it listed."""
-    counts = result["per_source"]["hostile"]
-    return counts["physical_rows"]
+    """The physical rows the run says the file held, after checking they are its data rows plus the non-data
+    rows it listed with their rules."""
+    rows = next(s["rows"] for s in result["sources"] if s["source_id"] == "hostile")
+    assert rows["physical_rows"] == rows["data_rows"] + sum(rows["non_data"].values())
+    return rows["physical_rows"]
 
 
 def _check_output_clean(output: str) -> None:
@@ -90,7 +92,8 @@ def test_hostile_case(case: Case, tmp_path: Path) -> None:
     path = _source_file(case, tmp_path)
     config = _config(case, path, tmp_path)
     started = time.process_time()
-    inspect = runner.invoke(app, ["sources", "inspect", str(path), "--json"])
+    options = [f"--{k}={v}" for k, v in case.config.items() if k in ("encoding", "sheet")]
+    inspect = runner.invoke(app, ["sources", "inspect", str(path), "--json", *options])
     dry = runner.invoke(app, ["run", str(config), "--dry-run", "--json"])
     real = runner.invoke(app, ["run", str(config), "--json"])
     cpu = time.process_time() - started

@@ -24,8 +24,9 @@ from handover import __version__
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
-from handover.models import DISPOSITIONS, BatchResult, Counts, Finding, StageTiming
+from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, Finding, StageTiming
 from handover.pipeline.spool import Spool
+from handover.workdir import WorkFolder
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -177,7 +178,8 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
 
 
 def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
-    from handover.pipeline.extract import open_sources
+    from handover.pipeline.extract import check_unchanged, open_sources
+    from handover.pipeline.keyspan import BatchKeys
     from handover.pipeline.validate import ValidationSettings, gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
 
@@ -194,6 +196,8 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     engine = loader = None
     # the checks know the target's limits (also in a dry run) and the handover date
     validation = ValidationSettings.of(cfg.target.url, cfg.thresholds.handover_date)
+    # every temporary file of the run (snapshots, spool, report jobs) in one private folder; dead runs' go
+    folder = WorkFolder().open()
     # the workers start first: they import great-expectations while this process opens the sources
     workers = Workers(
         choose_workers(cfg.batch.workers, planned_sources(cfg.sources)),
@@ -202,7 +206,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     )
     try:
         with timer.stage("extract"):
-            sources = open_sources(cfg.sources, cfg.batch.chunk_size)
+            sources = open_sources(cfg.sources, cfg.batch.chunk_size, folder.subdir("sources-"))
         with timer.stage("map"):
             settings = build_map_settings(cfg)
         if not dry_run:
@@ -215,7 +219,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
         with (
             lock as held,
-            Spool() as spool,
+            Spool(folder.dir) as spool,
             _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
             Pass1(settings, spool, workers, validation) as pass_one,
         ):
@@ -226,11 +230,21 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             done = committed_chunks(engine, batch_id) if engine is not None else set()
             validated: Counter[str] = Counter()
 
+            batch_keys = BatchKeys()
+            entity_of = {s.config.id: Entity(s.config.entity) for s in sources}
+
             def take(outcomes: Iterator[ChunkOutcome]) -> None:
                 for out in outcomes:
                     pass1[out.source_id] = pass1.get(out.source_id, Counts()).add(out.counts)
                     findings.update(f.check for f in out.findings)
                     findings_csv.write(out.findings)
+                    if out.keys is not None and out.path is not None:  # keys across chunks: decided here
+                        change, made = batch_keys.take(
+                            out.source_id, entity_of[out.source_id], out.path, out.keys
+                        )
+                        pass1[out.source_id] = pass1[out.source_id].add(change)
+                        findings.update(f.check for f in made)
+                        findings_csv.write(made)
                     merge_gx(gx_totals, out.gx)
                     for stage, seconds in out.seconds.items():
                         timer.seconds[stage] += seconds
@@ -251,6 +265,8 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                         continue
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
+            check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
+            batch_keys.apply(Spool.read, Spool.write)  # decisions on earlier chunks, into their spool files
             fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
@@ -321,6 +337,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         workers.close()
         if engine is not None:
             engine.dispose()
+        folder.close()
 
     from handover.target.db import safe_url
 

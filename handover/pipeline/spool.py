@@ -1,7 +1,8 @@
 """A disk spool between validate and load.
 
 The quality gate must see every row before anything is loaded, and memory must stay flat, so validated chunks
-are written to a private temporary folder and read back one at a time by the load stage.
+are written to a private folder (inside the run's work folder, :mod:`handover.workdir`) and read back one at a
+time by the load stage.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class Spool:
         except OSError as exc:
             raise HandoverError(
                 f"could not write the work file {path}: {exc.strerror or exc}",
-                hint=f"free disk space in {path.parent.parent} (the temporary folder; set TMPDIR to use another "
-                "one) and run the same command again: chunks already committed are kept",
+                hint=f"free disk space where {path.parent.parent} is (the work folder; set HANDOVER_WORK_DIR or "
+                "TMPDIR to use another one) and run the same command again: chunks already committed are kept",
                 file=str(path),
             ) from exc
 

@@ -39,7 +39,6 @@ from handover.models import (
     Entity,
     Finding,
     Severity,
-    fields_for,
     natural_key_fields,
 )
 from handover.text import excerpt, mask_id
@@ -916,10 +915,13 @@ class Validator:
 
     def _duplicates(self, frame: pd.DataFrame, keys: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         """(exact duplicate of an earlier row, key shared with different content, first row of the group).
+        Across chunks the same rule holds (:mod:`handover.pipeline.keyspan`).
 
         Only rows whose key appears more than once can be either: their content is hashed, the rest is not."""
         import numpy as np
         import pandas as pd
+
+        from handover.pipeline.keyspan import content_digests
 
         n = len(frame)
         exact = pd.Series(False, index=frame.index)
@@ -930,10 +932,8 @@ class Validator:
         if not shared.any():
             return exact, conflict, first_of
         positions = np.flatnonzero(shared)
-        content_cols = [c for c in fields_for(self.entity) if c in frame.columns]
-        sub = frame.iloc[positions]
-        content = pd.util.hash_pandas_object(sub[content_cols].astype("object"), index=False)
-        probe = pd.DataFrame({"key": keys.iloc[positions].to_numpy(), "content": content.to_numpy()})
+        content = content_digests(frame, self.entity, positions)
+        probe = pd.DataFrame({"key": keys.iloc[positions].to_numpy(), "content": content})
         sub_exact = probe.duplicated(["key", "content"], keep="first").to_numpy(dtype=bool)
         variants = probe.groupby("key")["content"].transform("nunique").to_numpy()
         exact.iloc[positions] = sub_exact

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from handover.errors import HandoverError
 from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding
+from handover.pipeline.keyspan import ChunkKeys, chunk_keys
 from handover.pipeline.spool import Spool
 from handover.processes import start_worker
 
@@ -112,6 +113,8 @@ class ChunkOutcome:
     findings: list[Finding]
     gx: list[dict[str, Any]]  # this chunk's great-expectations results (Validator.last_gx)
     seconds: dict[str, float]  # stage → seconds spent on this chunk
+    path: Path | None = None  # its spool file
+    keys: ChunkKeys | None = None  # the rows to load and their keys, for the batch-wide key check
 
 
 def chunk_counts(frame: Any) -> Counts:
@@ -140,6 +143,7 @@ class Validation:
         validator = self.validator(Entity(chunk.entity), settings)
         chunk = validator.validate_chunk(chunk)
         counts = chunk_counts(chunk.frame)
+        keys = chunk_keys(chunk)
         Spool.write(path, chunk)
         return ChunkOutcome(
             source_id=chunk.source_id,
@@ -149,6 +153,8 @@ class Validation:
             findings=chunk.findings,
             gx=validator.last_gx(),
             seconds={"validate": time.perf_counter() - start},
+            path=path,
+            keys=keys,
         )
 
 

@@ -1046,11 +1046,17 @@ class _DeflateFile:
 
 
 def _render_share(
-    url: str, batch_id: str, codes: list[str | None], folder: str, max_rows: int
+    url: str,
+    batch_id: str,
+    codes: list[str | None],
+    folder: str,
+    max_rows: int,
+    secret: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """In a worker process: the sheets of the batch's receiving communes among ``codes``, written as deflated
     worksheet parts into ``folder``. Returns the communes with their parts and the style tables the parts
-    refer to; ``{"redo": True}`` when a commune needs continuation sheets.
+    refer to; ``{"redo": True}`` when a commune needs continuation sheets. ``url`` holds no password: the
+    passwords come as ``secret`` (:func:`handover.redact.split_url`), through the worker's standard input.
 
     One pass over the share's dossiers, then its records, renders the data rows of each commune into
     fragment files (their row numbers are known: the rows above them do not depend on the data) and tells
@@ -1059,11 +1065,13 @@ def _render_share(
     from openpyxl import Workbook
     from sqlalchemy import create_engine
 
+    from handover.redact import join_url
+
     wb = Workbook(write_only=True)
     st = _Styles(wb)
     first = _TOP_ROWS + 2  # the first data row: under the top and the section line
     found: dict[str | None, _Found] = {}
-    engine = create_engine(url)
+    engine = create_engine(join_url(url, secret))
     try:
         with q.guarded("the loaded rows"), engine.connect() as conn:
             sink = RowSink(wb.create_sheet("fragments"), _COMMUNE_WIDTHS)  # renders; never saved
@@ -1189,17 +1197,26 @@ class _Parallel:
     sheets. Each worker is a fresh Python interpreter (``sys.executable``; it does not import this process's
     main module again, as multiprocessing's "spawn" would): it opens the database from its URL, finds the
     receiving communes among its share of the codes and writes their sheets, whole and deflated, into a
-    temporary folder; :meth:`attach` adds them to the workbook."""
+    private folder of the run (:func:`handover.workdir.private_dir`); :meth:`attach` adds them to the workbook.
+
+    No file holds the database password: the job file names the URL without it, and the password goes to the
+    worker through a pipe (its standard input), which leaves nothing behind when either process is killed."""
 
     def __init__(self, engine: Engine, batch_id: str, shares: list[list[str | None]]) -> None:
+        import json
         import pickle
         import subprocess
 
+        from handover.redact import split_url
+        from handover.workdir import private_dir
+
         self._stack = ExitStack()
-        self.folder = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="handover-sheets-"))
-        url = engine.url.render_as_string(hide_password=False)
+        self.folder = str(self._stack.enter_context(private_dir("sheets-")))
+        url, secret = split_url(engine.url)
         env = dict(os.environ)  # the worker imports what this process imports
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+        env["TMPDIR"] = self.folder  # its own temporary files (openpyxl's) in the private folder too
+        extra = json.dumps({"secret": secret} if secret else {}).encode()
         self._workers: list[tuple[Any, str]] = []
         try:
             for n, share in enumerate(shares):
@@ -1207,8 +1224,12 @@ class _Parallel:
                 with open(job, "wb") as f:
                     pickle.dump((_render_share, (url, batch_id, share, self.folder, MAX_SHEET_ROWS)), f)
                 cmd = [sys.executable, "-c", _WORKER, job, str(os.getpid())]
-                proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+                proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE)
                 self._workers.append((proc, job))
+                assert proc.stdin is not None
+                with suppress(BrokenPipeError):  # a worker that died at start is reported by attach
+                    proc.stdin.write(extra)
+                    proc.stdin.close()
         except BaseException:
             self.close(failed=True)
             raise
@@ -1269,8 +1290,10 @@ _WORKER = "import sys; from handover.reports.workbook import _worker_main; _work
 
 
 def _worker_main(job: str, parent: int | None = None) -> None:
-    """A worker process: run the pickled ``(function, args)`` of file ``job``; write ``(status, result or
-    exception, traceback)`` into ``<job>.out``."""
+    """A worker process: run the pickled ``(function, args)`` of file ``job``, with the keyword arguments read
+    as a JSON object from standard input (what must not be in a file: the database password); write
+    ``(status, result or exception, traceback)`` into ``<job>.out``."""
+    import json
     import pickle
     import traceback
 
@@ -1280,8 +1303,9 @@ def _worker_main(job: str, parent: int | None = None) -> None:
     start_worker(os.getppid() if parent is None else parent)
     with open(job, "rb") as f:
         func, args = pickle.load(f)
+    kwargs = json.loads(sys.stdin.read() or "{}") if sys.stdin is not None else {}
     try:
-        out = pickle.dumps(("ok", func(*args), None))
+        out = pickle.dumps(("ok", func(*args, **kwargs), None))
     except Exception as exc:
         trace = traceback.format_exc()
         try:

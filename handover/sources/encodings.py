@@ -212,6 +212,27 @@ def _utf8_ok(sample: bytes, complete: bool) -> bool:
         return not complete and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"
 
 
+def _stray_bytes(sample: bytes, complete: bool, most: int = 3) -> tuple[int, int] | None:
+    """(bad bytes, offset of the first) when the sample is UTF-8 but for at most ``most`` stray bytes among at
+    least 50 times as many valid multi-byte letters (a file damaged in a few places, not a legacy encoding)."""
+    bad: list[int] = []
+    start = 0
+    while len(bad) <= most:
+        try:
+            sample[start:].decode("utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            at = start + exc.start
+            if not complete and exc.reason == "unexpected end of data" and at >= len(sample) - 3:
+                break
+            bad.append(at)
+            start = start + exc.end
+    if not bad or len(bad) > most:
+        return None
+    high = sum(1 for b in sample if b >= 0xC0)  # lead bytes of multi-byte letters
+    return (len(bad), bad[0]) if high >= 50 * len(bad) else None
+
+
 def looks_binary(sample: bytes) -> bool:
     """NUL bytes or many control characters: not a text export."""
     if not sample:
@@ -254,6 +275,14 @@ def detect_bytes(sample: bytes, complete: bool = False) -> Detection:
             "utf-8",
             "UTF-8",
             f"valid UTF-8; {score(words)} of {len(words)} words with accented letters are Vietnamese syllables",
+        )
+    stray = _stray_bytes(sample, complete)
+    if stray is not None:
+        return Detection(
+            "utf-8",
+            "UTF-8",
+            f"UTF-8 but for {stray[0]} byte(s) that are not (the first at byte offset {stray[1]:,}): read as "
+            "UTF-8, so that the bad bytes are named where they are",
         )
     raw_words = [w for w in re.split(rb"[\s0-9!-/:-@\[-`{-~]+", sample) if w and not w.isascii()]
     if not raw_words:

@@ -40,6 +40,53 @@ def _cap(value: Any) -> Any:
     return value
 
 
+def inspect_sql(
+    url: str,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    row_id: str | None = None,
+    base_table: str | None = None,
+    count_query: str | None = None,
+    profile: str | None = None,
+    entity: str | None = None,
+) -> dict[str, Any]:
+    """The same report for a district database: a table or a SELECT, read read-only (nothing is written), with
+    the row identity used and, given ``base_table``/``count_query``, the district system's own count."""
+    if not (table or query) or (table and query):
+        raise SourceError(
+            "Inspecting a database needs a table or a query (one of them).",
+            hint='Add --table ho_so, or --query "SELECT ...".',
+        )
+    entities = [Entity(entity)] if entity else [load_profile(profile).entity] if profile else list(Entity)
+    first_error: SourceError | None = None
+    for ent in entities:
+        cfg = SourceConfig(
+            id="sql",
+            kind="sql",
+            entity=ent,
+            url=url,
+            table=table,
+            query=query,
+            row_id=row_id,
+            base_table=base_table,
+            count_query=count_query,
+            profile=profile if profile and load_profile(profile).entity is ent else None,
+        )
+        try:
+            reader = open_source(cfg, _CHUNK_ROWS)
+        except SourceError as exc:
+            first_error = first_error or exc
+            if exc.context.get("column") == REQUIRED[ent] or exc.message.startswith("No header row"):
+                continue
+            raise
+        out = _run(reader)
+        out["rows_account"] = reader.row_account().model_dump() if out["sample"]["complete"] else None
+        return out
+    assert first_error is not None
+    raise first_error
+
+
 def inspect_source(
     path: str | Path,
     *,

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from handover.errors import LoadError, TargetNotFoundError
+from handover.redact import mask_url
 from handover.target import schema
 
 log = logging.getLogger("handover.target.db")
@@ -40,19 +41,17 @@ _SCHEMA_LOCK_WAIT_S = 120.0  # how long a process waits for another's schema cre
 
 
 def safe_url(url: str | URL) -> str:
-    """The URL as users may see it: password replaced by ``***``."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable URL>"
+    """The URL as users may see it: passwords (userinfo and query string) replaced by ``***``
+    (:func:`handover.redact.mask_url`)."""
+    return mask_url(url)
 
 
 def _parse(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise LoadError(
-            f"'{url}' is not a database URL",
+            f"'{mask_url(url)}' is not a database URL",
             hint="write it as sqlite:///path/target.db, postgresql://user@host/db or mysql://user@host/db",
         ) from exc
     if parsed.drivername in _DEFAULT_DRIVERS:
@@ -187,7 +186,7 @@ class WalCheckpointer:
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` (no connection made yet); LoadError for a bad URL or a missing driver."""
     parsed = _parse(url)
-    shown = parsed.render_as_string(hide_password=True)
+    shown = mask_url(parsed)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         folder = Path(parsed.database).expanduser().resolve().parent
         if not folder.is_dir():
@@ -294,7 +293,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def _unreachable(engine: Engine, exc: Exception) -> LoadError:
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
     return LoadError(
         f"cannot reach the target database {shown}: {detail}",
@@ -351,7 +350,7 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
 
 
 def _schema_busy(engine: Engine) -> LoadError:
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     return LoadError(
         f"another process has been creating or upgrading the schema of {shown} for over "
         f"{_SCHEMA_LOCK_WAIT_S:.0f} s",
@@ -378,7 +377,7 @@ def _migrate(engine: Engine, *, only_if_empty: bool = False) -> None:
         if current is None:
             existing = set(inspect(conn).get_table_names()) & set(schema.metadata.tables)
             if existing:
-                shown = engine.url.render_as_string(hide_password=True)
+                shown = mask_url(engine.url)
                 raise LoadError(
                     f"the database holds handover tables ({', '.join(sorted(existing))}) but no schema version",
                     hint="point the URL at an empty database or at one created by handover",
@@ -400,7 +399,7 @@ def open_target(url: str, *, create: bool = True) -> Engine:
     engine = make_engine(url)
     if create:
         _require_writable(engine)
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     try:
         current = current_revision(engine)
         head = head_revision()

@@ -74,6 +74,7 @@ from handover.models import (
     SourceFingerprint,
     fields_for,
 )
+from handover.redact import mask_url, scrub
 from handover.target import schema, writers
 from handover.target.db import WalCheckpointer
 from handover.target.hashing import (
@@ -608,7 +609,7 @@ class Loader:
             hint="nothing of it was written; fix the cause and run the same command again (committed chunks "
             "are kept)",
             batch=self.batch_id,
-            url=self.engine.url.render_as_string(hide_password=True),
+            url=mask_url(self.engine.url),
             **context,
         )
 
@@ -829,7 +830,7 @@ class Loader:
             with self.engine.begin() as conn:
                 b = schema.batches
                 conn.execute(update(b).where(b.c.batch_id == self.batch_id).values(status="failed"))
-                self._event(conn, "failed", message[:4000])
+                self._event(conn, "failed", scrub(message)[:4000])
         except SQLAlchemyError as exc:  # the original error matters more
             log.warning("could not record the failure of batch %s: %s", self.batch_id, exc)
 

@@ -63,6 +63,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from handover.errors import BatchNotFoundError, LoadError
 from handover.faults import checkpoint
 from handover.models import Entity
+from handover.redact import mask_url
 from handover.target import schema
 from handover.target.hashing import content_columns, content_hash, key_columns, table_for
 from handover.target.loader import utcnow
@@ -665,7 +666,7 @@ def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> R
     A batch rolled back before is left as it is: the result says so (``already_rolled_back``, when, and the
     figures of that rollback). A lock left by a rollback or run that died is taken over (``lock_taken_over``).
     """
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = mask_url(engine.url)
     try:
         with engine.connect() as conn:
             status = conn.execute(

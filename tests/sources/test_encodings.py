@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -230,3 +231,17 @@ def test_mixed_cell_repairs_only_the_legacy_words() -> None:
 
     assert repair_lookalike("Chuyển hồ sơ về xã B¶o Th¾ng") == ("Chuyển hồ sơ về xã Bảo Thắng", "tcvn3")
     assert repair_lookalike("Giá ½ kg, đã nhận") == ("Giá ½ kg, đã nhận", None)
+
+
+def test_utf8_with_a_few_stray_bytes_is_read_as_utf8_so_the_bad_line_is_named() -> None:
+    """A UTF-8 export damaged in one place is not a Windows-1258 file: reading it as UTF-8 names the line."""
+    from handover.sources.encodings import detect_bytes
+
+    good = "Nguyễn Thị Hồng,Đăng ký khai sinh,Đang xử lý\r\n".encode() * 40
+    damaged = good + "Lê Văn Thắng,".encode() + b"\xc4ang\r\n" + good
+    found = detect_bytes(damaged, complete=True)
+    assert found.encoding == "utf-8" and "but for 1 byte(s)" in found.evidence
+    assert f"byte offset {len(good) + len('Lê Văn Thắng,'.encode()):,}" in found.evidence
+    # a real Windows-1258 file is still told as such
+    legacy = (Path(__file__).resolve().parents[1] / "data" / "dossiers_cp1258.csv").read_bytes()
+    assert detect_bytes(legacy, complete=True).encoding != "utf-8"

@@ -1,0 +1,67 @@
+"""Keys repeated across chunks are decided in pass 1: the dry run, the gate and the load agree row for row, and
+the outcome does not depend on the chunk size (or on worker processes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+from typer.testing import CliRunner
+
+from cli import app
+from handover.target import schema
+
+HEADER = "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Số CCCD,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
+K1, K2 = "000.00.53.H48-250601-0001", "000.00.53.H48-250601-0002"
+ROWS = [
+    f"{K1},Đăng ký khai sinh,Nguyễn Văn An,010203012345,Xã Sơn Hà,01/06/2025,30/07/2025,Đang xử lý\n",  # row 2
+    f"{K2},Đăng ký khai sinh,Lê Thị Bình,010303012345,Xã Sơn Hà,02/06/2025,30/07/2025,Đang xử lý\n",  # row 3
+    f"{K1},Đăng ký khai sinh,Nguyễn Văn An,010203012345,Xã Sơn Hà,01/06/2025,30/07/2025,Đang xử lý\n",  # row 4
+    f"{K2},Đăng ký kết hôn,Lê Thị Bình,010303012345,Xã Sơn Hà,02/06/2025,30/07/2025,Đang xử lý\n",  # row 5
+]
+runner = CliRunner()
+
+
+def _config(tmp_path: Path, chunk_size: int, workers: int) -> Path:
+    (tmp_path / "a.csv").write_text(HEADER + "".join(ROWS), encoding="utf-8")
+    path = tmp_path / "batch.toml"
+    path.write_text(
+        f'[batch]\nid = "k"\nchunk_size = {chunk_size}\nworkers = {workers}\n'
+        f'[target]\nurl = "sqlite:///{tmp_path / "t.db"}"\n[thresholds]\nmax_error_share = 1.0\n'
+        '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _ledger(tmp_path: Path) -> dict[int, str]:
+    engine = create_engine(f"sqlite:///{tmp_path / 't.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.ledger.c.source_row, schema.ledger.c.disposition)).all()
+    engine.dispose()
+    return dict(rows)
+
+
+@pytest.mark.parametrize(("chunk_size", "workers"), [(1000, 0), (2, 0), (1, 0), (2, 1)])
+def test_dry_run_gate_and_load_agree_whatever_the_chunks(
+    tmp_path: Path, chunk_size: int, workers: int
+) -> None:
+    config = _config(tmp_path, chunk_size, workers)
+    dry = runner.invoke(app, ["run", str(config), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    real = runner.invoke(app, ["run", str(config), "--json"])
+    assert real.exit_code == 0, real.output
+    expected = {"extracted": 4, "loaded": 1, "review": 0, "quarantined": 2, "excluded": 0, "duplicate": 1}
+    assert json.loads(dry.stdout)["per_source"]["a"] == expected
+    assert json.loads(real.stdout)["per_source"]["a"] == expected
+    assert _ledger(tmp_path) == {2: "loaded", 3: "quarantined", 4: "duplicate", 5: "quarantined"}
+    findings = json.loads(real.stdout)["findings"]
+    assert findings["dossier_code_unique"] == 2
+    # the quality gate counts the same rows: 2 of 4 quarantined is over a 40% limit
+    text = config.read_text(encoding="utf-8").replace('id = "k"', 'id = "k2"')
+    config.write_text(text.replace("max_error_share = 1.0", "max_error_share = 0.4"), encoding="utf-8")
+    gated = runner.invoke(app, ["run", str(config)])
+    assert gated.exit_code == 4, gated.output
+    assert "2 of 4 rows" in gated.output
