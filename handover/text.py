@@ -79,3 +79,25 @@ def mask_id(value: str | None, keep: int = 3) -> str:
     if len(text) <= keep * 2:
         return "*" * len(text)
     return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
+
+
+# C0 control characters (U+0000-U+001F) and DEL, shown as their Unicode control pictures (U+2400-U+241F, U+2421).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PICTURES = {chr(c): chr(0x2400 + c) for c in range(32)} | {"\x7f": "\u2421"}
+
+
+def visible_controls(value: str) -> str:
+    """``value`` with every control character (C0 and DEL) replaced by its control picture (NUL → ␀): text any
+    database, spreadsheet and terminal shows as it is."""
+    if value.isprintable() or not _CONTROL.search(value):  # isprintable: the fast test, false for more
+        return value
+    return _CONTROL.sub(lambda m: _PICTURES[m.group()], value)
+
+
+def excerpt(value: object, limit: int = 120) -> str:
+    """A cell as a message shows it: control characters visible (:func:`visible_controls`), at most ``limit``
+    characters, a longer one cut with "…" and its length (``"xxx… (70.000 ký tự / characters)"``)."""
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text):,} ký tự / characters)".replace(",", ".")
+    return visible_controls(text)

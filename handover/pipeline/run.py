@@ -180,7 +180,7 @@ def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | N
 def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
     from handover.pipeline.extract import check_unchanged, open_sources
     from handover.pipeline.keyspan import BatchKeys
-    from handover.pipeline.validate import gate_exceeded, merge_gx
+    from handover.pipeline.validate import ValidationSettings, gate_exceeded, merge_gx
     from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
 
     started = datetime.now()
@@ -194,11 +194,15 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     chunks_skipped = new_rows = conflicts = 0
     notices: list[str] = []
     engine = loader = None
+    # the checks know the target's limits (also in a dry run) and the handover date
+    validation = ValidationSettings.of(cfg.target.url, cfg.thresholds.handover_date)
     # every temporary file of the run (snapshots, spool, report jobs) in one private folder; dead runs' go
     folder = WorkFolder().open()
     # the workers start first: they import great-expectations while this process opens the sources
     workers = Workers(
-        choose_workers(cfg.batch.workers, planned_sources(cfg.sources)), [s.entity for s in cfg.sources]
+        choose_workers(cfg.batch.workers, planned_sources(cfg.sources)),
+        [s.entity for s in cfg.sources],
+        validation,
     )
     try:
         with timer.stage("extract"):
@@ -217,7 +221,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             lock as held,
             Spool(folder.dir) as spool,
             _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
-            Pass1(settings, spool, workers) as pass_one,
+            Pass1(settings, spool, workers, validation) as pass_one,
         ):
             if getattr(held, "took_over", None):
                 notices.append(held.took_over)

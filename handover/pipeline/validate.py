@@ -6,7 +6,9 @@ Each suite has two parts, both data:
   in an ephemeral context built once per :class:`Validator` (analytics and progress bars off), with a result
   format that returns the unexpected row positions (bounded by the chunk size);
 * ``[[custom]]``: vectorised pandas rules that GX does not express well (CCCD province prefix and century digit,
-  tax codes, date order, duplicate keys). Each names one of the rules in :data:`RULES`.
+  tax codes, date order, duplicate keys, plausible dates and amounts, and what the target database can store: text
+  lengths per column, control characters, dates, amounts, with the limits of :mod:`handover.target.limits`). Each
+  names one of the rules in :data:`RULES`.
 
 Dispositions, first match wins: duplicate (exact duplicate within the chunk) > excluded (finished, not pending)
 > quarantined (any error finding, from this or an earlier stage) > review (unit split/ambiguous/not found)
@@ -15,10 +17,12 @@ Dispositions, first match wins: duplicate (exact duplicate within the chunk) > e
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +41,12 @@ from handover.models import (
     Severity,
     natural_key_fields,
 )
-from handover.text import mask_id
+from handover.text import excerpt, mask_id
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from handover.target.limits import TargetLimits
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -152,9 +158,18 @@ def _dates(texts: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_datetime(_col(texts, column), format="%Y-%m-%d", errors="coerce")
 
 
+def _valid_dates(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Where the column holds a valid ISO date, once per chunk and column (date_valid, date_range)."""
+    cache = params.setdefault("_cache", {})
+    key = ("dates", column)
+    if key not in cache:
+        cache[key] = _dates(frame, column).notna()
+    return cache[key]
+
+
 def _rule_date_valid(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
     present = _col(frame, column).notna()
-    return present & _dates(frame, column).isna()
+    return present & ~_valid_dates(frame, column, params)
 
 
 def _rule_date_order(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
@@ -268,6 +283,239 @@ def _rule_key_unique(frame: pd.DataFrame, column: str, params: dict[str, Any]) -
     return params["_conflict"]
 
 
+# -- what the target can store (limits: checks/target_limits.toml, column types: handover/target/schema.py) ----
+
+# C0 control characters; in free text (TEXT columns) tab, line feed and carriage return are text.
+_CONTROL_ANY = re.compile(r"[\x00-\x1f]")
+_CONTROL_FREE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NOT_C0 = bytes(range(32, 256))
+
+
+def _raw(params: dict[str, Any], column: str) -> pd.Series:
+    """The chunk's own column (not the text frame: the table rules read every text column of the target, and
+    their cells are already text), all None when the chunk lacks it."""
+    return _col(params["_frame"], column)
+
+
+def _strings(column: str, params: dict[str, Any]) -> tuple[list[str], str]:
+    """The column's text cells (missing ones left out) and their concatenation, once per chunk and column."""
+    cache = params.setdefault("_cache", {})
+    key = ("strings", column)
+    if key not in cache:
+        present = list(filter(None, _raw(params, column).tolist()))  # None and "" out (NaN stays)
+        try:
+            joined = "".join(present)
+        except TypeError:  # not all text (NaN, numbers): their cells are not the target's text
+            present = [v for v in present if type(v) is str]
+            joined = "".join(present)
+        cache[key] = present, joined
+    return cache[key]
+
+
+def _rule_text_limit(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Longer than the target column holds: VARCHAR(n) in characters, TEXT in UTF-8 bytes (see
+    :class:`~handover.target.limits.ColumnLimit`). One pass over the lengths; bytes only for cells long enough
+    to need it."""
+    import numpy as np
+    import pandas as pd
+
+    values = _raw(params, column)
+    out = np.zeros(len(values), dtype=bool)
+    limit = params["_columns"].get(column)
+    strings, joined = _strings(column, params)
+    if limit is None or not strings:
+        return pd.Series(out, index=values.index)
+    cap = limit.chars if limit.chars is not None else limit.bytes // 4  # 4 bytes at most a character
+    if len(joined) <= cap or max(map(len, strings)) <= cap:
+        return pd.Series(out, index=values.index)
+    for p, v in enumerate(values.tolist()):
+        if type(v) is str and len(v) > cap:
+            out[p] = len(v) > limit.chars if limit.chars is not None else len(v.encode()) > limit.bytes
+    return pd.Series(out, index=values.index)
+
+
+def _detail_text_limit(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
+) -> list[dict[str, str]]:
+    limit = params["_columns"][column]
+    values = _raw(params, column).to_numpy()
+    target = params["_limits"].label_for("text_max_bytes" if limit.chars is None else "")
+    out = []
+    for p in positions:
+        v = str(values[p])
+        if limit.chars is not None:
+            length, cap, unit_vi, unit_en = len(v), limit.chars, "ký tự", "characters"
+        else:
+            length, cap, unit_vi, unit_en = len(v.encode()), limit.bytes, "byte", "bytes"
+        out.append(
+            {
+                "length": _number(length),
+                "limit": _number(cap),
+                "unit_vi": unit_vi,
+                "unit_en": unit_en,
+                "target": target,
+            }
+        )
+    return out
+
+
+_CONTROL_NUL = re.compile("\x00")
+_CONTROL_OTHER = {False: re.compile(r"[\x01-\x1f]"), True: re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")}
+
+
+_C0 = frozenset(range(32))
+_TEXT_CONTROLS = frozenset({9, 10, 13})  # tab, line feed, carriage return: text in free-text columns
+
+
+def _control_pattern(column: str, params: dict[str, Any]) -> tuple[re.Pattern[str], frozenset[int]]:
+    """What the rule looks for in the column, as a pattern and as character numbers: ``which`` = "nul" (U+0000
+    alone), "other" (the other C0 characters) or "all" (default); tab, line feed and carriage return are text in
+    free-text columns."""
+    limit = params["_columns"].get(column)
+    free = limit is not None and limit.free_text
+    which = params.get("which", "all")
+    if which == "nul":
+        return _CONTROL_NUL, frozenset({0})
+    allowed = _TEXT_CONTROLS if free else frozenset()
+    if which == "other":
+        return _CONTROL_OTHER[free], _C0 - allowed - {0}
+    return (_CONTROL_FREE if free else _CONTROL_ANY), _C0 - allowed
+
+
+def _controls_in(column: str, params: dict[str, Any]) -> frozenset[int]:
+    """The C0 characters (as numbers) anywhere in the column, once per chunk and column: one fast pass over the
+    UTF-8 bytes, where a C0 character is one byte below 0x20 and never part of another character."""
+    cache = params.setdefault("_cache", {})
+    key = ("controls", column)
+    if key not in cache:
+        data = _strings(column, params)[1].encode("utf-8", "surrogatepass")
+        cache[key] = frozenset(data.translate(None, _NOT_C0))
+    return cache[key]
+
+
+def _rule_control_characters(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """A C0 control character in the cell (NUL and the like); tab, line feed and CR pass in free text."""
+    import numpy as np
+    import pandas as pd
+
+    values = _raw(params, column)
+    out = np.zeros(len(values), dtype=bool)
+    pattern, wanted = _control_pattern(column, params)
+    if _controls_in(column, params) & wanted:
+        search = pattern.search
+        for p, v in enumerate(values.tolist()):
+            out[p] = type(v) is str and search(v) is not None
+    return pd.Series(out, index=values.index)
+
+
+def _detail_control_characters(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
+) -> list[dict[str, str]]:
+    values = _raw(params, column).to_numpy()
+    pattern, _ = _control_pattern(column, params)
+    out = []
+    for p in positions:
+        found = sorted(set(pattern.findall(str(values[p]))))
+        out.append({"chars": ", ".join(f"U+{ord(c):04X}" for c in found), "target": params["_limits"].label})
+    return out
+
+
+def _amounts(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
+    """(the cell is present, the cell as a number: NaN where it is not one)."""
+    import pandas as pd
+
+    values = _col(frame, column)
+    return values.notna(), pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def _rule_number_valid(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Present but not a finite number (text the extract stage could not read as an amount, inf, NaN)."""
+    import numpy as np
+
+    present, numbers = _amounts(frame, column)
+    return (present & ~np.isfinite(numbers)).astype(bool)
+
+
+def _number_bounds(params: dict[str, Any]) -> tuple[float, float]:
+    low = float(params.get("min", float("-inf")))
+    high = float(params.get("max", float("inf")))
+    if params.get("target"):
+        cap = params["_limits"].amount_max
+        low, high = max(low, -cap), min(high, cap)
+    return low, high
+
+
+def _rule_number_range(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """A number below ``min`` or above ``max`` (``target = true``: beyond what the target holds exactly)."""
+    import numpy as np
+
+    _, numbers = _amounts(frame, column)
+    low, high = _number_bounds(params)
+    finite = np.isfinite(numbers)
+    return (finite & ((numbers < low) | (numbers > high))).astype(bool)
+
+
+def _detail_number_range(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
+) -> list[dict[str, str]]:
+    low, high = _number_bounds(params)
+    detail = {
+        "min": _number(low),
+        "max": _number(high),
+        "limit": _number(high),
+        "target": params["_limits"].label_for("amount_max"),
+    }
+    return [detail] * len(positions)
+
+
+def _date_bounds(params: dict[str, Any]) -> tuple[str, str]:
+    """The rule's (earliest, latest) date as ISO text (ISO dates compare as text)."""
+    low, high = date.min, date.max
+    if "min" in params:
+        low = date.fromisoformat(str(params["min"]))
+    if "max" in params:
+        high = date.fromisoformat(str(params["max"]))
+    years = params.get("max_years_after_handover")
+    handover = params.get("_handover")
+    if years is not None and handover is not None:
+        try:
+            latest = handover.replace(year=handover.year + int(years))
+        except ValueError:  # 29 February
+            latest = handover.replace(year=handover.year + int(years), day=28)
+        high = min(high, latest)
+    if params.get("target"):
+        limits = params["_limits"]
+        low, high = max(low, limits.date_min), min(high, limits.date_max)
+    return low.isoformat(), high.isoformat()
+
+
+def _rule_date_range(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """A valid date before ``min`` or after ``max`` / ``max_years_after_handover`` years after the handover date
+    (``target = true``: outside what the target's DATE holds)."""
+    values = _col(frame, column)
+    valid = _valid_dates(frame, column, params)
+    low, high = _date_bounds(params)
+    text = values.where(valid, "").astype(str)
+    return (valid & ((text < low) | (text > high))).astype(bool)
+
+
+def _detail_date_range(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
+) -> list[dict[str, str]]:
+    low, high = _date_bounds(params)
+    target = params["_limits"].label_for("date_min", "date_max")
+    return [{"min": low, "max": high, "target": target}] * len(positions)
+
+
+def _number(value: float) -> str:
+    """A number as messages show it, the same in both languages: whole numbers as digits, others as is."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return f"{value:g}"
+
+
 RULES: dict[str, Callable[[pd.DataFrame, str, dict[str, Any]], pd.Series]] = {
     "date_valid": _rule_date_valid,
     "date_order": _rule_date_order,
@@ -276,7 +524,25 @@ RULES: dict[str, Callable[[pd.DataFrame, str, dict[str, Any]], pd.Series]] = {
     "cccd_century": _rule_cccd_century,
     "tax_code": _rule_tax_code,
     "key_unique": _rule_key_unique,
+    "text_limit": _rule_text_limit,
+    "control_characters": _rule_control_characters,
+    "number_valid": _rule_number_valid,
+    "number_range": _rule_number_range,
+    "date_range": _rule_date_range,
 }
+
+# Rules whose messages have placeholders of their own, besides {value} and {column}: (frame, column, params,
+# failing positions) → one dict of placeholders per position.
+DETAILS: dict[str, Callable[[pd.DataFrame, str, dict[str, Any], Any], list[dict[str, str]]]] = {
+    "text_limit": _detail_text_limit,
+    "control_characters": _detail_control_characters,
+    "number_range": _detail_number_range,
+    "date_range": _detail_date_range,
+}
+
+# Rules that take ``columns = ["*"]``: every text column the target table stores (handover/target/schema.py).
+ALL_TEXT_COLUMNS = "*"
+_TABLE_RULES = frozenset({"text_limit", "control_characters"})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -344,7 +610,48 @@ def load_suite(path: Path) -> SuiteSpec:
                 check=c.check,
                 hint='Add params = { after = "received_date" }.',
             )
+        if ALL_TEXT_COLUMNS in c.columns and (c.rule not in _TABLE_RULES or c.columns != [ALL_TEXT_COLUMNS]):
+            raise ConfigError(
+                f"Check suite '{path.name}', check '{c.check}': columns = [\"*\"] (every text column of the "
+                f"target) stands alone, and only for the rules {', '.join(sorted(_TABLE_RULES))}.",
+                file=str(path),
+                check=c.check,
+                hint='Name the columns, or write columns = ["*"] alone.',
+            )
+        problem = _params_problem(c.rule, c.params)
+        if problem:
+            raise ConfigError(
+                f"Check suite '{path.name}', check '{c.check}': {problem}.",
+                file=str(path),
+                check=c.check,
+                hint="checks/README.md lists each rule's params.",
+            )
     return spec
+
+
+def _params_problem(rule: str, params: dict[str, Any]) -> str | None:
+    """What is wrong with the params of a number_range / date_range rule, if anything."""
+    if rule == "control_characters" and params.get("which", "all") not in ("all", "nul", "other"):
+        return f'params.which must be "all", "nul" or "other", not {params["which"]!r}'
+    if rule == "number_range":
+        for key in ("min", "max"):
+            if key in params and (isinstance(params[key], bool) or not isinstance(params[key], int | float)):
+                return f"params.{key} must be a number, not {params[key]!r}"
+        if not ({"min", "max"} & set(params) or params.get("target") is True):
+            return "rule number_range needs params.min, params.max or params.target = true"
+    if rule == "date_range":
+        for key in ("min", "max"):
+            if key in params:
+                try:
+                    date.fromisoformat(str(params[key]))
+                except ValueError:
+                    return f"params.{key} must be a date written YYYY-MM-DD, not {params[key]!r}"
+        years = params.get("max_years_after_handover")
+        if years is not None and (isinstance(years, bool) or not isinstance(years, int) or years < 0):
+            return f"params.max_years_after_handover must be a whole number of years, not {years!r}"
+        if not ({"min", "max", "max_years_after_handover"} & set(params) or params.get("target") is True):
+            return "rule date_range needs params.min, max, max_years_after_handover or target = true"
+    return None
 
 
 def _add_gx(total: dict[Any, dict[str, Any]], key: Any, entry: dict[str, Any]) -> None:
@@ -378,12 +685,48 @@ def _gx():
 # ---------------------------------------------------------------------------------------------------------
 
 _PLACEHOLDER = re.compile(r"\{(value|column)\}")
+_EXTRA = re.compile(r"\{([a-z_]+)\}")
 
 
-def _message(template: str, value: object, column: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class ValidationSettings:
+    """What the checks need to know besides the suite: the target's limits (the target-limit rules) and the
+    handover date (``date_range``'s ``max_years_after_handover``; None: that bound is not applied)."""
+
+    limits: TargetLimits
+    handover_date: date | None = None
+
+    @classmethod
+    def of(cls, target_url: str | None, handover_date: str | None) -> ValidationSettings:
+        """From the batch config's target URL and ``thresholds.handover_date`` (an unreadable date: None, the
+        map stage reports it)."""
+        from handover.target.limits import limits_for_url
+
+        try:
+            day = date.fromisoformat(handover_date) if handover_date else None
+        except ValueError:
+            day = None
+        return cls(limits_for_url(target_url), day)
+
+    @classmethod
+    def default(cls) -> ValidationSettings:
+        """Limits of every target ([common] alone) and the configuration's default handover date."""
+        from handover.config import Thresholds
+        from handover.target.limits import load_limits
+
+        return cls(load_limits(None), date.fromisoformat(Thresholds().handover_date))
+
+
+def _message(template: str, value: object, column: str, extra: dict[str, str] | None = None) -> str:
+    """The message of one finding: {value} is the cell (IDs and phones masked; control characters visible, at
+    most 120 characters: see :func:`~handover.text.excerpt`), {column} the field, and ``extra`` the rule's own
+    placeholders (see :data:`DETAILS`)."""
     shown = "" if value is None else str(value)
     if column in ID_FIELDS or column in PHONE_FIELDS:
         shown = mask_id(shown)
+    shown = excerpt(shown)
+    if extra:
+        template = _EXTRA.sub(lambda m: extra.get(m.group(1), m.group(0)), template)
     if "{" not in column:  # the usual case: plain replaces, {value} last so the value is never re-read
         return template.replace("{column}", column).replace("{value}", shown)
     return _PLACEHOLDER.sub(lambda m: shown if m.group(1) == "value" else column, template)
@@ -392,10 +735,13 @@ def _message(template: str, value: object, column: str) -> str:
 class Validator:
     """Runs one entity's suite over chunks. Build with :meth:`load`; one GX context for its whole life."""
 
-    def __init__(self, spec: SuiteSpec, path: Path) -> None:
+    def __init__(self, spec: SuiteSpec, path: Path, settings: ValidationSettings | None = None) -> None:
         self.spec = spec
         self.path = path
         self.entity = spec.suite.entity
+        self.settings = settings or ValidationSettings.default()
+        # The target's text columns (what columns = ["*"] stands for) with their limits.
+        self._target_columns = self.settings.limits.text_columns(self.entity)
         self._summary: dict[str, dict[str, Any]] = {}
         self._last: dict[str, dict[str, Any]] = {}
         self._prefixes = province_prefixes()
@@ -408,8 +754,11 @@ class Validator:
         self._build_gx()
 
     @classmethod
-    def load(cls, entity: Entity | str, checks_dir: Path | None = None) -> Validator:
-        """Read ``checks/<entity>.toml`` and build the GX suite once."""
+    def load(
+        cls, entity: Entity | str, checks_dir: Path | None = None, settings: ValidationSettings | None = None
+    ) -> Validator:
+        """Read ``checks/<entity>.toml`` and build the GX suite once. ``settings``: the target's limits and the
+        handover date (default: :meth:`ValidationSettings.default`)."""
         entity = Entity(entity)
         if checks_dir is None:
             from handover.resources import checks_dir as default_dir
@@ -423,7 +772,7 @@ class Validator:
                 file=str(path),
                 hint="Set [suite] entity to match the file name.",
             )
-        return cls(spec, path)
+        return cls(spec, path, settings)
 
     # -- GX ---------------------------------------------------------------------------------------------
 
@@ -466,8 +815,14 @@ class Validator:
         }
         self._text_columns = sorted(
             {*self._gx_columns, *natural_key_fields(self.entity), "status_code", *params}
-            | {col for c in self.spec.custom for col in c.columns}
+            | {col for c in self.spec.custom if c.rule not in _TABLE_RULES for col in c.columns}
         )
+
+    def _columns(self, c: CustomSpec) -> list[str]:
+        """The columns a custom rule checks (``["*"]``: every text column of the target table)."""
+        if c.columns == [ALL_TEXT_COLUMNS]:
+            return list(self._target_columns)
+        return c.columns
 
     def _run_gx(self, frame: pd.DataFrame) -> list[tuple[ExpectationSpec, list[int]]]:
         """One GX validation of the chunk's text frame: (expectation, failing row positions) each."""
@@ -604,14 +959,21 @@ class Validator:
         new: list[Finding] = []
 
         def emit(
-            positions: np.ndarray, check: str, column: str, severity: Severity, vi: str, en: str
+            positions: np.ndarray,
+            check: str,
+            column: str,
+            severity: Severity,
+            vi: str,
+            en: str,
+            details: list[dict[str, str]] | None = None,
         ) -> None:
-            values = _col(texts, column).to_numpy()
+            values = _col(texts if column in texts.columns else frame, column).to_numpy()
             key_values = keys.to_numpy()
-            for p in positions:
+            for k, p in enumerate(positions):
                 value = values[p]
                 if value is not None and not isinstance(value, str) and pd.isna(value):
                     value = None
+                extra = details[k] if details else None
                 new.append(
                     Finding(
                         source_id=chunk.source_id,
@@ -620,8 +982,8 @@ class Validator:
                         field=column,
                         check=check,
                         severity=severity,
-                        message_vi=_message(vi, value, column),
-                        message_en=_message(en, value, column),
+                        message_vi=_message(vi, value, column, extra),
+                        message_en=_message(en, value, column, extra),
                     )
                 )
 
@@ -638,8 +1000,17 @@ class Validator:
         exact, conflict, first_of = self._duplicates(frame, keys) if n else (None, None, None)
         cache: dict[str, Any] = {}
         for c in self.spec.custom:
-            params = {**c.params, "_prefixes": self._prefixes, "_conflict": conflict, "_cache": cache}
-            for column in c.columns:
+            params = {
+                **c.params,
+                "_prefixes": self._prefixes,
+                "_conflict": conflict,
+                "_cache": cache,
+                "_limits": self.settings.limits,
+                "_handover": self.settings.handover_date,
+                "_columns": self._target_columns,
+                "_frame": frame,
+            }
+            for column in self._columns(c):
                 if n == 0:
                     continue
                 if c.rule == "key_unique":
@@ -666,8 +1037,10 @@ class Validator:
                                 message_en=_message(c.message_en, key_values[p], column),
                             )
                         )
-                else:
-                    emit(positions, c.check, column, c.severity, c.message_vi, c.message_en)
+                elif len(positions):
+                    describe = DETAILS.get(c.rule)
+                    details = describe(texts, column, params, positions) if describe else None
+                    emit(positions, c.check, column, c.severity, c.message_vi, c.message_en, details)
 
         chunk.findings.extend(new)
         self._chunks += 1

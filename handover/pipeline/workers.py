@@ -40,7 +40,7 @@ from handover.processes import start_worker
 if TYPE_CHECKING:
     from handover.config import SourceConfig
     from handover.pipeline.map import MapSettings
-    from handover.pipeline.validate import Validator
+    from handover.pipeline.validate import ValidationSettings, Validator
     from handover.target.loader import PreparedChunk
     from handover.target.writers import Wire
 
@@ -128,19 +128,19 @@ class Validation:
     left to validate)."""
 
     def __init__(self) -> None:
-        self.validators: dict[Entity, Validator] = {}
+        self.validators: dict[tuple[Entity, ValidationSettings | None], Validator] = {}
 
-    def validator(self, entity: Entity) -> Validator:
+    def validator(self, entity: Entity, settings: ValidationSettings | None = None) -> Validator:
         from handover.pipeline.validate import Validator
 
-        if entity not in self.validators:
-            self.validators[entity] = Validator.load(entity)
-        return self.validators[entity]
+        if (entity, settings) not in self.validators:
+            self.validators[entity, settings] = Validator.load(entity, settings=settings)
+        return self.validators[entity, settings]
 
-    def run(self, chunk: Chunk, path: Path) -> ChunkOutcome:
+    def run(self, chunk: Chunk, path: Path, settings: ValidationSettings | None = None) -> ChunkOutcome:
         checkpoint("validate")  # crash drills: in a worker, the main process must say so and stop cleanly
         start = time.perf_counter()
-        validator = self.validator(Entity(chunk.entity))
+        validator = self.validator(Entity(chunk.entity), settings)
         chunk = validator.validate_chunk(chunk)
         counts = chunk_counts(chunk.frame)
         keys = chunk_keys(chunk)
@@ -171,16 +171,16 @@ def _validation() -> Validation:
     return _VALIDATION
 
 
-def _validate_in_worker(chunk: Chunk, path: Path) -> ChunkOutcome:
-    return _validation().run(chunk, path)
+def _validate_in_worker(chunk: Chunk, path: Path, settings: ValidationSettings | None = None) -> ChunkOutcome:
+    return _validation().run(chunk, path, settings)
 
 
-def _warm_up(entities: tuple[str, ...]) -> None:
+def _warm_up(entities: tuple[str, ...], settings: ValidationSettings | None = None) -> None:
     """Build the worker's validators (great-expectations' import and context: seconds) before its first chunk.
     An error here shows again, and is reported, when the first chunk is validated."""
     with suppress(Exception):
         for entity in entities:
-            _validation().validator(Entity(entity))
+            _validation().validator(Entity(entity), settings)
 
 
 def _prepare_in_worker(path: Path, wire: Wire) -> Path:
@@ -239,7 +239,9 @@ class Workers:
     validators (:func:`_warm_up`), so that great-expectations' import overlaps this process opening the sources.
     Use as a context manager, or :meth:`close`."""
 
-    def __init__(self, count: int, entities: Iterable[str] = ()) -> None:
+    def __init__(
+        self, count: int, entities: Iterable[str] = (), settings: ValidationSettings | None = None
+    ) -> None:
         self.count = count
         self._pool: ProcessPoolExecutor | None = None
         if count <= 0:
@@ -257,7 +259,7 @@ class Workers:
         wanted = tuple(sorted({str(e) for e in entities}))
         with suppress(BrokenProcessPool):  # a worker that died at start is reported at the first chunk
             for _ in range(count):
-                self.submit(_warm_up, wanted)
+                self.submit(_warm_up, wanted, settings)
 
     @property
     def active(self) -> bool:
@@ -295,8 +297,15 @@ class Pass1:
     in the order the chunks came, in this process (no ``workers``) or in the worker processes, at most
     ``workers + 1`` chunks in flight (memory stays flat). Use as a context manager; closing it stops the workers."""
 
-    def __init__(self, settings: MapSettings, spool: Spool, workers: Workers | None = None) -> None:
+    def __init__(
+        self,
+        settings: MapSettings,
+        spool: Spool,
+        workers: Workers | None = None,
+        validation: ValidationSettings | None = None,
+    ) -> None:
         self.settings = settings
+        self.validation = validation  # the target's limits and the handover date, for the checks
         self.spool = spool
         self.pool = workers or Workers(0)
         self.workers = self.pool.count if self.pool.active else 0
@@ -313,9 +322,11 @@ class Pass1:
         mapped = time.perf_counter() - start
         path = self.spool.reserve()
         if self.workers > 0:
-            self._pending.append((self.pool.submit(_validate_in_worker, chunk, path), mapped))
+            self._pending.append(
+                (self.pool.submit(_validate_in_worker, chunk, path, self.validation), mapped)
+            )
         else:
-            self._pending.append((self.local.run(chunk, path), mapped))
+            self._pending.append((self.local.run(chunk, path, self.validation), mapped))
         yield from self._ready(self.workers + 1 if self.workers > 0 else 0)
 
     def drain(self) -> Iterator[ChunkOutcome]:

@@ -20,6 +20,11 @@ are in the target (:mod:`~handover.target.keyfilter`).
 Values the target cannot hold (an invalid ISO date, a non-number fee, text longer than its column, an empty key)
 quarantine the row with an error finding ``load_value_invalid`` instead of failing the batch.
 ``source_system`` of every row is the chunk's source id.
+
+What the ledger and the findings keep of a held-back row fits any target: its JSON payload is capped to the
+target's TEXT (:mod:`~handover.target.limits`; cut fields listed under ``_truncated``), control characters in its
+key, unit names and reasons are made visible (NUL → ␀). A chunk the database refuses all the same raises a
+:class:`LoadError` naming the source row, its key and the field where the driver says.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -81,7 +86,8 @@ from handover.target.hashing import (
     table_for,
 )
 from handover.target.keyfilter import KeyFilter
-from handover.text import nfc
+from handover.target.limits import load_limits
+from handover.text import excerpt, nfc, visible_controls
 
 # What the per-chunk look-ups filter on (the loader's "already loaded?", "already in this batch?" and resume
 # checks): the statistics PostgreSQL needs while a batch loads.
@@ -106,6 +112,7 @@ _UNIT_LEDGER_LIMITS = {
     if c.name.startswith(("old_", "new_")) or c.name == "unit_status"
 }
 _UNIT_LEDGER_COLUMNS = tuple(_UNIT_LEDGER_LIMITS)
+_MESSAGE_CHARS = 4000  # a finding's message as the findings table keeps it (within any target's TEXT)
 
 
 def _row_account_columns(source: SourceFingerprint) -> dict[str, Any]:
@@ -241,6 +248,42 @@ def _payloads(frame: Any, columns: Sequence[str], positions: list[int]) -> list[
     template = "{" + ", ".join(_escape_json(name).replace("%", "%%") + ": %s" for name in names) + "}"
     encoded = [_json_values(_column_values(part, name, len(positions))) for name in names]
     return [template % row for row in zip(*encoded, strict=True)]
+
+
+_TRUNCATED = "_truncated"  # payload key: field → its length in characters, for each field cut to fit
+
+
+def _capped_payload(payload: str | None, limit: int) -> str | None:
+    """A held-back row's JSON payload fitting ``limit`` UTF-8 bytes (the target's TEXT cell): when it is longer,
+    every text value above a common length is cut to it and ends in "…" (the longest length that fits), and the
+    key ``_truncated`` lists each cut field with its full length in characters. Still a JSON object."""
+    if payload is None or len(payload) * 4 <= limit or len(payload.encode()) <= limit:
+        return payload
+    data = json.loads(payload)
+    texts = {k: v for k, v in data.items() if isinstance(v, str)}
+    lengths = {k: len(v) for k, v in texts.items()}
+
+    def cut_to(size: int) -> str:
+        cut = {k: n for k, n in lengths.items() if n > size}
+        return _PAYLOAD_ENCODER.encode({**data, **{k: texts[k][:size] + "…" for k in cut}, _TRUNCATED: cut})
+
+    low, high, best = 0, max(lengths.values(), default=0), None
+    while low <= high:
+        middle = (low + high) // 2
+        text = cut_to(middle)
+        if len(text.encode()) <= limit:
+            best, low = text, middle + 1
+        else:
+            high = middle - 1
+    return best if best is not None else _PAYLOAD_ENCODER.encode({_TRUNCATED: lengths})
+
+
+def _printable(values: list[Any]) -> list[Any]:
+    """Text values with their control characters made visible (NUL → ␀, :func:`~handover.text.visible_controls`):
+    what the ledger and the findings keep of a held-back row's cells, which no database refuses."""
+    if "".join(v for v in values if type(v) is str).isprintable():
+        return values
+    return [visible_controls(v) if type(v) is str else v for v in values]
 
 
 def _row_json(row: dict[str, Any]) -> str:
@@ -455,7 +498,7 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
             out, failed, too_long = _convert_column(raw, convert, limit)
         for i in failed:
             if dispositions[i] == "loaded" and i not in invalid:
-                invalid[i] = (name, f"'{raw[i]}' is not {expected}")
+                invalid[i] = (name, f"'{excerpt(raw[i])}' is not {expected}")
         for i in too_long:
             if dispositions[i] == "loaded":
                 invalid.setdefault(i, (name, f"longer than {limit} characters"))
@@ -491,17 +534,22 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
         for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
             hashes[i] = digest
     ledger_units = {
-        name: _texts(_column_values(frame, name, n), limit) for name, limit in _UNIT_LEDGER_LIMITS.items()
+        name: _printable(_texts(_column_values(frame, name, n), limit))
+        for name, limit in _UNIT_LEDGER_LIMITS.items()
     }
     payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
     payloads: list[str | None] = [None] * n
     held = [i for i in range(n) if dispositions[i] != "loaded"]
     if held:
+        cap = load_limits(wire.name).text_max_bytes
         for i, payload in zip(held, _payloads(frame, payload_columns, held), strict=True):
-            payloads[i] = payload
+            payloads[i] = _capped_payload(payload, cap)
     ledger_part = {
         "source_row": source_rows,
-        "natural_key": [k[:250] if k else None for k in keys],
+        "natural_key": [
+            None if not k else k[:250] if d == "loaded" else visible_controls(k[:250])
+            for k, d in zip(keys, dispositions, strict=True)
+        ],
         "content_hash": hashes,
         **ledger_units,
         "candidates": _texts(_column_values(frame, "unit_candidates", n)),
@@ -563,6 +611,40 @@ class Loader:
             batch=self.batch_id,
             url=mask_url(self.engine.url),
             **context,
+        )
+
+    def _refused(self, chunk: Chunk, exc: writers.RowsRefused) -> LoadError:
+        """The error of a chunk the database refused, naming the source row (its number in the source, its key,
+        and the field when the driver says) instead of a position in the chunk: from the driver when it names
+        the row (PostgreSQL's COPY), else found by trying the rows again (:func:`~handover.target.writers.
+        locate_refused`, nothing written)."""
+        where = f"chunk {chunk.index} of source '{chunk.source_id}'"
+        found = writers.locate_refused(self.engine, exc) if exc.row_of is not None else None
+        if found is None:
+            return self._db_error(where, exc, source=chunk.source_id, chunk=chunk.index)
+        index, error = found
+        row, key = exc.row_of(index)  # type: ignore[misc]
+        if row is None:  # a finding about the whole source
+            return self._db_error(where, error, source=chunk.source_id, chunk=chunk.index)  # type: ignore[arg-type]
+        key = excerpt(key, 60) if key else None
+        field = writers.refused_field(error)
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+        named = f"row {row}" + (f" (key {key})" if key else "") + (f", field {field}" if field else "")
+        return LoadError(
+            f"the target database refused {named} of source '{chunk.source_id}' (table {exc.table.name}, chunk "
+            f"{chunk.index}): {detail[0] if detail else type(error).__name__}",
+            hint=f"nothing of the chunk was written; correct row {row} of source '{chunk.source_id}'"
+            + (f" (field {field})" if field else "")
+            + " and run the same command again (committed chunks are kept). If the row looks right, the target "
+            "holds a rule the checks do not know (a constraint or a trigger added to it): report it with this "
+            "message",
+            batch=self.batch_id,
+            url=self.engine.url.render_as_string(hide_password=True),
+            source=chunk.source_id,
+            row=row,
+            column=field,
+            key=key,
+            chunk=chunk.index,
         )
 
     def _event(self, conn: Connection, event: str, detail: str | None = None) -> None:
@@ -769,6 +851,8 @@ class Loader:
                 # filter had let through unlooked: nothing of the chunk was written. Again, looking up every key.
                 with self._chunk_transaction() as conn:
                     result = self._load(conn, chunk, prepared)
+        except writers.RowsRefused as exc:
+            raise self._refused(chunk, exc) from exc
         except SQLAlchemyError as exc:
             raise self._db_error(
                 f"chunk {chunk.index} of source '{chunk.source_id}'",
@@ -939,6 +1023,7 @@ class Loader:
         fresh: list[int] = []
         updates: list[dict[str, Any]] = []
         history_rows: list[dict[str, Any]] = []
+        history_of: list[int] = []  # the chunk position of each history row
         conflict_payload: dict[int, str] = {}
         inserted = unchanged = updated = conflicts = 0
         for i in to_load:
@@ -980,13 +1065,16 @@ class Loader:
                 )
                 if self.conflict_policy == "keep":
                     actions[i] = "conflict_kept"
-                    conflict_payload[i] = _payload(values)
+                    conflict_payload[i] = _capped_payload(
+                        _payload(values), load_limits(wire.name).text_max_bytes
+                    )
                     reasons[i] = (
                         f"Giữ bản đã nạp {found['content_hash'][:12]} / kept loaded version {found['content_hash'][:12]}"
                     )
                 else:
                     actions[i] = "updated"
                     updated += 1
+                    history_of.append(i)
                     history_rows.append(
                         {
                             "entity": entity.value,
@@ -1033,16 +1121,19 @@ class Loader:
             },
             text=p.target_rows.text,
         )
-        writers.insert_encoded(conn, table, writers.joined(p.target_rows, fresh, new_rows))
-        writers.insert_rows(conn, schema.history, history_rows)
+        with _naming(lambda k: (source_rows[fresh[k]], keys[fresh[k]])):
+            writers.insert_encoded(conn, table, writers.joined(p.target_rows, fresh, new_rows))
+        with _naming(lambda k: (source_rows[history_of[k]], keys[history_of[k]])):
+            writers.insert_rows(conn, schema.history, history_rows)
         writers.update_rows(conn, table, updates)
         payloads = list(p.payloads)
         for i, payload in conflict_payload.items():
             payloads[i] = payload
         wanted = [i for i in range(n) if dispositions[i] != "loaded" and payloads[i] is None]
         if wanted:  # held back by the steps above
+            cap = load_limits(wire.name).text_max_bytes
             for i, payload in zip(wanted, _payloads(frame, p.payload_columns, wanted), strict=True):
-                payloads[i] = payload
+                payloads[i] = _capped_payload(payload, cap)
         order = p.key_order
         decided = writers.encode(
             wire,
@@ -1053,14 +1144,16 @@ class Loader:
                 "entity": [entity.value] * n,
                 "disposition": _pick(dispositions, order),
                 "action": _pick(actions, order),
-                "reason": _pick(reasons, order),
+                "reason": [r[: _MESSAGE_CHARS * 2] if r else r for r in _printable(_pick(reasons, order))],
                 "payload": _pick(payloads, order),
             },
             text=p.ledger_rows.text,
         )
-        writers.insert_encoded(conn, schema.ledger, writers.joined(p.ledger_rows, order, decided))
+        with _naming(lambda k: (source_rows[order[k]], keys[order[k]])):
+            writers.insert_encoded(conn, schema.ledger, writers.joined(p.ledger_rows, order, decided))
         all_findings = [*chunk.findings, *own]
-        writers.insert_rows(conn, schema.findings, [self._finding_row(f) for f in all_findings])
+        with _naming(lambda k: (all_findings[k].row, all_findings[k].key)):
+            writers.insert_rows(conn, schema.findings, [self._finding_row(f) for f in all_findings])
         counts = Counts(extracted=n, **{d: dispositions.count(d) for d in DISPOSITIONS})
         checkpoint("load.inside")  # crash drills: rows, ledger and findings written, nothing committed
         conn.execute(
@@ -1139,12 +1232,12 @@ class Loader:
             "batch_id": self.batch_id,
             "source_id": f.source_id,
             "source_row": f.row,
-            "natural_key": f.key[:250] if f.key else None,
+            "natural_key": visible_controls(f.key[:250]) if f.key else None,
             "field": f.field,
             "check_name": f.check,
             "severity": str(f.severity),
-            "message_vi": f.message_vi,
-            "message_en": f.message_en,
+            "message_vi": visible_controls(f.message_vi[:_MESSAGE_CHARS]),
+            "message_en": visible_controls(f.message_en[:_MESSAGE_CHARS]),
         }
 
     def _existing(
@@ -1175,6 +1268,17 @@ class Loader:
                 if key in wanted:
                     found[key] = record  # type: ignore[index]
         return found
+
+
+@contextmanager
+def _naming(row_of: Callable[[int], tuple[int | None, str | None]]) -> Iterator[None]:
+    """Around a write of a chunk's rows: a refusal (:class:`~handover.target.writers.RowsRefused`) learns which
+    source row (and natural key) each written row is."""
+    try:
+        yield
+    except writers.RowsRefused as exc:
+        exc.row_of = row_of
+        raise
 
 
 def _filter_scope(source_id: str, entity: Entity) -> str:

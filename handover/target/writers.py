@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 BATCH_SIZE = 1000
 
@@ -118,6 +119,102 @@ class Joined:
         if self.text:
             return [f"{rows[i]}\t{r}" for i, r in zip(picked, beside, strict=True)]
         return [rows[i] + r for i, r in zip(picked, beside, strict=True)]
+
+
+class RowsRefused(DBAPIError):
+    """The database refused rows written by :func:`insert_encoded`: the driver's error (``orig``), the table,
+    the rows, and which of them the database named (``index``, 0-based, when it said: PostgreSQL's COPY names the
+    line), else None (:func:`locate_refused` finds it). ``row_of``: set by the caller that knows which source
+    row each of ``rows`` is (index → source row)."""
+
+    def __init__(self, cause: DBAPIError, table: Table, rows: Encoded | Joined, index: int | None) -> None:
+        super().__init__(cause.statement, None, cause.orig)  # type: ignore[arg-type]
+        self.table = table
+        self.rows = rows
+        self.index = index
+        self.row_of: Callable[[int], Any] | None = None
+
+
+_COPY_LINE = re.compile(r"\bCOPY \S+, line (\d+)(?:, column ([^:\s]+))?")
+_MYSQL_COLUMN = re.compile(r"\bcolumn [`']([^`']+)[`']", re.IGNORECASE)
+_SQLITE_COLUMN = re.compile(r"constraint failed: \w+\.(\w+)")
+
+
+def _copy_context(orig: BaseException | None) -> tuple[int | None, str | None]:
+    """PostgreSQL: the line of the COPY the server refused (1-based) and the column, when it names them."""
+    diag = getattr(orig, "diag", None)
+    context = getattr(diag, "context", None) or ""
+    found = _COPY_LINE.search(context)
+    if found is None:
+        return None, getattr(diag, "column_name", None)
+    return int(found.group(1)), found.group(2) or getattr(diag, "column_name", None)
+
+
+def refused_field(exc: BaseException) -> str | None:
+    """The column a database refusal names, when the driver says (PostgreSQL's diagnostics, MariaDB's "for
+    column 'x'", SQLite's "constraint failed: table.x")."""
+    orig = getattr(exc, "orig", None) or exc
+    _, column = _copy_context(orig)
+    if column:
+        return column
+    text = str(orig)
+    found = _MYSQL_COLUMN.search(text) or _SQLITE_COLUMN.search(text)
+    return found.group(1) if found else None
+
+
+def _may_locate(exc: BaseException) -> bool:
+    """Whether the refusal is about content (a constraint, a value), which trying the rows again shows, and not
+    about the connection, a lock or a timeout."""
+    orig = getattr(exc, "orig", None)
+    if orig is None or getattr(exc, "connection_invalidated", False):
+        return False
+    module = type(orig).__module__.split(".")[0]
+    name = {cls.__name__ for cls in type(orig).__mro__}
+    if name & {"IntegrityError", "DataError"}:
+        return True
+    if module == "pymysql" and orig.args and isinstance(orig.args[0], int):
+        code = orig.args[0]  # server errors: 1000-1999 and 3000-4999; 1205 lock wait, 1213 deadlock
+        return (1000 <= code < 2000 or 3000 <= code < 5000) and code not in (1205, 1213)
+    return False
+
+
+def locate_refused(engine: Engine, refused: RowsRefused) -> tuple[int, BaseException] | None:
+    """The row of ``refused.rows`` the database refuses on its own and its error, found by bisection in
+    transactions that are always rolled back (nothing is written); None when the rows go in alone (the refusal
+    needed the rest of the chunk's transaction), or when the refusal is not about content."""
+    if refused.index is not None:
+        return refused.index, refused
+    if not _may_locate(refused):
+        return None
+    rows = refused.rows
+    every = Encoded(rows.columns, rows.between(0, len(rows)), rows.text)
+
+    def error_of(start: int, stop: int) -> BaseException | None:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                insert_encoded(
+                    conn, refused.table, Encoded(every.columns, every.rows[start:stop], every.text)
+                )
+            except SQLAlchemyError as exc:
+                return exc
+            finally:
+                transaction.rollback()
+        return None
+
+    try:
+        low, high = 0, len(every)
+        error = error_of(low, high)
+        while error is not None and high - low > 1:
+            middle = (low + high) // 2
+            first = error_of(low, middle)
+            if first is not None:
+                high, error = middle, first
+            else:
+                low, error = middle, error_of(middle, high)
+    except SQLAlchemyError:  # the database cannot be asked now: the chunk's own error is the one to show
+        return None
+    return None if error is None else (low, error)
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -242,7 +339,9 @@ def insert_encoded(conn: Connection, table: Table, encoded: Encoded | Joined) ->
                         for row in block:
                             copy.write_row(row)
         except conn.dialect.loaded_dbapi.Error as exc:  # same exception type as every other statement
-            raise DBAPIError(statement, None, exc) from exc
+            line, _ = _copy_context(exc)
+            index = line - 1 if line is not None and 0 < line <= n else None
+            raise RowsRefused(DBAPIError(statement, None, exc), table, encoded, index) from exc
         return n
     if encoded.text:
         raise ValueError(f"COPY text for a {conn.dialect.name} connection")
@@ -252,7 +351,10 @@ def insert_encoded(conn: Connection, table: Table, encoded: Encoded | Joined) ->
     )
     step = n if conn.dialect.name == "mysql" else BATCH_SIZE * 20
     for start in range(0, n, step):
-        conn.exec_driver_sql(statement, encoded.between(start, start + step))
+        try:
+            conn.exec_driver_sql(statement, encoded.between(start, start + step))
+        except DBAPIError as exc:  # which row: locate_refused
+            raise RowsRefused(exc, table, encoded, None) from exc
     return n
 
 

@@ -392,9 +392,9 @@ def test_dry_run_shows_the_rows_each_split_rule_decided(tmp_path: Path) -> None:
     (tmp_path / "rules.csv").write_bytes(rules.read_bytes())
     (tmp_path / "a.csv").write_text(
         "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Mã xã,Địa chỉ,Ngày tiếp nhận,Trạng thái\n"
-        '000.00.01.H26-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,00028,"Số 3 ngõ 12 Kim Mã, Phường Kim Mã",1\n'
-        '000.00.01.H26-250620-0002,Đăng ký khai sinh,Lê Thị Bình,00028,"Tổ dân phố 5, Phường Kim Mã",1\n'
-        '000.00.01.H26-250620-0003,Đăng ký khai sinh,Trần Văn Cường,00028,"Tổ dân phố 5",1\n',
+        '000.00.01.H26-250620-0001,Đăng ký khai sinh,Nguyễn Văn An,00028,"Số 3 ngõ 12 Kim Mã, Phường Kim Mã",20/06/2025,1\n'
+        '000.00.01.H26-250620-0002,Đăng ký khai sinh,Lê Thị Bình,00028,"Tổ dân phố 5, Phường Kim Mã",20/06/2025,1\n'
+        '000.00.01.H26-250620-0003,Đăng ký khai sinh,Trần Văn Cường,00028,"Tổ dân phố 5",20/06/2025,1\n',
         encoding="utf-8",
     )
     source = '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "01"\nold_district_code = "001"\n'

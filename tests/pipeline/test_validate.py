@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +11,16 @@ import pytest
 
 from handover.errors import ConfigError
 from handover.models import DOSSIER_FIELDS, MAPPED_COLUMNS, RECORD_FIELDS, Chunk, Entity, Finding, Severity
-from handover.pipeline.validate import EXCLUDED_REASON, REVIEW_REASONS, Validator, gate_exceeded, load_suite
+from handover.pipeline.validate import (
+    EXCLUDED_REASON,
+    REVIEW_REASONS,
+    ValidationSettings,
+    Validator,
+    gate_exceeded,
+    load_suite,
+)
 from handover.resources import checks_dir
+from handover.target.limits import load_limits
 
 GOOD_CODE = "000.00.53.H48-250620-{:04d}"
 
@@ -357,3 +366,213 @@ def test_empty_chunk(validator: Validator) -> None:
 )
 def test_gate_exceeded(quarantined: int, extracted: int, share: float, expected: bool) -> None:
     assert gate_exceeded(quarantined, extracted, share) is expected
+
+
+# -- what the target can store, plausible dates and amounts (checks/target_limits.toml) ---------------------
+
+
+def _settings(dialect: str) -> ValidationSettings:
+    return ValidationSettings(load_limits(dialect), date(2025, 7, 1))
+
+
+@pytest.fixture(scope="module")
+def mariadb_validator() -> Validator:
+    return Validator.load(Entity.DOSSIER, settings=_settings("mysql"))
+
+
+def _errors(chunk: Chunk) -> dict[int, list[tuple[str, str, str | None]]]:
+    out: dict[int, list[tuple[str, str, str | None]]] = {}
+    for f in chunk.findings:
+        out.setdefault(f.row, []).append((f.check, f.severity.value, f.field))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_text_longer_than_its_target_column_is_quarantined(mariadb_validator: Validator) -> None:
+    """VARCHAR(300) in characters; TEXT in UTF-8 bytes (65,535): "ệ" takes 3 bytes."""
+    rows = [
+        dossier(2, applicant_name="Lê" * 150),  # 300 characters: fits
+        dossier(3, applicant_name="A" * 301),
+        dossier(4, notes="ệ" * 21_845),  # 65,535 bytes: fits
+        dossier(5, notes="ệ" * 21_846),  # 65,538 bytes
+        dossier(6, notes="x" * 70_000),
+        dossier(7, extras='{"Cột lạ": "' + "y" * 70_000 + '"}'),  # unmapped columns are stored too
+    ]
+    chunk = run(mariadb_validator, rows)
+    found = {r: [c for c in v if c[0] == "text_too_long"] for r, v in _errors(chunk).items()}
+    assert {r: v for r, v in found.items() if v} == {
+        3: [("text_too_long", "error", "applicant_name")],
+        5: [("text_too_long", "error", "notes")],
+        6: [("text_too_long", "error", "notes")],
+        7: [("text_too_long", "error", "extras")],
+    }
+    assert list(chunk.frame["disposition"]) == ["loaded", "quarantined", "loaded"] + ["quarantined"] * 3
+    by = {f.row: f for f in chunk.findings if f.check == "text_too_long"}
+    assert by[3].message_en == (
+        "applicant_name is 301 characters long, over the target's limit of 300 characters (MariaDB/MySQL): it "
+        "cannot be stored, the row is quarantined."
+    )
+    assert by[5].message_vi == (
+        "Trường notes dài 65538 byte, quá giới hạn 65535 byte của CSDL đích (MariaDB/MySQL): không ghi được, "
+        "dòng bị cách ly."
+    )
+    assert all(len(f.message_vi) < 400 for f in chunk.findings)  # no cell copied whole into a message
+
+
+def test_text_cap_is_the_same_on_every_target() -> None:
+    """A 70 KB note is held back on SQLite and PostgreSQL too (the common cap): a batch holds back the same rows
+    whichever database it goes to; the message says where the limit comes from."""
+    v = Validator.load(Entity.DOSSIER, settings=_settings("sqlite"))
+    chunk = run(v, [dossier(2, notes="x" * 70_000)])
+    (f,) = [f for f in chunk.findings if f.check == "text_too_long"]
+    assert "SQLite; giới hạn chung mọi CSDL đích / the cap every target gets" in f.message_en
+    assert list(chunk.frame["disposition"]) == ["quarantined"]
+
+
+def test_control_characters(mariadb_validator: Validator) -> None:
+    rows = [
+        dossier(2, notes="dòng 1\tcột\ndòng 2\r"),  # free text: tab, LF, CR are text
+        dossier(3, notes="có \x00 NUL"),
+        dossier(4, applicant_name="Nguyễn\tVăn An"),  # a name is not free text
+        dossier(5, dossier_code="000.00.53.H48-250620-\x1b0005"),
+        dossier(6, summary="\x07chuông"),
+    ]
+    chunk = run(mariadb_validator, rows)
+    found = {
+        f.row: (f.check, f.field, f.severity.value)
+        for f in chunk.findings
+        if f.check in ("control_character", "nul_character")
+    }
+    assert found == {
+        3: ("nul_character", "notes", "error"),
+        4: ("control_character", "applicant_name", "error"),
+        5: ("control_character", "dossier_code", "error"),
+        6: ("control_character", "summary", "error"),
+    }
+    assert list(chunk.frame["disposition"]) == ["loaded"] + ["quarantined"] * 4
+    (nul,) = [f for f in chunk.findings if f.row == 3 and f.check == "nul_character"]
+    assert "U+0000" in nul.message_vi and "'có ␀ NUL'" in nul.message_vi  # shown, never copied raw
+    (bell,) = [f for f in chunk.findings if f.row == 6]
+    assert "U+0007" in bell.message_en
+    assert all("\x00" not in f.message_vi + f.message_en for f in chunk.findings)
+
+
+def test_implausible_dates(validator: Validator) -> None:
+    rows = [
+        dossier(2, received_date="0001-01-01"),
+        dossier(3, due_date="9999-12-31"),
+        dossier(4, received_date="1900-01-01", due_date="2075-07-01"),  # the bounds themselves pass
+        dossier(5, received_date="1899-12-31"),
+        dossier(6, due_date="2075-07-02"),  # handover date + 50 years + 1 day
+        dossier(7, returned_date="3025-01-01"),
+    ]
+    chunk = run(validator, rows)
+    assert {r: v for r, v in _errors(chunk).items()} == {
+        2: [
+            ("date_implausible", "error", "received_date"),
+            ("date_out_of_target_range", "error", "received_date"),
+        ],
+        3: [("date_implausible", "error", "due_date")],
+        5: [("date_implausible", "error", "received_date")],
+        6: [("date_implausible", "error", "due_date")],
+        7: [("date_implausible", "error", "returned_date")],
+    }
+    (f,) = [f for f in chunk.findings if f.row == 3]
+    assert f.message_en.startswith("Date 9999-12-31 in due_date is outside 1900-01-01 – 2075-07-01")
+    assert list(chunk.frame["disposition"]) == ["quarantined", "quarantined", "loaded"] + ["quarantined"] * 3
+
+
+def test_negative_and_unreadable_amounts(validator: Validator) -> None:
+    rows = [
+        dossier(2, fee=-50000.0),
+        dossier(3, fee=0.0),
+        dossier(4, fee=150000.0),
+        dossier(5, fee="năm mươi nghìn"),  # text the extract stage could not read as an amount
+        dossier(6, fee=1e17),  # beyond what a DOUBLE holds exactly
+    ]
+    chunk = run(validator, rows)
+    assert _errors(chunk) == {
+        2: [("fee_negative", "error", "fee")],
+        5: [("fee_not_number", "error", "fee")],
+        6: [("fee_too_large", "error", "fee")],
+    }
+    (f,) = [f for f in chunk.findings if f.row == 2]
+    assert f.message_vi.startswith("Lệ phí -50000.0 là số âm")
+    assert list(chunk.frame["disposition"]) == [
+        "quarantined",
+        "loaded",
+        "loaded",
+        "quarantined",
+        "quarantined",
+    ]
+
+
+def test_record_birth_dates_and_amounts() -> None:
+    v = Validator.load(Entity.RECORD, settings=_settings("postgresql"))
+    rows = [
+        record(2, subject_birth_date="1890-05-01"),  # old death registers: a warning
+        record(3, subject_birth_date="2025-07-02"),  # born after the district stopped: an error
+        record(4, subject_birth_date="0001-01-01"),  # not even storable
+        record(5, amount=-1.0),
+        record(6, registered_date="9999-12-31"),
+        record(7, subject_birth_date="2025-07-01", amount=0.0),
+    ]
+    chunk = v.validate_chunk(Chunk("db", Entity.RECORD, 0, pd.DataFrame(rows)))
+    assert _errors(chunk) == {
+        2: [("birth_date_old", "warning", "subject_birth_date")],
+        3: [("birth_date_future", "error", "subject_birth_date")],
+        4: [
+            ("birth_date_old", "warning", "subject_birth_date"),
+            ("date_out_of_target_range", "error", "subject_birth_date"),
+        ],
+        5: [("amount_negative", "error", "amount")],
+        6: [("date_implausible", "error", "registered_date")],
+    }
+    assert list(chunk.frame["disposition"]) == ["loaded"] + ["quarantined"] * 4 + ["loaded"]
+    (f,) = [f for f in chunk.findings if f.row == 2]
+    assert "warning only" in f.message_en  # the severity is explained
+
+
+def test_target_limits_follow_the_batch_target_url() -> None:
+    maria = ValidationSettings.of("mysql+pymysql://u@h/db", "2025-07-01")
+    assert (maria.limits.label, maria.limits.text_max_bytes, maria.handover_date) == (
+        "MariaDB/MySQL",
+        65535,
+        date(2025, 7, 1),
+    )
+    pg = ValidationSettings.of("postgresql+psycopg://u@h/db", "2030-01-01")
+    assert (
+        pg.limits.refuses_nul and pg.limits.text_max_bytes == 65535 and pg.handover_date == date(2030, 1, 1)
+    )
+    # an unreadable URL or date: the common limits, no handover bound (the other stages report those)
+    odd = ValidationSettings.of("::not a url::", "someday")
+    assert (odd.limits.text_max_bytes, odd.handover_date) == (65535, None)
+    v = Validator.load(Entity.DOSSIER, settings=odd)
+    chunk = run(v, [dossier(2, due_date="2999-01-01")])
+    assert _errors(chunk) == {}  # without a handover date the +50 years bound is not applied
+
+
+def test_limit_rules_are_checked_when_the_suite_loads(tmp_path: Path) -> None:
+    star = """
+[[custom]]
+check = "x"
+rule = "{rule}"
+columns = {columns}
+params = {params}
+severity = "error"
+message_vi = "a"
+message_en = "b"
+"""
+    cases = [
+        ("id_number", '["*"]', "{}", "stands alone"),
+        ("text_limit", '["*", "notes"]', "{}", "stands alone"),
+        ("number_range", '["fee"]', "{}", "needs params.min"),
+        ("number_range", '["fee"]', '{ min = "0" }', "params.min must be a number"),
+        ("date_range", '["due_date"]', '{ min = "01/01/1900" }', "YYYY-MM-DD"),
+        ("date_range", '["due_date"]', "{ max_years_after_handover = -1 }", "whole number"),
+        ("control_characters", '["*"]', '{ which = "bell" }', "params.which"),
+    ]
+    for i, (rule, columns, params, expected) in enumerate(cases):
+        body = star.format(rule=rule, columns=columns, params=params)
+        with pytest.raises(ConfigError, match=expected) as exc:
+            load_suite(write_suite(tmp_path / str(i), body) / "dossier.toml")
+        assert exc.value.context["check"] == "x"
