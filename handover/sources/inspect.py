@@ -58,10 +58,8 @@ def inspect_sql(
             "Inspecting a database needs a table or a query (one of them).",
             hint='Add --table ho_so, or --query "SELECT ...".',
         )
-    entities = [Entity(entity)] if entity else [load_profile(profile).entity] if profile else list(Entity)
-    first_error: SourceError | None = None
-    for ent in entities:
-        cfg = SourceConfig(
+    reader = _open_as_first_entity(
+        lambda ent, profile_name: SourceConfig(
             id="sql",
             kind="sql",
             entity=ent,
@@ -71,18 +69,36 @@ def inspect_sql(
             row_id=row_id,
             base_table=base_table,
             count_query=count_query,
-            profile=profile if profile and load_profile(profile).entity is ent else None,
-        )
+            profile=profile_name,
+        ),
+        profile,
+        entity,
+        _CHUNK_ROWS,
+    )
+    out = _run(reader)
+    out["rows_account"] = reader.row_account().model_dump() if out["sample"]["complete"] else None
+    return out
+
+
+def _open_as_first_entity(make: Any, profile: str | None, entity: str | None, chunk_size: int) -> Any:
+    """Open the source as the entity given (or the profile's), else as a dossier list and then as a record list:
+    the first whose header and required column are found. ``make(entity, profile)`` builds its SourceConfig."""
+    if entity:
+        entities = [Entity(entity)]
+    elif profile:
+        entities = [load_profile(profile).entity]
+    else:
+        entities = [Entity.DOSSIER, Entity.RECORD]
+    first_error: SourceError | None = None
+    for ent in entities:
+        cfg = make(ent, profile if profile and load_profile(profile).entity is ent else None)
         try:
-            reader = open_source(cfg, _CHUNK_ROWS)
+            return open_source(cfg, chunk_size)
         except SourceError as exc:
             first_error = first_error or exc
             if exc.context.get("column") == REQUIRED[ent] or exc.message.startswith("No header row"):
                 continue
             raise
-        out = _run(reader)
-        out["rows_account"] = reader.row_account().model_dump() if out["sample"]["complete"] else None
-        return out
     assert first_error is not None
     raise first_error
 
@@ -105,15 +121,8 @@ def inspect_source(
     path = Path(path)
     check_regular_file(path)
     kind = guess_kind(path)
-    if entity:
-        entities = [Entity(entity)]
-    elif profile:
-        entities = [load_profile(profile).entity]
-    else:
-        entities = [Entity.DOSSIER, Entity.RECORD]
-    first_error: SourceError | None = None
-    for ent in entities:
-        cfg = SourceConfig(
+    reader = _open_as_first_entity(
+        lambda ent, profile_name: SourceConfig(
             id=path.stem,
             kind=kind,  # type: ignore[arg-type]
             entity=ent,
@@ -121,19 +130,13 @@ def inspect_source(
             encoding=encoding,
             sheet=sheet,
             multiline_fields=multiline_fields,
-            profile=profile if profile and load_profile(profile).entity is ent else None,
-        )
-        try:
-            reader = open_source(cfg, min(chunk_size, _CHUNK_ROWS))
-        except SourceError as exc:
-            first_error = first_error or exc
-            retry = exc.context.get("column") == REQUIRED[ent] or exc.message.startswith("No header row")
-            if retry:
-                continue
-            raise
-        return _run(reader)
-    assert first_error is not None
-    raise first_error
+            profile=profile_name,
+        ),
+        profile,
+        entity,
+        min(chunk_size, _CHUNK_ROWS),
+    )
+    return _run(reader)
 
 
 def _run(reader: Any) -> dict[str, Any]:
