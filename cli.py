@@ -71,6 +71,10 @@ app.add_typer(units_app, name="units")
 app.add_typer(sources_app, name="sources")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
+export_app = _Typer(
+    help="Files made from a batch's loaded dossiers for the world around the target.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
 
 # emoji codes off: a cell reading ":warning:" prints as written
 console = Console(emoji=False)
@@ -843,6 +847,69 @@ def report(
     table.add_row("Workbook (officials)", _lit(paths.workbook))
     table.add_row("HTML transfer report (auditors)", _lit(paths.html))
     console.print(table)
+
+
+@export_app.command("notices")
+def export_notices(
+    batch_id: Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")],
+    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the notices (a personal-data folder in it).")
+    ],
+    masked: Annotated[
+        bool,
+        typer.Option("--masked", help="Also write a copy to share: ID numbers, phones and e-mails masked."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Citizens' notices of a batch: per receiving unit, whom to tell where their dossier went (xlsx), and a
+    CSV for an SMS / mail gateway. The files hold personal data: owner-only permissions."""
+    from handover.exports.notices import write_notices_from_url
+
+    result = write_notices_from_url(db, batch_id, out, masked=masked)
+    if as_json:
+        _print_json(
+            {
+                "batch_id": batch_id,
+                "folder": str(result.folder),
+                "gateway": str(result.gateway),
+                "masked_folder": str(result.masked_folder) if result.masked_folder else None,
+                "dossiers": result.dossiers,
+                "contactless": result.contactless,
+                "sms": result.sms,
+                "sms_multipart": result.sms_multipart,
+                "emails": result.emails,
+                "units": [
+                    {
+                        "code": u.code,
+                        "name": u.name,
+                        "kind": u.kind,
+                        "notices": u.notices,
+                        "contactless": u.contactless,
+                        "workbook": str(u.workbook),
+                        "masked_workbook": str(u.masked_workbook) if u.masked_workbook else None,
+                    }
+                    for u in result.units
+                ],
+            }
+        )
+        return
+    rows = [[u.code, u.name, f"{u.notices:,}", f"{u.contactless:,}", u.workbook.name] for u in result.units]
+    headers = ("unit", "name", "to tell", "no contact", "workbook")
+    _print_rows(f"Notices of batch {batch_id}", headers, rows, right={"to tell", "no contact"})
+    console.print(
+        f"{result.dossiers:,} dossiers, {result.contactless:,} without a usable contact; "
+        f"{result.sms:,} SMS ({result.sms_multipart:,} multi-part), {result.emails:,} e-mails: "
+        f"{_lit(result.gateway)}",
+        soft_wrap=True,
+    )
+    console.print(
+        f"[yellow]Personal data (owner-only files): {_lit(result.folder)} — do not publish or attach to reports."
+        "[/yellow]",
+        soft_wrap=True,
+    )
+    if result.masked_folder:
+        console.print(f"Masked copy to share: {_lit(result.masked_folder)}", soft_wrap=True)
 
 
 # ==========================================================================================================

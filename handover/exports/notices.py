@@ -1,0 +1,633 @@
+"""Citizens' notices of a batch: whom to tell that their dossier moved, where to, and until when.
+
+Read back from the target (the batch's ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
+reports join them, :mod:`handover.reports.queries`), one line per loaded dossier, grouped by **receiving unit**:
+the new commune (procedures handled at commune level), or the provincial department the routing table names
+(``handling_level = province_dept``: ``handling_agency`` of the new province).
+
+What :func:`write_notices` writes under ``out_dir`` (every file holds personal data on purpose):
+
+* ``thong-bao-DU-LIEU-CA-NHAN/`` (mode 0700; each file 0600):
+
+  - ``<unit code>-<name>-thong-bao-DU-LIEU-CA-NHAN.xlsx`` per receiving unit: sheet ``thong-bao`` (applicants
+    with a usable phone or e-mail) and sheet ``khong-lien-lac-duoc`` (applicants with neither: the unit calls
+    on or writes to them); every loaded dossier is on exactly one of the two sheets of exactly one workbook.
+  - ``gui-tin-DU-LIEU-CA-NHAN.csv``: what an SMS / mail gateway takes, one line per message (``kenh`` sms or
+    email), the text from the editable templates ``mappings/notices/sms.txt`` and ``email.txt``, with the
+    SMS's encoding (GSM-7 or UCS-2) and part count (:func:`sms_size`).
+
+* with ``masked``: ``thong-bao-DA-CHE/``, the same workbooks with ID numbers, phones and e-mail addresses masked
+  (:func:`handover.text.mask_id`): the copy to share.
+
+Nothing here is linked from the auditors' HTML report.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import os
+import re
+import string
+import unicodedata
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from handover.errors import ConfigError
+from handover.reports.queries import _dossier_join, _loaded, batch_info, guarded
+from handover.safe import spreadsheet_safe
+from handover.target.schema import dossiers
+from handover.text import clean, mask_id
+
+PERSONAL_DIR = "thong-bao-DU-LIEU-CA-NHAN"
+MASKED_DIR = "thong-bao-DA-CHE"
+PERSONAL_TAG = "DU-LIEU-CA-NHAN"
+MASKED_TAG = "DA-CHE"
+GATEWAY_FILE = f"gui-tin-{PERSONAL_TAG}.csv"
+NOTICE_SHEET = "thong-bao"
+CONTACTLESS_SHEET = "khong-lien-lac-duoc"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+PROVINCE_DEPT = "province_dept"
+
+# ---------------------------------------------------------------------------------------------------------
+# contacts
+# ---------------------------------------------------------------------------------------------------------
+
+_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
+_MOBILE = re.compile(r"^0[35789]\d{8}$")  # 10 digits, the mobile prefixes since the 2018 renumbering
+_LANDLINE = re.compile(r"^02\d{9}$")  # 11 digits: 02 + area code + subscriber number (since 2017)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def phone_kind(value: object) -> tuple[str, str] | None:
+    """A Vietnamese phone number → ``(kind, number)`` with kind ``mobile`` or ``landline`` and the number in
+    its national form (``+84 912 345 678`` → ``("mobile", "0912345678")``); None when it is neither."""
+    text = _PHONE_SEPARATORS.sub("", clean(value))
+    if text.startswith("+84"):
+        text = "0" + text[3:]
+    elif text.startswith("84") and len(text) in (11, 12):
+        text = "0" + text[2:]
+    if _MOBILE.match(text):
+        return "mobile", text
+    if _LANDLINE.match(text):
+        return "landline", text
+    return None
+
+
+def usable_email(value: object) -> str | None:
+    """The e-mail address when it looks deliverable (one ``@``, a domain with a dot), else None."""
+    text = clean(value)
+    return text if _EMAIL.match(text) else None
+
+
+def mask_email(value: str | None) -> str:
+    """``congdan123@gmail.com`` → ``c*********@gmail.com``."""
+    if not value or "@" not in value:
+        return mask_id(value)
+    local, _, domain = value.partition("@")
+    return local[:1] + "*" * max(len(local) - 1, 1) + "@" + domain
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SMS length
+# ---------------------------------------------------------------------------------------------------------
+
+# GSM 03.38 default alphabet (one septet each) and its extension table (two septets: escape + character)
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+GSM7_SINGLE, GSM7_PART = 160, 153  # septets: one message, one part of a concatenated message (UDH)
+UCS2_SINGLE, UCS2_PART = 70, 67  # UTF-16 code units
+
+
+@dataclasses.dataclass(frozen=True)
+class SmsSize:
+    """How an SMS text travels: ``encoding`` GSM-7 or UCS-2, ``units`` (septets or UTF-16 code units) and
+    ``parts`` (1 = a single message; more = a concatenated, multi-part message)."""
+
+    encoding: str
+    units: int
+    parts: int
+
+    @property
+    def multipart(self) -> bool:
+        return self.parts > 1
+
+
+def sms_size(text: str) -> SmsSize:
+    """The encoding and part count of ``text``: GSM-7 when every character is in the default alphabet or its
+    extension (2 septets each), 160 septets in one message, 153 per part beyond; else UCS-2, 70 code units in
+    one message, 67 per part beyond (characters outside the BMP count 2)."""
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text):
+        units = len(text) + sum(ch in GSM7_EXTENDED for ch in text)
+        single, part, encoding = GSM7_SINGLE, GSM7_PART, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part, encoding = UCS2_SINGLE, UCS2_PART, "UCS-2"
+    parts = 1 if units <= single else math.ceil(units / part)
+    return SmsSize(encoding, units, parts)
+
+
+def unaccented(value: str) -> str:
+    """Vietnamese without diacritics, case kept: ``"Xã Bảo Thắng"`` → ``"Xa Bao Thang"`` (đ → d)."""
+    text = unicodedata.normalize("NFD", value).replace("đ", "d").replace("Đ", "D")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", text).replace("đ", "d").replace("Đ", "D")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# templates
+# ---------------------------------------------------------------------------------------------------------
+
+PLACEHOLDERS: dict[str, str] = {
+    "ho_ten": "applicant's name",
+    "ma_ho_so": "dossier code",
+    "thu_tuc": "procedure name",
+    "don_vi_moi": "the new handling unit (new commune, or provincial department)",
+    "dia_chi_don_vi": "the new handling unit's address",
+    "han_tra": "due date dd/mm/yyyy (or 'chưa có hẹn trả')",
+    "don_vi_cu": "where the dossier was filed: old commune and district",
+}
+SUBJECT_PREFIX = "Tiêu đề:"
+
+
+@dataclasses.dataclass(frozen=True)
+class Templates:
+    """The message templates: ``sms`` (one line), ``email_subject`` and ``email_body``."""
+
+    sms: str
+    email_subject: str
+    email_body: str
+    folder: Path
+
+    @property
+    def sms_unaccented(self) -> bool:
+        """An SMS template written without diacritics gets its values without them too (stays GSM-7)."""
+        return all(ord(ch) < 128 for ch in self.sms)
+
+
+def templates_dir() -> Path:
+    """``notices/`` of the mappings in use, or the shipped one when that copy predates it."""
+    from handover.resources import mappings_dir, shipped_mappings_dir
+
+    folder = mappings_dir() / "notices"
+    return folder if folder.is_dir() else shipped_mappings_dir() / "notices"
+
+
+def _template(path: Path) -> str:
+    try:
+        text = unicodedata.normalize("NFC", path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Cannot read the notice template {path}: {exc}",
+            hint="Restore it from the shipped mappings/notices/ (UTF-8 text with {placeholders}).",
+            file=str(path),
+        ) from exc
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise ConfigError(
+            f"The notice template {path} has an unbalanced brace: {exc}",
+            hint="Write placeholders as {ma_ho_so}; a literal brace as {{ or }}.",
+            file=str(path),
+        ) from exc
+    unknown = sorted(names - set(PLACEHOLDERS))
+    if unknown:
+        raise ConfigError(
+            f"The notice template {path} uses unknown placeholders: {', '.join(unknown)}.",
+            hint="Use only: "
+            + ", ".join("{" + k + "}" for k in PLACEHOLDERS)
+            + " (mappings/notices/README.md).",
+            file=str(path),
+        )
+    return text
+
+
+def load_templates(folder: Path | None = None) -> Templates:
+    """``sms.txt`` and ``email.txt`` of ``folder`` (default :func:`templates_dir`), checked: readable UTF-8,
+    only known placeholders. The e-mail's first line is its subject when it starts with ``Tiêu đề:``."""
+    folder = folder or templates_dir()
+    sms = " ".join(_template(folder / "sms.txt").split())
+    email = _template(folder / "email.txt").strip("\n")
+    first, _, rest = email.partition("\n")
+    if first.startswith(SUBJECT_PREFIX):
+        subject, body = first[len(SUBJECT_PREFIX) :].strip(), rest.strip("\n")
+    else:
+        subject, body = "Hồ sơ {ma_ho_so} đã chuyển về {don_vi_moi}", email
+    return Templates(sms=sms, email_subject=subject, email_body=body, folder=folder)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the rows
+# ---------------------------------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "source_system",
+    "dossier_code",
+    "procedure_code",
+    "procedure_name",
+    "applicant_name",
+    "applicant_id",
+    "phone",
+    "email",
+    "address",
+    "received_date",
+    "due_date",
+    "handling_level",
+    "handling_agency",
+    "old_district_name",
+    "old_commune_name",
+    "new_province_code",
+    "new_commune_code",
+    "new_commune_name",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """A receiving unit: ``code`` (new commune code, or the new province's code for a department), name and
+    address as the notice gives them."""
+
+    code: str
+    name: str
+    address: str
+    kind: str  # "commune" or "department"
+
+    @property
+    def stem(self) -> str:
+        return f"{_slug(self.code)}-{_slug(self.name)}"
+
+
+def _slug(value: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9]+", "-", unaccented(clean(value))).strip("-").lower()
+    return text[:60] or "khong-ro"
+
+
+def receiving_unit(row: dict[str, Any], provinces: dict[str, str]) -> Unit:
+    """The unit a loaded dossier goes to: the department for ``province_dept`` procedures, else the commune.
+    The address is the unit's place in the new province (the reference holds no street addresses)."""
+    province_code = clean(row.get("new_province_code"))
+    province = provinces.get(province_code, "")
+    if row.get("handling_level") == PROVINCE_DEPT and clean(row.get("handling_agency")):
+        name = clean(row["handling_agency"])
+        address = ", ".join(p for p in (name, province) if p)
+        return Unit(province_code or "tinh", name, address, "department")
+    name = clean(row.get("new_commune_name")) or "Chưa rõ xã/phường"
+    address = ", ".join(p for p in (f"UBND {name}", province) if p)
+    return Unit(clean(row.get("new_commune_code")) or "khong-ma", name, address, "commune")
+
+
+def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
+    """The batch's loaded dossiers (ledger disposition ``loaded``), with what a notice needs, by code."""
+    d = dossiers.c
+    stmt = (
+        select(*(d[c] for c in _COLUMNS))
+        .select_from(_dossier_join())
+        .where(_loaded("dossier", batch_id))
+        .order_by(d.dossier_code, d.source_system)
+    )
+    result = conn.execute(stmt.execution_options(yield_per=1000))
+    try:
+        for row in result.mappings():
+            yield dict(row)
+    finally:
+        result.close()
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    return clean(value)
+
+
+def _values(row: dict[str, Any], unit: Unit) -> dict[str, str]:
+    old = ", ".join(p for p in (clean(row.get("old_commune_name")), clean(row.get("old_district_name"))) if p)
+    return {
+        "ho_ten": clean(row.get("applicant_name")) or "Ông/Bà",
+        "ma_ho_so": clean(row.get("dossier_code")),
+        "thu_tuc": clean(row.get("procedure_name")) or clean(row.get("procedure_code")),
+        "don_vi_moi": unit.name,
+        "dia_chi_don_vi": unit.address,
+        "han_tra": _day(row.get("due_date")) or "chưa có hẹn trả",
+        "don_vi_cu": old or "huyện cũ",
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------------------------------
+
+_HEADERS = (
+    ("STT", 6),
+    ("Mã hồ sơ", 28),
+    ("Thủ tục", 40),
+    ("Họ tên người nộp", 26),
+    ("Số định danh", 16),
+    ("Điện thoại", 14),
+    ("Email", 28),
+    ("Địa chỉ liên hệ", 44),
+    ("Đơn vị giải quyết mới", 30),
+    ("Địa chỉ đơn vị", 40),
+    ("Ngày hẹn trả", 12),
+    ("Nơi nộp cũ", 34),
+    ("Kênh thông báo", 14),
+)
+_CONTACTLESS_EXTRA = ("Lý do", 44)
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, DIR_MODE)
+    return path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """``data`` to ``path`` with mode 0600 from the first byte (a temporary file renamed into place)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def _clear(folder: Path, tag: str) -> None:
+    """Files of an earlier run in ``folder`` (a unit that no longer receives anything leaves no stale file)."""
+    for old in folder.glob(f"*{tag}*"):
+        if old.is_file():
+            old.unlink()
+
+
+class _UnitBook:
+    """One receiving unit's workbook (write-only): the notices sheet and the contactless sheet."""
+
+    def __init__(self, unit: Unit, masked: bool) -> None:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        self.unit, self.masked = unit, masked
+        self.wb = Workbook(write_only=True)
+        self.sheets = {}
+        bold = Font(bold=True)
+        for title, extra in ((NOTICE_SHEET, ()), (CONTACTLESS_SHEET, (_CONTACTLESS_EXTRA,))):
+            ws = self.wb.create_sheet(title)
+            headers = (*_HEADERS, *extra)
+            for i, (_, width) in enumerate(headers, start=1):
+                from openpyxl.utils import get_column_letter
+
+                ws.column_dimensions[get_column_letter(i)].width = width
+            ws.freeze_panes = "B2"
+            from handover.reports.cells import text_cell
+
+            ws.append([text_cell(ws, h, {"font": bold}) for h, _ in headers])
+            self.sheets[title] = [ws, 0]
+        self.counts = {NOTICE_SHEET: 0, CONTACTLESS_SHEET: 0}
+
+    def add(self, sheet: str, cells: list[Any]) -> None:
+        from handover.reports.cells import value_cell
+
+        ws_n = self.sheets[sheet]
+        ws_n[1] += 1
+        ws = ws_n[0]
+        ws.append([value_cell(ws, v) for v in (ws_n[1], *cells)])
+        self.counts[sheet] += 1
+
+    def save(self) -> bytes:
+        buffer = io.BytesIO()
+        self.wb.save(buffer)
+        return buffer.getvalue()
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitNotices:
+    """What one receiving unit's workbook holds."""
+
+    code: str
+    name: str
+    kind: str
+    notices: int
+    contactless: int
+    workbook: Path
+    masked_workbook: Path | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticesResult:
+    """What :func:`write_notices` wrote: per unit, the gateway CSV, message counts."""
+
+    batch_id: str
+    folder: Path
+    gateway: Path
+    units: list[UnitNotices]
+    sms: int
+    sms_multipart: int
+    emails: int
+    masked_folder: Path | None = None
+
+    @property
+    def dossiers(self) -> int:
+        return sum(u.notices + u.contactless for u in self.units)
+
+    @property
+    def contactless(self) -> int:
+        return sum(u.contactless for u in self.units)
+
+
+_GATEWAY_HEADER = (
+    "ma_ho_so",
+    "ma_don_vi",
+    "kenh",
+    "so_dien_thoai",
+    "email",
+    "tieu_de",
+    "noi_dung",
+    "ma_hoa",
+    "so_ky_tu",
+    "so_phan",
+    "nhieu_phan",
+)
+
+
+def _render(template: str, values: dict[str, str], plain: bool) -> str:
+    if plain:
+        values = {k: unaccented(v) for k, v in values.items()}
+    return template.format(**values)
+
+
+def write_notices(
+    engine: Engine,
+    batch_id: str,
+    out_dir: Path,
+    *,
+    masked: bool = False,
+    templates: Templates | None = None,
+) -> NoticesResult:
+    """Write the batch's notices under ``out_dir`` (see the module docstring); returns what was written."""
+    from handover.resources import mappings_dir
+    from handover.units.reference import Reference
+
+    templates = templates or load_templates()
+    provinces = Reference.load(mappings_dir() / "units").new_provinces
+    folder = _private_dir(Path(out_dir) / PERSONAL_DIR)
+    _clear(folder, PERSONAL_TAG)
+    masked_folder = _private_dir(Path(out_dir) / MASKED_DIR) if masked else None
+    if masked_folder is not None:
+        _clear(masked_folder, MASKED_TAG)
+
+    books: dict[Unit, list[_UnitBook]] = {}
+    gateway = io.StringIO()
+    writer = csv.writer(gateway, lineterminator="\r\n")
+    writer.writerow(_GATEWAY_HEADER)
+    sms = multipart = emails = 0
+    with engine.connect() as conn, guarded(f"the loaded dossiers of batch {batch_id}"):
+        batch_info(conn, batch_id)
+        for row in iter_loaded_dossiers(conn, batch_id):
+            unit = receiving_unit(row, provinces)
+            pair = books.get(unit)
+            if pair is None:
+                pair = books[unit] = [_UnitBook(unit, False)] + ([_UnitBook(unit, True)] if masked else [])
+            values = _values(row, unit)
+            phone = phone_kind(row.get("phone"))
+            email = usable_email(row.get("email"))
+            channels = [c for c, ok in (("SMS", phone and phone[0] == "mobile"), ("email", email)) if ok]
+            if phone and phone[0] == "landline":
+                channels.append("gọi điện")
+            raw_phone, raw_id = clean(row.get("phone")), clean(row.get("applicant_id"))
+            for book in pair:
+                cells = [
+                    values["ma_ho_so"],
+                    values["thu_tuc"],
+                    clean(row.get("applicant_name")),
+                    mask_id(raw_id) if book.masked else raw_id,
+                    mask_id(raw_phone) if book.masked else raw_phone,
+                    mask_email(clean(row.get("email"))) if book.masked else clean(row.get("email")),
+                    clean(row.get("address")),
+                    unit.name,
+                    unit.address,
+                    row.get("due_date"),
+                    values["don_vi_cu"],
+                    ", ".join(channels),
+                ]
+                if phone or email:
+                    book.add(NOTICE_SHEET, cells)
+                else:
+                    reason = "Không có số điện thoại hợp lệ" + (f" ({raw_phone})" if raw_phone else "")
+                    reason += (
+                        " và không có email hợp lệ"
+                        if not clean(row.get("email"))
+                        else " và email không hợp lệ"
+                    )
+                    if book.masked:
+                        reason = reason.replace(raw_phone, mask_id(raw_phone)) if raw_phone else reason
+                    book.add(CONTACTLESS_SHEET, [*cells, reason])
+            if phone and phone[0] == "mobile":
+                text = _render(templates.sms, values, templates.sms_unaccented)
+                size = sms_size(text)
+                sms += 1
+                multipart += size.multipart
+                writer.writerow(
+                    spreadsheet_safe(v)
+                    for v in (
+                        values["ma_ho_so"],
+                        unit.code,
+                        "sms",
+                        phone[1],
+                        "",
+                        "",
+                        text,
+                        size.encoding,
+                        size.units,
+                        size.parts,
+                        "có" if size.multipart else "không",
+                    )
+                )
+            if email:
+                emails += 1
+                writer.writerow(
+                    spreadsheet_safe(v)
+                    for v in (
+                        values["ma_ho_so"],
+                        unit.code,
+                        "email",
+                        "",
+                        email,
+                        templates.email_subject.format(**values),
+                        templates.email_body.format(**values),
+                        "UTF-8",
+                        len(templates.email_body.format(**values)),
+                        1,
+                        "không",
+                    )
+                )
+
+    units = []
+    for unit in sorted(books, key=lambda u: (u.kind != "commune", u.code, u.name)):
+        plain, *rest = books[unit]
+        path = folder / f"{unit.stem}-thong-bao-{PERSONAL_TAG}.xlsx"
+        _write_private(path, plain.save())
+        masked_path = None
+        if rest:
+            masked_path = masked_folder / f"{unit.stem}-thong-bao-{MASKED_TAG}.xlsx"  # type: ignore[operator]
+            _write_private(masked_path, rest[0].save())
+        units.append(
+            UnitNotices(
+                code=unit.code,
+                name=unit.name,
+                kind=unit.kind,
+                notices=plain.counts[NOTICE_SHEET],
+                contactless=plain.counts[CONTACTLESS_SHEET],
+                workbook=path,
+                masked_workbook=masked_path,
+            )
+        )
+    gateway_path = folder / GATEWAY_FILE
+    _write_private(gateway_path, gateway.getvalue().encode("utf-8"))
+    return NoticesResult(
+        batch_id=batch_id,
+        folder=folder,
+        gateway=gateway_path,
+        units=units,
+        sms=sms,
+        sms_multipart=multipart,
+        emails=emails,
+        masked_folder=masked_folder,
+    )
+
+
+def write_notices_from_url(
+    db_url: str, batch_id: str, out_dir: Path, *, masked: bool = False
+) -> NoticesResult:
+    """:func:`write_notices` for a database URL (what ``handover export notices`` calls)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from handover.target.db import require_existing
+
+    templates = load_templates()  # a broken template fails before the database is opened
+    try:
+        engine = create_engine(db_url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(
+            f"The database URL is not valid: {exc}",
+            hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
+        ) from exc
+    try:
+        require_existing(db_url)
+        return write_notices(engine, batch_id, out_dir, masked=masked, templates=templates)
+    finally:
+        engine.dispose()
