@@ -894,8 +894,11 @@ def export_notices(
             }
         )
         return
-    rows = [[u.code, u.name, f"{u.notices:,}", f"{u.contactless:,}", u.workbook.name] for u in result.units]
-    headers = ("unit", "name", "to tell", "no contact", "workbook")
+    rows = [
+        [u.code if u.kind == "commune" else f"tỉnh {u.code}", u.name, f"{u.notices:,}", f"{u.contactless:,}"]
+        for u in result.units
+    ]
+    headers = ("unit", "name", "to tell", "no contact")
     _print_rows(f"Notices of batch {batch_id}", headers, rows, right={"to tell", "no contact"})
     console.print(
         f"{result.dossiers:,} dossiers, {result.contactless:,} without a usable contact; "
