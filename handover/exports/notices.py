@@ -374,38 +374,36 @@ def _clear(folder: Path, tag: str) -> None:
 
 
 class _UnitBook:
-    """One receiving unit's workbook (write-only): the notices sheet and the contactless sheet."""
+    """One receiving unit's workbook (write-only): the notices sheet and the contactless sheet, each with its
+    own running number (STT)."""
 
-    def __init__(self, unit: Unit, masked: bool) -> None:
+    def __init__(self, masked: bool) -> None:
         from openpyxl import Workbook
         from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
 
-        self.unit, self.masked = unit, masked
+        from handover.reports.cells import text_cell
+
+        self.masked = masked
         self.wb = Workbook(write_only=True)
-        self.sheets = {}
-        bold = Font(bold=True)
+        self.sheets: dict[str, Any] = {}
+        self.counts = {NOTICE_SHEET: 0, CONTACTLESS_SHEET: 0}
+        bold = {"font": Font(bold=True)}
         for title, extra in ((NOTICE_SHEET, ()), (CONTACTLESS_SHEET, (_CONTACTLESS_EXTRA,))):
             ws = self.wb.create_sheet(title)
             headers = (*_HEADERS, *extra)
             for i, (_, width) in enumerate(headers, start=1):
-                from openpyxl.utils import get_column_letter
-
                 ws.column_dimensions[get_column_letter(i)].width = width
             ws.freeze_panes = "B2"
-            from handover.reports.cells import text_cell
-
-            ws.append([text_cell(ws, h, {"font": bold}) for h, _ in headers])
-            self.sheets[title] = [ws, 0]
-        self.counts = {NOTICE_SHEET: 0, CONTACTLESS_SHEET: 0}
+            ws.append([text_cell(ws, h, bold) for h, _ in headers])
+            self.sheets[title] = ws
 
     def add(self, sheet: str, cells: list[Any]) -> None:
         from handover.reports.cells import value_cell
 
-        ws_n = self.sheets[sheet]
-        ws_n[1] += 1
-        ws = ws_n[0]
-        ws.append([value_cell(ws, v) for v in (ws_n[1], *cells)])
+        ws = self.sheets[sheet]
         self.counts[sheet] += 1
+        ws.append([value_cell(ws, v) for v in (self.counts[sheet], *cells)])
 
     def save(self) -> bytes:
         buffer = io.BytesIO()
@@ -500,7 +498,7 @@ def write_notices(
             unit = receiving_unit(row, provinces)
             pair = books.get(unit)
             if pair is None:
-                pair = books[unit] = [_UnitBook(unit, False)] + ([_UnitBook(unit, True)] if masked else [])
+                pair = books[unit] = [_UnitBook(False)] + ([_UnitBook(True)] if masked else [])
             values = _values(row, unit)
             phone = phone_kind(row.get("phone"))
             email = usable_email(row.get("email"))
@@ -526,14 +524,9 @@ def write_notices(
                 if phone or email:
                     book.add(NOTICE_SHEET, cells)
                 else:
-                    reason = "Không có số điện thoại hợp lệ" + (f" ({raw_phone})" if raw_phone else "")
-                    reason += (
-                        " và không có email hợp lệ"
-                        if not clean(row.get("email"))
-                        else " và email không hợp lệ"
-                    )
-                    if book.masked:
-                        reason = reason.replace(raw_phone, mask_id(raw_phone)) if raw_phone else reason
+                    shown = mask_id(raw_phone) if book.masked else raw_phone
+                    reason = "Không có số điện thoại hợp lệ" + (f" ({shown})" if shown else "")
+                    reason += " và email không hợp lệ" if clean(row.get("email")) else " và không có email"
                     book.add(CONTACTLESS_SHEET, [*cells, reason])
             if phone and phone[0] == "mobile":
                 text = _render(templates.sms, values, templates.sms_unaccented)

@@ -338,3 +338,21 @@ def test_write_notices_library_call(demo_dir: Path, tmp_path: Path) -> None:
         engine.dispose()
     assert result.dossiers == len(_loaded(demo_dir / "target.db"))
     assert result.masked_folder is None and not (tmp_path / MASKED_DIR).exists()
+
+
+def test_notices_on_every_database(any_db_url: str, tmp_path: Path) -> None:
+    """The same loaded dossiers, one per line, from SQLite, PostgreSQL and MariaDB."""
+    from tests.reports.factory import BATCH as FACTORY_BATCH
+    from tests.reports.factory import EXPECTED_COMMUNES, build_target
+
+    engine = create_engine(any_db_url)
+    try:
+        build_target(engine)
+        result = write_notices(engine, FACTORY_BATCH, tmp_path)
+    finally:
+        engine.dispose()
+    got = {u.code: u.notices + u.contactless for u in result.units}
+    assert got == {code: n for code, (n, _) in EXPECTED_COMMUNES.items() if n}
+    for unit in result.units:
+        rows = _sheet_rows(unit.workbook, NOTICE_SHEET) + _sheet_rows(unit.workbook, CONTACTLESS_SHEET)
+        assert len(rows) == got[unit.code]
