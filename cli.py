@@ -860,13 +860,20 @@ def export_notices(
         bool,
         typer.Option("--masked", help="Also write a copy to share: ID numbers, phones and e-mails masked."),
     ] = False,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates",
+            help="Folder with sms.txt and email.txt (default: mappings/notices/ of the mappings).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Citizens' notices of a batch: per receiving unit, whom to tell where their dossier went (xlsx), and a
     CSV for an SMS / mail gateway. The files hold personal data: owner-only permissions."""
     from handover.exports.notices import write_notices_from_url
 
-    result = write_notices_from_url(db, batch_id, out, masked=masked)
+    result = write_notices_from_url(db, batch_id, out, masked=masked, templates_folder=templates)
     if as_json:
         _print_json(
             {

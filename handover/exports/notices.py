@@ -603,15 +603,21 @@ def write_notices(
 
 
 def write_notices_from_url(
-    db_url: str, batch_id: str, out_dir: Path, *, masked: bool = False
+    db_url: str,
+    batch_id: str,
+    out_dir: Path,
+    *,
+    masked: bool = False,
+    templates_folder: Path | None = None,
 ) -> NoticesResult:
-    """:func:`write_notices` for a database URL (what ``handover export notices`` calls)."""
+    """:func:`write_notices` for a database URL (what ``handover export notices`` calls); the templates of
+    ``templates_folder`` (default :func:`templates_dir`)."""
     from sqlalchemy import create_engine
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     from handover.target.db import require_existing
 
-    templates = load_templates()  # a broken template fails before the database is opened
+    templates = load_templates(templates_folder)  # a broken template fails before the database is opened
     try:
         engine = create_engine(db_url)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:

@@ -356,3 +356,31 @@ def test_notices_on_every_database(any_db_url: str, tmp_path: Path) -> None:
     for unit in result.units:
         rows = _sheet_rows(unit.workbook, NOTICE_SHEET) + _sheet_rows(unit.workbook, CONTACTLESS_SHEET)
         assert len(rows) == got[unit.code]
+
+
+@pytest.mark.slow
+def test_templates_of_a_province(demo_dir: Path, tmp_path: Path) -> None:
+    """--templates: an accented SMS goes as UCS-2 with its part count; a broken template stops before any file."""
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "sms.txt").write_text("Hồ sơ {ma_ho_so} của {ho_ten} đã chuyển về {don_vi_moi}.\n", "utf-8")
+    (folder / "email.txt").write_text("Tiêu đề: Hồ sơ {ma_ho_so}\nKính gửi {ho_ten}.\n", "utf-8")
+    result = _export(demo_dir / "target.db", tmp_path / "out", "--templates", str(folder))
+    gateway = _gateway(Path(result["folder"]))
+    sms = [g for g in gateway if g["kenh"] == "sms"]
+    assert sms and all(g["ma_hoa"] == "UCS-2" for g in sms)
+    for line in sms:
+        units = len(line["noi_dung"].encode("utf-16-le")) // 2
+        assert int(line["so_phan"]) == (1 if units <= 70 else -(-units // 67))
+        assert line["nhieu_phan"] == ("có" if units > 70 else "không")
+    assert any(g["nhieu_phan"] == "có" for g in sms)
+    email = next(g for g in gateway if g["kenh"] == "email")
+    assert email["tieu_de"] == f"Hồ sơ {email['ma_ho_so']}"
+
+    (folder / "sms.txt").write_text("Hồ sơ {ma_hs}", "utf-8")
+    db, out = _url(demo_dir / "target.db"), str(tmp_path / "b")
+    args = ["export", "notices", BATCH, "--db", db, "--out", out, "--templates", str(folder)]
+    broken = runner.invoke(app, args)
+    assert broken.exit_code == ConfigError.exit_code
+    assert "ma_hs" in broken.output and "sms.txt" in broken.output
+    assert not (tmp_path / "b").exists()
