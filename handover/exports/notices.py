@@ -33,9 +33,10 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine, select
 
@@ -352,14 +353,16 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """``data`` to ``path`` with mode 0600 from the first byte (a temporary file renamed into place)."""
+@contextmanager
+def _private_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file for ``path``, mode 0600 from its first byte whatever the umask: written under a temporary
+    name and renamed into place when the block ends without an error (removed when it fails)."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -405,10 +408,9 @@ class _UnitBook:
         self.counts[sheet] += 1
         ws.append([value_cell(ws, v) for v in (self.counts[sheet], *cells)])
 
-    def save(self) -> bytes:
-        buffer = io.BytesIO()
-        self.wb.save(buffer)
-        return buffer.getvalue()
+    def save(self, path: Path) -> None:
+        with _private_file(path) as fh:
+            self.wb.save(fh)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -481,6 +483,8 @@ def write_notices(
 
     templates = templates or load_templates()
     provinces = Reference.load(mappings_dir() / "units").new_provinces
+    with engine.connect() as conn, guarded(f"batch {batch_id}"):
+        batch_info(conn, batch_id)  # an unknown batch stops here: no folder made, no earlier file removed
     folder = _private_dir(Path(out_dir) / PERSONAL_DIR)
     _clear(folder, PERSONAL_TAG)
     masked_folder = _private_dir(Path(out_dir) / MASKED_DIR) if masked else None
@@ -488,12 +492,16 @@ def write_notices(
         _clear(masked_folder, MASKED_TAG)
 
     books: dict[Unit, list[_UnitBook]] = {}
-    gateway = io.StringIO()
-    writer = csv.writer(gateway, lineterminator="\r\n")
-    writer.writerow(_GATEWAY_HEADER)
+    gateway_path = folder / GATEWAY_FILE
     sms = multipart = emails = 0
-    with engine.connect() as conn, guarded(f"the loaded dossiers of batch {batch_id}"):
-        batch_info(conn, batch_id)
+    with (
+        engine.connect() as conn,
+        guarded(f"the loaded dossiers of batch {batch_id}"),
+        _private_file(gateway_path) as raw,
+        io.TextIOWrapper(raw, encoding="utf-8", newline="") as gateway,
+    ):
+        writer = csv.writer(gateway, lineterminator="\r\n")
+        writer.writerow(_GATEWAY_HEADER)
         for row in iter_loaded_dossiers(conn, batch_id):
             unit = receiving_unit(row, provinces)
             pair = books.get(unit)
@@ -551,6 +559,7 @@ def write_notices(
                 )
             if email:
                 emails += 1
+                body = templates.email_body.format(**values)
                 writer.writerow(
                     spreadsheet_safe(v)
                     for v in (
@@ -560,9 +569,9 @@ def write_notices(
                         "",
                         email,
                         templates.email_subject.format(**values),
-                        templates.email_body.format(**values),
+                        body,
                         "UTF-8",
-                        len(templates.email_body.format(**values)),
+                        len(body),
                         1,
                         "không",
                     )
@@ -572,11 +581,11 @@ def write_notices(
     for unit in sorted(books, key=lambda u: (u.kind != "commune", u.code, u.name)):
         plain, *rest = books[unit]
         path = folder / f"{unit.stem}-thong-bao-{PERSONAL_TAG}.xlsx"
-        _write_private(path, plain.save())
+        plain.save(path)
         masked_path = None
         if rest:
             masked_path = masked_folder / f"{unit.stem}-thong-bao-{MASKED_TAG}.xlsx"  # type: ignore[operator]
-            _write_private(masked_path, rest[0].save())
+            rest[0].save(masked_path)
         units.append(
             UnitNotices(
                 code=unit.code,
@@ -588,8 +597,6 @@ def write_notices(
                 masked_workbook=masked_path,
             )
         )
-    gateway_path = folder / GATEWAY_FILE
-    _write_private(gateway_path, gateway.getvalue().encode("utf-8"))
     return NoticesResult(
         batch_id=batch_id,
         folder=folder,

@@ -247,6 +247,7 @@ def test_unknown_batch_and_broken_template(demo_dir: Path, tmp_path: Path) -> No
     )
     assert result.exit_code == 9
     assert "no-such" in result.output
+    assert not (tmp_path / PERSONAL_DIR).exists()
     folder = tmp_path / "templates"
     folder.mkdir()
     (folder / "sms.txt").write_text("Ho so {ma_hs}", encoding="utf-8")
