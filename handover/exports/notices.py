@@ -275,13 +275,13 @@ def _slug(value: str) -> str:
 
 def receiving_unit(row: dict[str, Any], provinces: dict[str, str]) -> Unit:
     """The unit a loaded dossier goes to: the department for ``province_dept`` procedures, else the commune.
-    The address is the unit's place in the new province (the reference holds no street addresses)."""
+    The address is the unit's place in the new province (the reference holds no street addresses): the
+    commune's People's Committee and the province, or the department's province."""
     province_code = clean(row.get("new_province_code"))
     province = provinces.get(province_code, "")
     if row.get("handling_level") == PROVINCE_DEPT and clean(row.get("handling_agency")):
         name = clean(row["handling_agency"])
-        address = ", ".join(p for p in (name, province) if p)
-        return Unit(province_code or "tinh", name, address, "department")
+        return Unit(province_code or "tinh", name, province or name, "department")
     name = clean(row.get("new_commune_name")) or "Chưa rõ xã/phường"
     address = ", ".join(p for p in (f"UBND {name}", province) if p)
     return Unit(clean(row.get("new_commune_code")) or "khong-ma", name, address, "commune")
