@@ -21,13 +21,12 @@ UTC time stamp with the time zone first), so the time of day is always ``000000`
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -249,7 +248,7 @@ def handover_day(finished: datetime | None) -> date | None:
     if finished is None:
         return None
     if finished.tzinfo is None:
-        finished = finished.replace(tzinfo=timezone.utc)
+        finished = finished.replace(tzinfo=UTC)
     return finished.astimezone(LOCAL_TZ).date()
 
 
@@ -275,7 +274,7 @@ class _AtomicFile:
         self.path = path
         fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         os.chmod(self.tmp, 0o600)
-        self.file = io.open(fd, "w", encoding="utf-8", newline="")
+        self.file = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed by commit / discard)
 
     def commit(self) -> None:
         self.file.flush()
@@ -290,23 +289,26 @@ class _AtomicFile:
 
 def export_portal(engine: Engine, batch_id: str, out_dir: Path) -> PortalExport:
     """Write the portal files of ``batch_id`` to ``out_dir``; :class:`BatchNotFoundError` for an unknown batch."""
+    from handover.reports import batch_file_stem
     from handover.reports.queries import batch_info, guarded
     from handover.resources import mappings_dir
     from handover.units.reference import Reference
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     provinces = Reference.load(mappings_dir() / "units").new_provinces
-    jsonl_path = out_dir / f"{batch_id}-portal.jsonl"
-    csv_path = out_dir / f"{batch_id}-portal.csv"
+    out_dir = Path(out_dir)
+    stem = batch_file_stem(batch_id)
+    jsonl_path = out_dir / f"{stem}-portal.jsonl"
+    csv_path = out_dir / f"{stem}-portal.csv"
     schema_path = out_dir / SCHEMA_FILE
-    files = [_AtomicFile(jsonl_path), _AtomicFile(csv_path), _AtomicFile(schema_path)]
-    jsonl, table, schema = files
+    files: list[_AtomicFile] = []
     count = 0
     try:
         with guarded("the batch's dossiers"), engine.connect() as conn:
-            info = batch_info(conn, batch_id)
+            info = batch_info(conn, batch_id)  # before any file: an unknown batch writes nothing
             day = handover_day(info.finished_at or info.started_at)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            files += [_AtomicFile(jsonl_path), _AtomicFile(csv_path), _AtomicFile(schema_path)]
+            jsonl, table, schema = files
             writer = csv.writer(table.file, lineterminator="\r\n")
             writer.writerow(FIELDS)
             for row in iter_loaded_dossiers(conn, batch_id):
