@@ -99,7 +99,6 @@ class PortalDossier(BaseModel):
 
 
 FIELDS: tuple[str, ...] = tuple(PortalDossier.model_fields)
-LIST_FIELDS = frozenset({"PhiLePhi", "DanhSachGiayTo"})
 
 
 @dataclass(frozen=True)
