@@ -71,6 +71,10 @@ app.add_typer(units_app, name="units")
 app.add_typer(sources_app, name="sources")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
+export_app = _Typer(
+    help="Files for other systems, read back from the target after a batch.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
 
 # emoji codes off: a cell reading ":warning:" prints as written
 console = Console(emoji=False)
@@ -843,6 +847,32 @@ def report(
     table.add_row("Workbook (officials)", _lit(paths.workbook))
     table.add_row("HTML transfer report (auditors)", _lit(paths.html))
     console.print(table)
+
+
+# ==========================================================================================================
+# export  (one function per command: handover/exports/)
+# ==========================================================================================================
+
+
+@export_app.command("portal")
+def export_portal(
+    batch_id: Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")],
+    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the portal files.")] = Path("exports"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the national portal's sync records (DongBoHoSoMC) of the dossiers a batch loaded: JSON lines, CSV
+    and the JSON Schema."""
+    from handover.exports.portal import export_portal_from_url
+
+    result = export_portal_from_url(db, batch_id, out)
+    files = {"jsonl": str(result.jsonl), "csv": str(result.csv), "schema": str(result.schema)}
+    if as_json:
+        _print_json({"batch_id": batch_id, "dossiers": result.dossiers, **files})
+        return
+    console.print(f"Portal records of batch [bold]{_lit(batch_id)}[/bold]: {result.dossiers} dossiers")
+    for kind, path in files.items():
+        console.print(f"  {kind}: [bold]{_lit(path)}[/bold]")
 
 
 # ==========================================================================================================
