@@ -223,7 +223,6 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     engine,
                     list(settings.resolver.decisions.values()),
                     settings.resolver.ref,
-                    batch_id=batch_id,
                     sources=[s.id for s in cfg.sources],
                 )
         lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()

@@ -432,17 +432,18 @@ def _reference() -> Reference:
 
 
 def check_run_decisions(
-    engine: Engine, decisions: Sequence[Decision], ref: Reference, *, batch_id: str, sources: Iterable[str]
+    engine: Engine, decisions: Sequence[Decision], ref: Reference, *, sources: Iterable[str]
 ) -> None:
     """Refuse (:class:`MapError`) the run's decisions that answer no review row of an earlier batch of its
-    ``sources`` in the target, or name a commune the row does not allow; checked before anything loads."""
+    ``sources`` in the target, or name a commune the row does not allow; checked before anything loads. The
+    run's own batch counts too: a resumed run's ledger holds only what it committed, and a re-run under the same id
+    with changed decisions is refused later as a changed configuration."""
     if not decisions:
         return
     with engine.connect() as conn:
         rows = review_rows(
             conn,
             sources=list(sources),
-            exclude_batch=batch_id,
             keys={d.dossier_code for d in decisions},
         )
     _, problems = check_decisions(
