@@ -1,2 +1,3 @@
-"""Files made from a batch's loaded rows for the world around the target: the national portal's sync records
-(:mod:`handover.exports.portal`) and the citizens' notices (:mod:`handover.exports.notices`)."""
+"""Files for other systems, read back from the target database after a batch (``handover export ...``): the
+national portal's sync records (:mod:`handover.exports.portal`) and the citizens' notices
+(:mod:`handover.exports.notices`)."""
