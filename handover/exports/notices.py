@@ -1,7 +1,7 @@
 """Citizens' notices of a batch: whom to tell that their dossier moved, where to, and until when.
 
-Read back from the target (the batch's ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
-reports join them, :mod:`handover.reports.queries`), one line per loaded dossier, grouped by **receiving unit**:
+Read back from the target (the batch's ledger rows with disposition ``loaded``, joined to ``dossiers``: the
+portal export's :func:`handover.exports.portal.iter_loaded_dossiers`), one line per loaded dossier, grouped by **receiving unit**:
 the new commune (procedures handled at commune level), or the provincial department the routing table names
 (``handling_level = province_dept``: ``handling_agency`` of the new province).
 
@@ -38,12 +38,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 
 from handover.errors import ConfigError
-from handover.reports.queries import _dossier_join, _loaded, batch_info, guarded
+from handover.exports.portal import LEVEL_PROVINCE, iter_loaded_dossiers
+from handover.reports.queries import batch_info, guarded
 from handover.safe import spreadsheet_safe
-from handover.target.schema import dossiers
 from handover.text import clean, mask_id
 
 PERSONAL_DIR = "thong-bao-DU-LIEU-CA-NHAN"
@@ -55,7 +55,6 @@ NOTICE_SHEET = "thong-bao"
 CONTACTLESS_SHEET = "khong-lien-lac-duoc"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-PROVINCE_DEPT = "province_dept"
 
 # ---------------------------------------------------------------------------------------------------------
 # contacts
@@ -231,27 +230,6 @@ def load_templates(folder: Path | None = None) -> Templates:
 # the rows
 # ---------------------------------------------------------------------------------------------------------
 
-_COLUMNS = (
-    "source_system",
-    "dossier_code",
-    "procedure_code",
-    "procedure_name",
-    "applicant_name",
-    "applicant_id",
-    "phone",
-    "email",
-    "address",
-    "received_date",
-    "due_date",
-    "handling_level",
-    "handling_agency",
-    "old_district_name",
-    "old_commune_name",
-    "new_province_code",
-    "new_commune_code",
-    "new_commune_name",
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Unit:
@@ -279,29 +257,12 @@ def receiving_unit(row: dict[str, Any], provinces: dict[str, str]) -> Unit:
     commune's People's Committee and the province, or the department's province."""
     province_code = clean(row.get("new_province_code"))
     province = provinces.get(province_code, "")
-    if row.get("handling_level") == PROVINCE_DEPT and clean(row.get("handling_agency")):
+    if row.get("handling_level") == LEVEL_PROVINCE and clean(row.get("handling_agency")):
         name = clean(row["handling_agency"])
         return Unit(province_code or "tinh", name, province or name, "department")
     name = clean(row.get("new_commune_name")) or "Chưa rõ xã/phường"
     address = ", ".join(p for p in (f"UBND {name}", province) if p)
     return Unit(clean(row.get("new_commune_code")) or "khong-ma", name, address, "commune")
-
-
-def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
-    """The batch's loaded dossiers (ledger disposition ``loaded``), with what a notice needs, by code."""
-    d = dossiers.c
-    stmt = (
-        select(*(d[c] for c in _COLUMNS))
-        .select_from(_dossier_join())
-        .where(_loaded("dossier", batch_id))
-        .order_by(d.dossier_code, d.source_system)
-    )
-    result = conn.execute(stmt.execution_options(yield_per=1000))
-    try:
-        for row in result.mappings():
-            yield dict(row)
-    finally:
-        result.close()
 
 
 def _day(value: Any) -> str:

@@ -212,6 +212,8 @@ _COLUMNS = (
     "handling_agency",
     "old_district_code",
     "old_district_name",
+    "old_commune_name",  # the notices (handover.exports.notices) read the same rows
+    "address",
     "new_province_code",
     "new_commune_code",
     "new_commune_name",
