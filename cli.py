@@ -71,6 +71,12 @@ app.add_typer(units_app, name="units")
 app.add_typer(sources_app, name="sources")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
+export_app = _Typer(
+    help="Files for other systems, read back from the target after a batch.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
+review_app = _Typer(help="Officials' decisions from the workbook's review sheet.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
 
 # emoji codes off: a cell reading ":warning:" prints as written
 console = Console(emoji=False)
@@ -852,6 +858,74 @@ def report(
     console.print(table)
     for notice in paths.notices:
         err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
+
+
+@review_app.command("import")
+def review_import(
+    workbook: Annotated[
+        Path, typer.Argument(help="The batch's workbook with decisions filled in “Cần xem xét”.")
+    ],
+    db: Annotated[
+        str, typer.Option("--db", help="SQLAlchemy URL of the target database the batch ran into.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The decisions CSV to write.")] = Path("decisions.csv"),
+    batch: Annotated[
+        str | None,
+        typer.Option("--batch", help="The batch id; default: the one on the workbook's summary sheet."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the decided rows of the review sheet against the batch's review rows; write the decisions CSV.
+
+    Exits 2, writing nothing, when any decision is refused (no such review row, a commune the row does not allow,
+    a row decided twice differently)."""
+    from handover.units.decisions import import_review
+
+    result = import_review(workbook, out, db, batch_id=batch)
+    if as_json:
+        _print_json(
+            {
+                "workbook": str(result.workbook),
+                "batch_id": result.batch_id,
+                "out": str(result.out),
+                "decisions": len(result.decisions),
+                "records": result.records,
+            }
+        )
+        return
+    console.print(
+        f"{len(result.decisions)} decision(s) of batch {_lit(result.batch_id)} checked "
+        f"({result.records} for records) → {_lit(result.out)}"
+    )
+    console.print(
+        f'Next: name it under \\[mapping] decisions = ["{_lit(result.out.name)}"] and run the batch under a new id.'
+    )
+
+
+# ==========================================================================================================
+# export  (one function per command: handover/exports/)
+# ==========================================================================================================
+
+
+@export_app.command("portal")
+def export_portal(
+    batch_id: Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")],
+    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the portal files.")] = Path("exports"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the national portal's sync records (DongBoHoSoMC) of the dossiers a batch loaded: JSON lines, CSV
+    and the JSON Schema."""
+    from handover.exports.portal import export_portal_from_url
+
+    result = export_portal_from_url(db, batch_id, out)
+    files = {"jsonl": str(result.jsonl), "csv": str(result.csv), "schema": str(result.schema)}
+    if as_json:
+        _print_json({"batch_id": batch_id, "dossiers": result.dossiers, **files})
+        return
+    console.print(f"Portal records of batch [bold]{_lit(batch_id)}[/bold]: {result.dossiers} dossiers")
+    for kind, path in files.items():
+        console.print(f"  {kind}: [bold]{_lit(path)}[/bold]")
 
 
 # ==========================================================================================================

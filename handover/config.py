@@ -156,7 +156,7 @@ class MappingConfig(BaseModel):
     rules: list[Path] = Field(
         default_factory=list, description="Province rule files for split communes (CSV)."
     )
-    decisions: list[Path] = Field(default_factory=list, description="Manual per-row decisions (CSV).")
+    decisions: list[Path] = Field(default_factory=list, description="Manual per-row decisions (CSV, .xlsx).")
     procedures: Path | None = Field(None, description="Routing table; default: the shipped procedures.csv.")
     dir: Path | None = Field(
         None,

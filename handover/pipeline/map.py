@@ -147,7 +147,11 @@ def _fill_official_names(frame: pd.DataFrame, resolver: UnitResolver) -> None:
 def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
     """Resolve units, route, normalise status and flag due dates for one chunk."""
     frame = chunk.frame
-    units = settings.resolver.resolve_frame(frame)
+    if chunk.entity is Entity.RECORD and settings.resolver.decisions:
+        # a record's decision names its key record_type/record_number where a dossier's names dossier_code
+        units = settings.resolver.resolve_frame(frame.assign(dossier_code=natural_keys(frame, chunk.entity)))
+    else:
+        units = settings.resolver.resolve_frame(frame)
     for col in units.columns:
         if col.startswith("old_"):
             # keep what the source said when the resolver found nothing

@@ -259,6 +259,15 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             from handover.target.writers import Wire
 
             engine = open_target(cfg.target.url)
+            if settings.resolver.decisions:  # each decision answers a review row of an earlier batch
+                from handover.units.decisions import check_run_decisions
+
+                check_run_decisions(
+                    engine,
+                    list(settings.resolver.decisions.values()),
+                    settings.resolver.ref,
+                    sources=[s.id for s in cfg.sources],
+                )
         lock = batch_lock(engine, batch_id) if engine is not None else nullcontext()
         with (
             lock as held,

@@ -23,9 +23,15 @@ class ReportPaths(NamedTuple):
     notices: tuple[str, ...] = ()  # edited files kept, and the new file written instead of each
 
 
+def batch_file_stem(batch_id: str) -> str:
+    """The batch id as the start of a file name: anything but letters, digits, ``.``, ``-`` and ``_`` becomes
+    ``_`` (no path separator, no leading dot)."""
+    return re.sub(r"[^\w.-]+", "_", batch_id).strip("._") or "batch"
+
+
 def report_paths(batch_id: str, out_dir: Path) -> ReportPaths:
     """File names of a batch's reports: ``<batch>-doi-soat.xlsx`` and ``<batch>-transfer-report.html``."""
-    safe = re.sub(r"[^\w.-]+", "_", batch_id).strip("._") or "batch"
+    safe = batch_file_stem(batch_id)
     out_dir = Path(out_dir)
     return ReportPaths(out_dir / f"{safe}-doi-soat.xlsx", out_dir / f"{safe}-transfer-report.html")
 

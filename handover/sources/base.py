@@ -786,13 +786,21 @@ def _repair_digits(values: Any, fix: Any, is_id: bool) -> tuple[Any, list[tuple[
     import numpy as np
 
     joined = "".join(values) if _str_array(values) else None
-    if not is_id and joined is not None and joined.isascii() and (joined.isdigit() or not joined):
-        # every cell is ASCII digits or empty: the phone repair is a length test
+    if joined is not None and joined.isascii() and (joined.isdigit() or not joined):
+        # every cell is ASCII digits or empty: only the short ones can need a repair
         lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        hit = np.flatnonzero(lengths == 9)
-        hit = hit[[values[i][0] != "0" for i in hit]] if len(hit) else hit
         out = values.copy()
         out[lengths == 0] = None
+        done: list[tuple[int, int]] = []
+        if is_id:
+            for i in np.flatnonzero((lengths == 10) | (lengths == 11)):
+                value, zeros = fix(values[i])
+                if zeros:
+                    out[i] = value
+                    done.append((int(i), int(zeros)))
+            return out, done
+        hit = np.flatnonzero(lengths == 9)
+        hit = hit[[values[i][0] != "0" for i in hit]] if len(hit) else hit
         for i in hit:
             out[i] = "0" + values[i]
         return out, [(int(i), 1) for i in hit]

@@ -101,7 +101,11 @@ def load_rules(path: Path, ref: Reference) -> list[Rule]:
 
 def load_decisions(path: Path, ref: Reference) -> list[Decision]:
     """Read and validate a decisions file (columns source_system, dossier_code, new_commune_code[, note]); dossier
-    codes in canonical form (:func:`handover.keys.canonical_key`), as the extract stage writes them."""
+    codes in canonical form (:func:`handover.keys.canonical_key`), as the extract stage writes them. For a record
+    row, ``dossier_code`` holds its key ``record_type/record_number``. A workbook (``.xlsx``) is read as its
+    review sheet's decided rows (:func:`handover.units.decisions.read_workbook_decisions`)."""
+    if Path(path).suffix.lower() == ".xlsx":
+        return _workbook_decisions(Path(path), ref)
     decisions: list[Decision] = []
     for line, row in _read(path, DECISION_COLUMNS, "decisions"):
         new = row["new_commune_code"]
@@ -136,3 +140,23 @@ def load_decisions(path: Path, ref: Reference) -> list[Decision]:
             )
         )
     return decisions
+
+
+def _workbook_decisions(path: Path, ref: Reference) -> list[Decision]:
+    from handover.units.decisions import read_workbook_decisions, refuse, where
+
+    read = read_workbook_decisions(path)
+    problems = list(read.problems)
+    problems += [
+        f"{where(d)}: {d.new_commune_code!r} is not the code of a new commune (2025 scheme)"
+        for d in read.decisions
+        if d.new_commune_code not in ref.new_communes
+    ]
+    if problems:
+        raise refuse(
+            problems,
+            path,
+            what="not commune codes",
+            hint='Correct those cells of the review sheet; look a commune up with: handover units lookup "<name>"',
+        )
+    return read.decisions

@@ -1,0 +1,1 @@
+"""Files for other systems, read back from the target database after a batch (``handover export ...``)."""

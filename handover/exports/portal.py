@@ -1,0 +1,348 @@
+"""The national public-service portal's sync file (DongBoHoSoMC) for the dossiers a batch handed over.
+
+``handover export portal BATCH_ID --db URL --out DIR`` writes, read back from the target database only:
+
+* ``<batch>-portal.jsonl``: one :class:`PortalDossier` a line, in the portal's field names;
+* ``<batch>-portal.csv``: the same records, the lists (``PhiLePhi``, ``DanhSachGiayTo``) as JSON text, every
+  text cell guarded against formulas (:func:`handover.safe.spreadsheet_safe`);
+* ``portal.schema.json``: the JSON Schema of :class:`PortalDossier`, that the JSON lines validate against.
+
+Only the dossiers the batch loaded (its ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
+reports read them, :mod:`handover.reports.queries`). Records are sorted by ``MaHoSo`` (then source) in byte
+order on every database and carry no time stamp of the export: the same target gives the same bytes. Each file
+is written to a temporary file beside it and renamed into place; the files hold personal data (ID numbers,
+phones) and are created readable by their owner only.
+
+Dates are ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh. The target stores dates only (``DATE`` columns:
+:func:`handover.sources.cells.parse_date` keeps the local calendar day of a source value, converting a vendor
+UTC time stamp with the time zone first), so the time of day is always ``000000``: local midnight of the day.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, Engine, select
+
+from handover.safe import spreadsheet_safe
+from handover.sources.cells import LOCAL_TZ
+
+SCHEMA_FILE = "portal.schema.json"
+DATE_PATTERN = r"^\d{14}$"
+LEVEL_PROVINCE = "province_dept"
+
+
+class PortalFee(BaseModel):
+    """One fee of the dossier (PhiLePhi item)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    TenPhiLePhi: str = Field(description="Name of the fee, as the source gives it (Vietnamese).")
+    SoTien: int | float = Field(description="Amount in Vietnamese đồng.")
+
+
+class PortalDocument(BaseModel):
+    """One submitted document of the dossier (DanhSachGiayTo item)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    TenGiayTo: str = Field(description="Name of the document.")
+    DuongDanTepTin: str | None = Field(default=None, description="Path of the scanned file, when stored.")
+    MaBamSHA256: str | None = Field(default=None, description="SHA-256 of the scanned file, when stored.")
+
+
+class PortalDossier(BaseModel):
+    """A dossier in the national portal's sync shape (DongBoHoSoMC), after the handover."""
+
+    model_config = ConfigDict(extra="forbid", title="DongBoHoSoMC")
+
+    MaHoSo: str = Field(description="Dossier code.")
+    MaTTHC: str | None = Field(description="Procedure code.")
+    TenTTHC: str | None = Field(description="Procedure name.")
+    MaLinhVuc: str | None = Field(description="Sector code.")
+    TenLinhVuc: str | None = Field(description="Sector name.")
+    ChuHoSo: str | None = Field(description="Applicant's name.")
+    LoaiDoiTuong: Literal[1, 2] | None = Field(description="1 citizen, 2 business.")
+    MaDoiTuong: str | None = Field(description="Applicant's ID number (CCCD/CMND) or tax code.")
+    SoDienThoai: str | None = Field(description="Applicant's phone.")
+    Email: str | None = Field(description="Applicant's e-mail.")
+    TrichYeuHoSo: str | None = Field(description="Summary of the request.")
+    NgayTiepNhan: str | None = Field(
+        description="Received, yyyyMMddHHmmss in Asia/Ho_Chi_Minh.", pattern=DATE_PATTERN
+    )
+    NgayHenTra: str | None = Field(
+        description="Due, yyyyMMddHHmmss in Asia/Ho_Chi_Minh.", pattern=DATE_PATTERN
+    )
+    TrangThaiHoSo: str | None = Field(description="Status code of the portal (statuses.csv).")
+    NgayTra: str | None = Field(
+        description="Result returned, yyyyMMddHHmmss in Asia/Ho_Chi_Minh.", pattern=DATE_PATTERN
+    )
+    HinhThuc: Literal[1, 2, 3] | None = Field(description="1 in person, 2 online, 3 by post.")
+    DonViXuLy: str = Field(
+        description="The handling unit after the handover: the new commune (name and code), or the provincial "
+        "department for procedures routed to the province."
+    )
+    GhiChu: str = Field(
+        description="The handover, in Vietnamese: from which office to which unit, when, batch."
+    )
+    PhiLePhi: list[PortalFee] = Field(description="Fees of the dossier.")
+    DanhSachGiayTo: list[PortalDocument] = Field(description="Submitted documents (scanned files).")
+
+
+FIELDS: tuple[str, ...] = tuple(PortalDossier.model_fields)
+
+
+@dataclass(frozen=True)
+class PortalExport:
+    """What :func:`export_portal` wrote."""
+
+    batch_id: str
+    jsonl: Path
+    csv: Path
+    schema: Path
+    dossiers: int
+
+
+def portal_date(value: date | datetime | str | None) -> str | None:
+    """A target date → ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh: a date is local midnight (``...000000``); an
+    aware datetime is converted to local time; a naive one is taken as local."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(LOCAL_TZ)
+        return value.strftime("%Y%m%d%H%M%S")
+    return value.strftime("%Y%m%d") + "000000"
+
+
+def handling_unit(row: dict[str, Any], province_names: dict[str, str]) -> str:
+    """DonViXuLy: ``"Xã Bảo Thắng (02905)"``, or for a procedure routed to the province
+    ``"Sở Công Thương, Tỉnh Lào Cai (15)"``."""
+    if row.get("handling_level") == LEVEL_PROVINCE and row.get("handling_agency"):
+        code = row.get("new_province_code")
+        province = province_names.get(code or "", "")
+        where = " ".join(p for p in (province, f"({code})" if code else "") if p)
+        return f"{row['handling_agency']}, {where}" if where else str(row["handling_agency"])
+    name, code = row.get("new_commune_name"), row.get("new_commune_code")
+    return " ".join(p for p in (name or "", f"({code})" if code else "") if p)
+
+
+def handover_note(row: dict[str, Any], unit: str, day: date | None, batch_id: str) -> str:
+    """GhiChu: the handover in Vietnamese."""
+    office = row.get("old_district_name") or "huyện cũ"
+    if row.get("old_district_code"):
+        office = f"{office} ({row['old_district_code']})"
+    when = f" ngày {day.strftime('%d/%m/%Y')}" if day else ""
+    return (
+        f"Hồ sơ bàn giao từ {office}, đơn vị cấp huyện đã kết thúc hoạt động, sang {unit}{when}, "
+        f"theo đợt chuyển giao {batch_id}."
+    )
+
+
+def _code(value: Any, allowed: tuple[int, ...]) -> int | None:
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() and int(text) in allowed else None
+
+
+def _amount(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def to_portal(
+    row: dict[str, Any], province_names: dict[str, str], day: date | None, batch_id: str
+) -> PortalDossier:
+    """One loaded ``dossiers`` row → its portal record."""
+    unit = handling_unit(row, province_names)
+    fee = row.get("fee")
+    return PortalDossier(
+        MaHoSo=row["dossier_code"],
+        MaTTHC=row.get("procedure_code"),
+        TenTTHC=row.get("procedure_name"),
+        MaLinhVuc=row.get("sector_code"),
+        TenLinhVuc=row.get("sector_name"),
+        ChuHoSo=row.get("applicant_name"),
+        LoaiDoiTuong=_code(row.get("applicant_type"), (1, 2)),
+        MaDoiTuong=row.get("applicant_id"),
+        SoDienThoai=row.get("phone"),
+        Email=row.get("email"),
+        TrichYeuHoSo=row.get("summary"),
+        NgayTiepNhan=portal_date(row.get("received_date")),
+        NgayHenTra=portal_date(row.get("due_date")),
+        TrangThaiHoSo=row.get("status_code"),
+        NgayTra=portal_date(row.get("returned_date")),
+        HinhThuc=_code(row.get("channel"), (1, 2, 3)),
+        DonViXuLy=unit,
+        GhiChu=handover_note(row, unit, day, batch_id),
+        PhiLePhi=[] if fee is None else [PortalFee(TenPhiLePhi="Phí, lệ phí", SoTien=_amount(fee))],
+        DanhSachGiayTo=[],
+    )
+
+
+_COLUMNS = (
+    "source_system",
+    "dossier_code",
+    "procedure_code",
+    "procedure_name",
+    "sector_code",
+    "sector_name",
+    "applicant_name",
+    "applicant_type",
+    "applicant_id",
+    "phone",
+    "email",
+    "summary",
+    "received_date",
+    "due_date",
+    "returned_date",
+    "status_code",
+    "channel",
+    "fee",
+    "handling_level",
+    "handling_agency",
+    "old_district_code",
+    "old_district_name",
+    "new_province_code",
+    "new_commune_code",
+    "new_commune_name",
+)
+
+
+def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
+    """The batch's loaded dossiers (ledger disposition ``loaded``), sorted by dossier code then source in byte
+    order on every database (PostgreSQL compares with the "C" collation, MariaDB's columns are binary)."""
+    from handover.reports.queries import YIELD_PER, _dossier_join, _loaded
+    from handover.target.schema import dossiers
+
+    d = dossiers.c
+    order = [d.dossier_code, d.source_system]
+    if conn.dialect.name == "postgresql":
+        order = [c.collate("C") for c in order]
+    stmt = (
+        select(*(getattr(d, c) for c in _COLUMNS))
+        .select_from(_dossier_join())
+        .where(_loaded("dossier", batch_id))
+        .order_by(*order)
+    )
+    result = conn.execute(stmt.execution_options(yield_per=YIELD_PER))
+    try:
+        for row in result.mappings():
+            yield dict(row)
+    finally:
+        result.close()
+
+
+def handover_day(finished: datetime | None) -> date | None:
+    """The local calendar day of the batch's end (the target stores UTC without a zone)."""
+    if finished is None:
+        return None
+    if finished.tzinfo is None:
+        finished = finished.replace(tzinfo=UTC)
+    return finished.astimezone(LOCAL_TZ).date()
+
+
+def schema_json() -> str:
+    """The JSON Schema of :class:`PortalDossier`, as written to ``portal.schema.json``."""
+    schema = PortalDossier.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return spreadsheet_safe(value)
+
+
+class _AtomicFile:
+    """A text file written beside its final path and renamed into place by :meth:`commit` (owner-only)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.chmod(self.tmp, 0o600)
+        self.file = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed by commit / discard)
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.file.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
+def export_portal(engine: Engine, batch_id: str, out_dir: Path) -> PortalExport:
+    """Write the portal files of ``batch_id`` to ``out_dir``; :class:`BatchNotFoundError` for an unknown batch."""
+    from handover.reports import batch_file_stem
+    from handover.reports.queries import batch_info, guarded
+    from handover.resources import mappings_dir
+    from handover.units.reference import Reference
+
+    provinces = Reference.load(mappings_dir() / "units").new_provinces
+    out_dir = Path(out_dir)
+    stem = batch_file_stem(batch_id)
+    jsonl_path = out_dir / f"{stem}-portal.jsonl"
+    csv_path = out_dir / f"{stem}-portal.csv"
+    schema_path = out_dir / SCHEMA_FILE
+    files: list[_AtomicFile] = []
+    count = 0
+    try:
+        with guarded("the batch's dossiers"), engine.connect() as conn:
+            info = batch_info(conn, batch_id)  # before any file: an unknown batch writes nothing
+            day = handover_day(info.finished_at or info.started_at)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            files += [_AtomicFile(jsonl_path), _AtomicFile(csv_path), _AtomicFile(schema_path)]
+            jsonl, table, schema = files
+            writer = csv.writer(table.file, lineterminator="\r\n")
+            writer.writerow(FIELDS)
+            for row in iter_loaded_dossiers(conn, batch_id):
+                data = to_portal(row, provinces, day, batch_id).model_dump(mode="json")
+                jsonl.file.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+                writer.writerow([_csv_cell(data[f]) for f in FIELDS])
+                count += 1
+        schema.file.write(schema_json())
+        for f in files:
+            f.commit()
+    except BaseException:
+        for f in files:
+            if Path(f.tmp).exists():
+                f.discard()
+        raise
+    return PortalExport(batch_id=batch_id, jsonl=jsonl_path, csv=csv_path, schema=schema_path, dossiers=count)
+
+
+def export_portal_from_url(db_url: str, batch_id: str, out_dir: Path) -> PortalExport:
+    """:func:`export_portal` for a database URL (what ``handover export portal`` calls)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from handover.errors import ConfigError
+    from handover.target.db import require_existing
+
+    try:
+        engine = create_engine(db_url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(
+            f"The database URL is not valid: {exc}",
+            hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
+        ) from exc
+    try:
+        require_existing(db_url)
+        return export_portal(engine, batch_id, out_dir)
+    finally:
+        engine.dispose()

@@ -1,0 +1,291 @@
+"""``handover export portal``: the national portal's sync records of a batch, read back from the target."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import sqlite3
+import stat
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from cli import app
+from handover.errors import BatchNotFoundError, ExitCode
+from handover.exports.portal import FIELDS, SCHEMA_FILE, PortalDossier, portal_date, schema_json
+
+runner = CliRunner()
+BATCH = "demo-lao-cai-2025-07"
+
+LOADED_SQL = """
+SELECT d.source_system, d.dossier_code, d.handling_level, d.handling_agency, d.new_province_code,
+       d.new_commune_code, d.new_commune_name, d.received_date
+FROM ledger l JOIN dossiers d ON d.source_system = l.source_id AND d.dossier_code = l.natural_key
+WHERE l.batch_id = :b AND l.disposition = 'loaded' AND l.entity = 'dossier'
+"""
+
+
+def _export(db_url: str, out: Path, batch: str = BATCH, *extra: str):
+    return runner.invoke(app, ["export", "portal", batch, "--db", db_url, "--out", str(out), *extra])
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``handover demo --out tmp`` (SQLite target), once for the module."""
+    out = tmp_path_factory.mktemp("demo")
+    result = runner.invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("portal")
+    result = _export(f"sqlite:///{demo / 'target.db'}", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _loaded_rows(db_url: str) -> list[dict]:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text(LOADED_SQL), {"b": BATCH}).mappings()]
+    finally:
+        engine.dispose()
+
+
+def _expected_unit(row: dict) -> str:
+    if row["handling_level"] == "province_dept":
+        return f"{row['handling_agency']}, Tỉnh Lào Cai ({row['new_province_code']})"
+    return f"{row['new_commune_name']} ({row['new_commune_code']})"
+
+
+def test_export_validates_against_its_json_schema(exported: Path) -> None:
+    schema = json.loads((exported / SCHEMA_FILE).read_text(encoding="utf-8"))
+    assert (exported / SCHEMA_FILE).read_text(encoding="utf-8") == schema_json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    records = _jsonl(exported / f"{BATCH}-portal.jsonl")
+    assert records
+    for record in records:
+        errors = [e.message for e in validator.iter_errors(record)]
+        assert not errors, (record["MaHoSo"], errors)
+        assert list(record) == list(FIELDS)
+    # the schema has teeth: a wrong date form, an unknown channel, a missing field are refused
+    bad = dict(records[0], NgayTiepNhan="2025-06-30")
+    assert not validator.is_valid(bad)
+    assert not validator.is_valid(dict(records[0], HinhThuc=7))
+    assert not validator.is_valid({k: v for k, v in records[0].items() if k != "DonViXuLy"})
+
+
+def test_one_record_per_loaded_dossier_and_the_new_unit(demo: Path, exported: Path) -> None:
+    loaded = _loaded_rows(f"sqlite:///{demo / 'target.db'}")
+    records = _jsonl(exported / f"{BATCH}-portal.jsonl")
+    assert len(records) == len(loaded) > 500
+    by_code = {r["dossier_code"]: r for r in loaded}
+    assert len(by_code) == len(loaded)  # the demo's dossier codes are unique across its sources
+    assert sorted(r["MaHoSo"] for r in records) == sorted(by_code)
+    levels = set()
+    for record in records:
+        row = by_code[record["MaHoSo"]]
+        levels.add(row["handling_level"])
+        assert record["DonViXuLy"] == _expected_unit(row)
+        assert record["NgayTiepNhan"] == portal_date(row["received_date"])
+        assert BATCH in record["GhiChu"] and record["DonViXuLy"] in record["GhiChu"]
+        assert record["GhiChu"].startswith("Hồ sơ bàn giao từ Huyện ")
+    assert "province_dept" in levels and "commune_pc" in levels
+    # sorted by MaHoSo in byte order
+    codes = [r["MaHoSo"].encode() for r in records]
+    assert codes == sorted(codes)
+    # not loaded: held back rows of the batch are not exported
+    with sqlite3.connect(demo / "target.db") as db:
+        held = {
+            k
+            for (k,) in db.execute(
+                "SELECT natural_key FROM ledger WHERE batch_id = ? AND entity = 'dossier' "
+                "AND disposition <> 'loaded' AND natural_key IS NOT NULL",
+                (BATCH,),
+            )
+        }
+    assert held - set(by_code)  # keys only held back: none of them is exported
+    assert not (held - set(by_code)) & {r["MaHoSo"] for r in records}
+
+
+def test_fees_documents_and_dates(exported: Path) -> None:
+    records = _jsonl(exported / f"{BATCH}-portal.jsonl")
+    fees = [r["PhiLePhi"] for r in records if r["PhiLePhi"]]
+    assert fees and all(len(f) == 1 and f[0]["SoTien"] >= 0 for f in fees)
+    assert any(isinstance(f[0]["SoTien"], int) and f[0]["SoTien"] > 0 for f in fees)
+    assert all(r["DanhSachGiayTo"] == [] for r in records)
+    for r in records:
+        for field in ("NgayTiepNhan", "NgayHenTra", "NgayTra"):
+            assert r[field] is None or re.fullmatch(r"\d{8}000000", r[field]), r[field]
+
+
+def test_csv_is_the_same_records(exported: Path) -> None:
+    records = _jsonl(exported / f"{BATCH}-portal.jsonl")
+    with open(exported / f"{BATCH}-portal.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(records)
+    for row, record in zip(rows, records, strict=True):
+        assert tuple(row) == FIELDS
+        assert row["MaHoSo"] == record["MaHoSo"]
+        assert row["DonViXuLy"] == record["DonViXuLy"]
+        assert json.loads(row["PhiLePhi"]) == record["PhiLePhi"]
+        assert json.loads(row["DanhSachGiayTo"]) == []
+        assert row["HinhThuc"] == ("" if record["HinhThuc"] is None else str(record["HinhThuc"]))
+
+
+def test_second_export_is_byte_identical(demo: Path, exported: Path, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{demo / 'target.db'}"
+    again = tmp_path / "again"
+    assert _export(db_url, again).exit_code == 0
+    assert _export(db_url, again).exit_code == 0  # over its own files
+    names = sorted(p.name for p in exported.iterdir())
+    assert names == sorted(p.name for p in again.iterdir())  # no temporary file left
+    assert names == sorted([f"{BATCH}-portal.jsonl", f"{BATCH}-portal.csv", SCHEMA_FILE])
+    for name in names:
+        assert (again / name).read_bytes() == (exported / name).read_bytes()
+        assert stat.S_IMODE((again / name).stat().st_mode) == 0o600  # personal data: owner only
+
+
+def test_unknown_batch_exits_9_and_writes_nothing(demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _export(f"sqlite:///{demo / 'target.db'}", out, "nope")
+    assert result.exit_code == ExitCode.NOT_FOUND == BatchNotFoundError.exit_code == 9
+    assert "Batch 'nope' is not in the target database" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_missing_target_exits_9(tmp_path: Path) -> None:
+    result = _export(f"sqlite:///{tmp_path / 'none.db'}", tmp_path / "out")
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_json_output_and_formula_safe_csv(demo: Path, tmp_path: Path) -> None:
+    db = tmp_path / "target.db"
+    shutil.copy(demo / "target.db", db)
+    with sqlite3.connect(db) as conn:
+        code = conn.execute(
+            "SELECT d.dossier_code FROM dossiers d JOIN ledger l ON l.source_id = d.source_system "
+            "AND l.natural_key = d.dossier_code WHERE l.disposition = 'loaded' ORDER BY 1 LIMIT 1"
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE dossiers SET applicant_name = '=HYPERLINK(\"http://x\")', phone = '+84912345678' "
+            "WHERE dossier_code = ?",
+            (code,),
+        )
+    out = tmp_path / "out"
+    result = _export(f"sqlite:///{db}", out, BATCH, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dossiers"] == len(_loaded_rows(f"sqlite:///{db}"))
+    assert Path(data["jsonl"]) == out / f"{BATCH}-portal.jsonl"
+    first = _jsonl(out / f"{BATCH}-portal.jsonl")[0]
+    assert first["MaHoSo"] == code and first["ChuHoSo"] == '=HYPERLINK("http://x")'
+    with open(out / f"{BATCH}-portal.csv", encoding="utf-8", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert row["ChuHoSo"] == '\'=HYPERLINK("http://x")' and row["SoDienThoai"] == "'+84912345678"
+
+
+def test_portal_date() -> None:
+    assert portal_date(None) is None
+    assert portal_date(date(1994, 10, 24)) == "19941024000000"
+    assert portal_date("1994-10-24") == "19941024000000"
+    # an aware time stamp is shown in Asia/Ho_Chi_Minh: UTC 17:00 is local midnight of the next day
+    assert portal_date(datetime(1994, 10, 23, 17, 0, tzinfo=UTC)) == "19941024000000"
+    assert portal_date(datetime(2025, 7, 1, 8, 30, 5)) == "20250701083005"
+
+
+def _vendor_utc(day: str) -> str:
+    """dd/mm/yyyy → the VNPT iGate form of its local midnight: the day before, 17:00 UTC."""
+    local = datetime.strptime(day, "%d/%m/%Y")
+    return (local - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def test_vendor_utc_midnight_comes_out_as_the_local_day(any_db_url: str, tmp_path: Path) -> None:
+    """A crafted source whose received dates are VNPT iGate UTC time stamps ("1994-10-23T17:00:00.000+0000" is
+    24 Oct local): after extract → load → export, each loaded dossier shows its local day, never the UTC day."""
+    from handover.config import load_config
+    from handover.demo import generate_demo_inputs, write_demo_config
+    from handover.pipeline.run import run_batch
+
+    generate_demo_inputs(tmp_path, seed=7, rows=30)
+    config = write_demo_config(tmp_path)
+    source = tmp_path / "exports" / "van_ban_089.csv"
+    with open(source, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    col = rows[0].index("Ngày nhận")
+    expected: dict[str, str] = {}
+    for row in rows[1:]:
+        try:
+            day = datetime.strptime(row[col], "%d/%m/%Y")
+        except ValueError:  # the demo's deliberately broken dates stay as they are
+            continue
+        row[col] = _vendor_utc(row[col])
+        expected[row[0]] = day.strftime("%Y%m%d") + "000000"
+    assert _vendor_utc("24/10/1994") == "1994-10-23T17:00:00.000+0000"
+    with open(source, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+    url = any_db_url
+    cfg = load_config(config)
+    cfg.target.url = url
+    run_batch(cfg)
+    out = tmp_path / "portal"
+    result = _export(url, out)
+    assert result.exit_code == 0, result.output
+    records = {r["MaHoSo"]: r for r in _jsonl(out / f"{BATCH}-portal.jsonl")}
+    checked = [code for code in expected if code in records]
+    assert len(checked) >= 10
+    for code in checked:
+        assert records[code]["NgayTiepNhan"] == expected[code], code
+    assert len(records) == len(_loaded_rows(url))
+    codes = [c.encode() for c in records]
+    assert codes == sorted(codes)  # byte order on every database
+    first = (out / f"{BATCH}-portal.jsonl").read_bytes()
+    assert _export(url, out).exit_code == 0
+    assert (out / f"{BATCH}-portal.jsonl").read_bytes() == first
+
+
+def test_model_schema_names_every_portal_field() -> None:
+    fields = set(PortalDossier.model_json_schema()["properties"])
+    assert fields == {
+        *[
+            "MaHoSo",
+            "MaTTHC",
+            "TenTTHC",
+            "MaLinhVuc",
+            "TenLinhVuc",
+            "ChuHoSo",
+            "LoaiDoiTuong",
+            "MaDoiTuong",
+            "SoDienThoai",
+            "Email",
+        ],
+        *[
+            "TrichYeuHoSo",
+            "NgayTiepNhan",
+            "NgayHenTra",
+            "TrangThaiHoSo",
+            "NgayTra",
+            "HinhThuc",
+            "DonViXuLy",
+            "GhiChu",
+        ],
+        "PhiLePhi",
+        "DanhSachGiayTo",
+    }
