@@ -841,7 +841,14 @@ def report(
 
     paths = write_reports_from_url(db, batch_id, out)
     if as_json:
-        _print_json({"batch_id": batch_id, "workbook": str(paths.workbook), "html": str(paths.html)})
+        _print_json(
+            {
+                "batch_id": batch_id,
+                "workbook": str(paths.workbook),
+                "html": str(paths.html),
+                "notices": list(paths.notices),
+            }
+        )
         return
     table = Table(title=f"Reports of batch {_lit(batch_id)}")
     table.add_column("Report")
@@ -849,6 +856,8 @@ def report(
     table.add_row("Workbook (officials)", _lit(paths.workbook))
     table.add_row("HTML transfer report (auditors)", _lit(paths.html))
     console.print(table)
+    for notice in paths.notices:
+        err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
 
 
 @review_app.command("import")

@@ -77,7 +77,7 @@ def _skip_reports() -> None:
 
     def write_reports(engine: object, batch_id: str, out_dir: Path) -> object:
         return types.SimpleNamespace(
-            workbook=Path(out_dir) / "skipped.xlsx", html=Path(out_dir) / "skipped.html"
+            workbook=Path(out_dir) / "skipped.xlsx", html=Path(out_dir) / "skipped.html", notices=()
         )
 
     handover.reports.write_reports = write_reports  # type: ignore[assignment]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from handover import __version__
 from handover.config import BatchConfig
@@ -91,14 +91,49 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
 
 
 def config_sha256(cfg: BatchConfig) -> str:
-    """SHA-256 of what decides a batch's outcome besides its sources: the batch file and every rule, decision
-    and routing file it names, and every file of its own mappings folder (``[mapping] dir``). A batch id is
-    bound to it (a changed configuration needs a new batch id)."""
+    """SHA-256 of what decides a batch's outcome besides its sources: the meaning of the batch file (its parsed
+    settings, :func:`config_meaning`: comments, spacing and key order do not count) and the contents of every
+    rule, decision and routing file it names, and of every file of its own mappings folder (``[mapping] dir``).
+    A batch id is bound to it (a changed configuration needs a new batch id)."""
+    digest = hashlib.sha256(config_meaning(cfg).encode())
+    return _named_files_digest(cfg, digest)
+
+
+def config_meaning(cfg: BatchConfig) -> str:
+    """The batch configuration as canonical JSON: every setting with its default filled in, keys sorted, and
+    paths under the batch file's folder written relative to it (the same batch in another folder means the
+    same)."""
+    import json
+
+    base = str(cfg.config_path.parent) if cfg.config_path else None
+
+    def relative(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: relative(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [relative(v) for v in value]
+        if isinstance(value, str) and base:
+            for prefix in ("", "sqlite:///"):
+                if value.startswith(prefix + base + os.sep):
+                    return prefix + Path(value[len(prefix + base) + 1 :]).as_posix()
+        return value
+
+    return json.dumps(relative(cfg.model_dump(mode="json")), sort_keys=True, ensure_ascii=False)
+
+
+def legacy_config_sha256(cfg: BatchConfig) -> str:
+    """:func:`config_sha256` as batches begun before it hashed the meaning recorded it: the batch file's bytes
+    instead of its meaning. A batch recorded with it is the same configuration when this still matches."""
     digest = hashlib.sha256()
     if cfg.config_path and cfg.config_path.is_file():
         digest.update(cfg.config_path.read_bytes())
     else:
         digest.update(cfg.model_dump_json().encode())
+    return _named_files_digest(cfg, digest)
+
+
+def _named_files_digest(cfg: BatchConfig, digest: Any) -> str:
+    """Add the contents of every file the configuration names to ``digest``; its hex value."""
     for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures, *cfg.mapping.statuses]:
         if path is not None and path.is_file():
             digest.update(b"\0" + str(path.name).encode() + b"\0" + path.read_bytes())
@@ -149,6 +184,7 @@ class _FindingsCsv:
         self._fh = path.open("w", encoding="utf-8-sig", newline="")  # BOM: Excel opens it as UTF-8
         self._writer = csv.writer(self._fh)
         self._writer.writerow(self.COLUMNS)
+        self.kept: str | None = None  # set by keep() when an edited findings file was kept
 
     def write(self, findings: list[Finding]) -> None:
         from handover.safe import spreadsheet_safe
@@ -156,10 +192,17 @@ class _FindingsCsv:
         self._writer.writerows([spreadsheet_safe(getattr(f, c)) for c in self.COLUMNS] for f in findings)
 
     def keep(self, target: Path) -> Path:
+        """Copy the findings to ``target``, or to a versioned name when ``target`` was edited since the tool
+        wrote it (:func:`handover.reports.keep.place`); ``kept`` then says so. Returns the file written."""
+        from handover.reports.keep import edited_notice, place, record
+
         self._fh.flush()
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.path, target)
-        return target
+        placement = place(target)
+        shutil.copyfile(self.path, placement.path)
+        record(placement.path)
+        self.kept = edited_notice(placement)
+        return placement.path
 
     def __enter__(self) -> _FindingsCsv:
         return self
@@ -302,7 +345,9 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                 reports = {"findings": str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))}
             else:
                 loader = Loader(engine, batch_id, conflict_policy=cfg.target.conflict_policy)
-                loader.begin_batch(cfg.batch.description, config_sha256(cfg), fingerprints)
+                loader.begin_batch(
+                    cfg.batch.description, config_sha256(cfg), fingerprints, same_as=legacy_config_sha256(cfg)
+                )
                 # pass 2: load, one transaction per chunk (with workers, they prepare the next chunks)
                 loaded_rows: Counter[str] = Counter()
                 for work in timer.timed_iter("load", pass_one.for_load(Wire.of(engine))):
@@ -336,7 +381,10 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     checkpoint("report")
                     paths = write_reports(engine, batch_id, cfg.report.dir)
                     reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
+                    notices.extend(paths.notices)
                 reports["findings"] = str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))
+            if findings_csv.kept:
+                notices.append(findings_csv.kept)
     except BaseException as exc:
         if loader is not None and not isinstance(exc, ValidationGateError):
             with suppress(Exception):  # the original error is the one to show

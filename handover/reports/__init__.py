@@ -1,7 +1,8 @@
 """Reports read back from the target database: the officials' workbook and the auditors' HTML report.
 
 ``write_reports(engine, batch_id, out_dir)`` writes both; :mod:`handover.reports.workbook` and
-:mod:`handover.reports.html` write one each; :mod:`handover.reports.queries` holds the queries they share.
+:mod:`handover.reports.html` write one each; :mod:`handover.reports.queries` holds the queries they share;
+:mod:`handover.reports.keep` makes sure a report an official edited is never written over.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = ["ReportPaths", "report_paths", "write_reports", "write_reports_from_u
 class ReportPaths(NamedTuple):
     workbook: Path
     html: Path
+    notices: tuple[str, ...] = ()  # edited files kept, and the new file written instead of each
 
 
 def batch_file_stem(batch_id: str) -> str:
@@ -41,23 +43,34 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
     Python renders rows); the HTML file is written after the workbook, as before. Not for an in-memory SQLite
     database, which a second thread would see empty. The counts both reports show (the ledger's, the chunks',
     the findings') are read once, by whichever report asks first (:class:`~handover.reports.queries.Shared`).
+    A file that differs from what the tool last wrote there (an official typed into it) is kept byte-identical
+    and the report goes to a versioned name instead (:func:`handover.reports.keep.place`); the returned paths
+    are the files written, and ``notices`` says which files were kept.
     """
     from handover.reports.html import read_context, save_html
+    from handover.reports.keep import edited_notice, place, record
     from handover.reports.queries import Shared
     from handover.reports.workbook import write_workbook
 
-    paths = report_paths(batch_id, out_dir)
+    usual = report_paths(batch_id, out_dir)
+    workbook, html = place(usual.workbook), place(usual.html)
+    notices = tuple(n for n in (edited_notice(workbook), edited_notice(html)) if n)
+    paths = ReportPaths(workbook.path, html.path, notices)
     shared = Shared()
     if not _shared_across_threads(engine):
         write_workbook(engine, batch_id, paths.workbook, shared)
+        record(paths.workbook)
         save_html(read_context(engine, batch_id, shared), paths.html)
+        record(paths.html)
         return paths
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-html") as pool:
         context = pool.submit(read_context, engine, batch_id, shared)
         write_workbook(engine, batch_id, paths.workbook, shared)
+        record(paths.workbook)
         save_html(context.result(), paths.html)
+        record(paths.html)
     return paths
 
 

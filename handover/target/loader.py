@@ -595,6 +595,8 @@ class Loader:
         self.batch_id = batch_id
         self.conflict_policy = conflict_policy
         self._written = 0  # rows this loader has written (chunks not skipped)
+        self._chunks_loaded = 0  # chunks this loader has loaded (not skipped)
+        self._finished_before = False  # the batch was finished when begun, with no source added
         self._checkpointer: WalCheckpointer | None = None  # SQLite: started by the first chunk
         self._analyze_at = 1  # PostgreSQL: refresh the planner's statistics once _written reaches this
         self._keys: KeyFilter | None = None  # the keys this batch loaded, while no other batch's are there
@@ -657,12 +659,20 @@ class Loader:
     # -- batch --------------------------------------------------------------------------------------------
 
     def begin_batch(
-        self, description: str, config_sha256: str, sources: Sequence[SourceFingerprint]
+        self,
+        description: str,
+        config_sha256: str,
+        sources: Sequence[SourceFingerprint],
+        *,
+        same_as: str | None = None,
     ) -> set[tuple[str, int]]:
-        """Record the batch as running; return the (source_id, chunk_index) already committed (resume)."""
+        """Record the batch as running; return the (source_id, chunk_index) already committed (resume).
+
+        ``same_as``: another hash of the same configuration (the earlier way of hashing it); a batch recorded
+        with it is not refused as changed, and gets ``config_sha256`` recorded instead."""
         try:
             with self.engine.begin() as conn:
-                return self._begin(conn, description, config_sha256, sources)
+                return self._begin(conn, description, config_sha256, sources, same_as)
         except SQLAlchemyError as exc:
             raise self._db_error("the start of the batch", exc) from exc
 
@@ -684,7 +694,12 @@ class Loader:
         ]
 
     def _begin(
-        self, conn: Connection, description: str, config_sha256: str, sources: Sequence[SourceFingerprint]
+        self,
+        conn: Connection,
+        description: str,
+        config_sha256: str,
+        sources: Sequence[SourceFingerprint],
+        same_as: str | None = None,
     ) -> set[tuple[str, int]]:
         b = schema.batches
         row = conn.execute(select(b.c.status).where(b.c.batch_id == self.batch_id)).first()
@@ -712,6 +727,9 @@ class Loader:
             self._event(conn, "restarted", "the batch had been rolled back: loading it again from the start")
             return set()
         before_config = conn.execute(select(b.c.config_sha256).where(b.c.batch_id == self.batch_id)).scalar()
+        if before_config and same_as and before_config == same_as and config_sha256:
+            conn.execute(update(b).where(b.c.batch_id == self.batch_id).values(config_sha256=config_sha256))
+            before_config = config_sha256
         if before_config and config_sha256 and before_config != config_sha256:
             raise ConfigError(
                 f"the configuration of batch {self.batch_id} changed since it started (the batch file, or a "
@@ -753,6 +771,7 @@ class Loader:
             ).all()
         }
         if status == "finished" and not added:
+            self._finished_before = True
             self._event(conn, "resumed", f"already finished: {len(done)} chunk(s) committed, nothing to load")
         else:
             conn.execute(
@@ -764,8 +783,17 @@ class Loader:
         return done
 
     def finish_batch(self, summary: dict[str, Any]) -> str:
-        """Mark the batch finished; returns the loaded-set fingerprint (see :mod:`handover.target.hashing`)."""
+        """Mark the batch finished; returns the loaded-set fingerprint (see :mod:`handover.target.hashing`).
+
+        A re-run of a batch that was already finished and loaded nothing leaves the batch row as it was (its
+        status, finish time and summary): only an event records the re-run."""
         self.close()
+        if self._finished_before and not self._chunks_loaded:
+            try:
+                with self.engine.connect() as conn:
+                    return loaded_fingerprint(conn, self.batch_id)
+            except SQLAlchemyError as exc:
+                raise self._db_error("the end of the batch", exc) from exc
         self._refresh_statistics()
         try:
             with self.engine.begin() as conn:
@@ -861,6 +889,7 @@ class Loader:
                 chunk=chunk.index,
             ) from exc
         if not result.skipped:
+            self._chunks_loaded += 1
             self._written += result.counts.extracted
             if self._written >= self._analyze_at and self.engine.dialect.name == "postgresql":
                 # Without statistics (a new or fast-growing table; autovacuum analyses a minute later at best)

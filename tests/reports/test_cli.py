@@ -27,6 +27,7 @@ def test_report_command_json(engine, tmp_path: Path) -> None:
         "batch_id": BATCH,
         "workbook": str(out / f"{BATCH}-doi-soat.xlsx"),
         "html": str(out / f"{BATCH}-transfer-report.html"),
+        "notices": [],
     }
     assert Path(data["workbook"]).stat().st_size > 5000
     assert "Báo cáo chuyển giao" in Path(data["html"]).read_text(encoding="utf-8")
