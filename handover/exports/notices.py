@@ -580,21 +580,8 @@ def write_notices_from_url(
 ) -> NoticesResult:
     """:func:`write_notices` for a database URL (what ``handover export notices`` calls); the templates of
     ``templates_folder`` (default :func:`templates_dir`)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    from handover.target.db import require_existing
+    from handover.target.db import existing_target
 
     templates = load_templates(templates_folder)  # a broken template fails before the database is opened
-    try:
-        engine = create_engine(db_url)
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise ConfigError(
-            f"The database URL is not valid: {exc}",
-            hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
-        ) from exc
-    try:
-        require_existing(db_url)
+    with existing_target(db_url) as engine:
         return write_notices(engine, batch_id, out_dir, masked=masked, templates=templates)
-    finally:
-        engine.dispose()

@@ -330,21 +330,7 @@ def export_portal(engine: Engine, batch_id: str, out_dir: Path) -> PortalExport:
 
 def export_portal_from_url(db_url: str, batch_id: str, out_dir: Path) -> PortalExport:
     """:func:`export_portal` for a database URL (what ``handover export portal`` calls)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    from handover.target.db import existing_target
 
-    from handover.errors import ConfigError
-    from handover.target.db import require_existing
-
-    try:
-        engine = create_engine(db_url)
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise ConfigError(
-            f"The database URL is not valid: {exc}",
-            hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
-        ) from exc
-    try:
-        require_existing(db_url)
+    with existing_target(db_url) as engine:
         return export_portal(engine, batch_id, out_dir)
-    finally:
-        engine.dispose()

@@ -84,26 +84,7 @@ def _shared_across_threads(engine: Engine) -> bool:
 
 def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path) -> ReportPaths:
     """:func:`write_reports` for a database URL (what ``handover report`` calls)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    from handover.target.db import existing_target
 
-    from handover.errors import ConfigError
-
-    try:
-        engine = create_engine(db_url)
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise ConfigError(
-            f"The database URL is not valid: {exc}",
-            hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
-        ) from exc
-    from handover.target.db import require_existing
-
-    try:
-        require_existing(db_url)  # connecting would create an empty file
-    except BaseException:
-        engine.dispose()
-        raise
-    try:
+    with existing_target(db_url) as engine:
         return write_reports(engine, batch_id, out_dir)
-    finally:
-        engine.dispose()

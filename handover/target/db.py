@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from handover.errors import LoadError, TargetNotFoundError
+from handover.errors import ConfigError, LoadError, TargetNotFoundError
 from handover.redact import mask_url
 from handover.target import schema
 
@@ -236,6 +236,27 @@ def require_existing(url: str) -> None:
             "upgrade create a target",
             url=safe_url(url),
         )
+
+
+@contextmanager
+def existing_target(url: str) -> Iterator[Engine]:
+    """An engine on the existing target named by ``url`` (a ConfigError for a URL that is not valid, a
+    TargetNotFoundError for a missing SQLite file, never creating one), disposed of on leaving."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(
+            f"The database URL is not valid: {exc}",
+            hint="Give a SQLAlchemy URL, e.g. --db sqlite:///handover-demo/target.db",
+        ) from exc
+    try:
+        require_existing(url)  # connecting would create an empty file
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _require_writable(engine: Engine) -> None:
