@@ -171,6 +171,17 @@ class MappingConfig(BaseModel):
     )
 
 
+class ChecksConfig(BaseModel):
+    model_config = _STRICT
+
+    population: Path | None = Field(
+        None,
+        description="Population extract to match applicants and subjects against (CSV with a header: ID, name, "
+        "birth date; columns so_dinh_danh/ho_ten/ngay_sinh or id/name/birth_date), relative to the config file. "
+        "Read once per batch into memory (about 150 bytes a row); its SHA-256 is part of the configuration hash.",
+    )
+
+
 class Thresholds(BaseModel):
     model_config = _STRICT
 
@@ -263,6 +274,7 @@ class BatchConfig(BaseModel):
     batch: BatchSection
     target: TargetConfig = TargetConfig()
     mapping: MappingConfig = MappingConfig()
+    checks: ChecksConfig = ChecksConfig()
     thresholds: Thresholds = Thresholds()
     report: ReportConfig = ReportConfig()
     sources: list[SourceConfig] = Field(min_length=1)
@@ -368,6 +380,7 @@ def load_config(path: str | Path) -> BatchConfig:
     cfg.mapping.procedures = _resolve(base, cfg.mapping.procedures)
     cfg.mapping.dir = _resolve(base, cfg.mapping.dir)
     cfg.mapping.statuses = [_resolve(base, p) for p in cfg.mapping.statuses]  # type: ignore[misc]
+    cfg.checks.population = _resolve(base, cfg.checks.population)
     for s in cfg.sources:
         s.path = _resolve(base, s.path)
         if s.url:
@@ -395,6 +408,9 @@ decisions = []                       # per-row decisions made by officials, e.g.
 # procedures = "procedures.csv"      # routing table; default: the one shipped in mappings/
 # dir = "mappings"                   # the province's own copy (handover mappings export mappings); default: shipped
 statuses = []                        # the district system's own status texts, e.g. ["statuses.csv"] (raw,code,pending,note)
+
+[checks]
+# population = "dan-cu.csv"          # population extract (ID, name, birth date) to match applicants against
 
 [thresholds]
 max_error_share = 0.2                # stop before loading when more rows than this share have an error

@@ -1,7 +1,8 @@
 """Personal ID numbers (CCCD, 12 digits): their structure, and the leading zeros an Excel number cell loses.
 
 Digits 1–3 are the province (or country) of birth registration (``mappings/id_province_codes.csv``), digit 4
-the century and sex (0/1 born in the 1900s, 2/3 in the 2000s), digits 5–6 the birth year. A CCCD stored as a
+the century and sex (0/1 born in the 1900s, 2/3 in the 2000s; even male, odd female), digits 5–6 the birth
+year. A CCCD stored as a
 number loses its leading zeros: one for provinces 010–096, two for 001–009 (Hà Nội 001 … Bắc Kạn 006). This is
 the one place that decides whether a value is such a number and restores it.
 """
@@ -45,6 +46,38 @@ def birth_year(cccd: str) -> int | None:
     if century > 3:
         return None
     return 1900 + (century // 2) * 100 + int(cccd[4:6])
+
+
+def sex(cccd: str) -> str | None:
+    """The sex a 12-digit CCCD encodes in digit 4: ``"M"`` (0, 2) or ``"F"`` (1, 3); None when digit 4 is past 3."""
+    century = int(cccd[3])
+    if century > 3:
+        return None
+    return "M" if century % 2 == 0 else "F"
+
+
+# How sources write a person's sex (Giới tính / Nam/Nữ / GioiTinh), folded to lower case → "M" or "F".
+SEX_VALUES: dict[str, str] = {
+    "nam": "M",
+    "male": "M",
+    "m": "M",
+    "1": "M",
+    "nữ": "F",
+    "nu": "F",
+    "female": "F",
+    "f": "F",
+    "0": "F",
+}
+
+
+def normalise_sex(value: object) -> str | None:
+    """``"M"`` or ``"F"`` for a sex cell (Nam/Nữ, male/female, M/F, 1/0), None when empty or not one of them."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text.endswith(".0"):  # 1/0 read from a number cell
+        text = text[:-2]
+    return SEX_VALUES.get(text)
 
 
 def plausible_cccd(value: str) -> bool:

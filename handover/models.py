@@ -90,6 +90,9 @@ class Dossier(_Canonical):
     applicant_name: str | None = Field(None, description="Chủ hồ sơ.")
     applicant_type: Literal["1", "2"] | None = Field(None, description="LoaiDoiTuong: 1 citizen, 2 business.")
     applicant_id: str | None = Field(None, description="CCCD (12 digits), CMND (9) or tax code (10/13).")
+    applicant_sex: str | None = Field(
+        None, description="Giới tính: M or F (checked against the CCCD's digit 4; not stored in the target)."
+    )
     phone: str | None = Field(None, description="Số điện thoại.")
     email: str | None = Field(None, description="Email.")
     summary: str | None = Field(None, description="Trích yếu hồ sơ.")
@@ -113,6 +116,9 @@ class Record(_Canonical):
     subject_name: str | None = Field(None, description="The person or household the record is about.")
     subject_id: str | None = Field(None, description="Their CCCD/CMND, or the business's tax code.")
     subject_birth_date: date | None = Field(None, description="Their birth date.")
+    subject_sex: str | None = Field(
+        None, description="Giới tính: M or F (checked against the CCCD's digit 4; not stored in the target)."
+    )
     related_name: str | None = Field(None, description="Second party (spouse, parent, declarant).")
     related_id: str | None = Field(None, description="Second party's ID number.")
     business_name: str | None = Field(None, description="Business household name.")
@@ -128,6 +134,7 @@ DATE_FIELDS: frozenset[str] = frozenset(
 )
 ID_FIELDS: frozenset[str] = frozenset({"applicant_id", "subject_id", "related_id"})
 PHONE_FIELDS: frozenset[str] = frozenset({"phone"})
+SEX_FIELDS: frozenset[str] = frozenset({"applicant_sex", "subject_sex"})
 NUMBER_FIELDS: frozenset[str] = frozenset({"fee", "amount"})
 
 # Columns the map stage adds.

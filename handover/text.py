@@ -81,6 +81,13 @@ def mask_id(value: str | None, keep: int = 3) -> str:
     return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
 
 
+def mask_name(value: str | None) -> str:
+    """Mask a person's name for shared reports: the first letter of each word, ``Nguyễn Văn An`` → ``N. V. A.``"""
+    if not value:
+        return ""
+    return " ".join(f"{word[0]}." for word in nfc(str(value)).split())
+
+
 # C0 control characters (U+0000-U+001F) and DEL, shown as their Unicode control pictures (U+2400-U+241F, U+2421).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PICTURES = {chr(c): chr(0x2400 + c) for c in range(32)} | {"\x7f": "\u2421"}

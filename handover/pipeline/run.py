@@ -102,7 +102,7 @@ def config_sha256(cfg: BatchConfig) -> str:
 def config_meaning(cfg: BatchConfig) -> str:
     """The batch configuration as canonical JSON: every setting with its default filled in, keys sorted, and
     paths under the batch file's folder written relative to it (the same batch in another folder means the
-    same)."""
+    same). An unset ``[checks]`` section is left out: batches recorded before it existed keep their hash."""
     import json
 
     base = str(cfg.config_path.parent) if cfg.config_path else None
@@ -118,7 +118,10 @@ def config_meaning(cfg: BatchConfig) -> str:
                     return prefix + Path(value[len(prefix + base) + 1 :]).as_posix()
         return value
 
-    return json.dumps(relative(cfg.model_dump(mode="json")), sort_keys=True, ensure_ascii=False)
+    data = cfg.model_dump(mode="json")
+    if not any(data.get("checks", {}).values()):  # [checks] unset: the meaning batches recorded before it had
+        data.pop("checks", None)
+    return json.dumps(relative(data), sort_keys=True, ensure_ascii=False)
 
 
 def legacy_config_sha256(cfg: BatchConfig) -> str:
@@ -137,6 +140,9 @@ def _named_files_digest(cfg: BatchConfig, digest: Any) -> str:
     for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures, *cfg.mapping.statuses]:
         if path is not None and path.is_file():
             digest.update(b"\0" + str(path.name).encode() + b"\0" + path.read_bytes())
+    population = cfg.checks.population
+    if population is not None and population.is_file():
+        digest.update(b"\0population\0" + hashlib.sha256(population.read_bytes()).hexdigest().encode())
     if cfg.mapping.dir is not None:
         from handover.resources import mappings_digest
 
@@ -238,7 +244,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     notices: list[str] = []
     engine = loader = None
     # the checks know the target's limits (also in a dry run) and the handover date
-    validation = ValidationSettings.of(cfg.target.url, cfg.thresholds.handover_date)
+    validation = ValidationSettings.of(cfg.target.url, cfg.thresholds.handover_date, cfg.checks.population)
     # every temporary file of the run (snapshots, spool, report jobs) in one private folder; dead runs' go
     folder = WorkFolder().open()
     # the workers start first: they import great-expectations while this process opens the sources

@@ -6,6 +6,7 @@ Each suite has two parts, both data:
   in an ephemeral context built once per :class:`Validator` (analytics and progress bars off), with a result
   format that returns the unexpected row positions (bounded by the chunk size);
 * ``[[custom]]``: vectorised pandas rules that GX does not express well (CCCD province prefix and century digit,
+  the CCCD's birth year and sex against the row's birth date and sex, the population extract of ``[checks]``,
   tax codes, date order, duplicate keys, plausible dates and amounts, and what the target database can store: text
   lengths per column, control characters, dates, amounts, with the limits of :mod:`handover.target.limits`). Each
   names one of the rules in :data:`RULES`.
@@ -29,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handover.errors import ConfigError
-from handover.ids import ID_REFERENCE_YEAR, province_prefixes
+from handover.ids import ID_REFERENCE_YEAR, birth_year, province_prefixes
+from handover.ids import sex as cccd_sex
 from handover.keys import natural_keys
 from handover.models import (
     ID_FIELDS,
@@ -41,7 +43,7 @@ from handover.models import (
     Severity,
     natural_key_fields,
 )
-from handover.text import excerpt, mask_id
+from handover.text import excerpt, mask_id, mask_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,6 +266,113 @@ def _rule_cccd_century(frame: pd.DataFrame, column: str, params: dict[str, Any])
     year = 1900 + (digit // 2) * 100 + yy
     bad = has & ((digit > 3) | (year > ID_REFERENCE_YEAR)).fillna(False)
     return bad.astype(bool)
+
+
+def _cccd_compare(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], theirs: pd.Series, decode: Callable[[str], Any]
+) -> pd.Series:
+    """True where a 12-digit CCCD with a century digit 0–3 encodes (``decode``: :mod:`handover.ids`) something
+    else than ``theirs`` holds on the row; rows without either are not compared."""
+    import numpy as np
+    import pandas as pd
+
+    s = _cccd(frame, column, params)
+    both = ((s != "") & theirs.notna()).to_numpy(dtype=bool)
+    bad = np.zeros(len(s), dtype=bool)
+    memo: dict[str, Any] = {}
+    for p in np.flatnonzero(both):
+        cccd = s.iat[p]
+        if cccd not in memo:
+            memo[cccd] = decode(cccd) if cccd.isascii() and int(cccd[3]) <= 3 else None
+        bad[p] = memo[cccd] is not None and theirs.iat[p] != memo[cccd]
+    return pd.Series(bad, index=s.index)
+
+
+def _rule_cccd_birth_year(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Digits 4–6 (century and year) against the year of ``params.birth_date`` (a valid ISO date in a year a
+    CCCD can encode, 1900 to :data:`~handover.ids.ID_REFERENCE_YEAR`: other dates have findings of their own)."""
+    births = _col(frame, params["birth_date"])
+    valid = _valid_dates(frame, params["birth_date"], params)
+    years = births.where(valid, None).map(lambda v: None if v is None else int(v[:4]), na_action="ignore")
+    years = years.where(years.map(lambda y: y is not None and 1900 <= y <= ID_REFERENCE_YEAR), None)
+    return _cccd_compare(frame, column, params, years, birth_year)
+
+
+def _rule_cccd_sex(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """Digit 4 (even male, odd female) against ``params.sex`` when that holds M or F."""
+    sexes = _col(frame, params["sex"])
+    return _cccd_compare(frame, column, params, sexes.where(sexes.isin(["M", "F"]), None), cccd_sex)
+
+
+def _person_ids(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """The column's personal IDs (9 or 12 digits) on rows that are not businesses; None elsewhere."""
+    values = _col(frame, column)
+    person = values.map(lambda v: v is not None and len(v) in (9, 12) and v.isdecimal()).astype(bool)
+    return values.where(person & ~_business(frame, params), None)
+
+
+def _rule_population_not_found(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """A personal ID the population extract of ``[checks] population`` does not hold (no extract: none)."""
+    import pandas as pd
+
+    population = params.get("_population")
+    if population is None:
+        return pd.Series(False, index=frame.index)
+    ids = _person_ids(frame, column, params)
+    return ids.map(lambda v: v is not None and population.get(v) is None).astype(bool)
+
+
+def _population_differences(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> dict[int, Any]:
+    """Position → (what differs in Vietnamese, in English, the extract's person) for the rows whose ID the extract
+    holds with another name or birth date; once per chunk and column."""
+    from handover.population import same_name
+
+    cache = params.setdefault("_cache", {})
+    key = ("population", column)
+    if key in cache:
+        return cache[key]
+    out: dict[int, Any] = {}
+    population = params.get("_population")
+    if population is not None:
+        ids = _person_ids(frame, column, params).tolist()
+        names = _col(frame, params["name"]).tolist() if params.get("name") else [None] * len(ids)
+        births = _col(frame, params["birth_date"]).tolist() if params.get("birth_date") else [None] * len(ids)
+        for p, (person_id, name, birth) in enumerate(zip(ids, names, births, strict=True)):
+            person = None if person_id is None else population.get(person_id)
+            if person is None:
+                continue
+            vi, en = [], []
+            if name is not None and person.name and not same_name(name, person.name):
+                vi.append("họ tên")
+                en.append("name")
+            if birth is not None and person.birth_date and birth != person.birth_date:
+                vi.append("ngày sinh")
+                en.append("birth date")
+            if vi:
+                out[p] = (" và ".join(vi), " and ".join(en), person)
+    cache[key] = out
+    return out
+
+
+def _rule_population_mismatch(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """An ID the extract holds with another name (:func:`handover.population.same_name`) or birth date."""
+    import numpy as np
+    import pandas as pd
+
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[list(_population_differences(frame, column, params))] = True
+    return pd.Series(bad, index=frame.index)
+
+
+def _detail_population_mismatch(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
+) -> list[dict[str, str]]:
+    """{differs_vi}, {differs_en}: what differs; {extract_name}: the extract's name as initials."""
+    found = _population_differences(frame, column, params)
+    return [
+        {"differs_vi": found[p][0], "differs_en": found[p][1], "extract_name": mask_name(found[p][2].name)}
+        for p in positions
+    ]
 
 
 def _rule_tax_code(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
@@ -522,6 +631,10 @@ RULES: dict[str, Callable[[pd.DataFrame, str, dict[str, Any]], pd.Series]] = {
     "id_number": _rule_id_number,
     "cccd_province": _rule_cccd_province,
     "cccd_century": _rule_cccd_century,
+    "cccd_birth_year": _rule_cccd_birth_year,
+    "cccd_sex": _rule_cccd_sex,
+    "population_not_found": _rule_population_not_found,
+    "population_mismatch": _rule_population_mismatch,
     "tax_code": _rule_tax_code,
     "key_unique": _rule_key_unique,
     "text_limit": _rule_text_limit,
@@ -538,7 +651,13 @@ DETAILS: dict[str, Callable[[pd.DataFrame, str, dict[str, Any], Any], list[dict[
     "control_characters": _detail_control_characters,
     "number_range": _detail_number_range,
     "date_range": _detail_date_range,
+    "population_mismatch": _detail_population_mismatch,
 }
+
+# The column a rule compares with, named in its params.
+_NEEDED_PARAMS = {"cccd_birth_year": "birth_date", "cccd_sex": "sex", "population_mismatch": "name"}
+# Params that name a column the rules read.
+_COLUMN_PARAMS = ("after", "type_column", "birth_date", "sex", "name")
 
 # Rules that take ``columns = ["*"]``: every text column the target table stores (handover/target/schema.py).
 ALL_TEXT_COLUMNS = "*"
@@ -602,6 +721,14 @@ def load_suite(path: Path) -> SuiteSpec:
                 file=str(path),
                 check=c.check,
                 hint=f"Use one of: {', '.join(sorted(RULES))}.",
+            )
+        needed = _NEEDED_PARAMS.get(c.rule)
+        if needed and needed not in c.params:
+            raise ConfigError(
+                f"Check suite '{path.name}', check '{c.check}': rule {c.rule} needs params.{needed}.",
+                file=str(path),
+                check=c.check,
+                hint=f'Add params = {{ {needed} = "<column>" }}.',
             )
         if c.rule == "date_order" and "after" not in c.params:
             raise ConfigError(
@@ -695,18 +822,21 @@ class ValidationSettings:
 
     limits: TargetLimits
     handover_date: date | None = None
+    population: Path | None = None
 
     @classmethod
-    def of(cls, target_url: str | None, handover_date: str | None) -> ValidationSettings:
-        """From the batch config's target URL and ``thresholds.handover_date`` (an unreadable date: None, the
-        map stage reports it)."""
+    def of(
+        cls, target_url: str | None, handover_date: str | None, population: Path | None = None
+    ) -> ValidationSettings:
+        """From the batch config's target URL, ``thresholds.handover_date`` (an unreadable date: None, the
+        map stage reports it) and ``checks.population`` (the population extract, read by each validator)."""
         from handover.target.limits import limits_for_url
 
         try:
             day = date.fromisoformat(handover_date) if handover_date else None
         except ValueError:
             day = None
-        return cls(limits_for_url(target_url), day)
+        return cls(limits_for_url(target_url), day, population)
 
     @classmethod
     def default(cls) -> ValidationSettings:
@@ -745,6 +875,11 @@ class Validator:
         self._summary: dict[str, dict[str, Any]] = {}
         self._last: dict[str, dict[str, Any]] = {}
         self._prefixes = province_prefixes()
+        self._population = None
+        if self.settings.population is not None:
+            from handover.population import load_population
+
+            self._population = load_population(self.settings.population)
         from handover.pipeline.routing import StatusTable
 
         # Portal codes of finished dossiers (3, 7, 9, 10 in the shipped table): not pending, excluded.
@@ -810,9 +945,7 @@ class Validator:
         self._suite = suite
         self._batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
         self._gx_columns = sorted({e.column for e in self.spec.expectations})
-        params = {
-            str(v) for c in self.spec.custom for k, v in c.params.items() if k in ("after", "type_column")
-        }
+        params = {str(v) for c in self.spec.custom for k, v in c.params.items() if k in _COLUMN_PARAMS}
         self._text_columns = sorted(
             {*self._gx_columns, *natural_key_fields(self.entity), "status_code", *params}
             | {col for c in self.spec.custom if c.rule not in _TABLE_RULES for col in c.columns}
@@ -1003,6 +1136,7 @@ class Validator:
             params = {
                 **c.params,
                 "_prefixes": self._prefixes,
+                "_population": self._population,
                 "_conflict": conflict,
                 "_cache": cache,
                 "_limits": self.settings.limits,

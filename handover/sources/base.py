@@ -18,6 +18,7 @@ from typing import Any
 
 from handover.config import SourceConfig
 from handover.errors import SourceError
+from handover.ids import normalise_sex
 from handover.keys import KEY_FIELDS, canonical_key_column, key_text
 from handover.models import (
     DATE_FIELDS,
@@ -25,6 +26,7 @@ from handover.models import (
     MAX_LINES_PER_RULE,
     NUMBER_FIELDS,
     PHONE_FIELDS,
+    SEX_FIELDS,
     TECHNICAL_COLUMNS,
     Chunk,
     Entity,
@@ -717,6 +719,8 @@ class SourceReader:
             return _memo(cells.parse_date, raw)
         if fld in NUMBER_FIELDS:
             return _memo(cells.number, raw)
+        if fld in SEX_FIELDS:  # M / F; a value that is neither is kept as text (the checks ignore it)
+            return _memo(lambda v: normalise_sex(v) or cells.text(v), raw)
         if fld in cells.CODE_WIDTH:
             w = cells.CODE_WIDTH[fld]
             return _memo(lambda v: cells.code(v, w), raw)

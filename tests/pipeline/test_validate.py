@@ -510,11 +510,14 @@ def test_record_birth_dates_and_amounts() -> None:
     v = Validator.load(Entity.RECORD, settings=_settings("postgresql"))
     rows = [
         record(2, subject_birth_date="1890-05-01"),  # old death registers: a warning
-        record(3, subject_birth_date="2025-07-02"),  # born after the district stopped: an error
+        # (a CCCD of someone born in 2025: its birth year matches, cccd_birth_year_mismatch stays quiet)
+        record(
+            3, subject_birth_date="2025-07-02", subject_id="010325012345"
+        ),  # born after the district stopped
         record(4, subject_birth_date="0001-01-01"),  # not even storable
         record(5, amount=-1.0),
         record(6, registered_date="9999-12-31"),
-        record(7, subject_birth_date="2025-07-01", amount=0.0),
+        record(7, subject_birth_date="2025-07-01", subject_id="010325012345", amount=0.0),
     ]
     chunk = v.validate_chunk(Chunk("db", Entity.RECORD, 0, pd.DataFrame(rows)))
     assert _errors(chunk) == {
