@@ -178,7 +178,8 @@ class ChecksConfig(BaseModel):
         None,
         description="Population extract to match applicants and subjects against (CSV with a header: ID, name, "
         "birth date; columns so_dinh_danh/ho_ten/ngay_sinh or id/name/birth_date), relative to the config file. "
-        "Read once per batch into memory (about 150 bytes a row); its SHA-256 is part of the configuration hash.",
+        "Read once per batch into memory (about 155 bytes a row, in each validating process); its SHA-256 is "
+        "part of the configuration hash.",
     )
 
 
