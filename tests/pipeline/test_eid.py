@@ -64,14 +64,14 @@ IDS = [
 SOURCE = 'old_province_code = "10"\nold_district_code = "086"\n'
 
 
-def _batch(tmp_path: Path, population: bool = True) -> Path:
+def _batch(tmp_path: Path, population: bool = True, workers: int = 0) -> Path:
     (tmp_path / "rec.csv").write_text(RECORDS, encoding="utf-8")
     (tmp_path / "dos.csv").write_text(DOSSIERS, encoding="utf-8")
     (tmp_path / "dan-cu.csv").write_text(POPULATION, encoding="utf-8")
     checks = '[checks]\npopulation = "dan-cu.csv"\n\n' if population else ""
     cfg = tmp_path / "batch.toml"
     cfg.write_text(
-        f'[batch]\nid = "eid"\n\n[target]\nurl = "sqlite:///{tmp_path / "target.db"}"\n\n{checks}'
+        f'[batch]\nid = "eid"\nworkers = {workers}\n\n[target]\nurl = "sqlite:///{tmp_path / "target.db"}"\n\n{checks}'
         f'[[sources]]\nid = "rec"\nkind = "csv"\npath = "rec.csv"\nentity = "record"\n{SOURCE}\n'
         f'[[sources]]\nid = "dos"\nkind = "csv"\npath = "dos.csv"\n{SOURCE}',
         encoding="utf-8",
@@ -103,7 +103,7 @@ def test_dry_run_findings_csv_has_each_eid_finding(tmp_path: Path) -> None:
 
 
 def test_real_run_stores_the_findings_and_loads_the_rows(tmp_path: Path) -> None:
-    cfg = _batch(tmp_path)
+    cfg = _batch(tmp_path, workers=2)  # each worker process reads the extract
     result = runner.invoke(app, ["run", str(cfg), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["total"]["loaded"] == 9  # warnings only: every row is loaded
