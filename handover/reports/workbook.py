@@ -777,6 +777,7 @@ def _review_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None
     )
     ref: Any = None
     lists: dict[tuple[str, ...], list[int]] = {}  # drop-down entries → the sheet rows offering them
+    offered: dict[tuple[Any, ...], tuple[tuple[str, ...], str | None]] = {}
     for n, row in enumerate(q.iter_review(conn, batch_id), 1):
         if ref is None:
             ref = load_reference()
@@ -791,21 +792,13 @@ def _review_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None
             row["old_province_code"],
             candidate_codes(row["candidates_json"]),
         )
-        allowed = allowed_communes(review, ref)
-        candidates = "\n".join(row["candidates"])
-        if not review.candidates and allowed:
-            province = ", ".join(
-                sorted(
-                    {
-                        ref.new_provinces.get(ref.new_communes[c][0], "")
-                        for c in allowed
-                        if c in ref.new_communes
-                    }
-                )
-            )
-            candidates = f"Xã mới của {province} ({len(allowed)} xã): chọn trong danh sách ở cột quyết định"
-        if allowed:
-            lists.setdefault(tuple(choice_text(ref, code) for code in allowed), []).append(sh.row_no + 1)
+        ident = (review.candidates, None if review.candidates else review.old_province_code)
+        if ident not in offered:  # rows of one province, or of one split, share their list
+            offered[ident] = _offer(ref, review, allowed_communes(review, ref))
+        entries, note = offered[ident]
+        candidates = note or "\n".join(row["candidates"])
+        if entries:
+            lists.setdefault(entries, []).append(sh.row_no + 1)
         sh.data(
             [
                 n,
@@ -826,6 +819,16 @@ def _review_sheet(wb: Any, conn: Connection, batch_id: str, st: _Styles) -> None
     if lists:
         _choice_lists(wb, sh, lists)
     sh.ws.print_title_rows = f"{header - 1}:{header}"
+
+
+def _offer(ref: Any, review: Any, allowed: list[str]) -> tuple[tuple[str, ...], str | None]:
+    """The drop-down entries of ``allowed`` and, for a row without candidates, the text of its candidates cell."""
+    entries = tuple(choice_text(ref, code) for code in allowed)
+    if review.candidates or not allowed:
+        return entries, None
+    provinces = {ref.new_provinces.get(ref.new_communes[c][0], "") for c in allowed if c in ref.new_communes}
+    names = ", ".join(sorted(provinces))
+    return entries, f"Xã mới của {names} ({len(allowed)} xã): chọn trong danh sách ở cột quyết định"
 
 
 def _choice_lists(wb: Any, sh: _Sheet, lists: dict[tuple[str, ...], list[int]]) -> None:
