@@ -160,9 +160,9 @@ def test_handling_agency_shown_when_not_the_commune_committee(wb) -> None:
 
 def test_giving_side_names_every_old_district(wb) -> None:
     values = [v for r in _rows(wb["Xã Phong Hải 02935"]) for v in r if isinstance(v, str)]
-    giving = next(v for v in values if v.startswith("Bên giao"))
+    giving = next(v for v in values if v.startswith("BÊN GIAO"))
     assert "Huyện Bảo Thắng" in giving and "Huyện Văn Bàn" in giving
-    receiving = next(v for v in values if v.startswith("Bên nhận"))
+    receiving = next(v for v in values if v.startswith("BÊN NHẬN"))
     assert "Xã Phong Hải" in receiving and "02935" in receiving
 
 
@@ -215,8 +215,11 @@ def test_print_setup(wb) -> None:
     for title in COMMUNE_SHEETS.values():
         ws = wb[title]
         header = _find(ws, "STT")
-        assert ws.print_title_rows == f"${header}:${header + 1}"
+        assert ws.print_title_rows == f"${header}:${header}"  # one header row, Vietnamese only
         assert ws.page_setup.orientation == "landscape"
+        # each record numbers its own pages from 1, out of its own count
+        assert ws.page_setup.useFirstPageNumber and ws.page_setup.firstPageNumber == 1
+        assert re.fullmatch(r"Trang &P / \d+", ws.oddFooter.center.text)
 
 
 def test_review_sheet(built, wb) -> None:
