@@ -96,6 +96,7 @@ QUARANTINE_SHEET = "Cách ly"
 CONFLICT_SHEET = "Xung đột"
 FINDINGS_SHEET = "Kiểm tra dữ liệu"
 NON_DATA_SHEET = "Dòng không phải dữ liệu"
+GUIDE_SHEET = "Guide (English)"  # the English explanation of the handover records, which are Vietnamese only
 RULE_VI = {
     "title": "Tiêu đề",
     "header": "Dòng tiêu đề cột",
@@ -966,6 +967,41 @@ def _commune_sheet(
         sh.ws.print_title_rows = title_rows
 
 
+def _guide_sheet(wb: Any, st: _Styles) -> None:
+    """The English guide to the handover records (the signed documents themselves are Vietnamese only)."""
+    sh = _Sheet(wb, GUIDE_SHEET, [34, 40, 70], st, landscape=False)
+    sh.merged("Guide to the handover records (BIÊN BẢN BÀN GIAO)", st.title)
+    sh.merged(
+        "Each sheet named after a receiving new commune and its code is one printable handover record, in "
+        "Vietnamese only, to be signed and stamped by both sides: the giving side (the former district) and the "
+        "receiving side (the new commune). The pages are cut by the tool: the totals and the signature block "
+        "always print together on the record's last page, with room to sign; each record numbers its own pages.",
+    )
+    sh.blank()
+    sh.headers(["Trên biên bản", "In English", "Meaning"], ["Vietnamese", "English", ""])
+    for vi, en, meaning in (
+        ("Số: …/BB-BGHS", "Record number", "The batch id and the receiving commune's code."),
+        ("Lào Cai, ngày … tháng … năm …", "Place and date", "Date the batch ran, in Vietnam's time (UTC+7)."),
+        ("BÊN GIAO / BÊN NHẬN", "Giving side / receiving side", "Former district(s) / new commune."),
+        (
+            "Đại diện: Ông/Bà …, Chức vụ: …",
+            "Representative, position",
+            "From [report.parties] of the batch file; a dotted blank is filled in by hand.",
+        ),
+        ("I. HỒ SƠ THỦ TỤC HÀNH CHÍNH ĐANG GIẢI QUYẾT", "Section I", "Pending dossiers handed over."),
+        ("II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ", "Section II", "Civil-status and business records handed over."),
+        *((vi, en, "Column of the list.") for vi, en in zip(_COMMUNE_VI, _COMMUNE_EN, strict=True)),
+        ("Cộng", "Totals", "Dossiers by due state and by status; records by status."),
+        (
+            "Quá hạn / Sắp đến hạn / Trong hạn",
+            "Overdue / due soon / on time",
+            "Due state on the handover date.",
+        ),
+        ("ĐẠI DIỆN BÊN GIAO / BÊN NHẬN", "Signatures", "Signed, name written, stamped by each side."),
+    ):
+        sh.data([vi, en, meaning])
+
+
 def _col(i: int) -> str:
     from openpyxl.utils import get_column_letter
 
@@ -1668,6 +1704,7 @@ def _write_workbook(
                     CONFLICT_SHEET,
                     FINDINGS_SHEET,
                     NON_DATA_SHEET,
+                    GUIDE_SHEET,
                 )
             }
             if parallel and q.batch_rows(conn, batch_id) >= PARALLEL_MIN_ROWS:
@@ -1684,6 +1721,7 @@ def _write_workbook(
             _conflict_sheet(wb, conn, batch_id, st)
             _findings_sheet(wb, conn, info, st, shared)
             _non_data_sheet(wb, conn, info, st, shared)
+            _guide_sheet(wb, st)
             for sheet in st.sheets:
                 sheet.close()
         if job is not None:

@@ -68,6 +68,7 @@ def test_sheet_names(wb) -> None:
         "Xung đột",
         "Kiểm tra dữ liệu",
         "Dòng không phải dữ liệu",
+        "Guide (English)",
     ]
 
 
