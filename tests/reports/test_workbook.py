@@ -332,3 +332,40 @@ def test_review_and_quarantine_headers_stay_in_view(wb) -> None:
         first_data_row = int(ws.freeze_panes[1:])
         assert _find(ws, "STT") == first_data_row - 2, name
         assert _find(ws, "No.") == first_data_row - 1, name
+
+
+def _texts(ws) -> list[str]:
+    return [v for r in ws.iter_rows(values_only=True) for v in r if isinstance(v, str)]
+
+
+def test_record_heading_parties_and_totals(built, tmp_path: Path) -> None:
+    from handover.config import PartiesConfig
+
+    parties = PartiesConfig.model_validate(
+        {
+            "place": "Lào Cai",
+            "giving": {"name": "Nguyễn Văn Hùng", "position": "Chánh Văn phòng"},
+            "receiving": {"position": "Chủ tịch UBND xã"},
+            "communes": {C1[0]: {"name": "Lò Thị Hạnh", "position": "Chủ tịch UBND xã Bảo Thắng"}},
+        }
+    )
+    path = write_workbook(built[0], BATCH, tmp_path / "w.xlsx", parties=parties)
+    wb = load_workbook(path)
+    named = _texts(wb[COMMUNE_SHEETS[C1[0]]])
+    assert named[:2] == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"]
+    assert f"Số: {BATCH}-{C1[0]}/BB-BGHS" in named
+    assert any(re.fullmatch(r"Lào Cai, ngày \d\d tháng \d\d năm \d{4}", t) for t in named)
+    assert any("(giờ Việt Nam)" in t for t in named)
+    assert "Đại diện: Ông/Bà Nguyễn Văn Hùng     Chức vụ: Chánh Văn phòng" in named
+    assert "Đại diện: Ông/Bà Lò Thị Hạnh     Chức vụ: Chủ tịch UBND xã Bảo Thắng" in named
+    assert "Lò Thị Hạnh" in named and "Nguyễn Văn Hùng" in named  # under the room to sign
+    other = _texts(wb[COMMUNE_SHEETS[C2[0]]])  # the default receiver: the name left blank
+    assert "Đại diện: Ông/Bà ……………………     Chức vụ: Chủ tịch UBND xã" in other
+    assert any(t.startswith("- Hồ sơ thủ tục hành chính theo tình trạng hạn: Quá hạn: ") for t in named)
+    assert any(t.startswith("- Hồ sơ thủ tục hành chính theo trạng thái: ") for t in named)
+    # without parties: every name, position and the place are blanks
+    blank = _texts(load_workbook(built[1].workbook)[COMMUNE_SHEETS[C1[0]]])
+    assert blank.count("Đại diện: Ông/Bà ……………………     Chức vụ: ……………………") == 2
+    assert any(t.startswith("……………………, ngày ") for t in blank)
+    for t in named + other:  # the signed document has no English
+        assert not re.search(r"\b(giving|receiving|side|Total|dossiers|records|batch)\b", t), t
