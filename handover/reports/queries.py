@@ -704,7 +704,8 @@ def iter_quarantined(conn: Connection, batch_id: str) -> Iterator[HeldRow]:
 
 
 def iter_review(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
-    """Review rows (unit split / ambiguous / not found) with candidates decoded, by source and row."""
+    """Review rows (unit split / ambiguous / not found) with candidates decoded (``candidates_json``: as
+    stored), by source and row."""
     c = ledger.c
     stmt = (
         select(
@@ -718,6 +719,7 @@ def iter_review(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
             c.old_district_name,
             c.old_commune_code,
             c.old_commune_name,
+            c.old_province_code,
             c.candidates,
             c.payload,
         )
@@ -727,6 +729,7 @@ def iter_review(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
     for row in _stream(conn, stmt):
         payload = _loads(row.pop("payload"))
         payload = payload if isinstance(payload, dict) else {}
+        row["candidates_json"] = row["candidates"]
         row["candidates"] = candidate_list(_loads(row["candidates"]))
         row["suggestions"] = candidate_list(
             _loads(payload.get("unit_suggestions")) or payload.get("unit_suggestions")

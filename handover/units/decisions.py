@@ -242,12 +242,13 @@ def review_rows(
                 row.natural_key,
                 row.unit_status,
                 row.old_province_code,
-                _candidate_codes(row.candidates),
+                candidate_codes(row.candidates),
             )
     return out
 
 
-def _candidate_codes(text: str | None) -> tuple[str, ...]:
+def candidate_codes(text: str | None) -> tuple[str, ...]:
+    """The new commune codes of a ledger row's ``candidates`` (JSON text), in order, each once."""
     try:
         value = json.loads(text) if text else []
     except ValueError:
@@ -382,7 +383,7 @@ def import_review(
             file=str(workbook),
             hint="Give the batch id: handover review import WORKBOOK.xlsx --batch BATCH_ID --db URL",
         )
-    ref = ref or _reference()
+    ref = ref or load_reference()
     require_existing(db_url)
     engine = make_engine(db_url)
     try:
@@ -420,7 +421,8 @@ def write_decisions_csv(decisions: Sequence[Decision], out: Path, batch_id: str)
     tmp.replace(out)
 
 
-def _reference() -> Reference:
+def load_reference() -> Reference:
+    """The units reference shipped with the tool (``mappings/units``), against which decisions are checked."""
     from handover.resources import mappings_dir
 
     return Reference.load(mappings_dir() / "units")

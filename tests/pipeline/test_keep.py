@@ -47,7 +47,7 @@ def _decide(path: Path) -> None:
     """What an official does: type a decision into the review sheet and save."""
     wb = load_workbook(path)
     ws = wb["Cần xem xét"]
-    ws.cell(row=7, column=12, value="02908")
+    ws.cell(row=10, column=12, value="02908")
     wb.save(path)
 
 
@@ -84,7 +84,7 @@ def test_edited_workbook_is_kept_and_a_new_version_written(demo: Path) -> None:
     notice = next(n for n in out["notices"] if "edited since the tool wrote it" in n)
     assert str(_workbook(demo)) in notice and f"the new one is {_workbook(demo, 2)}" in notice
     assert "đã được sửa" in notice
-    assert load_workbook(_workbook(demo, 2))["Cần xem xét"].cell(row=7, column=12).value is None
+    assert load_workbook(_workbook(demo, 2))["Cần xem xét"].cell(row=10, column=12).value is None
 
     # handover report: the original still kept; the unedited version 2 is the one rewritten (no version 3)
     result = _report(demo, "--json")

@@ -64,6 +64,7 @@ def test_sheet_names(wb) -> None:
         "Tổng hợp",
         *COMMUNE_SHEETS.values(),
         "Cần xem xét",
+        "Danh sách chọn",  # hidden: the review sheet's drop-down lists
         "Cách ly",
         "Xung đột",
         "Kiểm tra dữ liệu",
@@ -209,6 +210,8 @@ def test_no_formula_anywhere(wb) -> None:
 
 def test_print_setup(wb) -> None:
     for sheet in wb.worksheets:
+        if sheet.sheet_state == "hidden":
+            continue  # the review sheet's lists: never printed
         assert sheet.page_setup.paperSize == 9, sheet.title  # A4
         assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
         assert sheet.page_setup.fitToWidth == 1
@@ -240,13 +243,20 @@ def test_review_sheet(built, wb) -> None:
     assert by_key["000.00.53.H38-250607-0007"][10].split("\n") == ["Xã Sơn Hà", "Xã Sơn Hải"]
     assert by_key["birth/KS-2025-0102"][9].split("\n") == ["03250 Xã Tân An", "04501 Xã Tân An"]
     assert all(r[11] is None for r in rows)
-    (validation,) = ws.data_validations.dataValidation
-    assert str(validation.sqref) == f"L{header + 2}:L{header + 4}"
-    assert validation.type == "textLength" and validation.formula1 == "5"
+    lists = {str(v.sqref): (v.type, v.formula1) for v in ws.data_validations.dataValidation}
+    assert lists == {  # the split rows' candidates; the not-found row: the 99 communes of the new Lào Cai
+        f"L{header + 2}": ("list", "'Danh sách chọn'!$A$1:$A$2"),
+        f"L{header + 3}": ("list", "'Danh sách chọn'!$B$1:$B$99"),
+        f"L{header + 4}": ("list", "'Danh sách chọn'!$C$1:$C$2"),
+    }
+    assert [c.value for c in wb["Danh sách chọn"]["A"]][:2] == [
+        "02905 - Xã Bảo Thắng",
+        "02935",  # not in the reference: the code alone
+    ]
     decision = ws.cell(header + 2, 12)
     assert decision.number_format == "@"  # typed codes keep their leading zero
-    notes = " ".join(str(v) for r in _rows(ws)[:4] for v in r if v)
-    assert "source_system,dossier_code,new_commune_code" in notes
+    notes = " ".join(str(v) for r in _rows(ws)[: header - 1] for v in r if v)
+    assert "handover review import" in notes
 
 
 def test_quarantine_sheet(wb) -> None:
