@@ -263,10 +263,53 @@ class BatchSection(BaseModel):
         raise ValueError("not a number of worker processes")
 
 
+class Representative(BaseModel):
+    """A party's representative on the handover record; what is not given is left blank to fill by hand."""
+
+    model_config = _STRICT
+
+    name: str = Field("", description="Họ và tên (full name).")
+    position: str = Field("", description="Chức vụ (position).")
+
+
+class PartiesConfig(BaseModel):
+    """Who signs the handover records (biên bản bàn giao): printed on each record, blanks when not given."""
+
+    model_config = _STRICT
+
+    place: str = Field("", description='Place written before the date, e.g. "Lào Cai" ("Lào Cai, ngày ...").')
+    giving: Representative = Field(
+        default_factory=Representative, description="The giving side's (the old district's) representative."
+    )
+    receiving: Representative = Field(
+        default_factory=Representative,
+        description="The receiving side's representative, for every commune not listed under communes.",
+    )
+    communes: dict[str, Representative] = Field(
+        default_factory=dict,
+        description='The receiving side\'s representative per new commune code, e.g. "02905" = { name = "..." }.',
+    )
+
+    @field_validator("communes")
+    @classmethod
+    def _codes(cls, value: dict[str, Representative]) -> dict[str, Representative]:
+        for code in value:
+            if not re.fullmatch(r"[0-9]{5}", code):
+                raise ValueError(
+                    f"'{code}' is not a new commune code of 5 digits (write it quoted, e.g. \"02905\")"
+                )
+        return value
+
+
 class ReportConfig(BaseModel):
     model_config = _STRICT
 
     dir: Path = Field(Path("reports"), description="Folder for the workbook and the HTML report.")
+    parties: PartiesConfig = Field(
+        default_factory=PartiesConfig,
+        exclude=True,  # who signs does not change the batch: not part of its configuration hash
+        description="Place and representatives printed on the handover records.",
+    )
 
 
 class BatchConfig(BaseModel):
@@ -421,6 +464,12 @@ handover_date = "2025-07-01"
 
 [report]
 dir = "reports"
+
+[report.parties]                     # printed on each handover record; left out: blanks to fill by hand
+place = "Lào Cai"                    # "Lào Cai, ngày ... tháng ... năm ..."
+giving = { name = "", position = "" }            # the old district's representative
+receiving = { name = "", position = "Chủ tịch Ủy ban nhân dân" }  # every commune's, unless listed below
+# communes = { "02905" = { name = "Nguyễn Văn A", position = "Chủ tịch Ủy ban nhân dân xã" } }
 
 [[sources]]
 id = "bao-thang"                     # stored as source_system on every row

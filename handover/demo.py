@@ -690,6 +690,12 @@ handover_date = "2025-07-01"
 [report]
 dir = "reports"
 
+[report.parties]    # printed on each handover record (biên bản bàn giao); what is left out is a blank to fill
+place = "Lào Cai"
+giving = {{ name = "Nguyễn Văn Hùng", position = "Chánh Văn phòng HĐND và UBND huyện" }}
+receiving = {{ position = "Chủ tịch Ủy ban nhân dân" }}
+communes = {{ "02905" = {{ name = "Lò Thị Hạnh", position = "Chủ tịch Ủy ban nhân dân xã Bảo Thắng" }} }}
+
 [[sources]]
 id = "bao-thang"
 kind = "xlsx"

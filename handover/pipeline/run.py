@@ -385,7 +385,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     from handover.reports import write_reports
 
                     checkpoint("report")
-                    paths = write_reports(engine, batch_id, cfg.report.dir)
+                    paths = write_reports(engine, batch_id, cfg.report.dir, parties=cfg.report.parties)
                     reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
                     notices.extend(paths.notices)
                 reports["findings"] = str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))

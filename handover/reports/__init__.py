@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -36,7 +36,7 @@ def report_paths(batch_id: str, out_dir: Path) -> ReportPaths:
     return ReportPaths(out_dir / f"{safe}-doi-soat.xlsx", out_dir / f"{safe}-transfer-report.html")
 
 
-def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
+def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = None) -> ReportPaths:
     """Write the workbook and the HTML report of ``batch_id`` into ``out_dir``, from the target database.
 
     The HTML report's queries run in a second thread while the workbook is written (the database works while
@@ -45,7 +45,8 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
     the findings') are read once, by whichever report asks first (:class:`~handover.reports.queries.Shared`).
     A file that differs from what the tool last wrote there (an official typed into it) is kept byte-identical
     and the report goes to a versioned name instead (:func:`handover.reports.keep.place`); the returned paths
-    are the files written, and ``notices`` says which files were kept.
+    are the files written, and ``notices`` says which files were kept. ``parties``: the ``[report.parties]``
+    settings printed on the handover records (``None``: blanks to fill by hand).
     """
     from handover.reports.html import read_context, save_html
     from handover.reports.keep import edited_notice, place, record
@@ -58,7 +59,7 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
     paths = ReportPaths(workbook.path, html.path, notices)
     shared = Shared()
     if not _shared_across_threads(engine):
-        write_workbook(engine, batch_id, paths.workbook, shared)
+        write_workbook(engine, batch_id, paths.workbook, shared, parties)
         record(paths.workbook)
         save_html(read_context(engine, batch_id, shared), paths.html)
         record(paths.html)
@@ -67,7 +68,7 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path) -> ReportPaths:
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-html") as pool:
         context = pool.submit(read_context, engine, batch_id, shared)
-        write_workbook(engine, batch_id, paths.workbook, shared)
+        write_workbook(engine, batch_id, paths.workbook, shared, parties)
         record(paths.workbook)
         save_html(context.result(), paths.html)
         record(paths.html)

@@ -285,10 +285,11 @@ class RowSink:
         styles: Sequence[str | None] | None = None,
         text_style: str | None = None,
         number_style: str | None = None,
-    ) -> None:
+    ) -> float:
         """Buffer data row ``row_no``: numbers and dates native (dates ``dd/mm/yyyy``), everything else
         text through :func:`safe_text`, formula-like text with the quote prefix. A cell's style is
-        ``styles[i]``, else ``number_style`` for numbers and ``text_style`` for the rest."""
+        ``styles[i]``, else ``number_style`` for numbers and ``text_style`` for the rest. Returns the row's
+        height in points (15 a line of wrapped text), for the caller's pagination."""
         parts: list[str] = []
         lines = 1
         letters, widths, cache, wraps = self._letters, self.widths, self._styles, self._wraps
@@ -351,6 +352,7 @@ class RowSink:
         self._buffer.append(f'<row r="{r}"{attrs}>{"".join(parts)}</row>')
         if len(self._buffer) >= FLUSH_ROWS:
             self.flush()
+        return 15.0 * lines
 
 
 _NATIVE = (int, float, date, datetime)

@@ -40,8 +40,10 @@ import sys
 import tempfile
 import zipfile
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, suppress
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain, groupby
 from operator import itemgetter
@@ -95,6 +97,7 @@ QUARANTINE_SHEET = "Cách ly"
 CONFLICT_SHEET = "Xung đột"
 FINDINGS_SHEET = "Kiểm tra dữ liệu"
 NON_DATA_SHEET = "Dòng không phải dữ liệu"
+GUIDE_SHEET = "Guide (English)"  # the English explanation of the handover records, which are Vietnamese only
 RULE_VI = {
     "title": "Tiêu đề",
     "header": "Dòng tiêu đề cột",
@@ -452,7 +455,7 @@ def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, sh
 
 
 _COMMUNE_WIDTHS = [6, 26, 38, 24, 15, 14, 12, 12, 14, 20]
-_TOP_ROWS = 12  # rows of a commune sheet above its first section line (title block, column header)
+_TOP_ROWS = 13  # rows of a commune sheet above its first section line (heading, parties, column header)
 _COMMUNE_VI = [
     "STT",
     "Mã hồ sơ / Số",
@@ -462,7 +465,7 @@ _COMMUNE_VI = [
     "Điện thoại",
     "Ngày tiếp nhận / đăng ký",
     "Ngày hẹn trả",
-    "Tình trạng hạn",
+    "Tình trạng hạn (mục I) / Trạng thái (mục II)",
     "Xã cũ",
 ]
 _COMMUNE_EN = [
@@ -474,44 +477,269 @@ _COMMUNE_EN = [
     "Phone (masked)",
     "Received / registered",
     "Due date",
-    "Due status",
+    "Due status (section I) / status (section II)",
     "Old commune",
 ]
+RECORD_NUMBER_SUFFIX = "BB-BGHS"  # "Số: <batch>-<commune code>/BB-BGHS"
+BLANK_FILL = "……………………"  # a blank to fill by hand
+# a printed page of a handover record, in points of the sheet before the fit-to-width scaling: A4 landscape
+# less the margins is 509 pt high; the record's columns print at about 78% in Excel and 61% in LibreOffice, so
+# a page holds 650 to 830 points of rows. Pages are cut by manual breaks every PAGE_POINTS at most, so that
+# both programs break where the record does and the record knows its page count.
+PAGE_POINTS = 600.0
+MAX_PAGE_BREAKS = 1000  # Excel keeps at most 1,026 manual page breaks a sheet: beyond, its own breaks
+# free space under the signature captions, in points of the sheet: 200 pt print as at least 4 cm (113 pt) at
+# the smallest scale above (61%)
+SIGN_SPACE_POINTS = 200.0
+
+
+@dataclass(frozen=True)
+class RecordParties:
+    """What the handover records print besides the data: the batch, the place, the date and time (local), and
+    the representatives of both sides (name, position; empty: a blank to fill by hand). Picklable: the
+    worker processes rendering commune sheets get it with their job."""
+
+    batch_id: str
+    when: datetime | None  # local time (Asia/Ho_Chi_Minh) the batch ran
+    place: str = ""
+    giving: tuple[str, str] = ("", "")
+    receiving: tuple[str, str] = ("", "")
+    communes: tuple[tuple[str, tuple[str, str]], ...] = ()
+
+    def receiver(self, code: str | None) -> tuple[str, str]:
+        """The receiving side's representative (name, position) for commune ``code``."""
+        return dict(self.communes).get(code or "", self.receiving)
+
+
+def record_parties(info: q.BatchInfo, parties: Any = None) -> RecordParties:
+    """:class:`RecordParties` of a batch from its facts and the ``[report.parties]`` settings
+    (:class:`handover.config.PartiesConfig`, or ``None``: blanks). The date is the batch's start, in local time."""
+    from handover.sources.cells import LOCAL_TZ
+
+    started = info.started_at
+    if started is not None and isinstance(started, datetime):
+        aware = started if started.tzinfo else started.replace(tzinfo=UTC)  # the target holds naive UTC
+        started = aware.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    if parties is None:
+        return RecordParties(info.batch_id, started)
+
+    def pair(rep: Any) -> tuple[str, str]:
+        return ((safe_text(rep.name) or "").strip(), (safe_text(rep.position) or "").strip())
+
+    return RecordParties(
+        info.batch_id,
+        started,
+        (safe_text(parties.place) or "").strip(),
+        pair(parties.giving),
+        pair(parties.receiving),
+        tuple(sorted((code, pair(rep)) for code, rep in parties.communes.items())),
+    )
+
+
+def record_number(batch_id: str, code: str | None) -> str:
+    """The handover record's number: the batch and the receiving commune's code."""
+    return f"{batch_id}-{code or '00000'}/{RECORD_NUMBER_SUFFIX}"
+
+
+class _Pager:
+    """Cuts a record sheet into printed pages of :data:`PAGE_POINTS` at most, row by row: the rows after which
+    a manual break goes, and the page count. After the first page every page starts with the print title rows
+    (``title`` points). A block held (:meth:`hold`, :meth:`release`) stays on one page: it starts a new page
+    when it does not fit on the current one."""
+
+    def __init__(self) -> None:
+        self.used = 0.0
+        self.title = 0.0
+        self.pages = 1
+        self.breaks: list[int] = []
+        self.exact = True  # False beyond MAX_PAGE_BREAKS: the program cuts the rest
+        self._held: list[tuple[int, float]] | None = None
+
+    def add(self, row: int, height: float) -> None:
+        if self._held is not None:
+            self._held.append((row, height))
+            return
+        if self.used + height > PAGE_POINTS and self.used > self.title:
+            self._cut(row)
+        self.used += height
+
+    def _cut(self, row: int) -> None:
+        if len(self.breaks) >= MAX_PAGE_BREAKS:
+            self.exact = False
+            self.used = self.title
+            return
+        self.breaks.append(row - 1)
+        self.pages += 1
+        self.used = self.title
+
+    def hold(self) -> None:
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        if not held:
+            return
+        block = sum(h for _, h in held)
+        if not self.exact:  # the program's own breaks: the block on a page of its own
+            self.breaks.append(held[0][0] - 1)
+            self.exact = False
+        elif self.used + block > PAGE_POINTS and self.used > self.title:
+            self._cut(held[0][0])
+        for row, height in held:
+            self.add(row, height)
+
+
+class _RecordSheet(_Sheet):
+    """A commune's handover record: a :class:`_Sheet` printed as one document, cut into pages by
+    :class:`_Pager` (manual breaks), its pages numbered from 1 in its own footer."""
+
+    def __init__(self, wb: Any, title: str, styles: _Styles) -> None:
+        super().__init__(wb, title, _COMMUNE_WIDTHS, styles)
+        self.pager = _Pager()
+        ws = self.ws
+        ws.oddHeader.right.text = None  # nothing printed above the record's own heading
+        ws.page_setup.firstPageNumber = 1  # each record numbers its pages from 1
+        ws.page_setup.useFirstPageNumber = True
+
+    def row(self, cells: Iterable[Any], widths: Sequence[float | None] | None = None) -> int:
+        """:meth:`_Sheet.row` with an explicit height (every row: the pagination counts on it)."""
+        cells = list(cells)
+        self.row_no += 1
+        height = self._points(cells, widths or self.widths)
+        self.ws.row_dimensions[self.row_no].height = height
+        self.sink.append(cells)
+        del self.ws.row_dimensions[self.row_no]
+        self.pager.add(self.row_no, height)
+        return self.row_no
+
+    @staticmethod
+    def _points(cells: Sequence[Any], widths: Sequence[float | None]) -> float:
+        points = 15.0
+        for cell, width in zip(cells, widths, strict=False):
+            value = getattr(cell, "value", None)
+            if not isinstance(value, str) or not width:
+                continue
+            size = getattr(getattr(cell, "font", None), "sz", None) or 11
+            lines = text_lines(value, max(1, int(width * 11 / size)))
+            points = max(points, round(lines * max(15.0, size * 1.45), 1))
+        return points
+
+    def spacer(self, points: float) -> int:
+        """An empty row ``points`` high."""
+        self.row_no += 1
+        self.ws.row_dimensions[self.row_no].height = points
+        self.sink.append([])
+        del self.ws.row_dimensions[self.row_no]
+        self.pager.add(self.row_no, points)
+        return self.row_no
+
+    def data(self, values: Sequence[Any], styles: Sequence[str | None] | None = None) -> int:
+        self.row_no += 1
+        height = self.sink.data_row(self.row_no, values, styles, self.st.cell, self.st.number)
+        self.pager.add(self.row_no, height)
+        return self.row_no
+
+    def splice(self, path: str, count: int, first: int, heights: Iterable[float] = ()) -> None:
+        """:meth:`_Sheet.splice`, with the rows' heights for the pagination."""
+        super().splice(path, count, first)
+        for n, height in enumerate(heights, first):
+            self.pager.add(n, height)
+
+    def finish(self) -> None:
+        """The page breaks and the footer "Trang p / n", once every row is written."""
+        from openpyxl.worksheet.pagebreak import Break
+
+        for row in self.pager.breaks:
+            self.ws.row_breaks.append(Break(id=row))
+        total = str(self.pager.pages) if self.pager.exact else "&N"
+        self.ws.oddFooter.center.text = f"Trang &P / {total}"
 
 
 class _Tally:
-    """What a commune's footer counts: dossiers (overdue, due soon) and records listed."""
+    """What a commune's footer counts: dossiers by due state and by status, records by status."""
 
-    __slots__ = ("dossiers", "due_soon", "overdue", "records")
+    __slots__ = ("dossier_status", "dossiers", "due", "record_status", "records")
 
     def __init__(self) -> None:
-        self.dossiers = self.overdue = self.due_soon = self.records = 0
+        self.dossiers = self.records = 0
+        self.due: dict[str, int] = {}
+        self.dossier_status: dict[str, int] = {}
+        self.record_status: dict[str, int] = {}
+
+    @property
+    def overdue(self) -> int:
+        return self.due.get("overdue", 0)
+
+    @property
+    def due_soon(self) -> int:
+        return self.due.get("due_soon", 0)
 
 
-SECTION_DOSSIERS = "I. HỒ SƠ THỦ TỤC HÀNH CHÍNH ĐANG GIẢI QUYẾT (pending dossiers)"
-SECTION_RECORDS = "II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ (records)"
+SECTION_DOSSIERS = "I. HỒ SƠ THỦ TỤC HÀNH CHÍNH ĐANG GIẢI QUYẾT"
+SECTION_RECORDS = "II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ"
+NO_STATUS_VI = "Không ghi trạng thái"
 
 
-def _commune_top(sh: _Sheet, commune: q.Commune, batch_id: str) -> str:
-    """The handover record's title block and column header → the print title rows."""
-    st = sh.st
+def _fill(text: str) -> str:
+    return text or BLANK_FILL
+
+
+def _local_date(when: datetime | None, place: str) -> str:
+    """ "Lào Cai, ngày 06 tháng 12 năm 2026" (blanks for what is not known)."""
+    where = place or BLANK_FILL
+    if when is None:
+        return f"{where}, ngày …… tháng …… năm ……"
+    return f"{where}, ngày {when:%d} tháng {when:%m} năm {when:%Y}"
+
+
+def _commune_top(sh: _RecordSheet, commune: q.Commune, parties: RecordParties) -> str:
+    """The handover record's heading, parties and column header (:data:`_TOP_ROWS` rows) → the print title
+    rows."""
+    st, half = sh.st, sh.width // 2
     sh.merged("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", st.nation)
     sh.merged("Độc lập - Tự do - Hạnh phúc", st.motto)
+    halves = [sum(sh.widths[:half])] + [None] * (half - 1) + [sum(sh.widths[half:])]
+    n = sh.row(
+        [text_cell(sh.ws, f"Số: {record_number(parties.batch_id, commune.code)}", st.text)]
+        + [None] * (half - 1)
+        + [text_cell(sh.ws, _local_date(parties.when, parties.place), st.sign_note)],
+        halves,
+    )
+    sh.ws.merged_cells.add(f"A{n}:{_col(half)}{n}")
+    sh.ws.merged_cells.add(f"{_col(half + 1)}{n}:{_col(sh.width)}{n}")
     sh.blank()
     sh.merged(HANDOVER_TITLE, st.title)
-    sh.merged(f"Handover record of pending dossiers — đợt (batch) {batch_id}", st.subtitle)
-    sh.blank()
+    when = (
+        f"lúc {parties.when:%H:%M} ngày {parties.when:%d/%m/%Y} (giờ Việt Nam)"
+        if parties.when is not None
+        else "(chưa ghi thời điểm)"
+    )
+    sh.merged(f"Dữ liệu của đợt chuyển giao {parties.batch_id}, chuyển {when}", st.subtitle)
     giving = ", ".join(commune.old_districts) or "(không rõ)"
-    sh.merged(f"Bên giao (giving side): {giving} (đơn vị cấp huyện cũ / former district)", st.label)
-    sh.merged(f"Bên nhận (receiving side): {_receiving(commune)}", st.label)
+    sh.merged(f"BÊN GIAO: {giving} (đơn vị hành chính cấp huyện cũ)", st.label)
+    name, position = parties.giving
+    sh.merged(f"Đại diện: Ông/Bà {_fill(name)}     Chức vụ: {_fill(position)}")
+    sh.merged(f"BÊN NHẬN: {_receiving(commune)}", st.label)
+    name, position = parties.receiver(commune.code)
+    sh.merged(f"Đại diện: Ông/Bà {_fill(name)}     Chức vụ: {_fill(position)}")
     sh.merged(
-        f"Tổng số bàn giao: {commune.dossiers} hồ sơ thủ tục hành chính đang giải quyết; "
-        f"{commune.records} hồ sơ, sổ sách đăng ký. / Total: {commune.dossiers} pending dossiers, "
-        f"{commune.records} records.",
+        f"Hai bên thống nhất bàn giao {commune.dossiers} hồ sơ thủ tục hành chính đang giải quyết và "
+        f"{commune.records} hồ sơ, sổ sách đăng ký theo danh sách dưới đây:",
     )
     sh.blank()
-    header = sh.headers(_COMMUNE_VI, _COMMUNE_EN)
-    return f"{header - 1}:{header}"
+    header = sh.row(text_cell(sh.ws, h, st.header) for h in _COMMUNE_VI)
+    sh.pager.title = _header_points(sh)
+    return f"{header}:{header}"
+
+
+def _header_points(sh: _RecordSheet) -> float:
+    """Height of the column header row (the print title row repeated on every page)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = [WriteOnlyCell(sh.ws, h) for h in _COMMUNE_VI]
+    for cell in cells:
+        cell.style = sh.st.header
+    return sh._points(cells, sh.widths)
 
 
 def _receiving(commune: q.Commune) -> str:
@@ -528,6 +756,7 @@ def _dossier_lines(
         "overdue": [None, None, None, None, None, None, cell, st.overdue, st.overdue, None],
         "due_soon": [None, None, None, None, None, None, cell, st.due_soon, st.due_soon, None],
     }
+    due, statuses = tally.due, tally.dossier_status
     for (
         _code,
         _source,
@@ -540,17 +769,17 @@ def _dossier_lines(
         received_date,
         due_date,
         flag,
-        _status,
+        status,
         handling_level,
         handling_agency,
         _district,
         old_commune_name,
     ) in rows:
         tally.dossiers += 1
-        if flag == "overdue":
-            tally.overdue += 1
-        elif flag == "due_soon":
-            tally.due_soon += 1
+        state = flag or "no_date"
+        due[state] = due.get(state, 0) + 1
+        label = (safe_text(status) or "").strip() or NO_STATUS_VI
+        statuses[label] = statuses.get(label, 0) + 1
         procedure = procedure_name or procedure_code
         if handling_agency and handling_level not in (None, "", "commune_pc"):
             procedure = f"{procedure or ''}\n(Cơ quan giải quyết: {handling_agency})"
@@ -577,6 +806,7 @@ def _record_lines(
     """The data rows (values, styles) of a commune's records, rows ``(new_commune_code, *RECORD_FIELDS)``."""
     cell = st.cell
     plain: list[str | None] = [None, None, None, None, None, None, cell, cell, None, None]
+    statuses = tally.record_status
     for (
         _code,
         _source,
@@ -591,6 +821,8 @@ def _record_lines(
         old_commune_name,
     ) in rows:
         tally.records += 1
+        label = (safe_text(status_raw) or "").strip() or NO_STATUS_VI
+        statuses[label] = statuses.get(label, 0) + 1
         kind = RECORD_TYPE_VI.get(record_type, record_type)
         if business_name:
             kind = f"{kind}: {business_name}"
@@ -611,16 +843,34 @@ def _record_lines(
         )
 
 
-def _commune_bottom(sh: _Sheet, tally: _Tally) -> None:
-    """Totals, notes and the signature blocks of both sides."""
+def _counts_text(counts: dict[str, int]) -> str:
+    return "; ".join(f"{label}: {n}" for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def totals_lines(tally: _Tally) -> list[str]:
+    """The record's totals: dossiers by due state and by status, records by status."""
+    lines = [
+        f"Cộng: {tally.dossiers} hồ sơ thủ tục hành chính đang giải quyết; {tally.records} hồ sơ, sổ sách "
+        "đăng ký."
+    ]
+    if tally.dossiers:
+        due = "; ".join(f"{DUE_VI[k]}: {tally.due.get(k, 0)}" for k in DUE_VI)
+        lines.append(f"- Hồ sơ thủ tục hành chính theo tình trạng hạn: {due}.")
+        lines.append(f"- Hồ sơ thủ tục hành chính theo trạng thái: {_counts_text(tally.dossier_status)}.")
+    if tally.records:
+        lines.append(f"- Hồ sơ, sổ sách đăng ký theo trạng thái: {_counts_text(tally.record_status)}.")
+    return lines
+
+
+def _commune_bottom(sh: _RecordSheet, tally: _Tally, commune: q.Commune, parties: RecordParties) -> None:
+    """Totals, notes and the signature blocks of both sides, kept on one printed page, with room to sign."""
     st, half = sh.st, sh.width // 2
     sh.blank()
-    sh.merged(
-        f"Cộng: {tally.dossiers} hồ sơ thủ tục hành chính (quá hạn: {tally.overdue}; sắp đến hạn: "
-        f"{tally.due_soon}); {tally.records} hồ sơ, sổ sách đăng ký. / Total: {tally.dossiers} dossiers "
-        f"({tally.overdue} overdue, {tally.due_soon} due soon); {tally.records} records.",
-        st.label,
-    )
+    sh.pager.hold()  # from the totals to the names: one page
+    lines = totals_lines(tally)
+    sh.merged(lines[0], st.label)
+    for line in lines[1:]:
+        sh.merged(line)
     sh.merged(
         "Hồ sơ quá hạn / sắp đến hạn được tô màu: bên nhận cần xử lý ngay hoặc gửi phiếu xin lỗi và hẹn lại. "
         "Số định danh và số điện thoại được che một phần (Nghị định 13/2023/NĐ-CP).",
@@ -629,53 +879,71 @@ def _commune_bottom(sh: _Sheet, tally: _Tally) -> None:
     sh.merged("Biên bản được lập thành 02 bản có giá trị như nhau, mỗi bên giữ 01 bản.", st.note)
     sh.blank()
     halves = [sum(sh.widths[:half])] + [None] * (half - 1) + [sum(sh.widths[half:])]
-    sign = sh.row(
-        [text_cell(sh.ws, SIGN_GIVE, st.sign)]
-        + [None] * (half - 1)
-        + [text_cell(sh.ws, SIGN_RECEIVE, st.sign)],
-        halves,
+    giving, receiving = parties.giving, parties.receiver(commune.code)
+    rows = []
+    for left, right, style in (
+        (SIGN_GIVE, SIGN_RECEIVE, st.sign),
+        (giving[1], receiving[1], st.sign),  # positions (empty: written by hand)
+        (SIGN_NOTE, SIGN_NOTE, st.sign_note),
+    ):
+        if not (left or right):
+            continue
+        rows.append(
+            sh.row(
+                [text_cell(sh.ws, left or None, style)]
+                + [None] * (half - 1)
+                + [text_cell(sh.ws, right or None, style)],
+                halves,
+            )
+        )
+    sh.spacer(SIGN_SPACE_POINTS)  # room to sign and stamp
+    rows.append(
+        sh.row(
+            [text_cell(sh.ws, giving[0] or None, st.sign)]
+            + [None] * (half - 1)
+            + [text_cell(sh.ws, receiving[0] or None, st.sign)],
+            halves,
+        )
     )
-    note = sh.row(
-        [text_cell(sh.ws, SIGN_NOTE, st.sign_note)]
-        + [None] * (half - 1)
-        + [text_cell(sh.ws, SIGN_NOTE, st.sign_note)],
-        halves,
-    )
-    for r in (sign, note):
+    for r in rows:
         sh.ws.merged_cells.add(f"A{r}:{_col(half)}{r}")
         sh.ws.merged_cells.add(f"{_col(half + 1)}{r}:{_col(sh.width)}{r}")
-    for _ in range(5):
-        sh.blank()
+    sh.pager.release()
+    sh.finish()
 
 
 def _commune_sheet(
     wb: Any,
     dossier_rows: q.CommuneRows,
     record_rows: q.CommuneRows,
-    batch_id: str,
+    parties: RecordParties,
     commune: q.Commune,
     title: str,
     st: _Styles,
     used: set[str],
 ) -> None:
-    sh = _Sheet(wb, title, _COMMUNE_WIDTHS, st)
+    sh = _RecordSheet(wb, title, st)
     limit = MAX_SHEET_ROWS - _FOOTER_ROWS
-    title_rows = _commune_top(sh, commune, batch_id)
+    title_rows = _commune_top(sh, commune, parties)
     part = 1
 
-    def more() -> _Sheet:
+    def more() -> _RecordSheet:
         """The sheet is full (Excel's row limit): carry on in a continuation sheet with the same header."""
         nonlocal part
         part += 1
         name = sheet_title(f"{commune.name or 'Chưa rõ xã'} ({part})", commune.code, used)
-        sh.merged(f"(Danh sách tiếp tục ở trang tính “{name}” / continued on sheet “{name}”)", st.note)
+        sh.merged(f"(Danh sách tiếp tục ở trang tính “{name}”)", st.note)
         if part == 2:  # the first sheet (continuation sheets have theirs already)
             sh.ws.print_title_rows = title_rows
-        nxt = _Sheet(wb, name, _COMMUNE_WIDTHS, st)
-        nxt.merged(f"{HANDOVER_TITLE} (tiếp theo / continued)", st.title)
-        nxt.merged(f"Bên nhận (receiving side): {_receiving(commune)}", st.label)
-        n = nxt.headers(_COMMUNE_VI, _COMMUNE_EN)
-        nxt.ws.print_title_rows = f"{n - 1}:{n}"
+        sh.finish()
+        nxt = _RecordSheet(wb, name, st)
+        nxt.merged(f"{HANDOVER_TITLE} (tiếp theo)", st.title)
+        nxt.merged(
+            f"Số: {record_number(parties.batch_id, commune.code)}; bên nhận: {_receiving(commune)}", st.label
+        )
+        n = nxt.row(text_cell(nxt.ws, h, st.header) for h in _COMMUNE_VI)
+        nxt.pager.title = _header_points(nxt)
+        nxt.ws.print_title_rows = f"{n}:{n}"
         return nxt
 
     def section(heading: str, lines: Iterable[tuple[list[Any], list[str | None]]]) -> None:
@@ -695,9 +963,44 @@ def _commune_sheet(
         section(SECTION_DOSSIERS, _dossier_lines(dossier_rows.rows(commune.code), st, tally))
     if commune.records:
         section(SECTION_RECORDS, _record_lines(record_rows.rows(commune.code), st, tally))
-    _commune_bottom(sh, tally)
+    _commune_bottom(sh, tally, commune, parties)
     if part == 1:
         sh.ws.print_title_rows = title_rows
+
+
+def _guide_sheet(wb: Any, st: _Styles) -> None:
+    """The English guide to the handover records (the signed documents themselves are Vietnamese only)."""
+    sh = _Sheet(wb, GUIDE_SHEET, [34, 40, 70], st, landscape=False)
+    sh.merged("Guide to the handover records (BIÊN BẢN BÀN GIAO)", st.title)
+    sh.merged(
+        "Each sheet named after a receiving new commune and its code is one printable handover record, in "
+        "Vietnamese only, to be signed and stamped by both sides: the giving side (the former district) and the "
+        "receiving side (the new commune). The pages are cut by the tool: the totals and the signature block "
+        "always print together on the record's last page, with room to sign; each record numbers its own pages.",
+    )
+    sh.blank()
+    sh.headers(["Trên biên bản", "In English", "Meaning"], ["Vietnamese", "English", ""])
+    for vi, en, meaning in (
+        ("Số: …/BB-BGHS", "Record number", "The batch id and the receiving commune's code."),
+        ("Lào Cai, ngày … tháng … năm …", "Place and date", "Date the batch ran, in Vietnam's time (UTC+7)."),
+        ("BÊN GIAO / BÊN NHẬN", "Giving side / receiving side", "Former district(s) / new commune."),
+        (
+            "Đại diện: Ông/Bà …, Chức vụ: …",
+            "Representative, position",
+            "From [report.parties] of the batch file; a dotted blank is filled in by hand.",
+        ),
+        ("I. HỒ SƠ THỦ TỤC HÀNH CHÍNH ĐANG GIẢI QUYẾT", "Section I", "Pending dossiers handed over."),
+        ("II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ", "Section II", "Civil-status and business records handed over."),
+        *((vi, en, "Column of the list.") for vi, en in zip(_COMMUNE_VI, _COMMUNE_EN, strict=True)),
+        ("Cộng", "Totals", "Dossiers by due state and by status; records by status."),
+        (
+            "Quá hạn / Sắp đến hạn / Trong hạn",
+            "Overdue / due soon / on time",
+            "Due state on the handover date.",
+        ),
+        ("ĐẠI DIỆN BÊN GIAO / BÊN NHẬN", "Signatures", "Signed, name written, stamped by each side."),
+    ):
+        sh.data([vi, en, meaning])
 
 
 def _col(i: int) -> str:
@@ -1122,7 +1425,7 @@ class _DeflateFile:
 
 def _render_share(
     url: str,
-    batch_id: str,
+    parties: RecordParties,
     codes: list[str | None],
     folder: str,
     max_rows: int,
@@ -1142,6 +1445,7 @@ def _render_share(
 
     from handover.redact import join_url
 
+    batch_id = parties.batch_id
     wb = Workbook(write_only=True)
     st = _Styles(wb)
     first = _TOP_ROWS + 2  # the first data row: under the top and the section line
@@ -1160,11 +1464,12 @@ def _render_share(
                         if entity == "record" and item.tally.dossiers:
                             start += item.tally.dossiers + 1
                         fd, path = tempfile.mkstemp(suffix=".rows", dir=folder)
+                        heights = item.heights[entity]
                         with os.fdopen(fd, "wb") as out:
                             sink.to_file(out)
                             row_no = start
                             for values, styles in lines(item.track(entity, group), st, item.tally):
-                                sink.data_row(row_no, values, styles, st.cell, st.number)
+                                heights.append(sink.data_row(row_no, values, styles, st.cell, st.number))
                                 row_no += 1
                             sink.to_file(None)
                         item.parts[entity] = (path, start)
@@ -1178,12 +1483,12 @@ def _render_share(
     for n, code in enumerate(sorted(found, key=_code_order)):
         item = found[code]
         commune = item.commune(code)
-        sh = _Sheet(wb, f"s{n}", _COMMUNE_WIDTHS, st)  # a sheet's name is not in its part
+        sh = _RecordSheet(wb, f"s{n}", st)  # a sheet's name is not in its part
         fd, dst = tempfile.mkstemp(suffix=".xml.deflate", dir=folder)
         os.close(fd)
         part = _DeflateFile(dst)
         sh.sink.opener = lambda _path, part=part: part  # the sheet's XML goes straight into its part
-        title_rows = _commune_top(sh, commune, batch_id)
+        title_rows = _commune_top(sh, commune, parties)
         for entity, section, count in (
             ("dossier", SECTION_DOSSIERS, commune.dossiers),
             ("record", SECTION_RECORDS, commune.records),
@@ -1191,9 +1496,9 @@ def _render_share(
             if count:
                 sh.merged(section, st.section)
                 path, start = item.parts[entity]
-                sh.splice(path, count, start)
+                sh.splice(path, count, start, item.heights[entity])
                 os.remove(path)
-        _commune_bottom(sh, item.tally)
+        _commune_bottom(sh, item.tally, commune, parties)
         sh.ws.print_title_rows = title_rows
         sh.close()
         st.sheets.clear()
@@ -1216,6 +1521,7 @@ class _Found:
         self.districts: set[str] = set()
         self.tally = _Tally()
         self.parts: dict[str, tuple[str, int]] = {}
+        self.heights: dict[str, array[float]] = {"dossier": array("f"), "record": array("f")}  # rows' points
 
     def track(self, entity: str, rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
         """``rows`` (new commune name last) without the name, noting names and old districts."""
@@ -1277,7 +1583,7 @@ class _Parallel:
     No file holds the database password: the job file names the URL without it, and the password goes to the
     worker through a pipe (its standard input), which leaves nothing behind when either process is killed."""
 
-    def __init__(self, engine: Engine, batch_id: str, shares: list[list[str | None]]) -> None:
+    def __init__(self, engine: Engine, parties: RecordParties, shares: list[list[str | None]]) -> None:
         import json
         import pickle
         import subprocess
@@ -1297,7 +1603,7 @@ class _Parallel:
             for n, share in enumerate(shares):
                 job = os.path.join(self.folder, f"job{n}.pickle")
                 with open(job, "wb") as f:
-                    pickle.dump((_render_share, (url, batch_id, share, self.folder, MAX_SHEET_ROWS)), f)
+                    pickle.dump((_render_share, (url, parties, share, self.folder, MAX_SHEET_ROWS)), f)
                 cmd = [sys.executable, "-c", _WORKER, job, str(os.getpid())]
                 proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE)
                 self._workers.append((proc, job))
@@ -1433,22 +1739,27 @@ class _Stored:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared | None = None) -> Path:
+def write_workbook(
+    engine: Engine, batch_id: str, path: Path, shared: q.Shared | None = None, parties: Any = None
+) -> Path:
     """Write the reconciliation workbook of ``batch_id`` to ``path`` from the target database.
 
     For a large batch (:data:`PARALLEL_MIN_ROWS`) the commune sheets are rendered by worker processes
     (:data:`PARALLEL_WORKERS`) while this process writes the other sheets; the workbook is the same. A
     worker's failure is a :class:`ReportError`. ``shared``: the batch's aggregates, when the HTML report
-    reads them too (:func:`handover.reports.write_reports`).
+    reads them too (:func:`handover.reports.write_reports`). ``parties``: the ``[report.parties]`` settings
+    (:class:`handover.config.PartiesConfig`) printed on the handover records; ``None``: blanks to fill by hand.
     """
     shared = q.Shared() if shared is None else shared
     try:
-        return _write_workbook(engine, batch_id, Path(path), shared, parallel=True)
+        return _write_workbook(engine, batch_id, Path(path), shared, parties, parallel=True)
     except _Redo:  # a commune needs continuation sheets (or, not expected, the style ids differ)
-        return _write_workbook(engine, batch_id, Path(path), shared, parallel=False)
+        return _write_workbook(engine, batch_id, Path(path), shared, parties, parallel=False)
 
 
-def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared, parallel: bool) -> Path:
+def _write_workbook(
+    engine: Engine, batch_id: str, path: Path, shared: q.Shared, parties: Any, parallel: bool
+) -> Path:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
@@ -1458,6 +1769,7 @@ def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared,
     try:
         with q.guarded("the batch"), engine.connect() as conn:
             info = q.batch_info(conn, batch_id)
+            signers = record_parties(info, parties)
             used = {
                 s.casefold()
                 for s in (
@@ -1467,6 +1779,7 @@ def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared,
                     CONFLICT_SHEET,
                     FINDINGS_SHEET,
                     NON_DATA_SHEET,
+                    GUIDE_SHEET,
                 )
             }
             if parallel and q.batch_rows(conn, batch_id) >= PARALLEL_MIN_ROWS:
@@ -1474,15 +1787,16 @@ def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared,
                 workers = _parallel_workers(engine, len(sizes))
                 if workers:  # the workers start now: the summary is written meanwhile
                     with suppress(OSError):  # no process could be started: all in this one
-                        job = _Parallel(engine, batch_id, _shares(sizes, workers))
+                        job = _Parallel(engine, signers, _shares(sizes, workers))
             _summary_sheet(wb, conn, info, st, shared)
             if job is None:
-                _commune_sheets(wb, engine, conn, batch_id, st, used)
+                _commune_sheets(wb, engine, conn, signers, st, used)
             _review_sheet(wb, conn, batch_id, st)
             _quarantine_sheet(wb, conn, batch_id, st)
             _conflict_sheet(wb, conn, batch_id, st)
             _findings_sheet(wb, conn, info, st, shared)
             _non_data_sheet(wb, conn, info, st, shared)
+            _guide_sheet(wb, st)
             for sheet in st.sheets:
                 sheet.close()
         if job is not None:
@@ -1507,9 +1821,10 @@ def _write_workbook(engine: Engine, batch_id: str, path: Path, shared: q.Shared,
 
 
 def _commune_sheets(
-    wb: Any, engine: Engine, conn: Connection, batch_id: str, st: _Styles, used: set[str]
+    wb: Any, engine: Engine, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]
 ) -> None:
-    """The commune sheets, rendered in this process."""
+    """The commune sheets (handover records), rendered in this process."""
+    batch_id = parties.batch_id
     communes = q.receiving_communes(conn, batch_id)
     with ExitStack() as stack:
         dossier_rows = q.CommuneRows(conn, batch_id, "dossier")
@@ -1521,7 +1836,7 @@ def _commune_sheets(
         stack.callback(record_rows.close)
         for commune in communes:
             title = sheet_title(commune.name, commune.code, used)
-            _commune_sheet(wb, dossier_rows, record_rows, batch_id, commune, title, st, used)
+            _commune_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
 
 
 def _discard(wb: Any) -> None:

@@ -266,4 +266,4 @@ def test_a_commune_beyond_the_sheet_row_limit_continues_on_more_sheets(
     assert "ĐẠI DIỆN BÊN GIAO" in last and any(t.startswith("Cộng: 102 hồ sơ") for t in last)
     first = [c for r in wb[parts[0]].iter_rows(values_only=True) for c in r if isinstance(c, str)]
     assert "ĐẠI DIỆN BÊN GIAO" not in first
-    assert any("continued on sheet “Xã Phong Hải (2) 02935”" in t for t in first)
+    assert any("tiếp tục ở trang tính “Xã Phong Hải (2) 02935”" in t for t in first)

@@ -69,6 +69,7 @@ def test_sheet_names(wb) -> None:
         "Xung đột",
         "Kiểm tra dữ liệu",
         "Dòng không phải dữ liệu",
+        "Guide (English)",
     ]
 
 
@@ -161,9 +162,9 @@ def test_handling_agency_shown_when_not_the_commune_committee(wb) -> None:
 
 def test_giving_side_names_every_old_district(wb) -> None:
     values = [v for r in _rows(wb["Xã Phong Hải 02935"]) for v in r if isinstance(v, str)]
-    giving = next(v for v in values if v.startswith("Bên giao"))
+    giving = next(v for v in values if v.startswith("BÊN GIAO"))
     assert "Huyện Bảo Thắng" in giving and "Huyện Văn Bàn" in giving
-    receiving = next(v for v in values if v.startswith("Bên nhận"))
+    receiving = next(v for v in values if v.startswith("BÊN NHẬN"))
     assert "Xã Phong Hải" in receiving and "02935" in receiving
 
 
@@ -218,8 +219,11 @@ def test_print_setup(wb) -> None:
     for title in COMMUNE_SHEETS.values():
         ws = wb[title]
         header = _find(ws, "STT")
-        assert ws.print_title_rows == f"${header}:${header + 1}"
+        assert ws.print_title_rows == f"${header}:${header}"  # one header row, Vietnamese only
         assert ws.page_setup.orientation == "landscape"
+        # each record numbers its own pages from 1, out of its own count
+        assert ws.page_setup.useFirstPageNumber and ws.page_setup.firstPageNumber == 1
+        assert re.fullmatch(r"Trang &P / \d+", ws.oddFooter.center.text)
 
 
 def test_review_sheet(built, wb) -> None:
@@ -338,3 +342,40 @@ def test_review_and_quarantine_headers_stay_in_view(wb) -> None:
         first_data_row = int(ws.freeze_panes[1:])
         assert _find(ws, "STT") == first_data_row - 2, name
         assert _find(ws, "No.") == first_data_row - 1, name
+
+
+def _texts(ws) -> list[str]:
+    return [v for r in ws.iter_rows(values_only=True) for v in r if isinstance(v, str)]
+
+
+def test_record_heading_parties_and_totals(built, tmp_path: Path) -> None:
+    from handover.config import PartiesConfig
+
+    parties = PartiesConfig.model_validate(
+        {
+            "place": "Lào Cai",
+            "giving": {"name": "Nguyễn Văn Hùng", "position": "Chánh Văn phòng"},
+            "receiving": {"position": "Chủ tịch UBND xã"},
+            "communes": {C1[0]: {"name": "Lò Thị Hạnh", "position": "Chủ tịch UBND xã Bảo Thắng"}},
+        }
+    )
+    path = write_workbook(built[0], BATCH, tmp_path / "w.xlsx", parties=parties)
+    wb = load_workbook(path)
+    named = _texts(wb[COMMUNE_SHEETS[C1[0]]])
+    assert named[:2] == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"]
+    assert f"Số: {BATCH}-{C1[0]}/BB-BGHS" in named
+    assert any(re.fullmatch(r"Lào Cai, ngày \d\d tháng \d\d năm \d{4}", t) for t in named)
+    assert any("(giờ Việt Nam)" in t for t in named)
+    assert "Đại diện: Ông/Bà Nguyễn Văn Hùng     Chức vụ: Chánh Văn phòng" in named
+    assert "Đại diện: Ông/Bà Lò Thị Hạnh     Chức vụ: Chủ tịch UBND xã Bảo Thắng" in named
+    assert "Lò Thị Hạnh" in named and "Nguyễn Văn Hùng" in named  # under the room to sign
+    other = _texts(wb[COMMUNE_SHEETS[C2[0]]])  # the default receiver: the name left blank
+    assert "Đại diện: Ông/Bà ……………………     Chức vụ: Chủ tịch UBND xã" in other
+    assert any(t.startswith("- Hồ sơ thủ tục hành chính theo tình trạng hạn: Quá hạn: ") for t in named)
+    assert any(t.startswith("- Hồ sơ thủ tục hành chính theo trạng thái: ") for t in named)
+    # without parties: every name, position and the place are blanks
+    blank = _texts(load_workbook(built[1].workbook)[COMMUNE_SHEETS[C1[0]]])
+    assert blank.count("Đại diện: Ông/Bà ……………………     Chức vụ: ……………………") == 2
+    assert any(t.startswith("……………………, ngày ") for t in blank)
+    for t in named + other:  # the signed document has no English
+        assert not re.search(r"\b(giving|receiving|side|Total|dossiers|records|batch)\b", t), t
