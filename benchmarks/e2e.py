@@ -75,7 +75,7 @@ def _skip_reports() -> None:
 
     import handover.reports
 
-    def write_reports(engine: object, batch_id: str, out_dir: Path) -> object:
+    def write_reports(engine: object, batch_id: str, out_dir: Path, **_: object) -> object:
         return types.SimpleNamespace(
             workbook=Path(out_dir) / "skipped.xlsx", html=Path(out_dir) / "skipped.html", notices=()
         )
