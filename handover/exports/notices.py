@@ -41,7 +41,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Engine
 
 from handover.errors import ConfigError
-from handover.exports.portal import LEVEL_PROVINCE, iter_loaded_dossiers
+from handover.exports.portal import iter_loaded_dossiers, routed_to_province
 from handover.reports.queries import batch_info, guarded
 from handover.safe import spreadsheet_safe
 from handover.text import clean, mask_id
@@ -257,7 +257,7 @@ def receiving_unit(row: dict[str, Any], provinces: dict[str, str]) -> Unit:
     commune's People's Committee and the province, or the department's province."""
     province_code = clean(row.get("new_province_code"))
     province = provinces.get(province_code, "")
-    if row.get("handling_level") == LEVEL_PROVINCE and clean(row.get("handling_agency")):
+    if routed_to_province(row):
         name = clean(row["handling_agency"])
         return Unit(province_code or "tinh", name, province or name, "department")
     name = clean(row.get("new_commune_name")) or "Chưa rõ xã/phường"

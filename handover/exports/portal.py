@@ -126,10 +126,17 @@ def portal_date(value: date | datetime | str | None) -> str | None:
     return value.strftime("%Y%m%d") + "000000"
 
 
+def routed_to_province(row: dict[str, Any]) -> bool:
+    """Whether a loaded dossier goes to a provincial department (its procedure is routed to the province and the
+    routing names the agency) rather than to its new commune: the one rule both exports follow."""
+    agency = row.get("handling_agency")
+    return row.get("handling_level") == LEVEL_PROVINCE and bool(agency and str(agency).strip())
+
+
 def handling_unit(row: dict[str, Any], province_names: dict[str, str]) -> str:
     """DonViXuLy: ``"Xã Bảo Thắng (02905)"``, or for a procedure routed to the province
     ``"Sở Công Thương, Tỉnh Lào Cai (15)"``."""
-    if row.get("handling_level") == LEVEL_PROVINCE and row.get("handling_agency"):
+    if routed_to_province(row):
         code = row.get("new_province_code")
         province = province_names.get(code or "", "")
         where = " ".join(p for p in (province, f"({code})" if code else "") if p)
