@@ -1002,6 +1002,69 @@ def export_notices(
 
 
 # ==========================================================================================================
+# plan  (section owned by the many-districts work: handover/plan.py)
+# ==========================================================================================================
+
+
+@app.command("plan")
+def plan_cmd(
+    exports: Annotated[
+        Path,
+        typer.Argument(help="Folder of district exports: one sub-folder (or named file) per old district."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for plan.toml and the batch configurations.")],
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit 3 when anything is undecided (the plan is written all the same)."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one batch configuration per old district of an exports folder and a plan listing them; what
+    cannot be decided is listed with its reason and gets no configuration (exit 0; --strict: exit 3)."""
+    from handover.plan import make_plan
+
+    result = make_plan(exports, out)
+    plan = result.plan
+    if as_json:
+        _print_json(
+            {
+                **plan.model_dump(mode="json"),
+                "plan_file": str(result.plan_file),
+                "sources": result.sources,
+            }
+        )
+    else:
+        rows = [
+            [
+                b.batch_id,
+                f"{b.province_code}/{b.district_code}",
+                b.district_name,
+                b.config.as_posix(),
+                ", ".join(
+                    f"{s['id']} ({s['kind']}, {s['entity']}, {s['rows']:,} rows{'' if s['complete'] else '+'})"
+                    for s in result.sources.get(b.batch_id, [])
+                ),
+            ]
+            for b in plan.batch
+        ]
+        _print_rows("Batches", ("batch", "codes", "district", "config", "sources"), rows)
+        if plan.undecided:
+            _print_rows(
+                "Undecided (no configuration)",
+                ("path", "reason"),
+                [[u.path, u.reason] for u in plan.undecided],
+            )
+        console.print(
+            f"{len(plan.batch)} batch(es), {len(plan.undecided)} undecided: {_lit(result.plan_file)}",
+            soft_wrap=True,
+        )
+    if strict and plan.undecided:
+        raise typer.Exit(ExitCode.INPUT)
+
+
+# ==========================================================================================================
 # the edge: errors rendered once
 # ==========================================================================================================
 
