@@ -1128,7 +1128,7 @@ def plan_cmd(
                 [[u.path, u.reason] for u in plan.undecided],
             )
         console.print(
-            f"{len(plan.batch)} batch(es), {len(plan.undecided)} undecided: {_lit(result.plan_file)}",
+            f"{len(plan.batch)} batch(es), {len(plan.undecided)} undecided: {_lit(out / 'plan.toml')}",
             soft_wrap=True,
         )
     if strict and plan.undecided:

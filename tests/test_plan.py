@@ -181,12 +181,17 @@ def test_names_that_match_no_district_or_a_record_list_without_key(demo: Path, t
 def test_district_override_and_bad_settings(demo: Path, tmp_path: Path) -> None:
     exports = lay_out(demo, tmp_path, settings=None)
     (exports / "plan.toml").write_text(
-        PLAN_TOML + '\n[districts."082"]\nskip = true\n[districts."Văn Bàn"]\nbatch_id = "vb-2025"\n',
+        PLAN_TOML
+        + '\n[config]\nthresholds = { due_soon_days = 3 }\nreport = { parties = { place = "Lào Cai" } }\n'
+        + '[districts."082"]\nskip = true\n[districts."Văn Bàn"]\nbatch_id = "vb-2025"\n',
         encoding="utf-8",
     )
     plan = make_plan(exports, tmp_path / "plan").plan
     assert [b.batch_id for b in plan.batch] == ["10-086-bao-thang", "vb-2025"]
     assert [u.path for u in plan.undecided] == ["082"]
+    vb = load_config(tmp_path / "plan" / "089-van-ban.toml")
+    assert vb.thresholds.due_soon_days == 3 and vb.report.parties.place == "Lào Cai"
+    assert vb.report.dir == tmp_path / "plan" / "reports" / "089-van-ban"
     (exports / "plan.toml").write_text('[plan]\nbatch_id = "{nope}"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="batch id pattern"):
         make_plan(exports, tmp_path / "plan2")
