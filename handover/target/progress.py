@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import ConfigError, ReportError
@@ -243,25 +243,30 @@ def _held_back(conn: Connection, states: dict[str, tuple[str, Any]]) -> list[tup
 
 
 def _loaded_keys(conn: Connection, keys: Iterable[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
-    """The ``(entity, source_id, natural_key)`` keys that are in the target's dossiers or records."""
+    """The ``(entity, source_id, natural_key)`` keys that are in the target's dossiers or records (looked up by
+    their unique keys, :data:`_KEYS_AT_ONCE` at a time)."""
     found: set[tuple[Any, ...]] = set()
-    dossiers = [k for k in keys if k[0] == "dossier"]
-    records = [k for k in keys if k[0] != "dossier" and "/" in k[2]]
+    dossiers: dict[str, list[str]] = defaultdict(list)
+    records: dict[tuple[str, str, str], list[str]] = defaultdict(list)  # (entity, source, type) → numbers
+    for entity, source, key in keys:
+        if entity == "dossier":
+            dossiers[source].append(key)
+        elif "/" in key:
+            record_type, number = key.split("/", 1)
+            records[(entity, source, record_type)].append(number)
     d, r = schema.dossiers.c, schema.records.c
-    for i in range(0, len(dossiers), _KEYS_AT_ONCE):
-        part = dossiers[i : i + _KEYS_AT_ONCE]
-        cond = or_(*(and_(d.source_system == s, d.dossier_code == k) for _, s, k in part))
-        for s, k in conn.execute(select(d.source_system, d.dossier_code).where(cond)):
-            found.add(("dossier", s, k))
-    for i in range(0, len(records), _KEYS_AT_ONCE):
-        part = records[i : i + _KEYS_AT_ONCE]
-        split = [(e, s, *k.split("/", 1)) for e, s, k in part]
-        cond = or_(
-            *(and_(r.source_system == s, r.record_type == t, r.record_number == n) for _, s, t, n in split)
-        )
-        entity = {(s, t, n): e for e, s, t, n in split}
-        for s, t, n in conn.execute(select(r.source_system, r.record_type, r.record_number).where(cond)):
-            found.add((entity.get((s, t, n), "record"), s, f"{t}/{n}"))
+    for source, codes in dossiers.items():
+        for i in range(0, len(codes), _KEYS_AT_ONCE):
+            part = codes[i : i + _KEYS_AT_ONCE]
+            query = select(d.dossier_code).where(d.source_system == source, d.dossier_code.in_(part))
+            found.update(("dossier", source, code) for code in conn.execute(query).scalars())
+    for (entity, source, record_type), numbers in records.items():
+        for i in range(0, len(numbers), _KEYS_AT_ONCE):
+            part = numbers[i : i + _KEYS_AT_ONCE]
+            query = select(r.record_number).where(
+                r.source_system == source, r.record_type == record_type, r.record_number.in_(part)
+            )
+            found.update((entity, source, f"{record_type}/{n}") for n in conn.execute(query).scalars())
     return found
 
 

@@ -31,7 +31,7 @@ def _review(code: str, **more: object) -> dict:
 
 
 def _scenario(engine: Engine) -> None:
-    """b1 and b2 finished in Bảo Thắng (b2 loads a row b1 held for review), b3 failed and b4 still running in
+    """b1 and b2 finished in Bảo Thắng (b2 loads a dossier and a record b1 held for review), b3 failed and b4 still running in
     Văn Bàn."""
     b1 = Loader(engine, "b1")
     b1.begin_batch("b1", "c" * 64, [f.source(), f.source("hs", entity=Entity.RECORD)])
@@ -49,8 +49,11 @@ def _scenario(engine: Engine) -> None:
     b1.load_chunk(f.chunk(records, source_id="hs", entity=Entity.RECORD))
     b1.finish_batch({})
     b2 = Loader(engine, "b2")
-    b2.begin_batch("b2", "c" * 64, [f.source()])
+    b2.begin_batch("b2", "c" * 64, [f.source(), f.source("hs", entity=Entity.RECORD)])
     b2.load_chunk(f.chunk([f.dossier("H-3"), _review("H-5")]))
+    b2.load_chunk(
+        f.chunk([f.record("2"), f.record("3", disposition="review")], source_id="hs", entity=Entity.RECORD)
+    )
     b2.finish_batch({})
     b3 = Loader(engine, "b3")
     b3.begin_batch("b3", "c" * 64, [f.source("vb")])
@@ -106,7 +109,17 @@ def test_by_district_and_province(engine: Engine, target_url: str, tmp_path: Pat
     by_district = progress(target_url, "district", plan)
     # (province, district, finished, failed, running, not started, loaded, held back, review waiting)
     assert [_line(a) for a in by_district.areas] == [
-        ("10", "086", 2, 0, 0, 0, 4, 3, 2),  # H-1 H-2 H-3 birth/1 loaded; H-5 birth/2 review, H-4 quarantined
+        (
+            "10",
+            "086",
+            2,
+            0,
+            0,
+            0,
+            5,
+            3,
+            2,
+        ),  # H-1 H-2 H-3 birth/1 birth/2 loaded; H-5 birth/3 review, H-4 quarantined
         ("10", "087", 0, 0, 0, 1, 0, 0, 0),
         ("10", "089", 0, 1, 1, 0, 2, 1, 1),
     ]
@@ -116,9 +129,9 @@ def test_by_district_and_province(engine: Engine, target_url: str, tmp_path: Pat
         "Huyện Văn Bàn",
     ]
     assert by_district.areas[0].batch_ids == ["b1", "b2"]
-    assert _line(by_district.total) == (None, None, 2, 1, 1, 1, 6, 4, 3)
+    assert _line(by_district.total) == (None, None, 2, 1, 1, 1, 7, 4, 3)
     by_province = progress(target_url, "province")
-    assert [_line(a) for a in by_province.areas] == [("10", None, 2, 1, 1, 0, 6, 4, 3)]
+    assert [_line(a) for a in by_province.areas] == [("10", None, 2, 1, 1, 0, 7, 4, 3)]
     assert by_province.areas[0].province_name == "Tỉnh Lào Cai"
 
 
@@ -135,7 +148,7 @@ def test_cli_json_and_html(engine: Engine, target_url: str, tmp_path: Path) -> N
     assert [
         (a["district_code"], a["rows_loaded"], a["rows_held_back"], a["rows_review"]) for a in data["areas"]
     ] == [
-        ("086", 4, 3, 2),
+        ("086", 5, 3, 2),
         ("087", 0, 0, 0),
         ("089", 2, 1, 1),
     ]
@@ -151,7 +164,7 @@ def test_cli_json_and_html(engine: Engine, target_url: str, tmp_path: Path) -> N
     assert "Nguyễn Thị Hoà" not in text and "H-1" not in text  # no row's personal data or keys
     cells = re.findall(r"<tr>(<td.*?)</tr>", text)
     assert [re.findall(r"<td[^>]*>(.*?)</td>", c) for c in cells] == [
-        ["Huyện Bảo Thắng, Tỉnh Lào Cai", "10/086", "2", "0", "0", "0", "4", "3", "2"],
+        ["Huyện Bảo Thắng, Tỉnh Lào Cai", "10/086", "2", "0", "0", "0", "5", "3", "2"],
         ["Huyện Bảo Yên, Tỉnh Lào Cai", "10/087", "0", "0", "0", "1", "0", "0", "0"],
         ["Huyện Văn Bàn, Tỉnh Lào Cai", "10/089", "0", "1", "1", "0", "2", "1", "1"],
     ]
