@@ -324,13 +324,34 @@ class _Districts:
             self.province is None or self.ref.districts[code][1] == self.province
         )
 
+    def _names(self, text: str) -> list[str]:
+        """Districts named by the whole text, else by the longest run of two or more of its words that names any
+        (Bảo Thắng in ``ho so bao thang``): all of them when that run names several."""
+        if not text:
+            return []
+        exact = self.by_name.get(text) or self.by_name.get(text.replace(" ", ""))
+        if exact:
+            return list(exact)
+        words = text.split()
+        for size in range(len(words) - 1, 1, -1):  # a single word ("vinh", "chu") is too common a syllable
+            found = sorted(
+                {
+                    code
+                    for i in range(len(words) - size + 1)
+                    for code in self.by_name.get(" ".join(words[i : i + size]), [])
+                }
+            )
+            if found:
+                return found
+        return []
+
     def resolve(self, label: str) -> tuple[District | None, str]:
         """The district a folder or file name names (by a 3-digit code, by its name, or both agreeing), or
         None and the reason in Vietnamese and English."""
         words = fold(label).replace("_", " ").replace("-", " ").replace(".", " ").split()
         codes = sorted({w for w in words if len(w) == 3 and w.isdigit() and self.known(w)})
-        rest = strip_prefix(" ".join(w for w in words if not w.isdigit()))
-        names = self.by_name.get(rest, []) or self.by_name.get(rest.replace(" ", ""), []) if rest else []
+        rest = strip_prefix(" ".join(w for w in words if not (len(w) == 3 and w.isdigit())))
+        names = self._names(rest)
         scope_vi = f" của tỉnh {self.province}" if self.province else ""
         scope_en = f" of province {self.province}" if self.province else ""
         if len(codes) > 1:
@@ -410,7 +431,7 @@ def _reason(exc: Exception, what: str) -> str:
     """An undecided source's reason: Vietnamese, then the reader's English message and hint."""
     from handover.errors import HandoverError
 
-    en = exc.message if isinstance(exc, HandoverError) else str(exc)
+    en = exc.message if isinstance(exc, HandoverError) else f"{type(exc).__name__}: {exc}"
     hint = exc.hint if isinstance(exc, HandoverError) and exc.hint else ""
     return (
         f"Không đọc được {what} thành danh sách hồ sơ hay sổ; sửa tệp hoặc khai nguồn trong [sources] của "
@@ -494,11 +515,17 @@ def _detect(
         sid = _source_id(key)
         try:
             report = inspect_settings({"id": sid, **base, **extra})
-        except Exception as exc:
-            from handover.errors import HandoverError
-
-            if not isinstance(exc, HandoverError):
-                raise
+        except ValidationError as exc:  # a key of [sources."..."] the batch configuration refuses
+            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            undecided.append(
+                Undecided(
+                    path=key,
+                    reason=f'Khai báo [sources."{key}"] trong plan.toml không hợp lệ: {message}. / '
+                    f'[sources."{key}"] in plan.toml is not valid: {message}: fix that key.',
+                )
+            )
+            continue
+        except Exception as exc:  # one odd file must not stop the plan of the other districts
             undecided.append(Undecided(path=key, reason=_reason(exc, f"'{key}'")))
             continue
         entity = Entity(report["entity"])

@@ -6,6 +6,7 @@ plan writes are run and their rows counted in the target against the demo's own 
 
 from __future__ import annotations
 
+import json
 import shutil
 import tomllib
 from pathlib import Path
@@ -100,11 +101,54 @@ def test_two_districts_planned_third_undecided(demo: Path, tmp_path: Path) -> No
     ]
 
 
-def test_strict_exits_3_when_anything_is_undecided(demo: Path, tmp_path: Path) -> None:
+def test_strict_exits_3_when_anything_is_undecided_and_json_is_the_plan(demo: Path, tmp_path: Path) -> None:
     exports = lay_out(demo, tmp_path)
-    result = runner.invoke(cli.app, ["plan", str(exports), "--out", str(tmp_path / "plan"), "--strict"])
+    out = tmp_path / "plan"
+    result = runner.invoke(cli.app, ["plan", str(exports), "--out", str(out), "--strict", "--json"])
     assert result.exit_code == 3, result.output
-    assert (tmp_path / "plan" / "plan.toml").is_file()
+    data = json.loads(result.stdout)
+    assert data["batch"] == load_plan(out).model_dump(mode="json")["batch"]
+    assert [u["path"] for u in data["undecided"]] == ["082/scan.pdf", "082"]
+    assert [s["rows"] for s in data["sources"]["10-089-van-ban"]] == [31]
+    (out / "x").mkdir()
+    shutil.rmtree(exports / "082")
+    again = runner.invoke(cli.app, ["plan", str(exports), "--out", str(out), "--strict"])
+    assert again.exit_code == 0, again.output
+    assert load_plan(out).undecided == []
+
+
+def test_files_directly_in_the_folder_group_by_the_district_they_name(demo: Path, tmp_path: Path) -> None:
+    """The demo's own flat exports folder: the Excel list and a database named after Bảo Thắng are one batch;
+    the database named after nothing is undecided."""
+    exports = tmp_path / "exports"
+    shutil.copytree(demo / "exports", exports)
+    shutil.copy(exports / "district_system.db", exports / "he_thong_bao_thang.db")
+    (exports / "plan.toml").write_text(
+        PLAN_TOML.replace("bao-thang-086/district_system.db", "he_thong_bao_thang.db"), encoding="utf-8"
+    )
+    plan = make_plan(exports, tmp_path / "plan").plan
+    assert [(b.district_code, b.config.as_posix()) for b in plan.batch] == [
+        ("086", "086-bao-thang.toml"),
+        ("089", "089-van-ban.toml"),
+    ]
+    sources = load_config(tmp_path / "plan" / "086-bao-thang.toml").sources
+    assert [s.id for s in sources] == [
+        "bao-thang-086",
+        "he-thong-bao-thang-ho-kinh-doanh",
+        "he-thong-bao-thang-so-ho-tich",
+    ]
+    assert [u.path for u in plan.undecided] == ["district_system.db"]
+    assert "names no district" in plan.undecided[0].reason
+
+
+def test_a_source_key_the_configuration_refuses_is_undecided(demo: Path, tmp_path: Path) -> None:
+    exports = lay_out(
+        demo, tmp_path, settings=PLAN_TOML + '\n[sources."Văn Bàn/van_ban_089.csv"]\ndelimiter = ";;"\n'
+    )
+    plan = make_plan(exports, tmp_path / "plan").plan
+    reasons = {u.path: u.reason for u in plan.undecided}
+    assert "is not a separator" in reasons["Văn Bàn/van_ban_089.csv"]
+    assert [b.district_code for b in plan.batch] == ["086"]
 
 
 def _counts(url: str) -> dict[tuple[str, str], int]:
@@ -206,3 +250,28 @@ def test_dump_toml_round_trips() -> None:
         "arr": [{"id": "s1", "columns": {"Mã hồ sơ": "dossier_code"}}, {"id": "s2"}],
     }
     assert tomllib.loads(dump_toml(doc)) == doc
+
+
+@pytest.mark.parametrize(
+    ("folder", "found"),
+    [
+        ("086", "Huyện Bảo Thắng (086)"),
+        ("Bảo Thắng", "Huyện Bảo Thắng (086)"),
+        ("HUYEN BAO THANG", "Huyện Bảo Thắng (086)"),
+        ("ho_so_bao_thang_2025", "Huyện Bảo Thắng (086)"),
+        ("quan-1", "Quận 1 (760)"),
+        ("chau thanh 708", "Huyện Châu Thành (708)"),
+        ("bao_thang_089", "name different districts"),
+        ("086-089", "several district codes"),
+        ("Châu Thành", "matches 10 districts"),
+        (
+            "xa vinh an",
+            "matches no old district",
+        ),  # "Vinh" alone is a city: one word inside a name is not enough
+    ],
+)
+def test_folder_names(tmp_path: Path, folder: str, found: str) -> None:
+    (tmp_path / "exports" / folder).mkdir(parents=True)
+    plan = make_plan(tmp_path / "exports", tmp_path / "plan").plan
+    assert plan.batch == []
+    assert found in plan.undecided[-1].reason
