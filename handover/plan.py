@@ -147,22 +147,6 @@ def load_plan(path: str | Path) -> Plan:
 SETTINGS_FILE = "plan.toml"
 DEFAULT_BATCH_ID = "{province_code}-{district_code}-{district_slug}"
 SQLITE_MAGIC = b"SQLite format 3\x00"
-# What a plan.toml may say about one source ("<path relative to EXPORTS_DIR>" or "<file.db>#<table>").
-SOURCE_KEYS = (
-    "entity",
-    "profile",
-    "columns",
-    "record_type",
-    "sheet",
-    "header_row",
-    "encoding",
-    "delimiter",
-    "multiline_fields",
-    "query",
-    "row_id",
-    "base_table",
-    "count_query",
-)
 _DISTRICT_PREFIXES = ("thanh pho", "thi xa", "huyen", "quan", "tp", "tx")
 
 

@@ -332,8 +332,9 @@ def progress_html(p: Progress) -> str:
 {chr(10).join(body)}
 </tbody>
 </table>
-<p class=en>Held back = review + quarantined rows no batch has loaded since; review rows wait for officials'
-decisions (handover review import).</p>
+<p>Dòng giữ lại = dòng cần xem xét và dòng bị giữ do lỗi mà chưa đợt nào nạp sau đó; dòng cần xem xét chờ cán
+bộ quyết định. <span class=en>/ Held back = review and quarantined rows no batch has loaded since; review rows
+wait for officials' decisions (handover review import).</span></p>
 </body>
 </html>
 """
