@@ -411,15 +411,18 @@ def _rel(path: Path, base: Path) -> str:
     return path.relative_to(base).as_posix()
 
 
-def _reason(exc: Exception, what: str) -> str:
-    """An undecided source's reason: Vietnamese, then the reader's English message and hint."""
+def _reason(exc: Exception, key: str) -> str:
+    """An undecided source's reason: Vietnamese, then the reader's English message and hint, and the way out
+    through plan.toml."""
     from handover.errors import HandoverError
 
     en = exc.message if isinstance(exc, HandoverError) else f"{type(exc).__name__}: {exc}"
     hint = exc.hint if isinstance(exc, HandoverError) and exc.hint else ""
     return (
-        f"Không đọc được {what} thành danh sách hồ sơ hay sổ; sửa tệp hoặc khai nguồn trong [sources] của "
-        f"plan.toml. / {en}{' → ' + hint if hint else ''}"
+        f"Không đọc được '{key}' thành danh sách hồ sơ hay sổ; sửa tệp, khai nguồn trong [sources.\"{key}\"] của "
+        f"plan.toml, hoặc ghi skip = true ở đó nếu đây không phải danh sách hồ sơ. / {en}"
+        f'{" → " + hint if hint else ""} (or, in plan.toml, describe it under [sources."{key}"], or set '
+        "skip = true there if it holds no dossiers or records)"
     )
 
 
@@ -450,7 +453,6 @@ def _detect(
     """The batch sources one file holds (SourceConfig fields, paths relative to the plan's folder), each
     decided by the same reader ``sources inspect`` uses, or why not."""
     from handover.sources.files import sniff_kind, suffix_kind
-    from handover.sources.inspect import inspect_settings
 
     rel = _rel(path, exports)
     where = os.path.relpath(path, plan_dir)
@@ -459,7 +461,7 @@ def _detect(
         try:
             tables = _sqlite_tables(path)
         except Exception as exc:  # a damaged database file
-            return [], [Undecided(path=rel, reason=_reason(exc, "cơ sở dữ liệu SQLite này"))]
+            return [], [Undecided(path=rel, reason=_reason(exc, rel))]
         if not tables:
             return [], [
                 Undecided(
@@ -488,6 +490,17 @@ def _detect(
         candidates.append((rel, {"kind": kind, "path": path}, {"kind": kind, "path": where}))
     sources: list[dict[str, Any]] = []
     undecided: list[Undecided] = []
+
+    def decide(
+        key: str, base: dict[str, Any], written: dict[str, Any], extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        entry, why, report = _decide(key, base, written, extra)
+        if entry is not None:
+            sources.append(entry)
+        if why is not None:
+            undecided.append(why)
+        return report
+
     for key, base, written in candidates:
         override = settings.sources.get(key, SourceOverride())
         if override.skip:
@@ -496,57 +509,71 @@ def _detect(
         if "query" in extra:
             base.pop("table", None)
             written.pop("table", None)
-        sid = _source_id(key)
-        try:
-            report = inspect_settings({"id": sid, **base, **extra})
-        except ValidationError as exc:  # a key of [sources."..."] the batch configuration refuses
-            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            undecided.append(
-                Undecided(
-                    path=key,
-                    reason=f'Khai báo [sources."{key}"] trong plan.toml không hợp lệ: {message}. / '
-                    f'[sources."{key}"] in plan.toml is not valid: {message}: fix that key.',
-                )
-            )
+        if base["kind"] not in ("xlsx", "xls") or "sheet" in extra:
+            decide(key, base, written, extra)
             continue
-        except Exception as exc:  # one odd file must not stop the plan of the other districts
-            undecided.append(Undecided(path=key, reason=_reason(exc, f"'{key}'")))
-            continue
-        entity = Entity(report["entity"])
-        mapped = {c["field"] for c in report.get("columns", []) if c.get("field")}
-        lacking = [f for f in natural_key_fields(entity) if f not in mapped and not extra.get(f)]
-        if lacking:
-            example = ' record_type = "business_household"' if lacking == ["record_type"] else ""
-            undecided.append(
-                Undecided(
-                    path=key,
-                    reason=f"Không có cột nào cho khóa của dòng ({', '.join(lacking)}); khai cột hoặc giá trị "
-                    f'trong [sources."{key}"] của plan.toml{example and " (ví dụ" + example + ")"}. / No column '
-                    f'maps to the rows\' key ({", ".join(lacking)}): name it under [sources."{key}"] '
-                    f"in plan.toml{example and ' (e.g.' + example + ')'}.",
-                )
-            )
-            continue
-        entry: dict[str, Any] = {
-            "id": sid,
-            **written,
-            "entity": entity.value,
-            "profile": report.get("profile"),
-        }
-        if base["kind"] in ("xlsx", "xls") and report.get("sheet"):
-            entry["sheet"] = report["sheet"]
-        if base["kind"] != "sql" and report.get("header_row"):
-            entry["header_row"] = int(report["header_row"])
-        if base["kind"] == "csv" and report.get("delimiter"):
-            entry["delimiter"] = report["delimiter"]
-        entry.update(extra)
-        entry["_report"] = {
-            "rows": report.get("data_rows"),
-            "complete": report.get("sample", {}).get("complete"),
-            "unmapped": report.get("unmapped", []),
-        }
-        sources.append(entry)
+        # a workbook: its first visible sheet, or each visible sheet when it has several ("file.xlsx#sheet")
+        first = len(sources), len(undecided)
+        report = decide(key, base, written, extra)
+        hidden = set(report.get("hidden_sheets") or ())
+        visible = [name for name in report.get("sheets") or () if name not in hidden]
+        if len(visible) > 1:
+            del sources[first[0] :], undecided[first[1] :]
+            for sheet in visible:
+                sheet_key = f"{key}#{sheet}"
+                sheet_override = settings.sources.get(sheet_key, SourceOverride())
+                if not sheet_override.skip:
+                    more = sheet_override.model_dump(exclude_none=True, exclude={"skip"})
+                    decide(sheet_key, base, written, {**extra, "sheet": sheet, **more})
     return sources, undecided
+
+
+def _decide(
+    key: str, base: dict[str, Any], written: dict[str, Any], extra: dict[str, Any]
+) -> tuple[dict[str, Any] | None, Undecided | None, dict[str, Any]]:
+    """One source read as ``sources inspect`` reads it: its [[sources]] entry, or why it has none; and the
+    reader's report (empty when it could not read)."""
+    from handover.sources.inspect import inspect_settings
+
+    sid = _source_id(key)
+    try:
+        report = inspect_settings({"id": sid, **base, **extra})
+    except ValidationError as exc:  # a key of [sources."..."] the batch configuration refuses
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        why = (
+            f'Khai báo [sources."{key}"] trong plan.toml không hợp lệ: {message}. / '
+            f'[sources."{key}"] in plan.toml is not valid: {message}: fix that key.'
+        )
+        return None, Undecided(path=key, reason=why), {}
+    except Exception as exc:  # one odd file must not stop the plan of the other districts
+        return None, Undecided(path=key, reason=_reason(exc, key)), {}
+    entity = Entity(report["entity"])
+    mapped = {c["field"] for c in report.get("columns", []) if c.get("field")}
+    lacking = [f for f in natural_key_fields(entity) if f not in mapped and not extra.get(f)]
+    if lacking:
+        example = ' record_type = "business_household"' if lacking == ["record_type"] else ""
+        why = (
+            f"Không có cột nào cho khóa của dòng ({', '.join(lacking)}); khai cột hoặc giá trị "
+            f'trong [sources."{key}"] của plan.toml{example and " (ví dụ" + example + ")"}, hoặc skip = true nếu '
+            f"không phải danh sách hồ sơ. / No column maps to the rows' key ({', '.join(lacking)}): name it "
+            f'under [sources."{key}"] in plan.toml{example and " (e.g." + example + ")"}, or skip = true there if '
+            "it is no list of dossiers or records."
+        )
+        return None, Undecided(path=key, reason=why), report
+    entry: dict[str, Any] = {"id": sid, **written, "entity": entity.value, "profile": report.get("profile")}
+    if base["kind"] in ("xlsx", "xls") and report.get("sheet"):
+        entry["sheet"] = report["sheet"]
+    if base["kind"] != "sql" and report.get("header_row"):
+        entry["header_row"] = int(report["header_row"])
+    if base["kind"] == "csv" and report.get("delimiter"):
+        entry["delimiter"] = report["delimiter"]
+    entry.update(extra)
+    entry["_report"] = {
+        "rows": report.get("data_rows"),
+        "complete": report.get("sample", {}).get("complete"),
+        "unmapped": report.get("unmapped", []),
+    }
+    return entry, None, report
 
 
 def _source_id(key: str) -> str:

@@ -275,3 +275,30 @@ def test_folder_names(tmp_path: Path, folder: str, found: str) -> None:
     plan = make_plan(tmp_path / "exports", tmp_path / "plan").plan
     assert plan.batch == []
     assert found in plan.undecided[-1].reason
+
+
+def test_each_visible_sheet_of_a_workbook_is_a_source(demo: Path, tmp_path: Path) -> None:
+    import openpyxl
+
+    exports = tmp_path / "exports"
+    (exports / "086").mkdir(parents=True)
+    book = openpyxl.load_workbook(demo / "exports" / "bao_thang_086.xlsx")
+    book.copy_worksheet(book.worksheets[0]).title = "Tháng 6"
+    summary = book.create_sheet("Tổng hợp")
+    summary.append(["Xã", "Tổng"])
+    summary.append(["Xã Sơn Hà", 12])
+    book.create_sheet("Ẩn").sheet_state = "hidden"
+    book.save(exports / "086" / "ds.xlsx")
+    plan = make_plan(exports, tmp_path / "plan").plan
+    assert plan.batch == []
+    assert [u.path for u in plan.undecided] == ["086/ds.xlsx#Tổng hợp", "086"]
+    assert "skip = true" in plan.undecided[0].reason
+
+    (exports / "plan.toml").write_text('[sources."086/ds.xlsx#Tổng hợp"]\nskip = true\n', encoding="utf-8")
+    plan = make_plan(exports, tmp_path / "plan").plan
+    assert plan.undecided == []
+    sources = load_config(tmp_path / "plan" / "086-bao-thang.toml").sources
+    assert [(s.id, s.sheet, s.header_row) for s in sources] == [
+        ("ds-danh-sach-ho-so", "Danh sách hồ sơ", 5),
+        ("ds-thang-6", "Tháng 6", 5),
+    ]
