@@ -175,6 +175,7 @@ def _counts(url: str) -> dict[tuple[str, str], int]:
         engine.dispose()
 
 
+@pytest.mark.slow  # three batches and the demo batch, end to end (about 12 s)
 def test_planned_configs_load_what_the_demo_config_loads(demo: Path, tmp_path: Path) -> None:
     target = f"sqlite:///{tmp_path / 'planned.db'}"
     exports = lay_out(demo, tmp_path, settings=PLAN_TOML.replace("[plan]", f'[plan]\ntarget = "{target}"'))
