@@ -18,6 +18,8 @@ __all__ = ["ReportPaths", "report_paths", "write_reports", "write_reports_from_u
 
 
 class ReportPaths(NamedTuple):
+    """The report files written for a batch."""
+
     workbook: Path
     html: Path
     notices: tuple[str, ...] = ()  # edited files kept, and the new file written instead of each
