@@ -1,6 +1,9 @@
 """The library functions that take what a user has (a batch file, a database URL, an address) rather than an open
 engine: each opens what it needs, calls the stage that does the work, and closes what it opened. The ``handover``
-commands call these same functions; :mod:`handover` re-exports them (``handover.run_batch``, ...).
+commands call these same functions; :mod:`handover` re-exports them (``handover.run_batch``, ...). Their
+namesakes in the stage modules (:func:`handover.pipeline.run.run_batch`, :func:`handover.target.verify.verify_batch`,
+:func:`handover.target.rollback.rollback_batch`, :func:`handover.reports.write_reports`) do the work and take a
+loaded configuration or an open SQLAlchemy engine.
 
 Nothing heavy is imported here at module level: pandas, SQLAlchemy and great-expectations load inside the call
 that needs them.
