@@ -2,14 +2,18 @@
 
 Sheets, in order:
 
-* **Tổng hợp**: batch metadata; per old district → old commune → new commune the counts per disposition; totals;
-  the balance per source (ledger and chunks) and in total, stated in words.
+* **Tổng hợp**: batch metadata; for a later round of its sources, every round with what it newly handed over to
+  each unit and the record's number; per old district → old commune → new commune the counts per disposition;
+  totals; the balance per source (ledger and chunks) and in total, stated in words.
 * **one sheet per receiving new commune** (named from the commune name and code): the printable handover record
   "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT" with the giving side (old districts) and the receiving side, a numbered
   list of the loaded dossiers (section I) and, on the same sheet, the loaded records (section II) under the same
   column header, so the header repeated on every printed page fits both; counts; signature blocks for both sides.
   ID numbers and phones are masked. A commune with more rows than a sheet holds (Excel: 1,048,576) goes on in
   continuation sheets ``<name> (2) <code>``, ... with the same header; totals and signatures end the last one.
+  A later round of the same sources (:func:`~handover.reports.queries.handover_rounds`) lists only the rows it
+  newly handed over (communes with none get no sheet); to a commune that received an earlier record it is the
+  supplementary record "BIÊN BẢN BÀN GIAO BỔ SUNG ...", numbered after the first (:func:`round_record_number`).
 * **Cần xem xét**: instructions, then the review rows with their reason and candidates, and a decision cell
   offering the communes allowed for the row as a drop-down (lists on the hidden sheet ``Danh sách chọn``).
 * **Cách ly**: quarantined rows with every finding.
