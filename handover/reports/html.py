@@ -62,7 +62,7 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         s["physical_ok"] = account.balances(extracted) if account else None
         s["blank_rows"] = [line.row for line in account.lines if line.rule == "blank"] if account else []
         s["listed"] = [line for line in account.lines if line.rule != "blank"] if account else []
-    rounds = shared.get(conn, q.handover_rounds, batch_id)
+    rounds = shared.get(conn, q.later_rounds, batch_id)
     gx = [g for g in info.summary.get("gx") or [] if isinstance(g, dict)]
     rules = [r for r in info.summary.get("rules") or [] if isinstance(r, dict)]
     fp_match = info.fingerprint is not None and info.fingerprint == recomputed

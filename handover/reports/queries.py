@@ -734,6 +734,12 @@ def earlier_batches(conn: Connection, batch_id: str) -> list[str]:
     return [batch for batch, _ in conn.execute(stmt)]
 
 
+def later_rounds(conn: Connection, batch_id: str) -> list[Round]:
+    """:func:`handover_rounds` when ``batch_id`` is a later round (it has :func:`earlier_batches`), else ``[]``
+    (a first round: its records are the usual ones, and nothing is counted)."""
+    return handover_rounds(conn, batch_id) if earlier_batches(conn, batch_id) else []
+
+
 def handover_rounds(conn: Connection, batch_id: str) -> list[Round]:
     """The rounds of ``batch_id``'s sources up to it: the :func:`earlier_batches` and the batch itself (last),
     each with what it newly handed over per receiving unit from those sources, and for each unit which

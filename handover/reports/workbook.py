@@ -1924,7 +1924,7 @@ def _write_workbook(
     try:
         with q.guarded("the batch"), engine.connect() as conn:
             info = q.batch_info(conn, batch_id)
-            rounds = shared.get(conn, q.handover_rounds, batch_id)
+            rounds = shared.get(conn, q.later_rounds, batch_id)
             signers = with_rounds(record_parties(info, parties), rounds)
             used = {
                 s.casefold()
