@@ -1,10 +1,10 @@
 """The auditors' self-contained HTML transfer report, read back from the target database.
 
 Batch metadata (and, for a later round of its sources, every round with what it newly handed over to each
-unit and the record's number), source fingerprints, every physical row of each source (read = data + non-data, each non-data row
-listed with its rule), the balance per source and in total counted twice (``chunks`` and ``ledger``),
-great-expectations results, findings per check, and the loaded-set fingerprint as stored and as
-recomputed now, with the command and SQL an auditor uses to recompute it. One file: inline CSS, no script, no
+unit and the record's number), source fingerprints, every physical row of each source (read = data +
+non-data, each non-data row listed with its rule), the balance per source and in total counted twice
+(``chunks`` and ``ledger``), great-expectations results, findings per check, and the loaded-set fingerprint as
+stored and as recomputed now, with the command and SQL an auditor uses to recompute it. One file: inline CSS, no script, no
 external asset. Everything is escaped (jinja2 autoescape). No row's personal data (names, IDs, phones) is shown;
 the text of the non-data rows (titles, totals, signature blocks) is, with ID and phone numbers masked.
 """

@@ -773,9 +773,8 @@ def handover_rounds(conn: Connection, batch_id: str) -> list[Round]:
             )
         )
     }
-    seen: dict[
-        str | None, tuple[int, str, datetime | None]
-    ] = {}  # unit → (rounds so far, first batch, start)
+    # unit → (its hand-overs so far, the batch of its first, that batch's start)
+    seen: dict[str | None, tuple[int, str, datetime | None]] = {}
     rounds = []
     for batch in order:
         row = info.get(batch)
