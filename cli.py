@@ -522,10 +522,36 @@ def db_upgrade(db: DbUrlOpt) -> None:
 
 
 @db_app.command("status")
-def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
-    """Schema version, rows per table and the batches of a target."""
+def db_status(
+    db: DbUrlOpt,
+    as_json: DbJsonOpt = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="province or district: batches and rows per old province or district instead of the batch list.",
+        ),
+    ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan", help="With --by: the plan (plan.toml or its folder) whose batches are expected."
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="With --by: also write the table as a self-contained HTML page."),
+    ] = None,
+) -> None:
+    """Schema version, rows per table and the batches of a target; with --by, where each old province or
+    district stands (batches finished/failed/running/not started, rows loaded/held back/waiting for review)."""
     from handover.target.db import target_status
 
+    if by is None and (plan is not None or html is not None):
+        raise ConfigError("--plan and --html go with --by.", hint="Add --by district or --by province.")
+    if by is not None:
+        _db_progress(db, by, plan, html, as_json)
+        return
     status = target_status(db)
     if as_json:
         _print_json(status.model_dump(mode="json"))
@@ -548,6 +574,51 @@ def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
     ]
     headers = ("batch", "status", "started (UTC)", "finished (UTC)", "ledger rows", "fingerprint")
     _print_rows("Batches", headers, rows, right={"ledger rows"})
+
+
+def _db_progress(db: str, by: str, plan: Path | None, html: Path | None, as_json: bool) -> None:
+    from handover.target.progress import progress, write_progress_html
+
+    result = progress(db, by, plan)  # type: ignore[arg-type]
+    if html is not None:
+        write_progress_html(result, html)
+    if as_json:
+        _print_json(result.to_json())
+        return
+
+    def line(a: Any, name: str, code: str) -> list[str]:
+        n = a.batches
+        return [
+            name,
+            code,
+            f"{n.get('finished', 0):,}",
+            f"{n.get('failed', 0):,}",
+            f"{n.get('running', 0):,}",
+            f"{n.get('not_started', 0):,}",
+            f"{a.rows_loaded:,}",
+            f"{a.rows_held_back:,}",
+            f"{a.rows_review:,}",
+        ]
+
+    rows = []
+    for a in result.areas:
+        if result.by == "district":
+            rows.append(
+                line(a, a.district_name or "(unknown)", f"{a.province_code or '-'}/{a.district_code or '-'}")
+            )
+        else:
+            rows.append(line(a, a.province_name or "(unknown)", a.province_code or "-"))
+    rows.append(line(result.total, "Total", ""))
+    numbers = ("finished", "failed", "running", "not started", "loaded", "held back", "review waiting")
+    _print_rows(
+        f"{result.url} by old {result.by}",
+        (result.by, "code", *numbers),
+        rows,
+        right=set(numbers),
+        total_last=True,
+    )
+    if html is not None:
+        console.print(f"HTML: {_lit(html)}", soft_wrap=True)
 
 
 @db_app.command("verify")
@@ -1033,6 +1104,69 @@ def export_notices(
     )
     if result.masked_folder:
         console.print(f"Masked copy to share: {_lit(result.masked_folder)}", soft_wrap=True)
+
+
+# ==========================================================================================================
+# plan  (section owned by the many-districts work: handover/plan.py)
+# ==========================================================================================================
+
+
+@app.command("plan")
+def plan_cmd(
+    exports: Annotated[
+        Path,
+        typer.Argument(help="Folder of district exports: one sub-folder (or named file) per old district."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for plan.toml and the batch configurations.")],
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit 3 when anything is undecided (the plan is written all the same)."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one batch configuration per old district of an exports folder and a plan listing them; what
+    cannot be decided is listed with its reason and gets no configuration (exit 0; --strict: exit 3)."""
+    from handover.plan import make_plan
+
+    result = make_plan(exports, out)
+    plan = result.plan
+    if as_json:
+        _print_json(
+            {
+                **plan.model_dump(mode="json"),
+                "plan_file": str(result.plan_file),
+                "sources": result.sources,
+            }
+        )
+    else:
+        rows = [
+            [
+                b.batch_id,
+                f"{b.province_code}/{b.district_code}",
+                b.district_name,
+                b.config.as_posix(),
+                ", ".join(
+                    f"{s['id']} ({s['kind']}, {s['entity']}, {s['rows']:,} rows{'' if s['complete'] else '+'})"
+                    for s in result.sources.get(b.batch_id, [])
+                ),
+            ]
+            for b in plan.batch
+        ]
+        _print_rows("Batches", ("batch", "codes", "district", "config", "sources"), rows)
+        if plan.undecided:
+            _print_rows(
+                "Undecided (no configuration)",
+                ("path", "reason"),
+                [[u.path, u.reason] for u in plan.undecided],
+            )
+        console.print(
+            f"{len(plan.batch)} batch(es), {len(plan.undecided)} undecided: {_lit(out / 'plan.toml')}",
+            soft_wrap=True,
+        )
+    if strict and plan.undecided:
+        raise typer.Exit(ExitCode.INPUT)
 
 
 # ==========================================================================================================
