@@ -813,11 +813,45 @@ def _render_batch(result: Any) -> None:
         )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
+    _render_rounds(result.rounds)
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))
     for kind, path in result.reports.items():
         console.print(f"Report ({kind}): [bold]{_lit(path)}[/bold]")
     for notice in result.notices:
         err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
+
+
+_ROUND_UNITS_SHOWN = 20
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _render_rounds(rounds: list[Any]) -> None:
+    """A later round of its sources: each round's totals, and the records this one issues (to sign)."""
+    if len(rounds) < 2:
+        return
+    console.print(
+        f"Rounds of these sources: this batch is round {len(rounds)} and hands over only what is new"
+    )
+    for i, r in enumerate(rounds, 1):
+        when = f"finished {r.finished_at:%Y-%m-%d %H:%M} UTC" if r.finished_at else r.status
+        console.print(
+            f"  {i} {_lit(r.batch_id)} ({when}): {_plural(r.dossiers, 'dossier')}, "
+            f"{_plural(r.records, 'record')} → {_plural(len(r.units), 'handover record')}",
+            soft_wrap=True,
+        )
+    for unit in rounds[-1].units[:_ROUND_UNITS_SHOWN]:
+        kind = "first record" if unit.round < 2 else f"supplement {unit.round - 1}"
+        console.print(
+            f"    {_lit(unit.code or '?')} {_lit(unit.name or '')}: {_plural(unit.dossiers, 'dossier')}, "
+            f"{_plural(unit.records, 'record')}, {kind} Số {_lit(unit.record_number)}",
+            soft_wrap=True,
+        )
+    more = len(rounds[-1].units) - _ROUND_UNITS_SHOWN
+    if more > 0:
+        console.print(f"    … {more:,} more: sheet Tổng hợp of the workbook and --json list them")
 
 
 @app.command()
