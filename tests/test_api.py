@@ -3,6 +3,7 @@ functions give what the commands give on the same inputs (the README's library e
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -114,7 +115,7 @@ def test_readme_example_prints_what_the_cli_run_shows(
     loaded = cli_run.total.loaded
     assert lines[0] == f"finished {loaded} {cli_run.fingerprint}"
     assert lines[1] == f"True {loaded} True"
-    deleted = eval(lines[2])  # the dict as printed
+    deleted = ast.literal_eval(lines[2])  # the dict as printed
     assert deleted["dossiers"] + deleted["records"] == loaded
     assert deleted["ledger"] == cli_run.total.extracted
     assert lines[3] == "2 Batch configuration 'missing.toml' does not exist."
@@ -125,7 +126,7 @@ def test_readme_example_prints_what_the_cli_run_shows(
     demo_loaded = int(re.search(r"New rows in the target: ([\d,]+)", README).group(1).replace(",", ""))
     assert shown_lines[0] == f"finished {demo_loaded} {demo_fingerprint}"
     assert shown_lines[1] == f"True {demo_loaded} True"
-    shown_deleted = eval(shown_lines[2])
+    shown_deleted = ast.literal_eval(shown_lines[2])
     assert shown_deleted["dossiers"] + shown_deleted["records"] == demo_loaded
     assert shown_lines[3] == lines[3]
 
