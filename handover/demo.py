@@ -11,6 +11,17 @@ Two real districts of the old Lào Cai province (10), with their real communes r
 Every person, number and dossier is invented. A realistic share of problems is planted (bad dates, unknown and
 split communes, finished dossiers, exact duplicates, invalid IDs, NFD text, one TCVN3 cell) in exact counts, so
 the reports have something to show. Same seed → byte-identical files.
+
+Both dossier lists carry fees and their payment (Văn Bàn: ``Lệ phí`` and ``Số tiền đã nộp``, ``Ngày thanh
+toán``, ``Hình thức thanh toán``, ``Số biên lai``; Bảo Thắng: ``Lệ phí (đồng)``, ``Số tiền đã thu``, ``Ngày thu
+phí``, ``Hình thức thu phí``, ``Số biên lai``): about five in six fee-bearing dossiers paid with a receipt, one
+overpaid (Văn Bàn), one paid without a receipt number (Bảo Thắng). A few applicants have neither phone nor
+e-mail (3 in Văn Bàn, 2 in Bảo Thắng). Scanned files are tiny one-page PDFs
+(:func:`handover.attachments.write_sample_pdfs`): Văn Bàn's system keeps each dossier's in a folder named by its
+code (``exports/van_ban_089_ho_so/<code>/``, required: 3 folders missing, one scan filed with two dossiers);
+Bảo Thắng's list names the scans of the dossiers filed online in its last month in the column ``Tệp đính kèm``
+(``exports/bao_thang_086_tep/``, not required: 2 named files missing). All of this is drawn from a second random
+generator (:func:`_extras_rng`), so the values of the demo's first columns stay as they were.
 """
 
 from __future__ import annotations
@@ -19,10 +30,11 @@ import csv
 import io
 import random
 import re
+import shutil
 import sqlite3
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -60,7 +72,8 @@ LAO_CAI_AGENCY = "H38"  # province part of agency codes seen for Lào Cai (domai
 
 BT_HEADERS = ["STT", "Mã hồ sơ", "Tên thủ tục", "Mã thủ tục", "Lĩnh vực", "Chủ hồ sơ", "Số CCCD",
               "Số điện thoại", "Địa chỉ", "Xã/Thị trấn", "Ngày tiếp nhận", "Ngày hẹn trả", "Trạng thái",
-              "Hình thức", "Ghi chú"]  # fmt: skip
+              "Hình thức", "Lệ phí (đồng)", "Số tiền đã thu", "Ngày thu phí", "Hình thức thu phí", "Số biên lai",
+              "Tệp đính kèm", "Ghi chú"]  # fmt: skip
 BT_COLUMNS = {"Mã hồ sơ": "dossier_code", "Tên thủ tục": "procedure_name", "Mã thủ tục": "procedure_code",
               "Lĩnh vực": "sector_name", "Chủ hồ sơ": "applicant_name", "Số CCCD": "applicant_id",
               "Số điện thoại": "phone", "Địa chỉ": "address", "Xã/Thị trấn": "old_commune_name",
@@ -68,7 +81,8 @@ BT_COLUMNS = {"Mã hồ sơ": "dossier_code", "Tên thủ tục": "procedure_nam
               "Hình thức": "channel", "Ghi chú": "notes"}  # fmt: skip
 VB_HEADERS = ["Số hồ sơ", "Mã TTHC", "Tên TTHC", "Lĩnh vực", "Loại đối tượng", "Chủ hồ sơ", "Số CCCD/CMND",
               "Điện thoại", "Email", "Địa chỉ", "Mã tỉnh", "Mã huyện", "Mã xã", "Xã", "Ngày nhận", "Hạn trả",
-              "Trạng thái", "Hình thức nộp", "Lệ phí", "Ghi chú"]  # fmt: skip
+              "Trạng thái", "Hình thức nộp", "Lệ phí", "Số tiền đã nộp", "Ngày thanh toán", "Hình thức thanh toán",
+              "Số biên lai", "Ghi chú"]  # fmt: skip
 VB_COLUMNS = {"Số hồ sơ": "dossier_code", "Mã TTHC": "procedure_code", "Tên TTHC": "procedure_name",
               "Lĩnh vực": "sector_name", "Loại đối tượng": "applicant_type", "Chủ hồ sơ": "applicant_name",
               "Số CCCD/CMND": "applicant_id", "Điện thoại": "phone", "Email": "email", "Địa chỉ": "address",
@@ -396,6 +410,162 @@ def _dmy(value: date | str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Fees paid, applicants without contact, scanned files: drawn from a second generator
+# ---------------------------------------------------------------------------------------------------------
+
+BT_SCANS = "bao_thang_086_tep"  # Bảo Thắng: the list's column "Tệp đính kèm" names files in this folder
+VB_SCANS = "van_ban_089_ho_so"  # Văn Bàn: the system's file store, one folder per dossier code
+PAYMENT_TEXTS = {"cash": "Tiền mặt", "bank_transfer": "Chuyển khoản", "portal": "Cổng DVCQG"}
+BT_FEES = [0, 0, 10000, 20000, 50000, 50000, 100000]  # Bảo Thắng's amounts due (đồng)
+
+
+@dataclass
+class _Extra:
+    """What a dossier gained after the first demo: its payment, and (Bảo Thắng) its amount due and files."""
+
+    fee: int | None = None  # Bảo Thắng's amount due (Văn Bàn's list has had its own column from the start)
+    paid: int | None = None
+    paid_on: date | None = None
+    pay_channel: str = ""
+    receipt: str = ""
+    files: list[str] = field(default_factory=list)  # Bảo Thắng: the cell "Tệp đính kèm"
+
+
+def _extras_rng(seed: int) -> random.Random:
+    """The generator of everything added to the demo after its first version (fees paid, applicants without
+    contact, scanned files): a second one, so that every value drawn from the first stays as it was."""
+    return random.Random(seed * 1009 + 17)
+
+
+def _unique(rows: list[_Dossier]) -> list[_Dossier]:
+    """Each dossier once (an exact duplicate is the same object, written twice alike)."""
+    return list({id(d): d for d in rows}.values())
+
+
+def _plain(d: _Dossier, district_code: str) -> bool:
+    """A pending dossier no planted problem touches, so that what is crafted on it is all that shows."""
+    return (
+        d.status in PENDING
+        and isinstance(d.received, date)
+        and d.commune is not None
+        and d.commune.district_code == district_code
+        and d.code.startswith("000.")
+        and d.procedure_code not in ("", UNKNOWN_PROCEDURES[0][0])
+        and len(d.applicant_id) == 12
+        and d.applicant_id.startswith("010")
+        and d.applicant_id[3] in "0123"
+        and unicodedata.is_normalized("NFC", d.applicant)
+    )
+
+
+def _free_procedures() -> set[str]:
+    """Codes of the procedures ``mappings/procedures.csv`` marks free (column ``free``)."""
+    from handover.resources import mappings_dir
+
+    return {
+        r["procedure_code"] for r in _read_rows(mappings_dir() / "procedures.csv") if r.get("free") == "yes"
+    }
+
+
+def _payments(
+    xr: random.Random, rows: list[_Dossier], district_code: str, printed: bool
+) -> dict[int, _Extra]:
+    """Each dossier's payment (by ``id``): about five in six fee-bearing dossiers paid in full with a receipt,
+    the others not yet; cash at the desk, the national portal's payment platform online, transfers by post.
+    ``printed``: Bảo Thắng's list, which gains the amount due (none on the procedures the law exempts) and
+    numbers its receipts from its book; Văn Bàn's system numbers e-receipts."""
+    free = _free_procedures() if printed else set()
+    out: dict[int, _Extra] = {}
+    seq = 0
+    for d in _unique(rows):
+        x = out[id(d)] = _Extra()
+        fee = d.fee
+        if printed:
+            base = d.procedure_code.split(".000.")[0]
+            fee = x.fee = 0 if base in free else xr.choice(BT_FEES)
+        if fee <= 0 or xr.random() < 0.17:
+            continue
+        seq += 1
+        received = d.received if isinstance(d.received, date) else HANDOVER - timedelta(days=30)
+        x.paid = fee
+        x.paid_on = min(
+            received + timedelta(days=xr.choice([0, 0, 0, 1, 2, 5])), HANDOVER - timedelta(days=1)
+        )
+        if d.channel == "2":
+            key = xr.choice(["portal", "portal", "portal", "bank_transfer"])
+        elif d.channel == "3":
+            key = "bank_transfer"
+        else:
+            key = xr.choice(["cash", "cash", "cash", "cash", "bank_transfer"])
+        x.pay_channel = PAYMENT_TEXTS[key]
+        x.receipt = f"{seq:07d}" if printed else f"BL{x.paid_on:%y}-{district_code}-{seq:05d}"
+    return out
+
+
+def _plant_fee_problems(
+    xr: random.Random, rows: list[_Dossier], extras: dict[int, _Extra], district_code: str, problem: str
+) -> None:
+    """One crafted payment problem on a paid dossier: ``overpaid`` (the amount typed with a zero too many) or
+    ``no_receipt`` (the receipt number left out)."""
+    paid = [d for d in _unique(rows) if extras[id(d)].paid and _plain(d, district_code)]
+    if not paid:
+        return
+    x = extras[id(xr.choice(paid))]
+    if problem == "overpaid":
+        x.paid = (x.paid or 0) * 10
+    else:
+        x.receipt = ""
+
+
+def _remove_contacts(xr: random.Random, rows: list[_Dossier], district_code: str, k: int) -> None:
+    """``k`` applicants who filed in person left neither a phone number nor an e-mail: the notices list them
+    apart, for the commune to call on or write to."""
+    pool = [d for d in _unique(rows) if _plain(d, district_code) and d.channel == "1"]
+    for d in xr.sample(pool, min(k, len(pool))):
+        d.phone, d.email = "", ""
+
+
+def _scan_bao_thang(
+    xr: random.Random, exports: Path, rows: list[_Dossier], extras: dict[int, _Extra]
+) -> None:
+    """Bảo Thắng scanned the dossiers filed online in the last month: one or two pages each, under
+    ``bao_thang_086_tep/<code>/``, named in the list's column; two named files were never saved (warnings:
+    the source does not require them)."""
+    from handover.attachments import write_sample_pdfs
+
+    folder = exports / BT_SCANS
+    recent = HANDOVER - timedelta(days=31)
+    scanned = [
+        d for d in _unique(rows) if d.channel == "2" and isinstance(d.received, date) and d.received >= recent
+    ]
+    lost = {id(d) for d in xr.sample([d for d in scanned if _plain(d, BAO_THANG)], 2)} if scanned else set()
+    for d in scanned:
+        pages = 2 if xr.random() < 0.3 else 1
+        extras[id(d)].files = [f"{BT_SCANS}/{d.code}/scan-{p}.pdf" for p in range(1, pages + 1)]
+        if id(d) not in lost:
+            write_sample_pdfs(folder, [d.code], per_dossier=pages)
+
+
+def _scan_van_ban(xr: random.Random, exports: Path, rows: list[_Dossier]) -> None:
+    """Văn Bàn's system keeps every dossier's scanned receipt slip in a folder named by its code
+    (``van_ban_089_ho_so/<code>/scan-1.pdf``); three folders are missing (the source requires them: those
+    dossiers are quarantined), and one dossier's folder holds a copy of another's scan."""
+    from handover.attachments import write_sample_pdfs
+
+    folder = exports / VB_SCANS
+    unique = _unique(rows)
+    plain = [d for d in unique if _plain(d, VAN_BAN)]
+    picked = xr.sample(plain, 5) if len(plain) >= 5 else []
+    missing = {d.code for d in picked[:3]}
+    codes = [c for c in dict.fromkeys(d.code for d in unique) if c not in missing]
+    write_sample_pdfs(folder, codes, per_dossier=1)
+    if picked:  # the same scan filed with a second dossier
+        original, other = picked[3], picked[4]
+        copy = folder / other.code / "scan-2.pdf"
+        copy.write_bytes((folder / original.code / "scan-1.pdf").read_bytes())
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Writers
 # ---------------------------------------------------------------------------------------------------------
 
@@ -421,7 +591,7 @@ def _normalise_xlsx(path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def _write_bao_thang(path: Path, rows: list[_Dossier], rng: random.Random) -> None:
+def _write_bao_thang(path: Path, rows: list[_Dossier], rng: random.Random, extras: dict[int, _Extra]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -446,6 +616,7 @@ def _write_bao_thang(path: Path, rows: list[_Dossier], rng: random.Random) -> No
     for k, d in enumerate(rows, start=1):
         r = header_row + k
         as_date = d.style[0] < 0.5
+        x = extras[id(d)]
         note = d.note
         if d.code == tcvn3_code:
             note = "Chuyển hồ sơ về xã B¶o Th¾ng"  # one dossier's note left in TCVN3 look-alikes
@@ -458,13 +629,19 @@ def _write_bao_thang(path: Path, rows: list[_Dossier], rng: random.Random) -> No
             d.applicant,
             # CCCD typed as a number: Excel drops the leading zero; old CMNDs were typed as text
             int(d.applicant_id) if len(d.applicant_id) == 12 and d.applicant_id.isdigit() else d.applicant_id,
-            int(d.phone) if d.style[1] < 0.5 else d.phone,
+            int(d.phone) if d.phone and d.style[1] < 0.5 else (d.phone or None),
             _address(d, "Huyện Bảo Thắng"),
             d.commune_text if d.style[2] < 0.7 else _short(d.commune_text),
             d.received if as_date and isinstance(d.received, date) else _dmy(d.received),
             d.due if as_date else _dmy(d.due),
             d.status,
             int(d.channel),
+            x.fee,
+            x.paid,
+            x.paid_on,
+            x.pay_channel or None,
+            x.receipt or None,
+            "; ".join(x.files) or None,
             note or None,
         ]
         for j, v in enumerate(values, start=1):
@@ -483,18 +660,20 @@ def _write_bao_thang(path: Path, rows: list[_Dossier], rng: random.Random) -> No
         ws.cell(row=sign + 1, column=col, value=title).font = Font(bold=True)
         ws.cell(row=sign + 2, column=col, value="(Ký, ghi rõ họ tên)").font = Font(italic=True)
         ws.cell(row=sign + 6, column=col, value=person)
-    for j, w in enumerate([6, 26, 40, 14, 20, 24, 15, 13, 45, 18, 14, 14, 18, 10, 30], start=1):
+    widths = [6, 26, 40, 14, 20, 24, 15, 13, 45, 18, 14, 14, 18, 10, 12, 12, 12, 16, 12, 40, 30]
+    for j, w in enumerate(widths, start=1):
         ws.column_dimensions[chr(ord("A") + j - 1)].width = w
     wb.save(path)
     _normalise_xlsx(path)
 
 
-def _write_van_ban(path: Path, rows: list[_Dossier], rng: random.Random) -> None:
+def _write_van_ban(path: Path, rows: list[_Dossier], rng: random.Random, extras: dict[int, _Extra]) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh, lineterminator="\r\n")
         w.writerow(VB_HEADERS)
         for d in rows:
             c = d.commune
+            x = extras[id(d)]
             with_code = c is not None and (c.district_code != VAN_BAN or d.style[2] < 0.7)
             received = d.received
             received_text = (
@@ -523,6 +702,10 @@ def _write_van_ban(path: Path, rows: list[_Dossier], rng: random.Random) -> None
                     d.status,
                     d.channel,
                     d.fee,
+                    x.paid if x.paid is not None else "",
+                    _dmy(x.paid_on) if x.paid_on else "",
+                    x.pay_channel,
+                    x.receipt,
                     d.note,
                 ]
             )
@@ -645,13 +828,23 @@ def generate_demo_inputs(out_dir: Path, seed: int = 7, rows: int | None = None) 
     exports.mkdir(parents=True, exist_ok=True)
     communes, targets = _units_reference()
     bao_thang, van_ban = _district(communes, BAO_THANG), _district(communes, VAN_BAN)
-    rng = random.Random(seed)
+    rng, xr = random.Random(seed), _extras_rng(seed)
+    for folder in (BT_SCANS, VB_SCANS):  # scans of an earlier run (another seed) must not stay
+        shutil.rmtree(exports / folder, ignore_errors=True)
     # The Excel export carries no unit codes: a split commune elsewhere could not be told from a typo there,
     # so split communes are planted in the CSV, which carries province/district/commune codes.
     bt_rows = _dossiers(rng, n, bao_thang, [], "000.00.86.H38", False)
-    _write_bao_thang(exports / "bao_thang_086.xlsx", bt_rows, rng)
+    bt_extras = _payments(xr, bt_rows, BAO_THANG, printed=True)
+    _plant_fee_problems(xr, bt_rows, bt_extras, BAO_THANG, "no_receipt")
+    _remove_contacts(xr, bt_rows, BAO_THANG, 2)
+    _scan_bao_thang(xr, exports, bt_rows, bt_extras)
+    _write_bao_thang(exports / "bao_thang_086.xlsx", bt_rows, rng, bt_extras)
     vb_rows = _dossiers(rng, n, van_ban, _split_communes(communes, targets, VAN_BAN), "000.00.89.H38", True)
-    _write_van_ban(exports / "van_ban_089.csv", vb_rows, rng)
+    vb_extras = _payments(xr, vb_rows, VAN_BAN, printed=False)
+    _plant_fee_problems(xr, vb_rows, vb_extras, VAN_BAN, "overpaid")
+    _remove_contacts(xr, vb_rows, VAN_BAN, 3)
+    _scan_van_ban(xr, exports, vb_rows)
+    _write_van_ban(exports / "van_ban_089.csv", vb_rows, rng, vb_extras)
     _write_district_db(exports / "district_system.db", max(2, n // 2), bao_thang, rng)
     return exports
 
@@ -676,6 +869,7 @@ chunk_size = 1000
 [target]
 url = "sqlite:///target.db"
 conflict_policy = "keep"
+attachments = "target-attachments"   # store of the dossiers' scanned files (README: Scanned attachments)
 
 [mapping]
 rules = []          # province rule files for split communes (old_commune_code, keyword, new_commune_code)
@@ -702,9 +896,10 @@ kind = "xlsx"
 path = "exports/bao_thang_086.xlsx"
 entity = "dossier"
 header_row = 5
-profile = "dossier-vi"
+profile = "dossier-vi"          # maps the fee columns: Lệ phí (đồng), Số tiền đã thu, Ngày thu phí, …
 old_province_code = "10"
 old_district_code = "086"
+attachments = {{ column = "Tệp đính kèm" }}   # scans of the dossiers filed online; not required
 
 [sources.columns]
 {_toml_table(BT_COLUMNS)}
@@ -715,9 +910,10 @@ kind = "csv"
 path = "exports/van_ban_089.csv"
 entity = "dossier"
 delimiter = ","
-profile = "dossier-vi"
+profile = "dossier-vi"          # maps the payment columns: Số tiền đã nộp, Ngày thanh toán, …
 old_province_code = "10"
 old_district_code = "089"
+attachments = {{ folder = "{VB_SCANS}/{{dossier_code}}/", required = true }}   # every dossier's scanned slip
 
 [sources.columns]
 {_toml_table(VB_COLUMNS)}
