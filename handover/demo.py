@@ -18,10 +18,10 @@ phí``, ``Hình thức thu phí``, ``Số biên lai``): about five in six fee-be
 overpaid (Văn Bàn), one paid without a receipt number (Bảo Thắng). A few applicants have neither phone nor
 e-mail (3 in Văn Bàn, 2 in Bảo Thắng). Scanned files are tiny one-page PDFs
 (:func:`handover.attachments.write_sample_pdfs`): Văn Bàn's system keeps each dossier's in a folder named by its
-code (``exports/van_ban_089_ho_so/<code>/``, required: 3 folders missing, one scan filed with two dossiers);
-Bảo Thắng's list names the scans of the dossiers filed online in its last month in the column ``Tệp đính kèm``
-(``exports/bao_thang_086_tep/``, not required: 2 named files missing). All of this is drawn from a second random
-generator (:func:`_extras_rng`), so the values of the demo's first columns stay as they were.
+code (``exports/tep-dinh-kem/van-ban/<code>/``, required: 3 folders missing, one scan filed with two
+dossiers); Bảo Thắng's list names the scans of the dossiers filed online in its last month in the column ``Tệp
+đính kèm`` (``exports/tep-dinh-kem/bao-thang/``, not required: 2 named files missing). All of this is drawn from a
+second random generator (:func:`_extras_rng`), so the values of the demo's first columns stay as they were.
 """
 
 from __future__ import annotations
@@ -413,8 +413,11 @@ def _dmy(value: date | str) -> str:
 # Fees paid, applicants without contact, scanned files: drawn from a second generator
 # ---------------------------------------------------------------------------------------------------------
 
-BT_SCANS = "bao_thang_086_tep"  # Bảo Thắng: the list's column "Tệp đính kèm" names files in this folder
-VB_SCANS = "van_ban_089_ho_so"  # Văn Bàn: the system's file store, one folder per dossier code
+# The scans, in one folder beside the lists (named after no district: `handover plan` leaves it aside as one
+# undecided folder rather than taking it for a district's)
+SCANS = "tep-dinh-kem"
+BT_SCANS = f"{SCANS}/bao-thang"  # Bảo Thắng: the list's column "Tệp đính kèm" names files in this folder
+VB_SCANS = f"{SCANS}/van-ban"  # Văn Bàn: the system's file store, one folder per dossier code
 PAYMENT_TEXTS = {"cash": "Tiền mặt", "bank_transfer": "Chuyển khoản", "portal": "Cổng DVCQG"}
 BT_FEES = [0, 0, 10000, 20000, 50000, 50000, 100000]  # Bảo Thắng's amounts due (đồng)
 
@@ -529,7 +532,7 @@ def _scan_bao_thang(
     xr: random.Random, exports: Path, rows: list[_Dossier], extras: dict[int, _Extra]
 ) -> None:
     """Bảo Thắng scanned the dossiers filed online in the last month: one or two pages each, under
-    ``bao_thang_086_tep/<code>/``, named in the list's column; two named files were never saved (warnings:
+    ``tep-dinh-kem/bao-thang/<code>/``, named in the list's column; two named files were never saved (warnings:
     the source does not require them)."""
     from handover.attachments import write_sample_pdfs
 
@@ -548,7 +551,7 @@ def _scan_bao_thang(
 
 def _scan_van_ban(xr: random.Random, exports: Path, rows: list[_Dossier]) -> None:
     """Văn Bàn's system keeps every dossier's scanned receipt slip in a folder named by its code
-    (``van_ban_089_ho_so/<code>/scan-1.pdf``); three folders are missing (the source requires them: those
+    (``tep-dinh-kem/van-ban/<code>/scan-1.pdf``); three folders are missing (the source requires them: those
     dossiers are quarantined), and one dossier's folder holds a copy of another's scan."""
     from handover.attachments import write_sample_pdfs
 
@@ -829,8 +832,7 @@ def generate_demo_inputs(out_dir: Path, seed: int = 7, rows: int | None = None) 
     communes, targets = _units_reference()
     bao_thang, van_ban = _district(communes, BAO_THANG), _district(communes, VAN_BAN)
     rng, xr = random.Random(seed), _extras_rng(seed)
-    for folder in (BT_SCANS, VB_SCANS):  # scans of an earlier run (another seed) must not stay
-        shutil.rmtree(exports / folder, ignore_errors=True)
+    shutil.rmtree(exports / SCANS, ignore_errors=True)  # scans of an earlier run (another seed) must not stay
     # The Excel export carries no unit codes: a split commune elsewhere could not be told from a typo there,
     # so split communes are planted in the CSV, which carries province/district/commune codes.
     bt_rows = _dossiers(rng, n, bao_thang, [], "000.00.86.H38", False)

@@ -137,7 +137,8 @@ def test_files_directly_in_the_folder_group_by_the_district_they_name(demo: Path
         "he-thong-bao-thang-ho-kinh-doanh",
         "he-thong-bao-thang-so-ho-tich",
     ]
-    assert [u.path for u in plan.undecided] == ["district_system.db"]
+    # the scans' folder names no district either: one undecided folder, not a district's
+    assert [u.path for u in plan.undecided] == ["district_system.db", "tep-dinh-kem"]
     assert "names no district" in plan.undecided[0].reason
 
 
@@ -184,7 +185,10 @@ def test_planned_configs_load_what_the_demo_config_loads(demo: Path, tmp_path: P
     for path in result.plan.config_paths():
         assert run_batch(load_config(path)).status == "finished"
 
-    demo_run = run_batch(load_config(write_demo_config(demo)))
+    demo_config = load_config(write_demo_config(demo))
+    for source in demo_config.sources:  # a plan names no scans: without them the demo quarantines no dossier
+        source.attachments = None  # for its missing scans, and the two batches load the same rows
+    demo_run = run_batch(demo_config)
     assert demo_run.status == "finished"
     same = {
         "bao-thang": "bao-thang-086",

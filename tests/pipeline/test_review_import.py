@@ -268,7 +268,7 @@ def _check_supplementary_records(demo: Path, picked: dict, rounds: list[dict], t
 
     # the summary shows both rounds: in run --json, on Tổng hợp, in the HTML report
     assert [x["batch_id"] for x in rounds] == [BATCH, "round-2"]
-    assert rounds[0]["dossiers"] == 1022 and rounds[0]["records"] == 289 and len(rounds[0]["units"]) == 15
+    assert rounds[0]["dossiers"] == 1019 and rounds[0]["records"] == 289 and len(rounds[0]["units"]) == 15
     assert {
         (u["code"], u["dossiers"] + u["records"], u["round"], u["record_number"]) for u in rounds[1]["units"]
     } == {

@@ -22,9 +22,11 @@ CHANGED_CODE = "000.00.89.H38-999999-9999"
 
 
 def _demo(tmp: Path) -> Path:
-    from handover.demo import generate_demo_inputs, write_demo_config
+    from handover.attachments import write_sample_pdfs
+    from handover.demo import VB_SCANS, generate_demo_inputs, write_demo_config
 
-    generate_demo_inputs(tmp, seed=5, rows=120)
+    exports = generate_demo_inputs(tmp, seed=5, rows=120)
+    write_sample_pdfs(exports / VB_SCANS, [CHANGED_CODE])  # the rewritten file's new dossier has its scan
     cfg = write_demo_config(tmp)
     body = re.sub(r"(?m)^chunk_size\s*=.*$", "chunk_size = 40", cfg.read_text(encoding="utf-8"))
     cfg.write_text(body, encoding="utf-8")
