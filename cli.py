@@ -555,15 +555,22 @@ def db_verify(
     db: DbUrlOpt,
     batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
     as_json: DbJsonOpt = False,
+    attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--attachments",
+            help="The attachment store's folder, when it moved since the batch ran (default: where it was).",
+        ),
+    ] = None,
 ) -> None:
     """Check a batch's ledger against the target rows both ways, recomputing content hashes and the fingerprint
-    from the rows themselves; exit 8 on any difference."""
+    from the rows themselves, and re-hash its attachment files; exit 8 on any difference."""
     from handover.target.db import open_target
     from handover.target.verify import verify_batch
 
     engine = open_target(db, create=False)
     try:
-        result = verify_batch(engine, batch)
+        result = verify_batch(engine, batch, attachments=attachments)
     finally:
         engine.dispose()
     if as_json:
@@ -579,6 +586,10 @@ def db_verify(
         )
         console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
         console.print(f"  target rows outside the ledger  {mark[not result.rows_outside_ledger]}")
+        if result.attachments_checked or result.attachment_problems:
+            console.print(
+                f"  attachment files re-hashed {result.attachments_checked}  {mark[not result.attachment_problems]}"
+            )
         for p in result.problems[:50]:
             console.print(
                 f"  [red]{p.entity} {_lit(p.source_system)} {_lit(p.natural_key)}: {_lit(p.problem)}[/red]"
@@ -643,6 +654,11 @@ def rollback(
         console.print(f"{result.rows_kept_for_other_batches} row(s) kept: another batch also loaded them")
     if result.superseded_updates:
         console.print(f"{result.superseded_updates} update(s) kept: a later batch changed those rows again")
+    if result.attachment_files_removed:
+        console.print(
+            f"{result.attachment_files_removed} attachment file(s) removed from the store"
+            + (" (dry run: would be)" if dry_run else "")
+        )
     if result.rows_given_heir_version:
         console.print(
             f"{result.rows_given_heir_version} row(s) given back the version of the batch that had kept them"
