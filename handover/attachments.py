@@ -203,28 +203,40 @@ class AttachmentCheck:
         extras = frame["extras"].tolist() if "extras" in frame.columns else [None] * len(frame)
         rows = frame["source_row"].tolist()
         found_column: list[str | None] = []
+        rest: list[Any] = []
         for key, extra, row in zip(keys, extras, rows, strict=True):
-            found, findings = self._row(chunk.source_id, spec, key, extra, int(row))
+            cell, others = self._cell(spec, extra)
+            rest.append(others)
+            found, findings = self._row(chunk.source_id, spec, key, cell, int(row))
             chunk.findings.extend(findings)
             found_column.append(
                 json.dumps([f.as_json() for f in found], ensure_ascii=False) if found else None
             )
         frame[COLUMN] = pd.Series(found_column, index=frame.index, dtype=object)
+        if spec.column is not None and "extras" in frame.columns:  # the files are not the dossier's content
+            frame["extras"] = pd.Series(rest, index=frame.index, dtype=object)
         return chunk
 
     @staticmethod
+    def _cell(spec: AttachmentsConfig, extra: Any) -> tuple[str | None, Any]:
+        """The attachments cell of a row's ``extras`` (a column spec), and the extras without it, written as the
+        reader writes them: the dossier's content hash is the one it has without the column."""
+        if spec.column is None or not isinstance(extra, str) or extra in ("", "{}"):
+            return None, extra
+        values = json.loads(extra)
+        wanted = _folded(spec.column)
+        name = next((n for n in values if _folded(n) == wanted), None)
+        if name is None:
+            return None, extra
+        cell = values.pop(name)
+        return (None if cell is None else str(cell)), json.dumps(values, ensure_ascii=False)
+
+    @staticmethod
     def _named(
-        spec: AttachmentsConfig, base: Path, key: str, extra: Any
+        spec: AttachmentsConfig, base: Path, key: str, cell: str | None
     ) -> tuple[list[tuple[str, Path]], str | None]:
         """The files a row names, as (name, path) pairs, and for a folder spec the folder when it is absent."""
         if spec.column is not None:
-            cell = None
-            if isinstance(extra, str) and extra not in ("", "{}"):
-                wanted = _folded(spec.column)
-                for name, value in json.loads(extra).items():
-                    if _folded(name) == wanted:
-                        cell = value
-                        break
             names = [n.strip() for n in str(cell or "").split(";") if n.strip()]
             return [(n, base / n.replace("\\", "/")) for n in dict.fromkeys(names)], None
         folder = base / spec.folder.replace("{dossier_code}", key)  # type: ignore[union-attr]
@@ -234,7 +246,7 @@ class AttachmentCheck:
         return [(p.relative_to(folder).as_posix(), p) for p in files], None
 
     def _row(
-        self, source_id: str, spec: AttachmentsConfig, key: str | None, extra: Any, row: int
+        self, source_id: str, spec: AttachmentsConfig, key: str | None, cell: str | None, row: int
     ) -> tuple[list[FoundFile], list[Finding]]:
         if key is None:
             return [], []  # no key: the validate stage quarantines the row
@@ -242,7 +254,7 @@ class AttachmentCheck:
             named: list[tuple[str, Path]] = []
             absent: str | None = spec.folder.replace("{dossier_code}", key)
         else:
-            named, absent = self._named(spec, self.bases[source_id], key, extra)
+            named, absent = self._named(spec, self.bases[source_id], key, cell)
         found: list[FoundFile] = []
         problems: list[tuple[str, str, str, str]] = []  # (check, name, vi, en)
         for name, path in named:
