@@ -775,6 +775,12 @@ def _render_batch(result: Any) -> None:
             f"'{_lit(rule['keyword'])}' → {_lit(rule['new_commune_code'])}: {rule['matches']:,} rows{unused}",
             soft_wrap=True,
         )
+    if result.attachments:
+        a = result.attachments
+        console.print(
+            f"Attachments: {a['files_recorded']:,} file(s) recorded ({a['copied']:,} copied, "
+            f"{a['found_in_place']:,} already in place) in [bold]{_lit(a['store'])}[/bold]"
+        )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))

@@ -336,7 +336,7 @@ class AttachmentCheck:
                         field=COLUMN,
                         check="attachment_duplicate_content",
                         severity=Severity.WARNING,
-                        message_vi=f"Tệp '{f.name}' trùng nội dung với tệp '{first[2]}' ({where}).",
+                        message_vi=f"Hồ sơ {key}: tệp '{f.name}' trùng nội dung với tệp '{first[2]}' ({where}).",
                         message_en=f"Dossier {key}: attachment '{f.name}' has the same content (SHA-256 "
                         f"{f.sha256[:12]}…) as '{first[2]}' of dossier {first[1]}.",
                     )

@@ -489,6 +489,7 @@ workers = "auto"                     # map/validate processes: "auto" (big input
 [target]
 url = "sqlite:///target.db"          # or postgresql+psycopg://user@127.0.0.1/handover, mysql+pymysql://...
 conflict_policy = "keep"             # a loaded key whose content changed: keep | update (history kept)
+# attachments = "attachments"        # store for the sources' scanned files; default beside a SQLite target: target-attachments
 
 [mapping]
 rules = []                           # province rule files for split communes, e.g. ["rules/lao-cai.csv"]
@@ -525,6 +526,8 @@ entity = "dossier"                   # dossier | record
 profile = "dossier-vi"               # header variants in mappings/profiles/dossier-vi.toml
 old_province_code = "10"             # legacy codes the rows default to
 old_district_code = "086"
+# attachments = { column = "Tệp đính kèm", required = true }  # the dossiers' scanned files (README: Scanned attachments)
+# attachments = { folder = "scans/{dossier_code}/" }          # or a folder per dossier; required = false | true | n
 
 # [sources.columns]                  # source header → field; wins over the profile
 # "Số biên nhận" = "dossier_code"

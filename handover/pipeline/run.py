@@ -247,6 +247,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     findings: Counter[str] = Counter()
     pass1: dict[str, Counts] = {}
     chunks_skipped = new_rows = conflicts = 0
+    attachment_figures: dict[str, Any] | None = None
     notices: list[str] = []
     engine = loader = None
     # the checks know the target's limits (also in a dry run) and the handover date
@@ -399,7 +400,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
 
                     with timer.stage("load"):  # files copied for chunks a killed run did not commit
                         pruned = prune(engine, store.root, batch_id)
-                    summary["attachments"] = {
+                    summary["attachments"] = attachment_figures = {
                         "store": str(store.root),
                         "files_recorded": loader.attachment_rows,
                         "copied": store.copied,
@@ -460,6 +461,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
         notices=notices,
         rules=rules,
+        attachments=attachment_figures,
     )
 
 

@@ -214,7 +214,7 @@ def verify_files(
             found = f"unreadable: {exc.strerror or exc}"
         if found != digest:
             problems.append(
-                {**base, "problem": f"{CHANGED_FILE}: {name} ({path})", "expected": digest, "found": found}
+                {**base, "problem": f"{CHANGED_FILE}: {name} ({rel})", "expected": digest, "found": found}
             )
     for r in roots:
         left = [p for p in journaled(r, batch_id) if p not in named and (r / p).is_file()]
