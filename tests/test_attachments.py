@@ -171,6 +171,10 @@ def test_files_are_copied_and_recorded_with_their_dossier(tmp_path: Path) -> Non
     assert len(_stored(root)) == len(rows) == 4
     assert result.total.loaded == 5 and not _findings(url)
     assert not any(check.startswith("attachment") for check in result.findings)
+    html = " ".join(Path(result.reports["html"]).read_text(encoding="utf-8").split())
+    for label, figure in (("files recorded", 4), ("dossiers with files", 3), ("distinct contents", 4)):
+        assert f"{label}</span></th><td>{figure}</td>" in html  # the auditors' report, read from the target
+    assert "scans/a.pdf" not in html  # no file names (they may name people) in the shared report
     # the files do not enter the dossiers' content hashes nor the loaded-set fingerprint: the same dossiers
     # without attachments fingerprint alike (the column is a source column: it is left out of this source)
     plain = tmp_path / "plain"

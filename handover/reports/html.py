@@ -20,6 +20,7 @@ from handover.errors import ReportError
 from handover.models import Counts
 from handover.reports import queries as q
 from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI
+from handover.target.attachments import manifest_summary
 from handover.target.hashing import RECOMPUTE_SCRIPT
 
 TEMPLATE = "transfer.html.j2"
@@ -86,6 +87,7 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         "gx": gx,
         "findings": shared.get(conn, q.findings_per_check, batch_id),
         "rules": rules,
+        "attachments": manifest_summary(conn, batch_id),
         "verdict": verdict,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from handover.attachments import (
     COLUMN,
@@ -225,3 +225,26 @@ def verify_files(
                     {"entity": "file", "source_system": str(r), "natural_key": rel, "problem": ORPHAN_FILE}
                 )
     return checked, problems
+
+
+def manifest_summary(conn: Connection, batch_id: str) -> dict[str, Any] | None:
+    """The batch's attachment manifest in figures (no file names: the auditors' report shows it): files,
+    dossiers, distinct contents, bytes and the store; ``None`` when the batch recorded none."""
+    a = schema.dossier_attachments.c
+    files, dossiers, contents, size = conn.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(a.source_system + "\x1f" + a.dossier_code)),
+            func.count(func.distinct(a.sha256)),
+            func.coalesce(func.sum(a.size_bytes), 0),
+        ).where(a.batch_id == batch_id)
+    ).one()
+    if not files:
+        return None
+    return {
+        "files": int(files),
+        "dossiers": int(dossiers),
+        "contents": int(contents),
+        "bytes": int(size),
+        "stores": store_roots(conn, batch_id, as_text=True),
+    }
