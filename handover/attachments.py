@@ -2,7 +2,9 @@
 
 A dossier source names its files in its batch configuration (``[sources.attachments]``): a column whose cells
 list paths (several separated by ``;``), or a folder per dossier code (``folder = "scans/{dossier_code}/"``, every
-file in it). Relative paths are read from the source file's folder (a SQL source: the batch file's folder).
+file in it). Relative paths are read from the source file's folder (a SQL source: the batch file's folder); a path
+in a cell leading out of that folder (``..``, an absolute path, a link), or a link leading out of a dossier's
+folder, is refused as unreadable: a source's cells are data and name no file elsewhere on the machine.
 
 Pass 1 (:class:`AttachmentCheck`, in the main process, before a chunk is mapped) finds and hashes every file
 (SHA-256) and puts the readable ones in the chunk's ``attachments`` column (a JSON list); it adds the findings
@@ -257,7 +259,21 @@ class AttachmentCheck:
             named, absent = self._named(spec, self.bases[source_id], key, cell)
         found: list[FoundFile] = []
         problems: list[tuple[str, str, str, str]] = []  # (check, name, vi, en)
+        base = self.bases[source_id]
+        if spec.folder is not None:  # the folder is configured; a link inside it leads nowhere else
+            base = base / spec.folder.replace("{dossier_code}", key)
+        inside = base.resolve()
         for name, path in named:
+            if inside not in path.resolve().parents:  # a cell is data: it names no file outside its folder
+                problems.append(
+                    (
+                        "attachment_unreadable",
+                        name,
+                        f"tệp đính kèm '{name}' nằm ngoài thư mục của nguồn dữ liệu",
+                        f"attachment '{name}' is outside the source's folder",
+                    )
+                )
+                continue
             try:
                 size, digest = file_sha256(path)
             except FileNotFoundError:

@@ -191,25 +191,35 @@ def test_files_are_copied_and_recorded_with_their_dossier(tmp_path: Path) -> Non
 def test_missing_required_files_quarantine_the_dossier_and_say_so(tmp_path: Path) -> None:
     _scans(tmp_path, "ab")
     (tmp_path / "scans" / "locked.pdf").mkdir()  # named as a file, but a folder: cannot be read as one
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    outside.write_text("not a scan", encoding="utf-8")
     spec = f'{{ column = "{HEADER}", required = true }}'
-    config = _batch(
-        tmp_path, {0: "scans/a.pdf", 1: "scans/b.pdf; scans/gone.pdf", 2: "scans/locked.pdf"}, spec=spec
-    )
+    cells = {
+        0: "scans/a.pdf",
+        1: "scans/b.pdf; scans/gone.pdf",
+        2: "scans/locked.pdf",
+        3: f"../{outside.name}",
+    }
+    config = _batch(tmp_path, cells, spec=spec)
     result = run_batch(load_config(config))
     url = f"sqlite:///{tmp_path / 'target.db'}"
     ledger = _ledger(url)
     assert ledger[CODES[0]] == ("loaded", None)
-    for n in (1, 2, 3, 4):  # a file missing, a file unreadable, no file named (two rows)
+    for n in (
+        1,
+        2,
+        3,
+        4,
+    ):  # a file missing, a file unreadable, a file outside the source's folder, none named
         disposition, reason = ledger[CODES[n]]
         assert disposition == "quarantined" and "bắt buộc" in reason, (n, reason)
-    assert result.total.quarantined == 4 and result.findings["attachment_missing"] == 3
+    assert result.total.quarantined == 4 and result.findings["attachment_missing"] == 2
     found = _findings(url)
     assert (CODES[1], "attachment_missing", "error") == found[0][:3] and "scans/gone.pdf" in found[0][3]
     assert found[1][:3] == (CODES[2], "attachment_unreadable", "error") and "scans/locked.pdf" in found[1][3]
-    assert [f[:3] for f in found[2:]] == [
-        (CODES[3], "attachment_missing", "error"),
-        (CODES[4], "attachment_missing", "error"),
-    ]
+    assert found[2][:3] == (CODES[3], "attachment_unreadable", "error")
+    assert "is outside the source's folder" in found[2][3]
+    assert found[3][:3] == (CODES[4], "attachment_missing", "error") and "no file named" in found[3][3]
     # only the loaded dossier's file is in the store and the manifest: b.pdf of the quarantined one is not
     assert [r["dossier_code"] for r in _manifest(url)] == [CODES[0]]
     assert len(_stored(tmp_path / "target-attachments")) == 1
