@@ -168,8 +168,6 @@ class AttachmentCheck:
         self.specs = {s.id: s.attachments for s in sources if s.attachments is not None}
         self.bases = {s.id: self._base(s, config_path) for s in sources}
         self._seen: dict[str, tuple[str, str, str]] = {}  # sha256 → (source, dossier code, name) first read
-        self.files = 0
-        self.bytes = 0
 
     @staticmethod
     def _base(source: SourceConfig, config_path: Path | None) -> Path:
@@ -357,8 +355,6 @@ class AttachmentCheck:
                         f"{f.sha256[:12]}…) as '{first[2]}' of dossier {first[1]}.",
                     )
                 )
-            self.files += 1
-            self.bytes += f.size
         return found, out
 
 
