@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -61,6 +62,7 @@ from handover.errors import ConfigError, LoadError
 from handover.faults import checkpoint
 from handover.models import Chunk, Entity, Finding, Severity
 
+log = logging.getLogger("handover.attachments")
 COLUMN = "attachments"  # the chunk column holding each dossier's readable files (JSON list of FoundFile)
 META = ".handover"  # the store's own folder: journals and temporary files
 _BLOCK = 1024 * 1024
@@ -476,7 +478,8 @@ class AttachmentStore:
 
 def remove_files(root: Path, paths: Iterable[str]) -> int:
     """Delete the stored files ``paths`` (relative to ``root``) that exist, and the folders they leave empty
-    (up to the root); the number of files deleted."""
+    (up to the root); the number of files deleted. A file that cannot be deleted is left (logged): the next
+    rollback of the batch tries again."""
     removed = 0
     root = Path(root)
     for rel in paths:
@@ -484,6 +487,9 @@ def remove_files(root: Path, paths: Iterable[str]) -> int:
         try:
             path.unlink()
         except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("could not remove %s from the attachment store: %s", path, exc.strerror or exc)
             continue
         removed += 1
         parent = path.parent

@@ -383,23 +383,27 @@ def test_a_file_changed_after_loading_fails_verify_naming_it(tmp_path: Path) -> 
     assert out.exit_code == 8 and "scans/c.pdf" in out.output and "scans/a.pdf" not in out.output
 
 
-def test_files_recorded_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+@pytest.mark.parametrize("server", ["pg_url", "mysql_url"])
+def test_files_recorded_on_postgresql_and_mariadb(
+    tmp_path: Path, server: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(server)
     sums = _scans(tmp_path)
     store = tmp_path / "store"
-    config = _batch(tmp_path, CELLS, url=pg_url)
+    config = _batch(tmp_path, CELLS, url=url)
     config.write_text(
         config.read_text(encoding="utf-8").replace("[target]\n", '[target]\nattachments = "store"\n'),
         encoding="utf-8",
     )
     run_batch(load_config(config))
-    rows = _manifest(pg_url)
+    rows = _manifest(url)
     assert sorted(r["sha256"] for r in rows) == sorted(sums.values())
     assert sorted(store / r["stored_path"] for r in rows) == _stored(store)
     from handover.target.db import open_target
     from handover.target.rollback import rollback_batch
     from handover.target.verify import verify_batch
 
-    engine = open_target(pg_url, create=False)
+    engine = open_target(url, create=False)
     try:
         assert verify_batch(engine, "b1").attachments_checked == 5
         assert rollback_batch(engine, "b1").attachment_files_removed == 5

@@ -153,15 +153,14 @@ def prune(
     engine: Engine, root: Path, batch_id: str, extra: Iterable[str] = (), *, forget: bool = False
 ) -> int:
     """Remove the files the batch's journal (and ``extra``) lists that no manifest row names; the number removed.
-    ``forget``: delete the journal too (after a rollback)."""
+    ``forget``: delete the journal too (after a rollback), once none of them is left."""
     candidates = list(dict.fromkeys([*journaled(root, batch_id), *extra]))
+    keep: set[str] = set()
     if candidates:
         with engine.connect() as conn:
             keep = referenced(conn, candidates)
-        removed = remove_files(root, [p for p in candidates if p not in keep])
-    else:
-        removed = 0
-    if forget:
+    removed = remove_files(root, [p for p in candidates if p not in keep])
+    if forget and not any((Path(root) / p).is_file() for p in candidates if p not in keep):
         journal_path(root, batch_id).unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # the batch's temporary folder, when empty
             (Path(root) / META / "tmp" / batch_id).rmdir()
