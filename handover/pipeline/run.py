@@ -274,7 +274,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             sources = open_sources(cfg.sources, cfg.batch.chunk_size, folder.subdir("sources-"))
         with timer.stage("map"):
             settings = build_map_settings(cfg)
-        attach = None
+        attach, store_dir = None, None
         if uses_attachments(cfg):  # each dossier's scanned files, found and hashed before the gate
             attach = AttachmentCheck(cfg.sources, cfg.config_path)
             store_dir = None if dry_run else require_store(cfg)
@@ -374,7 +374,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                 reports = {"findings": str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))}
             else:
                 store = None
-                if attach is not None and store_dir is not None:
+                if store_dir is not None:
                     from handover.attachments import AttachmentStore
 
                     store = AttachmentStore(store_dir, batch_id).open()

@@ -2,7 +2,8 @@
 
 :meth:`Loader.load_chunk` writes, in a single transaction, the chunk's new target rows, the updates its conflict
 policy allows (previous versions to ``history``), one ``ledger`` row for *every* row of the chunk, the chunk's
-findings, and the ``chunks`` progress row. A crash (SIGKILL, power loss) therefore leaves the whole chunk or none
+findings, the manifest rows of the scanned files of the dossiers it loads (copied into the attachment store just
+before, :mod:`handover.attachments`), and the ``chunks`` progress row. A crash (SIGKILL, power loss) therefore leaves the whole chunk or none
 of it, and a resumed run skips exactly the chunks whose progress row exists.
 
 A loaded row's fate is decided by its natural key (``source_system`` + dossier code, or record type + number):

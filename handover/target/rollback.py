@@ -25,8 +25,10 @@ have updated the row over the heir's version; it is marked ``conflict_kept`` ins
 recorded). "Earliest" is the order
 in which the batches last began loading (their ``started`` / ``restarted`` events), not their timestamps.
 
-Then its ``ledger``, ``findings`` and ``chunks`` rows are deleted, the batch is marked ``rolled_back`` and a
-``batch_events`` row records the figures. Rolling back a batch already rolled back changes nothing and says when
+Then its ``ledger``, ``findings``, ``chunks`` and attachment manifest (``dossier_attachments``) rows are deleted,
+the batch is marked ``rolled_back`` and a ``batch_events`` row records the figures. After the commit, the files of
+its manifest and of its journal that no other batch's manifest row names are removed from the attachment store
+(:func:`handover.target.attachments.prune`); rolling back again removes any a killed rollback left. Rolling back a batch already rolled back changes nothing and says when
 that was, with its figures. Everything happens in one transaction, under the batch lock. A dry run
 runs the very same steps and rolls the transaction back, so it reports exactly the figures a real run would.
 The batch's rows are read a page at a time (:data:`_PAGE`), so a rollback's memory does not grow with the batch
