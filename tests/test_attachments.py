@@ -430,11 +430,18 @@ def test_configuration_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="attachments belong to dossier sources only"):
         load_config(tmp_path / "r.toml")
-    pg = _batch(tmp_path, {}, url="postgresql+psycopg://u@127.0.0.1/x")
+    pg = _batch(tmp_path, {0: "scans/a.pdf", 1: "scans/b.pdf"}, url="postgresql+psycopg://u@127.0.0.1/x")
     from handover.attachments import require_store
 
     with pytest.raises(ConfigError, match="no attachment store"):
         require_store(load_config(pg))
+    # a dry run copies nothing and needs no store: the files are checked all the same
+    pg.write_text(
+        pg.read_text(encoding="utf-8").replace(f'column = "{HEADER}"', f'column = "{HEADER}", required = 1'),
+        encoding="utf-8",
+    )
+    dry = run_batch(load_config(pg), dry_run=True)
+    assert dry.status == "dry_run" and dry.findings["attachment_missing"] == 3 and dry.total.quarantined == 3
 
 
 def test_sample_pdfs_are_small_distinct_pdf_files(tmp_path: Path) -> None:
