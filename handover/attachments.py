@@ -36,7 +36,8 @@ from the content, so a copy is crash-safe and never made twice:
    (a file that changed since pass 1 stops the load: :class:`~handover.errors.LoadError`), fsync'd, and renamed
    to its final name (atomic), then the folder is fsync'd.
 
-A crash leaves at most a temporary file, removed when the batch runs again (:meth:`AttachmentStore.open`), and
+Files are written owner-only (0600, folders 0700: scans of ID cards and forms are personal data); give the
+service that serves them access explicitly. A crash leaves at most a temporary file, removed when the batch runs again (:meth:`AttachmentStore.open`), and
 files of a chunk that did not commit, which the re-run finds in place. At the end of the batch, and by a rollback,
 every journaled file that no manifest row names is removed (:func:`handover.target.attachments.prune`): no orphan
 stays. The manifest is not part of the dossier's content hash nor of the loaded-set fingerprint; ``handover db
@@ -408,8 +409,9 @@ class AttachmentStore:
         """Create the store's folders and remove the temporary files a killed run of this batch left (the
         batch lock makes them this batch's alone)."""
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True)
-            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.journal.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             for leftover in self.tmp.iterdir():
                 leftover.unlink()
         except OSError as exc:
@@ -442,11 +444,12 @@ class AttachmentStore:
             self._copy(Path(file.path), final, file)
 
     def _copy(self, source: Path, final: Path, file: FoundFile) -> None:
-        final.parent.mkdir(parents=True, exist_ok=True)
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temp = self.tmp / f"{file.sha256[:16]}-{os.getpid()}.part"
         digest = hashlib.sha256()
         try:
-            with source.open("rb") as src, temp.open("wb") as out:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # scans hold personal data
+            with source.open("rb") as src, os.fdopen(fd, "wb") as out:
                 while block := src.read(_BLOCK):
                     digest.update(block)
                     out.write(block)

@@ -167,6 +167,7 @@ def test_files_are_copied_and_recorded_with_their_dossier(tmp_path: Path) -> Non
         assert r["stored_path"] == f"{units[r['dossier_code']]}/{r['dossier_code']}/{r['sha256'][:12]}-{name}"
         stored = root / r["stored_path"]
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == r["sha256"]
+        assert stored.stat().st_mode & 0o777 == 0o600 and stored.parent.stat().st_mode & 0o777 == 0o700
         assert stored.read_bytes() == (tmp_path / r["original_name"].replace("\\", "/")).read_bytes()
     assert len(_stored(root)) == len(rows) == 4
     assert result.total.loaded == 5 and not _findings(url)
