@@ -715,6 +715,8 @@ def rollback(
             f"Rows deleted then: {figures}; restored: {restored}.",
             soft_wrap=True,
         )
+        if result.attachment_files_removed:  # left by a rollback killed after its commit
+            console.print(f"{result.attachment_files_removed} attachment file(s) removed from the store")
         return
     title = f"Rollback of batch {_lit(batch_id)}" + (" (dry run: nothing changed)" if dry_run else "")
     table = Table("table", "rows deleted", "rows restored", title=title)

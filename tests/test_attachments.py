@@ -309,10 +309,15 @@ def test_a_rollback_after_a_kill_leaves_no_orphan_file(tmp_path: Path) -> None:
     assert killed.returncode == -9, killed.stderr
     url = f"sqlite:///{tmp_path / 'target.db'}"
     assert len(_manifest(url)) == 3 and len(_stored(root)) == 4  # d.pdf copied for the uncommitted chunk
+    # the rollback killed after its commit, before it removed the files: rolling back again removes them
+    cut = run_cli(["rollback", "b1", "--db", url], env=_env("rollback.files"))
+    assert cut.returncode == -9, cut.stderr
+    assert _manifest(url) == [] and len(_stored(root)) == 4
     undone = CliRunner().invoke(app, ["rollback", "b1", "--db", url])
     assert undone.exit_code == 0, undone.output
+    assert "already rolled back" in undone.output
     assert "4 attachment file(s) removed from the store" in undone.output
-    assert _manifest(url) == [] and _stored(root) == []
+    assert _stored(root) == []
     assert not (root / META / "journal" / "b1.txt").exists()
 
 

@@ -730,6 +730,7 @@ def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> R
             else:
                 conn.commit()
             if not dry_run:  # under the lock: a re-run of the batch cannot copy meanwhile
+                checkpoint("rollback.files")  # crash drills: committed, the files not yet removed
                 result.attachment_files_removed = _remove_files(engine, batch_id, result._paths)
         return result
     except SQLAlchemyError as exc:
