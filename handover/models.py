@@ -208,6 +208,9 @@ class Chunk:
 
 
 class Counts(BaseModel):
+    """Rows of a source (or a batch) by disposition: ``extracted = loaded + review + quarantined + excluded +
+    duplicate`` when it balances."""
+
     extracted: int = 0
     loaded: int = 0
     review: int = 0
