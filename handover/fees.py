@@ -17,6 +17,7 @@ and the validate stage's ``fee_paid_no_receipt`` check all ask :func:`payment_re
 
 from __future__ import annotations
 
+import contextlib
 import math
 from datetime import date
 from enum import StrEnum
@@ -127,10 +128,8 @@ def state_text(
         text = "Đã nộp"
     details = []
     if isinstance(payment_date, str):
-        try:
+        with contextlib.suppress(ValueError):
             payment_date = date.fromisoformat(payment_date[:10])
-        except ValueError:
-            pass
     if isinstance(payment_date, date):
         details.append(f"ngày {payment_date:%d/%m/%Y}")
     elif _given(payment_date):

@@ -152,6 +152,11 @@ def test_record_fee_totals_per_commune_equal_the_sums_in_the_target(batch: Path)
         assert m, lines[0]
         shown = (int(m[1]), _amount(m[2]), int(m[3]), _amount(m[4]))
         assert shown == expected[code], (code, lines[0])
+    (bao_thang,) = [c for r in sheets["02905"] for c in r if isinstance(c, str) and c.startswith("- Phí")]
+    assert bao_thang == (  # as the README shows it
+        "- Phí, lệ phí: đã nộp 2 hồ sơ, số tiền đã nộp 130.000 đ (trong đó nộp một phần: 1); chưa nộp 1 hồ sơ, "
+        "số tiền phải nộp 50.000 đ; miễn phí 0 hồ sơ; không ghi phí 0 hồ sơ."
+    )
     (gia_phu,) = [c for r in sheets["02923"] for c in r if isinstance(c, str) and c.startswith("- Phí")]
     assert gia_phu.endswith("miễn phí 1 hồ sơ; không ghi phí 1 hồ sơ.")
 
@@ -168,7 +173,9 @@ def test_a_paid_dossier_shows_paid_on_its_record_and_in_the_portal_file(batch: P
     }
     assert cells[CODE.format(2)] == "Đã nộp 100.000 đ (ngày 21/06/2025, tiền mặt, biên lai BL-001)"
     assert cells[CODE.format(3)] == "Chưa nộp 50.000 đ"
-    assert cells[CODE.format(4)] == "Đã nộp 30.000 / 50.000 đ (ngày 22/06/2025, chuyển khoản, biên lai BL-002)"
+    assert (
+        cells[CODE.format(4)] == "Đã nộp 30.000 / 50.000 đ (ngày 22/06/2025, chuyển khoản, biên lai BL-002)"
+    )
     assert cells[CODE.format(6)] == "Miễn phí"
     assert cells[CODE.format(7)] is None
     assert cells[CODE.format(11)] == "Đã nộp (biên lai BL-009)"
@@ -185,7 +192,11 @@ def test_a_paid_dossier_shows_paid_on_its_record_and_in_the_portal_file(batch: P
     assert len(records) == 10
     assert {c for c, r in records.items() if r["PhiLePhi"] and r["PhiLePhi"][0]["DaThanhToan"]} == paid_rows
     first = records[CODE.format(2)]["PhiLePhi"][0]
-    assert (first["SoTien"], first["SoTienDaNop"], first["NgayThanhToan"]) == (100000, 100000, "20250621000000")
+    assert (first["SoTien"], first["SoTienDaNop"], first["NgayThanhToan"]) == (
+        100000,
+        100000,
+        "20250621000000",
+    )
     assert (first["HinhThucThanhToan"], first["SoBienLai"]) == (1, "BL-001")
     assert records[CODE.format(7)]["PhiLePhi"] == []
 
@@ -196,7 +207,9 @@ def test_db_verify_recomputes_the_hashes_with_the_payment_columns(batch: Path, t
 
     from handover.target.hashing import RECOMPUTE_SCRIPT
 
-    result = runner.invoke(app, ["db", "verify", "--db", f"sqlite:///{batch / 'target.db'}", "--batch", BATCH])
+    result = runner.invoke(
+        app, ["db", "verify", "--db", f"sqlite:///{batch / 'target.db'}", "--batch", BATCH]
+    )
     assert result.exit_code == 0, result.output
     assert "10 loaded rows checked" in result.output
     # the auditors' standard-library recipe agrees

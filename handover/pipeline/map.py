@@ -167,7 +167,7 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         frame["handling_level"] = routed["handling_level"]
         frame["handling_agency"] = routed["handling_agency"]
         unknown_proc = ~routed["procedure_known"].astype(bool)
-        due = pd.to_numeric(frame["fee"], errors="coerce") if "fee" in frame else pd.Series(np.nan, frame.index)
+        due = pd.to_numeric(frame.get("fee", pd.Series(np.nan, frame.index)), errors="coerce")
         fee_on_free = routed["procedure_free"].astype(bool) & (due > 0)
         frame["status_code"] = settings.statuses.code_frame(frame["status_raw"])
         frame["due_flag"] = due_flags(

@@ -57,7 +57,9 @@ TECHNICAL_COLUMNS: frozenset[str] = frozenset(
 )
 # Content columns added by later schema versions: hashed only when they hold a value (step 2 of the module text),
 # so that the rows loaded before them, and rows that leave them empty, keep their hashes and fingerprints.
-OPTIONAL_COLUMNS: frozenset[str] = frozenset({"amount_paid", "payment_date", "payment_channel", "receipt_number"})
+OPTIONAL_COLUMNS: frozenset[str] = frozenset(
+    {"amount_paid", "payment_date", "payment_channel", "receipt_number"}
+)
 
 
 RECOMPUTE_SCRIPT = r"""# recompute.py: python3 recompute.py target.db BATCH_ID   (Python standard library only)

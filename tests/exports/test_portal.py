@@ -319,7 +319,10 @@ def test_fee_item_carries_the_payment_and_validates() -> None:
         return record["PhiLePhi"][0] if record["PhiLePhi"] else None
 
     paid = fee_item(
-        amount_paid=50000.0, payment_date=date(2025, 6, 21), payment_channel="portal", receipt_number="BL-0001"
+        amount_paid=50000.0,
+        payment_date=date(2025, 6, 21),
+        payment_channel="portal",
+        receipt_number="BL-0001",
     )
     assert paid == {
         "TenPhiLePhi": "Phí, lệ phí",
@@ -334,7 +337,11 @@ def test_fee_item_carries_the_payment_and_validates() -> None:
     partly = fee_item(amount_paid=20000.0, payment_channel="cash")
     assert (partly["DaThanhToan"], partly["SoTienDaNop"], partly["HinhThucThanhToan"]) == (True, 20000, 1)
     receipt_only = fee_item(fee=None, receipt_number="BL-9")
-    assert (receipt_only["DaThanhToan"], receipt_only["SoTien"], receipt_only["SoBienLai"]) == (True, None, "BL-9")
+    assert (receipt_only["DaThanhToan"], receipt_only["SoTien"], receipt_only["SoBienLai"]) == (
+        True,
+        None,
+        "BL-9",
+    )
     assert fee_item(fee=None) is None  # no fee information: no item
     assert fee_item(fee=0.0)["DaThanhToan"] is False
 
@@ -344,4 +351,6 @@ def test_fee_item_carries_the_payment_and_validates() -> None:
     assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, SoTienDaNop=-1)]))
     assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, NgayThanhToan="2025-06-21")]))
     assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, HinhThucThanhToan=4)]))
-    assert not validator.is_valid(dict(record, PhiLePhi=[{k: v for k, v in item.items() if k != "DaThanhToan"}]))
+    assert not validator.is_valid(
+        dict(record, PhiLePhi=[{k: v for k, v in item.items() if k != "DaThanhToan"}])
+    )

@@ -81,7 +81,8 @@ def test_fee_on_a_free_procedure_is_a_warning() -> None:
         rows.append({"source_id": "bt", "source_row": i + 2, "extras": "{}", **row})
     chunk = map_chunk(Chunk("bt", Entity.DOSSIER, 0, pd.DataFrame(rows, dtype=object)), settings)
     found = [(f.row, f.field, f.severity.value) for f in chunk.findings if f.check == "fee_on_free_procedure"]
-    assert found == [(2, "fee", "warning")]  # khai sinh with a fee; not with 0 or none; not on a paid procedure
+    # khai sinh with a fee; not with 0 or none; not a procedure that carries fees
+    assert found == [(2, "fee", "warning")]
     (finding,) = [f for f in chunk.findings if f.check == "fee_on_free_procedure"]
     assert "lệ phí phải nộp 50.000 đ" in finding.message_vi and "marks free" in finding.message_en
     assert chunk.frame["payment_channel"].tolist() == [None, None, None, "bank_transfer"]

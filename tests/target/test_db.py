@@ -125,7 +125,12 @@ def test_payment_columns_migrate_down_and_up_and_rows_still_verify(any_db_url: s
     try:
         loader = Loader(engine, "A")
         loader.begin_batch("A", "c" * 64, [f.source()])
-        paid = {"fee": 50000.0, "amount_paid": 50000.0, "payment_date": "2025-06-21", "receipt_number": "BL-1"}
+        paid = {
+            "fee": 50000.0,
+            "amount_paid": 50000.0,
+            "payment_date": "2025-06-21",
+            "receipt_number": "BL-1",
+        }
         loader.load_chunk(f.chunk([f.dossier("H-PAID", **paid, payment_channel="cash"), f.dossier("H-DUE")]))
         loader.finish_batch({})
         assert verify_batch(engine, "A").ok

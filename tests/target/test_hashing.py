@@ -135,7 +135,7 @@ def test_payment_columns_enter_the_hash_only_when_filled() -> None:
 
     from handover.target.hashing import OPTIONAL_COLUMNS
 
-    assert OPTIONAL_COLUMNS == {"amount_paid", "payment_date", "payment_channel", "receipt_number"}
+    assert {"amount_paid", "payment_date", "payment_channel", "receipt_number"} == OPTIONAL_COLUMNS
     older = [c for c in content_columns(Entity.DOSSIER) if c not in OPTIONAL_COLUMNS]
     row = {"dossier_code": "H-1", "source_system": "bt", "fee": 50000.0, "received_date": date(2025, 6, 20)}
     pairs = [[c, canonical_text(row.get(c))] for c in older]
