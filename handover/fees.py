@@ -111,7 +111,7 @@ def state_text(
     fee: Any, amount_paid: Any, payment_date: Any, receipt_number: Any, payment_channel: Any = None
 ) -> str:
     """The record's "Phí, lệ phí" cell: ``Đã nộp 50.000 đ`` (with date, channel and receipt when given),
-    ``Đã nộp 30.000 / 50.000 đ``, ``Chưa nộp 50.000 đ``, ``Miễn phí``, or empty (no fee information)."""
+    ``Đã nộp 30.000 / 50.000 đ``, ``Chưa ghi nhận nộp 50.000 đ``, ``Miễn phí``, or empty (no fee information)."""
     state = payment_state(fee, amount_paid, payment_date, receipt_number)
     due, paid = _amount(fee), _amount(amount_paid)
     if state is PaymentState.NONE:
@@ -119,7 +119,7 @@ def state_text(
     if state is PaymentState.FREE:
         return "Miễn phí"
     if state is PaymentState.UNPAID:
-        return f"Chưa nộp {vnd(due or 0)}"
+        return f"Chưa ghi nhận nộp {vnd(due or 0)}"
     if state is PaymentState.PARTLY_PAID:
         text = f"Đã nộp {vnd(paid or 0)[:-2]} / {vnd(due or 0)}"
     elif paid is not None and paid > 0:

@@ -142,7 +142,7 @@ def test_record_fee_totals_per_commune_equal_the_sums_in_the_target(batch: Path)
         "02926": (3, 20000.0, 1, 8000.0),
     }
     pattern = re.compile(
-        r"- Phí, lệ phí: đã nộp (\d+) hồ sơ, số tiền đã nộp ([\d.,]+) đ.*; chưa nộp (\d+) hồ sơ, "
+        r"- Phí, lệ phí: đã nộp (\d+) hồ sơ, số tiền đã nộp ([\d.,]+) đ.*; chưa ghi nhận nộp (\d+) hồ sơ, "
         r"số tiền phải nộp ([\d.,]+) đ; miễn phí (\d+) hồ sơ; không ghi phí (\d+) hồ sơ\."
     )
     for code, rows in sheets.items():
@@ -154,7 +154,7 @@ def test_record_fee_totals_per_commune_equal_the_sums_in_the_target(batch: Path)
         assert shown == expected[code], (code, lines[0])
     (bao_thang,) = [c for r in sheets["02905"] for c in r if isinstance(c, str) and c.startswith("- Phí")]
     assert bao_thang == (  # as the README shows it
-        "- Phí, lệ phí: đã nộp 2 hồ sơ, số tiền đã nộp 130.000 đ (trong đó nộp một phần: 1); chưa nộp 1 hồ sơ, "
+        "- Phí, lệ phí: đã nộp 2 hồ sơ, số tiền đã nộp 130.000 đ (trong đó nộp một phần: 1); chưa ghi nhận nộp 1 hồ sơ, "
         "số tiền phải nộp 50.000 đ; miễn phí 0 hồ sơ; không ghi phí 0 hồ sơ."
     )
     (gia_phu,) = [c for r in sheets["02923"] for c in r if isinstance(c, str) and c.startswith("- Phí")]
@@ -172,7 +172,7 @@ def test_a_paid_dossier_shows_paid_on_its_record_and_in_the_portal_file(batch: P
         if r and isinstance(r[0], int) and isinstance(r[code_col], str)
     }
     assert cells[CODE.format(2)] == "Đã nộp 100.000 đ (ngày 21/06/2025, tiền mặt, biên lai BL-001)"
-    assert cells[CODE.format(3)] == "Chưa nộp 50.000 đ"
+    assert cells[CODE.format(3)] == "Chưa ghi nhận nộp 50.000 đ"
     assert (
         cells[CODE.format(4)] == "Đã nộp 30.000 / 50.000 đ (ngày 22/06/2025, chuyển khoản, biên lai BL-002)"
     )
@@ -239,5 +239,5 @@ def test_payment_state_and_its_text() -> None:
     assert state_text(50000, 50000, "2025-06-21", "BL-1", "bank_transfer") == (
         "Đã nộp 50.000 đ (ngày 21/06/2025, chuyển khoản, biên lai BL-1)"
     )
-    assert state_text(50000, None, None, None) == "Chưa nộp 50.000 đ"
+    assert state_text(50000, None, None, None) == "Chưa ghi nhận nộp 50.000 đ"
     assert state_text(None, None, None, None) == ""

@@ -1023,7 +1023,7 @@ def fee_totals_line(tally: _Tally) -> str:
     if n(PaymentState.PARTLY_PAID, 0):
         text += f" (trong đó nộp một phần: {n(PaymentState.PARTLY_PAID)})"
     text += (
-        f"; chưa nộp {n(PaymentState.UNPAID, 0)} hồ sơ, số tiền phải nộp {vnd(tally.fee_sums['unpaid'])}"
+        f"; chưa ghi nhận nộp {n(PaymentState.UNPAID, 0)} hồ sơ, số tiền phải nộp {vnd(tally.fee_sums['unpaid'])}"
         f"; miễn phí {n(PaymentState.FREE, 0)} hồ sơ; không ghi phí {n(PaymentState.NONE, 0)} hồ sơ."
     )
     return text
@@ -1192,7 +1192,7 @@ def _guide_sheet(wb: Any, st: _Styles) -> None:
             "no fee given); records by status.",
         ),
         (
-            "Đã nộp … đ / Chưa nộp … đ / Miễn phí",
+            "Đã nộp … đ / Chưa ghi nhận nộp … đ / Miễn phí",
             "Paid / unpaid / free",
             "Fee state of the dossier: paid when an amount paid, a payment date or a receipt number is recorded "
             "(with the date, channel and receipt); unpaid when an amount is due and no payment is recorded; free "
