@@ -7,6 +7,10 @@
   text cell guarded against formulas (:func:`handover.safe.spreadsheet_safe`);
 * ``portal.schema.json``: the JSON Schema of :class:`PortalDossier`, that the JSON lines validate against.
 
+``DanhSachGiayTo`` lists the dossier's scanned files the batch copied into the attachment store
+(``dossier_attachments``: the name the source gave each, its path in the store, its SHA-256); empty when the
+source names none.
+
 ``PhiLePhi`` holds the dossier's fee as one item (:class:`PortalFee`): the amount due (``SoTien``), whether a
 payment is recorded (``DaThanhToan``, :func:`handover.fees.payment_state`: a paid dossier is never exported as
 unpaid), the amount paid, the day, the channel (1 cash, 2 bank transfer, 3 the national portal's payment
@@ -78,8 +82,11 @@ class PortalDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    TenGiayTo: str = Field(description="Name of the document.")
-    DuongDanTepTin: str | None = Field(default=None, description="Path of the scanned file, when stored.")
+    TenGiayTo: str = Field(description="Name of the document (the scanned file as the source names it).")
+    DuongDanTepTin: str | None = Field(
+        default=None,
+        description="Path of the scanned file in the attachment store (relative to it), when stored.",
+    )
     MaBamSHA256: str | None = Field(default=None, description="SHA-256 of the scanned file, when stored.")
 
 
@@ -212,9 +219,14 @@ def portal_fees(row: dict[str, Any]) -> list[PortalFee]:
 
 
 def to_portal(
-    row: dict[str, Any], province_names: dict[str, str], day: date | None, batch_id: str
+    row: dict[str, Any],
+    province_names: dict[str, str],
+    day: date | None,
+    batch_id: str,
+    documents: list[PortalDocument] | None = None,
 ) -> PortalDossier:
-    """One loaded ``dossiers`` row → its portal record."""
+    """One loaded ``dossiers`` row → its portal record; ``documents``: its files in the attachment store
+    (:func:`batch_documents`)."""
     unit = handling_unit(row, province_names)
     return PortalDossier(
         MaHoSo=row["dossier_code"],
@@ -236,7 +248,7 @@ def to_portal(
         DonViXuLy=unit,
         GhiChu=handover_note(row, unit, day, batch_id),
         PhiLePhi=portal_fees(row),
-        DanhSachGiayTo=[],
+        DanhSachGiayTo=list(documents or []),
     )
 
 
@@ -297,6 +309,28 @@ def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, 
             yield dict(row)
     finally:
         result.close()
+
+
+def batch_documents(conn: Connection, batch_id: str) -> dict[tuple[str, str], list[PortalDocument]]:
+    """The files the batch copied into the attachment store (``dossier_attachments``, :mod:`handover.attachments`),
+    by (source, dossier code): each the name the source gave it, its stored path (relative to the store) and its
+    SHA-256, sorted by name then path in byte order."""
+    from handover.target.schema import dossier_attachments
+
+    a = dossier_attachments.c
+    stmt = select(a.source_system, a.dossier_code, a.original_name, a.stored_path, a.sha256).where(
+        a.batch_id == batch_id
+    )
+    out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for source, code, name, path, sha in conn.execute(stmt):
+        out.setdefault((source, code), []).append((name, path, sha))
+    return {
+        key: [
+            PortalDocument(TenGiayTo=name, DuongDanTepTin=path, MaBamSHA256=sha)
+            for name, path, sha in sorted(set(files), key=lambda f: (f[0].encode(), f[1].encode()))
+        ]
+        for key, files in out.items()
+    }
 
 
 def handover_day(finished: datetime | None) -> date | None:
@@ -367,8 +401,10 @@ def export_portal(engine: Engine, batch_id: str, out_dir: Path) -> PortalExport:
             jsonl, table, schema = files
             writer = csv.writer(table.file, lineterminator="\r\n")
             writer.writerow(FIELDS)
+            documents = batch_documents(conn, batch_id)
             for row in iter_loaded_dossiers(conn, batch_id):
-                data = to_portal(row, provinces, day, batch_id).model_dump(mode="json")
+                docs = documents.get((row["source_system"], row["dossier_code"]))
+                data = to_portal(row, provinces, day, batch_id, docs).model_dump(mode="json")
                 jsonl.file.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
                 writer.writerow([_csv_cell(data[f]) for f in FIELDS])
                 count += 1

@@ -339,6 +339,11 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     checkpoint("extract")
                     if (src.config.id, chunk.index) in done:
                         chunks_skipped += 1
+                        if attach is not None and attach.wants(src.config.id):
+                            # its files hashed again (its findings are stored already), so that a later
+                            # chunk's copy of one of them is still found as a duplicate content
+                            with timer.stage("attachments"):
+                                attach.check_chunk(chunk, getattr(src.reader, "extras_names", None))
                         notify("extract", src.config.id, rows)
                         continue
                     if attach is not None and attach.wants(src.config.id):

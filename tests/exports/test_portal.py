@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import shutil
@@ -127,12 +128,42 @@ def test_fees_documents_and_dates(exported: Path) -> None:
     fees = [r["PhiLePhi"] for r in records if r["PhiLePhi"]]
     assert fees and all(len(f) == 1 and f[0]["SoTien"] >= 0 for f in fees)
     assert any(isinstance(f[0]["SoTien"], int) and f[0]["SoTien"] > 0 for f in fees)
-    # the demo's sources give the amount due only: no payment is recorded, so none is exported as paid
-    assert all(f[0]["DaThanhToan"] is False and f[0]["SoTienDaNop"] is None for f in fees)
-    assert all(r["DanhSachGiayTo"] == [] for r in records)
+    # the demo's dossiers: most fee-bearing ones paid (with the day, channel and receipt), the others not yet
+    paid = [f[0] for f in fees if f[0]["DaThanhToan"]]
+    unpaid = [f[0] for f in fees if not f[0]["DaThanhToan"] and f[0]["SoTien"] > 0]
+    assert len(paid) > 3 * len(unpaid) > 0
+    assert all(
+        f["SoTienDaNop"] > 0 and f["NgayThanhToan"] and f["HinhThucThanhToan"] in (1, 2, 3) for f in paid
+    )
+    assert {f["HinhThucThanhToan"] for f in paid} == {1, 2, 3}
+    assert len([f for f in paid if not f["SoBienLai"]]) == 1  # the demo's paid dossier without a receipt
+    assert len([f for f in paid if f["SoTienDaNop"] > f["SoTien"]]) == 1  # and its overpaid one
+    assert all(f["SoTienDaNop"] is None and f["SoBienLai"] is None for f in unpaid)
     for r in records:
         for field in ("NgayTiepNhan", "NgayHenTra", "NgayTra"):
             assert r[field] is None or re.fullmatch(r"\d{8}000000", r[field]), r[field]
+
+
+def test_documents_are_the_files_the_batch_stored(demo: Path, exported: Path) -> None:
+    """DanhSachGiayTo: each loaded dossier's files as dossier_attachments records them, every one in the store
+    with its SHA-256; none for a dossier the batch stored no file of."""
+    with sqlite3.connect(demo / "target.db") as db:
+        stored = db.execute(
+            "SELECT source_system, dossier_code, original_name, stored_path, sha256 FROM dossier_attachments "
+            "WHERE batch_id = ?",
+            (BATCH,),
+        ).fetchall()
+    expected: dict[str, list[dict]] = {}
+    for _source, code, name, path, sha in sorted(stored, key=lambda r: (r[2].encode(), r[3].encode())):
+        expected.setdefault(code, []).append({"TenGiayTo": name, "DuongDanTepTin": path, "MaBamSHA256": sha})
+    records = _jsonl(exported / f"{BATCH}-portal.jsonl")
+    documents = {r["MaHoSo"]: r["DanhSachGiayTo"] for r in records if r["DanhSachGiayTo"]}
+    assert documents == expected and len(documents) > 300
+    assert any(len(d) == 2 for d in documents.values())  # a dossier with two scans lists both
+    store = demo / "target-attachments"
+    for files in documents.values():
+        for f in files:
+            assert hashlib.sha256((store / f["DuongDanTepTin"]).read_bytes()).hexdigest() == f["MaBamSHA256"]
 
 
 def test_csv_is_the_same_records(exported: Path) -> None:
@@ -145,7 +176,7 @@ def test_csv_is_the_same_records(exported: Path) -> None:
         assert row["MaHoSo"] == record["MaHoSo"]
         assert row["DonViXuLy"] == record["DonViXuLy"]
         assert json.loads(row["PhiLePhi"]) == record["PhiLePhi"]
-        assert json.loads(row["DanhSachGiayTo"]) == []
+        assert json.loads(row["DanhSachGiayTo"]) == record["DanhSachGiayTo"]
         assert row["HinhThuc"] == ("" if record["HinhThuc"] is None else str(record["HinhThuc"]))
 
 
