@@ -70,7 +70,7 @@ def verify_batch(
     Example::
 
         check = handover.verify_batch("sqlite:///handover-demo/target.db", "demo-lao-cai-2025-07")
-        check.ok, check.rows_checked  # (True, 1311)
+        check.ok, check.rows_checked  # (True, 1308)
     """
     from handover.target.db import open_target
     from handover.target.verify import verify_batch as verify
@@ -91,7 +91,7 @@ def rollback_batch(db_url: str, batch_id: str, *, dry_run: bool = False) -> Roll
     Example::
 
         undo = handover.rollback_batch("sqlite:///handover-demo/target.db", "demo-lao-cai-2025-07", dry_run=True)
-        undo.rows_deleted["dossiers"], undo.rows_deleted["records"]  # (1022, 289)
+        undo.rows_deleted["dossiers"], undo.rows_deleted["records"]  # (1019, 289)
     """
     from handover.target.db import open_target
     from handover.target.rollback import rollback_batch as rollback

@@ -871,7 +871,7 @@ chunk_size = 1000
 [target]
 url = "sqlite:///target.db"
 conflict_policy = "keep"
-attachments = "target-attachments"   # store of the dossiers' scanned files (README: Scanned attachments)
+# attachments = "DIR"  # store of the dossiers' scanned files; by default target-attachments/ beside target.db
 
 [mapping]
 rules = []          # province rule files for split communes (old_commune_code, keyword, new_commune_code)

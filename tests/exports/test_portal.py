@@ -277,6 +277,7 @@ def test_vendor_utc_midnight_comes_out_as_the_local_day(any_db_url: str, tmp_pat
     url = any_db_url
     cfg = load_config(config)
     cfg.target.url = url
+    cfg.target.attachments = tmp_path / "target-attachments"  # the scans' store, on every database
     run_batch(cfg)
     out = tmp_path / "portal"
     result = _export(url, out)

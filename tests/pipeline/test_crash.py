@@ -41,7 +41,11 @@ def _prepare(tmp: Path, target_url: str) -> Path:
     text = cfg.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^chunk_size\s*=.*$", "", text)
     text = text.replace("[batch]\n", "[batch]\nchunk_size = 100\n", 1)
-    text = re.sub(r'(?m)^url\s*=\s*"sqlite:///target\.db"', f'url = "{target_url}"', text)
+    text = re.sub(
+        r'(?m)^url\s*=\s*"sqlite:///target\.db"',
+        f'url = "{target_url}"\nattachments = "target-attachments"',  # the scans' store, on every database
+        text,
+    )
     assert target_url in text
     cfg.write_text(text, encoding="utf-8")
     return cfg

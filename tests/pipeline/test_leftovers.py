@@ -67,7 +67,11 @@ def _prepare(tmp: Path, url: str) -> Path:
     cfg = write_demo_config(tmp)
     body = cfg.read_text(encoding="utf-8")
     body = re.sub(r"(?m)^chunk_size\s*=.*$", "chunk_size = 40", body)
-    body = re.sub(r'(?m)^url\s*=\s*"sqlite:///target\.db"', f'url = "{url}"', body)
+    body = re.sub(
+        r'(?m)^url\s*=\s*"sqlite:///target\.db"',
+        f'url = "{url}"\nattachments = "target-attachments"',  # the scans' store, on every database
+        body,
+    )
     # the district database (a SQL source) named with a password in its query string too
     body = body.replace('district_system.db"', f'district_system.db?password={SECRET}"')
     assert url in body and body.count(f"?password={SECRET}") >= 2
