@@ -265,11 +265,39 @@ def parse_date_time(value: object) -> tuple[str | None, str | None]:
     """(:func:`parse_date`, :func:`local_time`) of one value: the local calendar day every check, report and due
     state uses, and the local wall time when the value carries a time of day on that day (None otherwise, and
     whenever the day is not a valid date)."""
+    if type(value) is str:  # what CSV files give: cleaned once, 'dd/mm/yyyy HH:MM:SS' read in one match
+        text = clean(value)
+        return _date_time_text(text) if text else (None, None)
     day = parse_date(value)
     if day is None or not _ISO_DAY.match(day):
         return day, None
     at = local_time(value)
     return day, at if at is not None and at[:10] == day else None
+
+
+@lru_cache(maxsize=100_000)
+def _date_time_text(text: str) -> tuple[str, str | None]:
+    m = _DMY_TIME.match(text)
+    if m:  # _parse_text's first pattern matches it too: the same day
+        d, mo, y, hour, minute, second, fraction, half = m.groups()
+        year = int(y) if len(y) == 4 else _two_digit_year(int(y))
+        try:
+            day = date(year, int(mo), int(d))
+        except ValueError:
+            return text, None
+        iso = day.isoformat()
+        if fraction is None and half is None:  # the usual 'dd/mm/yyyy HH:MM:SS': no rounding, no AM/PM
+            h, mi, sec = int(hour), int(minute), int(second or 0)
+            if h > 23 or mi > 59 or sec > 59 or not (h or mi or sec):
+                return iso, None
+            return iso, f"{iso}T{h:02d}:{mi:02d}:{sec:02d}"
+        seconds = _clock(hour, minute, second, fraction, half)
+        return iso, None if seconds is None else _wall(day, seconds)
+    iso = _parse_text(text)
+    if not _ISO_DAY.match(iso):
+        return iso, None
+    at = _time_text(text)
+    return iso, at if at is not None and at[:10] == iso else None
 
 
 def _number_text(value: object) -> str:
