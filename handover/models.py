@@ -108,7 +108,8 @@ class Dossier(_Canonical):
         None, description="Due, local date-time, when the source's due date carries a time of day."
     )
     returned_at: datetime | None = Field(
-        None, description="Result returned, local date-time, when the source's returned date carries a time of day."
+        None,
+        description="Result returned, local date-time, when the source's returned date carries a time of day.",
     )
     status_raw: str | None = Field(None, description="Status as the source writes it.")
     channel: Literal["1", "2", "3"] | None = Field(

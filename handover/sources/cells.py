@@ -147,7 +147,9 @@ def _wall(day: date, seconds: float) -> str | None:
     return f"{day.isoformat()}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def _clock(hour: str, minute: str, second: str | None, fraction: str | None, half: str | None) -> float | None:
+def _clock(
+    hour: str, minute: str, second: str | None, fraction: str | None, half: str | None
+) -> float | None:
     """Seconds after midnight of a written time; None when it is no time of day (25:00, 13 PM)."""
     h, m, s = int(hour), int(minute), int(second or 0)
     if half:
@@ -203,7 +205,9 @@ def _compact_time(text: str) -> str | None:
     if not m or not m.group(4):
         return None
     seconds = _clock(m.group(4), m.group(5), m.group(6), None, None)
-    return None if seconds is None else _wall(date(int(m.group(1)), int(m.group(2)), int(m.group(3))), seconds)
+    return (
+        None if seconds is None else _wall(date(int(m.group(1)), int(m.group(2)), int(m.group(3))), seconds)
+    )
 
 
 def _serial_time(value: float) -> str | None:
@@ -409,8 +413,8 @@ __all__ = [
     "code",
     "digits_or_text",
     "excel_serial",
-    "number",
     "local_time",
+    "number",
     "parse_date",
     "parse_date_time",
     "repair_id",

@@ -264,7 +264,8 @@ def test_source_times_and_vendor_utc_midnight_come_out_in_local_time(any_db_url:
             day = datetime.strptime(row[col], "%d/%m/%Y")
         except ValueError:  # the demo's deliberately broken dates stay as they are
             continue
-        if k % 4 == 0:  # local midnight as a vendor UTC stamp: every other one 24 Oct 1994 (due dates are later)
+        # local midnight as a vendor UTC stamp: every other one 24 Oct 1994 (due dates are later)
+        if k % 4 == 0:
             in_1994 = k % 8 == 0
             row[col] = "1994-10-23T17:00:00.000+0000" if in_1994 else _vendor_utc(row[col])
             expected[row[0]] = "19941024000000" if in_1994 else day.strftime("%Y%m%d") + "000000"

@@ -351,10 +351,7 @@ def test_times_of_day_are_stored_as_naive_local_date_times(engine: Engine) -> No
     (result,), stored = _load_batch(engine, "b1", [f.chunk(rows)])
     assert (result.inserted, result.counts.quarantined) == (3, 2)
     with engine.connect() as conn:
-        got = {
-            r["dossier_code"]: r
-            for r in conn.execute(select(schema.dossiers)).mappings().all()
-        }
+        got = {r["dossier_code"]: r for r in conn.execute(select(schema.dossiers)).mappings().all()}
         bad = conn.execute(
             select(schema.findings.c.natural_key, schema.findings.c.field).where(
                 schema.findings.c.check_name == "load_value_invalid"
@@ -377,7 +374,9 @@ def test_times_of_day_are_stored_as_naive_local_date_times(engine: Engine) -> No
     for row in got.values():
         assert content_hash(dict(row), Entity.DOSSIER) == row["content_hash"]
     # a time changes the hash; without one the row hashes as it did before the columns existed
-    assert first["content_hash"] != content_hash({**first, "received_at": None, "due_at": None}, Entity.DOSSIER)
+    assert first["content_hash"] != content_hash(
+        {**first, "received_at": None, "due_at": None}, Entity.DOSSIER
+    )
     with_nulls = {k: v for k, v in third.items() if k not in ("received_at", "due_at", "returned_at")}
     assert content_hash(with_nulls, Entity.DOSSIER) == third["content_hash"]
     assert loaded_fingerprint(engine, "b1") == stored

@@ -189,7 +189,9 @@ def test_rows_loaded_before_the_time_columns_still_verify_beside_rows_with_times
                 assert (ran.returncode, ran.stdout.splitlines()) == (0, [stored]), ran.stderr
         # a changed time of day is a changed row
         with engine.begin() as conn:
-            conn.execute(update(d).where(d.c.dossier_code == "V-1").values(received_at=datetime(2025, 2, 23, 14, 36)))
+            conn.execute(
+                update(d).where(d.c.dossier_code == "V-1").values(received_at=datetime(2025, 2, 23, 14, 36))
+            )
         assert sorted(p.problem for p in verify_batch(engine, "B").problems) == sorted(
             [CHANGED, NOT_LOADED_VERSION]
         )
