@@ -255,9 +255,7 @@ def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[s
     """
     texts = [
         _escaped_texts(
-            [datetime_text(v) or None for v in values_by_column[name]]
-            if name in DATETIME_COLUMNS
-            else values_by_column[name]
+            _datetime_texts(values_by_column[name]) if name in DATETIME_COLUMNS else values_by_column[name]
         )
         for name in columns
     ]
@@ -279,6 +277,20 @@ def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[s
         template, kept = found
         out.append(sha(template % tuple(row[k] for k in kept)).hexdigest())
     return out
+
+
+def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
+    """A date-time column's values as their step-2 text (None for ``""``), once per distinct value."""
+    try:
+        distinct = set(values)
+    except TypeError:  # unhashable values
+        return [datetime_text(v) or None for v in values]
+    if not distinct - {None}:  # the usual column: no time of day at all
+        return values
+    if 0 in distinct:  # 0.0 == -0.0 (never a stored date-time): value by value
+        return [datetime_text(v) or None for v in values]
+    memo = {v: datetime_text(v) or None for v in distinct}
+    return list(map(memo.__getitem__, values))
 
 
 def _template(names: Sequence[str]) -> bytes:
