@@ -10,8 +10,9 @@
    ".15g")`` (so ``150000.0`` and ``150000`` both give ``150000``, ``0.1`` gives ``0.1``); any other value → its
    text in Unicode NFC.
 3. Leave out the pairs of the *optional columns* (:data:`OPTIONAL_COLUMNS`, columns the tables gained after rows
-   had been loaded) whose text is ``""``: a row that leaves them NULL, as every row loaded before they existed
-   does, keeps the hash it had.
+   had been loaded: ``amount_paid``, ``payment_date``, ``payment_channel``, ``receipt_number``, ``received_at``,
+   ``due_at``, ``returned_at`` of ``dossiers``) whose text is ``""``: a row that leaves them NULL, as every row
+   loaded before they existed does, keeps the hash it had.
 4. Serialise the list of ``[column, text]`` pairs as compact JSON (``json.dumps(pairs, ensure_ascii=False,
    separators=(",", ":"))``), encode it as UTF-8 and take its SHA-256, written as 64 lower-case hex digits.
 
@@ -57,8 +58,11 @@ _escape = json.encoder.encode_basestring  # one JSON string, as _encode writes i
 TECHNICAL_COLUMNS: frozenset[str] = frozenset(
     {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
 )
-# Content columns added after rows had been loaded: hashed only when they hold a value (step 3 above).
-OPTIONAL_COLUMNS: frozenset[str] = frozenset({"received_at", "due_at", "returned_at"})
+# Content columns added by later schema versions (0005: payment, 0006: times of day): hashed only when they hold a
+# value (step 3 above), so that the rows loaded before them, and rows that leave them empty, keep their hashes.
+OPTIONAL_COLUMNS: frozenset[str] = frozenset(
+    {"amount_paid", "payment_date", "payment_channel", "receipt_number", "received_at", "due_at", "returned_at"}
+)
 # Content columns of type DateTime: their text keeps the time of day (step 2 above).
 DATETIME_COLUMNS: frozenset[str] = frozenset(
     c.name

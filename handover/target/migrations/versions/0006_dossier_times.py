@@ -1,7 +1,7 @@
 """dossiers.received_at, due_at and returned_at: the time of day of the received, due and returned dates
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06
 
 The ``*_date`` columns keep the local calendar day every check and report uses; these nullable ``DATETIME``
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
