@@ -61,7 +61,15 @@ TECHNICAL_COLUMNS: frozenset[str] = frozenset(
 # Content columns added by later schema versions (0005: payment, 0006: times of day): hashed only when they hold a
 # value (step 3 above), so that the rows loaded before them, and rows that leave them empty, keep their hashes.
 OPTIONAL_COLUMNS: frozenset[str] = frozenset(
-    {"amount_paid", "payment_date", "payment_channel", "receipt_number", "received_at", "due_at", "returned_at"}
+    {
+        "amount_paid",
+        "payment_date",
+        "payment_channel",
+        "receipt_number",
+        "received_at",
+        "due_at",
+        "returned_at",
+    }
 )
 # Content columns of type DateTime: their text keeps the time of day (step 2 above).
 DATETIME_COLUMNS: frozenset[str] = frozenset(
