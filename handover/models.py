@@ -373,6 +373,11 @@ class BatchResult(BaseModel):
         description="Each split rule of the batch (file, line, old commune, keyword, new commune) and the rows "
         "it decided: 0 means its keyword never matched.",
     )
+    attachments: dict[str, Any] | None = Field(
+        None,
+        description="Sources with scanned files: the store, the manifest rows this run wrote (files_recorded), "
+        "files copied, found in place (a re-run), and orphans removed (handover.attachments).",
+    )
     rounds: list[HandoverRound] = Field(
         default_factory=list,
         description="The batches of the same sources up to this one (the earlier rounds, then this one), each "

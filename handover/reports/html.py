@@ -21,6 +21,7 @@ from handover.errors import ReportError
 from handover.models import Counts
 from handover.reports import queries as q
 from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI, round_record_number
+from handover.target.attachments import manifest_summary
 from handover.target.hashing import DATETIME_COLUMNS, OPTIONAL_COLUMNS, RECOMPUTE_SCRIPT
 
 TEMPLATE = "transfer.html.j2"
@@ -90,6 +91,7 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         "gx": gx,
         "findings": shared.get(conn, q.findings_per_check, batch_id),
         "rules": rules,
+        "attachments": manifest_summary(conn, batch_id),
         "rounds": rounds if len(rounds) > 1 else [],  # a later round: every round of its sources
         "record_number": round_record_number,
         "verdict": verdict,

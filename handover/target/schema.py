@@ -250,6 +250,24 @@ batch_events = Table(
     **_TABLE_KW,
 )
 
+dossier_attachments = Table(
+    "dossier_attachments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(100), nullable=False),
+    Column("source_system", String(100), nullable=False),
+    Column("dossier_code", String(100), nullable=False, doc="the dossier's natural key (handover.keys)"),
+    Column("original_name", Text, nullable=False, doc="the file as the source names it"),
+    Column("stored_path", String(700), nullable=False, doc="where the store holds it, relative to its root"),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("copied_at", DateTime, nullable=False),
+    **_TABLE_KW,
+)
+Index("ix_dossier_attachments_batch", dossier_attachments.c.batch_id)
+Index("ix_dossier_attachments_key", dossier_attachments.c.source_system, dossier_attachments.c.dossier_code)
+Index("ix_dossier_attachments_path", dossier_attachments.c.stored_path)
+
 locks = Table(
     "locks",
     metadata,
