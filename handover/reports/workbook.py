@@ -58,7 +58,7 @@ from handover.models import DISPOSITIONS, Counts
 from handover.reports import queries as q
 from handover.reports.cells import safe_text, text_cell, value_cell
 from handover.reports.rowxml import KINDS, RowSink, row_height, style_attr, text_lines
-from handover.text import mask_id
+from handover.text import ascii_slug, mask_id
 
 DISPOSITION_VI = {
     "extracted": "Tổng số trích xuất",
@@ -505,10 +505,16 @@ class RecordParties:
     giving: tuple[str, str] = ("", "")
     receiving: tuple[str, str] = ("", "")
     communes: tuple[tuple[str, tuple[str, str]], ...] = ()
+    departments: tuple[tuple[str, tuple[str, str]], ...] = ()  # by the ASCII slug of the department's name
 
     def receiver(self, code: str | None) -> tuple[str, str]:
-        """The receiving side's representative (name, position) for commune ``code``."""
-        return dict(self.communes).get(code or "", self.receiving)
+        """The receiving side's representative (name, position) for commune ``code``, or for a department's
+        code (:func:`~handover.reports.queries.department_code`): the one given for its name, else blanks
+        (``receiving`` is the communes' default)."""
+        code = code or ""
+        if "-" in code:
+            return dict(self.departments).get(code.split("-", 1)[1], ("", ""))
+        return dict(self.communes).get(code, self.receiving)
 
 
 def record_parties(info: q.BatchInfo, parties: Any = None) -> RecordParties:
@@ -533,6 +539,7 @@ def record_parties(info: q.BatchInfo, parties: Any = None) -> RecordParties:
         pair(parties.giving),
         pair(parties.receiving),
         tuple(sorted((code, pair(rep)) for code, rep in parties.communes.items())),
+        tuple(sorted((ascii_slug(name), pair(rep)) for name, rep in parties.departments.items())),
     )
 
 
@@ -742,7 +749,9 @@ def _header_points(sh: _RecordSheet) -> float:
     return sh._points(cells, sh.widths)
 
 
-def _receiving(commune: q.Commune) -> str:
+def _receiving(commune: q.Commune | q.Department) -> str:
+    if isinstance(commune, q.Department):
+        return commune.name
     return f"{commune.name or '(chưa xác định)'} (mã {commune.code or '?'})"
 
 
@@ -1458,7 +1467,9 @@ def _render_share(
             for entity, lines in (("dossier", _dossier_lines), ("record", _record_lines)):
                 rows = q.share_rows(conn, batch_id, entity, codes, inserts_only=inserts_only)
                 try:
-                    for code, group in groupby(rows, key=itemgetter(0)):
+                    for code, rows_of in groupby(rows, key=itemgetter(0)):
+                        # a dossier routed to a provincial department is on the department's record
+                        group = q.without_routed(rows_of) if entity == "dossier" else rows_of
                         item = found.setdefault(code, _Found())
                         start = first  # records: under the dossiers and their own section line
                         if entity == "record" and item.tally.dossiers:
@@ -1480,6 +1491,11 @@ def _render_share(
     finally:
         engine.dispose()
     sheets: list[tuple[q.Commune, _Deflated, str | None]] = []
+    for code, item in list(found.items()):
+        if not (item.tally.dossiers or item.tally.records):  # every dossier routed to a department
+            for path, _ in item.parts.values():
+                os.remove(path)
+            del found[code]
     for n, code in enumerate(sorted(found, key=_code_order)):
         item = found[code]
         commune = item.commune(code)
@@ -1791,6 +1807,7 @@ def _write_workbook(
             _summary_sheet(wb, conn, info, st, shared)
             if job is None:
                 _commune_sheets(wb, engine, conn, signers, st, used)
+            _department_sheets(wb, conn, signers, st, used)
             _review_sheet(wb, conn, batch_id, st)
             _quarantine_sheet(wb, conn, batch_id, st)
             _conflict_sheet(wb, conn, batch_id, st)
@@ -1823,11 +1840,12 @@ def _write_workbook(
 def _commune_sheets(
     wb: Any, engine: Engine, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]
 ) -> None:
-    """The commune sheets (handover records), rendered in this process."""
+    """The commune sheets (handover records), rendered in this process: what each commune receives, without the
+    dossiers routed to a provincial department (:func:`_department_sheets`)."""
     batch_id = parties.batch_id
     communes = q.receiving_communes(conn, batch_id)
     with ExitStack() as stack:
-        dossier_rows = q.CommuneRows(conn, batch_id, "dossier")
+        dossier_rows = q.OwnDossiers(conn, batch_id)
         stack.callback(dossier_rows.close)
         # the records stream runs beside the dossiers one: on its own connection, as some drivers stream
         # only one query per connection
@@ -1837,6 +1855,16 @@ def _commune_sheets(
         for commune in communes:
             title = sheet_title(commune.name, commune.code, used)
             _commune_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
+
+
+def _department_sheets(wb: Any, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]) -> None:
+    """A handover record sheet for each provincial department receiving routed dossiers (named from the
+    department's name and its new province's code), rendered in this process."""
+    departments = q.receiving_departments(conn, parties.batch_id)
+    rows = q.DepartmentRows(conn, parties.batch_id, departments)
+    for dept in departments:
+        title = sheet_title(dept.agency, dept.province_code, used)
+        _commune_sheet(wb, rows, rows, parties, dept, title, st, used)  # type: ignore[arg-type]
 
 
 def _discard(wb: Any) -> None:
