@@ -3,13 +3,18 @@
 Sheets, in order:
 
 * **Tổng hợp**: batch metadata; per old district → old commune → new commune the counts per disposition; totals;
-  the balance per source (ledger and chunks) and in total, stated in words.
+  the balance per source (ledger and chunks) and in total, stated in words; the receivers (each commune, each
+  provincial department) with their counts, record number and record file.
 * **one sheet per receiving new commune** (named from the commune name and code): the printable handover record
   "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT" with the giving side (old districts) and the receiving side, a numbered
   list of the loaded dossiers (section I) and, on the same sheet, the loaded records (section II) under the same
   column header, so the header repeated on every printed page fits both; counts; signature blocks for both sides.
   ID numbers and phones are masked. A commune with more rows than a sheet holds (Excel: 1,048,576) goes on in
   continuation sheets ``<name> (2) <code>``, ... with the same header; totals and signatures end the last one.
+  A dossier whose procedure the routing table sends to the province
+  (:func:`handover.exports.portal.routed_to_province`) is not on its commune's record but on its department's:
+* **one sheet per receiving provincial department** (named from its name and its new province's code), the
+  same record. Each record is also written as a file of its own by :mod:`handover.reports.records`.
 * **Cần xem xét**: instructions, then the review rows with their reason and candidates, and a decision cell
   offering the communes allowed for the row as a drop-down (lists on the hidden sheet ``Danh sách chọn``).
 * **Cách ly**: quarantined rows with every finding.
@@ -446,12 +451,59 @@ def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, sh
         [st.total] * (3 + len(COUNT_KEYS)),
     )
     sh.blank()
+    _receivers_table(sh, conn, info.batch_id)
+    sh.blank()
     sh.merged(
         "Số liệu được đếm lại từ cơ sở dữ liệu đích (bảng ledger: mỗi dòng nguồn đã trích xuất có đúng một dòng) "
         "và đối chiếu với bảng chunks. / Counts are recounted from the target database's ledger (one row per "
         "extracted source row) and compared with the chunks table.",
         st.note,
     )
+
+
+RECEIVERS_HEADING = "Bên nhận và biên bản bàn giao (receivers and their handover records)"
+RECEIVER_KIND_VI = {"commune": "Xã, phường", "department": "Sở, ngành tỉnh"}
+
+
+def _receivers_table(sh: _Sheet, conn: Connection, batch_id: str) -> None:
+    """Who receives how many: each receiving commune, then each provincial department (the dossiers routed to
+    it), with its record's number and its record file (:mod:`handover.reports.records`)."""
+    from handover.reports.records import record_file_name, records_dir
+
+    st = sh.st
+    communes = q.receiving_communes(conn, batch_id)
+    departments = q.receiving_departments(conn, batch_id)
+    folder = records_dir(batch_id, Path(".")).name
+    sh.merged(RECEIVERS_HEADING, st.label)
+    sh.merged(
+        f"Mỗi bên nhận có một tệp biên bản riêng trong thư mục {folder}/ để in và ký; hồ sơ thuộc thủ tục do sở, "
+        f"ngành tỉnh giải quyết được bàn giao cho sở, ngành đó, không ghi vào biên bản của xã. / Each receiver has "
+        f"its own record file in {folder}/ to print and sign; dossiers routed to a provincial department are on "
+        "that department's record, not on the commune's.",
+        st.note,
+    )
+    sh.headers(
+        ["Loại", "Bên nhận", "Mã", "Số biên bản", "Hồ sơ TTHC", "Hồ sơ, sổ sách", "Tệp biên bản"],
+        ["Kind", "Receiver", "Code", "Record number", "Dossiers", "Records", "Record file"],
+    )
+    dossiers = records = 0
+    for kind, receiver in chain(
+        (("commune", c) for c in communes), (("department", d) for d in departments)
+    ):
+        dossiers += receiver.dossiers
+        records += receiver.records
+        sh.data(
+            [
+                RECEIVER_KIND_VI[kind],
+                receiver.name or "(chưa xác định)",
+                receiver.code,
+                record_number(batch_id, receiver.code),
+                receiver.dossiers,
+                receiver.records,
+                record_file_name(receiver),
+            ]
+        )
+    sh.data(["Cộng (total)", None, None, None, dossiers, records, None], [st.total] * 7)
 
 
 _COMMUNE_WIDTHS = [6, 26, 38, 24, 15, 14, 12, 12, 14, 20]
@@ -982,17 +1034,34 @@ def _guide_sheet(wb: Any, st: _Styles) -> None:
     sh = _Sheet(wb, GUIDE_SHEET, [34, 40, 70], st, landscape=False)
     sh.merged("Guide to the handover records (BIÊN BẢN BÀN GIAO)", st.title)
     sh.merged(
-        "Each sheet named after a receiving new commune and its code is one printable handover record, in "
-        "Vietnamese only, to be signed and stamped by both sides: the giving side (the former district) and the "
-        "receiving side (the new commune). The pages are cut by the tool: the totals and the signature block "
-        "always print together on the record's last page, with room to sign; each record numbers its own pages.",
+        "Each sheet named after a receiving new commune and its code, or after a provincial department and its "
+        "new province's code, is one printable handover record, in Vietnamese only, to be signed and stamped by "
+        "both sides: the giving side (the former district) and the receiving side (the new commune, or the "
+        "department that handles the procedures the routing table sends to the province: those dossiers are on "
+        "the department's record, not on the commune's). The pages are cut by the tool: the totals and the "
+        "signature block always print together on the record's last page, with room to sign; each record "
+        "numbers its own pages.",
+    )
+    sh.merged(
+        "Each record is also written as a file of its own, to print and sign, in the folder <batch>-bien-ban/ "
+        "beside this workbook: <commune code>-<name>.xlsx for a commune, <province code>-<department>.xlsx for a "
+        "department (ASCII names). The summary sheet (Tổng hợp) lists every receiver with its counts, record "
+        "number and file. A file someone edited is never written over: the new one is named '<name> (2).xlsx'.",
     )
     sh.blank()
     sh.headers(["Trên biên bản", "In English", "Meaning"], ["Vietnamese", "English", ""])
     for vi, en, meaning in (
-        ("Số: …/BB-BGHS", "Record number", "The batch id and the receiving commune's code."),
+        (
+            "Số: …/BB-BGHS",
+            "Record number",
+            "The batch id and the receiving commune's code (a department: province code and its name in ASCII).",
+        ),
         ("Lào Cai, ngày … tháng … năm …", "Place and date", "Date the batch ran, in Vietnam's time (UTC+7)."),
-        ("BÊN GIAO / BÊN NHẬN", "Giving side / receiving side", "Former district(s) / new commune."),
+        (
+            "BÊN GIAO / BÊN NHẬN",
+            "Giving side / receiving side",
+            "Former district(s) / new commune or provincial department.",
+        ),
         (
             "Đại diện: Ông/Bà …, Chức vụ: …",
             "Representative, position",
