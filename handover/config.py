@@ -316,7 +316,9 @@ class PartiesConfig(BaseModel):
         for name, rep in value.items():
             key = clean(name)
             if not key:
-                raise ValueError("a department needs its name, as the routing table writes it (handling_agency)")
+                raise ValueError(
+                    "a department needs its name, as the routing table writes it (handling_agency)"
+                )
             slug = ascii_slug(key)
             if slug in seen:
                 raise ValueError(f"'{seen[slug]}' and '{key}' name the same department: give it once")

@@ -81,7 +81,9 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
     return _with_records(engine, batch_id, out_dir, parties, paths)
 
 
-def _with_records(engine: Engine, batch_id: str, out_dir: Path, parties: Any, paths: ReportPaths) -> ReportPaths:
+def _with_records(
+    engine: Engine, batch_id: str, out_dir: Path, parties: Any, paths: ReportPaths
+) -> ReportPaths:
     """``paths`` with the record files written, and their notices."""
     from handover.reports.records import records_dir, write_record_files
 

@@ -449,7 +449,9 @@ def _receivers(conn: Connection, batch_id: str) -> tuple[list[Commune], list[Dep
         c = table.c
         routing = (c.handling_level, c.handling_agency, c.new_province_code) if entity == "dossier" else ()
         stmt = (
-            select(c.new_commune_code, func.max(c.new_commune_name), c.old_district_name, func.count(), *routing)
+            select(
+                c.new_commune_code, func.max(c.new_commune_name), c.old_district_name, func.count(), *routing
+            )
             .select_from(join)
             .where(_loaded(entity, batch_id))
             .group_by(c.new_commune_code, c.old_district_name, *routing)

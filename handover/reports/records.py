@@ -92,7 +92,12 @@ def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any
 
 
 def _write_one(
-    folder: Path, receiver: q.Commune | q.Department, kind: str, dossier_rows: Any, record_rows: Any, signers: Any
+    folder: Path,
+    receiver: q.Commune | q.Department,
+    kind: str,
+    dossier_rows: Any,
+    record_rows: Any,
+    signers: Any,
 ) -> RecordFile:
     """One receiver's workbook: its record sheet(s) only."""
     from openpyxl import Workbook

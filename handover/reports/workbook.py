@@ -487,9 +487,7 @@ def _receivers_table(sh: _Sheet, conn: Connection, batch_id: str) -> None:
         ["Kind", "Receiver", "Code", "Record number", "Dossiers", "Records", "Record file"],
     )
     dossiers = records = 0
-    for kind, receiver in chain(
-        (("commune", c) for c in communes), (("department", d) for d in departments)
-    ):
+    for kind, receiver in chain((("commune", c) for c in communes), (("department", d) for d in departments)):
         dossiers += receiver.dossiers
         records += receiver.records
         sh.data(
@@ -1536,9 +1534,10 @@ def _render_share(
             for entity, lines in (("dossier", _dossier_lines), ("record", _record_lines)):
                 rows = q.share_rows(conn, batch_id, entity, codes, inserts_only=inserts_only)
                 try:
-                    for code, rows_of in groupby(rows, key=itemgetter(0)):
+                    for code, group in groupby(rows, key=itemgetter(0)):
                         # a dossier routed to a provincial department is on the department's record
-                        group = q.without_routed(rows_of) if entity == "dossier" else rows_of
+                        if entity == "dossier":
+                            group = q.without_routed(group)
                         item = found.setdefault(code, _Found())
                         start = first  # records: under the dossiers and their own section line
                         if entity == "record" and item.tally.dossiers:
@@ -1926,7 +1925,9 @@ def _commune_sheets(
             _commune_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
 
 
-def _department_sheets(wb: Any, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]) -> None:
+def _department_sheets(
+    wb: Any, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]
+) -> None:
     """A handover record sheet for each provincial department receiving routed dossiers (named from the
     department's name and its new province's code), rendered in this process."""
     departments = q.receiving_departments(conn, parties.batch_id)

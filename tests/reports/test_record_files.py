@@ -58,7 +58,8 @@ def _expected(engine: Engine) -> dict[str, tuple[Counter, Counter]]:
             ledger.c.batch_id == BATCH, ledger.c.disposition == "loaded", ledger.c.entity == "record"
         )
         for code, name, kind, number in conn.execute(loaded):
-            out.setdefault(f"{code}-{ascii_slug(name)}.xlsx", (Counter(), Counter()))[1][f"{kind}/{number}"] += 1
+            keys = out.setdefault(f"{code}-{ascii_slug(name)}.xlsx", (Counter(), Counter()))[1]
+            keys[f"{kind}/{number}"] += 1
     return out
 
 
@@ -169,4 +170,6 @@ def test_an_edited_record_file_is_kept(demo, tmp_path: Path) -> None:
     assert new.path.name == commune.path.stem + " (2).xlsx" and new.path.exists()
     assert any(str(commune.path) in n and str(new.path) in n for n in again.notices)
     # the unedited files are written again in place
-    assert all(f.path.parent == commune.path.parent and " (" not in f.path.name for f in again.records if f != new)
+    assert all(
+        f.path.parent == commune.path.parent and " (" not in f.path.name for f in again.records if f != new
+    )

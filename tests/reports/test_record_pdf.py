@@ -50,7 +50,10 @@ def test_each_record_file_prints_as_one_signable_document(tmp_path: Path) -> Non
         "02902-xa-phong-hai": r"Số: demo-lao-cai-2025-07-02902/BB-BGHS",
         "15-so-cong-thuong": r"Số: demo-lao-cai-2025-07-15-so-cong-thuong/BB-BGHS",
     }
-    receivers = {"02902-xa-phong-hai": "BÊN NHẬN: Xã Phong Hải", "15-so-cong-thuong": "BÊN NHẬN: Sở Công Thương"}
+    receivers = {
+        "02902-xa-phong-hai": "BÊN NHẬN: Xã Phong Hải",
+        "15-so-cong-thuong": "BÊN NHẬN: Sở Công Thương",
+    }
     for file in files:
         pdf_path = tmp_path / f"{file.stem}.pdf"
         assert pdf_path.exists(), done.stdout + done.stderr
