@@ -100,9 +100,9 @@ def _shared_across_threads(engine: Engine) -> bool:
     return bool(database) and database != ":memory:" and "mode=memory" not in str(engine.url)
 
 
-def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path) -> ReportPaths:
+def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path, parties: Any = None) -> ReportPaths:
     """:func:`write_reports` for a database URL (what ``handover report`` calls)."""
     from handover.target.db import existing_target
 
     with existing_target(db_url) as engine:
-        return write_reports(engine, batch_id, out_dir)
+        return write_reports(engine, batch_id, out_dir, parties)
