@@ -173,3 +173,38 @@ def test_an_edited_record_file_is_kept(demo, tmp_path: Path) -> None:
     assert all(
         f.path.parent == commune.path.parent and " (" not in f.path.name for f in again.records if f != new
     )
+
+
+def test_parallel_workbook_leaves_routed_dossiers_to_their_department(
+    demo, tmp_path: Path, monkeypatch
+) -> None:
+    """The commune sheets rendered by worker processes (large batches; forced here) are the in-process ones:
+    without the routed dossiers, which are on the department sheets."""
+    import zipfile
+
+    from tests.reports.test_parallel import _write
+
+    engine, _ = demo
+    here = _write(engine, tmp_path / "here.xlsx", False, monkeypatch, BATCH)
+    there = _write(engine, tmp_path / "there.xlsx", True, monkeypatch, BATCH)
+    with zipfile.ZipFile(here) as za, zipfile.ZipFile(there) as zb:
+        assert za.namelist() == zb.namelist()
+        for name in za.namelist():
+            if name != "docProps/core.xml":
+                assert za.read(name) == zb.read(name), name
+    sheets = load_workbook(there, read_only=True).sheetnames
+    assert "Sở Công Thương 15" in sheets and sheets.index("Sở Công Thương 15") > sheets.index(
+        "Xã Phong Hải 02902"
+    )
+
+
+def test_the_workbook_holds_the_same_records(demo) -> None:
+    """Each record file's sheet is the reconciliation workbook's sheet of that receiver, cell for cell."""
+    _, folder = demo
+    book = load_workbook(folder.parent / f"{BATCH}-doi-soat.xlsx", read_only=True)
+    files = sorted(folder.glob("*.xlsx"))
+    for path in files:
+        ws = load_workbook(path, read_only=True).worksheets[0]
+        assert list(ws.iter_rows(values_only=True)) == list(book[ws.title].iter_rows(values_only=True)), path
+    records = [t for t in book.sheetnames if re.search(r" \d{2}$| \d{5}$", t)]
+    assert len(records) == len(files)
