@@ -30,6 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from handover.errors import BatchNotFoundError, ReportError
 from handover.models import DISPOSITIONS, Counts, RowAccount
 from handover.target.schema import batch_sources, batches, chunks, dossiers, findings, ledger, records
+from handover.text import clean
 
 YIELD_PER = 1000
 STREAM_PER = 500  # rows fetched at a time by the tuple streams of the large sheets
@@ -418,16 +419,18 @@ def commune_sizes(conn: Connection) -> dict[str | None, int]:
     return sizes
 
 
-def receiving_communes(conn: Connection, batch_id: str) -> list[Commune]:
+def receiving_communes(conn: Connection, batch_id: str, *, new_only: bool = False) -> list[Commune]:
     """Every new commune that receives at least one loaded dossier or record of the batch, by code. A dossier
     routed to a provincial department (:func:`handover.exports.portal.routed_to_province`) is the department's,
-    not its commune's: it is counted by :func:`receiving_departments`."""
-    return _receivers(conn, batch_id)[0]
+    not its commune's: it is counted by :func:`receiving_departments`. ``new_only`` (a later round,
+    :func:`handover_rounds`): only the rows the batch newly handed over (:func:`newly_handed_over`)."""
+    return _receivers(conn, batch_id, new_only)[0]
 
 
-def receiving_departments(conn: Connection, batch_id: str) -> list[Department]:
-    """Every provincial department that receives at least one loaded dossier of the batch, by code."""
-    return _receivers(conn, batch_id)[1]
+def receiving_departments(conn: Connection, batch_id: str, *, new_only: bool = False) -> list[Department]:
+    """Every provincial department that receives at least one loaded dossier of the batch, by code
+    (``new_only``: as for :func:`receiving_communes`)."""
+    return _receivers(conn, batch_id, new_only)[1]
 
 
 def department_code(province_code: str | None, agency: str) -> str:
@@ -437,31 +440,43 @@ def department_code(province_code: str | None, agency: str) -> str:
     return f"{province_code or '00'}-{ascii_slug(agency)}"
 
 
-def _receivers(conn: Connection, batch_id: str) -> tuple[list[Commune], list[Department]]:
+def routed_department(level: Any, agency: Any, province: str | None) -> str | None:
+    """The code of the department a dossier with this routing goes to
+    (:func:`handover.exports.portal.routed_to_province`), or None: it goes to its commune."""
+    from handover.exports.portal import routed_to_province
+
+    if not routed_to_province({"handling_level": level, "handling_agency": agency}):
+        return None
+    return department_code(province, clean(agency))
+
+
+def _receivers(conn: Connection, batch_id: str, new_only: bool) -> tuple[list[Commune], list[Department]]:
     """The batch's receiving communes and departments, from one count of its loaded rows per commune, old
     district and routing (level, agency, province)."""
-    from handover.exports.portal import routed_to_province
-    from handover.text import clean
-
     found: dict[str | None, dict[str, Any]] = {}
     routed: dict[str, dict[str, Any]] = {}
     for table, join, entity in ((dossiers, _dossier_join(), "dossier"), (records, _record_join(), "record")):
         c = table.c
         routing = (c.handling_level, c.handling_agency, c.new_province_code) if entity == "dossier" else ()
-        stmt = (
-            select(
-                c.new_commune_code, func.max(c.new_commune_name), c.old_district_name, func.count(), *routing
-            )
-            .select_from(join)
-            .where(_loaded(entity, batch_id))
-            .group_by(c.new_commune_code, c.old_district_name, *routing)
-        )
+        stmt = select(
+            c.new_commune_code, func.max(c.new_commune_name), c.old_district_name, func.count(), *routing
+        ).group_by(c.new_commune_code, c.old_district_name, *routing)
+        if new_only:
+            stmt = stmt.where(newly_handed_over(table, batch_id))
+        else:
+            stmt = stmt.select_from(join).where(_loaded(entity, batch_id))
         for code, name, district, n, *route in conn.execute(stmt):
-            if route and routed_to_province({"handling_level": route[0], "handling_agency": route[1]}):
-                agency, province = clean(route[1]), route[2]
-                dept = department_code(province, agency)
+            dept = routed_department(*route) if route else None
+            if dept is not None:
                 item = routed.setdefault(
-                    dept, {"agency": agency, "province": province, "n": 0, "raw": set(), "districts": set()}
+                    dept,
+                    {
+                        "agency": clean(route[1]),
+                        "province": route[2],
+                        "n": 0,
+                        "raw": set(),
+                        "districts": set(),
+                    },
                 )
                 item["n"] += int(n)
                 item["raw"].add(route[1])
@@ -601,6 +616,24 @@ def _record_order():
     return (r.old_district_code, r.old_commune_code, r.record_type, r.record_number, r.source_system)
 
 
+def newly_handed_over(table: Any, batch_id: str):
+    """The rows of ``dossiers`` or ``records`` the batch newly handed over: those it brought into the target
+    (the row's ``batch_id``: it inserted them, or a rollback of the batch that had passed them to it). Every
+    such row is a loaded row of the batch's ledger (``handover db verify`` checks it); the loaded rows it found
+    ``unchanged`` or updated were handed over by an earlier batch."""
+    return table.c.batch_id == batch_id
+
+
+def _new_select(entity: str, batch_id: str, *lead):
+    """(select, order) of the rows the batch newly handed over, the columns and order of the ledger's."""
+    if entity == "dossier":
+        table, fields, order = dossiers, DOSSIER_FIELDS, _dossier_order()
+    else:
+        table, fields, order = records, RECORD_FIELDS, _record_order()
+    stmt = select(*lead, *(table.c[f] for f in fields)).where(newly_handed_over(table, batch_id))
+    return stmt, order
+
+
 def loads_are_inserts(conn: Connection, batch_id: str) -> bool:
     """Whether every row the batch loaded is a row it inserted (its progress rows count as many inserts as
     loaded rows: a first load, no row found unchanged, kept or updated). Its loaded dossiers and records are
@@ -683,20 +716,25 @@ class CommuneRows:
     commune at a time: ``rows(code)`` yields tuples ``(new_commune_code, *DOSSIER_FIELDS)`` (or
     ``RECORD_FIELDS``) in the order of :func:`iter_dossiers` / :func:`iter_records`.
 
+    ``new_only``: only the rows the batch newly handed over (:func:`newly_handed_over`), for a later round.
+
     Ask for communes in :func:`receiving_communes` order (code, NULL last), as the query sorts them. One query
     instead of one per commune: each per-commune query walks the whole batch's ledger. Should a database sort
     the codes differently, a commune that is not next in the stream is read by its own query instead, and its
     rows are skipped when the stream reaches them: the output is the same, only slower.
     """
 
-    def __init__(self, conn: Connection, batch_id: str, entity: str) -> None:
+    def __init__(self, conn: Connection, batch_id: str, entity: str, *, new_only: bool = False) -> None:
         self._conn, self._batch_id, self._entity = conn, batch_id, entity
         self._table = dossiers if entity == "dossier" else records
+        self._new_only = new_only
         self._stream: Iterator[Sequence[Any]] | None = None
         self._head: Sequence[Any] | None = None
         self._done: set[str | None] = set()
 
     def _select(self, *lead):
+        if self._new_only:
+            return _new_select(self._entity, self._batch_id, *lead)
         if self._entity == "dossier":
             return _dossier_select(self._batch_id, *lead), _dossier_order()
         return _record_select(self._batch_id, *lead), _record_order()
@@ -750,8 +788,8 @@ def without_routed(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
 class OwnDossiers:
     """:class:`CommuneRows` of dossiers, each commune's without the dossiers routed to a department."""
 
-    def __init__(self, conn: Connection, batch_id: str) -> None:
-        self._rows = CommuneRows(conn, batch_id, "dossier")
+    def __init__(self, conn: Connection, batch_id: str, *, new_only: bool = False) -> None:
+        self._rows = CommuneRows(conn, batch_id, "dossier", new_only=new_only)
 
     def rows(self, code: str | None) -> Iterator[Sequence[Any]]:
         return without_routed(self._rows.rows(code))
@@ -763,10 +801,12 @@ class OwnDossiers:
 class DepartmentRows:
     """The loaded dossiers a department receives, as :class:`CommuneRows` hands out a commune's: ``rows(code)``
     yields tuples ``(new_commune_code, *DOSSIER_FIELDS)`` in the order of :func:`iter_dossiers`, one query
-    per department (a batch has few)."""
+    per department (a batch has few). ``new_only``: as for :class:`CommuneRows`."""
 
-    def __init__(self, conn: Connection, batch_id: str, departments: Sequence[Department]) -> None:
-        self._conn, self._batch_id = conn, batch_id
+    def __init__(
+        self, conn: Connection, batch_id: str, departments: Sequence[Department], *, new_only: bool = False
+    ) -> None:
+        self._conn, self._batch_id, self._new_only = conn, batch_id, new_only
         self._departments = {d.code: d for d in departments}
 
     def rows(self, code: str | None) -> Iterator[Sequence[Any]]:
@@ -774,15 +814,157 @@ class DepartmentRows:
 
         dept = self._departments[code or ""]
         d = dossiers.c
-        stmt = _dossier_select(self._batch_id, d.new_commune_code).where(
+        if self._new_only:
+            stmt, order = _new_select("dossier", self._batch_id, d.new_commune_code)
+        else:
+            stmt, order = _dossier_select(self._batch_id, d.new_commune_code), _dossier_order()
+        stmt = stmt.where(
             _commune_is(d.new_province_code, dept.province_code), d.handling_agency.in_(dept.agencies)
         )
-        for row in _stream_rows(self._conn, stmt.order_by(*_dossier_order())):
+        for row in _stream_rows(self._conn, stmt.order_by(*order)):
             if routed_to_province({"handling_level": row[_LEVEL_AT], "handling_agency": row[_AGENCY_AT]}):
                 yield row
 
     def close(self) -> None:
         pass
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rounds: the batches of the same sources, each handing over what is new
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitRound:
+    """What one batch newly handed over to one receiving unit (:func:`newly_handed_over`), and which hand-over
+    to that unit it is: ``round`` k is the batch's place among the batches of these sources that handed
+    anything over to the unit, by start; ``first_batch`` (started ``first_started_at``) is the one of round 1,
+    whose record a later round's supplements."""
+
+    code: str | None
+    name: str | None
+    dossiers: int
+    records: int
+    round: int
+    first_batch: str
+    first_started_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """A batch of the same sources as the batch reported on (or that batch), with what it newly handed over to
+    each unit."""
+
+    batch_id: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    units: tuple[UnitRound, ...]
+
+    @property
+    def dossiers(self) -> int:
+        return sum(u.dossiers for u in self.units)
+
+    @property
+    def records(self) -> int:
+        return sum(u.records for u in self.units)
+
+
+def earlier_batches(conn: Connection, batch_id: str) -> list[str]:
+    """The batches of the target that read a source of the same id as ``batch_id`` and started before it
+    (by ``started_at``, then batch id), rolled-back ones left out, earliest first. None: ``batch_id`` is a
+    first round; some: it is a later round (a decisions round, a re-exported source), whose records list
+    only what it newly hands over."""
+    b, bs = batches.c, batch_sources.c
+    me = conn.execute(select(b.started_at).where(b.batch_id == batch_id)).first()
+    if me is None or me[0] is None:
+        return []
+    started = me[0]
+    mine = select(bs.source_id).where(bs.batch_id == batch_id).scalar_subquery()
+    stmt = (
+        select(b.batch_id, b.started_at)
+        .where(
+            b.batch_id != batch_id,
+            b.status != "rolled_back",
+            or_(b.started_at < started, and_(b.started_at == started, b.batch_id < batch_id)),
+            b.batch_id.in_(select(bs.batch_id).where(bs.source_id.in_(mine))),
+        )
+        .order_by(b.started_at, b.batch_id)
+    )
+    return [batch for batch, _ in conn.execute(stmt)]
+
+
+def later_rounds(conn: Connection, batch_id: str) -> list[Round]:
+    """:func:`handover_rounds` when ``batch_id`` is a later round (it has :func:`earlier_batches`), else ``[]``
+    (a first round: its records are the usual ones, and nothing is counted)."""
+    return handover_rounds(conn, batch_id) if earlier_batches(conn, batch_id) else []
+
+
+def handover_rounds(conn: Connection, batch_id: str) -> list[Round]:
+    """The rounds of ``batch_id``'s sources up to it: the :func:`earlier_batches` and the batch itself (last),
+    each with what it newly handed over per receiving unit from those sources, and for each unit which
+    hand-over it is (:class:`UnitRound`). A batch that handed nothing over is a round without units."""
+    order = [*earlier_batches(conn, batch_id), batch_id]
+    source_ids = [
+        s
+        for s in conn.execute(
+            select(batch_sources.c.source_id).where(batch_sources.c.batch_id == batch_id)
+        ).scalars()
+    ]
+    handed: dict[tuple[str, str | None], list[Any]] = {}  # (batch, unit code) → [name, dossiers, records]
+    provinces: dict[str, str] | None = None
+    for table, at in ((dossiers, 1), (records, 2)):
+        c = table.c
+        # a dossier routed to a provincial department is handed over to it (the unit: the department's code)
+        routing = (c.handling_level, c.handling_agency, c.new_province_code) if table is dossiers else ()
+        stmt = (
+            select(c.batch_id, c.new_commune_code, func.max(c.new_commune_name), func.count(), *routing)
+            .where(c.batch_id.in_(order))
+            .group_by(c.batch_id, c.new_commune_code, *routing)
+        )
+        if source_ids:  # else a batch without its sources listed: the rows it holds are its own sources'
+            stmt = stmt.where(c.source_system.in_(source_ids))
+        for batch, code, name, n, *route in conn.execute(stmt):
+            dept = routed_department(*route) if route else None
+            if dept is not None:
+                provinces = _province_names() if provinces is None else provinces
+                code = dept
+                name = ", ".join(p for p in (clean(route[1]), provinces.get(route[2] or "", "")) if p)
+            item = handed.setdefault((batch, code), [None, 0, 0])
+            item[0] = item[0] or name
+            item[at] += int(n)
+    info = {
+        row.batch_id: row
+        for row in conn.execute(
+            select(batches.c.batch_id, batches.c.status, batches.c.started_at, batches.c.finished_at).where(
+                batches.c.batch_id.in_(order)
+            )
+        )
+    }
+    # unit → (its hand-overs so far, the batch of its first, that batch's start)
+    seen: dict[str | None, tuple[int, str, datetime | None]] = {}
+    rounds = []
+    for batch in order:
+        row = info.get(batch)
+        units = []
+        for (owner, code), (name, n_dossiers, n_records) in sorted(
+            handed.items(), key=lambda kv: kv[0][1] or "\uffff"
+        ):
+            if owner != batch:
+                continue
+            k, first, first_at = seen.get(code, (0, batch, row.started_at if row else None))
+            seen[code] = (k + 1, first, first_at)
+            units.append(UnitRound(code, name, n_dossiers, n_records, k + 1, first, first_at))
+        rounds.append(
+            Round(
+                batch,
+                row.status if row else "",
+                row.started_at if row else None,
+                row.finished_at if row else None,
+                tuple(units),
+            )
+        )
+    return rounds
 
 
 # ---------------------------------------------------------------------------------------------------------

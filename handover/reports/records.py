@@ -71,21 +71,23 @@ def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any
     written: list[RecordFile] = []
     with q.guarded("the handover records"), engine.connect() as conn, ExitStack() as stack:
         info = q.batch_info(conn, batch_id)
-        signers = w.record_parties(info, parties)
-        communes = q.receiving_communes(conn, batch_id)
-        departments = q.receiving_departments(conn, batch_id)
+        # a later round of its sources: what it newly hands over, supplementary records (as the workbook's)
+        signers = w.with_rounds(w.record_parties(info, parties), q.later_rounds(conn, batch_id))
+        new_only = signers.new_only
+        communes = q.receiving_communes(conn, batch_id, new_only=new_only)
+        departments = q.receiving_departments(conn, batch_id, new_only=new_only)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _unwritable(folder, exc) from exc
-        dossier_rows = q.OwnDossiers(conn, batch_id)
+        dossier_rows = q.OwnDossiers(conn, batch_id, new_only=new_only)
         stack.callback(dossier_rows.close)
         other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
-        record_rows = q.CommuneRows(other, batch_id, "record")
+        record_rows = q.CommuneRows(other, batch_id, "record", new_only=new_only)
         stack.callback(record_rows.close)
         for commune in communes:
             written.append(_write_one(folder, commune, "commune", dossier_rows, record_rows, signers))
-        routed = q.DepartmentRows(conn, batch_id, departments)
+        routed = q.DepartmentRows(conn, batch_id, departments, new_only=new_only)
         for dept in departments:
             written.append(_write_one(folder, dept, "department", routed, routed, signers))
     return written
