@@ -208,3 +208,51 @@ def test_the_workbook_holds_the_same_records(demo) -> None:
         assert list(ws.iter_rows(values_only=True)) == list(book[ws.title].iter_rows(values_only=True)), path
     records = [t for t in book.sheetnames if re.search(r" \d{2}$| \d{5}$", t)]
     assert len(records) == len(files)
+
+
+def test_a_later_round_supplements_the_department_record(tmp_path: Path) -> None:
+    """A later round's record files list only what it newly hands over; a department that received a record in
+    the first round gets a supplement numbered after it, and the rounds count the routed dossier to it."""
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from handover.reports import read_rounds
+    from handover.target.schema import dossiers
+    from tests.reports.factory import BATCH as FIRST
+    from tests.reports.factory import C1, add_round, build_target
+
+    new_routed, new_own = "000.00.53.H38-250606-0112", "000.00.53.H38-250606-0113"
+    engine = create_engine(f"sqlite:///{tmp_path / 'target.db'}")
+    try:
+        build_target(engine)
+        add_round(engine, "round-2", datetime(2025, 7, 8, 8, 0), [(new_routed, C1), (new_own, C1)])
+        with engine.begin() as conn:
+            first = conn.execute(
+                select(dossiers.c.dossier_code)
+                .where(dossiers.c.batch_id == FIRST)
+                .order_by(dossiers.c.id.desc())
+            ).first()[0]
+            conn.execute(
+                update(dossiers)
+                .where(dossiers.c.dossier_code.in_([first, new_routed]))
+                .values(handling_level="province_dept", handling_agency="Sở Công Thương")
+            )
+        one = {f.path.name: f for f in write_record_files(engine, FIRST, tmp_path / "one")}
+        two = {f.path.name: f for f in write_record_files(engine, "round-2", tmp_path / "two")}
+        rounds = read_rounds(engine, "round-2")
+    finally:
+        engine.dispose()
+    assert _listed(one["15-so-cong-thuong.xlsx"].path)[1] == Counter([first])
+    assert sorted(two) == ["02905-xa-bao-thang.xlsx", "15-so-cong-thuong.xlsx"]
+    assert _listed(two["15-so-cong-thuong.xlsx"].path)[1] == Counter([new_routed])
+    assert _listed(two["02905-xa-bao-thang.xlsx"].path)[1] == Counter([new_own])
+    texts = [
+        v
+        for r in load_workbook(two["15-so-cong-thuong.xlsx"].path).active.iter_rows(values_only=True)
+        for v in r
+    ]
+    assert f"Số: {FIRST}-15-so-cong-thuong/BB-BGHS-BS1" in texts
+    assert "BIÊN BẢN BÀN GIAO BỔ SUNG HỒ SƠ ĐANG GIẢI QUYẾT" in texts
+    units = {u.code: (u.dossiers, u.round) for u in rounds[-1].units}
+    assert units == {C1[0]: (1, 2), "15-so-cong-thuong": (1, 2)}
