@@ -57,9 +57,12 @@ def run_batch(
     return run(cfg, dry_run=dry_run, progress=progress)
 
 
-def verify_batch(db_url: str, batch_id: str) -> VerifyResult:
+def verify_batch(
+    db_url: str, batch_id: str, *, attachments: str | os.PathLike[str] | None = None
+) -> VerifyResult:
     """Check a batch's ledger against the target rows both ways, recomputing content hashes and the loaded-set
-    fingerprint from the rows (``handover db verify``); changes nothing. ``result.ok`` is False on any difference,
+    fingerprint from the rows, and re-hash its attachment files (``handover db verify``; ``attachments``: the
+    store's folder when it moved since the batch ran); changes nothing. ``result.ok`` is False on any difference,
     and ``result.mismatch_error()`` is then the :class:`~handover.errors.VerificationError` the command shows.
     Raises ``TargetNotFoundError`` for a SQLite file that does not exist (none is created), ``BatchNotFoundError``
     for an unknown batch, ``LoadError`` for a target that cannot be reached or is at another schema version.
@@ -74,7 +77,7 @@ def verify_batch(db_url: str, batch_id: str) -> VerifyResult:
 
     engine = open_target(db_url, create=False)
     try:
-        return verify(engine, batch_id)
+        return verify(engine, batch_id, attachments=None if attachments is None else Path(attachments))
     finally:
         engine.dispose()
 

@@ -18,9 +18,12 @@ order on every database and carry no time stamp of the export: the same target g
 is written to a temporary file beside it and renamed into place; the files hold personal data (ID numbers,
 phones) and are created readable by their owner only.
 
-Dates are ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh. The target stores dates only (``DATE`` columns:
-:func:`handover.sources.cells.parse_date` keeps the local calendar day of a source value, converting a vendor
-UTC time stamp with the time zone first), so the time of day is always ``000000``: local midnight of the day.
+Dates are ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh: ``NgayTiepNhan``, ``NgayHenTra`` and ``NgayTra`` take the
+dossier's local date-time (``received_at``, ``due_at``, ``returned_at``) when the source gave a time of day, and
+otherwise its date (``received_date``, ...) at ``000000``, local midnight. The extract reads both from the
+source's value (:func:`handover.sources.cells.parse_date_time`), converting a vendor UTC time stamp with the time
+zone, never truncating it: ``2025-02-23T03:00:00Z`` is ``20250223100000``, and ``1994-10-23T17:00:00.000+0000``
+(local midnight) ``19941024000000``.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ def portal_date(value: date | datetime | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
+        value = datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(LOCAL_TZ)
@@ -211,6 +214,12 @@ def portal_fees(row: dict[str, Any]) -> list[PortalFee]:
     ]
 
 
+def _when(row: dict[str, Any], name: str) -> date | datetime | None:
+    """The local date-time ``<name>_at`` when the source gave a time of day, else the date ``<name>_date``."""
+    at = row.get(f"{name}_at")
+    return at if at is not None else row.get(f"{name}_date")
+
+
 def to_portal(
     row: dict[str, Any], province_names: dict[str, str], day: date | None, batch_id: str
 ) -> PortalDossier:
@@ -228,10 +237,10 @@ def to_portal(
         SoDienThoai=row.get("phone"),
         Email=row.get("email"),
         TrichYeuHoSo=row.get("summary"),
-        NgayTiepNhan=portal_date(row.get("received_date")),
-        NgayHenTra=portal_date(row.get("due_date")),
+        NgayTiepNhan=portal_date(_when(row, "received")),
+        NgayHenTra=portal_date(_when(row, "due")),
         TrangThaiHoSo=row.get("status_code"),
-        NgayTra=portal_date(row.get("returned_date")),
+        NgayTra=portal_date(_when(row, "returned")),
         HinhThuc=_code(row.get("channel"), (1, 2, 3)),
         DonViXuLy=unit,
         GhiChu=handover_note(row, unit, day, batch_id),
@@ -256,6 +265,9 @@ _COLUMNS = (
     "received_date",
     "due_date",
     "returned_date",
+    "received_at",
+    "due_at",
+    "returned_at",
     "status_code",
     "channel",
     "fee",
