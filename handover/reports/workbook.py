@@ -525,17 +525,34 @@ def _receivers_table(sh: _Sheet, conn: Connection, parties: RecordParties) -> No
     sh.data(["Cộng (total)", None, None, None, dossiers, records, None], [st.total] * 7)
 
 
+def handed_over_text(dossiers: int, records: int) -> str:
+    """What a record hands over, in its opening sentence: the dossiers and the registration records, leaving
+    out a kind the receiver gets none of (a provincial department receives dossiers only)."""
+    parts = [f"{dossiers} hồ sơ thủ tục hành chính đang giải quyết"] if dossiers or not records else []
+    if records:
+        parts.append(f"{records} hồ sơ, sổ sách đăng ký")
+    return " và ".join(parts)
+
+
 ROUNDS_TITLE = "CÁC LẦN BÀN GIAO CỦA CÙNG NGUỒN DỮ LIỆU (BIÊN BẢN BÀN GIAO VÀ BIÊN BẢN BỔ SUNG)"
 _ROUNDS_VI = (
     "Lần",
     "Mã đợt",
     "Kết thúc (giờ Việt Nam)",
-    "Xã mới",
+    "Bên nhận (xã mới, sở ngành)",
     "Hồ sơ TTHC",
     "Hồ sơ, sổ sách",
     "Biên bản",
 )
-_ROUNDS_EN = ("Round", "Batch", "Finished (Vietnam time)", "New commune", "Dossiers", "Records", "Record")
+_ROUNDS_EN = (
+    "Round",
+    "Batch",
+    "Finished (Vietnam time)",
+    "Receiver (new commune, department)",
+    "Dossiers",
+    "Records",
+    "Record",
+)
 
 
 def round_label(unit: q.UnitRound) -> str:
@@ -931,8 +948,8 @@ def _commune_top(sh: _RecordSheet, commune: q.Commune, parties: RecordParties) -
     name, position = parties.receiver(commune.code)
     sh.merged(f"Đại diện: Ông/Bà {_fill(name)}     Chức vụ: {_fill(position)}")
     sh.merged(
-        f"Hai bên thống nhất bàn giao{' bổ sung' if supplement else ''} {commune.dossiers} hồ sơ thủ tục hành "
-        f"chính đang giải quyết và {commune.records} hồ sơ, sổ sách đăng ký theo danh sách dưới đây:",
+        f"Hai bên thống nhất bàn giao{' bổ sung' if supplement else ''} {handed_over_text(commune.dossiers, commune.records)} "
+        "theo danh sách dưới đây:",
     )
     sh.blank()
     header = sh.row(text_cell(sh.ws, h, st.header) for h in _COMMUNE_VI)
