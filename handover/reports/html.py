@@ -22,7 +22,7 @@ from handover.models import Counts
 from handover.reports import queries as q
 from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI, round_record_number
 from handover.target.attachments import manifest_summary
-from handover.target.hashing import RECOMPUTE_SCRIPT
+from handover.target.hashing import DATETIME_COLUMNS, OPTIONAL_COLUMNS, RECOMPUTE_SCRIPT
 
 TEMPLATE = "transfer.html.j2"
 
@@ -86,6 +86,8 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         "fp_rule": q.FINGERPRINT_RULE,
         "fp_sql": q.FINGERPRINT_SQL,
         "recompute_script": RECOMPUTE_SCRIPT,
+        "optional_columns": sorted(OPTIONAL_COLUMNS),
+        "datetime_columns": sorted(DATETIME_COLUMNS),
         "gx": gx,
         "findings": shared.get(conn, q.findings_per_check, batch_id),
         "rules": rules,

@@ -45,6 +45,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import (
     Connection,
     Date,
+    DateTime,
     Engine,
     Float,
     Integer,
@@ -187,6 +188,25 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(text)
 
 
+def _as_datetime(value: Any) -> datetime | None:
+    """A local wall time (naive: Asia/Ho_Chi_Minh, what :func:`handover.sources.cells.local_time` gives) to the
+    second; an aware value is refused (the extract converts zones, the target stores no zone)."""
+    if _missing(value) or value == "":
+        return None
+    if isinstance(value, datetime):
+        out = value
+    elif isinstance(value, date):
+        raise ValueError(value)
+    else:
+        text = str(value).strip()
+        if len(text) != 19:
+            raise ValueError(text)
+        out = datetime.fromisoformat(text)
+    if out.tzinfo is not None or out.microsecond:
+        raise ValueError(value)
+    return out
+
+
 def _as_number(value: Any) -> float | None:
     if _missing(value) or value == "":
         return None
@@ -200,6 +220,8 @@ def _converter(column: Any) -> tuple[Any, str]:
     kind = column.type
     if isinstance(kind, Date):
         return _as_date, "an ISO date (YYYY-MM-DD)"
+    if isinstance(kind, DateTime):
+        return _as_datetime, "a local date-time (YYYY-MM-DDTHH:MM:SS)"
     if isinstance(kind, Float):
         return _as_number, "a number"
     if isinstance(kind, Integer):

@@ -134,6 +134,11 @@ dossiers = Table(
     Column("received_date", Date),
     Column("due_date", Date),
     Column("returned_date", Date),
+    # the time of day of those dates, when the source has one: Asia/Ho_Chi_Minh wall time, stored without a zone
+    # (NULL for a date alone and in every row loaded before revision 0006; hashed only when set)
+    Column("received_at", DateTime, doc="received: local date-time, when the source has a time of day"),
+    Column("due_at", DateTime, doc="due: local date-time, when the source has a time of day"),
+    Column("returned_at", DateTime, doc="returned: local date-time, when the source has a time of day"),
     Column("status_raw", String(100)),
     Column("status_code", String(2)),
     Column("channel", String(1)),

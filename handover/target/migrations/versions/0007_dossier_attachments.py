@@ -1,7 +1,7 @@
 """dossier_attachments: the scanned files a batch copied into the attachment store, one row per file and dossier
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06
 
 Each row names the dossier (``source_system`` + ``dossier_code``, the natural key), the file as the source named
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
