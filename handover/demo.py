@@ -541,7 +541,8 @@ def _scan_bao_thang(
     scanned = [
         d for d in _unique(rows) if d.channel == "2" and isinstance(d.received, date) and d.received >= recent
     ]
-    lost = {id(d) for d in xr.sample([d for d in scanned if _plain(d, BAO_THANG)], 2)} if scanned else set()
+    pool = [d for d in scanned if _plain(d, BAO_THANG)]
+    lost = {id(d) for d in xr.sample(pool, min(2, len(pool)))}
     for d in scanned:
         pages = 2 if xr.random() < 0.3 else 1
         extras[id(d)].files = [f"{BT_SCANS}/{d.code}/scan-{p}.pdf" for p in range(1, pages + 1)]
