@@ -511,3 +511,21 @@ def test_damaged_sheet_message(tmp_path: Path) -> None:
         "The workbook is damaged or incomplete and cannot be read (ParseError: "
     )
     assert err.value.message.endswith("; sheet 'Hồ sơ').")
+
+
+def test_entities_are_never_expanded(tmp_path: Path) -> None:
+    """A DTD entity ('billion laughs') is not expanded in a sheet-sized part, and refused in a structure part."""
+    dtd = '<!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    strings = f'{dtd}<sst xmlns="{MAIN}" count="1" uniqueCount="1"><si><t>x&b;y</t></si></sst>'
+    body = '<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>'
+    path = tmp_path / "laughs.xlsx"
+    _package(path, [("S", "visible", body)], STYLES, strings, False)
+    book = xlsx_stream.open_book(path)
+    try:
+        assert "aaaaaaaaaa" not in book.shared_strings[0]
+    finally:
+        book.close()
+    styles = STYLES.replace("<styleSheet ", '<!DOCTYPE styleSheet [<!ENTITY a "a">]><styleSheet ', 1)
+    _package(path, [("S", "visible", body)], styles, None, False)
+    message = _damaged_message(path)
+    assert message.startswith("The workbook is damaged or incomplete and cannot be read (EntitiesForbidden")
