@@ -423,17 +423,22 @@ def save_workbook(wb: Any, path: Path, level: int = 6, folder: str | None = None
     os.close(fd)
     try:
         wb.save(raw)
-        with (
-            zipfile.ZipFile(raw) as src,
-            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=level) as out,
-        ):
-            for info in src.infolist():
-                data = src.read(info)
-                if info.filename.startswith("xl/worksheets/") and store.token.encode() in data:
-                    with out.open(info.filename, "w", force_zip64=True) as dest:
-                        _splice_sheet(data, store, dest)
-                else:
-                    out.writestr(info.filename, data)
+        try:
+            with (
+                zipfile.ZipFile(raw) as src,
+                zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=level) as out,
+            ):
+                for info in src.infolist():
+                    data = src.read(info)
+                    if info.filename.startswith("xl/worksheets/") and store.token.encode() in data:
+                        with out.open(info.filename, "w", force_zip64=True) as dest:
+                            _splice_sheet(data, store, dest)
+                    else:
+                        out.writestr(info.filename, data)
+        except BaseException:
+            with suppress(OSError):
+                os.remove(path)  # no half-written workbook
+            raise
     finally:
         os.remove(raw)
         discard(wb)

@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 
 from handover.reports import queries as q
 from handover.reports.cells import value_cell
-from handover.reports.rowxml import RowSink, row_height, save_workbook, text_lines
+from handover.reports.rowxml import RowSink, StyleMismatch, row_height, save_workbook, text_lines
 from tests.reports.factory import BATCH, C1, C2, EXPECTED_COMMUNES, add_bulk_dossiers, build_target
 
 WIDTHS = [6, 12, 20, 10]
@@ -319,3 +319,43 @@ def test_a_commune_beyond_the_sheet_row_limit_continues_on_more_sheets(
     first = [c for r in wb[parts[0]].iter_rows(values_only=True) for c in r if isinstance(c, str)]
     assert "ĐẠI DIỆN BÊN GIAO" not in first
     assert any("tiếp tục ở trang tính “Xã Phong Hải (2) 02935”" in t for t in first)
+
+
+def test_rows_rendered_with_other_style_indexes_are_refused(tmp_path: Path) -> None:
+    """The probe cells prove the style indexes: rows claiming other ones are not written (no workbook left)."""
+    wb = _workbook()
+    ws = wb.create_sheet("t")
+    sink = RowSink(ws, WIDTHS)
+    rows = tmp_path / "rows"
+    with rows.open("wb") as f:
+        sink.to_file(f)
+        sink.data_row(1, ["a", 1, date(2025, 7, 1)], None, TEXT_STYLE, NUMBER_STYLE)
+        sink.to_file(None)
+    wrong = {key: ' s="99"' for key in sink.style_ids()}
+    sink.splice(str(rows), 1, wrong)
+    sink.close()
+    with pytest.raises(StyleMismatch):
+        save_workbook(wb, tmp_path / "x.xlsx")
+    assert not (tmp_path / "x.xlsx").exists()
+    assert rows.exists()  # the caller's file is the caller's
+
+
+def test_rows_rendered_elsewhere_are_spliced_in_order(tmp_path: Path) -> None:
+    wb = _workbook()
+    ws = wb.create_sheet("t")
+    sink = RowSink(ws, WIDTHS)
+    sink.append(["top"])
+    rows = tmp_path / "rows"
+    with rows.open("wb") as f:
+        sink.to_file(f)
+        for n in range(2, 5):
+            sink.data_row(n, [f"r{n}", n], None, TEXT_STYLE, NUMBER_STYLE)
+        sink.to_file(None)
+    assert sink.next_row == 2
+    sink.splice(str(rows), 3, sink.style_ids())
+    sink.data_row(5, ["r5", 5], None, TEXT_STYLE, NUMBER_STYLE)
+    sink.append(["bottom"])
+    sink.close()
+    save_workbook(wb, tmp_path / "x.xlsx")
+    got = list(load_workbook(tmp_path / "x.xlsx")["t"].iter_rows(values_only=True))
+    assert got == [("top", None), ("r2", 2), ("r3", 3), ("r4", 4), ("r5", 5), ("bottom", None)]
