@@ -522,10 +522,36 @@ def db_upgrade(db: DbUrlOpt) -> None:
 
 
 @db_app.command("status")
-def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
-    """Schema version, rows per table and the batches of a target."""
+def db_status(
+    db: DbUrlOpt,
+    as_json: DbJsonOpt = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="province or district: batches and rows per old province or district instead of the batch list.",
+        ),
+    ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan", help="With --by: the plan (plan.toml or its folder) whose batches are expected."
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="With --by: also write the table as a self-contained HTML page."),
+    ] = None,
+) -> None:
+    """Schema version, rows per table and the batches of a target; with --by, where each old province or
+    district stands (batches finished/failed/running/not started, rows loaded/held back/waiting for review)."""
     from handover.target.db import target_status
 
+    if by is None and (plan is not None or html is not None):
+        raise ConfigError("--plan and --html go with --by.", hint="Add --by district or --by province.")
+    if by is not None:
+        _db_progress(db, by, plan, html, as_json)
+        return
     status = target_status(db)
     if as_json:
         _print_json(status.model_dump(mode="json"))
@@ -550,22 +576,69 @@ def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
     _print_rows("Batches", headers, rows, right={"ledger rows"})
 
 
+def _db_progress(db: str, by: str, plan: Path | None, html: Path | None, as_json: bool) -> None:
+    from handover.target.progress import progress, write_progress_html
+
+    result = progress(db, by, plan)  # type: ignore[arg-type]
+    if html is not None:
+        write_progress_html(result, html)
+    if as_json:
+        _print_json(result.to_json())
+        return
+
+    def line(a: Any, name: str, code: str) -> list[str]:
+        n = a.batches
+        return [
+            name,
+            code,
+            f"{n.get('finished', 0):,}",
+            f"{n.get('failed', 0):,}",
+            f"{n.get('running', 0):,}",
+            f"{n.get('not_started', 0):,}",
+            f"{a.rows_loaded:,}",
+            f"{a.rows_held_back:,}",
+            f"{a.rows_review:,}",
+        ]
+
+    rows = []
+    for a in result.areas:
+        if result.by == "district":
+            rows.append(
+                line(a, a.district_name or "(unknown)", f"{a.province_code or '-'}/{a.district_code or '-'}")
+            )
+        else:
+            rows.append(line(a, a.province_name or "(unknown)", a.province_code or "-"))
+    rows.append(line(result.total, "Total", ""))
+    numbers = ("finished", "failed", "running", "not started", "loaded", "held back", "review waiting")
+    _print_rows(
+        f"{result.url} by old {result.by}",
+        (result.by, "code", *numbers),
+        rows,
+        right=set(numbers),
+        total_last=True,
+    )
+    if html is not None:
+        console.print(f"HTML: {_lit(html)}", soft_wrap=True)
+
+
 @db_app.command("verify")
 def db_verify(
     db: DbUrlOpt,
     batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
     as_json: DbJsonOpt = False,
+    attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--attachments",
+            help="The attachment store's folder, when it moved since the batch ran (default: where it was).",
+        ),
+    ] = None,
 ) -> None:
     """Check a batch's ledger against the target rows both ways, recomputing content hashes and the fingerprint
-    from the rows themselves; exit 8 on any difference."""
-    from handover.target.db import open_target
-    from handover.target.verify import verify_batch
+    from the rows themselves, and re-hash its attachment files; exit 8 on any difference."""
+    from handover.api import verify_batch
 
-    engine = open_target(db, create=False)
-    try:
-        result = verify_batch(engine, batch)
-    finally:
-        engine.dispose()
+    result = verify_batch(db, batch, attachments=attachments)
     if as_json:
         _print_json({**result.model_dump(mode="json"), "ok": result.ok})
     else:
@@ -579,25 +652,20 @@ def db_verify(
         )
         console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
         console.print(f"  target rows outside the ledger  {mark[not result.rows_outside_ledger]}")
+        if result.attachments_checked or result.attachment_problems:
+            console.print(
+                f"  attachment files re-hashed {result.attachments_checked}  {mark[not result.attachment_problems]}"
+            )
         for p in result.problems[:50]:
             console.print(
                 f"  [red]{p.entity} {_lit(p.source_system)} {_lit(p.natural_key)}: {_lit(p.problem)}[/red]"
             )
         if len(result.problems) > 50:
             console.print(f"  [red]... {len(result.problems) - 50} more (--json lists them all)[/red]")
-    if not result.ok:
-        from handover.errors import VerificationError
-
-        render_error(
-            VerificationError(
-                f"batch {result.batch_id}: the target does not match the batch's ledger "
-                f"({len(result.problems)} row problem(s), fingerprint {'ok' if result.fingerprint_ok else 'differs'}, "
-                f"balance {'ok' if result.balance_ok else 'differs'})",
-                hint="find who changed the target; handover rollback undoes a batch from its ledger",
-                batch=result.batch_id,
-            )
-        )
-        raise typer.Exit(ExitCode.VERIFY)
+    mismatch = result.mismatch_error()
+    if mismatch is not None:
+        render_error(mismatch)
+        raise typer.Exit(mismatch.exit_code)
 
 
 @app.command("rollback")
@@ -610,14 +678,9 @@ def rollback(
     as_json: DbJsonOpt = False,
 ) -> None:
     """Undo one batch: delete the rows it inserted, restore the versions it updated (ledger-driven)."""
-    from handover.target.db import open_target
-    from handover.target.rollback import rollback_batch
+    from handover.api import rollback_batch
 
-    engine = open_target(db, create=False)
-    try:
-        result = rollback_batch(engine, batch_id, dry_run=dry_run)
-    finally:
-        engine.dispose()
+    result = rollback_batch(db, batch_id, dry_run=dry_run)
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
@@ -633,6 +696,8 @@ def rollback(
             f"Rows deleted then: {figures}; restored: {restored}.",
             soft_wrap=True,
         )
+        if result.attachment_files_removed:  # left by a rollback killed after its commit
+            console.print(f"{result.attachment_files_removed} attachment file(s) removed from the store")
         return
     title = f"Rollback of batch {_lit(batch_id)}" + (" (dry run: nothing changed)" if dry_run else "")
     table = Table("table", "rows deleted", "rows restored", title=title)
@@ -643,6 +708,11 @@ def rollback(
         console.print(f"{result.rows_kept_for_other_batches} row(s) kept: another batch also loaded them")
     if result.superseded_updates:
         console.print(f"{result.superseded_updates} update(s) kept: a later batch changed those rows again")
+    if result.attachment_files_removed:
+        console.print(
+            f"{result.attachment_files_removed} attachment file(s) removed from the store"
+            + (" (dry run: would be)" if dry_run else "")
+        )
     if result.rows_given_heir_version:
         console.print(
             f"{result.rows_given_heir_version} row(s) given back the version of the batch that had kept them"
@@ -759,13 +829,53 @@ def _render_batch(result: Any) -> None:
             f"'{_lit(rule['keyword'])}' → {_lit(rule['new_commune_code'])}: {rule['matches']:,} rows{unused}",
             soft_wrap=True,
         )
+    if result.attachments:
+        a = result.attachments
+        console.print(
+            f"Attachments: {a['files_recorded']:,} file(s) recorded ({a['copied']:,} copied, "
+            f"{a['found_in_place']:,} already in place) in [bold]{_lit(a['store'])}[/bold]"
+        )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
+    _render_rounds(result.rounds)
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))
     for kind, path in result.reports.items():
         console.print(f"Report ({kind}): [bold]{_lit(path)}[/bold]")
     for notice in result.notices:
         err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
+
+
+_ROUND_UNITS_SHOWN = 20
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _render_rounds(rounds: list[Any]) -> None:
+    """A later round of its sources: each round's totals, and the records this one issues (to sign)."""
+    if len(rounds) < 2:
+        return
+    console.print(
+        f"Rounds of these sources: this batch is round {len(rounds)} and hands over only what is new"
+    )
+    for i, r in enumerate(rounds, 1):
+        when = f"finished {r.finished_at:%Y-%m-%d %H:%M} UTC" if r.finished_at else r.status
+        console.print(
+            f"  {i} {_lit(r.batch_id)} ({when}): {_plural(r.dossiers, 'dossier')}, "
+            f"{_plural(r.records, 'record')} → {_plural(len(r.units), 'handover record')}",
+            soft_wrap=True,
+        )
+    for unit in rounds[-1].units[:_ROUND_UNITS_SHOWN]:
+        kind = "first record" if unit.round < 2 else f"supplement {unit.round - 1}"
+        console.print(
+            f"    {_lit(unit.code or '?')} {_lit(unit.name or '')}: {_plural(unit.dossiers, 'dossier')}, "
+            f"{_plural(unit.records, 'record')}, {kind} Số {_lit(unit.record_number)}",
+            soft_wrap=True,
+        )
+    more = len(rounds[-1].units) - _ROUND_UNITS_SHOWN
+    if more > 0:
+        console.print(f"    … {more:,} more: sheet Tổng hợp of the workbook and --json list them")
 
 
 @app.command()
@@ -785,15 +895,13 @@ def run(
     ] = None,
 ) -> None:
     """Run a batch: extract → map → validate → load → report. Re-running resumes or changes nothing."""
+    from handover.api import run_batch
     from handover.config import load_config
-    from handover.pipeline.run import run_batch
 
     cfg = load_config(config)
-    if mappings is not None:
-        cfg.mapping.dir = mappings.resolve()
     bar, update = _progress_bar()
     with bar:
-        result = run_batch(cfg, dry_run=dry_run, progress=update)
+        result = run_batch(cfg, dry_run=dry_run, mappings=mappings, progress=update)
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -837,9 +945,9 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Regenerate a batch's Excel workbook and HTML transfer report from the target database."""
-    from handover.reports import write_reports_from_url
+    from handover.api import write_reports
 
-    paths = write_reports_from_url(db, batch_id, out)
+    paths = write_reports(db, batch_id, out)
     if as_json:
         _print_json(
             {
@@ -999,6 +1107,69 @@ def export_notices(
     )
     if result.masked_folder:
         console.print(f"Masked copy to share: {_lit(result.masked_folder)}", soft_wrap=True)
+
+
+# ==========================================================================================================
+# plan  (section owned by the many-districts work: handover/plan.py)
+# ==========================================================================================================
+
+
+@app.command("plan")
+def plan_cmd(
+    exports: Annotated[
+        Path,
+        typer.Argument(help="Folder of district exports: one sub-folder (or named file) per old district."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for plan.toml and the batch configurations.")],
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit 3 when anything is undecided (the plan is written all the same)."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one batch configuration per old district of an exports folder and a plan listing them; what
+    cannot be decided is listed with its reason and gets no configuration (exit 0; --strict: exit 3)."""
+    from handover.plan import make_plan
+
+    result = make_plan(exports, out)
+    plan = result.plan
+    if as_json:
+        _print_json(
+            {
+                **plan.model_dump(mode="json"),
+                "plan_file": str(result.plan_file),
+                "sources": result.sources,
+            }
+        )
+    else:
+        rows = [
+            [
+                b.batch_id,
+                f"{b.province_code}/{b.district_code}",
+                b.district_name,
+                b.config.as_posix(),
+                ", ".join(
+                    f"{s['id']} ({s['kind']}, {s['entity']}, {s['rows']:,} rows{'' if s['complete'] else '+'})"
+                    for s in result.sources.get(b.batch_id, [])
+                ),
+            ]
+            for b in plan.batch
+        ]
+        _print_rows("Batches", ("batch", "codes", "district", "config", "sources"), rows)
+        if plan.undecided:
+            _print_rows(
+                "Undecided (no configuration)",
+                ("path", "reason"),
+                [[u.path, u.reason] for u in plan.undecided],
+            )
+        console.print(
+            f"{len(plan.batch)} batch(es), {len(plan.undecided)} undecided: {_lit(out / 'plan.toml')}",
+            soft_wrap=True,
+        )
+    if strict and plan.undecided:
+        raise typer.Exit(ExitCode.INPUT)
 
 
 # ==========================================================================================================
