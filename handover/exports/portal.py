@@ -12,8 +12,9 @@ payment is recorded (``DaThanhToan``, :func:`handover.fees.payment_state`: a pai
 unpaid), the amount paid, the day, the channel (1 cash, 2 bank transfer, 3 the national portal's payment
 platform) and the receipt number; no item when the source gives neither an amount due nor a payment.
 
-Only the dossiers the batch loaded (its ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
-reports read them, :mod:`handover.reports.queries`). Records are sorted by ``MaHoSo`` (then source) in byte
+Only the dossiers the batch handed over (its ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
+reports read them, :mod:`handover.reports.queries`; in a later round only those it newly handed over, as its
+supplementary records list them: :func:`iter_loaded_dossiers`). Records are sorted by ``MaHoSo`` (then source) in byte
 order on every database and carry no time stamp of the export: the same target gives the same bytes. Each file
 is written to a temporary file beside it and renamed into place; the files hold personal data (ID numbers,
 phones) and are created readable by their owner only.
@@ -288,9 +289,13 @@ _COLUMNS = (
 
 
 def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
-    """The batch's loaded dossiers (ledger disposition ``loaded``), sorted by dossier code then source in byte
-    order on every database (PostgreSQL compares with the "C" collation, MariaDB's columns are binary)."""
-    from handover.reports.queries import YIELD_PER, _dossier_join, _loaded
+    """The dossiers the batch handed over, as its handover records list them: its loaded dossiers (ledger
+    disposition ``loaded``) or, for a later round (a decisions round: :func:`handover.reports.queries.
+    earlier_batches`), only those it newly handed over (:func:`~handover.reports.queries.newly_handed_over`),
+    so that the portal is not told again, nor the applicant notified twice, of a dossier an earlier round
+    handed over. Sorted by dossier code then source in byte order on every database (PostgreSQL compares with
+    the "C" collation, MariaDB's columns are binary)."""
+    from handover.reports.queries import YIELD_PER, _dossier_join, _loaded, earlier_batches, newly_handed_over
     from handover.target.schema import dossiers
 
     d = dossiers.c
@@ -301,8 +306,10 @@ def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, 
         select(*(getattr(d, c) for c in _COLUMNS))
         .select_from(_dossier_join())
         .where(_loaded("dossier", batch_id))
-        .order_by(*order)
     )
+    if earlier_batches(conn, batch_id):
+        stmt = stmt.where(newly_handed_over(dossiers, batch_id))
+    stmt = stmt.order_by(*order)
     result = conn.execute(stmt.execution_options(yield_per=YIELD_PER))
     try:
         for row in result.mappings():
