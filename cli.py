@@ -800,7 +800,7 @@ def run(
         _render_batch(result)
 
 
-_MANY_COUNTS = ("extracted", "loaded", "review", "quarantined", "excluded", "duplicate")
+_MANY_COUNTS = ("extracted", "loaded", "review", "quarantined")  # excluded, duplicate: its reports
 
 
 def _many_live(board: dict[str, Any]) -> Any:
@@ -834,31 +834,39 @@ def _many_live(board: dict[str, Any]) -> Any:
 
 
 def _render_many(outcomes: list[Any], seconds: float) -> None:
+    retried = any(o.attempts > 1 for o in outcomes)  # the tries column only when a worker died mid-batch
     rows = []
     for o in outcomes:
         c = o.counts
         balance = (
-            "" if o.balanced is None else (Text("✔", style="green") if o.balanced else Text("✘", style="red"))
+            "" if o.balanced is None else Text("✔", style="green") if o.balanced else Text("✘", style="red")
         )
-        status = Text(o.status, style={"failed": "red", "finished": "green"}.get(o.status, ""))
         rows.append(
             [
                 o.batch_id,
                 " ".join(p for p in (o.district_code, o.district_name) if p),
-                status,
+                Text(o.status, style={"failed": "red", "finished": "green"}.get(o.status, "")),
                 *(f"{getattr(c, k):,}" if c is not None else "" for k in _MANY_COUNTS),
                 f"{o.findings:,}" if c is not None else "",
-                f"{o.new_rows:,}" if c is not None else "",
                 f"{o.seconds:.1f}",
-                str(o.attempts),
+                *([str(o.attempts)] if retried else []),
                 balance,
             ]
         )
+    headers = (
+        "batch",
+        "district",
+        "status",
+        *_MANY_COUNTS,
+        "findings",
+        "seconds",
+        *(["tries"] if retried else []),
+    )
     _print_rows(
         "Batches",
-        ("batch", "district", "status", *_MANY_COUNTS, "findings", "new rows", "seconds", "tries", "balance"),
+        (*headers, "balance"),
         rows,
-        right={*_MANY_COUNTS, "findings", "new rows", "seconds", "tries", "balance"},
+        right={*_MANY_COUNTS, "findings", "seconds", "tries", "balance"},
     )
     for o in outcomes:
         for notice in o.notices:
@@ -876,7 +884,10 @@ def _render_many(outcomes: list[Any], seconds: float) -> None:
         f"{by['failed']} failed; new rows in the target: {new_rows:,}; {seconds:.1f} s"
     )
     if failed:
-        console.print("Run the same command again to resume: finished batches are skipped.")
+        console.print(
+            "Correct what each failed batch says, then run the same command again: finished batches are "
+            "skipped, unfinished ones resume."
+        )
 
 
 @app.command("run-many")
