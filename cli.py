@@ -522,10 +522,36 @@ def db_upgrade(db: DbUrlOpt) -> None:
 
 
 @db_app.command("status")
-def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
-    """Schema version, rows per table and the batches of a target."""
+def db_status(
+    db: DbUrlOpt,
+    as_json: DbJsonOpt = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="province or district: batches and rows per old province or district instead of the batch list.",
+        ),
+    ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan", help="With --by: the plan (plan.toml or its folder) whose batches are expected."
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="With --by: also write the table as a self-contained HTML page."),
+    ] = None,
+) -> None:
+    """Schema version, rows per table and the batches of a target; with --by, where each old province or
+    district stands (batches finished/failed/running/not started, rows loaded/held back/waiting for review)."""
     from handover.target.db import target_status
 
+    if by is None and (plan is not None or html is not None):
+        raise ConfigError("--plan and --html go with --by.", hint="Add --by district or --by province.")
+    if by is not None:
+        _db_progress(db, by, plan, html, as_json)
+        return
     status = target_status(db)
     if as_json:
         _print_json(status.model_dump(mode="json"))
@@ -548,6 +574,51 @@ def db_status(db: DbUrlOpt, as_json: DbJsonOpt = False) -> None:
     ]
     headers = ("batch", "status", "started (UTC)", "finished (UTC)", "ledger rows", "fingerprint")
     _print_rows("Batches", headers, rows, right={"ledger rows"})
+
+
+def _db_progress(db: str, by: str, plan: Path | None, html: Path | None, as_json: bool) -> None:
+    from handover.target.progress import progress, write_progress_html
+
+    result = progress(db, by, plan)  # type: ignore[arg-type]
+    if html is not None:
+        write_progress_html(result, html)
+    if as_json:
+        _print_json(result.to_json())
+        return
+
+    def line(a: Any, name: str, code: str) -> list[str]:
+        n = a.batches
+        return [
+            name,
+            code,
+            f"{n.get('finished', 0):,}",
+            f"{n.get('failed', 0):,}",
+            f"{n.get('running', 0):,}",
+            f"{n.get('not_started', 0):,}",
+            f"{a.rows_loaded:,}",
+            f"{a.rows_held_back:,}",
+            f"{a.rows_review:,}",
+        ]
+
+    rows = []
+    for a in result.areas:
+        if result.by == "district":
+            rows.append(
+                line(a, a.district_name or "(unknown)", f"{a.province_code or '-'}/{a.district_code or '-'}")
+            )
+        else:
+            rows.append(line(a, a.province_name or "(unknown)", a.province_code or "-"))
+    rows.append(line(result.total, "Total", ""))
+    numbers = ("finished", "failed", "running", "not started", "loaded", "held back", "review waiting")
+    _print_rows(
+        f"{result.url} by old {result.by}",
+        (result.by, "code", *numbers),
+        rows,
+        right=set(numbers),
+        total_last=True,
+    )
+    if html is not None:
+        console.print(f"HTML: {_lit(html)}", soft_wrap=True)
 
 
 @db_app.command("verify")
@@ -761,11 +832,45 @@ def _render_batch(result: Any) -> None:
         )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
+    _render_rounds(result.rounds)
     console.print("Stage seconds: " + ", ".join(f"{t.stage} {t.seconds:.1f}" for t in result.timings))
     for kind, path in result.reports.items():
         console.print(f"Report ({kind}): [bold]{_lit(path)}[/bold]")
     for notice in result.notices:
         err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
+
+
+_ROUND_UNITS_SHOWN = 20
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _render_rounds(rounds: list[Any]) -> None:
+    """A later round of its sources: each round's totals, and the records this one issues (to sign)."""
+    if len(rounds) < 2:
+        return
+    console.print(
+        f"Rounds of these sources: this batch is round {len(rounds)} and hands over only what is new"
+    )
+    for i, r in enumerate(rounds, 1):
+        when = f"finished {r.finished_at:%Y-%m-%d %H:%M} UTC" if r.finished_at else r.status
+        console.print(
+            f"  {i} {_lit(r.batch_id)} ({when}): {_plural(r.dossiers, 'dossier')}, "
+            f"{_plural(r.records, 'record')} → {_plural(len(r.units), 'handover record')}",
+            soft_wrap=True,
+        )
+    for unit in rounds[-1].units[:_ROUND_UNITS_SHOWN]:
+        kind = "first record" if unit.round < 2 else f"supplement {unit.round - 1}"
+        console.print(
+            f"    {_lit(unit.code or '?')} {_lit(unit.name or '')}: {_plural(unit.dossiers, 'dossier')}, "
+            f"{_plural(unit.records, 'record')}, {kind} Số {_lit(unit.record_number)}",
+            soft_wrap=True,
+        )
+    more = len(rounds[-1].units) - _ROUND_UNITS_SHOWN
+    if more > 0:
+        console.print(f"    … {more:,} more: sheet Tổng hợp of the workbook and --json list them")
 
 
 @app.command()
@@ -1152,6 +1257,69 @@ def export_notices(
     )
     if result.masked_folder:
         console.print(f"Masked copy to share: {_lit(result.masked_folder)}", soft_wrap=True)
+
+
+# ==========================================================================================================
+# plan  (section owned by the many-districts work: handover/plan.py)
+# ==========================================================================================================
+
+
+@app.command("plan")
+def plan_cmd(
+    exports: Annotated[
+        Path,
+        typer.Argument(help="Folder of district exports: one sub-folder (or named file) per old district."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for plan.toml and the batch configurations.")],
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit 3 when anything is undecided (the plan is written all the same)."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one batch configuration per old district of an exports folder and a plan listing them; what
+    cannot be decided is listed with its reason and gets no configuration (exit 0; --strict: exit 3)."""
+    from handover.plan import make_plan
+
+    result = make_plan(exports, out)
+    plan = result.plan
+    if as_json:
+        _print_json(
+            {
+                **plan.model_dump(mode="json"),
+                "plan_file": str(result.plan_file),
+                "sources": result.sources,
+            }
+        )
+    else:
+        rows = [
+            [
+                b.batch_id,
+                f"{b.province_code}/{b.district_code}",
+                b.district_name,
+                b.config.as_posix(),
+                ", ".join(
+                    f"{s['id']} ({s['kind']}, {s['entity']}, {s['rows']:,} rows{'' if s['complete'] else '+'})"
+                    for s in result.sources.get(b.batch_id, [])
+                ),
+            ]
+            for b in plan.batch
+        ]
+        _print_rows("Batches", ("batch", "codes", "district", "config", "sources"), rows)
+        if plan.undecided:
+            _print_rows(
+                "Undecided (no configuration)",
+                ("path", "reason"),
+                [[u.path, u.reason] for u in plan.undecided],
+            )
+        console.print(
+            f"{len(plan.batch)} batch(es), {len(plan.undecided)} undecided: {_lit(out / 'plan.toml')}",
+            soft_wrap=True,
+        )
+    if strict and plan.undecided:
+        raise typer.Exit(ExitCode.INPUT)
 
 
 # ==========================================================================================================

@@ -286,6 +286,31 @@ class StageTiming(BaseModel):
     seconds: float
 
 
+class UnitHandover(BaseModel):
+    """What one round newly handed over to one receiving unit, and the record it issued."""
+
+    code: str | None = Field(description="The new commune's code.")
+    name: str | None = None
+    dossiers: int
+    records: int
+    round: int = Field(
+        description="Which hand-over to this unit it is: 1 the first record, 2 its first supplement."
+    )
+    record_number: str = Field(description="The number printed on the record (…/BB-BGHS, …/BB-BGHS-BS1).")
+
+
+class HandoverRound(BaseModel):
+    """A batch of the same sources (not rolled back), with what it newly handed over."""
+
+    batch_id: str
+    status: str
+    started_at: datetime | None = Field(None, description="UTC.")
+    finished_at: datetime | None = Field(None, description="UTC.")
+    dossiers: int
+    records: int
+    units: list[UnitHandover] = Field(default_factory=list)
+
+
 class BatchResult(BaseModel):
     """What :func:`handover.pipeline.run.run_batch` returns: the whole batch in numbers."""
 
@@ -311,4 +336,9 @@ class BatchResult(BaseModel):
         default_factory=list,
         description="Each split rule of the batch (file, line, old commune, keyword, new commune) and the rows "
         "it decided: 0 means its keyword never matched.",
+    )
+    rounds: list[HandoverRound] = Field(
+        default_factory=list,
+        description="The batches of the same sources up to this one (the earlier rounds, then this one), each "
+        "with the dossiers and records it newly handed over and the record per receiving unit.",
     )

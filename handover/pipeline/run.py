@@ -24,7 +24,15 @@ from handover import __version__
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
-from handover.models import DISPOSITIONS, BatchResult, Counts, Entity, Finding, StageTiming
+from handover.models import (
+    DISPOSITIONS,
+    BatchResult,
+    Counts,
+    Entity,
+    Finding,
+    HandoverRound,
+    StageTiming,
+)
 from handover.pipeline.spool import Spool
 from handover.workdir import WorkFolder
 
@@ -252,6 +260,7 @@ def _run_batch(
     pass1: dict[str, Counts] = {}
     chunks_skipped = new_rows = conflicts = 0
     notices: list[str] = []
+    rounds: list[HandoverRound] = []
     engine = loader = None
     # the checks know the target's limits (also in a dry run) and the handover date
     validation = ValidationSettings.of(cfg.target.url, cfg.thresholds.handover_date, cfg.checks.population)
@@ -393,12 +402,13 @@ def _run_batch(
                 with timer.stage("load"):
                     fingerprint = loader.finish_batch(summary)
                 with timer.stage("report"):
-                    from handover.reports import write_reports
+                    from handover.reports import read_rounds, write_reports
 
                     checkpoint("report")
                     paths = write_reports(engine, batch_id, cfg.report.dir, parties=cfg.report.parties)
                     reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
                     notices.extend(paths.notices)
+                    rounds = read_rounds(engine, batch_id)
                 reports["findings"] = str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))
             if findings_csv.kept:
                 notices.append(findings_csv.kept)
@@ -434,6 +444,7 @@ def _run_batch(
         timings=[StageTiming(stage=k, seconds=round(v, 3)) for k, v in timer.seconds.items()],
         notices=notices,
         rules=rules,
+        rounds=rounds,
     )
 
 

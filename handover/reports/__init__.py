@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["ReportPaths", "report_paths", "write_reports", "write_reports_from_url"]
+    from handover.models import HandoverRound
+
+__all__ = ["ReportPaths", "read_rounds", "report_paths", "write_reports", "write_reports_from_url"]
 
 
 class ReportPaths(NamedTuple):
@@ -89,3 +91,43 @@ def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path) -> ReportP
 
     with existing_target(db_url) as engine:
         return write_reports(engine, batch_id, out_dir)
+
+
+def read_rounds(engine: Engine, batch_id: str) -> list[HandoverRound]:
+    """The rounds of the batch's sources up to it (:func:`handover.reports.queries.handover_rounds`), with the
+    number of each record issued (:func:`handover.reports.workbook.round_record_number`); times in UTC."""
+    from datetime import UTC, datetime
+
+    from handover.models import HandoverRound, UnitHandover
+    from handover.reports import queries as q
+    from handover.reports.workbook import round_record_number
+
+    def utc(when: object) -> datetime | None:
+        if not isinstance(when, datetime):
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)  # the target holds naive UTC
+
+    with q.guarded("the batch's rounds"), engine.connect() as conn:
+        rounds = q.handover_rounds(conn, batch_id)
+    return [
+        HandoverRound(
+            batch_id=r.batch_id,
+            status=r.status,
+            started_at=utc(r.started_at),
+            finished_at=utc(r.finished_at),
+            dossiers=r.dossiers,
+            records=r.records,
+            units=[
+                UnitHandover(
+                    code=u.code,
+                    name=u.name,
+                    dossiers=u.dossiers,
+                    records=u.records,
+                    round=u.round,
+                    record_number=round_record_number(u),
+                )
+                for u in r.units
+            ],
+        )
+        for r in rounds
+    ]

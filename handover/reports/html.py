@@ -1,9 +1,10 @@
 """The auditors' self-contained HTML transfer report, read back from the target database.
 
-Batch metadata, source fingerprints, every physical row of each source (read = data + non-data, each non-data row
-listed with its rule), the balance per source and in total counted twice (``chunks`` and ``ledger``),
-great-expectations results, findings per check, and the loaded-set fingerprint as stored and as
-recomputed now, with the command and SQL an auditor uses to recompute it. One file: inline CSS, no script, no
+Batch metadata (and, for a later round of its sources, every round with what it newly handed over to each
+unit and the record's number), source fingerprints, every physical row of each source (read = data +
+non-data, each non-data row listed with its rule), the balance per source and in total counted twice
+(``chunks`` and ``ledger``), great-expectations results, findings per check, and the loaded-set fingerprint as
+stored and as recomputed now, with the command and SQL an auditor uses to recompute it. One file: inline CSS, no script, no
 external asset. Everything is escaped (jinja2 autoescape). No row's personal data (names, IDs, phones) is shown;
 the text of the non-data rows (titles, totals, signature blocks) is, with ID and phone numbers masked.
 """
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 from handover.errors import ReportError
 from handover.models import Counts
 from handover.reports import queries as q
-from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI
+from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI, round_record_number
 from handover.target.hashing import RECOMPUTE_SCRIPT
 
 TEMPLATE = "transfer.html.j2"
@@ -61,6 +62,7 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         s["physical_ok"] = account.balances(extracted) if account else None
         s["blank_rows"] = [line.row for line in account.lines if line.rule == "blank"] if account else []
         s["listed"] = [line for line in account.lines if line.rule != "blank"] if account else []
+    rounds = shared.get(conn, q.later_rounds, batch_id)
     gx = [g for g in info.summary.get("gx") or [] if isinstance(g, dict)]
     rules = [r for r in info.summary.get("rules") or [] if isinstance(r, dict)]
     fp_match = info.fingerprint is not None and info.fingerprint == recomputed
@@ -86,6 +88,8 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         "gx": gx,
         "findings": shared.get(conn, q.findings_per_check, batch_id),
         "rules": rules,
+        "rounds": rounds if len(rounds) > 1 else [],  # a later round: every round of its sources
+        "record_number": round_record_number,
         "verdict": verdict,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }

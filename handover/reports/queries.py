@@ -400,21 +400,22 @@ def commune_sizes(conn: Connection) -> dict[str | None, int]:
     return sizes
 
 
-def receiving_communes(conn: Connection, batch_id: str) -> list[Commune]:
-    """Every new commune that receives at least one loaded dossier or record of the batch, by code."""
+def receiving_communes(conn: Connection, batch_id: str, *, new_only: bool = False) -> list[Commune]:
+    """Every new commune that receives at least one loaded dossier or record of the batch, by code.
+    ``new_only`` (a later round, :func:`handover_rounds`): only the rows the batch newly handed over
+    (:func:`newly_handed_over`)."""
     found: dict[str | None, dict[str, Any]] = {}
     for table, join, entity in ((dossiers, _dossier_join(), "dossier"), (records, _record_join(), "record")):
-        stmt = (
-            select(
-                table.c.new_commune_code,
-                func.max(table.c.new_commune_name),
-                table.c.old_district_name,
-                func.count(),
-            )
-            .select_from(join)
-            .where(_loaded(entity, batch_id))
-            .group_by(table.c.new_commune_code, table.c.old_district_name)
-        )
+        stmt = select(
+            table.c.new_commune_code,
+            func.max(table.c.new_commune_name),
+            table.c.old_district_name,
+            func.count(),
+        ).group_by(table.c.new_commune_code, table.c.old_district_name)
+        if new_only:
+            stmt = stmt.where(newly_handed_over(table, batch_id))
+        else:
+            stmt = stmt.select_from(join).where(_loaded(entity, batch_id))
         for code, name, district, n in conn.execute(stmt):
             item = found.setdefault(code, {"name": name, "dossier": 0, "record": 0, "districts": set()})
             item["name"] = item["name"] or name
@@ -513,6 +514,24 @@ def _record_order():
     return (r.old_district_code, r.old_commune_code, r.record_type, r.record_number, r.source_system)
 
 
+def newly_handed_over(table: Any, batch_id: str):
+    """The rows of ``dossiers`` or ``records`` the batch newly handed over: those it brought into the target
+    (the row's ``batch_id``: it inserted them, or a rollback of the batch that had passed them to it). Every
+    such row is a loaded row of the batch's ledger (``handover db verify`` checks it); the loaded rows it found
+    ``unchanged`` or updated were handed over by an earlier batch."""
+    return table.c.batch_id == batch_id
+
+
+def _new_select(entity: str, batch_id: str, *lead):
+    """(select, order) of the rows the batch newly handed over, the columns and order of the ledger's."""
+    if entity == "dossier":
+        table, fields, order = dossiers, DOSSIER_FIELDS, _dossier_order()
+    else:
+        table, fields, order = records, RECORD_FIELDS, _record_order()
+    stmt = select(*lead, *(table.c[f] for f in fields)).where(newly_handed_over(table, batch_id))
+    return stmt, order
+
+
 def loads_are_inserts(conn: Connection, batch_id: str) -> bool:
     """Whether every row the batch loaded is a row it inserted (its progress rows count as many inserts as
     loaded rows: a first load, no row found unchanged, kept or updated). Its loaded dossiers and records are
@@ -595,20 +614,25 @@ class CommuneRows:
     commune at a time: ``rows(code)`` yields tuples ``(new_commune_code, *DOSSIER_FIELDS)`` (or
     ``RECORD_FIELDS``) in the order of :func:`iter_dossiers` / :func:`iter_records`.
 
+    ``new_only``: only the rows the batch newly handed over (:func:`newly_handed_over`), for a later round.
+
     Ask for communes in :func:`receiving_communes` order (code, NULL last), as the query sorts them. One query
     instead of one per commune: each per-commune query walks the whole batch's ledger. Should a database sort
     the codes differently, a commune that is not next in the stream is read by its own query instead, and its
     rows are skipped when the stream reaches them: the output is the same, only slower.
     """
 
-    def __init__(self, conn: Connection, batch_id: str, entity: str) -> None:
+    def __init__(self, conn: Connection, batch_id: str, entity: str, *, new_only: bool = False) -> None:
         self._conn, self._batch_id, self._entity = conn, batch_id, entity
         self._table = dossiers if entity == "dossier" else records
+        self._new_only = new_only
         self._stream: Iterator[Sequence[Any]] | None = None
         self._head: Sequence[Any] | None = None
         self._done: set[str | None] = set()
 
     def _select(self, *lead):
+        if self._new_only:
+            return _new_select(self._entity, self._batch_id, *lead)
         if self._entity == "dossier":
             return _dossier_select(self._batch_id, *lead), _dossier_order()
         return _record_select(self._batch_id, *lead), _record_order()
@@ -643,6 +667,136 @@ class CommuneRows:
         if self._stream is not None:
             self._stream.close()  # type: ignore[attr-defined]
             self._stream, self._head = None, None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rounds: the batches of the same sources, each handing over what is new
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitRound:
+    """What one batch newly handed over to one receiving unit (:func:`newly_handed_over`), and which hand-over
+    to that unit it is: ``round`` k is the batch's place among the batches of these sources that handed
+    anything over to the unit, by start; ``first_batch`` (started ``first_started_at``) is the one of round 1,
+    whose record a later round's supplements."""
+
+    code: str | None
+    name: str | None
+    dossiers: int
+    records: int
+    round: int
+    first_batch: str
+    first_started_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """A batch of the same sources as the batch reported on (or that batch), with what it newly handed over to
+    each unit."""
+
+    batch_id: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    units: tuple[UnitRound, ...]
+
+    @property
+    def dossiers(self) -> int:
+        return sum(u.dossiers for u in self.units)
+
+    @property
+    def records(self) -> int:
+        return sum(u.records for u in self.units)
+
+
+def earlier_batches(conn: Connection, batch_id: str) -> list[str]:
+    """The batches of the target that read a source of the same id as ``batch_id`` and started before it
+    (by ``started_at``, then batch id), rolled-back ones left out, earliest first. None: ``batch_id`` is a
+    first round; some: it is a later round (a decisions round, a re-exported source), whose records list
+    only what it newly hands over."""
+    b, bs = batches.c, batch_sources.c
+    me = conn.execute(select(b.started_at).where(b.batch_id == batch_id)).first()
+    if me is None or me[0] is None:
+        return []
+    started = me[0]
+    mine = select(bs.source_id).where(bs.batch_id == batch_id).scalar_subquery()
+    stmt = (
+        select(b.batch_id, b.started_at)
+        .where(
+            b.batch_id != batch_id,
+            b.status != "rolled_back",
+            or_(b.started_at < started, and_(b.started_at == started, b.batch_id < batch_id)),
+            b.batch_id.in_(select(bs.batch_id).where(bs.source_id.in_(mine))),
+        )
+        .order_by(b.started_at, b.batch_id)
+    )
+    return [batch for batch, _ in conn.execute(stmt)]
+
+
+def later_rounds(conn: Connection, batch_id: str) -> list[Round]:
+    """:func:`handover_rounds` when ``batch_id`` is a later round (it has :func:`earlier_batches`), else ``[]``
+    (a first round: its records are the usual ones, and nothing is counted)."""
+    return handover_rounds(conn, batch_id) if earlier_batches(conn, batch_id) else []
+
+
+def handover_rounds(conn: Connection, batch_id: str) -> list[Round]:
+    """The rounds of ``batch_id``'s sources up to it: the :func:`earlier_batches` and the batch itself (last),
+    each with what it newly handed over per receiving unit from those sources, and for each unit which
+    hand-over it is (:class:`UnitRound`). A batch that handed nothing over is a round without units."""
+    order = [*earlier_batches(conn, batch_id), batch_id]
+    source_ids = [
+        s
+        for s in conn.execute(
+            select(batch_sources.c.source_id).where(batch_sources.c.batch_id == batch_id)
+        ).scalars()
+    ]
+    handed: dict[tuple[str, str | None], list[Any]] = {}  # (batch, unit code) → [name, dossiers, records]
+    for table, at in ((dossiers, 1), (records, 2)):
+        c = table.c
+        stmt = (
+            select(c.batch_id, c.new_commune_code, func.max(c.new_commune_name), func.count())
+            .where(c.batch_id.in_(order))
+            .group_by(c.batch_id, c.new_commune_code)
+        )
+        if source_ids:  # else a batch without its sources listed: the rows it holds are its own sources'
+            stmt = stmt.where(c.source_system.in_(source_ids))
+        for batch, code, name, n in conn.execute(stmt):
+            item = handed.setdefault((batch, code), [None, 0, 0])
+            item[0] = item[0] or name
+            item[at] += int(n)
+    info = {
+        row.batch_id: row
+        for row in conn.execute(
+            select(batches.c.batch_id, batches.c.status, batches.c.started_at, batches.c.finished_at).where(
+                batches.c.batch_id.in_(order)
+            )
+        )
+    }
+    # unit → (its hand-overs so far, the batch of its first, that batch's start)
+    seen: dict[str | None, tuple[int, str, datetime | None]] = {}
+    rounds = []
+    for batch in order:
+        row = info.get(batch)
+        units = []
+        for (owner, code), (name, n_dossiers, n_records) in sorted(
+            handed.items(), key=lambda kv: kv[0][1] or "\uffff"
+        ):
+            if owner != batch:
+                continue
+            k, first, first_at = seen.get(code, (0, batch, row.started_at if row else None))
+            seen[code] = (k + 1, first, first_at)
+            units.append(UnitRound(code, name, n_dossiers, n_records, k + 1, first, first_at))
+        rounds.append(
+            Round(
+                batch,
+                row.status if row else "",
+                row.started_at if row else None,
+                row.finished_at if row else None,
+                tuple(units),
+            )
+        )
+    return rounds
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -2,14 +2,18 @@
 
 Sheets, in order:
 
-* **Tổng hợp**: batch metadata; per old district → old commune → new commune the counts per disposition; totals;
-  the balance per source (ledger and chunks) and in total, stated in words.
+* **Tổng hợp**: batch metadata; for a later round of its sources, every round with what it newly handed over to
+  each unit and the record's number; per old district → old commune → new commune the counts per disposition;
+  totals; the balance per source (ledger and chunks) and in total, stated in words.
 * **one sheet per receiving new commune** (named from the commune name and code): the printable handover record
   "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT" with the giving side (old districts) and the receiving side, a numbered
   list of the loaded dossiers (section I) and, on the same sheet, the loaded records (section II) under the same
   column header, so the header repeated on every printed page fits both; counts; signature blocks for both sides.
   ID numbers and phones are masked. A commune with more rows than a sheet holds (Excel: 1,048,576) goes on in
   continuation sheets ``<name> (2) <code>``, ... with the same header; totals and signatures end the last one.
+  A later round of the same sources (:func:`~handover.reports.queries.handover_rounds`) lists only the rows it
+  newly handed over (communes with none get no sheet); to a commune that received an earlier record it is the
+  supplementary record "BIÊN BẢN BÀN GIAO BỔ SUNG ...", numbered after the first (:func:`round_record_number`).
 * **Cần xem xét**: instructions, then the review rows with their reason and candidates, and a decision cell
   offering the communes allowed for the row as a drop-down (lists on the hidden sheet ``Danh sách chọn``).
 * **Cách ly**: quarantined rows with every finding.
@@ -43,8 +47,9 @@ import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import cached_property
 from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
@@ -112,6 +117,10 @@ SIGN_GIVE = "ĐẠI DIỆN BÊN GIAO"
 SIGN_RECEIVE = "ĐẠI DIỆN BÊN NHẬN"
 SIGN_NOTE = "(Ký, ghi rõ họ tên, đóng dấu)"
 HANDOVER_TITLE = "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT"
+# a later round's record to a unit that signed an earlier one: what this batch newly hands over, numbered after
+# the first record ("<first record's number>-BS1" for the first supplement)
+SUPPLEMENT_TITLE = "BIÊN BẢN BÀN GIAO BỔ SUNG HỒ SƠ ĐANG GIẢI QUYẾT"
+SUPPLEMENT_SUFFIX = "BS"
 PAPER_A4 = 9  # paperSize code of A4 in SpreadsheetML
 MAX_SHEET_ROWS = 1_048_576  # Excel's limit: a commune with more rows goes on in continuation sheets
 _FOOTER_ROWS = 20  # rows a commune sheet needs after its last data row (totals, notes, signatures)
@@ -356,7 +365,14 @@ def _balance_text(c: Counts) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, shared: q.Shared) -> None:
+def _summary_sheet(
+    wb: Any,
+    conn: Connection,
+    info: q.BatchInfo,
+    st: _Styles,
+    shared: q.Shared,
+    rounds: Sequence[q.Round] = (),
+) -> None:
     sh = _Sheet(wb, SUMMARY_SHEET, [10, 22, 10, 24, 10, 24, 13, 11, 11, 11, 13, 11], st)
     sh.merged("BÁO CÁO ĐỐI SOÁT CHUYỂN GIAO HỒ SƠ", st.title)
     sh.merged("Reconciliation of the handover batch (read back from the target database)", st.subtitle)
@@ -369,6 +385,9 @@ def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, sh
     sh.pair("Phiên bản công cụ (tool)", info.tool_version)
     sh.pair("Dấu vân tay tập đã chuyển (SHA-256)", info.fingerprint)
     sh.blank()
+    if len(rounds) > 1:
+        _rounds_table(sh, rounds)
+        sh.blank()
 
     vi = ["Mã huyện cũ", "Huyện cũ", "Mã xã cũ", "Xã cũ", "Mã xã mới", "Xã mới"]
     en = [
@@ -454,6 +473,65 @@ def _summary_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, sh
     )
 
 
+ROUNDS_TITLE = "CÁC LẦN BÀN GIAO CỦA CÙNG NGUỒN DỮ LIỆU (BIÊN BẢN BÀN GIAO VÀ BIÊN BẢN BỔ SUNG)"
+_ROUNDS_VI = (
+    "Lần",
+    "Mã đợt",
+    "Kết thúc (giờ Việt Nam)",
+    "Xã mới",
+    "Hồ sơ TTHC",
+    "Hồ sơ, sổ sách",
+    "Biên bản",
+)
+_ROUNDS_EN = ("Round", "Batch", "Finished (Vietnam time)", "New commune", "Dossiers", "Records", "Record")
+
+
+def round_label(unit: q.UnitRound) -> str:
+    """What a batch's record to a unit is: the handover record, or its k-th supplement."""
+    return "Bàn giao" if unit.round < 2 else f"Bổ sung lần {unit.round - 1}"
+
+
+def _rounds_table(sh: _Sheet, rounds: Sequence[q.Round]) -> None:
+    """The rounds of the batch's sources up to it (:func:`~handover.reports.queries.handover_rounds`): per
+    round and receiving unit what it newly handed over and the record's number; a total per round."""
+    st = sh.st
+    sh.merged(ROUNDS_TITLE, st.label)
+    sh.merged(
+        "Mỗi lần chạy sau (sau quyết định của cán bộ, hoặc dữ liệu nguồn xuất lại) chỉ bàn giao các hồ sơ chưa "
+        "bàn giao: xã đã nhận biên bản lần trước nhận biên bản bổ sung, số tiếp theo số biên bản đầu tiên. / "
+        "Each later round hands over only what is new; a unit that signed an earlier record gets a "
+        "supplementary one, numbered after the first.",
+        st.note,
+    )
+    number_at = len(_ROUNDS_VI) + 1  # the record's number: over the columns left
+    widths = [*sh.widths[: number_at - 1], sum(sh.widths[number_at - 1 :])]
+    for texts, style in (((*_ROUNDS_VI, "Số biên bản"), st.header), ((*_ROUNDS_EN, "Number"), st.header_en)):
+        n = sh.row([text_cell(sh.ws, t, style) for t in texts], widths)
+        sh.ws.merged_cells.add(f"{_col(number_at)}{n}:{_col(sh.width)}{n}")
+
+    def line(values: Sequence[Any], number: str | None, style: str | None = None) -> None:
+        cells = [
+            value_cell(sh.ws, v, style or (st.number if isinstance(v, int) else st.cell)) for v in values
+        ] + [text_cell(sh.ws, number, style or st.cell)]
+        n = sh.row(cells, widths)
+        sh.ws.merged_cells.add(f"{_col(number_at)}{n}:{_col(sh.width)}{n}")
+
+    for i, rnd in enumerate(rounds, 1):
+        finished = _fmt_dt(_local_time(rnd.finished_at)) or rnd.status
+        for unit in rnd.units:
+            commune = _code_name(unit.code, unit.name) or "(chưa xác định)"
+            line(
+                [i, rnd.batch_id, finished, commune, unit.dossiers, unit.records, round_label(unit)],
+                round_record_number(unit),
+            )
+        total = (
+            f"Cộng lần {i}: {len(rnd.units)} biên bản"
+            if rnd.units
+            else "Không có hồ sơ mới: không lập biên bản"
+        )
+        line([i, rnd.batch_id, finished, total, rnd.dossiers, rnd.records, None], None, st.total)
+
+
 _COMMUNE_WIDTHS = [6, 26, 38, 24, 15, 14, 12, 12, 14, 20]
 _TOP_ROWS = 13  # rows of a commune sheet above its first section line (heading, parties, column header)
 _COMMUNE_VI = [
@@ -505,21 +583,29 @@ class RecordParties:
     giving: tuple[str, str] = ("", "")
     receiving: tuple[str, str] = ("", "")
     communes: tuple[tuple[str, tuple[str, str]], ...] = ()
+    # a later round of its sources (:func:`with_rounds`): the records list only what the batch newly hands over
+    new_only: bool = False
+    rounds: tuple[q.UnitRound, ...] = ()  # what the batch hands over to each unit, and which hand-over it is
 
     def receiver(self, code: str | None) -> tuple[str, str]:
         """The receiving side's representative (name, position) for commune ``code``."""
         return dict(self.communes).get(code or "", self.receiving)
 
+    def supplement(self, code: str | None) -> q.UnitRound | None:
+        """The batch's hand-over to unit ``code`` when it is not the unit's first (its record supplements the
+        first one), else None."""
+        unit = self._rounds.get(code)
+        return unit if unit is not None and unit.round > 1 else None
+
+    @cached_property
+    def _rounds(self) -> dict[str | None, q.UnitRound]:
+        return {u.code: u for u in self.rounds}
+
 
 def record_parties(info: q.BatchInfo, parties: Any = None) -> RecordParties:
     """:class:`RecordParties` of a batch from its facts and the ``[report.parties]`` settings
     (:class:`handover.config.PartiesConfig`, or ``None``: blanks). The date is the batch's start, in local time."""
-    from handover.sources.cells import LOCAL_TZ
-
-    started = info.started_at
-    if started is not None and isinstance(started, datetime):
-        aware = started if started.tzinfo else started.replace(tzinfo=UTC)  # the target holds naive UTC
-        started = aware.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    started = _local_time(info.started_at)
     if parties is None:
         return RecordParties(info.batch_id, started)
 
@@ -536,9 +622,62 @@ def record_parties(info: q.BatchInfo, parties: Any = None) -> RecordParties:
     )
 
 
+def _local_time(when: Any) -> Any:
+    """A time of the target (naive UTC) in Vietnam's time (Asia/Ho_Chi_Minh), naive; anything else as it is."""
+    from handover.sources.cells import LOCAL_TZ
+
+    if when is None or not isinstance(when, datetime):
+        return when
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)  # the target holds naive UTC
+    return aware.astimezone(LOCAL_TZ).replace(tzinfo=None)
+
+
 def record_number(batch_id: str, code: str | None) -> str:
     """The handover record's number: the batch and the receiving commune's code."""
     return f"{batch_id}-{code or '00000'}/{RECORD_NUMBER_SUFFIX}"
+
+
+def round_record_number(unit: q.UnitRound) -> str:
+    """The number of a batch's record to a unit: :func:`record_number` of the unit's first hand-over, and for
+    the k-th hand-over (k ≥ 2) the supplement's rank after it, ``…/BB-BGHS-BS1`` for the first supplement."""
+    first = record_number(unit.first_batch, unit.code)
+    return first if unit.round < 2 else f"{first}-{SUPPLEMENT_SUFFIX}{unit.round - 1}"
+
+
+def with_rounds(parties: RecordParties, rounds: Sequence[q.Round]) -> RecordParties:
+    """``parties`` with the batch's round (the last of :func:`~handover.reports.queries.handover_rounds`): after
+    earlier rounds of its sources, its records list only what it newly hands over, and a unit's record is a
+    supplement when the unit received an earlier one."""
+    if not rounds:
+        return parties
+    return replace(parties, new_only=len(rounds) > 1, rounds=rounds[-1].units)
+
+
+def record_title(parties: RecordParties, code: str | None) -> str:
+    """The heading of the record to unit ``code``: the handover record, or the supplementary one."""
+    return SUPPLEMENT_TITLE if parties.supplement(code) else HANDOVER_TITLE
+
+
+def unit_record_number(parties: RecordParties, code: str | None) -> str:
+    """The number printed on the batch's record to unit ``code`` (:func:`round_record_number`)."""
+    unit = parties.supplement(code)
+    return round_record_number(unit) if unit else record_number(parties.batch_id, code)
+
+
+def supplement_lines(parties: RecordParties, code: str | None) -> tuple[str, str] | None:
+    """For a supplementary record: the line under its heading naming the record it supplements, and the note
+    above the signatures binding the two; None for a first record."""
+    unit = parties.supplement(code)
+    if unit is None:
+        return None
+    first = record_number(unit.first_batch, unit.code)
+    when = _local_time(unit.first_started_at)
+    dated = f", lập ngày {when:%d/%m/%Y}" if isinstance(when, datetime) else ""
+    return (
+        f"(Bổ sung lần thứ {unit.round - 1} cho Biên bản bàn giao số {first}{dated})",
+        f"Biên bản này bổ sung và là bộ phận không tách rời của Biên bản bàn giao số {first}{dated}; các hồ sơ "
+        "đã bàn giao theo biên bản đó và các biên bản bổ sung trước không ghi lại ở đây.",
+    )
 
 
 class _Pager:
@@ -700,7 +839,7 @@ def _commune_top(sh: _RecordSheet, commune: q.Commune, parties: RecordParties) -
     sh.merged("Độc lập - Tự do - Hạnh phúc", st.motto)
     halves = [sum(sh.widths[:half])] + [None] * (half - 1) + [sum(sh.widths[half:])]
     n = sh.row(
-        [text_cell(sh.ws, f"Số: {record_number(parties.batch_id, commune.code)}", st.text)]
+        [text_cell(sh.ws, f"Số: {unit_record_number(parties, commune.code)}", st.text)]
         + [None] * (half - 1)
         + [text_cell(sh.ws, _local_date(parties.when, parties.place), st.sign_note)],
         halves,
@@ -708,13 +847,18 @@ def _commune_top(sh: _RecordSheet, commune: q.Commune, parties: RecordParties) -
     sh.ws.merged_cells.add(f"A{n}:{_col(half)}{n}")
     sh.ws.merged_cells.add(f"{_col(half + 1)}{n}:{_col(sh.width)}{n}")
     sh.blank()
-    sh.merged(HANDOVER_TITLE, st.title)
+    sh.merged(record_title(parties, commune.code), st.title)
     when = (
         f"lúc {parties.when:%H:%M} ngày {parties.when:%d/%m/%Y} (giờ Việt Nam)"
         if parties.when is not None
         else "(chưa ghi thời điểm)"
     )
-    sh.merged(f"Dữ liệu của đợt chuyển giao {parties.batch_id}, chuyển {when}", st.subtitle)
+    supplement = supplement_lines(parties, commune.code)
+    sh.merged(
+        (f"{supplement[0]}\n" if supplement else "")
+        + f"Dữ liệu của đợt chuyển giao {parties.batch_id}, chuyển {when}",
+        st.subtitle,
+    )
     giving = ", ".join(commune.old_districts) or "(không rõ)"
     sh.merged(f"BÊN GIAO: {giving} (đơn vị hành chính cấp huyện cũ)", st.label)
     name, position = parties.giving
@@ -723,8 +867,8 @@ def _commune_top(sh: _RecordSheet, commune: q.Commune, parties: RecordParties) -
     name, position = parties.receiver(commune.code)
     sh.merged(f"Đại diện: Ông/Bà {_fill(name)}     Chức vụ: {_fill(position)}")
     sh.merged(
-        f"Hai bên thống nhất bàn giao {commune.dossiers} hồ sơ thủ tục hành chính đang giải quyết và "
-        f"{commune.records} hồ sơ, sổ sách đăng ký theo danh sách dưới đây:",
+        f"Hai bên thống nhất bàn giao{' bổ sung' if supplement else ''} {commune.dossiers} hồ sơ thủ tục hành "
+        f"chính đang giải quyết và {commune.records} hồ sơ, sổ sách đăng ký theo danh sách dưới đây:",
     )
     sh.blank()
     header = sh.row(text_cell(sh.ws, h, st.header) for h in _COMMUNE_VI)
@@ -876,6 +1020,9 @@ def _commune_bottom(sh: _RecordSheet, tally: _Tally, commune: q.Commune, parties
         "Số định danh và số điện thoại được che một phần (Nghị định 13/2023/NĐ-CP).",
         st.note,
     )
+    supplement = supplement_lines(parties, commune.code)
+    if supplement:
+        sh.merged(supplement[1], st.note)
     sh.merged("Biên bản được lập thành 02 bản có giá trị như nhau, mỗi bên giữ 01 bản.", st.note)
     sh.blank()
     halves = [sum(sh.widths[:half])] + [None] * (half - 1) + [sum(sh.widths[half:])]
@@ -937,9 +1084,9 @@ def _commune_sheet(
             sh.ws.print_title_rows = title_rows
         sh.finish()
         nxt = _RecordSheet(wb, name, st)
-        nxt.merged(f"{HANDOVER_TITLE} (tiếp theo)", st.title)
+        nxt.merged(f"{record_title(parties, commune.code)} (tiếp theo)", st.title)
         nxt.merged(
-            f"Số: {record_number(parties.batch_id, commune.code)}; bên nhận: {_receiving(commune)}", st.label
+            f"Số: {unit_record_number(parties, commune.code)}; bên nhận: {_receiving(commune)}", st.label
         )
         n = nxt.row(text_cell(nxt.ws, h, st.header) for h in _COMMUNE_VI)
         nxt.pager.title = _header_points(nxt)
@@ -982,6 +1129,13 @@ def _guide_sheet(wb: Any, st: _Styles) -> None:
     sh.headers(["Trên biên bản", "In English", "Meaning"], ["Vietnamese", "English", ""])
     for vi, en, meaning in (
         ("Số: …/BB-BGHS", "Record number", "The batch id and the receiving commune's code."),
+        (
+            SUPPLEMENT_TITLE,
+            "Supplementary handover record",
+            "A later batch of the same sources (a decisions round) lists only the dossiers it newly hands over; "
+            "to a commune that signed an earlier record it issues a supplement, numbered after the first one "
+            "(…/BB-BGHS-BS1, -BS2, …). Sheet Tổng hợp lists every round.",
+        ),
         ("Lào Cai, ngày … tháng … năm …", "Place and date", "Date the batch ran, in Vietnam's time (UTC+7)."),
         ("BÊN GIAO / BÊN NHẬN", "Giving side / receiving side", "Former district(s) / new commune."),
         (
@@ -1454,7 +1608,8 @@ def _render_share(
     try:
         with q.guarded("the loaded rows"), engine.connect() as conn:
             sink = RowSink(wb.create_sheet("fragments"), _COMMUNE_WIDTHS)  # renders; never saved
-            inserts_only = q.loads_are_inserts(conn, batch_id)
+            # a later round lists what it newly handed over: the rows carrying its batch id
+            inserts_only = parties.new_only or q.loads_are_inserts(conn, batch_id)
             for entity, lines in (("dossier", _dossier_lines), ("record", _record_lines)):
                 rows = q.share_rows(conn, batch_id, entity, codes, inserts_only=inserts_only)
                 try:
@@ -1769,7 +1924,8 @@ def _write_workbook(
     try:
         with q.guarded("the batch"), engine.connect() as conn:
             info = q.batch_info(conn, batch_id)
-            signers = record_parties(info, parties)
+            rounds = shared.get(conn, q.later_rounds, batch_id)
+            signers = with_rounds(record_parties(info, parties), rounds)
             used = {
                 s.casefold()
                 for s in (
@@ -1788,7 +1944,7 @@ def _write_workbook(
                 if workers:  # the workers start now: the summary is written meanwhile
                     with suppress(OSError):  # no process could be started: all in this one
                         job = _Parallel(engine, signers, _shares(sizes, workers))
-            _summary_sheet(wb, conn, info, st, shared)
+            _summary_sheet(wb, conn, info, st, shared, rounds)
             if job is None:
                 _commune_sheets(wb, engine, conn, signers, st, used)
             _review_sheet(wb, conn, batch_id, st)
@@ -1824,15 +1980,15 @@ def _commune_sheets(
     wb: Any, engine: Engine, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]
 ) -> None:
     """The commune sheets (handover records), rendered in this process."""
-    batch_id = parties.batch_id
-    communes = q.receiving_communes(conn, batch_id)
+    batch_id, new_only = parties.batch_id, parties.new_only
+    communes = q.receiving_communes(conn, batch_id, new_only=new_only)
     with ExitStack() as stack:
-        dossier_rows = q.CommuneRows(conn, batch_id, "dossier")
+        dossier_rows = q.CommuneRows(conn, batch_id, "dossier", new_only=new_only)
         stack.callback(dossier_rows.close)
         # the records stream runs beside the dossiers one: on its own connection, as some drivers stream
         # only one query per connection
         other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
-        record_rows = q.CommuneRows(other, batch_id, "record")
+        record_rows = q.CommuneRows(other, batch_id, "record", new_only=new_only)
         stack.callback(record_rows.close)
         for commune in communes:
             title = sheet_title(commune.name, commune.code, used)

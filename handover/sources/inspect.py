@@ -80,6 +80,25 @@ def inspect_sql(
     return out
 
 
+def inspect_settings(settings: dict[str, Any], *, chunk_size: int = _CHUNK_ROWS) -> dict[str, Any]:
+    """The same report for a source given as :class:`SourceConfig` fields (``kind``, ``path`` or ``url`` with
+    ``table``/``query``, and any of ``columns``, ``record_type``, ``header_row`` ...): what ``handover plan``
+    decides a district's sources with. Without ``entity`` or ``profile`` it is read as a dossier list, then as
+    a record list, as :func:`inspect_source` does."""
+    fixed = {k: v for k, v in settings.items() if k not in ("entity", "profile", "id")}
+    if fixed.get("path") is not None:
+        check_regular_file(Path(fixed["path"]))
+    reader = _open_as_first_entity(
+        lambda ent, profile_name: SourceConfig(
+            id=settings.get("id", "source"), entity=ent, profile=profile_name, **fixed
+        ),
+        settings.get("profile"),
+        settings.get("entity"),
+        min(chunk_size, _CHUNK_ROWS),
+    )
+    return _run(reader)
+
+
 def _open_as_first_entity(make: Any, profile: str | None, entity: str | None, chunk_size: int) -> Any:
     """Open the source as the entity given (or the profile's), else as a dossier list and then as a record list:
     the first whose header and required column are found. ``make(entity, profile)`` builds its SourceConfig."""

@@ -146,10 +146,14 @@ def test_import_then_next_round_loads_exactly_the_decided_rows(
     assert lines[0] == ["source_system", "dossier_code", "new_commune_code", "note"]
     assert sorted(tuple(line[:3]) for line in lines[1:]) == sorted(picked.values())
 
+    first_workbook = _workbook(demo).read_bytes()
     result = _invoke("run", str(_config(demo, "round-2", "decisions.csv")), "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["new_rows"] == 3
+    summary = json.loads(result.stdout)
+    assert summary["new_rows"] == 3
     assert _loaded(demo, "round-2") == {(s, k): (code, "inserted") for s, k, code in picked.values()}
+    _check_supplementary_records(demo, picked, summary["rounds"], tmp_path)
+    assert _workbook(demo).read_bytes() == first_workbook  # the first round's file is not touched
     engine = create_engine(_db(demo))
     with engine.connect() as conn:
         record = picked["record"][1].split("/", 1)
@@ -163,9 +167,137 @@ def test_import_then_next_round_loads_exactly_the_decided_rows(
 
     # the filled workbook itself under [mapping] decisions: read and checked the same way
     (demo / "filled.xlsx").write_bytes(filled.read_bytes())
-    result = _invoke("run", str(_config(demo, "round-3", "filled.xlsx")), "--json")
+    result = _invoke("run", str(_config(demo, "round-3", "filled.xlsx")))
     assert result.exit_code == 0, result.output
     assert _loaded(demo, "round-3") == {(s, k): (code, "unchanged") for s, k, code in picked.values()}
+    # nothing new: no record at all, and the summary says so
+    text = " ".join(result.output.split())
+    assert "Rounds of these sources: this batch is round 3 and hands over only what is new" in text
+    assert "2 round-2 (finished " in text and "): 2 dossiers, 1 record → 3 handover records" in text
+    assert "3 round-3 (finished " in text and "): 0 dossiers, 0 records → 0 handover records" in text
+    third = load_workbook(demo / "reports" / "round-3-doi-soat.xlsx", read_only=True)
+    assert not [name for name in third.sheetnames if _record_sheet(third[name])]
+    assert "Không có hồ sơ mới: không lập biên bản" in _cells(third["Tổng hợp"])
+
+
+def _cells(ws) -> list:
+    return [v for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+
+
+def _record_sheet(ws) -> dict | None:
+    """A handover record sheet read back: number, heading, the lines under it, and the keys it lists (column B of
+    the numbered rows: dossier codes, and record numbers under section II); None for another sheet."""
+    rows = [r for r in ws.iter_rows(values_only=True) if any(v is not None for v in r)]
+    if len(rows) < 5 or not str(rows[3][0] or "").startswith("BIÊN BẢN BÀN GIAO"):
+        return None
+    section, keys = None, []
+    for r in rows:
+        if isinstance(r[0], str) and r[0].startswith(("I. ", "II. ")):
+            section = r[0].split(".")[0]
+        elif isinstance(r[0], int) and section:
+            keys.append((section, r[1]))
+    return {"number": rows[2][0], "title": rows[3][0], "under": rows[4][0], "text": _cells(ws), "keys": keys}
+
+
+def _records(path: Path) -> dict[str, dict]:
+    wb = load_workbook(path, read_only=True)
+    out = {name: _record_sheet(wb[name]) for name in wb.sheetnames}
+    wb.close()
+    return {name: sheet for name, sheet in out.items() if sheet}
+
+
+def _check_supplementary_records(demo: Path, picked: dict, rounds: list[dict], tmp_path: Path) -> None:
+    """Round 2 newly hands over exactly the decided rows: in the target (the rows carrying its batch id), on its
+    records (a supplement, numbered after the first record, for a commune that received one in round 1), in
+    its summary; the first round's records, regenerated now, list what they listed."""
+    engine = create_engine(_db(demo))
+    d, r = schema.dossiers.c, schema.records.c
+    with engine.connect() as conn:
+        new = set(
+            conn.execute(
+                select(d.source_system, d.dossier_code, d.new_commune_code).where(d.batch_id == "round-2")
+            )
+        )
+        new |= {
+            (s, f"{t}/{n}", c)
+            for s, t, n, c in conn.execute(
+                select(r.source_system, r.record_type, r.record_number, r.new_commune_code).where(
+                    r.batch_id == "round-2"
+                )
+            )
+        }
+        first_units = {c for (c,) in conn.execute(select(d.new_commune_code).where(d.batch_id == BATCH))}
+        first_units |= {c for (c,) in conn.execute(select(r.new_commune_code).where(r.batch_id == BATCH))}
+    engine.dispose()
+    assert new == set(picked.values())
+    supplements = {code for _, _, code in picked.values() if code in first_units}
+    assert supplements == {
+        picked["lost"][2],
+        picked["record"][2],
+    }  # the split goes to a commune new to the batch
+
+    listed = {}  # commune → (number, title, keys)
+    for name, sheet in _records(demo / "reports" / "round-2-doi-soat.xlsx").items():
+        code = name.rsplit(" ", 1)[1]
+        listed[code] = sheet
+    wanted = {}
+    for _, key, code in picked.values():
+        section = "II" if (key.split("/", 1)[0] in ("birth", "death", "marriage")) else "I"
+        wanted.setdefault(code, []).append((section, key.split("/", 1)[1] if section == "II" else key))
+    assert {code: sorted(sheet["keys"]) for code, sheet in listed.items()} == {
+        code: sorted(keys) for code, keys in wanted.items()
+    }
+    for code, sheet in listed.items():
+        if code in supplements:
+            first = f"{BATCH}-{code}/BB-BGHS"
+            assert sheet["number"] == f"Số: {first}-BS1"
+            assert sheet["title"] == "BIÊN BẢN BÀN GIAO BỔ SUNG HỒ SƠ ĐANG GIẢI QUYẾT"
+            assert sheet["under"].startswith(
+                f"(Bổ sung lần thứ 1 cho Biên bản bàn giao số {first}, lập ngày "
+            )
+            assert any(
+                isinstance(v, str)
+                and v.startswith(
+                    f"Biên bản này bổ sung và là bộ phận không tách rời của Biên bản bàn giao số {first}"
+                )
+                for v in sheet["text"]
+            )
+        else:
+            assert sheet["number"] == f"Số: round-2-{code}/BB-BGHS"
+            assert sheet["title"] == "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT"
+
+    # the summary shows both rounds: in run --json, on Tổng hợp, in the HTML report
+    assert [x["batch_id"] for x in rounds] == [BATCH, "round-2"]
+    assert rounds[0]["dossiers"] == 1022 and rounds[0]["records"] == 289 and len(rounds[0]["units"]) == 15
+    assert {
+        (u["code"], u["dossiers"] + u["records"], u["round"], u["record_number"]) for u in rounds[1]["units"]
+    } == {
+        (
+            code,
+            1,
+            2 if code in supplements else 1,
+            (f"{BATCH}-{code}/BB-BGHS-BS1" if code in supplements else f"round-2-{code}/BB-BGHS"),
+        )
+        for _, _, code in picked.values()
+    }
+    summary = load_workbook(demo / "reports" / "round-2-doi-soat.xlsx", read_only=True)["Tổng hợp"]
+    lines = [r for r in summary.iter_rows(values_only=True) if len(r) > 7 and r[1] == "round-2" and r[0] == 2]
+    assert {(line[3][:5], line[4] + line[5], line[6], line[7]) for line in lines[:-1]} == {
+        (code, 1, "Bổ sung lần 1" if code in supplements else "Bàn giao", u)
+        for code, u in ((u["code"], u["record_number"]) for u in rounds[1]["units"])
+    }
+    assert lines[-1][3:6] == ("Cộng lần 2: 3 biên bản", 2, 1)
+    html = (demo / "reports" / "round-2-transfer-report.html").read_text(encoding="utf-8")
+    assert html.count('<tr data-batch="round-2">') == 3 and f"{BATCH}-{picked['lost'][2]}/BB-BGHS-BS1" in html
+
+    # the first round's records, regenerated from the target now, list what they listed
+    result = _invoke("report", BATCH, "--db", _db(demo), "--out", str(tmp_path / "again"))
+    assert result.exit_code == 0, result.output
+    before, after = _records(_workbook(demo)), _records(tmp_path / "again" / f"{BATCH}-doi-soat.xlsx")
+    assert len(before) == 15
+    assert {n: (s["number"], s["title"], s["keys"]) for n, s in after.items()} == {
+        n: (s["number"], s["title"], s["keys"]) for n, s in before.items()
+    }
 
 
 def test_refused_decisions_name_their_row_and_nothing_is_written(

@@ -554,3 +554,120 @@ def add_bulk_dossiers(engine: Engine, batch_id: str, n: int, commune: tuple[str,
                 }
             ],
         )
+
+
+def add_round(
+    engine: Engine,
+    batch_id: str,
+    started: datetime,
+    new: list[tuple[str, tuple[str, str]]],
+    *,
+    unchanged: int = 2,
+    status: str = "finished",
+) -> None:
+    """A later batch of source ``bao_thang`` (started at ``started``): it finds the first ``unchanged`` loaded
+    dossiers of :data:`DOSSIERS` unchanged and inserts the dossiers ``new`` ((code, new commune) each). A
+    ``rolled_back`` batch keeps its batches and batch_sources rows only, as a rollback leaves it."""
+    from sqlalchemy import select
+
+    ledger_rows: list[dict[str, Any]] = []
+    dossier_rows: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        old = conn.execute(
+            select(schema.dossiers).where(schema.dossiers.c.batch_id == BATCH).order_by(schema.dossiers.c.id)
+        ).mappings()
+        kept = [dict(r) for r in old][:unchanged]
+    for row, found in enumerate(kept, 2):
+        ledger_rows.append(
+            {
+                **dict.fromkeys(c.name for c in schema.ledger.columns),
+                **{
+                    k: found[k]
+                    for k in (
+                        "content_hash",
+                        *(
+                            c.name
+                            for c in schema.ledger.columns
+                            if "_commune" in c.name or "_district" in c.name or "_province" in c.name
+                        ),
+                    )
+                },
+                "batch_id": batch_id,
+                "source_id": "bao_thang",
+                "source_row": row,
+                "entity": "dossier",
+                "natural_key": found["dossier_code"],
+                "disposition": "loaded",
+                "action": "unchanged",
+                "unit_status": "unique",
+            }
+        )
+    for row, (code, commune) in enumerate(new, 2 + len(kept)):
+        unit = _old(BT, "02941", "Xã Sơn Hải")
+        ledger_rows.append(
+            {
+                **dict.fromkeys(c.name for c in schema.ledger.columns),
+                **unit,
+                **_new(commune),
+                "batch_id": batch_id,
+                "source_id": "bao_thang",
+                "source_row": row,
+                "entity": "dossier",
+                "natural_key": code,
+                "content_hash": _hash("bao_thang", code, row),
+                "disposition": "loaded",
+                "action": "inserted",
+                "unit_status": "decided",
+            }
+        )
+        dossier_rows.append(
+            {
+                **dict.fromkeys(c.name for c in schema.dossiers.columns if c.name != "id"),
+                "source_system": "bao_thang",
+                "dossier_code": code,
+                "procedure_name": "Đăng ký hộ kinh doanh",
+                "applicant_name": "Lò Văn Dũng",
+                "received_date": date(2025, 6, 6),
+                "due_date": date(2025, 6, 30),
+                "due_flag": "overdue",
+                "status_raw": "Đang xử lý",
+                **unit,
+                **_new(commune),
+                "content_hash": _hash("bao_thang", code, row),
+                "batch_id": batch_id,
+                "loaded_at": started,
+            }
+        )
+    rolled_back = status == "rolled_back"
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.batches),
+            [
+                {
+                    "batch_id": batch_id,
+                    "description": "Vòng quyết định",
+                    "status": status,
+                    "started_at": started,
+                    "finished_at": started.replace(minute=started.minute + 1),
+                    "tool_version": "0.1.0",
+                }
+            ],
+        )
+        conn.execute(
+            insert(schema.batch_sources),
+            [
+                {
+                    "batch_id": batch_id,
+                    "source_id": "bao_thang",
+                    "kind": "xlsx",
+                    "entity": "dossier",
+                    "location": "exports/bao_thang.xlsx",
+                    "sha256": "a" * 64,
+                    "complete": 1,
+                }
+            ],
+        )
+        if not rolled_back:
+            conn.execute(insert(schema.ledger), ledger_rows)
+            if dossier_rows:
+                conn.execute(insert(schema.dossiers), dossier_rows)
