@@ -1022,8 +1022,12 @@ def run_many(
 
     inputs = read_inputs(plan)
     if inputs.undecided:
+        paths = ", ".join(str(u.get("path", "?")) for u in inputs.undecided[:5])
+        more = f" and {len(inputs.undecided) - 5} more" if len(inputs.undecided) > 5 else ""
         err_console.print(
-            f"[yellow]Note:[/yellow] the plan lists {len(inputs.undecided)} export(s) it could not decide: not run."
+            f"[yellow]Note:[/yellow] the plan lists {len(inputs.undecided)} thing(s) it could not decide, not "
+            f"run: {_lit(paths)}{more} (see its plan.toml)",
+            soft_wrap=True,
         )
     board: dict[str, Any] = {}
     start = time.monotonic()

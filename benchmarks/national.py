@@ -7,8 +7,9 @@
    provinces of the unit reference (:func:`handover.demo.generate_district_exports`: the demo's Văn Bàn CSV shape
    and problem mix, each district's real communes), cached under
    ``benchmarks/out/national-<districts>x<rows>-s<seed>/exports``.
-2. Plans them: one batch configuration per district and ``plan.toml`` (the plan format of ``handover plan``),
-   for each run a plan whose batches load into that run's fresh database.
+2. Plans them with ``handover plan`` (:func:`handover.plan.make_plan`; the run's target given in the exports'
+   ``plan.toml``): one batch configuration per district and the plan, for each run one whose batches load into
+   that run's fresh database.
 3. For each ``--jobs`` value (default 1 and 2): a fresh database on the server named by ``--db``
    (``hobench_<id>_j<jobs>``, dropped afterwards unless ``--keep``), then ``handover run-many PLAN --jobs J --json``
    in a child process: wall time, CPU seconds of the whole process tree (the Dask worker processes included,
@@ -63,26 +64,20 @@ def generate(districts: int, rows: int, seed: int) -> tuple[Path, list[Any]]:
     return folder, exports
 
 
-def write_plan(plan_dir: Path, exports: list[Any], target_url: str) -> Path:
-    """One batch configuration per district under ``plan_dir/batches`` and ``plan_dir/plan.toml``."""
-    from handover.demo import write_district_config
+def write_plan(exports_dir: Path, plan_dir: Path, target_url: str) -> Path:
+    """``handover plan EXPORTS_DIR --out PLAN_DIR`` (:func:`handover.plan.make_plan`), every batch loading into
+    ``target_url`` (given in ``EXPORTS_DIR/plan.toml``, what the folder cannot say); nothing may be undecided."""
+    from handover.plan import make_plan
 
-    lines = []
-    for export in exports:
-        batch_id = f"quoc-gia-{export.district_code}"
-        write_district_config(
-            plan_dir / "batches" / f"{batch_id}.toml", export, batch_id=batch_id, target_url=target_url
-        )
-        lines += [
-            "[[batch]]",
-            f'batch_id = "{batch_id}"',
-            f'config = "batches/{batch_id}.toml"',
-            f'province_code = "{export.province_code}"',
-            f'district_code = "{export.district_code}"',
-            f'district_name = "{export.district_name}"',
-            "",
-        ]
-    (plan_dir / "plan.toml").write_text("\n".join(lines), encoding="utf-8")
+    (exports_dir / "plan.toml").write_text(
+        f'[plan]\ntarget = "{target_url}"\n\n[config]\nthresholds = {{ handover_date = "2025-07-01" }}\n',
+        encoding="utf-8",
+    )
+    start = time.perf_counter()
+    result = make_plan(exports_dir, plan_dir)
+    if result.plan.undecided:
+        raise SystemExit(f"handover plan left things undecided: {result.plan.undecided}")
+    log(f"  handover plan: {len(result.plan.batch)} batches in {time.perf_counter() - start:.1f} s")
     return plan_dir
 
 
@@ -233,7 +228,7 @@ def main() -> None:
     try:
         for jobs in args.jobs:
             url = databases.fresh(f"j{jobs}")
-            plan = write_plan(folder / f"plan-j{jobs}", exports, url)
+            plan = write_plan(folder / "exports", folder / f"plan-j{jobs}", url)
             log(f"run-many --jobs {jobs} ({len(exports)} batches) into {databases.created[-1]}")
             run = run_many(plan, jobs)
             run["jobs"] = jobs

@@ -54,7 +54,8 @@ _EVENT_INTERVAL_S = 0.25  # at most this often a progress event of one batch, be
 
 @dataclass(frozen=True)
 class PlannedBatch:
-    """A batch to run: its configuration file, and what the plan says of it."""
+    """A batch to run: its configuration file, and what its plan entry (:class:`handover.plan.PlannedBatch`)
+    says of it."""
 
     config: Path
     batch_id: str | None = None
@@ -150,40 +151,32 @@ def read_inputs(paths: Sequence[Path | str]) -> ManyInputs:
 
 
 def _is_plan(path: Path) -> bool:
-    """A plan holds ``[[batch]]`` entries; a batch configuration one ``[batch]`` table."""
+    """A plan holds ``[plan]`` and ``[[batch]]`` entries; a batch configuration one ``[batch]`` table."""
+    if path.name == PLAN_FILE:
+        return True
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return path.name == PLAN_FILE  # a broken batch file fails alone; a broken plan stops the run
-    return isinstance(data.get("batch"), list) or "undecided" in data
+        return False  # a broken batch configuration fails alone, with the loader's message
+    return "plan" in data or isinstance(data.get("batch"), list)
 
 
 def _load_plan(path: Path) -> ManyInputs:
-    """``plan.toml``: ``[[batch]]`` (batch_id, config relative to the plan's folder, province_code,
-    district_code, district_name) and ``[[undecided]]`` entries."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"Cannot read the plan {path}: {exc}", file=str(path)) from exc
-    batches = []
-    for n, entry in enumerate(data.get("batch", []), start=1):
-        if not isinstance(entry, dict) or not isinstance(entry.get("config"), str):
-            raise ConfigError(
-                f"Batch entry {n} of the plan has no config path.",
-                file=str(path),
-                hint='Each [[batch]] names its configuration: config = "batches/<batch id>.toml".',
-            )
-        batches.append(
-            PlannedBatch(
-                config=(path.parent / entry["config"]).resolve(),
-                batch_id=entry.get("batch_id"),
-                province_code=entry.get("province_code"),
-                district_code=entry.get("district_code"),
-                district_name=entry.get("district_name"),
-            )
+    """The batches of a plan (:func:`handover.plan.load_plan`), their configurations resolved."""
+    from handover.plan import load_plan
+
+    plan = load_plan(path)
+    batches = [
+        PlannedBatch(
+            config=config,
+            batch_id=entry.batch_id,
+            province_code=entry.province_code,
+            district_code=entry.district_code,
+            district_name=entry.district_name,
         )
-    undecided = [u for u in data.get("undecided", []) if isinstance(u, dict)]
-    return ManyInputs(batches, undecided)
+        for entry, config in zip(plan.batch, plan.config_paths(), strict=True)
+    ]
+    return ManyInputs(batches, [u.model_dump() for u in plan.undecided])
 
 
 # -- the run --------------------------------------------------------------------------------------------------

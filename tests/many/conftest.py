@@ -62,7 +62,7 @@ def write_plan(plan_dir: Path, exports: list[DistrictExport], target_url: str, b
                 0,
             )
         )
-    lines = []
+    lines = ["[plan]", f'created_from = "{exports[0].path.parent.parent}"', f'target = "{target_url}"', ""]
     for export in entries:
         batch_id = f"rm-{export.district_code}"
         write_district_config(
