@@ -908,17 +908,24 @@ def run(
 _MANY_COUNTS = ("extracted", "loaded", "review", "quarantined")  # excluded, duplicate: its reports
 
 
-def _many_live(board: dict[str, Any]) -> Any:
-    """The live view of a run-many: one line per batch (stage, rows, findings, elapsed), the running first."""
+def _many_live(board: dict[str, Any], height: int = 40) -> Any:
+    """The live view of a run-many: one line per batch (stage, rows, findings, elapsed), the running ones first;
+    as many lines as ``height`` allows, and the count of batches in each state under them."""
     import time
+    from collections import Counter
 
-    table = Table(title="run-many", title_justify="left", expand=False)
+    entries = list(board.values())
+    counts = Counter(e.status for e in entries)
+    caption = ", ".join(f"{counts[s]} {s}" for s in ("running", "waiting", "finished", "skipped", "failed"))
+    table = Table(
+        title="run-many", title_justify="left", caption=caption, caption_justify="left", expand=False
+    )
     for col, right in (("batch", False), ("district", False), ("stage", False), ("rows", True),
                        ("findings", True), ("elapsed", True), ("try", True)):  # fmt: skip
         table.add_column(col, justify="right" if right else "left", no_wrap=True)
-    order = {"running": 0, "waiting": 1, "failed": 2, "finished": 3, "skipped": 3}
+    order = {"running": 0, "failed": 1, "waiting": 2, "finished": 3, "skipped": 3}
     now = time.monotonic()
-    for entry in sorted(list(board.values()), key=lambda e: order[e.status]):
+    for entry in sorted(entries, key=lambda e: order[e.status])[: max(5, height - 8)]:
         if entry.seconds is not None and entry.status != "running":
             elapsed = f"{entry.seconds:.1f} s"
         elif entry.started is not None:
@@ -1035,7 +1042,7 @@ def run_many(
     if err_console.is_terminal and not as_json:
         from rich.live import Live
 
-        live = Live(get_renderable=lambda: _many_live(board), console=err_console, transient=True,
+        live = Live(get_renderable=lambda: _many_live(board, err_console.height), console=err_console, transient=True,
                     refresh_per_second=4)  # fmt: skip
 
     def update(progress: Any) -> None:

@@ -224,8 +224,11 @@ def run_many(
     board = {i: BatchProgress(batch_id=_batch_id(planned[i], loaded.get(i)), district=_district(planned[i]))
              for i in range(len(planned))}  # fmt: skip
     notify = on_progress or (lambda _: None)
-    for i, outcome in outcomes.items():
-        _settle(board[i], outcome, notify)
+    for i, entry in board.items():  # every batch is shown from the start: failed already, or waiting
+        if i in outcomes:
+            _settle(entry, outcomes[i], notify)
+        else:
+            notify(entry)
     if loaded:
         with _cluster(jobs, scheduler, len(loaded)) as client:
             _run_on(client, planned, loaded, board, outcomes, notify)
