@@ -332,7 +332,8 @@ class _Cluster:
                     n_workers=max(1, min(self.jobs or 1, self.batches)),
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # no dashboard; its HTTP server (health) on a free port
+                    scheduler_kwargs={"dashboard": False},
                     memory_limit=0,  # a batch's memory is bounded by its chunks: no limit of Dask's kills it
                     silence_logs=logging.ERROR,
                 )

@@ -29,7 +29,8 @@ def dask_scheduler() -> Iterator[str]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # no dashboard; its HTTP server (health) on a free port
+        scheduler_kwargs={"dashboard": False},
         memory_limit=0,
         silence_logs=logging.ERROR,
     )
