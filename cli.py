@@ -629,14 +629,9 @@ def db_verify(
 ) -> None:
     """Check a batch's ledger against the target rows both ways, recomputing content hashes and the fingerprint
     from the rows themselves; exit 8 on any difference."""
-    from handover.target.db import open_target
-    from handover.target.verify import verify_batch
+    from handover.api import verify_batch
 
-    engine = open_target(db, create=False)
-    try:
-        result = verify_batch(engine, batch)
-    finally:
-        engine.dispose()
+    result = verify_batch(db, batch)
     if as_json:
         _print_json({**result.model_dump(mode="json"), "ok": result.ok})
     else:
@@ -656,19 +651,10 @@ def db_verify(
             )
         if len(result.problems) > 50:
             console.print(f"  [red]... {len(result.problems) - 50} more (--json lists them all)[/red]")
-    if not result.ok:
-        from handover.errors import VerificationError
-
-        render_error(
-            VerificationError(
-                f"batch {result.batch_id}: the target does not match the batch's ledger "
-                f"({len(result.problems)} row problem(s), fingerprint {'ok' if result.fingerprint_ok else 'differs'}, "
-                f"balance {'ok' if result.balance_ok else 'differs'})",
-                hint="find who changed the target; handover rollback undoes a batch from its ledger",
-                batch=result.batch_id,
-            )
-        )
-        raise typer.Exit(ExitCode.VERIFY)
+    mismatch = result.mismatch_error()
+    if mismatch is not None:
+        render_error(mismatch)
+        raise typer.Exit(mismatch.exit_code)
 
 
 @app.command("rollback")
@@ -681,14 +667,9 @@ def rollback(
     as_json: DbJsonOpt = False,
 ) -> None:
     """Undo one batch: delete the rows it inserted, restore the versions it updated (ledger-driven)."""
-    from handover.target.db import open_target
-    from handover.target.rollback import rollback_batch
+    from handover.api import rollback_batch
 
-    engine = open_target(db, create=False)
-    try:
-        result = rollback_batch(engine, batch_id, dry_run=dry_run)
-    finally:
-        engine.dispose()
+    result = rollback_batch(db, batch_id, dry_run=dry_run)
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
@@ -890,15 +871,13 @@ def run(
     ] = None,
 ) -> None:
     """Run a batch: extract → map → validate → load → report. Re-running resumes or changes nothing."""
+    from handover.api import run_batch
     from handover.config import load_config
-    from handover.pipeline.run import run_batch
 
     cfg = load_config(config)
-    if mappings is not None:
-        cfg.mapping.dir = mappings.resolve()
     bar, update = _progress_bar()
     with bar:
-        result = run_batch(cfg, dry_run=dry_run, progress=update)
+        result = run_batch(cfg, dry_run=dry_run, mappings=mappings, progress=update)
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -1106,9 +1085,9 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Regenerate a batch's Excel workbook and HTML transfer report from the target database."""
-    from handover.reports import write_reports_from_url
+    from handover.api import write_reports
 
-    paths = write_reports_from_url(db, batch_id, out)
+    paths = write_reports(db, batch_id, out)
     if as_json:
         _print_json(
             {

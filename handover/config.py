@@ -313,6 +313,8 @@ class ReportConfig(BaseModel):
 
 
 class BatchConfig(BaseModel):
+    """One batch's configuration, read from its TOML file by :func:`load_config` (paths made absolute)."""
+
     model_config = _STRICT
 
     batch: BatchSection

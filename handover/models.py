@@ -104,7 +104,15 @@ class Dossier(_Canonical):
         None, description="HinhThuc: 1 in person, 2 online, 3 post."
     )
     handling_unit: str | None = Field(None, description="Đơn vị xử lý in the old system.")
-    fee: float | None = Field(None, description="Fee paid (VND).")
+    fee: float | None = Field(None, description="Amount due: phí, lệ phí (VND).")
+    amount_paid: float | None = Field(None, description="Amount paid (VND).")
+    payment_date: date | None = Field(None, description="Day the fee was paid (local date).")
+    payment_channel: str | None = Field(
+        None,
+        description="How it was paid: cash, bank_transfer, portal (the national portal's payment platform); "
+        "source texts placed by mappings/value_codes.csv.",
+    )
+    receipt_number: str | None = Field(None, description="Số biên lai: the receipt (invoice) number.")
 
 
 class Record(_Canonical):
@@ -130,12 +138,12 @@ TECHNICAL_COLUMNS: tuple[str, ...] = ("source_id", "source_row", "extras")
 DOSSIER_FIELDS: tuple[str, ...] = tuple(f for f in Dossier.model_fields if f != "extras")
 RECORD_FIELDS: tuple[str, ...] = tuple(f for f in Record.model_fields if f != "extras")
 DATE_FIELDS: frozenset[str] = frozenset(
-    {"received_date", "due_date", "returned_date", "registered_date", "subject_birth_date"}
+    {"received_date", "due_date", "returned_date", "registered_date", "subject_birth_date", "payment_date"}
 )
 ID_FIELDS: frozenset[str] = frozenset({"applicant_id", "subject_id", "related_id"})
 PHONE_FIELDS: frozenset[str] = frozenset({"phone"})
 SEX_FIELDS: frozenset[str] = frozenset({"applicant_sex", "subject_sex"})
-NUMBER_FIELDS: frozenset[str] = frozenset({"fee", "amount"})
+NUMBER_FIELDS: frozenset[str] = frozenset({"fee", "amount_paid", "amount"})
 
 # Columns the map stage adds.
 MAPPED_COLUMNS: tuple[str, ...] = (
@@ -208,6 +216,9 @@ class Chunk:
 
 
 class Counts(BaseModel):
+    """Rows of a source (or a batch) by disposition: ``extracted = loaded + review + quarantined + excluded +
+    duplicate`` when it balances."""
+
     extracted: int = 0
     loaded: int = 0
     review: int = 0

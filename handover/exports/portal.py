@@ -7,6 +7,11 @@
   text cell guarded against formulas (:func:`handover.safe.spreadsheet_safe`);
 * ``portal.schema.json``: the JSON Schema of :class:`PortalDossier`, that the JSON lines validate against.
 
+``PhiLePhi`` holds the dossier's fee as one item (:class:`PortalFee`): the amount due (``SoTien``), whether a
+payment is recorded (``DaThanhToan``, :func:`handover.fees.payment_state`: a paid dossier is never exported as
+unpaid), the amount paid, the day, the channel (1 cash, 2 bank transfer, 3 the national portal's payment
+platform) and the receipt number; no item when the source gives neither an amount due nor a payment.
+
 Only the dossiers the batch loaded (its ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
 reports read them, :mod:`handover.reports.queries`). Records are sorted by ``MaHoSo`` (then source) in byte
 order on every database and carry no time stamp of the export: the same target gives the same bytes. Each file
@@ -28,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, select
@@ -41,13 +46,31 @@ DATE_PATTERN = r"^\d{14}$"
 LEVEL_PROVINCE = "province_dept"
 
 
+# an amount in đồng: a whole number when it is one (50000, not 50000.0), never negative
+Amount = Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0)]
+
+
 class PortalFee(BaseModel):
-    """One fee of the dossier (PhiLePhi item)."""
+    """One fee of the dossier (PhiLePhi item): the amount due and its payment (:mod:`handover.fees`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     TenPhiLePhi: str = Field(description="Name of the fee, as the source gives it (Vietnamese).")
-    SoTien: int | float = Field(description="Amount in Vietnamese đồng.")
+    SoTien: Amount | None = Field(
+        description="Amount due in Vietnamese đồng (null: the source gives a payment but no amount due)."
+    )
+    DaThanhToan: bool = Field(
+        description="A payment is recorded (an amount paid above zero, a payment date or a receipt number): "
+        "true for a dossier paid in full or in part."
+    )
+    SoTienDaNop: Amount | None = Field(description="Amount paid in Vietnamese đồng.")
+    NgayThanhToan: str | None = Field(
+        description="Day of payment, yyyyMMddHHmmss in Asia/Ho_Chi_Minh.", pattern=DATE_PATTERN
+    )
+    HinhThucThanhToan: Literal[1, 2, 3] | None = Field(
+        description="1 cash, 2 bank transfer, 3 the national portal's payment platform (PayGov)."
+    )
+    SoBienLai: str | None = Field(description="Receipt number.")
 
 
 class PortalDocument(BaseModel):
@@ -166,12 +189,33 @@ def _amount(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def portal_fees(row: dict[str, Any]) -> list[PortalFee]:
+    """PhiLePhi: one item with the amount due and its payment, or none when the row has neither."""
+    from handover.fees import PaymentState, channel_code, is_paid, payment_state
+
+    fee, paid = row.get("fee"), row.get("amount_paid")
+    when, receipt = row.get("payment_date"), row.get("receipt_number")
+    state = payment_state(fee, paid, when, receipt)
+    if state is PaymentState.NONE:
+        return []
+    return [
+        PortalFee(
+            TenPhiLePhi="Phí, lệ phí",
+            SoTien=None if fee is None else _amount(fee),
+            DaThanhToan=is_paid(state),
+            SoTienDaNop=None if paid is None else _amount(paid),
+            NgayThanhToan=portal_date(when),
+            HinhThucThanhToan=channel_code(row.get("payment_channel")),
+            SoBienLai=receipt,
+        )
+    ]
+
+
 def to_portal(
     row: dict[str, Any], province_names: dict[str, str], day: date | None, batch_id: str
 ) -> PortalDossier:
     """One loaded ``dossiers`` row → its portal record."""
     unit = handling_unit(row, province_names)
-    fee = row.get("fee")
     return PortalDossier(
         MaHoSo=row["dossier_code"],
         MaTTHC=row.get("procedure_code"),
@@ -191,7 +235,7 @@ def to_portal(
         HinhThuc=_code(row.get("channel"), (1, 2, 3)),
         DonViXuLy=unit,
         GhiChu=handover_note(row, unit, day, batch_id),
-        PhiLePhi=[] if fee is None else [PortalFee(TenPhiLePhi="Phí, lệ phí", SoTien=_amount(fee))],
+        PhiLePhi=portal_fees(row),
         DanhSachGiayTo=[],
     )
 
@@ -215,6 +259,10 @@ _COLUMNS = (
     "status_code",
     "channel",
     "fee",
+    "amount_paid",
+    "payment_date",
+    "payment_channel",
+    "receipt_number",
     "handling_level",
     "handling_agency",
     "old_district_code",

@@ -7,6 +7,9 @@
 2. Turn each value into text: NULL (and the empty string) → ``""``; a date or date-time → its date as
    ``YYYY-MM-DD``; a number → ``format(float(value), ".15g")`` (so ``150000.0`` and ``150000`` both give
    ``150000``, ``0.1`` gives ``0.1``); any other value → its text in Unicode NFC.
+   Columns added after the first schema (:data:`OPTIONAL_COLUMNS`: ``amount_paid``, ``payment_date``,
+   ``payment_channel``, ``receipt_number`` of ``dossiers``) are left out of the list when their text is ``""``,
+   so a row that leaves them NULL hashes as it did before they existed.
 3. Serialise the list of ``[column, text]`` pairs as compact JSON (``json.dumps(pairs, ensure_ascii=False,
    separators=(",", ":"))``), encode it as UTF-8 and take its SHA-256, written as 64 lower-case hex digits.
 
@@ -52,6 +55,11 @@ _escape = json.encoder.encode_basestring  # one JSON string, as _encode writes i
 TECHNICAL_COLUMNS: frozenset[str] = frozenset(
     {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
 )
+# Content columns added by later schema versions: hashed only when they hold a value (step 2 of the module text),
+# so that the rows loaded before them, and rows that leave them empty, keep their hashes and fingerprints.
+OPTIONAL_COLUMNS: frozenset[str] = frozenset(
+    {"amount_paid", "payment_date", "payment_channel", "receipt_number"}
+)
 
 
 RECOMPUTE_SCRIPT = r"""# recompute.py: python3 recompute.py target.db BATCH_ID   (Python standard library only)
@@ -63,6 +71,7 @@ db, batch = sys.argv[1], sys.argv[2]
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 con.row_factory = sqlite3.Row
 TECHNICAL = {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
+OPTIONAL = {"amount_paid", "payment_date", "payment_channel", "receipt_number"}  # hashed only when not empty
 
 
 def text(value):
@@ -75,6 +84,7 @@ def text(value):
 
 def row_hash(row):
     pairs = sorted([name, text(row[name])] for name in row.keys() if name not in TECHNICAL)
+    pairs = [p for p in pairs if p[1] or p[0] not in OPTIONAL]
     return hashlib.sha256(json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -160,6 +170,7 @@ def content_hash(row: Mapping[str, Any], entity: Entity | str) -> str:
 def hash_values(values: Iterable[Any], columns: tuple[str, ...]) -> str:
     """Content hash of values given in the order of ``columns`` (= :func:`content_columns`)."""
     pairs = [[name, canonical_text(v)] for name, v in zip(columns, values, strict=True)]
+    pairs = [p for p in pairs if p[1] or p[0] not in OPTIONAL_COLUMNS]
     return hashlib.sha256(_encode(pairs).encode("utf-8")).hexdigest()
 
 
@@ -205,8 +216,29 @@ def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[s
     """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row).
 
     Each column's UTF-8 texts are computed once per distinct value; each row's JSON is one ``%`` formatting of a
-    bytes template holding the column names, then one SHA-256.
+    bytes template holding the column names, then one SHA-256. Rows with a value in one of the
+    :data:`OPTIONAL_COLUMNS` are hashed as :func:`hash_values` does.
     """
+    optional = [name for name in columns if name in OPTIONAL_COLUMNS]
+    if optional:
+        filled_set: set[int] = set()
+        for name in optional:
+            values = list(values_by_column[name])
+            if values.count(None) == len(values):  # the usual case: a source without the column
+                continue
+            filled_set.update(i for i, v in enumerate(values) if v is not None and canonical_text(v))
+        filled = sorted(filled_set)
+        required = tuple(name for name in columns if name not in OPTIONAL_COLUMNS)
+        if filled:
+            plain = sorted(set(range(len(values_by_column[columns[0]]))) - set(filled)) if columns else []
+            out: list[str] = [""] * (len(plain) + len(filled))
+            subset = {name: [values_by_column[name][i] for i in plain] for name in required}
+            for i, digest in zip(plain, hash_columns(subset, required), strict=True):
+                out[i] = digest
+            for i in filled:
+                out[i] = hash_values([values_by_column[name][i] for name in columns], columns)
+            return out
+        columns = required
     template = (
         "[" + ",".join("[" + _escape(name).replace("%", "%%") + ',"%s"]' for name in columns) + "]"
     ).encode("utf-8")

@@ -23,7 +23,7 @@ from collections import defaultdict
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, func, or_, select
 
-from handover.errors import BatchNotFoundError
+from handover.errors import BatchNotFoundError, VerificationError
 from handover.models import DISPOSITIONS, Counts, Entity
 from handover.target import schema
 from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
@@ -41,6 +41,8 @@ class RowProblem(BaseModel):
 
 
 class VerifyResult(BaseModel):
+    """What :func:`verify_batch` found: rows checked, fingerprints stored and recomputed, row problems, balance."""
+
     batch_id: str
     status: str
     rows_checked: int = 0
@@ -62,6 +64,18 @@ class VerifyResult(BaseModel):
     @property
     def ok(self) -> bool:
         return self.fingerprint_ok and self.balance_ok and not self.problems
+
+    def mismatch_error(self) -> VerificationError | None:
+        """The error ``handover db verify`` shows (exit 8) when the target does not match; None when it does."""
+        if self.ok:
+            return None
+        return VerificationError(
+            f"batch {self.batch_id}: the target does not match the batch's ledger "
+            f"({len(self.problems)} row problem(s), fingerprint {'ok' if self.fingerprint_ok else 'differs'}, "
+            f"balance {'ok' if self.balance_ok else 'differs'})",
+            hint="find who changed the target; handover rollback undoes a batch from its ledger",
+            batch=self.batch_id,
+        )
 
 
 MISSING = "missing from the target (deleted outside handover)"

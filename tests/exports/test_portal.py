@@ -127,6 +127,8 @@ def test_fees_documents_and_dates(exported: Path) -> None:
     fees = [r["PhiLePhi"] for r in records if r["PhiLePhi"]]
     assert fees and all(len(f) == 1 and f[0]["SoTien"] >= 0 for f in fees)
     assert any(isinstance(f[0]["SoTien"], int) and f[0]["SoTien"] > 0 for f in fees)
+    # the demo's sources give the amount due only: no payment is recorded, so none is exported as paid
+    assert all(f[0]["DaThanhToan"] is False and f[0]["SoTienDaNop"] is None for f in fees)
     assert all(r["DanhSachGiayTo"] == [] for r in records)
     for r in records:
         for field in ("NgayTiepNhan", "NgayHenTra", "NgayTra"):
@@ -289,3 +291,66 @@ def test_model_schema_names_every_portal_field() -> None:
         "PhiLePhi",
         "DanhSachGiayTo",
     }
+
+
+def _fee_row(**kw: object) -> dict:
+    row = {
+        "dossier_code": "000.00.86.H38-250620-0001",
+        "new_commune_code": "02905",
+        "new_commune_name": "Xã Bảo Thắng",
+        "old_district_code": "086",
+        "old_district_name": "Huyện Bảo Thắng",
+        "fee": 50000.0,
+    }
+    row.update(kw)
+    return row
+
+
+def test_fee_item_carries_the_payment_and_validates() -> None:
+    """A paid dossier is exported paid (amount, day, channel, receipt); an unpaid one unpaid; a receipt alone is
+    a payment; the JSON Schema refuses a negative amount, a wrong day form and an unknown channel."""
+    from handover.exports.portal import to_portal
+
+    validator = jsonschema.Draft202012Validator(json.loads(schema_json()))
+
+    def fee_item(**kw: object) -> dict | None:
+        record = to_portal(_fee_row(**kw), {}, date(2026, 12, 6), BATCH).model_dump(mode="json")
+        assert not [e.message for e in validator.iter_errors(record)]
+        return record["PhiLePhi"][0] if record["PhiLePhi"] else None
+
+    paid = fee_item(
+        amount_paid=50000.0,
+        payment_date=date(2025, 6, 21),
+        payment_channel="portal",
+        receipt_number="BL-0001",
+    )
+    assert paid == {
+        "TenPhiLePhi": "Phí, lệ phí",
+        "SoTien": 50000,
+        "DaThanhToan": True,
+        "SoTienDaNop": 50000,
+        "NgayThanhToan": "20250621000000",
+        "HinhThucThanhToan": 3,
+        "SoBienLai": "BL-0001",
+    }
+    assert fee_item()["DaThanhToan"] is False  # due, nothing paid
+    partly = fee_item(amount_paid=20000.0, payment_channel="cash")
+    assert (partly["DaThanhToan"], partly["SoTienDaNop"], partly["HinhThucThanhToan"]) == (True, 20000, 1)
+    receipt_only = fee_item(fee=None, receipt_number="BL-9")
+    assert (receipt_only["DaThanhToan"], receipt_only["SoTien"], receipt_only["SoBienLai"]) == (
+        True,
+        None,
+        "BL-9",
+    )
+    assert fee_item(fee=None) is None  # no fee information: no item
+    assert fee_item(fee=0.0)["DaThanhToan"] is False
+
+    record = to_portal(_fee_row(amount_paid=50000.0), {}, None, BATCH).model_dump(mode="json")
+    item = record["PhiLePhi"][0]
+    assert validator.is_valid(record)
+    assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, SoTienDaNop=-1)]))
+    assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, NgayThanhToan="2025-06-21")]))
+    assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, HinhThucThanhToan=4)]))
+    assert not validator.is_valid(
+        dict(record, PhiLePhi=[{k: v for k, v in item.items() if k != "DaThanhToan"}])
+    )

@@ -76,6 +76,9 @@ def test_fingerprint_ignores_order() -> None:
                 "applicant_name": st.one_of(st.none(), st.text(max_size=20)),
                 "fee": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
                 "received_date": st.one_of(st.none(), st.dates()),
+                "amount_paid": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+                "payment_date": st.one_of(st.none(), st.dates()),
+                "receipt_number": st.one_of(st.none(), st.just(""), st.text(max_size=10)),
             }
         ),
         min_size=1,
@@ -123,3 +126,24 @@ def test_fingerprint_sorts_by_utf8_bytes_of_whole_lines() -> None:
     encoded = sorted(("|".join(p) + "\n").encode("utf-8") for p in lines)
     assert fingerprint_lines(lines) == hashlib.sha256(b"".join(encoded)).hexdigest()
     assert encoded[0].endswith(b"a\x01\n")
+
+
+def test_payment_columns_enter_the_hash_only_when_filled() -> None:
+    """A row that leaves the columns of revision 0005 empty hashes as it did before they existed (the recipe over
+    the older columns alone, written out here), so rows loaded before the upgrade still verify."""
+    import json
+
+    from handover.target.hashing import OPTIONAL_COLUMNS
+
+    assert {"amount_paid", "payment_date", "payment_channel", "receipt_number"} == OPTIONAL_COLUMNS
+    older = [c for c in content_columns(Entity.DOSSIER) if c not in OPTIONAL_COLUMNS]
+    row = {"dossier_code": "H-1", "source_system": "bt", "fee": 50000.0, "received_date": date(2025, 6, 20)}
+    pairs = [[c, canonical_text(row.get(c))] for c in older]
+    before = hashlib.sha256(json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    assert content_hash(row, "dossier") == before
+    assert content_hash({**row, "receipt_number": "", "amount_paid": None}, "dossier") == before
+    paid = content_hash({**row, "amount_paid": 50000.0}, "dossier")
+    assert paid != before
+    assert paid != content_hash({**row, "amount_paid": 50000.0, "payment_channel": "cash"}, "dossier")
+    # a zero amount paid is a value: hashed
+    assert content_hash({**row, "amount_paid": 0.0}, "dossier") != before
