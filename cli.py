@@ -626,12 +626,19 @@ def db_verify(
     db: DbUrlOpt,
     batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
     as_json: DbJsonOpt = False,
+    attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--attachments",
+            help="The attachment store's folder, when it moved since the batch ran (default: where it was).",
+        ),
+    ] = None,
 ) -> None:
     """Check a batch's ledger against the target rows both ways, recomputing content hashes and the fingerprint
-    from the rows themselves; exit 8 on any difference."""
+    from the rows themselves, and re-hash its attachment files; exit 8 on any difference."""
     from handover.api import verify_batch
 
-    result = verify_batch(db, batch)
+    result = verify_batch(db, batch, attachments=attachments)
     if as_json:
         _print_json({**result.model_dump(mode="json"), "ok": result.ok})
     else:
@@ -645,6 +652,10 @@ def db_verify(
         )
         console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
         console.print(f"  target rows outside the ledger  {mark[not result.rows_outside_ledger]}")
+        if result.attachments_checked or result.attachment_problems:
+            console.print(
+                f"  attachment files re-hashed {result.attachments_checked}  {mark[not result.attachment_problems]}"
+            )
         for p in result.problems[:50]:
             console.print(
                 f"  [red]{p.entity} {_lit(p.source_system)} {_lit(p.natural_key)}: {_lit(p.problem)}[/red]"
@@ -685,6 +696,8 @@ def rollback(
             f"Rows deleted then: {figures}; restored: {restored}.",
             soft_wrap=True,
         )
+        if result.attachment_files_removed:  # left by a rollback killed after its commit
+            console.print(f"{result.attachment_files_removed} attachment file(s) removed from the store")
         return
     title = f"Rollback of batch {_lit(batch_id)}" + (" (dry run: nothing changed)" if dry_run else "")
     table = Table("table", "rows deleted", "rows restored", title=title)
@@ -695,6 +708,11 @@ def rollback(
         console.print(f"{result.rows_kept_for_other_batches} row(s) kept: another batch also loaded them")
     if result.superseded_updates:
         console.print(f"{result.superseded_updates} update(s) kept: a later batch changed those rows again")
+    if result.attachment_files_removed:
+        console.print(
+            f"{result.attachment_files_removed} attachment file(s) removed from the store"
+            + (" (dry run: would be)" if dry_run else "")
+        )
     if result.rows_given_heir_version:
         console.print(
             f"{result.rows_given_heir_version} row(s) given back the version of the batch that had kept them"
@@ -810,6 +828,12 @@ def _render_batch(result: Any) -> None:
             f"Split rule {_lit(Path(rule['file']).name)}:{rule['line']} {_lit(rule['old_commune_code'])} "
             f"'{_lit(rule['keyword'])}' → {_lit(rule['new_commune_code'])}: {rule['matches']:,} rows{unused}",
             soft_wrap=True,
+        )
+    if result.attachments:
+        a = result.attachments
+        console.print(
+            f"Attachments: {a['files_recorded']:,} file(s) recorded ({a['copied']:,} copied, "
+            f"{a['found_in_place']:,} already in place) in [bold]{_lit(a['store'])}[/bold]"
         )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
@@ -1082,18 +1106,33 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="Folder for the workbook and the HTML report.")] = Path(
         "reports"
     ),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="The batch TOML: its [report.parties] (place, representatives) are printed on the handover "
+            "records; without it they are blanks to fill by hand.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Regenerate a batch's Excel workbook and HTML transfer report from the target database."""
+    """Regenerate a batch's Excel workbook and HTML transfer report, and its handover record files (one per
+    receiving commune and department), from the target database."""
     from handover.api import write_reports
 
-    paths = write_reports(db, batch_id, out)
+    parties = None
+    if config is not None:
+        from handover.config import load_config
+
+        parties = load_config(config).report.parties
+    paths = write_reports(db, batch_id, out, parties=parties)
     if as_json:
         _print_json(
             {
                 "batch_id": batch_id,
                 "workbook": str(paths.workbook),
                 "html": str(paths.html),
+                "records": [str(f.path) for f in paths.records],
                 "notices": list(paths.notices),
             }
         )
@@ -1103,6 +1142,12 @@ def report(
     table.add_column("File", overflow="fold")  # a path is never cut
     table.add_row("Workbook (officials)", _lit(paths.workbook))
     table.add_row("HTML transfer report (auditors)", _lit(paths.html))
+    if paths.records:
+        communes = sum(f.kind == "commune" for f in paths.records)
+        table.add_row(
+            f"Handover records ({communes} communes, {len(paths.records) - communes} departments)",
+            _lit(paths.records[0].path.parent),
+        )
     console.print(table)
     for notice in paths.notices:
         err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from handover.config import BatchConfig
+    from handover.config import BatchConfig, PartiesConfig
     from handover.models import BatchResult
     from handover.pipeline.run import Progress
     from handover.reports import ReportPaths
@@ -57,9 +57,12 @@ def run_batch(
     return run(cfg, dry_run=dry_run, progress=progress)
 
 
-def verify_batch(db_url: str, batch_id: str) -> VerifyResult:
+def verify_batch(
+    db_url: str, batch_id: str, *, attachments: str | os.PathLike[str] | None = None
+) -> VerifyResult:
     """Check a batch's ledger against the target rows both ways, recomputing content hashes and the loaded-set
-    fingerprint from the rows (``handover db verify``); changes nothing. ``result.ok`` is False on any difference,
+    fingerprint from the rows, and re-hash its attachment files (``handover db verify``; ``attachments``: the
+    store's folder when it moved since the batch ran); changes nothing. ``result.ok`` is False on any difference,
     and ``result.mismatch_error()`` is then the :class:`~handover.errors.VerificationError` the command shows.
     Raises ``TargetNotFoundError`` for a SQLite file that does not exist (none is created), ``BatchNotFoundError``
     for an unknown batch, ``LoadError`` for a target that cannot be reached or is at another schema version.
@@ -74,7 +77,7 @@ def verify_batch(db_url: str, batch_id: str) -> VerifyResult:
 
     engine = open_target(db_url, create=False)
     try:
-        return verify(engine, batch_id)
+        return verify(engine, batch_id, attachments=None if attachments is None else Path(attachments))
     finally:
         engine.dispose()
 
@@ -100,9 +103,13 @@ def rollback_batch(db_url: str, batch_id: str, *, dry_run: bool = False) -> Roll
         engine.dispose()
 
 
-def write_reports(db_url: str, batch_id: str, out_dir: str | os.PathLike[str]) -> ReportPaths:
-    """Write a batch's officials' workbook and auditors' HTML report into ``out_dir``, read back from the target
-    (``handover report``). A report an official edited is kept and the new one goes to a versioned name
+def write_reports(
+    db_url: str, batch_id: str, out_dir: str | os.PathLike[str], *, parties: PartiesConfig | None = None
+) -> ReportPaths:
+    """Write a batch's officials' workbook and auditors' HTML report into ``out_dir``, and each receiver's handover
+    record file into ``<out_dir>/<batch>-bien-ban/`` (``paths.records``), read back from the target (``handover
+    report``). ``parties``: the ``[report.parties]`` of the batch configuration printed on the records (``None``:
+    blanks to fill by hand). A report an official edited is kept and the new one goes to a versioned name
     (``paths.notices`` says so). Raises ``TargetNotFoundError`` / ``BatchNotFoundError`` as :func:`verify_batch`.
 
     Example::
@@ -112,7 +119,7 @@ def write_reports(db_url: str, batch_id: str, out_dir: str | os.PathLike[str]) -
     """
     from handover.reports import write_reports_from_url
 
-    return write_reports_from_url(db_url, batch_id, Path(out_dir))
+    return write_reports_from_url(db_url, batch_id, Path(out_dir), parties=parties)
 
 
 def unit_resolver(

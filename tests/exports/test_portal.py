@@ -210,6 +210,30 @@ def test_portal_date() -> None:
     # an aware time stamp is shown in Asia/Ho_Chi_Minh: UTC 17:00 is local midnight of the next day
     assert portal_date(datetime(1994, 10, 23, 17, 0, tzinfo=UTC)) == "19941024000000"
     assert portal_date(datetime(2025, 7, 1, 8, 30, 5)) == "20250701083005"
+    assert portal_date(datetime(2025, 2, 23, 3, 0, tzinfo=UTC)) == "20250223100000"
+    assert portal_date("2025-02-23 14:35:20") == "20250223143520"
+
+
+def test_a_time_of_day_wins_over_the_date() -> None:
+    from handover.exports.portal import to_portal
+
+    row = {
+        "dossier_code": "H-1",
+        "received_date": date(2025, 2, 23),
+        "received_at": datetime(2025, 2, 23, 14, 35, 20),
+        "due_date": date(2025, 3, 10),
+        "due_at": None,
+        "returned_date": date(2025, 3, 1),
+        "returned_at": datetime(2025, 3, 1, 7, 5),
+        "new_commune_name": "Xã Bảo Thắng",
+        "new_commune_code": "02905",
+    }
+    record = to_portal(row, {}, None, "b")
+    assert (record.NgayTiepNhan, record.NgayHenTra, record.NgayTra) == (
+        "20250223143520",
+        "20250310000000",
+        "20250301070500",
+    )
 
 
 def _vendor_utc(day: str) -> str:
@@ -218,27 +242,45 @@ def _vendor_utc(day: str) -> str:
     return (local - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
-def test_vendor_utc_midnight_comes_out_as_the_local_day(any_db_url: str, tmp_path: Path) -> None:
-    """A crafted source whose received dates are VNPT iGate UTC time stamps ("1994-10-23T17:00:00.000+0000" is
-    24 Oct local): after extract → load → export, each loaded dossier shows its local day, never the UTC day."""
+def test_source_times_and_vendor_utc_midnight_come_out_in_local_time(any_db_url: str, tmp_path: Path) -> None:
+    """A crafted source whose received dates carry times: "dd/mm/yyyy 14:35:20" (local), UTC time stamps
+    ("2025-02-23T03:00:00Z" is 10:00 local) and VNPT iGate's UTC stamps of local midnight
+    ("1994-10-23T17:00:00.000+0000" is 24 Oct local). After extract → load → export each loaded dossier shows its
+    local date-time (a date alone at 000000), never the UTC day or a truncated time; the target verifies, and a
+    second export is byte-identical."""
     from handover.config import load_config
     from handover.demo import generate_demo_inputs, write_demo_config
     from handover.pipeline.run import run_batch
+    from handover.target.db import existing_target
+    from handover.target.verify import verify_batch
 
     generate_demo_inputs(tmp_path, seed=7, rows=30)
     config = write_demo_config(tmp_path)
     source = tmp_path / "exports" / "van_ban_089.csv"
     with open(source, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    col = rows[0].index("Ngày nhận")
+    col, due_col = rows[0].index("Ngày nhận"), rows[0].index("Hạn trả")
     expected: dict[str, str] = {}
-    for row in rows[1:]:
+    for k, row in enumerate(rows[1:]):
         try:
             day = datetime.strptime(row[col], "%d/%m/%Y")
         except ValueError:  # the demo's deliberately broken dates stay as they are
             continue
-        row[col] = _vendor_utc(row[col])
-        expected[row[0]] = day.strftime("%Y%m%d") + "000000"
+        # local midnight as a vendor UTC stamp: every other one 24 Oct 1994 (due dates are later)
+        if k % 4 == 0:
+            in_1994 = k % 8 == 0
+            row[col] = "1994-10-23T17:00:00.000+0000" if in_1994 else _vendor_utc(row[col])
+            expected[row[0]] = "19941024000000" if in_1994 else day.strftime("%Y%m%d") + "000000"
+        elif k % 4 == 1:
+            row[col] += " 14:35:20"
+            expected[row[0]] = day.strftime("%Y%m%d") + "143520"
+        elif k % 4 == 2:  # UTC with a time: 03:00Z is 10:00 local
+            if datetime.strptime(row[due_col], "%d/%m/%Y") >= datetime(2025, 2, 23):
+                row[col], expected[row[0]] = "2025-02-23T03:00:00Z", "20250223100000"
+            else:
+                row[col], expected[row[0]] = day.strftime("%Y-%m-%dT03:00:00Z"), day.strftime("%Y%m%d100000")
+        else:
+            expected[row[0]] = day.strftime("%Y%m%d") + "000000"
     assert _vendor_utc("24/10/1994") == "1994-10-23T17:00:00.000+0000"
     with open(source, "w", encoding="utf-8-sig", newline="") as f:
         csv.writer(f).writerows(rows)
@@ -255,12 +297,18 @@ def test_vendor_utc_midnight_comes_out_as_the_local_day(any_db_url: str, tmp_pat
     assert len(checked) >= 10
     for code in checked:
         assert records[code]["NgayTiepNhan"] == expected[code], code
+    shown = {records[code]["NgayTiepNhan"] for code in checked}
+    assert {"20250223100000", "19941024000000"} <= shown
+    assert any(v.endswith("143520") for v in shown) and any(v.endswith("000000") for v in shown)
     assert len(records) == len(_loaded_rows(url))
     codes = [c.encode() for c in records]
     assert codes == sorted(codes)  # byte order on every database
-    first = (out / f"{BATCH}-portal.jsonl").read_bytes()
+    with existing_target(url) as engine:
+        check = verify_batch(engine, BATCH)
+        assert check.ok, check.problems
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
     assert _export(url, out).exit_code == 0
-    assert (out / f"{BATCH}-portal.jsonl").read_bytes() == first
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
 
 
 def test_model_schema_names_every_portal_field() -> None:
