@@ -2031,14 +2031,10 @@ def _commune_sheets(
     dossiers routed to a provincial department (:func:`_department_sheets`)."""
     batch_id, new_only = parties.batch_id, parties.new_only
     communes = q.receiving_communes(conn, batch_id, new_only=new_only)
-    with ExitStack() as stack:
-        dossier_rows = q.OwnDossiers(conn, batch_id, new_only=new_only)
-        stack.callback(dossier_rows.close)
-        # the records stream runs beside the dossiers one: on its own connection, as some drivers stream
-        # only one query per connection
-        other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
-        record_rows = q.CommuneRows(other, batch_id, "record", new_only=new_only)
-        stack.callback(record_rows.close)
+    with q.commune_streams(engine, conn, batch_id, communes, new_only=new_only) as (
+        dossier_rows,
+        record_rows,
+    ):
         for commune in communes:
             title = sheet_title(commune.name, commune.code, used)
             _commune_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
