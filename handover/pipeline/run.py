@@ -231,16 +231,26 @@ class _FindingsCsv:
         self._fh.close()
 
 
-def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
+def run_batch(
+    cfg: BatchConfig,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    workers: int | str | None = None,
+) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure.
-    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one."""
+    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one.
+    ``workers`` replaces ``[batch] workers`` for this run (0: no worker processes), without changing the
+    configuration the batch is bound to: the outcome is the same whichever count runs it."""
     from handover.resources import using_mappings
 
     with using_mappings(cfg.mapping.dir):
-        return _run_batch(cfg, dry_run=dry_run, progress=progress)
+        return _run_batch(cfg, dry_run=dry_run, progress=progress, worker_setting=workers)
 
 
-def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
+def _run_batch(
+    cfg: BatchConfig, *, dry_run: bool, progress: Progress | None, worker_setting: int | str | None = None
+) -> BatchResult:
     from handover.pipeline.extract import check_unchanged, open_sources
     from handover.pipeline.keyspan import BatchKeys
     from handover.pipeline.validate import ValidationSettings, gate_exceeded, merge_gx
@@ -264,8 +274,9 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     # every temporary file of the run (snapshots, spool, report jobs) in one private folder; dead runs' go
     folder = WorkFolder().open()
     # the workers start first: they import great-expectations while this process opens the sources
+    setting = cfg.batch.workers if worker_setting is None else worker_setting
     workers = Workers(
-        choose_workers(cfg.batch.workers, planned_sources(cfg.sources)),
+        choose_workers(setting, planned_sources(cfg.sources)),
         [s.entity for s in cfg.sources],
         validation,
     )

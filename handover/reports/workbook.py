@@ -28,17 +28,19 @@ Sheets, in order:
   rows, data rows = extracted) and the non-data rows listed with their rule (title, header, blank, numbering,
   total, subtotal, signature; at most 50 a rule, every row counted).
 
-The workbook is written in openpyxl's write-only mode from streamed queries: memory stays flat in the number of
-rows. Data rows are rendered straight to XML by :mod:`handover.reports.rowxml` (the same bytes openpyxl writes
-for :func:`~handover.reports.cells.value_cell` cells, about twenty times faster); the dossiers and records of all
-communes come from one ordered query each (:class:`~handover.reports.queries.CommuneRows`). Every text cell from
-data goes through :func:`~handover.reports.cells.safe_text` and the formula guard (never a formula).
+The workbook is written through openpyxl's public write-only API from streamed queries: memory stays flat in
+the number of rows. Data rows are rendered straight to SpreadsheetML by :mod:`handover.reports.rowxml` (what a
+:func:`~handover.reports.cells.value_cell` cell holds, several times faster than a cell object each) and
+spliced into the saved workbook; the dossiers and records of all communes come from one ordered query each
+(:class:`~handover.reports.queries.CommuneRows`). Every text cell from data goes through
+:func:`~handover.reports.cells.safe_text` and the formula guard (never a formula).
 
-A large batch (:data:`PARALLEL_MIN_ROWS`) has its commune sheets written by worker processes, one per CPU, each
-with a share of the communes balanced by size, while this process writes the other sheets; each worker
-writes its sheets whole and deflated, and the zip file takes them as they are. Every cell style is registered
-in a fixed order when a workbook is made (:class:`_Styles`), so style ids agree between processes: the
-workbook is the same, part for part. The zip is deflated at :data:`ZIP_LEVEL`.
+A large batch (:data:`PARALLEL_MIN_ROWS`) has the data rows of its commune sheets rendered by worker
+processes, one per CPU, each with a share of the communes balanced by size, while this process writes the
+other sheets and then the commune sheets around the rendered rows. Every cell style is registered in a fixed
+order when a workbook is made (:class:`_Styles`), so style indexes agree between processes (the saved
+workbook is checked for it: :class:`~handover.reports.rowxml.StyleMismatch`). The zip is deflated at
+:data:`ZIP_LEVEL`.
 """
 
 from __future__ import annotations
@@ -47,8 +49,6 @@ import os
 import re
 import sys
 import tempfile
-import zipfile
-import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, suppress
@@ -59,7 +59,7 @@ from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -67,7 +67,16 @@ from handover.errors import ReportError
 from handover.models import DISPOSITIONS, Counts
 from handover.reports import queries as q
 from handover.reports.cells import safe_text, text_cell, value_cell
-from handover.reports.rowxml import KINDS, RowSink, row_height, style_attr, text_lines
+from handover.reports.rowxml import (
+    KINDS,
+    RowSink,
+    StyleMismatch,
+    discard,
+    row_height,
+    save_workbook,
+    style_attr,
+    text_lines,
+)
 from handover.text import ascii_slug, mask_id
 
 DISPOSITION_VI = {
@@ -265,11 +274,7 @@ class _Sheet:
         cells = list(cells)
         self.row_no += 1
         height = self._height(cells, widths or self.widths)
-        if height:
-            self.ws.row_dimensions[self.row_no].height = height
-        self.sink.append(cells)
-        if height:  # written with the row: drop it so memory stays flat
-            del self.ws.row_dimensions[self.row_no]
+        self.sink.append(cells, height)
         return self.row_no
 
     @staticmethod
@@ -318,11 +323,12 @@ class _Sheet:
         self.sink.data_row(self.row_no, values, styles, self.st.cell, self.st.number)
         return self.row_no
 
-    def splice(self, path: str, count: int, first: int) -> None:
-        """Add ``count`` data rows rendered earlier into file ``path``, numbered from ``first`` on."""
+    def splice(self, path: str, count: int, first: int, styles: dict[Any, str] | None = None) -> None:
+        """Add ``count`` data rows rendered earlier into file ``path``, numbered from ``first`` on, with the
+        style attributes ``styles`` (:meth:`RowSink.splice`). The file is read when the workbook is saved."""
         if first != self.row_no + 1:  # pragma: no cover - the rows above the data changed
             raise RuntimeError(f"rows rendered from row {first} spliced at row {self.row_no + 1}")
-        self.sink.splice(path, count)
+        self.sink.splice(path, count, styles)
         self.row_no += count
 
     def close(self) -> None:
@@ -823,9 +829,7 @@ class _RecordSheet(_Sheet):
         cells = list(cells)
         self.row_no += 1
         height = self._points(cells, widths or self.widths)
-        self.ws.row_dimensions[self.row_no].height = height
-        self.sink.append(cells)
-        del self.ws.row_dimensions[self.row_no]
+        self.sink.append(cells, height)
         self.pager.add(self.row_no, height)
         return self.row_no
 
@@ -844,9 +848,7 @@ class _RecordSheet(_Sheet):
     def spacer(self, points: float) -> int:
         """An empty row ``points`` high."""
         self.row_no += 1
-        self.ws.row_dimensions[self.row_no].height = points
-        self.sink.append([])
-        del self.ws.row_dimensions[self.row_no]
+        self.sink.append([], points)
         self.pager.add(self.row_no, points)
         return self.row_no
 
@@ -856,9 +858,16 @@ class _RecordSheet(_Sheet):
         self.pager.add(self.row_no, height)
         return self.row_no
 
-    def splice(self, path: str, count: int, first: int, heights: Iterable[float] = ()) -> None:
+    def splice(
+        self,
+        path: str,
+        count: int,
+        first: int,
+        heights: Iterable[float] = (),
+        styles: dict[Any, str] | None = None,
+    ) -> None:
         """:meth:`_Sheet.splice`, with the rows' heights for the pagination."""
-        super().splice(path, count, first)
+        super().splice(path, count, first, styles)
         for n, height in enumerate(heights, first):
             self.pager.add(n, height)
 
@@ -1637,14 +1646,6 @@ def _non_data_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, s
 # ---------------------------------------------------------------------------------------------------------
 
 
-class _Deflated(NamedTuple):
-    """A worksheet part rendered and deflated (raw DEFLATE) by a worker: the file, CRC-32 and size of the XML."""
-
-    path: str
-    crc: int
-    size: int
-
-
 class _Redo(Exception):
     """The parallel path cannot make this workbook as the in-process one would: make it in-process."""
 
@@ -1693,36 +1694,6 @@ def _fits(dossiers: int, records: int, max_rows: int) -> bool:
     return dossiers + records + 64 <= max_rows - _FOOTER_ROWS
 
 
-class _DeflateFile:
-    """A binary file written raw-deflated (level :data:`ZIP_LEVEL`) as a zip member's data, with the CRC-32
-    and size of what was written: a worker's sheet goes straight into its part."""
-
-    def __init__(self, path: str) -> None:
-        self.path, self.crc, self.size = path, 0, 0
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self._z = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
-
-    def write(self, data: Any) -> int:
-        self.crc = zlib.crc32(data, self.crc)
-        self.size += len(data)
-        self._file.write(self._z.compress(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._file.write(self._z.flush())
-            self._file.close()
-
-    def __enter__(self) -> _DeflateFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def _render_share(
     url: str,
     parties: RecordParties,
@@ -1731,15 +1702,16 @@ def _render_share(
     max_rows: int,
     secret: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """In a worker process: the sheets of the batch's receiving communes among ``codes``, written as deflated
-    worksheet parts into ``folder``. Returns the communes with their parts and the style tables the parts
-    refer to; ``{"redo": True}`` when a commune needs continuation sheets. ``url`` holds no password: the
-    passwords come as ``secret`` (:func:`handover.redact.split_url`), through the worker's standard input.
+    """In a worker process: the data rows of the batch's receiving communes among ``codes``, rendered into
+    fragment files in ``folder``. Returns per commune (in code order) what its sheet needs — the commune as
+    :func:`~handover.reports.queries.receiving_communes` tells it, its tally, its fragments (path and first
+    row per entity) and their rows' heights — and the style attributes the rows were rendered with;
+    ``{"redo": True}`` when a commune needs continuation sheets. ``url`` holds no password: the passwords come
+    as ``secret`` (:func:`handover.redact.split_url`), through the worker's standard input.
 
-    One pass over the share's dossiers, then its records, renders the data rows of each commune into
-    fragment files (their row numbers are known: the rows above them do not depend on the data) and tells
-    each commune's name, counts and old districts as :func:`~handover.reports.queries.receiving_communes`
-    does; then each sheet is written with its top, the fragments spliced in, and its bottom."""
+    One pass over the share's dossiers, then its records, renders the data rows of each commune (their row
+    numbers are known: the rows above them do not depend on the data); the sheets themselves are written by
+    the parent process around them (:meth:`_Parallel.attach`)."""
     from openpyxl import Workbook
     from sqlalchemy import create_engine
 
@@ -1783,43 +1755,16 @@ def _render_share(
                     rows.close()  # type: ignore[attr-defined]
     finally:
         engine.dispose()
-    sheets: list[tuple[q.Commune, _Deflated, str | None]] = []
     for code, item in list(found.items()):
         if not (item.tally.dossiers or item.tally.records):  # every dossier routed to a department
             for path, _ in item.parts.values():
                 os.remove(path)
             del found[code]
-    for n, code in enumerate(sorted(found, key=_code_order)):
-        item = found[code]
-        commune = item.commune(code)
-        sh = _RecordSheet(wb, f"s{n}", st)  # a sheet's name is not in its part
-        fd, dst = tempfile.mkstemp(suffix=".xml.deflate", dir=folder)
-        os.close(fd)
-        part = _DeflateFile(dst)
-        sh.sink.opener = lambda _path, part=part: part  # the sheet's XML goes straight into its part
-        title_rows = _commune_top(sh, commune, parties)
-        for entity, section, count in (
-            ("dossier", SECTION_DOSSIERS, commune.dossiers),
-            ("record", SECTION_RECORDS, commune.records),
-        ):
-            if count:
-                sh.merged(section, st.section)
-                path, start = item.parts[entity]
-                sh.splice(path, count, start, item.heights[entity])
-                os.remove(path)
-        _commune_bottom(sh, item.tally, commune, parties)
-        sh.ws.print_title_rows = title_rows
-        sh.close()
-        st.sheets.clear()
-        ws = sh.ws
-        ws.close()  # the tail (merged cells, page setup) written, the part closed
-        ws._writer.cleanup()  # openpyxl's temporary file, unused
-        sheets.append((commune, _Deflated(dst, part.crc, part.size), ws.print_title_rows))
-    return {
-        "sheets": sheets,
-        "styles": [tuple(s) for s in wb._cell_styles],
-        "formats": list(wb._number_formats),
-    }
+    communes = [
+        (found[code].commune(code), found[code].tally, found[code].parts, found[code].heights)
+        for code in sorted(found, key=_code_order)
+    ]
+    return {"communes": communes, "styles": sink.style_ids()}
 
 
 class _Found:
@@ -1856,30 +1801,6 @@ class _Found:
             for district in sorted(by_district, key=lambda d: (d is not None, d or "")):
                 name = name or by_district[district]
         return q.Commune(code, name, self.tally.dossiers, self.tally.records, tuple(sorted(self.districts)))
-
-
-class _Prebuilt:
-    """Stands in for openpyxl's worksheet writer of a sheet a worker rendered (write-only workbooks save a
-    sheet from its writer's ``out`` file): nothing left to write."""
-
-    def __init__(self, part: _Deflated) -> None:
-        from openpyxl.packaging.relationship import RelationshipList
-
-        self.out = part.path
-        self._rels = RelationshipList()
-
-    def write_rows(self) -> None:
-        pass
-
-    def write_tail(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def cleanup(self) -> None:
-        with suppress(OSError):
-            os.remove(self.out)
 
 
 class _Parallel:
@@ -1924,14 +1845,15 @@ class _Parallel:
             self.close(failed=True)
             raise
 
-    def attach(self, wb: Any, used: set[str], index: int) -> dict[str, _Deflated]:
-        """Wait for the workers; add their sheets to the workbook from sheet ``index`` on, in commune order,
-        named as the in-process path names them → the parts by file name."""
+    def attach(self, wb: Any, used: set[str], index: int, st: _Styles, parties: RecordParties) -> None:
+        """Wait for the workers; write the commune sheets around the rows they rendered, from sheet ``index``
+        on, in commune order, named as the in-process path names them. The rows' files stay in the private
+        folder until the workbook is saved."""
         import pickle
 
         from handover.errors import HandoverError
 
-        done: list[tuple[q.Commune, _Deflated, str | None]] = []
+        done: list[tuple[q.Commune, _Tally, dict[str, tuple[str, int]], dict[str, Any], dict[Any, str]]] = []
         for proc, job in self._workers:
             code = proc.wait()
             try:
@@ -1950,22 +1872,25 @@ class _Parallel:
                     f"A worker process writing the commune sheets failed: {type(result).__name__}: {result}",
                     hint="Run the report again; if it fails again, report it with this message.",
                 ) from RuntimeError(trace)
-            if "sheets" not in result:
+            if "communes" not in result:
                 raise _Redo
-            mine = [tuple(s) for s in wb._cell_styles]
-            formats = list(wb._number_formats)
-            if (
-                result["styles"] != mine[: len(result["styles"])]
-                or result["formats"] != formats[: len(result["formats"])]
-            ):  # pragma: no cover - every style is registered up front, in the same order
-                raise _Redo
-            done += result["sheets"]
+            done += [(*item, result["styles"]) for item in result["communes"]]
         done.sort(key=lambda item: _code_order(item[0].code))
-        for i, (commune, part, title_rows) in enumerate(done):
-            ws = wb.create_sheet(sheet_title(commune.name, commune.code, used), index + i)
-            ws._writer = _Prebuilt(part)
-            ws.print_title_rows = title_rows
-        return {part.path: part for _, part, _ in done}
+        for i, (commune, tally, parts, heights, styles) in enumerate(done):
+            sh = _RecordSheet(wb, sheet_title(commune.name, commune.code, used), st)
+            wb.move_sheet(sh.ws.title, index + i - wb.worksheets.index(sh.ws))
+            title_rows = _commune_top(sh, commune, parties)
+            for entity, section, count in (
+                ("dossier", SECTION_DOSSIERS, commune.dossiers),
+                ("record", SECTION_RECORDS, commune.records),
+            ):
+                if count:
+                    sh.merged(section, st.section)
+                    path, start = parts[entity]
+                    sh.splice(path, count, start, heights[entity], styles)
+            _commune_bottom(sh, tally, commune, parties)
+            sh.ws.print_title_rows = title_rows
+            sh.close()
 
     def close(self, failed: bool = False) -> None:
         """Stop the workers still running (after a failure) and remove the temporary folder."""
@@ -2007,42 +1932,6 @@ def _worker_main(job: str, parent: int | None = None) -> None:
     os.replace(f"{job}.part", f"{job}.out")
 
 
-class _Archive(zipfile.ZipFile):
-    """The workbook's zip file: deflate level :data:`ZIP_LEVEL`, and parts deflated by workers copied as they
-    are (openpyxl writes each sheet part with :meth:`write` from its file)."""
-
-    def __init__(self, path: Path, prebuilt: dict[str, _Deflated]) -> None:
-        super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
-        self._prebuilt = prebuilt
-
-    def write(self, filename: Any, arcname: Any = None, compress_type: Any = None, compresslevel: Any = None):
-        part = self._prebuilt.get(os.fspath(filename))
-        if part is None:
-            return super().write(filename, arcname, compress_type, compresslevel)
-        info = zipfile.ZipInfo.from_file(part.path, arcname)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.file_size = part.size  # decides on ZIP64 before the header is written
-        with open(part.path, "rb") as src, self.open(info, "w") as dest:
-            if not all(hasattr(dest, a) for a in ("_compressor", "_crc", "_file_size")):  # pragma: no cover
-                dest.write(zlib.decompress(src.read(), -15))  # zipfile changed: deflate again
-                return None
-            dest._compressor = _Stored()  # the data is deflated already
-            while chunk := src.read(1 << 20):
-                dest.write(chunk)
-            dest._crc, dest._file_size = part.crc, part.size  # of the XML, not of the deflated data
-        return None
-
-
-class _Stored:
-    """A 'compressor' passing deflated data through unchanged."""
-
-    def compress(self, data: Any) -> bytes:
-        return bytes(data)
-
-    def flush(self) -> bytes:
-        return b""
-
-
 # ---------------------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------------------
@@ -2073,7 +1962,6 @@ def _write_workbook(
 
     wb = Workbook(write_only=True)
     st = _Styles(wb)
-    prebuilt: dict[str, _Deflated] = {}
     job: _Parallel | None = None
     try:
         with q.guarded("the batch"), engine.connect() as conn:
@@ -2111,10 +1999,15 @@ def _write_workbook(
             for sheet in st.sheets:
                 sheet.close()
         if job is not None:
-            prebuilt = job.attach(wb, used, 1)  # after the summary
+            job.attach(wb, used, 1, st, signers)  # after the summary
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _save(wb, path, prebuilt)
+            try:
+                _save(wb, path)
+            except StyleMismatch:  # pragma: no cover - every style is registered up front, in the same order
+                if job is None:
+                    raise
+                raise _Redo from None
         except OSError as exc:
             raise ReportError(
                 f"Cannot write the workbook: {exc.strerror or exc}",
@@ -2138,14 +2031,10 @@ def _commune_sheets(
     dossiers routed to a provincial department (:func:`_department_sheets`)."""
     batch_id, new_only = parties.batch_id, parties.new_only
     communes = q.receiving_communes(conn, batch_id, new_only=new_only)
-    with ExitStack() as stack:
-        dossier_rows = q.OwnDossiers(conn, batch_id, new_only=new_only)
-        stack.callback(dossier_rows.close)
-        # the records stream runs beside the dossiers one: on its own connection, as some drivers stream
-        # only one query per connection
-        other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
-        record_rows = q.CommuneRows(other, batch_id, "record", new_only=new_only)
-        stack.callback(record_rows.close)
+    with q.commune_streams(engine, conn, batch_id, communes, new_only=new_only) as (
+        dossier_rows,
+        record_rows,
+    ):
         for commune in communes:
             title = sheet_title(commune.name, commune.code, used)
             _commune_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
@@ -2164,27 +2053,24 @@ def _department_sheets(
 
 
 def _discard(wb: Any) -> None:
-    """After an error: close the sheets begun and remove their temporary files (no workbook is written)."""
-    for ws in wb.worksheets:
-        writer = ws._writer
-        if writer is None or isinstance(writer, _Prebuilt):
-            continue
+    """After an error: remove the rendered rows' files and openpyxl's temporary files of the sheets begun (it
+    removes them when it saves: the workbook, a few rows a sheet without its data rows, is saved to a
+    temporary file and removed); no workbook is written."""
+    discard(wb)
+    fd, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(fd)
+    try:
         with suppress(Exception):
-            if not ws.closed:
-                ws.close()
-        with suppress(Exception):
-            writer.cleanup()
+            wb.save(path)
+    finally:
+        with suppress(OSError):
+            os.remove(path)
 
 
-def _save(wb: Any, path: Path, prebuilt: dict[str, _Deflated]) -> None:
-    """``wb.save(path)`` (openpyxl's ``save_workbook``) with :class:`_Archive` as the zip file."""
-    from openpyxl.writer.excel import ExcelWriter
-
+def _save(wb: Any, path: Path) -> None:
+    """The workbook saved at ``path`` with its data rows (:func:`handover.reports.rowxml.save_workbook`),
+    deflated at :data:`ZIP_LEVEL`."""
     if not wb.worksheets:  # pragma: no cover - as Workbook.save does
         wb.create_sheet()
-    archive = _Archive(path, prebuilt)
-    try:
-        wb.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
-        ExcelWriter(wb, archive).save()
-    finally:
-        archive.close()
+    wb.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
+    save_workbook(wb, path, ZIP_LEVEL)

@@ -34,7 +34,7 @@ def test_the_password_reaches_the_worker_by_pipe_not_by_file(url: str, monkeypat
     job = workbook._Parallel(engine, "b", [["00001", "00002"]])
     try:
         with pytest.raises(ReportError) as caught:
-            job.attach(None, set(), 0)
+            job.attach(None, set(), 0, None, None)  # type: ignore[arg-type]
     finally:
         job.close()
     message = caught.value.message
