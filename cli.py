@@ -942,18 +942,33 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="Folder for the workbook and the HTML report.")] = Path(
         "reports"
     ),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="The batch TOML: its [report.parties] (place, representatives) are printed on the handover "
+            "records; without it they are blanks to fill by hand.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Regenerate a batch's Excel workbook and HTML transfer report from the target database."""
+    """Regenerate a batch's Excel workbook and HTML transfer report, and its handover record files (one per
+    receiving commune and department), from the target database."""
     from handover.api import write_reports
 
-    paths = write_reports(db, batch_id, out)
+    parties = None
+    if config is not None:
+        from handover.config import load_config
+
+        parties = load_config(config).report.parties
+    paths = write_reports(db, batch_id, out, parties=parties)
     if as_json:
         _print_json(
             {
                 "batch_id": batch_id,
                 "workbook": str(paths.workbook),
                 "html": str(paths.html),
+                "records": [str(f.path) for f in paths.records],
                 "notices": list(paths.notices),
             }
         )
@@ -963,6 +978,12 @@ def report(
     table.add_column("File", overflow="fold")  # a path is never cut
     table.add_row("Workbook (officials)", _lit(paths.workbook))
     table.add_row("HTML transfer report (auditors)", _lit(paths.html))
+    if paths.records:
+        communes = sum(f.kind == "commune" for f in paths.records)
+        table.add_row(
+            f"Handover records ({communes} communes, {len(paths.records) - communes} departments)",
+            _lit(paths.records[0].path.parent),
+        )
     console.print(table)
     for notice in paths.notices:
         err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")

@@ -77,7 +77,10 @@ def _skip_reports() -> None:
 
     def write_reports(engine: object, batch_id: str, out_dir: Path, **_: object) -> object:
         return types.SimpleNamespace(
-            workbook=Path(out_dir) / "skipped.xlsx", html=Path(out_dir) / "skipped.html", notices=()
+            workbook=Path(out_dir) / "skipped.xlsx",
+            html=Path(out_dir) / "skipped.html",
+            notices=(),
+            records=(),
         )
 
     handover.reports.write_reports = write_reports  # type: ignore[assignment]
@@ -91,11 +94,11 @@ def _analyze_before_reports() -> None:
 
     original = handover.reports.write_reports
 
-    def write_reports(engine, batch_id: str, out_dir: Path):  # type: ignore[no-untyped-def]
+    def write_reports(engine, batch_id: str, out_dir: Path, **kwargs):  # type: ignore[no-untyped-def]
         if engine.dialect.name == "postgresql":
             with engine.begin() as conn:
                 conn.execute(text("ANALYZE ledger, findings, dossiers"))
-        return original(engine, batch_id, out_dir)
+        return original(engine, batch_id, out_dir, **kwargs)
 
     handover.reports.write_reports = write_reports  # type: ignore[assignment]
 

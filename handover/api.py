@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from handover.config import BatchConfig
+    from handover.config import BatchConfig, PartiesConfig
     from handover.models import BatchResult
     from handover.pipeline.run import Progress
     from handover.reports import ReportPaths
@@ -103,9 +103,13 @@ def rollback_batch(db_url: str, batch_id: str, *, dry_run: bool = False) -> Roll
         engine.dispose()
 
 
-def write_reports(db_url: str, batch_id: str, out_dir: str | os.PathLike[str]) -> ReportPaths:
-    """Write a batch's officials' workbook and auditors' HTML report into ``out_dir``, read back from the target
-    (``handover report``). A report an official edited is kept and the new one goes to a versioned name
+def write_reports(
+    db_url: str, batch_id: str, out_dir: str | os.PathLike[str], *, parties: PartiesConfig | None = None
+) -> ReportPaths:
+    """Write a batch's officials' workbook and auditors' HTML report into ``out_dir``, and each receiver's handover
+    record file into ``<out_dir>/<batch>-bien-ban/`` (``paths.records``), read back from the target (``handover
+    report``). ``parties``: the ``[report.parties]`` of the batch configuration printed on the records (``None``:
+    blanks to fill by hand). A report an official edited is kept and the new one goes to a versioned name
     (``paths.notices`` says so). Raises ``TargetNotFoundError`` / ``BatchNotFoundError`` as :func:`verify_batch`.
 
     Example::
@@ -115,7 +119,7 @@ def write_reports(db_url: str, batch_id: str, out_dir: str | os.PathLike[str]) -
     """
     from handover.reports import write_reports_from_url
 
-    return write_reports_from_url(db_url, batch_id, Path(out_dir))
+    return write_reports_from_url(db_url, batch_id, Path(out_dir), parties=parties)
 
 
 def unit_resolver(

@@ -351,6 +351,32 @@ class PartiesConfig(BaseModel):
                 )
         return value
 
+    departments: dict[str, Representative] = Field(
+        default_factory=dict,
+        description="The receiving side's representative per provincial department that receives routed dossiers, "
+        'by its name as the routing table writes it (handling_agency), e.g. "Sở Công Thương" = { name = "..." }.',
+    )
+
+    @field_validator("departments")
+    @classmethod
+    def _department_names(cls, value: dict[str, Representative]) -> dict[str, Representative]:
+        from handover.text import ascii_slug, clean
+
+        named: dict[str, Representative] = {}
+        seen: dict[str, str] = {}
+        for name, rep in value.items():
+            key = clean(name)
+            if not key:
+                raise ValueError(
+                    "a department needs its name, as the routing table writes it (handling_agency)"
+                )
+            slug = ascii_slug(key)
+            if slug in seen:
+                raise ValueError(f"'{seen[slug]}' and '{key}' name the same department: give it once")
+            seen[slug] = key
+            named[key] = rep
+        return named
+
 
 class ReportConfig(BaseModel):
     model_config = _STRICT
@@ -524,6 +550,7 @@ place = "Lào Cai"                    # "Lào Cai, ngày ... tháng ... năm ...
 giving = { name = "", position = "" }            # the old district's representative
 receiving = { name = "", position = "Chủ tịch Ủy ban nhân dân" }  # every commune's, unless listed below
 # communes = { "02905" = { name = "Nguyễn Văn A", position = "Chủ tịch Ủy ban nhân dân xã" } }
+# departments = { "Sở Công Thương" = { name = "Trần Văn B", position = "Giám đốc Sở" } }  # routed dossiers' records
 
 [[sources]]
 id = "bao-thang"                     # stored as source_system on every row

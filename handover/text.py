@@ -71,6 +71,13 @@ def fold(value: str) -> str:
     return " ".join(text.split())
 
 
+def ascii_slug(value: object, limit: int = 60) -> str:
+    """A file-name-safe ASCII slug of Vietnamese text: ``"Sở Công Thương"`` → ``"so-cong-thuong"`` (letters and
+    digits of :func:`fold`, the rest one ``-``; at most ``limit`` characters; ``"khong-ro"`` when nothing is left)."""
+    text = re.sub(r"[^a-z0-9]+", "-", fold(clean(value))).strip("-")
+    return text[:limit].rstrip("-") or "khong-ro"
+
+
 def mask_id(value: str | None, keep: int = 3) -> str:
     """Mask an ID or phone number for reports officials read: ``001203012345`` → ``001******345``."""
     if not value:

@@ -130,3 +130,49 @@ def test_header_row_one_reads_the_first_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(path), "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     assert '"extracted": 1' in result.stdout
+
+
+def _with_parties(tmp_path: Path, parties: str) -> Path:
+    path = _write(tmp_path)
+    text = path.read_text(encoding="utf-8").replace(
+        "[[sources]]", f"[report.parties]\n{parties}\n[[sources]]", 1
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("departments", "message"),
+    [
+        (
+            'departments = { "Sở Công Thương" = { name = "A" }, "Sở Cong Thuong" = { name = "B" } }',
+            "report.parties.departments: 'Sở Công Thương' and 'Sở Cong Thuong' name the same department",
+        ),
+        (
+            'departments = { " " = { name = "A" } }',
+            "report.parties.departments: a department needs its name, as the routing table writes it",
+        ),
+        (
+            'departments = { "Sở Tài chính" = { title = "A" } }',
+            "report.parties.departments.Sở Tài chính.title",
+        ),
+    ],
+)
+def test_department_representatives_are_checked(tmp_path: Path, departments: str, message: str) -> None:
+    path = _with_parties(tmp_path, departments)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "target.db").exists()
+
+
+def test_department_names_are_read_as_the_routing_table_writes_them(tmp_path: Path) -> None:
+    from handover.config import load_config
+
+    path = _with_parties(
+        tmp_path,
+        'departments = { "Sở  Công Thương " = { name = "Trần Văn Bình", position = "Giám đốc Sở" } }',
+    )
+    parties = load_config(path).report.parties
+    assert list(parties.departments) == ["Sở Công Thương"]  # spaces trimmed and collapsed, NFC
+    assert parties.departments["Sở Công Thương"].name == "Trần Văn Bình"

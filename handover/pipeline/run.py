@@ -424,6 +424,8 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     checkpoint("report")
                     paths = write_reports(engine, batch_id, cfg.report.dir, parties=cfg.report.parties)
                     reports = {"workbook": str(paths.workbook), "html": str(paths.html)}
+                    if paths.records:  # one handover record file per receiving commune and department
+                        reports["records"] = str(paths.records[0].path.parent)
                     notices.extend(paths.notices)
                     rounds = read_rounds(engine, batch_id)
                 reports["findings"] = str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))

@@ -1,7 +1,8 @@
 """Reports read back from the target database: the officials' workbook and the auditors' HTML report.
 
-``write_reports(engine, batch_id, out_dir)`` writes both; :mod:`handover.reports.workbook` and
-:mod:`handover.reports.html` write one each; :mod:`handover.reports.queries` holds the queries they share;
+``write_reports(engine, batch_id, out_dir)`` writes both, and each receiver's handover record as a file of its
+own; :mod:`handover.reports.workbook` and :mod:`handover.reports.html` write one each,
+:mod:`handover.reports.records` the record files; :mod:`handover.reports.queries` holds the queries they share;
 :mod:`handover.reports.keep` makes sure a report an official edited is never written over.
 """
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from handover.models import HandoverRound
+    from handover.reports.records import RecordFile
 
 __all__ = ["ReportPaths", "read_rounds", "report_paths", "write_reports", "write_reports_from_url"]
 
@@ -25,6 +27,7 @@ class ReportPaths(NamedTuple):
     workbook: Path
     html: Path
     notices: tuple[str, ...] = ()  # edited files kept, and the new file written instead of each
+    records: tuple[RecordFile, ...] = ()  # each receiver's handover record file (records_dir)
 
 
 def batch_file_stem(batch_id: str) -> str:
@@ -50,7 +53,9 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
     A file that differs from what the tool last wrote there (an official typed into it) is kept byte-identical
     and the report goes to a versioned name instead (:func:`handover.reports.keep.place`); the returned paths
     are the files written, and ``notices`` says which files were kept. ``parties``: the ``[report.parties]``
-    settings printed on the handover records (``None``: blanks to fill by hand).
+    settings printed on the handover records (``None``: blanks to fill by hand). The record files
+    (:func:`handover.reports.records.write_record_files`, in :func:`~handover.reports.records.records_dir`) are
+    written after the workbook.
     """
     from handover.reports.html import read_context, save_html
     from handover.reports.keep import edited_notice, place, record
@@ -67,7 +72,7 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
         record(paths.workbook)
         save_html(read_context(engine, batch_id, shared), paths.html)
         record(paths.html)
-        return paths
+        return _with_records(engine, batch_id, out_dir, parties, paths)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-html") as pool:
@@ -76,7 +81,18 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
         record(paths.workbook)
         save_html(context.result(), paths.html)
         record(paths.html)
-    return paths
+    return _with_records(engine, batch_id, out_dir, parties, paths)
+
+
+def _with_records(
+    engine: Engine, batch_id: str, out_dir: Path, parties: Any, paths: ReportPaths
+) -> ReportPaths:
+    """``paths`` with the record files written, and their notices."""
+    from handover.reports.records import records_dir, write_record_files
+
+    files = tuple(write_record_files(engine, batch_id, records_dir(batch_id, out_dir), parties))
+    notices = paths.notices + tuple(f.notice for f in files if f.notice)
+    return paths._replace(notices=notices, records=files)
 
 
 def _shared_across_threads(engine: Engine) -> bool:
@@ -87,12 +103,12 @@ def _shared_across_threads(engine: Engine) -> bool:
     return bool(database) and database != ":memory:" and "mode=memory" not in str(engine.url)
 
 
-def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path) -> ReportPaths:
+def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path, parties: Any = None) -> ReportPaths:
     """:func:`write_reports` for a database URL (what ``handover report`` calls)."""
     from handover.target.db import existing_target
 
     with existing_target(db_url) as engine:
-        return write_reports(engine, batch_id, out_dir)
+        return write_reports(engine, batch_id, out_dir, parties)
 
 
 def read_rounds(engine: Engine, batch_id: str) -> list[HandoverRound]:

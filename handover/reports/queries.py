@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from handover.errors import BatchNotFoundError, ReportError
 from handover.models import DISPOSITIONS, Counts, RowAccount
 from handover.target.schema import batch_sources, batches, chunks, dossiers, findings, ledger, records
+from handover.text import clean
 
 YIELD_PER = 1000
 STREAM_PER = 500  # rows fetched at a time by the tuple streams of the large sheets
@@ -83,6 +84,24 @@ class Commune:
     dossiers: int
     records: int
     old_districts: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Department:
+    """A provincial department receiving loaded dossiers of the batch: those whose procedure the routing table
+    sends to the province (:func:`handover.exports.portal.routed_to_province`), in one new province. ``code``
+    (``<province code>-<ASCII slug of the name>``, e.g. ``15-so-cong-thuong``) names its record and file;
+    ``name`` is printed as the receiving side (``"Sở Công Thương, Tỉnh Lào Cai"``); ``agencies``: the
+    ``handling_agency`` values that name it (the same name, cleaned)."""
+
+    code: str
+    name: str
+    dossiers: int
+    records: int
+    old_districts: tuple[str, ...]
+    province_code: str | None
+    agency: str
+    agencies: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,31 +420,114 @@ def commune_sizes(conn: Connection) -> dict[str | None, int]:
 
 
 def receiving_communes(conn: Connection, batch_id: str, *, new_only: bool = False) -> list[Commune]:
-    """Every new commune that receives at least one loaded dossier or record of the batch, by code.
-    ``new_only`` (a later round, :func:`handover_rounds`): only the rows the batch newly handed over
-    (:func:`newly_handed_over`)."""
+    """Every new commune that receives at least one loaded dossier or record of the batch, by code. A dossier
+    routed to a provincial department (:func:`handover.exports.portal.routed_to_province`) is the department's,
+    not its commune's: it is counted by :func:`receiving_departments`. ``new_only`` (a later round,
+    :func:`handover_rounds`): only the rows the batch newly handed over (:func:`newly_handed_over`)."""
+    return _receivers(conn, batch_id, new_only)[0]
+
+
+def receiving_departments(conn: Connection, batch_id: str, *, new_only: bool = False) -> list[Department]:
+    """Every provincial department that receives at least one loaded dossier of the batch, by code
+    (``new_only``: as for :func:`receiving_communes`)."""
+    return _receivers(conn, batch_id, new_only)[1]
+
+
+def department_code(province_code: str | None, agency: str) -> str:
+    """A department's code: ``<new province code>-<ASCII slug of its name>`` (``15-so-cong-thuong``)."""
+    from handover.text import ascii_slug
+
+    return f"{province_code or '00'}-{ascii_slug(agency)}"
+
+
+def routed_department(level: Any, agency: Any, province: str | None) -> str | None:
+    """The code of the department a dossier with this routing goes to
+    (:func:`handover.exports.portal.routed_to_province`), or None: it goes to its commune."""
+    from handover.exports.portal import routed_to_province
+
+    if not routed_to_province({"handling_level": level, "handling_agency": agency}):
+        return None
+    return department_code(province, clean(agency))
+
+
+def _receivers(conn: Connection, batch_id: str, new_only: bool) -> tuple[list[Commune], list[Department]]:
+    """The batch's receiving communes and departments, from one count of its loaded rows per commune, old
+    district and routing (level, agency, province)."""
     found: dict[str | None, dict[str, Any]] = {}
+    routed: dict[str, dict[str, Any]] = {}
     for table, join, entity in ((dossiers, _dossier_join(), "dossier"), (records, _record_join(), "record")):
+        c = table.c
+        routing = (c.handling_level, c.handling_agency, c.new_province_code) if entity == "dossier" else ()
         stmt = select(
-            table.c.new_commune_code,
-            func.max(table.c.new_commune_name),
-            table.c.old_district_name,
-            func.count(),
-        ).group_by(table.c.new_commune_code, table.c.old_district_name)
+            c.new_commune_code, func.max(c.new_commune_name), c.old_district_name, func.count(), *routing
+        ).group_by(c.new_commune_code, c.old_district_name, *routing)
         if new_only:
             stmt = stmt.where(newly_handed_over(table, batch_id))
         else:
             stmt = stmt.select_from(join).where(_loaded(entity, batch_id))
-        for code, name, district, n in conn.execute(stmt):
-            item = found.setdefault(code, {"name": name, "dossier": 0, "record": 0, "districts": set()})
-            item["name"] = item["name"] or name
+        for code, name, district, n, *route in conn.execute(stmt):
+            dept = routed_department(*route) if route else None
+            if dept is not None:
+                item = routed.setdefault(
+                    dept,
+                    {
+                        "agency": clean(route[1]),
+                        "province": route[2],
+                        "n": 0,
+                        "raw": set(),
+                        "districts": set(),
+                    },
+                )
+                item["n"] += int(n)
+                item["raw"].add(route[1])
+                if district:
+                    item["districts"].add(district)
+                continue
+            item = found.setdefault(code, {"names": {}, "dossier": 0, "record": 0, "districts": set()})
+            names = item["names"].setdefault(entity, {})
+            if name is not None and (names.get(district) is None or name > names[district]):
+                names[district] = name
             item[entity] += int(n)
             if district:
                 item["districts"].add(district)
-    return [
-        Commune(code, v["name"], v["dossier"], v["record"], tuple(sorted(v["districts"])))
+    communes = [
+        Commune(code, _first_name(v["names"]), v["dossier"], v["record"], tuple(sorted(v["districts"])))
         for code, v in sorted(found.items(), key=lambda kv: kv[0] or "\uffff")
     ]
+    provinces = _province_names() if routed else {}
+    departments = [
+        Department(
+            code,
+            ", ".join(p for p in (v["agency"], provinces.get(v["province"] or "", "")) if p),
+            v["n"],
+            0,
+            tuple(sorted(v["districts"])),
+            v["province"],
+            v["agency"],
+            tuple(sorted(v["raw"])),
+        )
+        for code, v in sorted(routed.items())
+    ]
+    return communes, departments
+
+
+def _first_name(names: dict[str, dict[str | None, str | None]]) -> str | None:
+    """A commune's name: the first of its groups (dossiers then records; by old district, NULL first) whose
+    greatest name is not empty (as a worker process tells it from the rows, ``workbook._Found``)."""
+    for entity in ("dossier", "record"):
+        by_district = names.get(entity, {})
+        for district in sorted(by_district, key=lambda d: (d is not None, d or "")):
+            if by_district[district]:
+                return by_district[district]
+    return None
+
+
+def _province_names() -> dict[str, str]:
+    """New province code → name, from the units reference."""
+    from handover.resources import mappings_dir
+    from handover.units.reference import Reference
+
+    return Reference.load(mappings_dir() / "units").new_provinces
 
 
 def _stream(conn: Connection, stmt) -> Iterator[dict[str, Any]]:
@@ -674,6 +776,64 @@ class CommuneRows:
             self._stream, self._head = None, None
 
 
+_LEVEL_AT = 1 + DOSSIER_FIELDS.index("handling_level")  # in a row (new_commune_code, *DOSSIER_FIELDS, ...)
+_AGENCY_AT = 1 + DOSSIER_FIELDS.index("handling_agency")
+
+
+def without_routed(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+    """Dossier rows ``(new_commune_code, *DOSSIER_FIELDS, ...)`` less those routed to a provincial department
+    (:func:`handover.exports.portal.routed_to_province`): what the commune itself receives."""
+    from handover.exports.portal import routed_to_province
+
+    for row in rows:
+        if not routed_to_province({"handling_level": row[_LEVEL_AT], "handling_agency": row[_AGENCY_AT]}):
+            yield row
+
+
+class OwnDossiers:
+    """:class:`CommuneRows` of dossiers, each commune's without the dossiers routed to a department."""
+
+    def __init__(self, conn: Connection, batch_id: str, *, new_only: bool = False) -> None:
+        self._rows = CommuneRows(conn, batch_id, "dossier", new_only=new_only)
+
+    def rows(self, code: str | None) -> Iterator[Sequence[Any]]:
+        return without_routed(self._rows.rows(code))
+
+    def close(self) -> None:
+        self._rows.close()
+
+
+class DepartmentRows:
+    """The loaded dossiers a department receives, as :class:`CommuneRows` hands out a commune's: ``rows(code)``
+    yields tuples ``(new_commune_code, *DOSSIER_FIELDS)`` in the order of :func:`iter_dossiers`, one query
+    per department (a batch has few). ``new_only``: as for :class:`CommuneRows`."""
+
+    def __init__(
+        self, conn: Connection, batch_id: str, departments: Sequence[Department], *, new_only: bool = False
+    ) -> None:
+        self._conn, self._batch_id, self._new_only = conn, batch_id, new_only
+        self._departments = {d.code: d for d in departments}
+
+    def rows(self, code: str | None) -> Iterator[Sequence[Any]]:
+        from handover.exports.portal import routed_to_province
+
+        dept = self._departments[code or ""]
+        d = dossiers.c
+        if self._new_only:
+            stmt, order = _new_select("dossier", self._batch_id, d.new_commune_code)
+        else:
+            stmt, order = _dossier_select(self._batch_id, d.new_commune_code), _dossier_order()
+        stmt = stmt.where(
+            _commune_is(d.new_province_code, dept.province_code), d.handling_agency.in_(dept.agencies)
+        )
+        for row in _stream_rows(self._conn, stmt.order_by(*order)):
+            if routed_to_province({"handling_level": row[_LEVEL_AT], "handling_agency": row[_AGENCY_AT]}):
+                yield row
+
+    def close(self) -> None:
+        pass
+
+
 # ---------------------------------------------------------------------------------------------------------
 # rounds: the batches of the same sources, each handing over what is new
 # ---------------------------------------------------------------------------------------------------------
@@ -757,16 +917,24 @@ def handover_rounds(conn: Connection, batch_id: str) -> list[Round]:
         ).scalars()
     ]
     handed: dict[tuple[str, str | None], list[Any]] = {}  # (batch, unit code) → [name, dossiers, records]
+    provinces: dict[str, str] | None = None
     for table, at in ((dossiers, 1), (records, 2)):
         c = table.c
+        # a dossier routed to a provincial department is handed over to it (the unit: the department's code)
+        routing = (c.handling_level, c.handling_agency, c.new_province_code) if table is dossiers else ()
         stmt = (
-            select(c.batch_id, c.new_commune_code, func.max(c.new_commune_name), func.count())
+            select(c.batch_id, c.new_commune_code, func.max(c.new_commune_name), func.count(), *routing)
             .where(c.batch_id.in_(order))
-            .group_by(c.batch_id, c.new_commune_code)
+            .group_by(c.batch_id, c.new_commune_code, *routing)
         )
         if source_ids:  # else a batch without its sources listed: the rows it holds are its own sources'
             stmt = stmt.where(c.source_system.in_(source_ids))
-        for batch, code, name, n in conn.execute(stmt):
+        for batch, code, name, n, *route in conn.execute(stmt):
+            dept = routed_department(*route) if route else None
+            if dept is not None:
+                provinces = _province_names() if provinces is None else provinces
+                code = dept
+                name = ", ".join(p for p in (clean(route[1]), provinces.get(route[2] or "", "")) if p)
             item = handed.setdefault((batch, code), [None, 0, 0])
             item[0] = item[0] or name
             item[at] += int(n)

@@ -4,7 +4,8 @@ Sheets, in order:
 
 * **Tổng hợp**: batch metadata; for a later round of its sources, every round with what it newly handed over to
   each unit and the record's number; per old district → old commune → new commune the counts per disposition;
-  totals; the balance per source (ledger and chunks) and in total, stated in words.
+  totals; the balance per source (ledger and chunks) and in total, stated in words; the receivers (each commune,
+  each provincial department) with their counts, record number and record file.
 * **one sheet per receiving new commune** (named from the commune name and code): the printable handover record
   "BIÊN BẢN BÀN GIAO HỒ SƠ ĐANG GIẢI QUYẾT" with the giving side (old districts) and the receiving side, a numbered
   list of the loaded dossiers (section I) and, on the same sheet, the loaded records (section II) under the same
@@ -14,6 +15,10 @@ Sheets, in order:
   A later round of the same sources (:func:`~handover.reports.queries.handover_rounds`) lists only the rows it
   newly handed over (communes with none get no sheet); to a commune that received an earlier record it is the
   supplementary record "BIÊN BẢN BÀN GIAO BỔ SUNG ...", numbered after the first (:func:`round_record_number`).
+  A dossier whose procedure the routing table sends to the province
+  (:func:`handover.exports.portal.routed_to_province`) is not on its commune's record but on its department's:
+* **one sheet per receiving provincial department** (named from its name and its new province's code), the
+  same record. Each record is also written as a file of its own by :mod:`handover.reports.records`.
 * **Cần xem xét**: instructions, then the review rows with their reason and candidates, and a decision cell
   offering the communes allowed for the row as a drop-down (lists on the hidden sheet ``Danh sách chọn``).
 * **Cách ly**: quarantined rows with every finding.
@@ -63,7 +68,7 @@ from handover.models import DISPOSITIONS, Counts
 from handover.reports import queries as q
 from handover.reports.cells import safe_text, text_cell, value_cell
 from handover.reports.rowxml import KINDS, RowSink, row_height, style_attr, text_lines
-from handover.text import mask_id
+from handover.text import ascii_slug, mask_id
 
 DISPOSITION_VI = {
     "extracted": "Tổng số trích xuất",
@@ -372,6 +377,7 @@ def _summary_sheet(
     st: _Styles,
     shared: q.Shared,
     rounds: Sequence[q.Round] = (),
+    parties: RecordParties | None = None,
 ) -> None:
     sh = _Sheet(wb, SUMMARY_SHEET, [10, 22, 10, 24, 10, 24, 13, 11, 11, 11, 13, 11], st)
     sh.merged("BÁO CÁO ĐỐI SOÁT CHUYỂN GIAO HỒ SƠ", st.title)
@@ -465,6 +471,8 @@ def _summary_sheet(
         [st.total] * (3 + len(COUNT_KEYS)),
     )
     sh.blank()
+    _receivers_table(sh, conn, parties or RecordParties(info.batch_id, None))
+    sh.blank()
     sh.merged(
         "Số liệu được đếm lại từ cơ sở dữ liệu đích (bảng ledger: mỗi dòng nguồn đã trích xuất có đúng một dòng) "
         "và đối chiếu với bảng chunks. / Counts are recounted from the target database's ledger (one row per "
@@ -473,17 +481,78 @@ def _summary_sheet(
     )
 
 
+RECEIVERS_HEADING = "Bên nhận và biên bản bàn giao (receivers and their handover records)"
+RECEIVER_KIND_VI = {"commune": "Xã, phường", "department": "Sở, ngành tỉnh"}
+
+
+def _receivers_table(sh: _Sheet, conn: Connection, parties: RecordParties) -> None:
+    """Who receives how many: each receiving commune, then each provincial department (the dossiers routed to
+    it), with its record's number and its record file (:mod:`handover.reports.records`); for a later round,
+    what it newly hands over."""
+    from handover.reports.records import record_file_name, records_dir
+
+    st, batch_id, new_only = sh.st, parties.batch_id, parties.new_only
+    communes = q.receiving_communes(conn, batch_id, new_only=new_only)
+    departments = q.receiving_departments(conn, batch_id, new_only=new_only)
+    folder = records_dir(batch_id, Path(".")).name
+    sh.merged(RECEIVERS_HEADING, st.label)
+    sh.merged(
+        f"Mỗi bên nhận có một tệp biên bản riêng trong thư mục {folder}/ để in và ký; hồ sơ thuộc thủ tục do sở, "
+        f"ngành tỉnh giải quyết được bàn giao cho sở, ngành đó, không ghi vào biên bản của xã. / Each receiver has "
+        f"its own record file in {folder}/ to print and sign; dossiers routed to a provincial department are on "
+        "that department's record, not on the commune's.",
+        st.note,
+    )
+    sh.headers(
+        ["Loại", "Bên nhận", "Mã", "Số biên bản", "Hồ sơ TTHC", "Hồ sơ, sổ sách", "Tệp biên bản"],
+        ["Kind", "Receiver", "Code", "Record number", "Dossiers", "Records", "Record file"],
+    )
+    dossiers = records = 0
+    for kind, receiver in chain((("commune", c) for c in communes), (("department", d) for d in departments)):
+        dossiers += receiver.dossiers
+        records += receiver.records
+        sh.data(
+            [
+                RECEIVER_KIND_VI[kind],
+                receiver.name or "(chưa xác định)",
+                receiver.code,
+                unit_record_number(parties, receiver.code),
+                receiver.dossiers,
+                receiver.records,
+                record_file_name(receiver),
+            ]
+        )
+    sh.data(["Cộng (total)", None, None, None, dossiers, records, None], [st.total] * 7)
+
+
+def handed_over_text(dossiers: int, records: int) -> str:
+    """What a record hands over, in its opening sentence: the dossiers and the registration records, leaving
+    out a kind the receiver gets none of (a provincial department receives dossiers only)."""
+    parts = [f"{dossiers} hồ sơ thủ tục hành chính đang giải quyết"] if dossiers or not records else []
+    if records:
+        parts.append(f"{records} hồ sơ, sổ sách đăng ký")
+    return " và ".join(parts)
+
+
 ROUNDS_TITLE = "CÁC LẦN BÀN GIAO CỦA CÙNG NGUỒN DỮ LIỆU (BIÊN BẢN BÀN GIAO VÀ BIÊN BẢN BỔ SUNG)"
 _ROUNDS_VI = (
     "Lần",
     "Mã đợt",
     "Kết thúc (giờ Việt Nam)",
-    "Xã mới",
+    "Bên nhận (xã mới, sở ngành)",
     "Hồ sơ TTHC",
     "Hồ sơ, sổ sách",
     "Biên bản",
 )
-_ROUNDS_EN = ("Round", "Batch", "Finished (Vietnam time)", "New commune", "Dossiers", "Records", "Record")
+_ROUNDS_EN = (
+    "Round",
+    "Batch",
+    "Finished (Vietnam time)",
+    "Receiver (new commune, department)",
+    "Dossiers",
+    "Records",
+    "Record",
+)
 
 
 def round_label(unit: q.UnitRound) -> str:
@@ -585,13 +654,19 @@ class RecordParties:
     giving: tuple[str, str] = ("", "")
     receiving: tuple[str, str] = ("", "")
     communes: tuple[tuple[str, tuple[str, str]], ...] = ()
+    departments: tuple[tuple[str, tuple[str, str]], ...] = ()  # by the ASCII slug of the department's name
     # a later round of its sources (:func:`with_rounds`): the records list only what the batch newly hands over
     new_only: bool = False
     rounds: tuple[q.UnitRound, ...] = ()  # what the batch hands over to each unit, and which hand-over it is
 
     def receiver(self, code: str | None) -> tuple[str, str]:
-        """The receiving side's representative (name, position) for commune ``code``."""
-        return dict(self.communes).get(code or "", self.receiving)
+        """The receiving side's representative (name, position) for commune ``code``, or for a department's
+        code (:func:`~handover.reports.queries.department_code`): the one given for its name, else blanks
+        (``receiving`` is the communes' default)."""
+        code = code or ""
+        if "-" in code:
+            return dict(self.departments).get(code.split("-", 1)[1], ("", ""))
+        return dict(self.communes).get(code, self.receiving)
 
     def supplement(self, code: str | None) -> q.UnitRound | None:
         """The batch's hand-over to unit ``code`` when it is not the unit's first (its record supplements the
@@ -621,6 +696,7 @@ def record_parties(info: q.BatchInfo, parties: Any = None) -> RecordParties:
         pair(parties.giving),
         pair(parties.receiving),
         tuple(sorted((code, pair(rep)) for code, rep in parties.communes.items())),
+        tuple(sorted((ascii_slug(name), pair(rep)) for name, rep in parties.departments.items())),
     )
 
 
@@ -872,8 +948,8 @@ def _commune_top(sh: _RecordSheet, commune: q.Commune, parties: RecordParties) -
     name, position = parties.receiver(commune.code)
     sh.merged(f"Đại diện: Ông/Bà {_fill(name)}     Chức vụ: {_fill(position)}")
     sh.merged(
-        f"Hai bên thống nhất bàn giao{' bổ sung' if supplement else ''} {commune.dossiers} hồ sơ thủ tục hành "
-        f"chính đang giải quyết và {commune.records} hồ sơ, sổ sách đăng ký theo danh sách dưới đây:",
+        f"Hai bên thống nhất bàn giao{' bổ sung' if supplement else ''} {handed_over_text(commune.dossiers, commune.records)} "
+        "theo danh sách dưới đây:",
     )
     sh.blank()
     header = sh.row(text_cell(sh.ws, h, st.header) for h in _COMMUNE_VI)
@@ -891,7 +967,9 @@ def _header_points(sh: _RecordSheet) -> float:
     return sh._points(cells, sh.widths)
 
 
-def _receiving(commune: q.Commune) -> str:
+def _receiving(commune: q.Commune | q.Department) -> str:
+    if isinstance(commune, q.Department):
+        return commune.name
     return f"{commune.name or '(chưa xác định)'} (mã {commune.code or '?'})"
 
 
@@ -1159,15 +1237,28 @@ def _guide_sheet(wb: Any, st: _Styles) -> None:
     sh = _Sheet(wb, GUIDE_SHEET, [34, 40, 70], st, landscape=False)
     sh.merged("Guide to the handover records (BIÊN BẢN BÀN GIAO)", st.title)
     sh.merged(
-        "Each sheet named after a receiving new commune and its code is one printable handover record, in "
-        "Vietnamese only, to be signed and stamped by both sides: the giving side (the former district) and the "
-        "receiving side (the new commune). The pages are cut by the tool: the totals and the signature block "
-        "always print together on the record's last page, with room to sign; each record numbers its own pages.",
+        "Each sheet named after a receiving new commune and its code, or after a provincial department and its "
+        "new province's code, is one printable handover record, in Vietnamese only, to be signed and stamped by "
+        "both sides: the giving side (the former district) and the receiving side (the new commune, or the "
+        "department that handles the procedures the routing table sends to the province: those dossiers are on "
+        "the department's record, not on the commune's). The pages are cut by the tool: the totals and the "
+        "signature block always print together on the record's last page, with room to sign; each record "
+        "numbers its own pages.",
+    )
+    sh.merged(
+        "Each record is also written as a file of its own, to print and sign, in the folder <batch>-bien-ban/ "
+        "beside this workbook: <commune code>-<name>.xlsx for a commune, <province code>-<department>.xlsx for a "
+        "department (ASCII names). The summary sheet (Tổng hợp) lists every receiver with its counts, record "
+        "number and file. A file someone edited is never written over: the new one is named '<name> (2).xlsx'.",
     )
     sh.blank()
     sh.headers(["Trên biên bản", "In English", "Meaning"], ["Vietnamese", "English", ""])
     for vi, en, meaning in (
-        ("Số: …/BB-BGHS", "Record number", "The batch id and the receiving commune's code."),
+        (
+            "Số: …/BB-BGHS",
+            "Record number",
+            "The batch id and the receiving commune's code (a department: province code and its name in ASCII).",
+        ),
         (
             SUPPLEMENT_TITLE,
             "Supplementary handover record",
@@ -1176,7 +1267,11 @@ def _guide_sheet(wb: Any, st: _Styles) -> None:
             "(…/BB-BGHS-BS1, -BS2, …). Sheet Tổng hợp lists every round.",
         ),
         ("Lào Cai, ngày … tháng … năm …", "Place and date", "Date the batch ran, in Vietnam's time (UTC+7)."),
-        ("BÊN GIAO / BÊN NHẬN", "Giving side / receiving side", "Former district(s) / new commune."),
+        (
+            "BÊN GIAO / BÊN NHẬN",
+            "Giving side / receiving side",
+            "Former district(s) / new commune or provincial department.",
+        ),
         (
             "Đại diện: Ông/Bà …, Chức vụ: …",
             "Representative, position",
@@ -1665,6 +1760,9 @@ def _render_share(
                 rows = q.share_rows(conn, batch_id, entity, codes, inserts_only=inserts_only)
                 try:
                     for code, group in groupby(rows, key=itemgetter(0)):
+                        # a dossier routed to a provincial department is on the department's record
+                        if entity == "dossier":
+                            group = q.without_routed(group)
                         item = found.setdefault(code, _Found())
                         start = first  # records: under the dossiers and their own section line
                         if entity == "record" and item.tally.dossiers:
@@ -1686,6 +1784,11 @@ def _render_share(
     finally:
         engine.dispose()
     sheets: list[tuple[q.Commune, _Deflated, str | None]] = []
+    for code, item in list(found.items()):
+        if not (item.tally.dossiers or item.tally.records):  # every dossier routed to a department
+            for path, _ in item.parts.values():
+                os.remove(path)
+            del found[code]
     for n, code in enumerate(sorted(found, key=_code_order)):
         item = found[code]
         commune = item.commune(code)
@@ -1995,9 +2098,10 @@ def _write_workbook(
                 if workers:  # the workers start now: the summary is written meanwhile
                     with suppress(OSError):  # no process could be started: all in this one
                         job = _Parallel(engine, signers, _shares(sizes, workers))
-            _summary_sheet(wb, conn, info, st, shared, rounds)
+            _summary_sheet(wb, conn, info, st, shared, rounds, signers)
             if job is None:
                 _commune_sheets(wb, engine, conn, signers, st, used)
+            _department_sheets(wb, conn, signers, st, used)
             _review_sheet(wb, conn, batch_id, st)
             _quarantine_sheet(wb, conn, batch_id, st)
             _conflict_sheet(wb, conn, batch_id, st)
@@ -2030,11 +2134,12 @@ def _write_workbook(
 def _commune_sheets(
     wb: Any, engine: Engine, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]
 ) -> None:
-    """The commune sheets (handover records), rendered in this process."""
+    """The commune sheets (handover records), rendered in this process: what each commune receives, without the
+    dossiers routed to a provincial department (:func:`_department_sheets`)."""
     batch_id, new_only = parties.batch_id, parties.new_only
     communes = q.receiving_communes(conn, batch_id, new_only=new_only)
     with ExitStack() as stack:
-        dossier_rows = q.CommuneRows(conn, batch_id, "dossier", new_only=new_only)
+        dossier_rows = q.OwnDossiers(conn, batch_id, new_only=new_only)
         stack.callback(dossier_rows.close)
         # the records stream runs beside the dossiers one: on its own connection, as some drivers stream
         # only one query per connection
@@ -2044,6 +2149,18 @@ def _commune_sheets(
         for commune in communes:
             title = sheet_title(commune.name, commune.code, used)
             _commune_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
+
+
+def _department_sheets(
+    wb: Any, conn: Connection, parties: RecordParties, st: _Styles, used: set[str]
+) -> None:
+    """A handover record sheet for each provincial department receiving routed dossiers (named from the
+    department's name and its new province's code), rendered in this process."""
+    departments = q.receiving_departments(conn, parties.batch_id, new_only=parties.new_only)
+    rows = q.DepartmentRows(conn, parties.batch_id, departments, new_only=parties.new_only)
+    for dept in departments:
+        title = sheet_title(dept.agency, dept.province_code, used)
+        _commune_sheet(wb, rows, rows, parties, dept, title, st, used)  # type: ignore[arg-type]
 
 
 def _discard(wb: Any) -> None:

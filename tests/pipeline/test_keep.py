@@ -112,7 +112,14 @@ def test_unedited_reports_are_simply_rewritten(demo: Path) -> None:
     result = _report(demo, "--json")
     assert json.loads(result.stdout)["notices"] == []
     reports = sorted(p.name for p in (demo / "reports").iterdir() if not p.name.startswith("."))
-    assert reports == [f"{BATCH}-doi-soat.xlsx", f"{BATCH}-findings.csv", f"{BATCH}-transfer-report.html"]
+    assert reports == [
+        f"{BATCH}-bien-ban",  # the record files, one per receiver
+        f"{BATCH}-doi-soat.xlsx",
+        f"{BATCH}-findings.csv",
+        f"{BATCH}-transfer-report.html",
+    ]
+    files = [p.name for p in (demo / "reports" / f"{BATCH}-bien-ban").iterdir() if not p.name.startswith(".")]
+    assert files and not any(" (" in name for name in files)  # rewritten in place, no versioned copy
 
 
 def test_edited_html_and_findings_are_kept(demo: Path) -> None:

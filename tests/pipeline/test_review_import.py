@@ -269,7 +269,8 @@ def _check_supplementary_records(demo: Path, picked: dict, rounds: list[dict], t
 
     # the summary shows both rounds: in run --json, on Tổng hợp, in the HTML report
     assert [x["batch_id"] for x in rounds] == [BATCH, "round-2"]
-    assert rounds[0]["dossiers"] == 1022 and rounds[0]["records"] == 289 and len(rounds[0]["units"]) == 15
+    # round 1: 15 communes and the 3 provincial departments the routing table sends dossiers to
+    assert rounds[0]["dossiers"] == 1022 and rounds[0]["records"] == 289 and len(rounds[0]["units"]) == 18
     assert {
         (u["code"], u["dossiers"] + u["records"], u["round"], u["record_number"]) for u in rounds[1]["units"]
     } == {
@@ -295,7 +296,7 @@ def _check_supplementary_records(demo: Path, picked: dict, rounds: list[dict], t
     result = _invoke("report", BATCH, "--db", _db(demo), "--out", str(tmp_path / "again"))
     assert result.exit_code == 0, result.output
     before, after = _records(_workbook(demo)), _records(tmp_path / "again" / f"{BATCH}-doi-soat.xlsx")
-    assert len(before) == 15
+    assert len(before) == 18  # 15 communes, 3 departments
     assert {n: (s["number"], s["title"], s["keys"]) for n, s in after.items()} == {
         n: (s["number"], s["title"], s["keys"]) for n, s in before.items()
     }

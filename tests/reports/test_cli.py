@@ -27,8 +27,13 @@ def test_report_command_json(engine, tmp_path: Path) -> None:
         "batch_id": BATCH,
         "workbook": str(out / f"{BATCH}-doi-soat.xlsx"),
         "html": str(out / f"{BATCH}-transfer-report.html"),
+        "records": [  # one handover record file per receiving commune
+            str(out / f"{BATCH}-bien-ban" / name)
+            for name in ("02905-xa-bao-thang.xlsx", "02935-xa-phong-hai.xlsx", "03232-xa-van-ban.xlsx")
+        ],
         "notices": [],
     }
+    assert all(Path(p).is_file() for p in data["records"])
     assert Path(data["workbook"]).stat().st_size > 5000
     assert "Báo cáo chuyển giao" in Path(data["html"]).read_text(encoding="utf-8")
 
@@ -46,6 +51,28 @@ def test_report_command_table(engine, tmp_path: Path, monkeypatch: pytest.Monkey
         assert (out / name).is_file() and "".join(str(out / name).split()) in files
 
 
+def test_report_command_prints_the_parties_of_the_batch_file(engine, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    build_target(engine)
+    config = tmp_path / "batch.toml"
+    config.write_text(
+        f'[batch]\nid = "{BATCH}"\n[report.parties]\nplace = "Lào Cai"\n'
+        'giving = { name = "Nguyễn Văn Hùng", position = "Chánh Văn phòng" }\n'
+        '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["report", BATCH, "--db", str(engine.url), "--out", str(out), "--config", str(config), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    for path in json.loads(result.stdout)["records"]:
+        texts = [v for row in load_workbook(path).active.iter_rows(values_only=True) for v in row if v]
+        assert "Đại diện: Ông/Bà Nguyễn Văn Hùng     Chức vụ: Chánh Văn phòng" in texts
+        assert any(str(t).startswith("Lào Cai, ngày ") for t in texts)
+
+
 def test_unknown_batch_is_one_message_and_no_file(engine, tmp_path: Path) -> None:
     build_target(engine)
     out = tmp_path / "out"
@@ -60,7 +87,7 @@ def test_help_is_documented() -> None:
     result = runner.invoke(app, ["report", "--help"])
     assert result.exit_code == 0
     assert "Regenerate a batch's Excel workbook and HTML transfer report" in result.stdout
-    assert "--db" in result.stdout and "--out" in result.stdout
+    assert "--db" in result.stdout and "--out" in result.stdout and "--config" in result.stdout
 
 
 def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:

@@ -35,3 +35,47 @@ def test_reports_on_every_database(any_db_url: str, tmp_path: Path) -> None:
     assert dict(re.findall(r'data-count="(\w+)">(\d+)<', total)) == {
         k: str(v) for k, v in EXPECTED_TOTAL.items()
     }
+
+
+def test_a_routed_dossier_goes_to_its_department_on_every_database(any_db_url: str, tmp_path: Path) -> None:
+    """The receivers are grouped the same on every database: a dossier routed to a provincial department is on
+    the department's record file, not on its commune's."""
+    from sqlalchemy import and_, select, update
+
+    from handover.target.schema import dossiers, ledger
+
+    engine = create_engine(any_db_url)
+    try:
+        build_target(engine)
+        d = dossiers.c
+        with engine.begin() as conn:
+            code, commune = conn.execute(
+                select(d.dossier_code, d.new_commune_code)
+                .join_from(ledger, dossiers, and_(ledger.c.natural_key == d.dossier_code))
+                .where(
+                    ledger.c.batch_id == BATCH, ledger.c.disposition == "loaded", ledger.c.entity == "dossier"
+                )
+                .order_by(d.dossier_code)
+                .limit(1)
+            ).one()
+            conn.execute(
+                update(dossiers)
+                .where(d.dossier_code == code)
+                .values(handling_level="province_dept", handling_agency="Sở Công Thương")
+            )
+        paths = write_reports(engine, BATCH, tmp_path)
+    finally:
+        engine.dispose()
+    files = {f.path.name: f for f in paths.records}
+    dept = files["15-so-cong-thuong.xlsx"]
+    assert (dept.kind, dept.dossiers, dept.records) == ("department", 1, 0)
+    listed = [
+        r[1] for r in load_workbook(dept.path).active.iter_rows(values_only=True) if isinstance(r[0], int)
+    ]
+    assert listed == [code]
+    own = next(f for f in paths.records if f.code == commune)
+    assert (own.dossiers, own.records) == (EXPECTED_COMMUNES[commune][0] - 1, EXPECTED_COMMUNES[commune][1])
+    numbered = [
+        r[1] for r in load_workbook(own.path).active.iter_rows(values_only=True) if isinstance(r[0], int)
+    ]
+    assert code not in numbered and len(numbered) == own.dossiers + own.records
