@@ -55,7 +55,7 @@ def maxrss_mb() -> float:
 
 
 def _cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children (the pipeline's worker processes): the
+    """User + system CPU of this process and its finished children (none since a batch works in one process): the
     figure to trust when other jobs share the machine."""
     total = 0.0
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
@@ -112,16 +112,11 @@ def child_pipeline(
     skip_report: bool,
     analyze: bool,
     chunk_size: int | None = None,
-    report_serial: bool = False,
 ) -> dict:
     t0 = time.perf_counter()
     from handover.config import load_config
     from handover.pipeline.run import run_batch
 
-    if report_serial:  # the commune sheets in this process, whatever the batch's size
-        from handover.reports import workbook
-
-        workbook.PARALLEL_MIN_ROWS = sys.maxsize
     if skip_report:
         _skip_reports()
     elif analyze:
@@ -265,7 +260,7 @@ def _tree_rss_kib(root: int) -> int:
 
 def run_child(args: list[str], timeout: int) -> dict:
     """Run one child; also samples the resident memory of its whole process tree every 0.2 s (on Linux), so
-    that worker processes count: ``peak_tree_rss_mb``."""
+    that any child process counts: ``peak_tree_rss_mb``."""
     env = dict(os.environ, GX_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO))
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out_fh, tempfile.TemporaryFile("w+") as err_fh:
@@ -458,7 +453,6 @@ def benchmark(args: argparse.Namespace) -> dict:
             "1" if args.skip_report else "",
             "1" if args.analyze else "",
             str(args.chunk_size or ""),
-            "1" if args.report_serial else "",
         ]
         pipe = run_child(child, args.timeout)
         result: dict = {
@@ -561,7 +555,6 @@ def main(argv: list[str] | None = None) -> int:
                 bool(rest[5]),
                 bool(rest[6]),
                 int(rest[7]) if rest[7] else None,
-                bool(rest[8]),
             )
         else:
             out = child_baseline(rest[0], rest[1], rest[2], int(rest[3]) or None, int(rest[4]))
@@ -584,11 +577,6 @@ def main(argv: list[str] | None = None) -> int:
         "--chunk-size",
         type=int,
         help="batch.chunk_size for the pipeline (default: the generated batch file's, the project's default)",
-    )
-    ap.add_argument(
-        "--report-serial",
-        action="store_true",
-        help="write the workbook's commune sheets in the pipeline's process (no report worker processes)",
     )
     ap.add_argument("--profile", metavar="FILE", help="pyinstrument text profile of the pipeline child")
     ap.add_argument(

@@ -120,7 +120,7 @@ def _write_one(
         for sheet in st.sheets:
             sheet.close()
         try:
-            w._save(wb, placement.path, {})
+            w._save(wb, placement.path)
         except OSError as exc:
             raise _unwritable(placement.path, exc) from exc
     except BaseException:
