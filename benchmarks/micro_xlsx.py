@@ -4,7 +4,9 @@
 
 ``named``: a ``WriteOnlyCell`` per value with a named style set per cell (the workbook's current pattern);
 ``proto``: the style array copied from one prototype cell; ``plain``: unstyled values; ``xlsxwriter``: XlsxWriter
-in constant-memory mode with one format (needs ``pip install xlsxwriter``). Prints CPU seconds per cell.
+in constant-memory mode with one format (needs ``pip install xlsxwriter``); ``rowxml``: the report's data-row
+path (:class:`handover.reports.rowxml.RowSink`: XML text per row, spliced into the saved workbook). Prints CPU seconds
+per cell.
 Run with lxml importable to see openpyxl's lxml writer.
 """
 
@@ -51,6 +53,15 @@ def run(mode: str, rows: int, out: Path) -> str:
     ws = wb.create_sheet("x")
     proto = WriteOnlyCell(ws)
     proto.style = "cell"
+    if mode == "rowxml":
+        from handover.reports.rowxml import RowSink, save_workbook
+
+        sink = RowSink(ws, [None] * len(ROW))
+        for i in range(rows):
+            sink.data_row(i + 1, ROW, None, "cell", "cell")
+        sink.close()
+        save_workbook(wb, out)
+        return f"{mode} (lxml={LXML})"
     for _ in range(rows):
         if mode == "plain":
             ws.append(ROW)
@@ -70,7 +81,9 @@ def run(mode: str, rows: int, out: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("named", "proto", "plain", "xlsxwriter"), help="writing pattern")
+    ap.add_argument(
+        "mode", choices=("named", "proto", "plain", "xlsxwriter", "rowxml"), help="writing pattern"
+    )
     ap.add_argument("--rows", type=int, default=20_000, help="rows of 10 cells")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

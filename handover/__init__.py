@@ -15,7 +15,9 @@ The public API (``__all__``) is what the commands call, with the same arguments 
 - batches: :func:`load_config`, :func:`run_batch` (→ :class:`BatchResult`), :func:`verify_batch`
   (→ :class:`VerifyResult`), :func:`rollback_batch` (→ :class:`RollbackResult`), :func:`write_reports`
   (→ :class:`ReportPaths`);
-- many districts: :func:`make_plan` (``handover plan``: → :class:`PlanResult`), :func:`load_plan` (→ :class:`Plan`);
+- many districts: :func:`make_plan` (``handover plan``: → :class:`PlanResult`), :func:`load_plan` (→ :class:`Plan`),
+  :func:`run_many` (``handover run-many``: → a :class:`BatchOutcome` per batch) and :func:`read_inputs` (what it is
+  given: a plan or batch configurations);
 - sources: :func:`inspect_source`, :func:`inspect_sql` (``handover sources inspect``);
 - units: :func:`resolve_unit` (→ :class:`Resolution`), :func:`unit_resolver` (→ :class:`UnitResolver`);
 - errors: :class:`HandoverError` and its subclasses (``exit_code`` is the command's exit code, ``message``,
@@ -43,6 +45,8 @@ _HOMES: dict[str, str] = {
     # many districts
     "make_plan": "handover.plan",
     "load_plan": "handover.plan",
+    "run_many": "handover.many",
+    "read_inputs": "handover.many",
     # sources
     "inspect_source": "handover.sources.inspect",
     "inspect_sql": "handover.sources.inspect",
@@ -58,6 +62,7 @@ _HOMES: dict[str, str] = {
     "ReportPaths": "handover.reports",
     "Plan": "handover.plan",
     "PlanResult": "handover.plan",
+    "BatchOutcome": "handover.many",
     "Resolution": "handover.units.resolver",
     "UnitResolver": "handover.units.resolver",
     # errors
@@ -81,6 +86,7 @@ __all__ = [
     "BatchConfig",
     "BatchLockedError",
     "BatchNotFoundError",
+    "BatchOutcome",
     "BatchResult",
     "ConfigError",
     "Counts",
@@ -108,9 +114,11 @@ __all__ = [
     "load_config",
     "load_plan",
     "make_plan",
+    "read_inputs",
     "resolve_unit",
     "rollback_batch",
     "run_batch",
+    "run_many",
     "unit_resolver",
     "verify_batch",
     "write_reports",
@@ -157,6 +165,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         ValidationGateError,
         VerificationError,
     )
+    from handover.many import BatchOutcome, read_inputs, run_many
     from handover.models import BatchResult, Counts
     from handover.plan import Plan, PlanResult, load_plan, make_plan
     from handover.reports import ReportPaths

@@ -172,25 +172,25 @@ def _units_reference() -> tuple[list[Commune], dict[str, set[str]]]:
     return communes, targets
 
 
-def _district(communes: list[Commune], district_code: str) -> list[Commune]:
-    found = sorted((c for c in communes if c.province_code == PROVINCE and c.district_code == district_code),
+def _district(communes: list[Commune], district_code: str, province_code: str = PROVINCE) -> list[Commune]:
+    found = sorted((c for c in communes if c.province_code == province_code and c.district_code == district_code),
                    key=lambda c: c.code)  # fmt: skip
     if not found:
         raise ConfigError(
-            f"District {district_code} of province {PROVINCE} is not in the unit reference.",
+            f"District {district_code} of province {province_code} is not in the unit reference.",
             hint="Rebuild the reference: handover units build",
         )
     return found
 
 
 def _split_communes(
-    communes: list[Commune], targets: dict[str, set[str]], district_code: str
+    communes: list[Commune], targets: dict[str, set[str]], district_code: str, province_code: str = PROVINCE
 ) -> list[Commune]:
     """Old communes the crosswalk splits: in the district if any, else in nearby provinces, else anywhere."""
     split = [c for c in communes if len(targets.get(c.code, ())) > 1]
     for scope in (
-        [c for c in split if c.province_code == PROVINCE and c.district_code == district_code],
-        [c for c in split if c.province_code == PROVINCE],
+        [c for c in split if c.province_code == province_code and c.district_code == district_code],
+        [c for c in split if c.province_code == province_code],
         # Hà Giang, Tuyên Quang, Yên Bái, Lai Châu: the old neighbours of Lào Cai
         [c for c in split if c.province_code in ("02", "08", "15", "12")],
         split,
@@ -384,9 +384,9 @@ def _dossiers(rng: random.Random, n: int, district: list[Commune], split: list[C
     return out
 
 
-def _address(d: _Dossier, district_name: str) -> str:
+def _address(d: _Dossier, district_name: str, province_name: str = "Tỉnh Lào Cai") -> str:
     if d.commune is None:
-        return f"{d.village}, {d.commune_text}, {district_name}, Tỉnh Lào Cai"
+        return f"{d.village}, {d.commune_text}, {district_name}, {province_name}"
     c = d.commune
     return f"{d.village}, {c.name}, {c.district_name}, {c.province_name}"
 
@@ -489,13 +489,21 @@ def _write_bao_thang(path: Path, rows: list[_Dossier], rng: random.Random) -> No
     _normalise_xlsx(path)
 
 
-def _write_van_ban(path: Path, rows: list[_Dossier], rng: random.Random) -> None:
+def _write_van_ban(
+    path: Path,
+    rows: list[_Dossier],
+    rng: random.Random,
+    district: tuple[str, str, str, str] = (PROVINCE, VAN_BAN, "Huyện Văn Bàn", "Tỉnh Lào Cai"),
+) -> None:
+    """The system-export CSV (Văn Bàn's shape) of ``rows``, dossiers of ``district`` (province code, district
+    code, district name, province name)."""
+    province_code, district_code, district_name, province_name = district
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh, lineterminator="\r\n")
         w.writerow(VB_HEADERS)
         for d in rows:
             c = d.commune
-            with_code = c is not None and (c.district_code != VAN_BAN or d.style[2] < 0.7)
+            with_code = c is not None and (c.district_code != district_code or d.style[2] < 0.7)
             received = d.received
             received_text = (
                 received
@@ -513,9 +521,9 @@ def _write_van_ban(path: Path, rows: list[_Dossier], rng: random.Random) -> None
                     d.applicant_id,
                     d.phone,
                     d.email,
-                    _address(d, "Huyện Văn Bàn"),
-                    c.province_code if c is not None else PROVINCE,
-                    c.district_code if c is not None else VAN_BAN,
+                    _address(d, district_name, province_name),
+                    c.province_code if c is not None else province_code,
+                    c.district_code if c is not None else district_code,
                     c.code if with_code and c is not None else "",
                     d.commune_text,
                     received_text,
@@ -654,6 +662,126 @@ def generate_demo_inputs(out_dir: Path, seed: int = 7, rows: int | None = None) 
     _write_van_ban(exports / "van_ban_089.csv", vb_rows, rng)
     _write_district_db(exports / "district_system.db", max(2, n // 2), bao_thang, rng)
     return exports
+
+
+@dataclass(frozen=True)
+class DistrictExport:
+    """One synthetic district export written by :func:`generate_district_exports`."""
+
+    province_code: str
+    province_name: str
+    district_code: str
+    district_name: str
+    path: Path  # the CSV
+    rows: int  # data rows written (planted exact duplicates included)
+
+
+def districts_across_provinces(count: int, provinces: int = 5) -> list[tuple[str, str]]:
+    """``count`` real old districts (province code, district code) of the unit reference, taken in turn from the
+    first ``provinces`` provinces (by code) that have districts left: the same districts every time."""
+    communes, _ = _units_reference()
+    by_province: dict[str, list[str]] = {}
+    for c in communes:
+        codes = by_province.setdefault(c.province_code, [])
+        if c.district_code not in codes:
+            codes.append(c.district_code)
+    order = sorted(by_province)
+    queues = {p: sorted(by_province[p]) for p in order}
+    picked: list[tuple[str, str]] = []
+    while len(picked) < count:
+        active = [p for p in order if queues[p]][:provinces]
+        if not active:
+            raise ConfigError(f"The unit reference has {len(picked)} districts, fewer than {count}.")
+        for province in active[: count - len(picked)]:
+            picked.append((province, queues[province].pop(0)))
+    return picked
+
+
+def generate_district_exports(
+    out_dir: Path, districts: list[tuple[str, str]], rows: int, seed: int = 7
+) -> list[DistrictExport]:
+    """Write a synthetic system export (the CSV shape of Văn Bàn's, :data:`VB_COLUMNS`) of ``rows`` pending
+    dossiers for each (province code, district code) in ``districts``, with that district's real communes and
+    the same share of planted problems as the demo, under ``out_dir/<district code>/ho-so-<district code>.csv``.
+    Each district has its own random stream (``seed`` and its codes): the same arguments give the same bytes."""
+    if rows < 1:
+        raise ConfigError(f"rows must be at least 1 (got {rows}).")
+    communes, targets = _units_reference()
+    written: list[DistrictExport] = []
+    for province_code, district_code in districts:
+        district = _district(communes, district_code, province_code)
+        split = _split_communes(communes, targets, district_code, province_code)
+        rng = random.Random(f"{seed}:{province_code}:{district_code}")
+        agency = f"000.00.{district_code[-2:]}.H{province_code}"
+        dossiers = _dossiers(rng, rows, district, split, agency, True)
+        first = district[0]
+        folder = Path(out_dir) / district_code
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"ho-so-{district_code}.csv"
+        names = (province_code, district_code, first.district_name, first.province_name)
+        _write_van_ban(path, dossiers, rng, names)
+        written.append(
+            DistrictExport(
+                province_code, first.province_name, district_code, first.district_name, path, len(dossiers)
+            )
+        )
+    return written
+
+
+def write_district_config(
+    path: Path,
+    export: DistrictExport,
+    *,
+    batch_id: str,
+    target_url: str,
+    chunk_size: int = 20_000,
+    workers: int | str = "auto",
+) -> Path:
+    """Write the batch configuration of one district export of :func:`generate_district_exports` to ``path``
+    (its source id ``ho-so-<district code>``, the export's path relative to the configuration's folder when
+    it lies under it), reports under ``reports/`` beside it."""
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source = Path(os.path.relpath(export.path, path.parent)).as_posix()
+    workers_value = f'"{workers}"' if isinstance(workers, str) else str(workers)
+    text = f"""\
+# {export.district_name} ({export.district_code}), {export.province_name} ({export.province_code})
+
+[batch]
+id = "{batch_id}"
+description = "{export.district_name} ({export.district_code}), {export.province_name}"
+chunk_size = {chunk_size}
+workers = {workers_value}
+
+[target]
+url = "{target_url}"
+conflict_policy = "keep"
+
+[thresholds]
+max_error_share = 0.2
+due_soon_days = 5
+handover_date = "2025-07-01"
+
+[report]
+dir = "reports"
+
+[[sources]]
+id = "ho-so-{export.district_code}"
+kind = "csv"
+path = "{source}"
+entity = "dossier"
+delimiter = ","
+profile = "dossier-vi"
+old_province_code = "{export.province_code}"
+old_district_code = "{export.district_code}"
+
+[sources.columns]
+{_toml_table(VB_COLUMNS)}
+"""
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _toml_table(mapping: dict[str, str]) -> str:

@@ -23,6 +23,7 @@ class ExitCode:
     REFERENCE = 7  # the unit reference failed its own checks
     VERIFY = 8  # db verify: the target rows differ from the batch's ledger or fingerprint
     NOT_FOUND = 9  # the batch named is not in the target, or the target database does not exist
+    BATCHES_FAILED = 10  # run-many: one or more batches failed (each listed); the others ran
 
 
 class HandoverError(Exception):

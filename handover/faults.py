@@ -30,3 +30,13 @@ def checkpoint(point: str) -> None:
     _passed[point] += 1
     if _passed[point] == int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def arm(point: str | None) -> None:
+    """Set (or, with None, clear) this process's ``HANDOVER_CRASH_AT``, and start counting its passages afresh:
+    a crash drill on one worker process of a cluster (``client.run(arm, "load.between:1", workers=[...])``)."""
+    if point is None:
+        os.environ.pop("HANDOVER_CRASH_AT", None)
+    else:
+        os.environ["HANDOVER_CRASH_AT"] = point
+    _passed.clear()

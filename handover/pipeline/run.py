@@ -230,7 +230,12 @@ class _FindingsCsv:
         self._fh.close()
 
 
-def run_batch(cfg: BatchConfig, *, dry_run: bool = False, progress: Progress | None = None) -> BatchResult:
+def run_batch(
+    cfg: BatchConfig,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure.
     Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one."""
     from handover.resources import using_mappings

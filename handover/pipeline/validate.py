@@ -973,11 +973,16 @@ class Validator:
 
     def _build_gx(self) -> None:
         gx = _gx()
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 
-        context = gx.get_context(mode="ephemeral")
-        context.enable_analytics(False)
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        # an in-memory context, configured through GX's public project config: no usage statistics sent, no
+        # progress bars on the console (the validator reads the "globally"/"metric_calculations" keys)
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars={"globally": False, "metric_calculations": False},
+        )
+        context = gx.get_context(mode="ephemeral", project_config=config)
         suite = gx.ExpectationSuite(name=self.spec.suite.name)
         for e in self.spec.expectations:
             cls = getattr(gx.expectations, e.expectation, None)
@@ -1024,18 +1029,7 @@ class Validator:
         if not self.spec.expectations or frame.empty:
             return []
         data = pd.DataFrame({c: _col(frame, c).to_numpy() for c in self._gx_columns})
-        from great_expectations.execution_engine import pandas_execution_engine as engine
-
-        # GX hashes every frame for a batch-marker fingerprint handover never reads: switch that off for the
-        # call where this GX version has the constant (1.x), and leave GX alone where it has not.
-        threshold = getattr(engine, "HASH_THRESHOLD", None)
-        if threshold is not None:
-            engine.HASH_THRESHOLD = 0
-        try:
-            batch = self._batch_definition.get_batch(batch_parameters={"dataframe": data})
-        finally:
-            if threshold is not None:
-                engine.HASH_THRESHOLD = threshold
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": data})
         result = batch.validate(
             self._suite,
             result_format={

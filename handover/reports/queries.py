@@ -18,11 +18,11 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, String, and_, case, func, or_, select, text
+from sqlalchemy import Connection, Engine, String, and_, case, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -1081,3 +1081,20 @@ def guarded(what: str) -> Iterator[None]:
             f"Cannot read {what} from the target database: {type(exc).__name__}: {first}",
             hint="Check the --db URL, and that this database is the target the batch was run into.",
         ) from exc
+
+
+@contextmanager
+def commune_streams(
+    engine: Engine, conn: Connection, batch_id: str, communes: Sequence[Commune], *, new_only: bool = False
+) -> Iterator[tuple[OwnDossiers, CommuneRows]]:
+    """The two row streams a commune's handover record reads, in :func:`receiving_communes` order: its own
+    dossiers (routed ones left out) on ``conn`` and its registration records, on a second connection of
+    ``engine`` when any commune has records (some drivers stream only one query per connection). Both are
+    closed on exit."""
+    with ExitStack() as stack:
+        dossier_rows = OwnDossiers(conn, batch_id, new_only=new_only)
+        stack.callback(dossier_rows.close)
+        other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
+        record_rows = CommuneRows(other, batch_id, "record", new_only=new_only)
+        stack.callback(record_rows.close)
+        yield dossier_rows, record_rows

@@ -80,11 +80,9 @@ def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _unwritable(folder, exc) from exc
-        dossier_rows = q.OwnDossiers(conn, batch_id, new_only=new_only)
-        stack.callback(dossier_rows.close)
-        other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
-        record_rows = q.CommuneRows(other, batch_id, "record", new_only=new_only)
-        stack.callback(record_rows.close)
+        dossier_rows, record_rows = stack.enter_context(
+            q.commune_streams(engine, conn, batch_id, communes, new_only=new_only)
+        )
         for commune in communes:
             written.append(_write_one(folder, commune, "commune", dossier_rows, record_rows, signers))
         routed = q.DepartmentRows(conn, batch_id, departments, new_only=new_only)

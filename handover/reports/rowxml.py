@@ -1,30 +1,46 @@
-"""Data rows of a write-only sheet rendered straight to SpreadsheetML, many rows at a time.
+"""Data rows of a sheet rendered straight to SpreadsheetML, spliced into the workbook openpyxl writes.
 
-openpyxl's write-only mode builds a ``WriteOnlyCell`` per value, copies a named style into it and serialises it
-element by element: tens of µs a cell, the whole cost of a large workbook. :class:`RowSink` takes over the
-``sheetData`` stream of one ``WriteOnlyWorksheet``: ordinary rows (lists of cells) still go through openpyxl,
-while :meth:`RowSink.data_row` renders a data row to XML text, with style ids looked up once per distinct
-(named style, kind), and buffers it. A buffer (:data:`FLUSH_ROWS` rows) is written as bytes into the sheet's
-file right after lxml's own buffer is flushed, so both kinds of rows stay in order; without lxml it is parsed
-and written element by element. The bytes are the ones openpyxl writes for the cells
-:func:`handover.reports.cells.value_cell` makes (value, type, style, quote prefix, row height; tests compare the
-files byte for byte): text from data is an inline string, never a formula. Relies on openpyxl 3.1's write-only
-internals (``WorksheetWriter.get_stream``, ``WriteOnlyWorksheet._writer`` / ``_rows`` / ``_values_to_row``).
+openpyxl's public write-only API writes everything around the data (sheets, styles, columns, merged cells,
+page setup, print titles, validations) and the ordinary rows; a data row written as a ``WriteOnlyCell`` per
+value costs ~18 µs a cell (``benchmarks/RESULTS.md``, issue 19 item 3). :meth:`RowSink.data_row` renders a
+data row to the published format's XML text instead (ECMA-376 Part 1, §18.3.1.73 ``row``, §18.3.1.4 ``c``,
+inline strings ``is``): the value, type, style index, row height and quote prefix a
+:func:`handover.reports.cells.value_cell` cell has (text from data is an inline string, never a formula).
+The rendered rows go to a temporary file; in the sheet, openpyxl writes one *placeholder* row in their place:
+a marker cell and one probe cell per (named style, kind) the rows use, made through openpyxl's public API
+exactly as ``value_cell`` makes a cell of that kind.
+
+:func:`save_workbook` saves the workbook with ``wb.save`` and then writes the final file from it: each
+placeholder is replaced by its rows, the rows after it renumbered (``row/@r``, ``c/@r``), and the ``s`` index
+of every probe cell, as openpyxl wrote it, must equal the index the rows were rendered with (else
+:class:`StyleMismatch`). Style indexes are taken from the cells' public ``style_id``; the probe check makes
+the written file the proof. Rows rendered elsewhere (:meth:`RowSink.to_file`, another process) are added with
+:meth:`RowSink.splice`, with the style indexes they were rendered with.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
-from collections.abc import Callable, Sequence
+import tempfile
+import uuid
+import weakref
+import zipfile
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import partial
+from math import isinf, isnan
+from pathlib import Path
 from typing import Any
 from unicodedata import is_normalized as _is_nfc
 
 from handover.reports.cells import DATE_FORMAT, FORMULA_TRIGGERS, safe_text
 
-FLUSH_ROWS = 128  # rows rendered per parse: memory stays flat, parse calls stay few
+FLUSH_ROWS = 128  # rows rendered per write: memory stays flat
 _PLAIN, _DATE, _QUOTED, _DATETIME = 0, 1, 2, 3
+StyleKey = tuple[str | None, int]
 
 
 def wrapped_lines(text: str, per_line: int) -> int:
@@ -57,15 +73,14 @@ def row_height(lines: int) -> float | None:
 KINDS: tuple[int, ...] = (_PLAIN, _DATE, _QUOTED, _DATETIME)  # the cell kinds a data row styles differently
 
 
-def style_attr(ws: Any, name: str | None, kind: int) -> str:
-    """`` s="id"`` of a cell of ``ws`` (anything with the workbook as ``parent``) with named style ``name`` and
-    kind ``kind`` (one of :data:`KINDS`), made the way :func:`value_cell` makes it ("" unstyled). Registers the
-    style (and a date kind's number formats) with the workbook the first time: calling it for every (name,
-    kind) in a fixed order right after the named styles are added fixes every style id of the workbook."""
+def _styled_cell(ws: Any, name: str | None, kind: int) -> Any:
+    """A write-only cell with named style ``name`` and kind ``kind`` (one of :data:`KINDS`), made the way
+    :func:`~handover.reports.cells.value_cell` makes one (a date value first registers openpyxl's default
+    date format, then ``dd/mm/yyyy``)."""
     from openpyxl.cell import WriteOnlyCell
 
-    # made the way value_cell makes it: a date value first registers openpyxl's default date format
-    first = {_DATE: date(2000, 1, 1), _DATETIME: datetime(2000, 1, 1)}.get(kind)
+    # a value, so that openpyxl writes the cell even unstyled (a probe cell must be there)
+    first = {_DATE: date(2000, 1, 1), _DATETIME: datetime(2000, 1, 1)}.get(kind, "x")
     cell = WriteOnlyCell(ws, value=first)
     if name:
         cell.style = name
@@ -73,166 +88,188 @@ def style_attr(ws: Any, name: str | None, kind: int) -> str:
         cell.number_format = DATE_FORMAT
     elif kind == _QUOTED:
         cell.quotePrefix = True
+    return cell
+
+
+def style_attr(ws: Any, name: str | None, kind: int) -> str:
+    """`` s="id"`` of a cell of ``ws`` (anything with the workbook as ``parent``) with named style ``name`` and
+    kind ``kind``, made the way :func:`value_cell` makes it ("" unstyled). Registers the style (and a date
+    kind's number formats) with the workbook the first time: calling it for every (name, kind) in a fixed order
+    right after the named styles are added fixes every style index of the workbook."""
+    cell = _styled_cell(ws, name, kind)
     return f' s="{cell.style_id}"' if cell.has_style else ""
 
 
-class _Raw:
-    __slots__ = ("count", "xml")
-
-    def __init__(self, xml: str, count: int) -> None:
-        self.xml = xml
-        self.count = count
-
-
-class _RawFile:
-    """Rows rendered earlier into a file (:meth:`RowSink.to_file`), to copy into the sheet as they are."""
-
-    __slots__ = ("count", "path")
-
-    def __init__(self, path: str, count: int) -> None:
-        self.path = path
-        self.count = count
+def _number(value: int | float) -> str:
+    """A number as a cell value: 16 significant digits, NaN and infinities empty (as openpyxl writes them)."""
+    if isinstance(value, float) and (isnan(value) or isinf(value)):
+        return ""
+    return f"{value:.16g}"
 
 
-def _raw_writer(ws: Any, opener: Callable[[str], Any] = partial(open, mode="wb")) -> Any:
-    """openpyxl's ``WorksheetWriter`` for ``ws``, streaming (through lxml) into a file object this module can
-    also write pre-rendered bytes into, between two flushes of lxml's buffer. ``opener`` opens the writer's
-    file (its path) for writing bytes."""
-    from openpyxl.worksheet._writer import WorksheetWriter
-    from openpyxl.xml.constants import SHEET_MAIN_NS
-    from openpyxl.xml.functions import xmlfile
-
-    class RawWriter(WorksheetWriter):
-        raw: Any = None
-
-        def get_stream(self):  # WorksheetWriter.get_stream, with a file object we keep
-            with opener(self.out) as raw, xmlfile(raw) as xf:
-                self.raw = raw
-                with xf.element("worksheet", xmlns=SHEET_MAIN_NS):
-                    try:
-                        while True:
-                            el = yield
-                            if el is True:
-                                yield xf
-                            elif el is None:
-                                continue
-                            else:
-                                xf.write(el)
-                    except GeneratorExit:
-                        pass
-
-    return RawWriter(ws)
+# -- the splice registry ---------------------------------------------------------------------------------------
 
 
-def _sheet_data(ws: Any):
-    """openpyxl's ``WriteOnlyWorksheet._write_rows``, also accepting :class:`_Raw` chunks of rendered rows."""
-    writer = ws._writer
-    xf = writer.xf.send(True)
-    raw = getattr(writer, "raw", None)
-    if raw is None:  # pragma: no cover - without lxml: parse the chunk and write its elements
-        from xml.etree.ElementTree import fromstring
-    with xf.element("sheetData"):
-        row_idx = 1
-        try:
-            while True:
-                item = yield
-                if isinstance(item, _Raw):
-                    if raw is not None:
-                        xf.flush()  # everything lxml holds goes first
-                        raw.write(item.xml.encode("ascii", "xmlcharrefreplace"))  # as lxml encodes text
-                    else:  # pragma: no cover
-                        for element in fromstring(f"<sheetData>{item.xml}</sheetData>"):
-                            xf.write(element)
-                    row_idx += item.count
-                elif isinstance(item, _RawFile):
-                    with open(item.path, "rb") as src:
-                        if raw is not None:
-                            xf.flush()
-                            shutil.copyfileobj(src, raw, 1 << 20)
-                        else:  # pragma: no cover
-                            text = src.read().decode("ascii")
-                            for element in fromstring(f"<sheetData>{text}</sheetData>"):
-                                xf.write(element)
-                    row_idx += item.count
-                else:
-                    writer.write_row(xf, ws._values_to_row(item, row_idx), row_idx)
-                    row_idx += 1
-        except GeneratorExit:
-            pass
-    writer.xf.send(None)
+@dataclass
+class _Fragment:
+    path: str
+    count: int  # rows
+    first: int  # the first row's number
+    styles: list[
+        tuple[StyleKey, str]
+    ]  # the probe cells' keys and the s attribute the rows were rendered with
+    index: int = 0  # the placeholder's row number as openpyxl writes it
+    owned: bool = True  # a temporary file of this module (removed after the save)
+
+
+class StyleMismatch(RuntimeError):
+    """A probe cell's style index in the saved workbook differs from the one the rows were rendered with."""
+
+
+@dataclass
+class _Fragments:
+    """The rendered-row files of one workbook, by placeholder id."""
+
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    items: dict[int, _Fragment] = field(default_factory=dict)
+    folder: str | None = None
+
+    def new_file(self) -> tuple[Any, str]:
+        fd, path = tempfile.mkstemp(suffix=".rows", dir=self.folder)
+        return os.fdopen(fd, "wb"), path
+
+    def marker(self, number: int) -> str:
+        return f"handover-rows:{self.token}:{number}"
+
+    def discard(self) -> None:
+        """Remove the temporary files of the rendered rows."""
+        for item in self.items.values():
+            if item.owned:
+                with suppress(OSError):
+                    os.remove(item.path)
+        self.items.clear()
+
+
+_REGISTRY: weakref.WeakKeyDictionary[Any, _Fragments] = weakref.WeakKeyDictionary()
+
+
+def fragments(wb: Any) -> _Fragments:
+    """The rendered-row files of workbook ``wb`` (made on first use)."""
+    found = _REGISTRY.get(wb)
+    if found is None:
+        found = _REGISTRY[wb] = _Fragments()
+    return found
+
+
+def discard(wb: Any) -> None:
+    """After an error: remove the rendered-row files of ``wb`` (no workbook is written)."""
+    found = _REGISTRY.pop(wb, None)
+    if found is not None:
+        found.discard()
 
 
 class RowSink:
-    """The rows of one write-only worksheet: openpyxl rows and fast data rows, written in order."""
+    """The rows of one write-only worksheet: openpyxl rows and rendered data rows, written in order."""
 
     def __init__(self, ws: Any, widths: Sequence[float | None]) -> None:
-        from openpyxl.compat import safe_string
         from openpyxl.utils import get_column_letter
 
         self.ws = ws
         self.widths = list(widths)
         self._letters: list[str] = [get_column_letter(i) for i in range(1, 257)]
         self._buffer: list[str] = []
-        self._started = False
-        self._styles: dict[tuple[str | None, int], str | None] = {}
-        self._sizes: dict[str | None, float] = {}
+        self._styles: dict[StyleKey, str] = {}
+        self._sizes: dict[tuple[str | None, float], int] = {}
         self._heights: dict[float, str] = {}
         self._dates: dict[Any, str] = {}
         self._wraps: dict[tuple[str, int], int] = {}
-        self._number = safe_string  # "%.16g", NaN and infinities empty: as openpyxl writes numbers
-        self._file: Any = None
-        self.opener: Callable[[str], Any] | None = None  # opens the sheet's file (before the first row)
+        self._file: Any = None  # to_file: the caller's file
+        self._run: Any = None  # the temporary file of the data rows since the last openpyxl row
+        self._run_path = ""
+        self._run_rows = 0
+        self._run_first = 0
+        self._written = 0  # rows openpyxl has written (placeholders included)
+        self._offset = 0  # rows spliced beyond their placeholders
+        self._fragments = fragments(ws.parent)
 
     # -- the stream ----------------------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        if self._started:
-            return
-        from openpyxl import LXML
+    @property
+    def next_row(self) -> int:
+        """The sheet's next row number."""
+        return self._written + self._offset + self._run_rows + 1
 
-        ws = self.ws
-        if ws._writer is None and LXML:
-            ws._writer = _raw_writer(ws, self.opener) if self.opener else _raw_writer(ws)
-            ws._writer.write_top()  # the sheet's top (page setup, columns) now, as ws.append would
-        ws._get_writer()
-        if ws._rows is None:
-            ws._rows = _sheet_data(ws)
-            next(ws._rows)
-        self._started = True
+    def append(self, cells: list[Any], height: float | None = None) -> None:
+        """An ordinary row of openpyxl cells/values, ``height`` points high (``None``: the default)."""
+        self._end_run()
+        self._write(cells, height)
 
-    def append(self, cells: list[Any]) -> None:
-        """An ordinary row of openpyxl cells/values (row dimensions as set on the worksheet)."""
-        self.flush()
-        self._start()
+    def _write(self, cells: list[Any], height: float | None = None) -> None:
+        index = self._written + 1
+        if height:
+            self.ws.row_dimensions[index].height = height
         self.ws.append(cells)
+        if height:  # written with the row: drop it so memory stays flat
+            del self.ws.row_dimensions[index]
+        self._written = index
 
     def flush(self) -> None:
-        """Write the buffered data rows (call before the sheet is saved)."""
+        """Write the buffered data rows to their file."""
         if not self._buffer:
             return
-        if self._file is not None:
-            self._file.write("".join(self._buffer).encode("ascii", "xmlcharrefreplace"))
-            self._buffer.clear()
-            return
-        self._start()
-        self.ws._rows.send(_Raw("".join(self._buffer), len(self._buffer)))
+        data = "".join(self._buffer).encode("ascii", "xmlcharrefreplace")  # characters as references
         self._buffer.clear()
+        if self._file is not None:
+            self._file.write(data)
+            return
+        self._run.write(data)
+
+    def _end_run(self) -> None:
+        """The data rows since the last openpyxl row are complete: their placeholder row goes into the sheet."""
+        if self._file is None:
+            self.flush()
+        if self._run is None:
+            return
+        self._run.close()
+        self._run = None
+        self._place(self._run_path, self._run_rows, self._run_first, dict(self._styles), owned=True)
+        self._run_rows = 0
+
+    def _place(self, path: str, count: int, first: int, styles: dict[StyleKey, str], owned: bool) -> None:
+        store = self._fragments
+        number = len(store.items) + 1
+        keys = sorted(styles, key=lambda k: (k[0] or "", k[1]))
+        item = _Fragment(path, count, first, [(k, styles[k]) for k in keys], owned=owned)
+        store.items[number] = item
+        from openpyxl.cell import WriteOnlyCell
+
+        marker = WriteOnlyCell(self.ws, value=store.marker(number))
+        marker.data_type = "s"
+        self._write([marker, *(_styled_cell(self.ws, name, kind) for name, kind in keys)])
+        item.index = self._written
+        self._offset += count - 1
 
     def to_file(self, file: Any) -> None:
-        """Render data rows into the binary ``file`` from now on (``None``: into the sheet again), to be
-        copied into a sheet of the same workbook later with :meth:`splice`. Row numbers are the caller's."""
+        """Render data rows into the binary ``file`` from now on (``None``: into the sheet again), to be added
+        to a sheet later with :meth:`splice`. Row numbers are the caller's."""
         self.flush()
         self._file = file
 
-    def splice(self, path: str, count: int) -> None:
-        """Copy ``count`` rows rendered into file ``path`` (:meth:`to_file`) into the sheet, in order."""
-        self.flush()
-        self._start()
-        self.ws._rows.send(_RawFile(path, count))
+    def style_ids(self) -> dict[StyleKey, str]:
+        """The style attributes the rows rendered so far use, by (named style, kind)."""
+        return dict(self._styles)
+
+    def splice(self, path: str, count: int, styles: dict[StyleKey, str] | None = None) -> None:
+        """Add ``count`` rows rendered into file ``path`` (:meth:`to_file`, numbered from :attr:`next_row` on),
+        rendered with the style attributes ``styles`` (default: this sink's). The file is read when the
+        workbook is saved; the caller keeps it until then."""
+        self._end_run()
+        if count:
+            self._place(path, count, self.next_row, self._styles if styles is None else styles, owned=False)
 
     def close(self) -> None:
-        """Write the buffered rows and drop the caches (the sheet is complete; rows may still follow)."""
-        self.flush()
+        """End the sheet's data rows and drop the caches (rows may still follow)."""
+        self._end_run()
         self._wraps.clear()
         self._dates.clear()
 
@@ -259,11 +296,9 @@ class RowSink:
         return self._sizes[key]
 
     def _row_attrs(self, height: float) -> str:
+        """A row's height attributes (§18.3.1.73: ``ht`` in points, ``customHeight`` set)."""
         if height not in self._heights:
-            from openpyxl.worksheet.dimensions import RowDimension
-
-            dim = RowDimension(self.ws, index=1, ht=height)
-            self._heights[height] = "".join(f' {k}="{v}"' for k, v in dim)
+            self._heights[height] = f' ht="{_number(height)}" customHeight="1"'
         return self._heights[height]
 
     def _date(self, value: date) -> str:
@@ -273,7 +308,7 @@ class RowSink:
 
             if getattr(value, "tzinfo", None) is not None:
                 raise TypeError("Excel does not support timezones in datetimes.")
-            text = self._number(to_excel(value, self.ws.parent.epoch))
+            text = _number(to_excel(value, self.ws.parent.epoch))
             if len(self._dates) < 100_000:
                 self._dates[value] = text
         return text
@@ -317,7 +352,7 @@ class RowSink:
                 s = cache.get(key)
                 if s is None:
                     s = self._style(*key)
-                parts.append(f'<c r="{letter}{r}"{s} t="n"><v>{self._number(value)}</v></c>')
+                parts.append(f'<c r="{letter}{r}"{s} t="n"><v>{_number(value)}</v></c>')
                 continue
             style = styles[i] or text_style
             if not text:  # None or empty
@@ -350,6 +385,11 @@ class RowSink:
                         lines = n
         attrs = self._row_attrs(round(15 * lines, 1)) if lines > 1 else ""
         self._buffer.append(f'<row r="{r}"{attrs}>{"".join(parts)}</row>')
+        if self._file is None:
+            if self._run is None:
+                self._run, self._run_path = self._fragments.new_file()
+                self._run_first = row_no
+            self._run_rows += 1
         if len(self._buffer) >= FLUSH_ROWS:
             self.flush()
         return 15.0 * lines
@@ -362,3 +402,81 @@ def _letter(column: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return get_column_letter(column)
+
+
+# -- the saved workbook, with the rendered rows in place ---------------------------------------------------------
+
+_ROW_START = re.compile(rb"<row[ />]")
+_ROW_NUMBER = re.compile(rb'^<row r="(\d+)"')
+_CELL_REF = re.compile(rb'<c r="([A-Z]+)(\d+)"')
+_PROBE = re.compile(rb'<c r="[A-Z]+\d+"( s="\d+")?')
+_SHEET_DATA_END = b"</sheetData>"
+_MARKER = re.compile(rb"handover-rows:([0-9a-f]{32}):(\d+)")
+
+
+def save_workbook(wb: Any, path: Path, level: int = 6, folder: str | None = None) -> None:
+    """Save write-only workbook ``wb`` at ``path`` with its rendered data rows in place (zip deflate level
+    ``level``; ``folder``: where the intermediate file goes). Raises :class:`StyleMismatch` when a probe cell's
+    style index differs from the rendered rows' one, ``OSError`` when a file cannot be written."""
+    store = _REGISTRY.get(wb) or _Fragments()
+    fd, raw = tempfile.mkstemp(suffix=".xlsx", dir=folder or os.path.dirname(os.path.abspath(path)) or None)
+    os.close(fd)
+    try:
+        wb.save(raw)
+        try:
+            with (
+                zipfile.ZipFile(raw) as src,
+                zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=level) as out,
+            ):
+                for info in src.infolist():
+                    data = src.read(info)
+                    if info.filename.startswith("xl/worksheets/") and store.token.encode() in data:
+                        with out.open(info.filename, "w", force_zip64=True) as dest:
+                            _splice_sheet(data, store, dest)
+                    else:
+                        out.writestr(info.filename, data)
+        except BaseException:
+            with suppress(OSError):
+                os.remove(path)  # no half-written workbook
+            raise
+    finally:
+        os.remove(raw)
+        discard(wb)
+
+
+def _splice_sheet(data: bytes, store: _Fragments, dest: Any) -> None:
+    """Write sheet part ``data`` into ``dest`` with each placeholder row replaced by its rendered rows and the
+    rows after it renumbered."""
+    end = data.index(_SHEET_DATA_END)
+    starts = [m.start() for m in _ROW_START.finditer(data, 0, end)]
+    if not starts:
+        dest.write(data)
+        return
+    dest.write(data[: starts[0]])
+    offset = 0
+    for i, begin in enumerate(starts):
+        row = data[begin : starts[i + 1] if i + 1 < len(starts) else end]
+        found = _MARKER.search(row)
+        if found is not None and found.group(1).decode() == store.token:
+            item = store.items[int(found.group(2))]
+            number = _ROW_NUMBER.match(row)
+            if number is None or int(number.group(1)) != item.index or item.index + offset != item.first:
+                raise StyleMismatch(f"rendered rows {item.first}+ placed at row {item.index} (+{offset})")
+            written = [(m.group(1) or b"").decode() for m in _PROBE.finditer(row)][1:]  # after the marker
+            expected = [attr for _, attr in item.styles]
+            if written != expected:
+                raise StyleMismatch(f"style indexes {written} written, rows rendered with {expected}")
+            with open(item.path, "rb") as rows:
+                shutil.copyfileobj(rows, dest, 1 << 20)
+            offset += item.count - 1
+            continue
+        if offset:
+            row = _renumber(row, offset)
+        dest.write(row)
+    dest.write(data[end:])
+
+
+def _renumber(row: bytes, offset: int) -> bytes:
+    """An openpyxl row moved down by ``offset`` rows: its ``r`` and its cells' references."""
+    row = _ROW_NUMBER.sub(lambda m: b'<row r="%d"' % (int(m.group(1)) + offset), row, count=1)
+    return _CELL_REF.sub(lambda m: b'<c r="%s%d"' % (m.group(1), int(m.group(2)) + offset), row)

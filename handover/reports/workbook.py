@@ -28,21 +28,26 @@ Sheets, in order:
   rows, data rows = extracted) and the non-data rows listed with their rule (title, header, blank, numbering,
   total, subtotal, signature; at most 50 a rule, every row counted).
 
-The workbook is written in openpyxl's write-only mode from streamed queries: memory stays flat in the number of
-rows. Data rows are rendered straight to XML by :mod:`handover.reports.rowxml` (the same bytes openpyxl writes
-for :func:`~handover.reports.cells.value_cell` cells, about twenty times faster); the dossiers and records of all
-communes come from one ordered query each (:class:`~handover.reports.queries.CommuneRows`). Every text cell from
-data goes through :func:`~handover.reports.cells.safe_text` and the formula guard (never a formula).
+The workbook is written through openpyxl's public write-only API from streamed queries: memory stays flat in
+the number of rows. Data rows are rendered straight to SpreadsheetML by :mod:`handover.reports.rowxml` (what a
+:func:`~handover.reports.cells.value_cell` cell holds, several times faster than a cell object each) and
+spliced into the saved workbook; the dossiers and records of all communes come from one ordered query each
+(:class:`~handover.reports.queries.CommuneRows`). Every text cell from data goes through
+:func:`~handover.reports.cells.safe_text` and the formula guard (never a formula).
 
-The workbook is written in one process; the zip is deflated at :data:`ZIP_LEVEL`.
+The workbook is written in one process. Every cell style is registered in a fixed order when a workbook is
+made (:class:`_Styles`), so the style indexes the rows are rendered with are the ones openpyxl writes (the
+saved workbook is checked for it: :class:`~handover.reports.rowxml.StyleMismatch`). The zip is deflated at
+:data:`ZIP_LEVEL`.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import zipfile
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -57,7 +62,15 @@ from handover.errors import ReportError
 from handover.models import DISPOSITIONS, Counts
 from handover.reports import queries as q
 from handover.reports.cells import safe_text, text_cell, value_cell
-from handover.reports.rowxml import KINDS, RowSink, row_height, style_attr, text_lines
+from handover.reports.rowxml import (
+    KINDS,
+    RowSink,
+    discard,
+    row_height,
+    save_workbook,
+    style_attr,
+    text_lines,
+)
 from handover.text import ascii_slug, mask_id
 
 DISPOSITION_VI = {
@@ -251,11 +264,7 @@ class _Sheet:
         cells = list(cells)
         self.row_no += 1
         height = self._height(cells, widths or self.widths)
-        if height:
-            self.ws.row_dimensions[self.row_no].height = height
-        self.sink.append(cells)
-        if height:  # written with the row: drop it so memory stays flat
-            del self.ws.row_dimensions[self.row_no]
+        self.sink.append(cells, height)
         return self.row_no
 
     @staticmethod
@@ -801,9 +810,7 @@ class _RecordSheet(_Sheet):
         cells = list(cells)
         self.row_no += 1
         height = self._points(cells, widths or self.widths)
-        self.ws.row_dimensions[self.row_no].height = height
-        self.sink.append(cells)
-        del self.ws.row_dimensions[self.row_no]
+        self.sink.append(cells, height)
         self.pager.add(self.row_no, height)
         return self.row_no
 
@@ -822,9 +829,7 @@ class _RecordSheet(_Sheet):
     def spacer(self, points: float) -> int:
         """An empty row ``points`` high."""
         self.row_no += 1
-        self.ws.row_dimensions[self.row_no].height = points
-        self.sink.append([])
-        del self.ws.row_dimensions[self.row_no]
+        self.sink.append([], points)
         self.pager.add(self.row_no, points)
         return self.row_no
 
@@ -1674,14 +1679,10 @@ def _commune_sheets(
     dossiers routed to a provincial department (:func:`_department_sheets`)."""
     batch_id, new_only = parties.batch_id, parties.new_only
     communes = q.receiving_communes(conn, batch_id, new_only=new_only)
-    with ExitStack() as stack:
-        dossier_rows = q.OwnDossiers(conn, batch_id, new_only=new_only)
-        stack.callback(dossier_rows.close)
-        # the records stream runs beside the dossiers one: on its own connection, as some drivers stream
-        # only one query per connection
-        other = stack.enter_context(engine.connect()) if any(c.records for c in communes) else conn
-        record_rows = q.CommuneRows(other, batch_id, "record", new_only=new_only)
-        stack.callback(record_rows.close)
+    with q.commune_streams(engine, conn, batch_id, communes, new_only=new_only) as (
+        dossier_rows,
+        record_rows,
+    ):
         for commune in communes:
             title = sheet_title(commune.name, commune.code, used)
             _commune_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
@@ -1700,27 +1701,24 @@ def _department_sheets(
 
 
 def _discard(wb: Any) -> None:
-    """After an error: close the sheets begun and remove their temporary files (no workbook is written)."""
-    for ws in wb.worksheets:
-        writer = ws._writer
-        if writer is None:
-            continue
+    """After an error: remove the rendered rows' files and openpyxl's temporary files of the sheets begun (it
+    removes them when it saves: the workbook, a few rows a sheet without its data rows, is saved to a
+    temporary file and removed); no workbook is written."""
+    discard(wb)
+    fd, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(fd)
+    try:
         with suppress(Exception):
-            if not ws.closed:
-                ws.close()
-        with suppress(Exception):
-            writer.cleanup()
+            wb.save(path)
+    finally:
+        with suppress(OSError):
+            os.remove(path)
 
 
 def _save(wb: Any, path: Path) -> None:
-    """``wb.save(path)`` (openpyxl's ``save_workbook``), the zip deflated at :data:`ZIP_LEVEL`."""
-    from openpyxl.writer.excel import ExcelWriter
-
+    """The workbook saved at ``path`` with its data rows (:func:`handover.reports.rowxml.save_workbook`),
+    deflated at :data:`ZIP_LEVEL`."""
     if not wb.worksheets:  # pragma: no cover - as Workbook.save does
         wb.create_sheet()
-    archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
-    try:
-        wb.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
-        ExcelWriter(wb, archive).save()
-    finally:
-        archive.close()
+    wb.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
+    save_workbook(wb, path, ZIP_LEVEL)

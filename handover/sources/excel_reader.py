@@ -1,5 +1,5 @@
-"""Excel exports: ``.xlsx`` streamed with lxml as openpyxl reads it (read-only, cached formula values, hidden
-rows seen; see :mod:`handover.sources.xlsx_stream`), openpyxl itself as the fallback; ``.xls`` through
+"""Excel exports: ``.xlsx`` streamed by :mod:`handover.sources.xlsx_stream` (the published SpreadsheetML format;
+cached formula values, hidden rows seen; lxml, and expat where lxml refuses a part); ``.xls`` through
 python-calamine. Zip bombs, encrypted and damaged workbooks, and shared-strings parts out of proportion to the
 sheets are refused before parsing; a row with a value past :data:`MAX_COLUMNS` columns is refused when read
 (empty cells past a row's last value are not columns)."""
@@ -75,8 +75,7 @@ def check_shared_strings(path: Path, floor: int | None = None, ratio: int | None
 class ExcelReader(SourceReader):
     kind = "xlsx"
     gaps_are_blank = True  # rows a sheet does not store are empty rows
-    book: xlsx_stream.XlsxBook | None = None  # the fast .xlsx path; None when openpyxl reads the workbook
-    wb: Any = None
+    book: xlsx_stream.XlsxBook | None = None  # the open .xlsx workbook
 
     def _check_file(self) -> bytes:
         path = self.cfg.path
@@ -117,7 +116,7 @@ class ExcelReader(SourceReader):
             self.report["encoding"] = "Excel 97–2003 (.xls, BIFF)"
             self.report["encoding_evidence"] = "OLE compound file; text cells are stored as Unicode"
         else:
-            self._open_openpyxl(path)
+            self._open_xlsx(path)
             self.report["encoding"] = "Unicode (Excel .xlsx)"
             self.report["encoding_evidence"] = (
                 "Office Open XML: text is UTF-8 XML; cells checked for TCVN3/VNI"
@@ -139,16 +138,7 @@ class ExcelReader(SourceReader):
             hint="Copy the file again (the copy may have been cut short), or open it in Excel and save it again.",
         )
 
-    def _source(self, path: Path) -> Any:
-        """What openpyxl opens: the path, or for a workbook with another extension an open file (openpyxl
-        refuses names that do not end in .xlsx/.xlsm, whatever the bytes), closed when the reader goes."""
-        if path.suffix.lower() in (".xlsx", ".xlsm", ".xltx", ".xltm"):
-            return path
-        fh = path.open("rb")
-        weakref.finalize(self, fh.close)
-        return fh
-
-    def _open_openpyxl(self, path: Path) -> None:
+    def _open_xlsx(self, path: Path) -> None:
         try:
             check_zip_limits(path)
         except zipfile.BadZipFile as exc:
@@ -168,29 +158,14 @@ class ExcelReader(SourceReader):
                 "sheet as CSV.",
             ) from exc
         try:
-            book = xlsx_stream.open_book(self._source(path))
-        except Exception:  # anything unusual: openpyxl reads it, or says how it is damaged
-            self._load_openpyxl(path)
-            return
+            book = xlsx_stream.open_book(path)
+        except Exception as exc:  # zipfile, the XML parsers or a missing part: the file is not whole
+            raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
         self.book = book
+        weakref.finalize(self, book.close)
         sheets = [(name, state == "visible") for name, state, _ in book.sheets]
         self.sheet_name = self._pick_sheet(sheets)
         self.sheet_part = next(part for name, _, part in book.sheets if name == self.sheet_name)
-
-    def _load_openpyxl(self, path: Path) -> None:
-        import openpyxl
-
-        if self.wb is not None:
-            return
-        try:
-            self.wb = openpyxl.load_workbook(
-                self._source(path), read_only=True, data_only=True, keep_links=False
-            )
-        except Exception as exc:  # openpyxl raises KeyError, ParseError, InvalidFileException ...
-            raise self._damaged(f"{type(exc).__name__}: {exc}"[:160]) from exc
-        sheets = [(ws.title, ws.sheet_state == "visible") for ws in self.wb.worksheets]
-        self.sheet_name = self._pick_sheet(sheets)
-        self.ws = self.wb[self.sheet_name]
 
     def _pick_sheet(self, sheets: list[tuple[str, bool]]) -> str:
         if not sheets:
@@ -228,9 +203,7 @@ class ExcelReader(SourceReader):
         if self.legacy:
             yield from self._rows_calamine()
             return
-        if self.book is None:
-            yield from self._rows_openpyxl()
-            return
+        assert self.book is not None
         done = 0
         try:
             for row in xlsx_stream.iter_sheet_rows(self.book, self.sheet_part, trim=True):
@@ -241,45 +214,22 @@ class ExcelReader(SourceReader):
         except (GeneratorExit, SourceError):
             raise
         except Exception:
-            # Damaged XML, or something the fast parser refuses: openpyxl takes over after the rows already
-            # given (they are the same), and either reads on or raises the message it always gave.
-            assert self.cfg.path is not None
-            self._load_openpyxl(self.cfg.path)
-            yield from islice(self._rows_openpyxl(), done, None)
+            # lxml refused the sheet (damaged XML, or beyond libxml2's limits): expat reads it again from the
+            # start and goes on after the rows already given (they are the same), or tells what is damaged
+            yield from islice(self._rows_safe(), done, None)
 
-    def _rows_openpyxl(self) -> Iterator[RawRow]:
-        from openpyxl.worksheet._reader import WorkSheetParser
-
-        ws = self.ws
-        wb = self.wb
+    def _rows_safe(self) -> Iterator[RawRow]:
+        assert self.book is not None
         try:
-            with ws._get_source() as src:
-                parser = WorkSheetParser(
-                    src,
-                    ws._shared_strings,
-                    data_only=True,
-                    epoch=wb.epoch,
-                    date_formats=wb._date_formats,
-                    timedelta_formats=wb._timedelta_formats,
-                )
-                for idx, row in parser.parse():
-                    dims = parser.row_dimensions.pop(str(idx), None)
-                    hidden = bool(dims) and str(dims.get("hidden", "")).lower() in ("1", "true")
-                    values: list[Any] = []
-                    for cell in row:
-                        col = cell["column"] - 1
-                        if col >= len(values):
-                            if cell["value"] is None:
-                                continue  # empty cells past the last value: not columns
-                            values.extend([None] * (col - len(values) + 1))
-                        values[col] = cell["value"]
-                    if len(values) > MAX_COLUMNS:
-                        raise self._too_wide((idx, values, hidden))
-                    yield idx, values, hidden
+            for row in xlsx_stream.iter_sheet_rows(self.book, self.sheet_part, trim=True, safe=True):
+                if len(row[1]) > MAX_COLUMNS:
+                    raise self._too_wide(row)
+                yield row
         except (GeneratorExit, SourceError):
             raise
         except Exception as exc:  # damaged sheet XML found while streaming
-            raise self._damaged(f"sheet '{self.sheet_name}': {type(exc).__name__}") from exc
+            detail = f"{type(exc).__name__}: {exc}"[:160]
+            raise self._damaged(f"{detail}; sheet '{self.sheet_name}'") from exc
 
     def _too_wide(self, row: RawRow) -> SourceError:
         number, values, _ = row

@@ -1,8 +1,10 @@
-"""The fast data rows (rowxml) write what openpyxl itself writes for the same cells; the single-pass queries
-return what the per-commune queries return."""
+"""The rendered data rows (rowxml) read back, through openpyxl, as the cells openpyxl itself writes for the same
+values (value, type, style, quote prefix, row height); the single-pass queries return what the per-commune
+queries return."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -16,7 +18,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 
 from handover.reports import queries as q
 from handover.reports.cells import value_cell
-from handover.reports.rowxml import RowSink, row_height, text_lines
+from handover.reports.rowxml import RowSink, StyleMismatch, row_height, save_workbook, text_lines
 from tests.reports.factory import BATCH, C1, C2, EXPECTED_COMMUNES, add_bulk_dossiers, build_target
 
 WIDTHS = [6, 12, 20, 10]
@@ -96,33 +98,83 @@ def _reference(path: Path, rows: list[tuple[list[Any], list[str | None]]]) -> No
     wb.save(path)
 
 
-def _fast(path: Path, rows: list[tuple[list[Any], list[str | None]]], openpyxl_first: bool = False) -> None:
+def _fast(
+    path: Path,
+    rows: list[tuple[list[Any], list[str | None]]],
+    openpyxl_first: bool = False,
+    between: int | None = None,
+) -> None:
+    """The rows rendered by RowSink; ``openpyxl_first``: under an openpyxl row; ``between``: an openpyxl row
+    (30 points high) after that many data rows."""
     wb = _workbook()
     ws = wb.create_sheet("t")
     sink = RowSink(ws, WIDTHS)
-    start = 1
+    n = 1
     if openpyxl_first:
         sink.append([value_cell(ws, "header", TEXT_STYLE)])
-        start = 2
-    for n, (values, styles) in enumerate(rows, start):
+        n = 2
+    for i, (values, styles) in enumerate(rows):
+        if i == between:
+            sink.append([value_cell(ws, "between", TEXT_STYLE)], 30)
+            n += 1
         sink.data_row(n, values, styles, TEXT_STYLE, NUMBER_STYLE)
-    sink.flush()
-    wb.save(path)
+        n += 1
+    sink.append([value_cell(ws, "after", TEXT_STYLE)])
+    sink.close()
+    save_workbook(wb, path)
 
 
-def _parts(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as z:
-        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+def _read(path: Path, skip: tuple[int, ...] = ()) -> list[Any]:
+    """Every row as openpyxl reads it back: height, and per cell value, type, quote prefix, number format and
+    the style's font, border and alignment; rows numbered in ``skip`` left out (and the numbering closed up)."""
+    ws = load_workbook(path)["t"]
+    out = []
+    for row in ws.iter_rows():
+        number = row[0].row
+        if number in skip:
+            continue
+        cells = [
+            (
+                c.column,
+                c.value,
+                c.data_type,
+                c.quotePrefix,
+                c.number_format,
+                repr(c.font),
+                repr(c.border),
+                repr(c.alignment),
+            )
+            for c in row
+            if c.value is not None or c.has_style
+        ]
+        out.append((ws.row_dimensions[number].height, cells))
+    return out
 
 
-def test_fast_rows_are_byte_identical_to_openpyxl(tmp_path: Path) -> None:
+def test_fast_rows_read_back_as_openpyxl_cells(tmp_path: Path) -> None:
     rows = _rows(VALUES)
     _reference(tmp_path / "ref.xlsx", rows)
     _fast(tmp_path / "fast.xlsx", rows)
-    ref, fast = _parts(tmp_path / "ref.xlsx"), _parts(tmp_path / "fast.xlsx")
-    assert ref.keys() == fast.keys()
-    for name in ref:
-        assert fast[name] == ref[name], name
+    ref = _read(tmp_path / "ref.xlsx")
+    fast = _read(tmp_path / "fast.xlsx")
+    assert fast[-1][1][0][1] == "after"  # the openpyxl row after the rendered ones, numbered on
+    assert fast[:-1] == ref
+
+
+def test_openpyxl_rows_between_rendered_rows_are_numbered_on(tmp_path: Path) -> None:
+    rows = _rows(VALUES)
+    _reference(tmp_path / "ref.xlsx", rows)
+    _fast(tmp_path / "fast.xlsx", rows, openpyxl_first=True, between=3)
+    ws = load_workbook(tmp_path / "fast.xlsx")["t"]
+    assert [ws.cell(row=n, column=1).value for n in (1, 5, len(rows) + 3)] == ["header", "between", "after"]
+    assert ws.row_dimensions[5].height == 30
+    assert ws.max_row == len(rows) + 3
+    assert _read(tmp_path / "fast.xlsx", skip=(1, 5, len(rows) + 3)) == _read(tmp_path / "ref.xlsx")
+    with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "handover-rows" not in xml  # no placeholder left
+    numbers = [int(n) for n in re.findall(r'<row r="(\d+)"', xml)]
+    assert numbers == list(range(1, len(rows) + 4))
 
 
 def test_fast_rows_read_back(tmp_path: Path) -> None:
@@ -162,7 +214,7 @@ def test_fast_rows_match_openpyxl_for_any_text(
     rows = _rows(values)
     _reference(folder / "ref.xlsx", rows)
     _fast(folder / "fast.xlsx", rows)
-    assert _parts(folder / "fast.xlsx") == _parts(folder / "ref.xlsx")
+    assert _read(folder / "fast.xlsx")[:-1] == _read(folder / "ref.xlsx")
 
 
 def test_memory_buffer_is_bounded(tmp_path: Path) -> None:
@@ -172,8 +224,8 @@ def test_memory_buffer_is_bounded(tmp_path: Path) -> None:
     for n in range(1, 1001):
         sink.data_row(n, [n, f"row {n}", None, date(2025, 7, 1)], None, TEXT_STYLE, NUMBER_STYLE)
         assert len(sink._buffer) < 200
-    sink.flush()
-    wb.save(tmp_path / "m.xlsx")
+    sink.close()
+    save_workbook(wb, tmp_path / "m.xlsx")
     ws = load_workbook(tmp_path / "m.xlsx", read_only=True)["t"]
     assert sum(1 for _ in ws.iter_rows()) == 1000
 
@@ -267,3 +319,43 @@ def test_a_commune_beyond_the_sheet_row_limit_continues_on_more_sheets(
     first = [c for r in wb[parts[0]].iter_rows(values_only=True) for c in r if isinstance(c, str)]
     assert "ĐẠI DIỆN BÊN GIAO" not in first
     assert any("tiếp tục ở trang tính “Xã Phong Hải (2) 02935”" in t for t in first)
+
+
+def test_rows_rendered_with_other_style_indexes_are_refused(tmp_path: Path) -> None:
+    """The probe cells prove the style indexes: rows claiming other ones are not written (no workbook left)."""
+    wb = _workbook()
+    ws = wb.create_sheet("t")
+    sink = RowSink(ws, WIDTHS)
+    rows = tmp_path / "rows"
+    with rows.open("wb") as f:
+        sink.to_file(f)
+        sink.data_row(1, ["a", 1, date(2025, 7, 1)], None, TEXT_STYLE, NUMBER_STYLE)
+        sink.to_file(None)
+    wrong = {key: ' s="99"' for key in sink.style_ids()}
+    sink.splice(str(rows), 1, wrong)
+    sink.close()
+    with pytest.raises(StyleMismatch):
+        save_workbook(wb, tmp_path / "x.xlsx")
+    assert not (tmp_path / "x.xlsx").exists()
+    assert rows.exists()  # the caller's file is the caller's
+
+
+def test_rows_rendered_elsewhere_are_spliced_in_order(tmp_path: Path) -> None:
+    wb = _workbook()
+    ws = wb.create_sheet("t")
+    sink = RowSink(ws, WIDTHS)
+    sink.append(["top"])
+    rows = tmp_path / "rows"
+    with rows.open("wb") as f:
+        sink.to_file(f)
+        for n in range(2, 5):
+            sink.data_row(n, [f"r{n}", n], None, TEXT_STYLE, NUMBER_STYLE)
+        sink.to_file(None)
+    assert sink.next_row == 2
+    sink.splice(str(rows), 3, sink.style_ids())
+    sink.data_row(5, ["r5", 5], None, TEXT_STYLE, NUMBER_STYLE)
+    sink.append(["bottom"])
+    sink.close()
+    save_workbook(wb, tmp_path / "x.xlsx")
+    got = list(load_workbook(tmp_path / "x.xlsx")["t"].iter_rows(values_only=True))
+    assert got == [("top", None), ("r2", 2), ("r3", 3), ("r4", 4), ("r5", 5), ("bottom", None)]

@@ -1,7 +1,8 @@
-"""The lxml ``.xlsx`` path (handover.sources.xlsx_stream) gives exactly what openpyxl's row parser gives.
+"""The ``.xlsx`` reader (handover.sources.xlsx_stream) gives what openpyxl reads from the same workbook.
 
-Every comparison is row by row and value by value, types included, against openpyxl's ``WorkSheetParser`` run
-the way the reader ran it before the fast path existed (read-only, ``data_only=True``).
+Every comparison is value by value, types included, against openpyxl's public reading of the workbook
+(``load_workbook(data_only=True)``: each non-empty cell by its coordinate, hidden rows, sheet names and
+states), with lxml and with the expat path (``safe=True``) the reader falls back to.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import subprocess
 import sys
 import warnings
 import zipfile
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ import pytest
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
-from openpyxl.worksheet._reader import WorkSheetParser
 
 from handover.config import SourceConfig
 from handover.errors import SourceError
@@ -32,69 +31,75 @@ ROOT = Path(__file__).resolve().parents[2]
 DAMAGED = {"corrupt.xlsx", "truncated.xlsx", "encrypted.xlsx"}
 
 Rows = list[tuple[int, list[tuple[type, Any]], bool]]
+# a sheet as non-empty cells by (row, column), and its hidden rows
+Sheet = tuple[dict[tuple[int, int], tuple[type, Any]], set[int]]
 
 
 def _typed(rows: list[tuple[int, list[Any], bool]]) -> Rows:
     return [(number, [(type(v), v) for v in values], hidden) for number, values, hidden in rows]
 
 
-def openpyxl_rows(path: Path, limit: int | None = None) -> dict[tuple[str, str], Rows]:
-    """Each sheet's rows as the reader produced them with openpyxl alone."""
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+def openpyxl_sheets(path: Path) -> dict[tuple[str, str], Sheet]:
+    """Each sheet as openpyxl's public API reads it: non-empty cells (merged-over cells left out) and hidden rows."""
+    wb = openpyxl.load_workbook(path, data_only=True, keep_links=False)
     out = {}
     for ws in wb.worksheets:
-        rows = []
-        with ws._get_source() as src:
-            parser = WorkSheetParser(
-                src,
-                ws._shared_strings,
-                data_only=True,
-                epoch=wb.epoch,
-                date_formats=wb._date_formats,
-                timedelta_formats=wb._timedelta_formats,
-            )
-            for idx, row in islice(parser.parse(), limit):
-                dims = parser.row_dimensions.pop(str(idx), None)
-                hidden = bool(dims) and str(dims.get("hidden", "")).lower() in ("1", "true")
-                values: list[Any] = []
-                for cell in row:
-                    col = cell["column"] - 1
-                    if col >= len(values):
-                        values.extend([None] * (col - len(values) + 1))
-                    values[col] = cell["value"]
-                rows.append((idx, values, hidden))
-        out[(ws.title, ws.sheet_state)] = _typed(rows)
+        cells = {
+            (cell.row, cell.column): (type(cell.value), cell.value)
+            for row in ws.iter_rows()
+            for cell in row
+            if cell.value is not None and not isinstance(cell, openpyxl.cell.cell.MergedCell)
+        }
+        hidden = {number for number, dims in ws.row_dimensions.items() if dims.hidden}
+        out[(ws.title, ws.sheet_state)] = (cells, hidden)
     wb.close()
     return out
 
 
-def fast_rows(path: Path, limit: int | None = None) -> dict[tuple[str, str], Rows]:
+def fast_rows(path: Path, safe: bool = False) -> dict[tuple[str, str], Rows]:
     book = xlsx_stream.open_book(path)
     try:
         return {
-            (name, state): _typed(list(islice(xlsx_stream.iter_sheet_rows(book, part), limit)))
+            (name, state): _typed(list(xlsx_stream.iter_sheet_rows(book, part, safe=safe)))
             for name, state, part in book.sheets
         }
     finally:
         book.close()
 
 
-def assert_same(path: Path, limit: int | None = None) -> dict[tuple[str, str], Rows]:
+def _as_sheet(rows: Rows) -> Sheet:
+    cells = {
+        (number, column): value
+        for number, values, _ in rows
+        for column, value in enumerate(values, start=1)
+        if value[1] is not None
+    }
+    return cells, {number for number, _, hidden in rows if hidden}
+
+
+def assert_same(path: Path, oracle: bool = True) -> dict[tuple[str, str], Rows]:
+    """The reader's rows of every sheet (lxml), checked against the expat path and (``oracle``) openpyxl."""
+    date_warning = "is marked as a date"
     with warnings.catch_warnings(record=True) as slow_warnings:
         warnings.simplefilter("always")
-        expected = openpyxl_rows(path, limit)
+        expected = openpyxl_sheets(path) if oracle else {}
     with warnings.catch_warnings(record=True) as fast_warnings:
         warnings.simplefilter("always")
-        got = fast_rows(path, limit)
+        got = fast_rows(path)
+    assert fast_rows(path, safe=True) == got
+    if not oracle:
+        return got
     assert list(got) == list(expected)  # same sheets, same order, same states
-    for sheet, rows in expected.items():
-        assert len(got[sheet]) == len(rows), sheet
-        for want, have in zip(rows, got[sheet], strict=True):
-            assert have == want, (sheet, want[0])
-    date_warning = "is marked as a date"
-    assert [str(w.message) for w in fast_warnings if date_warning in str(w.message)] == [
-        str(w.message) for w in slow_warnings if date_warning in str(w.message)
-    ]
+    for sheet, (cells, hidden) in expected.items():
+        have_cells, have_hidden = _as_sheet(got[sheet])
+        assert have_hidden == hidden, sheet
+        merged_away = set(have_cells) - set(cells)  # openpyxl empties the cells a merge covers
+        assert {k: v for k, v in have_cells.items() if k not in merged_away} == cells, sheet
+        numbers = [number for number, _, _ in got[sheet]]
+        assert numbers == sorted(set(numbers)), sheet  # each row once, in order
+    assert sorted({str(w.message) for w in fast_warnings if date_warning in str(w.message)}) == sorted(
+        {str(w.message) for w in slow_warnings if date_warning in str(w.message)}
+    )
     return got
 
 
@@ -333,8 +338,46 @@ def test_hand_written_parts(tmp_path: Path, date1904: bool) -> None:
         ("Không có sheetData", "visible", '<dimension ref="A1"/>'),
     ]
     _package(path, sheets, STYLES, STRINGS, date1904)
-    got = assert_same(path)
-    rows = {number: values for number, values, _ in got[("Hồ sơ", "visible")]}
+    # openpyxl's ordinary mode cannot load these parts (s="" is no style index to it): the values are pinned here
+    got = assert_same(path, oracle=False)
+    assert list(got) == [
+        ("Tham số", "hidden"),
+        ("Hồ sơ", "visible"),
+        ("Trống", "visible"),
+        ("Không có sheetData", "visible"),
+    ]
+    assert got[("Trống", "visible")] == [] and got[("Không có sheetData", "visible")] == []
+    data = got[("Hồ sơ", "visible")]
+    assert [number for number, _, _ in data] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 20]
+    assert [number for number, _, hidden in data if hidden] == [3, 4]
+    rows = {number: values for number, values, _ in data}
+    assert [v for _, v in rows[2]] == ["nội tuyến", "nghiêng và không", "漢字", None, "", "after v"]
+    assert [v for _, v in rows[3]] == [
+        True,
+        False,
+        "#N/A",
+        "#DIV/0!",
+        "nội tuyếnx",
+        2,
+        3.141592653589793,
+        None,
+        None,
+    ]
+    assert [v for _, v in rows[8]] == [1, 2, None, None, 5, 6]  # columns counted on without a reference
+    assert [v for _, v in rows[11]] == [None, 2, 3, 4]  # lower-case and zero-padded references
+    assert [v for _, v in rows[12]] == [12, 7, "plainrun "]  # plain text then the runs
+    assert [v for _, v in rows[13]] == ["Mã hồ sơ", True, "#REF!", "kept"]
+    assert len(rows[7]) == 27 and rows[7][25:] == [(int, 26), (int, 27)]
+    epoch = dt.datetime(1904, 1, 1) if date1904 else dt.datetime(1899, 12, 30)
+    assert rows[5][0] == (dt.datetime, epoch + dt.timedelta(days=45474))
+    assert rows[5][1] == (dt.time, dt.time(12, 0))
+    assert rows[5][4] == (dt.timedelta, dt.timedelta(seconds=900))  # custom [mm]:ss
+    assert rows[5][5] == (dt.datetime, epoch + dt.timedelta(days=45000))  # custom 14 overriding the builtin
+    assert [v for _, v in rows[6][:3]] == [
+        dt.datetime(2024, 2, 29, 13, 45),
+        dt.date(2024, 2, 29),
+        dt.time(13, 45),
+    ]
     assert rows[1][2] == (str, "Đậm và thường")  # rich text runs joined
     assert rows[1][3] == (str, "東京")  # phonetic runs skipped
     assert rows[2][1] == (str, "nghiêng và không")
@@ -355,45 +398,43 @@ def test_no_shared_strings_and_no_styles(tmp_path: Path) -> None:
         assert_same(path)
 
 
-# -- the reader: fast path by default, openpyxl taking over where the fast path gives up ------------------------
+# -- the reader: lxml by default, expat taking over where lxml gives up -----------------------------------------
 def _reader(path: Path, **kw: Any) -> ExcelReader:
     cfg = SourceConfig(id="src", kind="xlsx", path=path, **kw)  # type: ignore[arg-type]
     return ExcelReader(cfg, 100)
 
 
-def _openpyxl_reader_rows(path: Path, **kw: Any) -> list[tuple[int, list[Any], bool]]:
-    reader = _reader(path, **kw)
-    reader._check_file()
-    reader.legacy = False
-    reader._load_openpyxl(path)
-    return list(reader._rows())
-
-
-def test_reader_uses_fast_path_and_matches(tmp_path: Path) -> None:
-    reader = _reader(DATA / "export_bao_thang.xlsx")
+def test_reader_rows_match_openpyxl(tmp_path: Path) -> None:
+    path = DATA / "export_bao_thang.xlsx"
+    reader = _reader(path)
     reader._prepare()
-    assert reader.book is not None and reader.wb is None
-    fast = list(reader._rows())
-    assert reader.wb is None  # no fallback was needed
-    assert _typed(fast) == _typed(_openpyxl_reader_rows(DATA / "export_bao_thang.xlsx"))
+    rows = list(reader._rows())
     assert reader.report["sheet"] == "Hồ sơ" and reader.report["hidden_sheets"] == ["Tham số"]
+    cells, hidden = openpyxl_sheets(path)[("Hồ sơ", "visible")]
+    assert _as_sheet(_typed(rows)) == (cells, hidden)
 
 
 def test_reader_falls_back_mid_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the fast parser gives up after some rows, openpyxl goes on from the next row: same rows in all."""
+    """When lxml gives up after some rows, expat goes on from the next row: the same rows in all."""
     path = tmp_path / "types.xlsx"
     _openpyxl_workbook(path, None)
+    reader = _reader(path)
+    reader._prepare()
+    expected = list(reader._rows())
     real = xlsx_stream.row_converter
+    calls: list[bool] = []
 
-    def failing(book: xlsx_stream.XlsxBook) -> Any:
-        convert = real(book)
+    def failing(book: xlsx_stream.XlsxBook, trim: bool = False) -> Any:
+        convert = real(book, trim)
+        first = not calls
+        calls.append(True)
         seen = 0
 
         def wrapped(row: Any) -> Any:
             nonlocal seen
             seen += 1
-            if seen == 3:
-                raise ValueError("something the fast path refuses")
+            if first and seen == 3:
+                raise ValueError("something lxml's path refuses")
             return convert(row)
 
         return wrapped
@@ -402,21 +443,39 @@ def test_reader_falls_back_mid_stream(tmp_path: Path, monkeypatch: pytest.Monkey
     reader = _reader(path)
     reader._prepare()
     rows = list(reader._rows())
-    assert reader.wb is not None  # openpyxl took over
-    assert _typed(rows) == _typed(_openpyxl_reader_rows(path))
+    assert len(calls) == 2  # the expat path took over
+    assert _typed(rows) == _typed(expected) and len(rows) > 3
 
 
-def test_structure_the_fast_path_refuses_goes_to_openpyxl(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def refuse(path: Path) -> Any:
-        raise KeyError("unusual")
+def test_shared_strings_beyond_lxml_limits(tmp_path: Path) -> None:
+    """A text node past libxml2's 10 MB limit: lxml refuses the part, expat reads it."""
+    big = "x" * (11 * 1024 * 1024)
+    strings = f'<sst xmlns="{MAIN}" count="2" uniqueCount="2"><si><t>{big}</t></si><si><t>b</t></si></sst>'
+    body = '<sheetData><row r="1"><c r="A1" t="s"><v>1</v></c><c r="B1" t="s"><v>0</v></c></row></sheetData>'
+    path = tmp_path / "big.xlsx"
+    _package(path, [("S", "visible", body)], STYLES, strings, False)
+    book = xlsx_stream.open_book(path)
+    try:
+        assert book.shared_strings == [big, "b"]
+        assert [values for _, values, _ in xlsx_stream.iter_sheet_rows(book, book.sheets[0][2])] == [
+            ["b", big]
+        ]
+    finally:
+        book.close()
 
-    monkeypatch.setattr(xlsx_stream, "open_book", refuse)
-    reader = _reader(DATA / "export_bao_thang.xlsx")
-    reader._prepare()
-    assert reader.book is None and reader.wb is not None
-    assert _typed(list(reader._rows())) == _typed(_openpyxl_reader_rows(DATA / "export_bao_thang.xlsx"))
+
+def test_date_formats_of_the_published_table() -> None:
+    built_in_dates = {14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47}
+    assert {i for i, code in xlsx_stream.BUILTIN_FORMATS.items() if xlsx_stream.is_date_format(code)} == (
+        built_in_dates
+    )
+    assert xlsx_stream.is_date_format('dd" tháng "mm" năm "yyyy')
+    assert xlsx_stream.is_date_format("[$-42A]d mmmm yyyy")
+    assert not xlsx_stream.is_date_format('#,##0" đ"')
+    assert not xlsx_stream.is_date_format("#,##0.00;[Red]\\-#,##0.00")
+    assert not xlsx_stream.is_date_format("0_m")  # a width, not a month
+    assert xlsx_stream.is_duration_format("[h]:mm:ss") and xlsx_stream.is_duration_format("[mm]:ss")
+    assert not xlsx_stream.is_duration_format("h:mm:ss")
 
 
 def _damaged_message(path: Path) -> str:
@@ -426,13 +485,13 @@ def _damaged_message(path: Path) -> str:
     return err.value.message
 
 
-def test_damaged_sheet_gives_openpyxl_message(tmp_path: Path) -> None:
+def test_damaged_sheet_message(tmp_path: Path) -> None:
     # corrupt.xlsx: garbage in the sheet, found by openpyxl at load (no <dimension>): the same message as before
     assert _damaged_message(DATA / "corrupt.xlsx") == (
         "The workbook is damaged or incomplete and cannot be read "
-        "(ParseError: not well-formed (invalid token): line 1, column 61)."
+        "(ParseError: not well-formed (invalid token): line 1, column 61; sheet 'Sheet')."
     )
-    # garbage far into a sheet that has a <dimension>: openpyxl finds it while streaming
+    # garbage far into a sheet: found while streaming, after the rows before it
     path = tmp_path / "late.xlsx"
     good = "".join(
         f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>Mã hồ sơ {i}</t></is></c></row>' for i in range(1, 50)
@@ -443,8 +502,30 @@ def test_damaged_sheet_gives_openpyxl_message(tmp_path: Path) -> None:
         assert b"garbage" in zf.read("xl/worksheets/sheet1.xml")
     reader = _reader(path)
     reader._prepare()
+    rows = []
     with pytest.raises(SourceError) as err:
-        list(reader._rows())
-    assert err.value.message == (
-        "The workbook is damaged or incomplete and cannot be read (sheet 'Hồ sơ': ParseError)."
+        for row in reader._rows():
+            rows.append(row)
+    assert [number for number, _, _ in rows] == list(range(1, 50))  # each row once, before the damage
+    assert err.value.message.startswith(
+        "The workbook is damaged or incomplete and cannot be read (ParseError: "
     )
+    assert err.value.message.endswith("; sheet 'Hồ sơ').")
+
+
+def test_entities_are_never_expanded(tmp_path: Path) -> None:
+    """A DTD entity ('billion laughs') is not expanded in a sheet-sized part, and refused in a structure part."""
+    dtd = '<!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    strings = f'{dtd}<sst xmlns="{MAIN}" count="1" uniqueCount="1"><si><t>x&b;y</t></si></sst>'
+    body = '<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>'
+    path = tmp_path / "laughs.xlsx"
+    _package(path, [("S", "visible", body)], STYLES, strings, False)
+    book = xlsx_stream.open_book(path)
+    try:
+        assert "aaaaaaaaaa" not in book.shared_strings[0]
+    finally:
+        book.close()
+    styles = STYLES.replace("<styleSheet ", '<!DOCTYPE styleSheet [<!ENTITY a "a">]><styleSheet ', 1)
+    _package(path, [("S", "visible", body)], styles, None, False)
+    message = _damaged_message(path)
+    assert message.startswith("The workbook is damaged or incomplete and cannot be read (EntitiesForbidden")
