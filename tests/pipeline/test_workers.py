@@ -294,7 +294,7 @@ def test_a_worker_that_dies_is_reported_and_nothing_is_loaded(tmp_path: Path) ->
     config = _batch(tmp_path, "b", 1)
     env = dict(os.environ, HANDOVER_CRASH_AT="validate:3")  # the worker is killed at its third chunk
     proc = subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", "run", str(config)],
+        [sys.executable, "-c", "from handover.cli import main; main()", "run", str(config)],
         env=env,
         capture_output=True,
         text=True,
