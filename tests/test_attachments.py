@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
 from handover.attachments import META, write_sample_pdfs
+from handover.cli import app
 from handover.config import load_config
 from handover.errors import ConfigError, HandoverError
 from handover.pipeline.run import run_batch

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-import cli
+from handover import cli
 from handover.config import load_config
 from handover.demo import DistrictExport
 from handover.errors import ExitCode

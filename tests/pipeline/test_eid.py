@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import load_config
 from handover.ids import normalise_sex, sex
 from handover.pipeline.run import config_meaning, config_sha256

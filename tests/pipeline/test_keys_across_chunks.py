@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.target import schema
 
 HEADER = "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Số CCCD,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"

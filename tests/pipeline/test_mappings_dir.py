@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import load_config
 from handover.errors import ExitCode
 from handover.pipeline.run import config_sha256
