@@ -626,17 +626,19 @@ def db_verify(
     db: DbUrlOpt,
     batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
     as_json: DbJsonOpt = False,
+    attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--attachments",
+            help="The attachment store's folder, when it moved since the batch ran (default: where it was).",
+        ),
+    ] = None,
 ) -> None:
     """Check a batch's ledger against the target rows both ways, recomputing content hashes and the fingerprint
-    from the rows themselves; exit 8 on any difference."""
-    from handover.target.db import open_target
-    from handover.target.verify import verify_batch
+    from the rows themselves, and re-hash its attachment files; exit 8 on any difference."""
+    from handover.api import verify_batch
 
-    engine = open_target(db, create=False)
-    try:
-        result = verify_batch(engine, batch)
-    finally:
-        engine.dispose()
+    result = verify_batch(db, batch, attachments=attachments)
     if as_json:
         _print_json({**result.model_dump(mode="json"), "ok": result.ok})
     else:
@@ -650,25 +652,20 @@ def db_verify(
         )
         console.print(f"  ledger balance per source  {mark[result.balance_ok]}")
         console.print(f"  target rows outside the ledger  {mark[not result.rows_outside_ledger]}")
+        if result.attachments_checked or result.attachment_problems:
+            console.print(
+                f"  attachment files re-hashed {result.attachments_checked}  {mark[not result.attachment_problems]}"
+            )
         for p in result.problems[:50]:
             console.print(
                 f"  [red]{p.entity} {_lit(p.source_system)} {_lit(p.natural_key)}: {_lit(p.problem)}[/red]"
             )
         if len(result.problems) > 50:
             console.print(f"  [red]... {len(result.problems) - 50} more (--json lists them all)[/red]")
-    if not result.ok:
-        from handover.errors import VerificationError
-
-        render_error(
-            VerificationError(
-                f"batch {result.batch_id}: the target does not match the batch's ledger "
-                f"({len(result.problems)} row problem(s), fingerprint {'ok' if result.fingerprint_ok else 'differs'}, "
-                f"balance {'ok' if result.balance_ok else 'differs'})",
-                hint="find who changed the target; handover rollback undoes a batch from its ledger",
-                batch=result.batch_id,
-            )
-        )
-        raise typer.Exit(ExitCode.VERIFY)
+    mismatch = result.mismatch_error()
+    if mismatch is not None:
+        render_error(mismatch)
+        raise typer.Exit(mismatch.exit_code)
 
 
 @app.command("rollback")
@@ -681,14 +678,9 @@ def rollback(
     as_json: DbJsonOpt = False,
 ) -> None:
     """Undo one batch: delete the rows it inserted, restore the versions it updated (ledger-driven)."""
-    from handover.target.db import open_target
-    from handover.target.rollback import rollback_batch
+    from handover.api import rollback_batch
 
-    engine = open_target(db, create=False)
-    try:
-        result = rollback_batch(engine, batch_id, dry_run=dry_run)
-    finally:
-        engine.dispose()
+    result = rollback_batch(db, batch_id, dry_run=dry_run)
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
@@ -704,6 +696,8 @@ def rollback(
             f"Rows deleted then: {figures}; restored: {restored}.",
             soft_wrap=True,
         )
+        if result.attachment_files_removed:  # left by a rollback killed after its commit
+            console.print(f"{result.attachment_files_removed} attachment file(s) removed from the store")
         return
     title = f"Rollback of batch {_lit(batch_id)}" + (" (dry run: nothing changed)" if dry_run else "")
     table = Table("table", "rows deleted", "rows restored", title=title)
@@ -714,6 +708,11 @@ def rollback(
         console.print(f"{result.rows_kept_for_other_batches} row(s) kept: another batch also loaded them")
     if result.superseded_updates:
         console.print(f"{result.superseded_updates} update(s) kept: a later batch changed those rows again")
+    if result.attachment_files_removed:
+        console.print(
+            f"{result.attachment_files_removed} attachment file(s) removed from the store"
+            + (" (dry run: would be)" if dry_run else "")
+        )
     if result.rows_given_heir_version:
         console.print(
             f"{result.rows_given_heir_version} row(s) given back the version of the batch that had kept them"
@@ -830,6 +829,12 @@ def _render_batch(result: Any) -> None:
             f"'{_lit(rule['keyword'])}' → {_lit(rule['new_commune_code'])}: {rule['matches']:,} rows{unused}",
             soft_wrap=True,
         )
+    if result.attachments:
+        a = result.attachments
+        console.print(
+            f"Attachments: {a['files_recorded']:,} file(s) recorded ({a['copied']:,} copied, "
+            f"{a['found_in_place']:,} already in place) in [bold]{_lit(a['store'])}[/bold]"
+        )
     if result.fingerprint:
         console.print(f"Loaded-set fingerprint (SHA-256): {result.fingerprint}")
     _render_rounds(result.rounds)
@@ -890,15 +895,13 @@ def run(
     ] = None,
 ) -> None:
     """Run a batch: extract → map → validate → load → report. Re-running resumes or changes nothing."""
+    from handover.api import run_batch
     from handover.config import load_config
-    from handover.pipeline.run import run_batch
 
     cfg = load_config(config)
-    if mappings is not None:
-        cfg.mapping.dir = mappings.resolve()
     bar, update = _progress_bar()
     with bar:
-        result = run_batch(cfg, dry_run=dry_run, progress=update)
+        result = run_batch(cfg, dry_run=dry_run, mappings=mappings, progress=update)
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -942,9 +945,9 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Regenerate a batch's Excel workbook and HTML transfer report from the target database."""
-    from handover.reports import write_reports_from_url
+    from handover.api import write_reports
 
-    paths = write_reports_from_url(db, batch_id, out)
+    paths = write_reports(db, batch_id, out)
     if as_json:
         _print_json(
             {

@@ -48,6 +48,37 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+class AttachmentsConfig(BaseModel):
+    """Where a dossier source's scanned files are: a column naming them, or a folder per dossier code."""
+
+    model_config = _STRICT
+
+    column: str | None = Field(
+        None,
+        description="Source header whose cells name each dossier's files (several separated by ';'), relative "
+        "to the source file's folder (a SQL source: the batch file's folder).",
+    )
+    folder: str | None = Field(
+        None,
+        description='Folder of each dossier\'s files, with {dossier_code} in it, e.g. "scans/{dossier_code}/", '
+        "relative to the source file's folder (a SQL source: the batch file's folder); every file in it counts.",
+    )
+    required: bool | Annotated[int, Field(ge=1, le=1000)] = Field(
+        False,
+        description="false: missing files are warnings; true: every named file and at least one must be there; "
+        "n: at least n readable files. A dossier short of it is quarantined (finding attachment_missing).",
+        json_schema_extra={"allowed": "true, false or a whole number from 1 to 1000"},
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AttachmentsConfig:
+        if (self.column is None) == (self.folder is None):
+            raise ValueError('give either column = "..." or folder = "...{dossier_code}..."')
+        if self.folder is not None and "{dossier_code}" not in self.folder:
+            raise ValueError('folder must contain {dossier_code}, e.g. "scans/{dossier_code}/"')
+        return self
+
+
 class SourceConfig(BaseModel):
     """One old district system's export: a CSV, a spreadsheet, or a SQL table/query."""
 
@@ -99,9 +130,16 @@ class SourceConfig(BaseModel):
     record_type: str | None = Field(None, description="record sources: the record type of every row.")
     old_province_code: str | None = Field(None, description="Legacy province code rows default to.")
     old_district_code: str | None = Field(None, description="Legacy district code rows default to.")
+    attachments: AttachmentsConfig | None = Field(
+        None,
+        description="dossier sources: the scanned files of each dossier, copied into the target's attachment "
+        "store (README: Attachments).",
+    )
 
     @model_validator(mode="after")
     def _check_kind(self) -> SourceConfig:
+        if self.attachments is not None and self.entity is not Entity.DOSSIER:
+            raise ValueError(f"source '{self.id}': attachments belong to dossier sources only")
         if self.kind in ("csv", "xlsx", "xls") and self.path is None:
             raise ValueError(f"source '{self.id}': kind '{self.kind}' needs path = \"...\"")
         if self.kind == "sql" and (not self.url or not (self.table or self.query)):
@@ -147,6 +185,11 @@ class TargetConfig(BaseModel):
     conflict_policy: Literal["keep", "update"] = Field(
         "keep",
         description="A loaded key whose content changed: keep the loaded version, or update (history kept).",
+    )
+    attachments: Path | None = Field(
+        None,
+        description="Folder of the attachment store (the sources' scanned files, README: Attachments), relative "
+        "to the config file; default beside a SQLite target: <target file name>-attachments.",
     )
 
 
@@ -313,6 +356,8 @@ class ReportConfig(BaseModel):
 
 
 class BatchConfig(BaseModel):
+    """One batch's configuration, read from its TOML file by :func:`load_config` (paths made absolute)."""
+
     model_config = _STRICT
 
     batch: BatchSection
@@ -425,6 +470,7 @@ def load_config(path: str | Path) -> BatchConfig:
     cfg.mapping.dir = _resolve(base, cfg.mapping.dir)
     cfg.mapping.statuses = [_resolve(base, p) for p in cfg.mapping.statuses]  # type: ignore[misc]
     cfg.checks.population = _resolve(base, cfg.checks.population)
+    cfg.target.attachments = _resolve(base, cfg.target.attachments)
     for s in cfg.sources:
         s.path = _resolve(base, s.path)
         if s.url:
@@ -445,6 +491,7 @@ workers = "auto"                     # map/validate processes: "auto" (big input
 [target]
 url = "sqlite:///target.db"          # or postgresql+psycopg://user@127.0.0.1/handover, mysql+pymysql://...
 conflict_policy = "keep"             # a loaded key whose content changed: keep | update (history kept)
+# attachments = "attachments"        # store for the sources' scanned files; default beside a SQLite target: target-attachments
 
 [mapping]
 rules = []                           # province rule files for split communes, e.g. ["rules/lao-cai.csv"]
@@ -481,6 +528,8 @@ entity = "dossier"                   # dossier | record
 profile = "dossier-vi"               # header variants in mappings/profiles/dossier-vi.toml
 old_province_code = "10"             # legacy codes the rows default to
 old_district_code = "086"
+# attachments = { column = "Tệp đính kèm", required = true }  # the dossiers' scanned files (README: Scanned attachments)
+# attachments = { folder = "scans/{dossier_code}/" }          # or a folder per dossier; required = false | true | n
 
 # [sources.columns]                  # source header → field; wins over the profile
 # "Số biên nhận" = "dossier_code"

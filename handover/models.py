@@ -99,12 +99,32 @@ class Dossier(_Canonical):
     received_date: date | None = Field(None, description="Ngày tiếp nhận (local date, Asia/Ho_Chi_Minh).")
     due_date: date | None = Field(None, description="Ngày hẹn trả: kept as the source has it.")
     returned_date: date | None = Field(None, description="Ngày trả kết quả, when finished.")
+    received_at: datetime | None = Field(
+        None,
+        description="Received, local date-time (Asia/Ho_Chi_Minh wall time), when the source's received date "
+        "carries a time of day; read from the received_date column, never mapped itself.",
+    )
+    due_at: datetime | None = Field(
+        None, description="Due, local date-time, when the source's due date carries a time of day."
+    )
+    returned_at: datetime | None = Field(
+        None,
+        description="Result returned, local date-time, when the source's returned date carries a time of day.",
+    )
     status_raw: str | None = Field(None, description="Status as the source writes it.")
     channel: Literal["1", "2", "3"] | None = Field(
         None, description="HinhThuc: 1 in person, 2 online, 3 post."
     )
     handling_unit: str | None = Field(None, description="Đơn vị xử lý in the old system.")
-    fee: float | None = Field(None, description="Fee paid (VND).")
+    fee: float | None = Field(None, description="Amount due: phí, lệ phí (VND).")
+    amount_paid: float | None = Field(None, description="Amount paid (VND).")
+    payment_date: date | None = Field(None, description="Day the fee was paid (local date).")
+    payment_channel: str | None = Field(
+        None,
+        description="How it was paid: cash, bank_transfer, portal (the national portal's payment platform); "
+        "source texts placed by mappings/value_codes.csv.",
+    )
+    receipt_number: str | None = Field(None, description="Số biên lai: the receipt (invoice) number.")
 
 
 class Record(_Canonical):
@@ -130,12 +150,20 @@ TECHNICAL_COLUMNS: tuple[str, ...] = ("source_id", "source_row", "extras")
 DOSSIER_FIELDS: tuple[str, ...] = tuple(f for f in Dossier.model_fields if f != "extras")
 RECORD_FIELDS: tuple[str, ...] = tuple(f for f in Record.model_fields if f != "extras")
 DATE_FIELDS: frozenset[str] = frozenset(
-    {"received_date", "due_date", "returned_date", "registered_date", "subject_birth_date"}
+    {"received_date", "due_date", "returned_date", "registered_date", "subject_birth_date", "payment_date"}
 )
+# A date field → the field that keeps its time of day (handover.sources.cells.parse_date_time): both are read from
+# the date field's source column, the time only when the value carries one; a profile never maps the time field.
+TIME_OF_DAY_FIELDS: dict[str, str] = {
+    "received_date": "received_at",
+    "due_date": "due_at",
+    "returned_date": "returned_at",
+}
+DERIVED_FIELDS: frozenset[str] = frozenset(TIME_OF_DAY_FIELDS.values())
 ID_FIELDS: frozenset[str] = frozenset({"applicant_id", "subject_id", "related_id"})
 PHONE_FIELDS: frozenset[str] = frozenset({"phone"})
 SEX_FIELDS: frozenset[str] = frozenset({"applicant_sex", "subject_sex"})
-NUMBER_FIELDS: frozenset[str] = frozenset({"fee", "amount"})
+NUMBER_FIELDS: frozenset[str] = frozenset({"fee", "amount_paid", "amount"})
 
 # Columns the map stage adds.
 MAPPED_COLUMNS: tuple[str, ...] = (
@@ -156,6 +184,11 @@ MAPPED_COLUMNS: tuple[str, ...] = (
 
 def fields_for(entity: Entity | str) -> tuple[str, ...]:
     return DOSSIER_FIELDS if Entity(entity) is Entity.DOSSIER else RECORD_FIELDS
+
+
+def source_fields(entity: Entity | str) -> tuple[str, ...]:
+    """The fields a source column can be mapped to (profiles, ``[sources.columns]``): all but the derived ones."""
+    return tuple(f for f in fields_for(entity) if f not in DERIVED_FIELDS)
 
 
 def natural_key_fields(entity: Entity | str) -> tuple[str, ...]:
@@ -208,6 +241,9 @@ class Chunk:
 
 
 class Counts(BaseModel):
+    """Rows of a source (or a batch) by disposition: ``extracted = loaded + review + quarantined + excluded +
+    duplicate`` when it balances."""
+
     extracted: int = 0
     loaded: int = 0
     review: int = 0
@@ -336,6 +372,11 @@ class BatchResult(BaseModel):
         default_factory=list,
         description="Each split rule of the batch (file, line, old commune, keyword, new commune) and the rows "
         "it decided: 0 means its keyword never matched.",
+    )
+    attachments: dict[str, Any] | None = Field(
+        None,
+        description="Sources with scanned files: the store, the manifest rows this run wrote (files_recorded), "
+        "files copied, found in place (a re-run), and orphans removed (handover.attachments).",
     )
     rounds: list[HandoverRound] = Field(
         default_factory=list,

@@ -7,15 +7,24 @@
   text cell guarded against formulas (:func:`handover.safe.spreadsheet_safe`);
 * ``portal.schema.json``: the JSON Schema of :class:`PortalDossier`, that the JSON lines validate against.
 
-Only the dossiers the batch loaded (its ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
-reports read them, :mod:`handover.reports.queries`). Records are sorted by ``MaHoSo`` (then source) in byte
+``PhiLePhi`` holds the dossier's fee as one item (:class:`PortalFee`): the amount due (``SoTien``), whether a
+payment is recorded (``DaThanhToan``, :func:`handover.fees.payment_state`: a paid dossier is never exported as
+unpaid), the amount paid, the day, the channel (1 cash, 2 bank transfer, 3 the national portal's payment
+platform) and the receipt number; no item when the source gives neither an amount due nor a payment.
+
+Only the dossiers the batch handed over (its ledger rows with disposition ``loaded``, joined to ``dossiers`` as the
+reports read them, :mod:`handover.reports.queries`; in a later round only those it newly handed over, as its
+supplementary records list them: :func:`iter_loaded_dossiers`). Records are sorted by ``MaHoSo`` (then source) in byte
 order on every database and carry no time stamp of the export: the same target gives the same bytes. Each file
 is written to a temporary file beside it and renamed into place; the files hold personal data (ID numbers,
 phones) and are created readable by their owner only.
 
-Dates are ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh. The target stores dates only (``DATE`` columns:
-:func:`handover.sources.cells.parse_date` keeps the local calendar day of a source value, converting a vendor
-UTC time stamp with the time zone first), so the time of day is always ``000000``: local midnight of the day.
+Dates are ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh: ``NgayTiepNhan``, ``NgayHenTra`` and ``NgayTra`` take the
+dossier's local date-time (``received_at``, ``due_at``, ``returned_at``) when the source gave a time of day, and
+otherwise its date (``received_date``, ...) at ``000000``, local midnight. The extract reads both from the
+source's value (:func:`handover.sources.cells.parse_date_time`), converting a vendor UTC time stamp with the time
+zone, never truncating it: ``2025-02-23T03:00:00Z`` is ``20250223100000``, and ``1994-10-23T17:00:00.000+0000``
+(local midnight) ``19941024000000``.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, select
@@ -41,13 +50,31 @@ DATE_PATTERN = r"^\d{14}$"
 LEVEL_PROVINCE = "province_dept"
 
 
+# an amount in đồng: a whole number when it is one (50000, not 50000.0), never negative
+Amount = Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0)]
+
+
 class PortalFee(BaseModel):
-    """One fee of the dossier (PhiLePhi item)."""
+    """One fee of the dossier (PhiLePhi item): the amount due and its payment (:mod:`handover.fees`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     TenPhiLePhi: str = Field(description="Name of the fee, as the source gives it (Vietnamese).")
-    SoTien: int | float = Field(description="Amount in Vietnamese đồng.")
+    SoTien: Amount | None = Field(
+        description="Amount due in Vietnamese đồng (null: the source gives a payment but no amount due)."
+    )
+    DaThanhToan: bool = Field(
+        description="A payment is recorded (an amount paid above zero, a payment date or a receipt number): "
+        "true for a dossier paid in full or in part."
+    )
+    SoTienDaNop: Amount | None = Field(description="Amount paid in Vietnamese đồng.")
+    NgayThanhToan: str | None = Field(
+        description="Day of payment, yyyyMMddHHmmss in Asia/Ho_Chi_Minh.", pattern=DATE_PATTERN
+    )
+    HinhThucThanhToan: Literal[1, 2, 3] | None = Field(
+        description="1 cash, 2 bank transfer, 3 the national portal's payment platform (PayGov)."
+    )
+    SoBienLai: str | None = Field(description="Receipt number.")
 
 
 class PortalDocument(BaseModel):
@@ -118,7 +145,7 @@ def portal_date(value: date | datetime | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
+        value = datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(LOCAL_TZ)
@@ -166,12 +193,39 @@ def _amount(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def portal_fees(row: dict[str, Any]) -> list[PortalFee]:
+    """PhiLePhi: one item with the amount due and its payment, or none when the row has neither."""
+    from handover.fees import PaymentState, channel_code, is_paid, payment_state
+
+    fee, paid = row.get("fee"), row.get("amount_paid")
+    when, receipt = row.get("payment_date"), row.get("receipt_number")
+    state = payment_state(fee, paid, when, receipt)
+    if state is PaymentState.NONE:
+        return []
+    return [
+        PortalFee(
+            TenPhiLePhi="Phí, lệ phí",
+            SoTien=None if fee is None else _amount(fee),
+            DaThanhToan=is_paid(state),
+            SoTienDaNop=None if paid is None else _amount(paid),
+            NgayThanhToan=portal_date(when),
+            HinhThucThanhToan=channel_code(row.get("payment_channel")),
+            SoBienLai=receipt,
+        )
+    ]
+
+
+def _when(row: dict[str, Any], name: str) -> date | datetime | None:
+    """The local date-time ``<name>_at`` when the source gave a time of day, else the date ``<name>_date``."""
+    at = row.get(f"{name}_at")
+    return at if at is not None else row.get(f"{name}_date")
+
+
 def to_portal(
     row: dict[str, Any], province_names: dict[str, str], day: date | None, batch_id: str
 ) -> PortalDossier:
     """One loaded ``dossiers`` row → its portal record."""
     unit = handling_unit(row, province_names)
-    fee = row.get("fee")
     return PortalDossier(
         MaHoSo=row["dossier_code"],
         MaTTHC=row.get("procedure_code"),
@@ -184,14 +238,14 @@ def to_portal(
         SoDienThoai=row.get("phone"),
         Email=row.get("email"),
         TrichYeuHoSo=row.get("summary"),
-        NgayTiepNhan=portal_date(row.get("received_date")),
-        NgayHenTra=portal_date(row.get("due_date")),
+        NgayTiepNhan=portal_date(_when(row, "received")),
+        NgayHenTra=portal_date(_when(row, "due")),
         TrangThaiHoSo=row.get("status_code"),
-        NgayTra=portal_date(row.get("returned_date")),
+        NgayTra=portal_date(_when(row, "returned")),
         HinhThuc=_code(row.get("channel"), (1, 2, 3)),
         DonViXuLy=unit,
         GhiChu=handover_note(row, unit, day, batch_id),
-        PhiLePhi=[] if fee is None else [PortalFee(TenPhiLePhi="Phí, lệ phí", SoTien=_amount(fee))],
+        PhiLePhi=portal_fees(row),
         DanhSachGiayTo=[],
     )
 
@@ -212,9 +266,16 @@ _COLUMNS = (
     "received_date",
     "due_date",
     "returned_date",
+    "received_at",
+    "due_at",
+    "returned_at",
     "status_code",
     "channel",
     "fee",
+    "amount_paid",
+    "payment_date",
+    "payment_channel",
+    "receipt_number",
     "handling_level",
     "handling_agency",
     "old_district_code",
@@ -228,9 +289,13 @@ _COLUMNS = (
 
 
 def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
-    """The batch's loaded dossiers (ledger disposition ``loaded``), sorted by dossier code then source in byte
-    order on every database (PostgreSQL compares with the "C" collation, MariaDB's columns are binary)."""
-    from handover.reports.queries import YIELD_PER, _dossier_join, _loaded
+    """The dossiers the batch handed over, as its handover records list them: its loaded dossiers (ledger
+    disposition ``loaded``) or, for a later round (a decisions round: :func:`handover.reports.queries.
+    earlier_batches`), only those it newly handed over (:func:`~handover.reports.queries.newly_handed_over`),
+    so that the portal is not told again, nor the applicant notified twice, of a dossier an earlier round
+    handed over. Sorted by dossier code then source in byte order on every database (PostgreSQL compares with
+    the "C" collation, MariaDB's columns are binary)."""
+    from handover.reports.queries import YIELD_PER, _dossier_join, _loaded, earlier_batches, newly_handed_over
     from handover.target.schema import dossiers
 
     d = dossiers.c
@@ -241,8 +306,10 @@ def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, 
         select(*(getattr(d, c) for c in _COLUMNS))
         .select_from(_dossier_join())
         .where(_loaded("dossier", batch_id))
-        .order_by(*order)
     )
+    if earlier_batches(conn, batch_id):
+        stmt = stmt.where(newly_handed_over(dossiers, batch_id))
+    stmt = stmt.order_by(*order)
     result = conn.execute(stmt.execution_options(yield_per=YIELD_PER))
     try:
         for row in result.mappings():

@@ -167,6 +167,8 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         frame["handling_level"] = routed["handling_level"]
         frame["handling_agency"] = routed["handling_agency"]
         unknown_proc = ~routed["procedure_known"].astype(bool)
+        due = pd.to_numeric(frame.get("fee", pd.Series(np.nan, frame.index)), errors="coerce")
+        fee_on_free = routed["procedure_free"].astype(bool) & (due > 0)
         frame["status_code"] = settings.statuses.code_frame(frame["status_raw"])
         frame["due_flag"] = due_flags(
             frame["due_date"], settings.handover_date, settings.due_soon_days, settings.days_off
@@ -176,6 +178,8 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         frame["handling_level"] = routes["handling_level"].fillna("commune_pc").to_numpy()
         frame["handling_agency"] = routes["handling_agency"].fillna("UBND xã/phường").to_numpy()
         unknown_proc = pd.Series(False, index=frame.index)
+        fee_on_free = pd.Series(False, index=frame.index)
+        due = None
         frame["status_code"] = ""
         frame["due_flag"] = DueFlag.NO_DATE.value
 
@@ -224,6 +228,20 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
         "Thủ tục '{value}' không có trong bảng phân cấp: chuyển UBND xã theo mặc định",
         "Procedure '{value}' is not in the routing table: routed to the commune by default",
     )
+    if chunk.entity is Entity.DOSSIER and fee_on_free.any():
+        from handover.fees import vnd
+
+        warn(
+            fee_on_free,
+            "fee",
+            "fee_on_free_procedure",
+            "Hồ sơ ghi lệ phí phải nộp {value} cho thủ tục được miễn lệ phí theo bảng phân cấp (procedures.csv, "
+            "cột free): kiểm tra lại số tiền (việc đăng ký quá hạn có thể không được miễn); hồ sơ vẫn được nạp",
+            "The dossier states a fee due of {value} on a procedure the routing table marks free "
+            "(procedures.csv, column free): check the amount (a late registration may not be exempt); the dossier "
+            "is still loaded",
+            shown=due.where(fee_on_free).map(lambda v: vnd(v) if v == v else ""),
+        )
     if chunk.entity is Entity.DOSSIER:
         warn(
             (frame["status_code"] == "") & frame["status_raw"].notna(),

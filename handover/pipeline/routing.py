@@ -52,9 +52,15 @@ class ProcedureRoute(BaseModel):
         description="yes when code and routing are confirmed by the basis."
     )
     note: str = Field("", description="Free remark (what is unconfirmed and why).")
+    free: Literal["yes", "no"] = Field(
+        "no",
+        description="yes when the law exempts the procedure from fees (the basis in legal_basis / PROCEDURES.md): "
+        "a fee on it is the fee_on_free_procedure warning. Optional column: absent means no.",
+    )
 
 
 COLUMNS: tuple[str, ...] = tuple(ProcedureRoute.model_fields)
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "free")
 
 
 def _default_path(name: str) -> Path:
@@ -89,7 +95,9 @@ class ProcedureRouter:
         path = Path(path) if path is not None else _default_path("procedures.csv")
         routes: list[ProcedureRoute] = []
         seen_codes: dict[str, int] = {}
-        for line, row in _read_csv(path, COLUMNS):
+        for line, row in _read_csv(path, REQUIRED_COLUMNS):
+            if not row.get("free", "x"):
+                row = {k: v for k, v in row.items() if k != "free"}  # an empty cell: not free
             try:
                 route = ProcedureRoute.model_validate(row)
             except ValidationError as exc:
@@ -101,7 +109,8 @@ class ProcedureRouter:
                     file=str(path),
                     row=line,
                     column=column,
-                    hint="handling_level is commune_pc, commune_bro or province_dept; confirmed is yes or no.",
+                    hint="handling_level is commune_pc, commune_bro or province_dept; confirmed and free are yes "
+                    "or no.",
                 ) from exc
             if route.procedure_code and not _CODE.match(route.procedure_code):
                 raise MapError(
@@ -134,7 +143,8 @@ class ProcedureRouter:
         return by_code, by_name
 
     def route_frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Columns handling_level, handling_agency, procedure_known for each row of ``df`` (same index).
+        """Columns handling_level, handling_agency, procedure_known, procedure_free for each row of ``df`` (same
+        index).
 
         Uses ``procedure_code`` (the national part of a code with an agency suffix also matches), then the
         normalised ``procedure_name``; anything else goes to the commune People's Committee by default.
@@ -164,6 +174,8 @@ class ProcedureRouter:
         out["handling_level"] = idx.map(level_of).astype("object").where(known, DEFAULT_LEVEL)
         out["handling_agency"] = idx.map(agency_of).astype("object").where(known, DEFAULT_AGENCY)
         out["procedure_known"] = known.to_numpy(dtype=bool)
+        free = {i for i, r in enumerate(self.routes) if r.free == "yes"}
+        out["procedure_free"] = (idx.isin(sorted(free)).fillna(False) & known).to_numpy(dtype=bool)
         return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from handover import __version__
+from handover.attachments import AttachmentCheck, require_store, uses_attachments
 from handover.config import BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
@@ -129,6 +130,11 @@ def config_meaning(cfg: BatchConfig) -> str:
     data = cfg.model_dump(mode="json")
     if not any(data.get("checks", {}).values()):  # [checks] unset: the meaning batches recorded before it had
         data.pop("checks", None)
+    if data.get("target", {}).get("attachments") is None:  # likewise the attachment store and sources' files
+        data.get("target", {}).pop("attachments", None)
+    for source in data.get("sources", []):
+        if source.get("attachments") is None:
+            source.pop("attachments", None)
     return json.dumps(relative(data), sort_keys=True, ensure_ascii=False)
 
 
@@ -249,6 +255,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     findings: Counter[str] = Counter()
     pass1: dict[str, Counts] = {}
     chunks_skipped = new_rows = conflicts = 0
+    attachment_figures: dict[str, Any] | None = None
     notices: list[str] = []
     rounds: list[HandoverRound] = []
     engine = loader = None
@@ -267,6 +274,10 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             sources = open_sources(cfg.sources, cfg.batch.chunk_size, folder.subdir("sources-"))
         with timer.stage("map"):
             settings = build_map_settings(cfg)
+        attach, store_dir = None, None
+        if uses_attachments(cfg):  # each dossier's scanned files, found and hashed before the gate
+            attach = AttachmentCheck(cfg.sources, cfg.config_path)
+            store_dir = None if dry_run else require_store(cfg)
         if not dry_run:
             from handover.target.db import open_target
             from handover.target.loader import Loader
@@ -330,6 +341,9 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                         chunks_skipped += 1
                         notify("extract", src.config.id, rows)
                         continue
+                    if attach is not None and attach.wants(src.config.id):
+                        with timer.stage("attachments"):
+                            attach.check_chunk(chunk, getattr(src.reader, "extras_names", None))
                     take(pass_one.submit(chunk))
             take(pass_one.drain())
             check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
@@ -359,10 +373,21 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                 fingerprint = None
                 reports = {"findings": str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))}
             else:
-                loader = Loader(engine, batch_id, conflict_policy=cfg.target.conflict_policy)
+                store = None
+                if store_dir is not None:
+                    from handover.attachments import AttachmentStore
+
+                    store = AttachmentStore(store_dir, batch_id).open()
+                loader = Loader(
+                    engine, batch_id, conflict_policy=cfg.target.conflict_policy, attachments=store
+                )
                 loader.begin_batch(
                     cfg.batch.description, config_sha256(cfg), fingerprints, same_as=legacy_config_sha256(cfg)
                 )
+                if store is not None:
+                    from handover.target.attachments import record_store
+
+                    record_store(engine, batch_id, store.root)
                 # pass 2: load, one transaction per chunk (with workers, they prepare the next chunks)
                 loaded_rows: Counter[str] = Counter()
                 for work in timer.timed_iter("load", pass_one.for_load(Wire.of(engine))):
@@ -378,7 +403,20 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                 pass_one.close()  # its workers' memory is free before the report starts its own
                 per_source = batch_counts(engine, batch_id)
                 total = Counts.total(per_source.values())
-                summary = {
+                summary: dict[str, Any] = {}
+                if store is not None:
+                    from handover.target.attachments import prune
+
+                    with timer.stage("load"):  # files copied for chunks a killed run did not commit
+                        pruned = prune(engine, store.root, batch_id)
+                    summary["attachments"] = attachment_figures = {
+                        "store": str(store.root),
+                        "files_recorded": loader.attachment_rows,
+                        "copied": store.copied,
+                        "found_in_place": store.reused,
+                        "orphans_removed": pruned,
+                    }
+                summary |= {
                     "counts": total.model_dump(),
                     "per_source": {k: v.model_dump() for k, v in per_source.items()},
                     "findings": dict(findings),
@@ -434,6 +472,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         notices=notices,
         rules=rules,
         rounds=rounds,
+        attachments=attachment_figures,
     )
 
 

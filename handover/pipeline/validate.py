@@ -577,6 +577,56 @@ def _detail_number_range(
     return [detail] * len(positions)
 
 
+def _rule_number_above(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """The column's number is above the ``than`` column's (both numbers): an amount paid above the amount due."""
+    _, numbers = _amounts(frame, column)
+    _, bound = _amounts(frame, params["than"])
+    return (numbers > bound).fillna(False).astype(bool)
+
+
+def _detail_number_above(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
+) -> list[dict[str, str]]:
+    from handover.fees import vnd
+
+    _, numbers = _amounts(frame, column)
+    _, bound = _amounts(frame, params["than"])
+    return [
+        {"than": vnd(float(bound.iloc[p])), "amount": vnd(float(numbers.iloc[p])), "other": params["than"]}
+        for p in positions
+    ]
+
+
+def _rule_paid_without(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """A payment is recorded (:func:`handover.fees.payment_recorded`: an amount paid above zero or a payment
+    date, the ``paid`` and ``paid_date`` columns) and the column is empty: paid without a receipt number."""
+    from handover.fees import payment_recorded_frame
+
+    values = _col(frame, column)
+    recorded = payment_recorded_frame(_col(frame, params["paid"]), _col(frame, params["paid_date"]), values)
+    return (recorded & values.isna()).astype(bool)
+
+
+def _detail_paid_without(
+    frame: pd.DataFrame, column: str, params: dict[str, Any], positions: Any
+) -> list[dict[str, str]]:
+    from handover.fees import vnd
+
+    _, paid = _amounts(frame, params["paid"])
+    dates = _col(frame, params["paid_date"])
+    out = []
+    for p in positions:
+        amount = float(paid.iloc[p])
+        when = dates.iloc[p]
+        out.append(
+            {
+                "paid": vnd(amount) if amount == amount else "?",
+                "paid_date": "" if when is None else str(when),
+            }
+        )
+    return out
+
+
 def _date_bounds(params: dict[str, Any]) -> tuple[str, str]:
     """The rule's (earliest, latest) date as ISO text (ISO dates compare as text)."""
     low, high = date.min, date.max
@@ -641,6 +691,8 @@ RULES: dict[str, Callable[[pd.DataFrame, str, dict[str, Any]], pd.Series]] = {
     "control_characters": _rule_control_characters,
     "number_valid": _rule_number_valid,
     "number_range": _rule_number_range,
+    "number_above": _rule_number_above,
+    "paid_without": _rule_paid_without,
     "date_range": _rule_date_range,
 }
 
@@ -652,12 +704,20 @@ DETAILS: dict[str, Callable[[pd.DataFrame, str, dict[str, Any], Any], list[dict[
     "number_range": _detail_number_range,
     "date_range": _detail_date_range,
     "population_mismatch": _detail_population_mismatch,
+    "number_above": _detail_number_above,
+    "paid_without": _detail_paid_without,
 }
 
-# The column a rule compares with, named in its params.
-_NEEDED_PARAMS = {"cccd_birth_year": "birth_date", "cccd_sex": "sex", "population_mismatch": "name"}
+# The columns a rule compares with, named in its params.
+_NEEDED_PARAMS: dict[str, tuple[str, ...]] = {
+    "cccd_birth_year": ("birth_date",),
+    "cccd_sex": ("sex",),
+    "population_mismatch": ("name",),
+    "number_above": ("than",),
+    "paid_without": ("paid", "paid_date"),
+}
 # Params that name a column the rules read.
-_COLUMN_PARAMS = ("after", "type_column", "birth_date", "sex", "name")
+_COLUMN_PARAMS = ("after", "type_column", "birth_date", "sex", "name", "than", "paid", "paid_date")
 
 # Rules that take ``columns = ["*"]``: every text column the target table stores (handover/target/schema.py).
 ALL_TEXT_COLUMNS = "*"
@@ -722,14 +782,14 @@ def load_suite(path: Path) -> SuiteSpec:
                 check=c.check,
                 hint=f"Use one of: {', '.join(sorted(RULES))}.",
             )
-        needed = _NEEDED_PARAMS.get(c.rule)
-        if needed and needed not in c.params:
-            raise ConfigError(
-                f"Check suite '{path.name}', check '{c.check}': rule {c.rule} needs params.{needed}.",
-                file=str(path),
-                check=c.check,
-                hint=f'Add params = {{ {needed} = "<column>" }}.',
-            )
+        for needed in _NEEDED_PARAMS.get(c.rule, ()):
+            if needed not in c.params:
+                raise ConfigError(
+                    f"Check suite '{path.name}', check '{c.check}': rule {c.rule} needs params.{needed}.",
+                    file=str(path),
+                    check=c.check,
+                    hint=f'Add params = {{ {needed} = "<column>" }}.',
+                )
         if c.rule == "date_order" and "after" not in c.params:
             raise ConfigError(
                 f"Check suite '{path.name}', check '{c.check}': rule date_order needs params.after.",

@@ -20,6 +20,8 @@ __all__ = ["ReportPaths", "read_rounds", "report_paths", "write_reports", "write
 
 
 class ReportPaths(NamedTuple):
+    """The report files written for a batch."""
+
     workbook: Path
     html: Path
     notices: tuple[str, ...] = ()  # edited files kept, and the new file written instead of each

@@ -21,7 +21,8 @@ from handover.errors import ReportError
 from handover.models import Counts
 from handover.reports import queries as q
 from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI, round_record_number
-from handover.target.hashing import RECOMPUTE_SCRIPT
+from handover.target.attachments import manifest_summary
+from handover.target.hashing import DATETIME_COLUMNS, OPTIONAL_COLUMNS, RECOMPUTE_SCRIPT
 
 TEMPLATE = "transfer.html.j2"
 
@@ -85,9 +86,12 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         "fp_rule": q.FINGERPRINT_RULE,
         "fp_sql": q.FINGERPRINT_SQL,
         "recompute_script": RECOMPUTE_SCRIPT,
+        "optional_columns": sorted(OPTIONAL_COLUMNS),
+        "datetime_columns": sorted(DATETIME_COLUMNS),
         "gx": gx,
         "findings": shared.get(conn, q.findings_per_check, batch_id),
         "rules": rules,
+        "attachments": manifest_summary(conn, batch_id),
         "rounds": rounds if len(rounds) > 1 else [],  # a later round: every round of its sources
         "record_number": round_record_number,
         "verdict": verdict,

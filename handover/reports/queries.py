@@ -469,6 +469,11 @@ DOSSIER_FIELDS: tuple[str, ...] = (
     "status_raw",
     "handling_level",
     "handling_agency",
+    "fee",
+    "amount_paid",
+    "payment_date",
+    "payment_channel",
+    "receipt_number",
     "old_district_name",
     "old_commune_name",
 )

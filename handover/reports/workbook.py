@@ -532,7 +532,7 @@ def _rounds_table(sh: _Sheet, rounds: Sequence[q.Round]) -> None:
         line([i, rnd.batch_id, finished, total, rnd.dossiers, rnd.records, None], None, st.total)
 
 
-_COMMUNE_WIDTHS = [6, 26, 38, 24, 15, 14, 12, 12, 14, 20]
+_COMMUNE_WIDTHS = [6, 26, 31, 24, 15, 14, 12, 12, 14, 17, 18]
 _TOP_ROWS = 13  # rows of a commune sheet above its first section line (heading, parties, column header)
 _COMMUNE_VI = [
     "STT",
@@ -544,6 +544,7 @@ _COMMUNE_VI = [
     "Ngày tiếp nhận / đăng ký",
     "Ngày hẹn trả",
     "Tình trạng hạn (mục I) / Trạng thái (mục II)",
+    "Phí, lệ phí",
     "Xã cũ",
 ]
 _COMMUNE_EN = [
@@ -556,6 +557,7 @@ _COMMUNE_EN = [
     "Received / registered",
     "Due date",
     "Due status (section I) / status (section II)",
+    "Fee: paid, unpaid or free",
     "Old commune",
 ]
 RECORD_NUMBER_SUFFIX = "BB-BGHS"  # "Số: <batch>-<commune code>/BB-BGHS"
@@ -795,15 +797,18 @@ class _RecordSheet(_Sheet):
 
 
 class _Tally:
-    """What a commune's footer counts: dossiers by due state and by status, records by status."""
+    """What a commune's footer counts: dossiers by due state, by status and by payment state (with the sums
+    paid and still due, :mod:`handover.fees`), records by status."""
 
-    __slots__ = ("dossier_status", "dossiers", "due", "record_status", "records")
+    __slots__ = ("dossier_status", "dossiers", "due", "fee_counts", "fee_sums", "record_status", "records")
 
     def __init__(self) -> None:
         self.dossiers = self.records = 0
         self.due: dict[str, int] = {}
         self.dossier_status: dict[str, int] = {}
         self.record_status: dict[str, int] = {}
+        self.fee_counts: dict[str, int] = {}  # PaymentState value → dossiers
+        self.fee_sums: dict[str, float] = {"paid": 0.0, "unpaid": 0.0}  # amounts paid; amounts due, unpaid
 
     @property
     def overdue(self) -> int:
@@ -894,13 +899,16 @@ def _dossier_lines(
     rows: Iterable[Sequence[Any]], st: _Styles, tally: _Tally
 ) -> Iterator[tuple[list[Any], list[str | None]]]:
     """The data rows (values, styles) of a commune's dossiers, rows ``(new_commune_code, *DOSSIER_FIELDS)``."""
+    from handover.fees import PaymentState, is_paid, payment_state, state_text
+
     cell = st.cell
-    plain = [None, None, None, None, None, None, cell, cell, None, None]
+    plain = [None, None, None, None, None, None, cell, cell, None, None, None]
     styled = {
-        "overdue": [None, None, None, None, None, None, cell, st.overdue, st.overdue, None],
-        "due_soon": [None, None, None, None, None, None, cell, st.due_soon, st.due_soon, None],
+        "overdue": [None, None, None, None, None, None, cell, st.overdue, st.overdue, None, None],
+        "due_soon": [None, None, None, None, None, None, cell, st.due_soon, st.due_soon, None, None],
     }
     due, statuses = tally.due, tally.dossier_status
+    fee_counts, fee_sums = tally.fee_counts, tally.fee_sums
     for (
         _code,
         _source,
@@ -916,12 +924,23 @@ def _dossier_lines(
         status,
         handling_level,
         handling_agency,
+        fee,
+        amount_paid,
+        payment_date,
+        payment_channel,
+        receipt_number,
         _district,
         old_commune_name,
     ) in rows:
         tally.dossiers += 1
         state = flag or "no_date"
         due[state] = due.get(state, 0) + 1
+        paying = payment_state(fee, amount_paid, payment_date, receipt_number)
+        fee_counts[paying] = fee_counts.get(paying, 0) + 1
+        if is_paid(paying):
+            fee_sums["paid"] += float(amount_paid or 0)
+        elif paying is PaymentState.UNPAID:
+            fee_sums["unpaid"] += float(fee)
         label = (safe_text(status) or "").strip() or NO_STATUS_VI
         statuses[label] = statuses.get(label, 0) + 1
         procedure = procedure_name or procedure_code
@@ -938,6 +957,7 @@ def _dossier_lines(
                 received_date,
                 due_date,
                 DUE_VI.get(flag or "", flag),
+                state_text(fee, amount_paid, payment_date, receipt_number, payment_channel) or None,
                 old_commune_name,
             ],
             styled.get(flag, plain),  # type: ignore[arg-type]
@@ -949,7 +969,7 @@ def _record_lines(
 ) -> Iterator[tuple[list[Any], list[str | None]]]:
     """The data rows (values, styles) of a commune's records, rows ``(new_commune_code, *RECORD_FIELDS)``."""
     cell = st.cell
-    plain: list[str | None] = [None, None, None, None, None, None, cell, cell, None, None]
+    plain: list[str | None] = [None, None, None, None, None, None, cell, cell, None, None, None]
     statuses = tally.record_status
     for (
         _code,
@@ -981,6 +1001,7 @@ def _record_lines(
                 registered_date,
                 None,
                 status_raw,
+                None,
                 old_commune_name,
             ],
             plain,
@@ -991,8 +1012,25 @@ def _counts_text(counts: dict[str, int]) -> str:
     return "; ".join(f"{label}: {n}" for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def fee_totals_line(tally: _Tally) -> str:
+    """The record's fee line: dossiers paid (in full or in part) and the sum paid, unpaid and the sum still
+    due, free, and without a fee (:func:`handover.fees.payment_state`)."""
+    from handover.fees import PaymentState, vnd
+
+    n = tally.fee_counts.get
+    paid = n(PaymentState.PAID, 0) + n(PaymentState.PARTLY_PAID, 0)
+    text = f"- Phí, lệ phí: đã nộp {paid} hồ sơ, số tiền đã nộp {vnd(tally.fee_sums['paid'])}"
+    if n(PaymentState.PARTLY_PAID, 0):
+        text += f" (trong đó nộp một phần: {n(PaymentState.PARTLY_PAID)})"
+    text += (
+        f"; chưa ghi nhận nộp {n(PaymentState.UNPAID, 0)} hồ sơ, số tiền phải nộp {vnd(tally.fee_sums['unpaid'])}"
+        f"; miễn phí {n(PaymentState.FREE, 0)} hồ sơ; không ghi phí {n(PaymentState.NONE, 0)} hồ sơ."
+    )
+    return text
+
+
 def totals_lines(tally: _Tally) -> list[str]:
-    """The record's totals: dossiers by due state and by status, records by status."""
+    """The record's totals: dossiers by due state, by status and by payment state, records by status."""
     lines = [
         f"Cộng: {tally.dossiers} hồ sơ thủ tục hành chính đang giải quyết; {tally.records} hồ sơ, sổ sách "
         "đăng ký."
@@ -1001,6 +1039,7 @@ def totals_lines(tally: _Tally) -> list[str]:
         due = "; ".join(f"{DUE_VI[k]}: {tally.due.get(k, 0)}" for k in DUE_VI)
         lines.append(f"- Hồ sơ thủ tục hành chính theo tình trạng hạn: {due}.")
         lines.append(f"- Hồ sơ thủ tục hành chính theo trạng thái: {_counts_text(tally.dossier_status)}.")
+        lines.append(fee_totals_line(tally))
     if tally.records:
         lines.append(f"- Hồ sơ, sổ sách đăng ký theo trạng thái: {_counts_text(tally.record_status)}.")
     return lines
@@ -1146,7 +1185,19 @@ def _guide_sheet(wb: Any, st: _Styles) -> None:
         ("I. HỒ SƠ THỦ TỤC HÀNH CHÍNH ĐANG GIẢI QUYẾT", "Section I", "Pending dossiers handed over."),
         ("II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ", "Section II", "Civil-status and business records handed over."),
         *((vi, en, "Column of the list.") for vi, en in zip(_COMMUNE_VI, _COMMUNE_EN, strict=True)),
-        ("Cộng", "Totals", "Dossiers by due state and by status; records by status."),
+        (
+            "Cộng",
+            "Totals",
+            "Dossiers by due state, by status and by fee (paid and the sum paid, unpaid and the sum due, free, "
+            "no fee given); records by status.",
+        ),
+        (
+            "Đã nộp … đ / Chưa ghi nhận nộp … đ / Miễn phí",
+            "Paid / unpaid / free",
+            "Fee state of the dossier: paid when an amount paid, a payment date or a receipt number is recorded "
+            "(with the date, channel and receipt); unpaid when an amount is due and no payment is recorded; free "
+            "when the amount due is 0; blank when the source gives no fee.",
+        ),
         (
             "Quá hạn / Sắp đến hạn / Trong hạn",
             "Overdue / due soon / on time",

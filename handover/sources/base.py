@@ -28,6 +28,7 @@ from handover.models import (
     PHONE_FIELDS,
     SEX_FIELDS,
     TECHNICAL_COLUMNS,
+    TIME_OF_DAY_FIELDS,
     Chunk,
     Entity,
     Finding,
@@ -36,6 +37,7 @@ from handover.models import (
     Severity,
     SourceFingerprint,
     fields_for,
+    source_fields,
 )
 from handover.sources import cells
 from handover.sources.encodings import (
@@ -158,12 +160,12 @@ class SourceReader:
                 hint=f'Use profile = "{DEFAULT_PROFILE[self.entity]}" or change the source\'s entity.',
             )
         self.report["profile"] = profile_name
-        known = set(self.fields)
+        mappable = source_fields(self.entity)
         for header, fld in self.cfg.columns.items():
-            if fld not in known:
+            if fld not in mappable:
                 raise self.error(
                     f"[sources.columns] maps '{header}' to '{fld}', which is not a {self.entity.value} field.",
-                    hint=f"Use one of: {', '.join(self.fields)}.",
+                    hint=f"Use one of: {', '.join(mappable)}.",
                     column=header,
                 )
         self.matcher = Matcher.build(profile.lookup(), self.cfg.columns)
@@ -587,12 +589,15 @@ class SourceReader:
         }
         fields_set = {f: j for j, f in enumerate(self.field_of) if f}
         keys = columns[self.key_index]
+        timed = {TIME_OF_DAY_FIELDS[f]: f for f in self.fields if f in TIME_OF_DAY_FIELDS}
         for fld in self.fields:
-            j = fields_set.get(fld)
+            j = fields_set.get(timed.get(fld, fld))
             if j is None:
                 data[fld] = [None] * n
-                continue
-            data[fld] = self._normalise(fld, columns[j], row_numbers, keys, findings, clean)
+            elif fld in TIME_OF_DAY_FIELDS:  # the day, and its time of day when the value carries one
+                data[fld], data[TIME_OF_DAY_FIELDS[fld]] = _memo_pair(cells.parse_date_time, columns[j])
+            elif fld not in timed:
+                data[fld] = self._normalise(fld, columns[j], row_numbers, keys, findings, clean)
         data["source_system"] = [cfg.id] * n
         for fld, default in (
             ("old_province_code", cfg.old_province_code),
@@ -811,6 +816,28 @@ def _repair_digits(values: Any, fix: Any, is_id: bool) -> tuple[Any, list[tuple[
     fixed = _memo(fix, values)
     repaired = [(i, int(r)) for i, (_, r) in enumerate(fixed) if r]
     return [value for value, _ in fixed], repaired
+
+
+def _memo_pair(fn: Any, values: Any) -> tuple[Any, Any]:
+    """Two columns from ``fn`` giving a pair for each value, each distinct value computed once (see
+    :func:`_memo`); the second is ``[None] * n`` when ``fn`` gave None as every second item."""
+    if _str_array(values):
+        import numpy as np
+        import pandas as pd
+
+        codes, uniques = pd.factorize(values)
+        firsts = np.empty(len(uniques), dtype=object)
+        seconds = np.empty(len(uniques), dtype=object)
+        for i, u in enumerate(uniques):
+            firsts[i], seconds[i] = fn(u)
+        if not any(v is not None for v in seconds):
+            return firsts[codes], [None] * len(values)
+        return firsts[codes], seconds[codes]
+    pairs = _memo(fn, values)
+    second = [p[1] for p in pairs]
+    if not any(v is not None for v in second):
+        second = [None] * len(second)
+    return [p[0] for p in pairs], second
 
 
 def _memo(fn: Any, values: Any) -> Any:

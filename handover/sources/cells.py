@@ -127,6 +127,183 @@ def _parse_text(text: str) -> str:
     return text
 
 
+# A time of day after a date: " 14:35", " 14:35:20", "T14:35:20.5", ", 2:35 PM" (SA/CH: Vietnamese AM/PM)
+_TIME_TAIL = r"[ T,]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(?:(AM|PM|SA|CH)\.?)?\s*"
+_DMY_TIME = re.compile(
+    r"^(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{2}|\d{4})" + _TIME_TAIL + "$", re.IGNORECASE
+)
+_YMD_SLASH_TIME = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})" + _TIME_TAIL + "$", re.IGNORECASE)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY_SECONDS = 86_400
+
+
+def _wall(day: date, seconds: float) -> str | None:
+    """``day`` at ``seconds`` after local midnight → 'YYYY-MM-DDTHH:MM:SS', rounded to the second but never past
+    the day's last second; None at midnight (a date alone: exports write dates as 00:00:00)."""
+    whole = min(round(seconds), _DAY_SECONDS - 1)
+    if whole <= 0:
+        return None
+    hours, rest = divmod(whole, 3600)
+    return f"{day.isoformat()}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _clock(
+    hour: str, minute: str, second: str | None, fraction: str | None, half: str | None
+) -> float | None:
+    """Seconds after midnight of a written time; None when it is no time of day (25:00, 13 PM)."""
+    h, m, s = int(hour), int(minute), int(second or 0)
+    if half:
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if half.upper() in ("PM", "CH") else 0)
+    if h > 23 or m > 59 or s > 59:
+        return None
+    return h * 3600 + m * 60 + s + (float("0." + fraction) if fraction else 0.0)
+
+
+def _datetime_wall(value: datetime) -> str | None:
+    if value.tzinfo is not None:  # with a zone: the local wall time, converted, never truncated
+        value = value.astimezone(LOCAL_TZ)
+    seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+    return _wall(value.date(), seconds)
+
+
+def local_time(value: object) -> str | None:
+    """The local date-time (Asia/Ho_Chi_Minh wall time, 'YYYY-MM-DDTHH:MM:SS') a date-time value carries, or None
+    when it carries no time of day: a date, a text without a time, a time this cannot read, or local midnight
+    exactly (a date written as a date-time: Excel date cells, "dd/mm/yyyy 00:00:00", a vendor's UTC time stamp of
+    local midnight).
+
+    Read like :func:`parse_date`: a naive ``datetime`` (Excel date-time cells, SQL sources), 'dd/mm/yyyy HH:MM[:SS]'
+    and 'yyyy/mm/dd HH:MM[:SS]' (AM/PM, SA/CH read), ISO text, the portal's yyyyMMddHHmmss and an Excel serial's
+    fraction are local time; an aware ``datetime`` and ISO text with an offset or Z are converted to
+    Asia/Ho_Chi_Minh. Seconds are rounded (never past the day's last second), so the day is always the day
+    :func:`parse_date` gives.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return _datetime_wall(value)
+    if isinstance(value, date):
+        return None
+    if isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if 10_000_000 <= value <= 99_991_231_235_959 and float(value).is_integer():
+            digits = str(int(value))
+            if len(digits) in (8, 12, 14) and _compact(digits):
+                return _compact_time(digits)
+        return _serial_time(float(value))
+    text = clean(value)
+    if not text:
+        return None
+    return _time_text(text)
+
+
+def _compact_time(text: str) -> str | None:
+    m = _COMPACT.match(text)
+    if not m or not m.group(4):
+        return None
+    seconds = _clock(m.group(4), m.group(5), m.group(6), None, None)
+    return (
+        None if seconds is None else _wall(date(int(m.group(1)), int(m.group(2)), int(m.group(3))), seconds)
+    )
+
+
+def _serial_time(value: float) -> str | None:
+    if not (_SERIAL_MIN <= value <= _SERIAL_MAX):
+        return None
+    day = math.floor(value)
+    return _wall(_EXCEL_EPOCH + timedelta(days=day), (value - day) * _DAY_SECONDS)
+
+
+@lru_cache(maxsize=100_000)
+def _time_text(text: str) -> str | None:
+    for pattern, order in ((_DMY_TIME, "dmy"), (_YMD_SLASH_TIME, "ymd")):
+        m = pattern.match(text)
+        if m:
+            if order == "dmy":
+                d, mo, y = int(m.group(1)), int(m.group(2)), m.group(3)
+                year = int(y) if len(y) == 4 else _two_digit_year(int(y))
+            else:
+                year, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            seconds = _clock(*m.group(4, 5, 6, 7, 8))
+            try:
+                day = date(year, mo, d)
+            except ValueError:
+                return None
+            return None if seconds is None else _wall(day, seconds)
+    m = _ISO.match(text)
+    if m:
+        if not m.group(4):
+            return None
+        seconds = _clock(m.group(4), m.group(5), m.group(6), (m.group(7) or ".")[1:] or None, None)
+        try:
+            day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+        if seconds is None:
+            return None
+        if not m.group(8):
+            return _wall(day, seconds)
+        tz = m.group(8).replace("Z", "+00:00")
+        if len(tz) == 5:
+            tz = tz[:3] + ":" + tz[3:]
+        try:
+            offset = datetime.fromisoformat(f"{day.isoformat()}T00:00:00{tz}").tzinfo
+        except ValueError:
+            return None
+        whole = math.floor(seconds)
+        stamp = datetime.combine(day, datetime.min.time(), offset) + timedelta(
+            seconds=whole, microseconds=round((seconds - whole) * 1e6)
+        )
+        return _datetime_wall(stamp)
+    if text.isdigit():
+        return _compact_time(text) if len(text) == 14 else None
+    if _SERIAL.match(text) and "." in text:
+        return _serial_time(float(text))
+    return None
+
+
+def parse_date_time(value: object) -> tuple[str | None, str | None]:
+    """(:func:`parse_date`, :func:`local_time`) of one value: the local calendar day every check, report and due
+    state uses, and the local wall time when the value carries a time of day on that day (None otherwise, and
+    whenever the day is not a valid date)."""
+    if type(value) is str:  # what CSV files give: cleaned once, 'dd/mm/yyyy HH:MM:SS' read in one match
+        text = clean(value)
+        return _date_time_text(text) if text else (None, None)
+    day = parse_date(value)
+    if day is None or not _ISO_DAY.match(day):
+        return day, None
+    at = local_time(value)
+    return day, at if at is not None and at[:10] == day else None
+
+
+@lru_cache(maxsize=100_000)
+def _date_time_text(text: str) -> tuple[str, str | None]:
+    m = _DMY_TIME.match(text)
+    if m:  # _parse_text's first pattern matches it too: the same day
+        d, mo, y, hour, minute, second, fraction, half = m.groups()
+        year = int(y) if len(y) == 4 else _two_digit_year(int(y))
+        try:
+            day = date(year, int(mo), int(d))
+        except ValueError:
+            return text, None
+        iso = day.isoformat()
+        if fraction is None and half is None:  # the usual 'dd/mm/yyyy HH:MM:SS': no rounding, no AM/PM
+            h, mi, sec = int(hour), int(minute), int(second or 0)
+            if h > 23 or mi > 59 or sec > 59 or not (h or mi or sec):
+                return iso, None
+            return iso, f"{iso}T{h:02d}:{mi:02d}:{sec:02d}"
+        seconds = _clock(hour, minute, second, fraction, half)
+        return iso, None if seconds is None else _wall(day, seconds)
+    iso = _parse_text(text)
+    if not _ISO_DAY.match(iso):
+        return iso, None
+    at = _time_text(text)
+    return iso, at if at is not None and at[:10] == iso else None
+
+
 def _number_text(value: object) -> str:
     """An int/float cell as its digits (12345678901.0 → '12345678901'); text cleaned."""
     if isinstance(value, bool):
@@ -236,8 +413,10 @@ __all__ = [
     "code",
     "digits_or_text",
     "excel_serial",
+    "local_time",
     "number",
     "parse_date",
+    "parse_date_time",
     "repair_id",
     "repair_phone",
     "text",

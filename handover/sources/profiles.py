@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from handover.errors import SourceError
-from handover.models import Entity, fields_for
+from handover.models import Entity, source_fields
 from handover.resources import mappings_dir
 from handover.text import fold
 
@@ -41,7 +41,7 @@ class Profile(BaseModel):
 
     @model_validator(mode="after")
     def _known_fields(self) -> Profile:
-        known = set(fields_for(self.entity))
+        known = set(source_fields(self.entity))
         unknown = sorted(set(self.fields) - known)
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(unknown)} for entity {self.entity.value}")

@@ -4,10 +4,16 @@
 
 1. Take the row's *content columns*: every column of its table except the technical ones ``id``, ``batch_id``,
    ``updated_batch_id``, ``loaded_at`` and ``content_hash``. Sort them by column name.
-2. Turn each value into text: NULL (and the empty string) → ``""``; a date or date-time → its date as
-   ``YYYY-MM-DD``; a number → ``format(float(value), ".15g")`` (so ``150000.0`` and ``150000`` both give
-   ``150000``, ``0.1`` gives ``0.1``); any other value → its text in Unicode NFC.
-3. Serialise the list of ``[column, text]`` pairs as compact JSON (``json.dumps(pairs, ensure_ascii=False,
+2. Turn each value into text: NULL (and the empty string) → ``""``; in a date-time column
+   (:data:`DATETIME_COLUMNS`: ``received_at``, ``due_at``, ``returned_at``, local wall time) → ``YYYY-MM-DD
+   HH:MM:SS``; any other date or date-time → its date as ``YYYY-MM-DD``; a number → ``format(float(value),
+   ".15g")`` (so ``150000.0`` and ``150000`` both give ``150000``, ``0.1`` gives ``0.1``); any other value → its
+   text in Unicode NFC.
+3. Leave out the pairs of the *optional columns* (:data:`OPTIONAL_COLUMNS`, columns the tables gained after rows
+   had been loaded: ``amount_paid``, ``payment_date``, ``payment_channel``, ``receipt_number``, ``received_at``,
+   ``due_at``, ``returned_at`` of ``dossiers``) whose text is ``""``: a row that leaves them NULL, as every row
+   loaded before they existed does, keeps the hash it had.
+4. Serialise the list of ``[column, text]`` pairs as compact JSON (``json.dumps(pairs, ensure_ascii=False,
    separators=(",", ":"))``), encode it as UTF-8 and take its SHA-256, written as 64 lower-case hex digits.
 
 The hash therefore depends only on what is stored, and comes out the same from a row read back from SQLite,
@@ -40,7 +46,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, DateTime, Engine, select
 
 from handover.models import Entity
 from handover.target import schema
@@ -52,6 +58,31 @@ _escape = json.encoder.encode_basestring  # one JSON string, as _encode writes i
 TECHNICAL_COLUMNS: frozenset[str] = frozenset(
     {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
 )
+# Content columns added by later schema versions (0005: payment, 0006: times of day): hashed only when they hold a
+# value (step 3 above), so that the rows loaded before them, and rows that leave them empty, keep their hashes.
+OPTIONAL_COLUMNS: frozenset[str] = frozenset(
+    {
+        "amount_paid",
+        "payment_date",
+        "payment_channel",
+        "receipt_number",
+        "received_at",
+        "due_at",
+        "returned_at",
+    }
+)
+# Content columns of type DateTime: their text keeps the time of day (step 2 above).
+DATETIME_COLUMNS: frozenset[str] = frozenset(
+    c.name
+    for table in (schema.dossiers, schema.records)
+    for c in table.columns
+    if isinstance(c.type, DateTime) and c.name not in TECHNICAL_COLUMNS
+)
+
+
+def _set_literal(names: frozenset[str]) -> str:
+    """Python source of a set of names, sorted: ``{"a", "b"}`` (``set()`` when empty)."""
+    return "{" + ", ".join(json.dumps(n) for n in sorted(names)) + "}" if names else "set()"
 
 
 RECOMPUTE_SCRIPT = r"""# recompute.py: python3 recompute.py target.db BATCH_ID   (Python standard library only)
@@ -63,18 +94,23 @@ db, batch = sys.argv[1], sys.argv[2]
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 con.row_factory = sqlite3.Row
 TECHNICAL = {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
+OPTIONAL = @OPTIONAL@  # hashed only when they hold a value
+TIMES = @TIMES@  # date-times: YYYY-MM-DD HH:MM:SS
 
 
-def text(value):
+def text(name, value):
     if value is None:
         return ""
+    if name in TIMES:
+        return str(value).replace("T", " ")[:19]
     if isinstance(value, (int, float)):
         return format(float(value), ".15g")
     return unicodedata.normalize("NFC", str(value))
 
 
 def row_hash(row):
-    pairs = sorted([name, text(row[name])] for name in row.keys() if name not in TECHNICAL)
+    pairs = sorted([name, text(name, row[name])] for name in row.keys() if name not in TECHNICAL)
+    pairs = [pair for pair in pairs if pair[1] or pair[0] not in OPTIONAL]
     return hashlib.sha256(json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -110,7 +146,7 @@ for entity, table, key in (("dossier", "dossiers", "dossier_code"),
         problems += 1
 print(hashlib.sha256("".join(sorted(line + "\n" for line in lines)).encode()).hexdigest())
 sys.exit(1 if problems else 0)
-"""
+""".replace("@OPTIONAL@", _set_literal(OPTIONAL_COLUMNS)).replace("@TIMES@", _set_literal(DATETIME_COLUMNS))
 
 
 def table_for(entity: Entity | str) -> Any:
@@ -126,12 +162,32 @@ def key_columns(table: Any) -> list[Any]:
 
 
 def content_columns(entity: Entity | str) -> tuple[str, ...]:
-    """The columns the content hash covers, in hashing order (sorted by name)."""
+    """The columns the content hash covers, in hashing order (sorted by name); the optional ones among them count
+    only when they hold a value."""
     return tuple(sorted(c.name for c in table_for(entity).columns if c.name not in TECHNICAL_COLUMNS))
 
 
+_STAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
+
+
+def datetime_text(value: Any) -> str:
+    """Step 2 of the content hash for a date-time column: ``YYYY-MM-DD HH:MM:SS`` (``""`` for NULL); text as
+    SQLite stores it (``2025-02-23 14:35:20.000000``) or ISO (``2025-02-23T14:35:20``) gives the same. Anything
+    else (never stored there) as :func:`canonical_text` writes it."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")[:19]
+    if isinstance(value, str) and _STAMP_TEXT.match(value):
+        return value[:10] + " " + value[11:19]
+    return canonical_text(value)
+
+
+def column_text(name: str, value: Any) -> str:
+    """Step 2 of the content hash: one stored value of column ``name`` as text."""
+    return datetime_text(value) if name in DATETIME_COLUMNS else canonical_text(value)
+
+
 def canonical_text(value: Any) -> str:
-    """Step 2 of the content hash: one stored value as text."""
+    """Step 2 of the content hash: one stored value of a column other than the date-times as text."""
     if value is None:
         return ""
     if type(value) is str:
@@ -159,7 +215,8 @@ def content_hash(row: Mapping[str, Any], entity: Entity | str) -> str:
 
 def hash_values(values: Iterable[Any], columns: tuple[str, ...]) -> str:
     """Content hash of values given in the order of ``columns`` (= :func:`content_columns`)."""
-    pairs = [[name, canonical_text(v)] for name, v in zip(columns, values, strict=True)]
+    pairs = [[name, column_text(name, v)] for name, v in zip(columns, values, strict=True)]
+    pairs = [pair for pair in pairs if pair[1] or pair[0] not in OPTIONAL_COLUMNS]
     return hashlib.sha256(_encode(pairs).encode("utf-8")).hexdigest()
 
 
@@ -205,14 +262,54 @@ def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[s
     """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row).
 
     Each column's UTF-8 texts are computed once per distinct value; each row's JSON is one ``%`` formatting of a
-    bytes template holding the column names, then one SHA-256.
+    bytes template holding the column names (one template for each set of optional columns rows hold), then one
+    SHA-256.
     """
-    template = (
-        "[" + ",".join("[" + _escape(name).replace("%", "%%") + ',"%s"]' for name in columns) + "]"
-    ).encode("utf-8")
-    texts = [_escaped_texts(values_by_column[name]) for name in columns]
+    texts = [
+        _escaped_texts(
+            _datetime_texts(values_by_column[name]) if name in DATETIME_COLUMNS else values_by_column[name]
+        )
+        for name in columns
+    ]
     sha = hashlib.sha256
-    return [sha(template % row).hexdigest() for row in zip(*texts, strict=True)]
+    optional = [k for k, name in enumerate(columns) if name in OPTIONAL_COLUMNS]
+    held = [k for k in optional if any(texts[k])]
+    if not held:  # no row holds an optional column: one template, without them
+        kept = [k for k in range(len(columns)) if k not in optional]
+        template = _template([columns[k] for k in kept])
+        return [sha(template % row).hexdigest() for row in zip(*(texts[k] for k in kept), strict=True)]
+    templates: dict[tuple[int, ...], tuple[bytes, list[int]]] = {}
+    out: list[str] = []
+    for row in zip(*texts, strict=True):
+        shape = tuple(k for k in held if row[k])
+        found = templates.get(shape)
+        if found is None:
+            kept = [k for k in range(len(columns)) if k not in optional or k in shape]
+            found = templates[shape] = (_template([columns[k] for k in kept]), kept)
+        template, kept = found
+        out.append(sha(template % tuple(row[k] for k in kept)).hexdigest())
+    return out
+
+
+def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
+    """A date-time column's values as their step-2 text (None for ``""``), once per distinct value."""
+    try:
+        distinct = set(values)
+    except TypeError:  # unhashable values
+        return [datetime_text(v) or None for v in values]
+    if not distinct - {None}:  # the usual column: no time of day at all
+        return values
+    if 0 in distinct:  # 0.0 == -0.0 (never a stored date-time): value by value
+        return [datetime_text(v) or None for v in values]
+    memo = {v: datetime_text(v) or None for v in distinct}
+    return list(map(memo.__getitem__, values))
+
+
+def _template(names: Sequence[str]) -> bytes:
+    """The bytes of step 4's JSON for these columns, each text a ``%s``."""
+    return ("[" + ",".join("[" + _escape(name).replace("%", "%%") + ',"%s"]' for name in names) + "]").encode(
+        "utf-8"
+    )
 
 
 def fingerprint_lines(lines: Iterable[tuple[str, str, str, str]]) -> str:

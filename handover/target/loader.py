@@ -2,7 +2,8 @@
 
 :meth:`Loader.load_chunk` writes, in a single transaction, the chunk's new target rows, the updates its conflict
 policy allows (previous versions to ``history``), one ``ledger`` row for *every* row of the chunk, the chunk's
-findings, and the ``chunks`` progress row. A crash (SIGKILL, power loss) therefore leaves the whole chunk or none
+findings, the manifest rows of the scanned files of the dossiers it loads (copied into the attachment store just
+before, :mod:`handover.attachments`), and the ``chunks`` progress row. A crash (SIGKILL, power loss) therefore leaves the whole chunk or none
 of it, and a resumed run skips exactly the chunks whose progress row exists.
 
 A loaded row's fate is decided by its natural key (``source_system`` + dossier code, or record type + number):
@@ -36,7 +37,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from unicodedata import is_normalized
 from unicodedata import normalize as _normalize
 
@@ -44,6 +45,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import (
     Connection,
     Date,
+    DateTime,
     Engine,
     Float,
     Integer,
@@ -88,6 +90,9 @@ from handover.target.hashing import (
 from handover.target.keyfilter import KeyFilter
 from handover.target.limits import load_limits
 from handover.text import excerpt, nfc, visible_controls
+
+if TYPE_CHECKING:
+    from handover.attachments import AttachmentStore
 
 # What the per-chunk look-ups filter on (the loader's "already loaded?", "already in this batch?" and resume
 # checks): the statistics PostgreSQL needs while a batch loads.
@@ -183,6 +188,25 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(text)
 
 
+def _as_datetime(value: Any) -> datetime | None:
+    """A local wall time (naive: Asia/Ho_Chi_Minh, what :func:`handover.sources.cells.local_time` gives) to the
+    second; an aware value is refused (the extract converts zones, the target stores no zone)."""
+    if _missing(value) or value == "":
+        return None
+    if isinstance(value, datetime):
+        out = value
+    elif isinstance(value, date):
+        raise ValueError(value)
+    else:
+        text = str(value).strip()
+        if len(text) != 19:
+            raise ValueError(text)
+        out = datetime.fromisoformat(text)
+    if out.tzinfo is not None or out.microsecond:
+        raise ValueError(value)
+    return out
+
+
 def _as_number(value: Any) -> float | None:
     if _missing(value) or value == "":
         return None
@@ -196,6 +220,8 @@ def _converter(column: Any) -> tuple[Any, str]:
     kind = column.type
     if isinstance(kind, Date):
         return _as_date, "an ISO date (YYYY-MM-DD)"
+    if isinstance(kind, DateTime):
+        return _as_datetime, "a local date-time (YYYY-MM-DDTHH:MM:SS)"
     if isinstance(kind, Float):
         return _as_number, "a number"
     if isinstance(kind, Integer):
@@ -584,7 +610,11 @@ class Loader:
     """Loads one batch into one target, chunk by chunk (see the module text)."""
 
     def __init__(
-        self, engine: Engine, batch_id: str, conflict_policy: Literal["keep", "update"] = "keep"
+        self,
+        engine: Engine,
+        batch_id: str,
+        conflict_policy: Literal["keep", "update"] = "keep",
+        attachments: AttachmentStore | None = None,
     ) -> None:
         if conflict_policy not in ("keep", "update"):
             raise LoadError(
@@ -594,6 +624,9 @@ class Loader:
         self.engine = engine
         self.batch_id = batch_id
         self.conflict_policy = conflict_policy
+        # the store the files of loaded dossiers are copied into, with the chunk (handover.attachments)
+        self.attachments = attachments
+        self.attachment_rows = 0  # manifest rows this loader has written
         self._written = 0  # rows this loader has written (chunks not skipped)
         self._chunks_loaded = 0  # chunks this loader has loaded (not skipped)
         self._finished_before = False  # the batch was finished when begun, with no source added
@@ -1184,6 +1217,14 @@ class Loader:
         with _naming(lambda k: (all_findings[k].row, all_findings[k].key)):
             writers.insert_rows(conn, schema.findings, [self._finding_row(f) for f in all_findings])
         counts = Counts(extracted=n, **{d: dispositions.count(d) for d in DISPOSITIONS})
+        if self.attachments is not None and entity is Entity.DOSSIER:
+            from handover.target.attachments import attach_chunk
+
+            # the files of the dossiers loaded, in place before the chunk commits (its manifest rows with it)
+            final = [i for i in range(n) if dispositions[i] == "loaded"]
+            self.attachment_rows += attach_chunk(
+                conn, self.attachments, chunk.source_id, frame, final, keys, now
+            )
         checkpoint("load.inside")  # crash drills: rows, ledger and findings written, nothing committed
         conn.execute(
             insert(schema.chunks).values(

@@ -25,8 +25,10 @@ have updated the row over the heir's version; it is marked ``conflict_kept`` ins
 recorded). "Earliest" is the order
 in which the batches last began loading (their ``started`` / ``restarted`` events), not their timestamps.
 
-Then its ``ledger``, ``findings`` and ``chunks`` rows are deleted, the batch is marked ``rolled_back`` and a
-``batch_events`` row records the figures. Rolling back a batch already rolled back changes nothing and says when
+Then its ``ledger``, ``findings``, ``chunks`` and attachment manifest (``dossier_attachments``) rows are deleted,
+the batch is marked ``rolled_back`` and a ``batch_events`` row records the figures. After the commit, the files of
+its manifest and of its journal that no other batch's manifest row names are removed from the attachment store
+(:func:`handover.target.attachments.prune`); rolling back again removes any a killed rollback left. Rolling back a batch already rolled back changes nothing and says when
 that was, with its figures. Everything happens in one transaction, under the batch lock. A dry run
 runs the very same steps and rolls the transaction back, so it reports exactly the figures a real run would.
 The batch's rows are read a page at a time (:data:`_PAGE`), so a rollback's memory does not grow with the batch
@@ -42,7 +44,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from sqlalchemy import (
     Connection,
     Date,
@@ -64,7 +66,7 @@ from handover.errors import BatchNotFoundError, LoadError
 from handover.faults import checkpoint
 from handover.models import Entity
 from handover.redact import mask_url
-from handover.target import schema
+from handover.target import attachments, schema
 from handover.target.hashing import content_columns, content_hash, key_columns, table_for
 from handover.target.loader import utcnow
 from handover.target.locks import batch_lock
@@ -108,6 +110,12 @@ class RollbackResult(BaseModel):
     lock_taken_over: str | None = Field(
         None, description="The stale lock of a dead process taken over, if any."
     )
+    attachment_files_removed: int = Field(
+        0,
+        description="files of the attachment store removed: the batch's, unless another batch's manifest row "
+        "names them (a dry run: those it would remove)",
+    )
+    _paths: list[str] = PrivateAttr(default_factory=list)  # the batch's stored files, for after the commit
 
 
 def _known_batches(conn: Connection) -> list[str]:
@@ -179,6 +187,13 @@ def _rollback(conn: Connection, batch_id: str, result: RollbackResult) -> None:
         _release_rows(conn, batch_id, entity, others, order, result, deleted)
     for table in (schema.ledger, schema.findings, schema.chunks):
         deleted[table.name] += conn.execute(delete(table).where(table.c.batch_id == batch_id)).rowcount
+    # the attachment manifest; its files go after the commit (rollback_batch), those no other row names
+    paths = attachments.batch_paths(conn, batch_id)
+    manifest_rows = attachments.delete_rows(conn, batch_id)
+    if manifest_rows:  # a batch without attachments shows no such table
+        deleted["dossier_attachments"] += manifest_rows
+        result.attachment_files_removed = len(attachments.files_to_remove(conn, batch_id, paths))
+    result._paths = paths
     conn.execute(
         update(schema.batches).where(schema.batches.c.batch_id == batch_id).values(status="rolled_back")
     )
@@ -660,6 +675,14 @@ def _already_rolled_back(conn: Connection, batch_id: str, dry_run: bool) -> Roll
     )
 
 
+def _remove_files(engine: Engine, batch_id: str, paths: Sequence[str]) -> int:
+    """After a rollback's commit: remove the batch's attachment files (its manifest's ``paths`` and its journal's)
+    that no manifest row names, in each store it recorded, and forget its journal; the number removed."""
+    with engine.connect() as conn:
+        roots = attachments.store_roots(conn, batch_id)
+    return sum(attachments.prune(engine, root, batch_id, paths, forget=True) for root in roots)
+
+
 def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> RollbackResult:
     """Undo ``batch_id`` (see the module text); ``dry_run`` reports the same figures and changes nothing.
 
@@ -683,7 +706,11 @@ def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> R
             )
         if status == "rolled_back":
             with engine.connect() as conn:
-                return _already_rolled_back(conn, batch_id, dry_run)
+                done = _already_rolled_back(conn, batch_id, dry_run)
+            if not dry_run:  # files a rollback killed after its commit left behind
+                with batch_lock(engine, batch_id):
+                    done.attachment_files_removed = _remove_files(engine, batch_id, [])
+            return done
         result = RollbackResult(batch_id=batch_id, dry_run=dry_run, status_before=status)
         with batch_lock(engine, batch_id) as lock, engine.connect() as conn:
             result.lock_taken_over = lock.took_over
@@ -702,6 +729,9 @@ def rollback_batch(engine: Engine, batch_id: str, *, dry_run: bool = False) -> R
                 conn.rollback()
             else:
                 conn.commit()
+            if not dry_run:  # under the lock: a re-run of the batch cannot copy meanwhile
+                checkpoint("rollback.files")  # crash drills: committed, the files not yet removed
+                result.attachment_files_removed = _remove_files(engine, batch_id, result._paths)
         return result
     except SQLAlchemyError as exc:
         raise LoadError(

@@ -134,11 +134,20 @@ dossiers = Table(
     Column("received_date", Date),
     Column("due_date", Date),
     Column("returned_date", Date),
+    # the time of day of those dates, when the source has one: Asia/Ho_Chi_Minh wall time, stored without a zone
+    # (NULL for a date alone and in every row loaded before revision 0006; hashed only when set)
+    Column("received_at", DateTime, doc="received: local date-time, when the source has a time of day"),
+    Column("due_at", DateTime, doc="due: local date-time, when the source has a time of day"),
+    Column("returned_at", DateTime, doc="returned: local date-time, when the source has a time of day"),
     Column("status_raw", String(100)),
     Column("status_code", String(2)),
     Column("channel", String(1)),
     Column("handling_unit", String(300)),
-    Column("fee", Double),
+    Column("fee", Double, doc="amount due (phí, lệ phí), VND"),
+    Column("amount_paid", Double, doc="amount paid, VND"),
+    Column("payment_date", Date),
+    Column("payment_channel", String(100), doc="cash / bank_transfer / portal (or the source's text)"),
+    Column("receipt_number", String(100)),
     Column("handling_level", String(30)),
     Column("handling_agency", String(300)),
     Column("due_flag", String(10)),
@@ -240,6 +249,24 @@ batch_events = Table(
     Column("detail", Text),
     **_TABLE_KW,
 )
+
+dossier_attachments = Table(
+    "dossier_attachments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(100), nullable=False),
+    Column("source_system", String(100), nullable=False),
+    Column("dossier_code", String(100), nullable=False, doc="the dossier's natural key (handover.keys)"),
+    Column("original_name", Text, nullable=False, doc="the file as the source names it"),
+    Column("stored_path", String(700), nullable=False, doc="where the store holds it, relative to its root"),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("copied_at", DateTime, nullable=False),
+    **_TABLE_KW,
+)
+Index("ix_dossier_attachments_batch", dossier_attachments.c.batch_id)
+Index("ix_dossier_attachments_key", dossier_attachments.c.source_system, dossier_attachments.c.dossier_code)
+Index("ix_dossier_attachments_path", dossier_attachments.c.stored_path)
 
 locks = Table(
     "locks",

@@ -12,6 +12,10 @@ back and its content hash recomputed from its stored values (:func:`handover.tar
 Target → ledger: every row of ``dossiers`` and ``records`` that carries the batch's id (``batch_id`` or
 ``updated_batch_id``) must be one of the keys its ledger marks loaded (else: a row added outside handover).
 
+Attachments (``dossier_attachments``, :mod:`handover.attachments`): every file of the batch's manifest is read back
+from the store and re-hashed; a file missing or changed, a manifest row of a dossier the ledger does not mark
+loaded, or a file the batch's journal lists that no manifest row names is a problem naming the dossier and the file.
+
 The recomputed fingerprint must equal ``batches.fingerprint``, and the ledger must balance against the ``chunks``
 progress rows, per source: extracted = loaded + review + quarantined + excluded + duplicate.
 """
@@ -19,13 +23,15 @@ progress rows, per source: extracted = loaded + review + quarantined + excluded 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, func, or_, select
 
-from handover.errors import BatchNotFoundError
+from handover.errors import BatchNotFoundError, VerificationError
 from handover.models import DISPOSITIONS, Counts, Entity
 from handover.target import schema
+from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
 from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
 
 _SLICE = 900
@@ -41,6 +47,8 @@ class RowProblem(BaseModel):
 
 
 class VerifyResult(BaseModel):
+    """What :func:`verify_batch` found: rows checked, fingerprints stored and recomputed, row problems, balance."""
+
     batch_id: str
     status: str
     rows_checked: int = 0
@@ -53,6 +61,7 @@ class VerifyResult(BaseModel):
         default_factory=dict, description="source → counts from the chunks rows"
     )
     balance_ok: bool = False
+    attachments_checked: int = Field(0, description="files of the batch's attachment manifest re-hashed")
 
     @property
     def rows_outside_ledger(self) -> int:
@@ -60,8 +69,29 @@ class VerifyResult(BaseModel):
         return sum(p.problem == NOT_IN_LEDGER for p in self.problems)
 
     @property
+    def attachment_problems(self) -> int:
+        """Problems with the batch's attachment files (:func:`handover.target.attachments.verify_files`)."""
+        return sum(p.problem.startswith(ATTACHMENT_PROBLEMS) for p in self.problems)
+
+    @property
     def ok(self) -> bool:
         return self.fingerprint_ok and self.balance_ok and not self.problems
+
+    def mismatch_error(self) -> VerificationError | None:
+        """The error ``handover db verify`` shows (exit 8) when the target does not match; None when it does."""
+        if self.ok:
+            return None
+        files = self.attachment_problems
+        rows = len(self.problems) - files
+        return VerificationError(
+            f"batch {self.batch_id}: the target does not match the batch's ledger "
+            f"({rows} row problem(s), "
+            + (f"{files} attachment file problem(s), " if files else "")
+            + f"fingerprint {'ok' if self.fingerprint_ok else 'differs'}, "
+            f"balance {'ok' if self.balance_ok else 'differs'})",
+            hint="find who changed the target; handover rollback undoes a batch from its ledger",
+            batch=self.batch_id,
+        )
 
 
 MISSING = "missing from the target (deleted outside handover)"
@@ -93,8 +123,9 @@ def _rows_outside_ledger(
     return problems
 
 
-def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
-    """Recompute and compare (see the module text); changes nothing."""
+def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = None) -> VerifyResult:
+    """Recompute and compare (see the module text); changes nothing. ``attachments``: the attachment store's
+    folder, when it is no longer where the batch recorded it."""
     lg = schema.ledger.c
     with engine.connect() as conn:
         batch = (
@@ -184,6 +215,9 @@ def verify_batch(engine: Engine, batch_id: str) -> VerifyResult:
         result.problems += _rows_outside_ledger(
             conn, batch_id, {(e, s): {k for k, _, _ in items} for (e, s), items in groups.items()}
         )
+        dossiers_loaded = {(s, k) for (e, s), items in groups.items() if e == "dossier" for k, _, _ in items}
+        result.attachments_checked, found = verify_files(conn, batch_id, dossiers_loaded, attachments)
+        result.problems += [RowProblem(**p) for p in found]
         result.recomputed_fingerprint = fingerprint_lines(lines)
         result.fingerprint_ok = result.recomputed_fingerprint == result.stored_fingerprint
         for source_id, disposition, count in conn.execute(

@@ -127,6 +127,8 @@ def test_fees_documents_and_dates(exported: Path) -> None:
     fees = [r["PhiLePhi"] for r in records if r["PhiLePhi"]]
     assert fees and all(len(f) == 1 and f[0]["SoTien"] >= 0 for f in fees)
     assert any(isinstance(f[0]["SoTien"], int) and f[0]["SoTien"] > 0 for f in fees)
+    # the demo's sources give the amount due only: no payment is recorded, so none is exported as paid
+    assert all(f[0]["DaThanhToan"] is False and f[0]["SoTienDaNop"] is None for f in fees)
     assert all(r["DanhSachGiayTo"] == [] for r in records)
     for r in records:
         for field in ("NgayTiepNhan", "NgayHenTra", "NgayTra"):
@@ -208,6 +210,30 @@ def test_portal_date() -> None:
     # an aware time stamp is shown in Asia/Ho_Chi_Minh: UTC 17:00 is local midnight of the next day
     assert portal_date(datetime(1994, 10, 23, 17, 0, tzinfo=UTC)) == "19941024000000"
     assert portal_date(datetime(2025, 7, 1, 8, 30, 5)) == "20250701083005"
+    assert portal_date(datetime(2025, 2, 23, 3, 0, tzinfo=UTC)) == "20250223100000"
+    assert portal_date("2025-02-23 14:35:20") == "20250223143520"
+
+
+def test_a_time_of_day_wins_over_the_date() -> None:
+    from handover.exports.portal import to_portal
+
+    row = {
+        "dossier_code": "H-1",
+        "received_date": date(2025, 2, 23),
+        "received_at": datetime(2025, 2, 23, 14, 35, 20),
+        "due_date": date(2025, 3, 10),
+        "due_at": None,
+        "returned_date": date(2025, 3, 1),
+        "returned_at": datetime(2025, 3, 1, 7, 5),
+        "new_commune_name": "Xã Bảo Thắng",
+        "new_commune_code": "02905",
+    }
+    record = to_portal(row, {}, None, "b")
+    assert (record.NgayTiepNhan, record.NgayHenTra, record.NgayTra) == (
+        "20250223143520",
+        "20250310000000",
+        "20250301070500",
+    )
 
 
 def _vendor_utc(day: str) -> str:
@@ -216,27 +242,45 @@ def _vendor_utc(day: str) -> str:
     return (local - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
-def test_vendor_utc_midnight_comes_out_as_the_local_day(any_db_url: str, tmp_path: Path) -> None:
-    """A crafted source whose received dates are VNPT iGate UTC time stamps ("1994-10-23T17:00:00.000+0000" is
-    24 Oct local): after extract → load → export, each loaded dossier shows its local day, never the UTC day."""
+def test_source_times_and_vendor_utc_midnight_come_out_in_local_time(any_db_url: str, tmp_path: Path) -> None:
+    """A crafted source whose received dates carry times: "dd/mm/yyyy 14:35:20" (local), UTC time stamps
+    ("2025-02-23T03:00:00Z" is 10:00 local) and VNPT iGate's UTC stamps of local midnight
+    ("1994-10-23T17:00:00.000+0000" is 24 Oct local). After extract → load → export each loaded dossier shows its
+    local date-time (a date alone at 000000), never the UTC day or a truncated time; the target verifies, and a
+    second export is byte-identical."""
     from handover.config import load_config
     from handover.demo import generate_demo_inputs, write_demo_config
     from handover.pipeline.run import run_batch
+    from handover.target.db import existing_target
+    from handover.target.verify import verify_batch
 
     generate_demo_inputs(tmp_path, seed=7, rows=30)
     config = write_demo_config(tmp_path)
     source = tmp_path / "exports" / "van_ban_089.csv"
     with open(source, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    col = rows[0].index("Ngày nhận")
+    col, due_col = rows[0].index("Ngày nhận"), rows[0].index("Hạn trả")
     expected: dict[str, str] = {}
-    for row in rows[1:]:
+    for k, row in enumerate(rows[1:]):
         try:
             day = datetime.strptime(row[col], "%d/%m/%Y")
         except ValueError:  # the demo's deliberately broken dates stay as they are
             continue
-        row[col] = _vendor_utc(row[col])
-        expected[row[0]] = day.strftime("%Y%m%d") + "000000"
+        # local midnight as a vendor UTC stamp: every other one 24 Oct 1994 (due dates are later)
+        if k % 4 == 0:
+            in_1994 = k % 8 == 0
+            row[col] = "1994-10-23T17:00:00.000+0000" if in_1994 else _vendor_utc(row[col])
+            expected[row[0]] = "19941024000000" if in_1994 else day.strftime("%Y%m%d") + "000000"
+        elif k % 4 == 1:
+            row[col] += " 14:35:20"
+            expected[row[0]] = day.strftime("%Y%m%d") + "143520"
+        elif k % 4 == 2:  # UTC with a time: 03:00Z is 10:00 local
+            if datetime.strptime(row[due_col], "%d/%m/%Y") >= datetime(2025, 2, 23):
+                row[col], expected[row[0]] = "2025-02-23T03:00:00Z", "20250223100000"
+            else:
+                row[col], expected[row[0]] = day.strftime("%Y-%m-%dT03:00:00Z"), day.strftime("%Y%m%d100000")
+        else:
+            expected[row[0]] = day.strftime("%Y%m%d") + "000000"
     assert _vendor_utc("24/10/1994") == "1994-10-23T17:00:00.000+0000"
     with open(source, "w", encoding="utf-8-sig", newline="") as f:
         csv.writer(f).writerows(rows)
@@ -253,12 +297,18 @@ def test_vendor_utc_midnight_comes_out_as_the_local_day(any_db_url: str, tmp_pat
     assert len(checked) >= 10
     for code in checked:
         assert records[code]["NgayTiepNhan"] == expected[code], code
+    shown = {records[code]["NgayTiepNhan"] for code in checked}
+    assert {"20250223100000", "19941024000000"} <= shown
+    assert any(v.endswith("143520") for v in shown) and any(v.endswith("000000") for v in shown)
     assert len(records) == len(_loaded_rows(url))
     codes = [c.encode() for c in records]
     assert codes == sorted(codes)  # byte order on every database
-    first = (out / f"{BATCH}-portal.jsonl").read_bytes()
+    with existing_target(url) as engine:
+        check = verify_batch(engine, BATCH)
+        assert check.ok, check.problems
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
     assert _export(url, out).exit_code == 0
-    assert (out / f"{BATCH}-portal.jsonl").read_bytes() == first
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
 
 
 def test_model_schema_names_every_portal_field() -> None:
@@ -289,3 +339,66 @@ def test_model_schema_names_every_portal_field() -> None:
         "PhiLePhi",
         "DanhSachGiayTo",
     }
+
+
+def _fee_row(**kw: object) -> dict:
+    row = {
+        "dossier_code": "000.00.86.H38-250620-0001",
+        "new_commune_code": "02905",
+        "new_commune_name": "Xã Bảo Thắng",
+        "old_district_code": "086",
+        "old_district_name": "Huyện Bảo Thắng",
+        "fee": 50000.0,
+    }
+    row.update(kw)
+    return row
+
+
+def test_fee_item_carries_the_payment_and_validates() -> None:
+    """A paid dossier is exported paid (amount, day, channel, receipt); an unpaid one unpaid; a receipt alone is
+    a payment; the JSON Schema refuses a negative amount, a wrong day form and an unknown channel."""
+    from handover.exports.portal import to_portal
+
+    validator = jsonschema.Draft202012Validator(json.loads(schema_json()))
+
+    def fee_item(**kw: object) -> dict | None:
+        record = to_portal(_fee_row(**kw), {}, date(2026, 12, 6), BATCH).model_dump(mode="json")
+        assert not [e.message for e in validator.iter_errors(record)]
+        return record["PhiLePhi"][0] if record["PhiLePhi"] else None
+
+    paid = fee_item(
+        amount_paid=50000.0,
+        payment_date=date(2025, 6, 21),
+        payment_channel="portal",
+        receipt_number="BL-0001",
+    )
+    assert paid == {
+        "TenPhiLePhi": "Phí, lệ phí",
+        "SoTien": 50000,
+        "DaThanhToan": True,
+        "SoTienDaNop": 50000,
+        "NgayThanhToan": "20250621000000",
+        "HinhThucThanhToan": 3,
+        "SoBienLai": "BL-0001",
+    }
+    assert fee_item()["DaThanhToan"] is False  # due, nothing paid
+    partly = fee_item(amount_paid=20000.0, payment_channel="cash")
+    assert (partly["DaThanhToan"], partly["SoTienDaNop"], partly["HinhThucThanhToan"]) == (True, 20000, 1)
+    receipt_only = fee_item(fee=None, receipt_number="BL-9")
+    assert (receipt_only["DaThanhToan"], receipt_only["SoTien"], receipt_only["SoBienLai"]) == (
+        True,
+        None,
+        "BL-9",
+    )
+    assert fee_item(fee=None) is None  # no fee information: no item
+    assert fee_item(fee=0.0)["DaThanhToan"] is False
+
+    record = to_portal(_fee_row(amount_paid=50000.0), {}, None, BATCH).model_dump(mode="json")
+    item = record["PhiLePhi"][0]
+    assert validator.is_valid(record)
+    assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, SoTienDaNop=-1)]))
+    assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, NgayThanhToan="2025-06-21")]))
+    assert not validator.is_valid(dict(record, PhiLePhi=[dict(item, HinhThucThanhToan=4)]))
+    assert not validator.is_valid(
+        dict(record, PhiLePhi=[{k: v for k, v in item.items() if k != "DaThanhToan"}])
+    )

@@ -51,3 +51,38 @@ def test_reference_tables_report_file_line_and_column(tmp_path) -> None:
     bad.write_text("field,raw\nchannel,truc tuyen\n", encoding="utf-8")
     with pytest.raises(MapError, match="lacks the column"):
         load_value_codes(bad)
+
+
+def test_fee_on_a_free_procedure_is_a_warning() -> None:
+    from handover.models import DOSSIER_FIELDS, Chunk, Entity
+    from handover.pipeline.map import MapSettings, load_record_routes, load_value_codes, map_chunk
+    from handover.pipeline.routing import ProcedureRouter, StatusTable
+    from handover.units import UnitResolver
+
+    settings = MapSettings(
+        resolver=UnitResolver.load(),
+        router=ProcedureRouter.load(),
+        statuses=StatusTable.load(),
+        record_routes=load_record_routes(),
+        value_codes=load_value_codes(),
+        handover_date=date(2025, 7, 1),
+        due_soon_days=5,
+    )
+    rows = []
+    for i, (code, fee) in enumerate(
+        [("1.001193", 50000.0), ("1.001193", 0.0), ("1.001193", None), ("1.001612", 100000.0)]
+    ):
+        row = {f: None for f in DOSSIER_FIELDS}
+        row.update(
+            source_system="bt", dossier_code=f"X-{i}", procedure_code=code, fee=fee, status_raw="4",
+            old_province_code="10", old_district_code="086", old_commune_name="Xã Sơn Hà",
+            payment_channel="Chuyển khoản" if i == 3 else None,
+        )  # fmt: skip
+        rows.append({"source_id": "bt", "source_row": i + 2, "extras": "{}", **row})
+    chunk = map_chunk(Chunk("bt", Entity.DOSSIER, 0, pd.DataFrame(rows, dtype=object)), settings)
+    found = [(f.row, f.field, f.severity.value) for f in chunk.findings if f.check == "fee_on_free_procedure"]
+    # khai sinh with a fee; not with 0 or none; not a procedure that carries fees
+    assert found == [(2, "fee", "warning")]
+    (finding,) = [f for f in chunk.findings if f.check == "fee_on_free_procedure"]
+    assert "lệ phí phải nộp 50.000 đ" in finding.message_vi and "marks free" in finding.message_en
+    assert chunk.frame["payment_channel"].tolist() == [None, None, None, "bank_transfer"]

@@ -153,6 +153,7 @@ def test_import_then_next_round_loads_exactly_the_decided_rows(
     assert summary["new_rows"] == 3
     assert _loaded(demo, "round-2") == {(s, k): (code, "inserted") for s, k, code in picked.values()}
     _check_supplementary_records(demo, picked, summary["rounds"], tmp_path)
+    _check_round_exports(demo, picked, tmp_path)
     assert _workbook(demo).read_bytes() == first_workbook  # the first round's file is not touched
     engine = create_engine(_db(demo))
     with engine.connect() as conn:
@@ -369,3 +370,26 @@ def test_a_run_refuses_a_decision_of_another_province_before_loading(demo: Path,
         for table in (schema.batches, schema.ledger):
             assert conn.execute(select(table).where(table.c.batch_id == "round-hn")).first() is None
     engine.dispose()
+
+
+def _check_round_exports(demo: Path, picked: dict, tmp_path: Path) -> None:
+    """The portal file and the citizens' notices of round 2 cover exactly the dossiers it newly handed over,
+    not again those round 1 handed over (the portal is not told twice, no applicant notified twice)."""
+    decided = sorted(key for _, key, _ in (picked["split"], picked["lost"]))
+    out = tmp_path / "round-2-exports"
+    result = _invoke("export", "portal", "round-2", "--db", _db(demo), "--out", str(out / "portal"))
+    assert result.exit_code == 0, result.output
+    (jsonl,) = (out / "portal").glob("*-portal.jsonl")
+    lines = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert sorted(line["MaHoSo"] for line in lines) == decided
+    assert {line["MaHoSo"]: line["DonViXuLy"].rsplit("(", 1)[1].rstrip(")") for line in lines} == {
+        key: code for _, key, code in (picked["split"], picked["lost"])
+    }
+    result = _invoke(
+        "export", "notices", "round-2", "--db", _db(demo), "--out", str(out / "notices"), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["dossiers"] == len(decided)
+    (gateway,) = (out / "notices").rglob("gui-tin-*.csv")
+    with gateway.open(encoding="utf-8", newline="") as f:
+        assert {row["ma_ho_so"] for row in csv.DictReader(f)} <= set(decided)

@@ -28,7 +28,7 @@ def test_route_by_code_suffix_name_and_default(router: ProcedureRouter) -> None:
     )
     out = router.route_frame(df)
     assert list(out.index) == [10, 11, 12, 13, 14, 15]
-    assert list(out.columns) == ["handling_level", "handling_agency", "procedure_known"]
+    assert list(out.columns) == ["handling_level", "handling_agency", "procedure_known", "procedure_free"]
     assert out["handling_level"].tolist() == [
         "commune_bro",
         "commune_bro",
@@ -38,6 +38,7 @@ def test_route_by_code_suffix_name_and_default(router: ProcedureRouter) -> None:
         "commune_pc",
     ]
     assert out["procedure_known"].tolist() == [True, True, True, True, False, False]
+    assert out["procedure_free"].tolist() == [False, False, True, True, False, False]  # khai sinh: no lệ phí
     assert out["handling_agency"].iloc[0] == "Phòng (Bộ phận) đăng ký kinh doanh cấp xã"
     assert out["handling_agency"].iloc[2] == "UBND xã/phường"
     assert out["handling_agency"].iloc[4] == DEFAULT_AGENCY == "UBND xã/phường (mặc định)"
@@ -119,7 +120,19 @@ def test_custom_table_routes(tmp_path: Path) -> None:
     row = ["", "Cấp phép karaoke", "Văn hóa", "province_dept", "Sở Văn hóa", "", "no", "chưa rõ"]
     router = ProcedureRouter.load(_write(tmp_path / "p.csv", [GOOD, row]))
     out = router.route_frame(pd.DataFrame({"procedure_code": [None], "procedure_name": ["cap phep KARAOKE"]}))
-    assert out.iloc[0].tolist() == ["province_dept", "Sở Văn hóa", True]
+    assert out.iloc[0].tolist() == ["province_dept", "Sở Văn hóa", True, False]
+
+
+def test_free_column_is_optional_and_checked(tmp_path: Path, router: ProcedureRouter) -> None:
+    # the shipped table marks free only what the Civil Status Law exempts (art. 11: khai sinh, khai tử, kết hôn)
+    free = {r.procedure_name for r in router.routes if r.free == "yes"}
+    assert free == {"Đăng ký khai sinh", "Đăng ký kết hôn", "Đăng ký khai tử"}
+    # a province's table without the column (8 columns) still loads: nothing is free
+    old = ProcedureRouter.load(_write(tmp_path / "old.csv", [GOOD], header=COLUMNS[:8]))
+    assert [r.free for r in old.routes] == ["no"]
+    with pytest.raises(MapError) as exc:
+        ProcedureRouter.load(_write(tmp_path / "f.csv", [[*GOOD, "có"]]))
+    assert exc.value.context["column"] == "free" and exc.value.context["row"] == 2
 
 
 def test_status_codes() -> None:

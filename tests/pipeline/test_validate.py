@@ -496,7 +496,7 @@ def test_negative_and_unreadable_amounts(validator: Validator) -> None:
         6: [("fee_too_large", "error", "fee")],
     }
     (f,) = [f for f in chunk.findings if f.row == 2]
-    assert f.message_vi.startswith("Lệ phí -50000.0 là số âm")
+    assert f.message_vi.startswith("Số tiền -50000.0 ở cột fee là số âm")
     assert list(chunk.frame["disposition"]) == [
         "quarantined",
         "loaded",
@@ -504,6 +504,41 @@ def test_negative_and_unreadable_amounts(validator: Validator) -> None:
         "quarantined",
         "quarantined",
     ]
+
+
+def test_fee_checks_fire_on_crafted_rows(validator: Validator) -> None:
+    """Each fee check on a row made to fail it, none on the clean rows; negative amounts quarantine, the rest
+    are warnings that still load."""
+    paid = {"fee": 50000.0, "amount_paid": 50000.0, "payment_date": "2025-06-21", "receipt_number": "BL-0001"}
+    rows = [
+        dossier(2, **paid, payment_channel="cash"),  # clean: paid in full with its receipt
+        dossier(3, fee=50000.0),  # clean: unpaid
+        dossier(4, fee=0.0),  # clean: nothing due
+        dossier(5, **{**paid, "amount_paid": 80000.0}),  # paid more than due
+        dossier(6, **{**paid, "receipt_number": None}),  # paid, no receipt number
+        dossier(7, fee=50000.0, payment_date="2025-06-21"),  # a payment date alone is a payment
+        dossier(8, **{**paid, "amount_paid": -50000.0}),  # negative amount paid
+        dossier(9, **{**paid, "payment_date": "2025-02-30"}),  # not a date
+        dossier(10, **paid, payment_channel="Séc"),  # a channel no line of value_codes.csv places
+        dossier(11, **{**paid, "amount_paid": "một trăm"}),  # not an amount
+    ]
+    chunk = run(validator, rows)
+    assert _errors(chunk) == {
+        5: [("fee_overpaid", "warning", "amount_paid")],
+        6: [("fee_paid_no_receipt", "warning", "receipt_number")],
+        7: [("fee_paid_no_receipt", "warning", "receipt_number")],
+        8: [("fee_negative", "error", "amount_paid")],
+        9: [("date_invalid", "error", "payment_date")],
+        10: [("payment_channel_value", "warning", "payment_channel")],
+        11: [("fee_not_number", "error", "amount_paid")],
+    }
+    by_row = {f.row: f for f in chunk.findings}
+    assert by_row[5].message_vi.startswith("Số tiền đã nộp 80.000 đ lớn hơn số phải nộp 50.000 đ")
+    assert by_row[5].message_en.startswith("The amount paid, 80.000 đ, is more than the amount due, 50.000 đ")
+    assert "(số tiền 50.000 đ, ngày 2025-06-21) nhưng không có số biên lai" in by_row[6].message_vi
+    assert "Séc" in by_row[10].message_vi
+    expected = ["loaded"] * 6 + ["quarantined"] * 2 + ["loaded", "quarantined"]
+    assert list(chunk.frame["disposition"]) == expected
 
 
 def test_record_birth_dates_and_amounts() -> None:

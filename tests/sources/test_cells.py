@@ -44,6 +44,55 @@ def test_parse_date(value: object, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(
+    "value,expected",
+    [
+        # a time of day is kept, as Asia/Ho_Chi_Minh wall time
+        ("23/02/2025 14:35:20", "2025-02-23T14:35:20"),
+        ("23/02/2025 14:35", "2025-02-23T14:35:00"),
+        ("23-2-25 2:35 PM", "2025-02-23T14:35:00"),
+        ("23/02/2025 12:10 SA", "2025-02-23T00:10:00"),  # Vietnamese Windows: SA/CH for AM/PM
+        ("2025/02/23 14:35:20", "2025-02-23T14:35:20"),
+        ("2025-02-23 14:35:20", "2025-02-23T14:35:20"),  # ISO without an offset: local time
+        ("2025-02-23T03:00:00Z", "2025-02-23T10:00:00"),  # UTC: converted with the zone, never truncated
+        ("2025-02-23T03:00:00.000+0000", "2025-02-23T10:00:00"),
+        ("2025-02-23T10:00:00+07:00", "2025-02-23T10:00:00"),
+        ("2025-02-22T23:30:00-05:00", "2025-02-23T11:30:00"),  # the local day is the next one
+        ("2025-07-04T16:59:59.9Z", "2025-07-04T23:59:59"),  # rounded, never past the day's last second
+        ("20250223143520", "2025-02-23T14:35:20"),  # the portal's yyyyMMddHHmmss (local)
+        (20250223143520, "2025-02-23T14:35:20"),
+        (45711.6078703704, "2025-02-23T14:35:20"),  # an Excel serial's fraction
+        ("45711.75", "2025-02-23T18:00:00"),
+        (datetime(2025, 2, 23, 14, 35, 19, 999_999), "2025-02-23T14:35:20"),  # Excel date-time cell
+        (datetime(2025, 2, 23, 3, 0, tzinfo=UTC), "2025-02-23T10:00:00"),  # an aware SQL value
+        # no time of day: a date alone, local midnight, or a time that is none
+        ("1994-10-23T17:00:00.000+0000", None),  # VNPT iGate's UTC stamp of local midnight (24 Oct)
+        (datetime(1994, 10, 23, 17, 0, tzinfo=UTC), None),
+        (datetime(2025, 2, 23, 0, 0), None),  # an Excel date cell
+        ("23/02/2025 00:00:00", None),
+        ("20250223000000", None),
+        ("23/02/2025", None),
+        ("2025-02-23", None),
+        (45711, None),
+        (45711.0, None),
+        (date(2025, 2, 23), None),
+        ("ngày 23 tháng 2 năm 2025", None),
+        ("23/02/2025 25:10", None),  # no such time: the day stays, the time is not made up
+        ("23/02/2025 14:35 SA", None),
+        ("31/02/2025 10:00", None),  # no such day: left to validation, no time
+        ("sắp trả", None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_parse_date_time_keeps_the_local_time_of_day(value: object, expected: str | None) -> None:
+    day, at = cells.parse_date_time(value)
+    assert at == expected
+    assert day == cells.parse_date(value)  # the calendar day is parse_date's, always
+    if at is not None:
+        assert at[:10] == day
+
+
+@pytest.mark.parametrize(
     "value,expected,repaired",
     [
         (10203012345, "010203012345", True),  # 11-digit number: lost leading zero

@@ -444,3 +444,67 @@ def test_ids_stored_as_numbers_get_back_one_or_two_zeros(tmp_path: Path) -> None
     assert "mất 2 số 0 đầu" in repairs[0].message_vi and "2 leading zeros were added" in repairs[0].message_en
     assert "10 chữ số" in repairs[0].message_vi and "11 chữ số" in repairs[1].message_vi
     assert "a leading 0 was added" in repairs[1].message_en
+
+
+# --- the time of day ------------------------------------------------------------------------------------------
+
+# (received as written, its day, its local time of day)
+TIMED = [
+    ("23/02/2025 14:35:20", "2025-02-23", "2025-02-23T14:35:20"),
+    ("2025-02-23T03:00:00Z", "2025-02-23", "2025-02-23T10:00:00"),
+    ("1994-10-23T17:00:00.000+0000", "1994-10-24", None),  # vendor UTC stamp of local midnight
+    ("23/02/2025", "2025-02-23", None),
+    ("31/02/2025 10:00", "31/02/2025 10:00", None),  # left to validation
+]
+
+
+def test_times_of_day_from_csv_text(tmp_path: Path) -> None:
+    path = tmp_path / "timed.csv"
+    lines = ["Mã hồ sơ,Ngày tiếp nhận,Ngày hẹn trả,Ghi chú"]
+    lines += [f"HS-{i},{received},20250310163005,x" for i, (received, _, _) in enumerate(TIMED)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, chunks = _read(_cfg(path))
+    frame = chunks[0].frame
+    assert list(frame.columns) == [*TECHNICAL_COLUMNS, *DOSSIER_FIELDS]
+    assert frame["received_date"].tolist() == [day for _, day, _ in TIMED]
+    assert frame["received_at"].tolist() == [at for _, _, at in TIMED]
+    assert frame["due_date"].tolist() == ["2025-03-10"] * len(TIMED)
+    assert frame["due_at"].tolist() == ["2025-03-10T16:30:05"] * len(TIMED)
+    assert frame["returned_at"].tolist() == [None] * len(TIMED)  # no such column
+
+
+def test_times_of_day_from_excel_date_time_cells(tmp_path: Path) -> None:
+    from datetime import date, datetime
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Mã hồ sơ", "Ngày tiếp nhận", "Ngày hẹn trả"])
+    cells = [
+        ("HS-1", datetime(2025, 2, 23, 14, 35, 20), date(2025, 3, 10)),  # a date-time cell, a date cell
+        ("HS-2", datetime(2025, 2, 23, 0, 0), "10/03/2025 07:05"),  # midnight: a date; a text with a time
+        ("HS-3", 45711.6078703704, 45726),  # serial numbers (no date style): the fraction is the time
+    ]
+    for row in cells:
+        ws.append(list(row))
+    ws["B2"].number_format = "dd/mm/yyyy hh:mm:ss"
+    ws["B3"].number_format = "dd/mm/yyyy"
+    ws["C2"].number_format = "dd/mm/yyyy"
+    path = tmp_path / "timed.xlsx"
+    wb.save(path)
+    _, chunks = _read(_cfg(path, kind="xlsx"))
+    frame = chunks[0].frame
+    assert frame["received_date"].tolist() == ["2025-02-23"] * 3
+    assert frame["received_at"].tolist() == ["2025-02-23T14:35:20", None, "2025-02-23T14:35:20"]
+    assert frame["due_date"].tolist() == ["2025-03-10"] * 3
+    assert frame["due_at"].tolist() == [None, "2025-03-10T07:05:00", None]
+
+
+def test_the_time_fields_are_not_mapped_from_a_column(tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as err:
+        open_source(_cfg("dossiers_utf8.csv", columns={"Ghi chú": "received_at"}), 10)
+    assert err.value.message == (
+        "[sources.columns] maps 'Ghi chú' to 'received_at', which is not a dossier field."
+    )
+    assert "received_at" not in (err.value.hint or "") and "received_date" in (err.value.hint or "")

@@ -111,6 +111,48 @@ def test_a_0001_target_with_a_batch_upgrades_to_the_head_and_keeps_its_data(any_
         engine.dispose()
 
 
+def test_payment_columns_migrate_down_and_up_and_rows_still_verify(any_db_url: str) -> None:
+    """0005 adds the payment columns: a batch with one paid and one unpaid dossier verifies; down to 0004 (the
+    paid dossier's payment dropped, so its row now differs) and up again, the unpaid dossier's row, which left
+    them empty, still verifies."""
+    from alembic import command
+
+    from handover.target.loader import Loader
+    from handover.target.verify import verify_batch
+    from tests.target import factories as f
+
+    engine = open_target(any_db_url)
+    try:
+        loader = Loader(engine, "A")
+        loader.begin_batch("A", "c" * 64, [f.source()])
+        paid = {
+            "fee": 50000.0,
+            "amount_paid": 50000.0,
+            "payment_date": "2025-06-21",
+            "receipt_number": "BL-1",
+        }
+        loader.load_chunk(f.chunk([f.dossier("H-PAID", **paid, payment_channel="cash"), f.dossier("H-DUE")]))
+        loader.finish_batch({})
+        assert verify_batch(engine, "A").ok
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT amount_paid, payment_date, payment_channel, receipt_number FROM dossiers "
+                     "WHERE dossier_code = 'H-PAID'")
+            ).one()  # fmt: skip
+        assert (stored[0], str(stored[1]), stored[2], stored[3]) == (50000.0, "2025-06-21", "cash", "BL-1")
+        with engine.begin() as conn:
+            command.downgrade(db.alembic_config(conn), "0004")
+        assert "amount_paid" not in {c["name"] for c in inspect(engine).get_columns("dossiers")}
+        engine.dispose()
+        assert upgrade_target(any_db_url).from_revision == "0004"
+        engine = open_target(any_db_url)
+        report = verify_batch(engine, "A")
+        assert not report.ok
+        assert {p.natural_key for p in report.problems} == {"H-PAID"}  # its payment is gone: the row changed
+    finally:
+        engine.dispose()
+
+
 def test_schema_newer_than_this_handover_is_refused(any_db_url: str) -> None:
     engine = open_target(any_db_url)
     with engine.begin() as conn:

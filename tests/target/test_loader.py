@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -288,32 +289,99 @@ def test_ledger_balances_every_chunk(engine: Engine) -> None:
 
 
 def test_content_hash_follows_the_documented_recipe_from_rows_read_back(engine: Engine) -> None:
-    _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", fee=150000.0, email=None)])])
+    _load_batch(
+        engine,
+        "b1",
+        [
+            f.chunk(
+                [
+                    f.dossier("H48-0001", fee=150000.0, email=None),
+                    f.dossier("H48-0002", fee=150000.0, email=None, received_at="2025-06-20T14:35:20"),
+                ]
+            )
+        ],
+    )
     with engine.connect() as conn:
-        row = conn.execute(select(schema.dossiers)).mappings().one()
-    assert content_hash(dict(row), Entity.DOSSIER) == row["content_hash"]
-    # The recipe, by hand: sorted content columns, NULL -> "", dates ISO, numbers %.15g, JSON, SHA-256.
+        rows = conn.execute(select(schema.dossiers).order_by(schema.dossiers.c.dossier_code)).mappings().all()
+    # The recipe, by hand: sorted content columns, NULL -> "", dates ISO, date-times "YYYY-MM-DD HH:MM:SS",
+    # numbers %.15g, the optional columns (the payment columns of revision 0005, the times of day of 0006) only
+    # when they hold a value (here: one time of day), JSON, SHA-256.
     skip = {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
-    expected_text = {
-        "fee": "150000",
-        "received_date": "2025-06-20",
-        "email": "",
-        "applicant_name": "Nguyễn Thị Hoà",
-    }
-    pairs = []
-    for name in sorted(c.name for c in schema.dossiers.columns if c.name not in skip):
-        value = row[name]
-        if name in expected_text:
-            shown = expected_text[name]
-        elif value is None:
-            shown = ""
-        else:
-            shown = str(value)
-        pairs.append([name, shown])
-    by_hand = hashlib.sha256(
-        json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()
-    ).hexdigest()
-    assert by_hand == row["content_hash"]
+    optional = {"amount_paid", "payment_date", "payment_channel", "receipt_number"}
+    optional |= {"received_at", "due_at", "returned_at"}
+    for row, received_at in zip(rows, [None, "2025-06-20 14:35:20"], strict=True):
+        assert content_hash(dict(row), Entity.DOSSIER) == row["content_hash"]
+        expected_text = {
+            "fee": "150000",
+            "received_date": "2025-06-20",
+            "email": "",
+            "applicant_name": "Nguyễn Thị Hoà",
+        }
+        pairs = []
+        for name in sorted(c.name for c in schema.dossiers.columns if c.name not in skip):
+            value = row[name]
+            if name in optional:
+                if name == "received_at" and received_at:
+                    pairs.append([name, received_at])
+                else:
+                    assert value is None
+                continue
+            if name in expected_text:
+                shown = expected_text[name]
+            elif value is None:
+                shown = ""
+            else:
+                shown = str(value)
+            pairs.append([name, shown])
+        by_hand = hashlib.sha256(
+            json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()
+        ).hexdigest()
+        assert by_hand == row["content_hash"], row["dossier_code"]
+
+
+def test_times_of_day_are_stored_as_naive_local_date_times(engine: Engine) -> None:
+    """The extract's local wall times go in as they are (no zone, whole seconds) on every database, come back
+    equal, and hash the same read back; a row without one hashes as before the columns existed (above); a value
+    with a zone or not a date-time quarantines its row."""
+    rows = [
+        f.dossier("H48-0001", received_at="2025-02-23T10:00:00", due_at="2025-03-10T16:30:05"),
+        f.dossier("H48-0002", received_at="1994-10-24T23:59:59", returned_at="2025-06-30T07:15:00"),
+        f.dossier("H48-0003"),
+        f.dossier("H48-0004", received_at="2025-02-23T10:00:00+07:00"),
+        f.dossier("H48-0005", due_at="2025-03-10"),
+    ]
+    (result,), stored = _load_batch(engine, "b1", [f.chunk(rows)])
+    assert (result.inserted, result.counts.quarantined) == (3, 2)
+    with engine.connect() as conn:
+        got = {r["dossier_code"]: r for r in conn.execute(select(schema.dossiers)).mappings().all()}
+        bad = conn.execute(
+            select(schema.findings.c.natural_key, schema.findings.c.field).where(
+                schema.findings.c.check_name == "load_value_invalid"
+            )
+        ).all()
+    assert sorted(bad) == [("H48-0004", "received_at"), ("H48-0005", "due_at")]
+    first, second, third = got["H48-0001"], got["H48-0002"], got["H48-0003"]
+    assert (first["received_at"], first["due_at"], first["returned_at"]) == (
+        datetime(2025, 2, 23, 10, 0, 0),
+        datetime(2025, 3, 10, 16, 30, 5),
+        None,
+    )
+    assert first["received_at"].tzinfo is None
+    assert (second["received_at"], second["returned_at"]) == (
+        datetime(1994, 10, 24, 23, 59, 59),
+        datetime(2025, 6, 30, 7, 15),
+    )
+    assert (third["received_at"], third["due_at"], third["returned_at"]) == (None, None, None)
+    assert str(first["received_date"]) == "2025-06-20"  # the day is the date column's, kept as given
+    for row in got.values():
+        assert content_hash(dict(row), Entity.DOSSIER) == row["content_hash"]
+    # a time changes the hash; without one the row hashes as it did before the columns existed
+    assert first["content_hash"] != content_hash(
+        {**first, "received_at": None, "due_at": None}, Entity.DOSSIER
+    )
+    with_nulls = {k: v for k, v in third.items() if k not in ("received_at", "due_at", "returned_at")}
+    assert content_hash(with_nulls, Entity.DOSSIER) == third["content_hash"]
+    assert loaded_fingerprint(engine, "b1") == stored
 
 
 def test_records_load_with_their_composite_key(engine: Engine) -> None:

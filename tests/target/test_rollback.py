@@ -89,6 +89,39 @@ def test_rollback_restores_the_version_it_updated(engine: Engine) -> None:
     assert loaded_fingerprint(engine, "A") == fp_a
 
 
+@pytest.mark.parametrize("policy", ["keep", "update"])
+def test_rollback_gives_back_the_time_of_day_of_the_version_that_stays(engine: Engine, policy: str) -> None:
+    """A's version (with a time of day) and B's (another time) of one dossier: rolling back B leaves A's, from
+    history (update) or as A found it (keep); rolling back A then hands B its own, from B's ledger payload."""
+    from datetime import datetime
+
+    fp_a = _load(engine, "A", [f.dossier("H-1", received_at="2025-02-23T14:35:20")])
+    fp_b = _load(
+        engine,
+        "B",
+        [f.dossier("H-1", received_at="2025-02-23T16:00:00", due_at="2025-03-10T09:30:00")],
+        policy,
+    )
+    rollback_batch(engine, "B")
+    d = schema.dossiers.c
+    with engine.connect() as conn:
+        row = conn.execute(select(d.received_at, d.due_at, d.batch_id)).one()
+    assert tuple(row) == (datetime(2025, 2, 23, 14, 35, 20), None, "A")
+    assert verify_batch(engine, "A").ok and loaded_fingerprint(engine, "A") == fp_a
+    _load(
+        engine,
+        "B",
+        [f.dossier("H-1", received_at="2025-02-23T16:00:00", due_at="2025-03-10T09:30:00")],
+        policy,
+    )
+    rollback_batch(engine, "A")
+    with engine.connect() as conn:
+        row = conn.execute(select(d.received_at, d.due_at)).one()
+    assert tuple(row) == (datetime(2025, 2, 23, 16, 0), datetime(2025, 3, 10, 9, 30))
+    check = verify_batch(engine, "B")
+    assert check.ok and check.recomputed_fingerprint == fp_b, check.problems
+
+
 def test_rows_another_batch_also_loaded_stay_when_the_first_is_rolled_back(engine: Engine) -> None:
     _load(engine, "A", [f.dossier("H-1"), f.dossier("H-2")])
     fp_b = _load(engine, "B", [f.dossier("H-2"), f.dossier("H-3")])

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,94 @@ def test_unknown_batch_is_not_found(engine: Engine) -> None:
     with pytest.raises(BatchNotFoundError) as caught:
         verify_batch(engine, "nope")
     assert caught.value.exit_code == ExitCode.NOT_FOUND
+
+
+def _old_recipe(row: dict) -> str:
+    """The content hash as the releases before the date-time columns computed it, by hand: every content column
+    the table had, sorted, NULL → "", dates ISO, numbers %.15g, compact JSON, SHA-256."""
+    import hashlib
+    import unicodedata
+    from datetime import date
+
+    skip = {"id", "batch_id", "updated_batch_id", "loaded_at", "content_hash"}
+    pairs = []
+    for name in sorted(set(row) - skip):
+        value = row[name]
+        if value is None:
+            shown = ""
+        elif isinstance(value, date):
+            shown = value.isoformat()[:10]
+        elif isinstance(value, (int, float)):
+            shown = format(float(value), ".15g")
+        else:
+            shown = unicodedata.normalize("NFC", str(value))
+        pairs.append([name, shown])
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+def test_rows_loaded_before_the_time_columns_still_verify_beside_rows_with_times(
+    any_db_url: str, tmp_path: Path
+) -> None:
+    """Batch A is loaded, then the target goes back to revision 0004 (no received_at/due_at/returned_at: the
+    rows as the earlier release left them, their hashes the earlier recipe's) and is upgraded again; batch B
+    loads rows with times of day beside it. Both verify, A's fingerprint unchanged, and the recipe script agrees
+    on SQLite."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from handover.target.db import alembic_config, upgrade_target
+
+    engine = open_target(any_db_url)
+    stored_a = _load(engine)
+    engine.dispose()
+    plain = create_engine(any_db_url)
+    with plain.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    with plain.connect() as conn:
+        old_rows = [dict(r) for r in conn.execute(text("SELECT * FROM dossiers")).mappings()]
+    plain.dispose()
+    assert old_rows and "received_at" not in old_rows[0]
+    for row in old_rows:  # what the earlier release computed is what is stored
+        assert _old_recipe(row) == row["content_hash"], row["dossier_code"]
+    upgrade_target(any_db_url)
+    engine = open_target(any_db_url)
+    try:
+        loader = Loader(engine, "B")
+        loader.begin_batch("B", "c" * 64, [f.source("vb")])
+        loader.load_chunk(
+            f.chunk(
+                [
+                    f.dossier("V-1", received_at="2025-02-23T14:35:20", due_at="2025-03-10T10:00:00"),
+                    f.dossier("V-2", returned_at="2025-06-30T07:15:00"),
+                    f.dossier("V-3"),
+                ],
+                source_id="vb",
+            )
+        )
+        stored_b = loader.finish_batch({})
+        a, b = verify_batch(engine, "A"), verify_batch(engine, "B")
+        assert a.ok and b.ok, (a.problems, b.problems)
+        assert (a.recomputed_fingerprint, b.recomputed_fingerprint) == (stored_a, stored_b)
+        d = schema.dossiers
+        with engine.connect() as conn:
+            times = conn.execute(
+                select(d.c.dossier_code, d.c.received_at).where(d.c.received_at.is_not(None))
+            ).all()
+        assert [tuple(t) for t in times] == [("V-1", datetime(2025, 2, 23, 14, 35, 20))]
+        if engine.dialect.name == "sqlite":  # the auditor's script reads the stored text the same way
+            for batch, stored in (("A", stored_a), ("B", stored_b)):
+                ran = _recipe(engine.url.database, batch, tmp_path)
+                assert (ran.returncode, ran.stdout.splitlines()) == (0, [stored]), ran.stderr
+        # a changed time of day is a changed row
+        with engine.begin() as conn:
+            conn.execute(
+                update(d).where(d.c.dossier_code == "V-1").values(received_at=datetime(2025, 2, 23, 14, 36))
+            )
+        assert sorted(p.problem for p in verify_batch(engine, "B").problems) == sorted(
+            [CHANGED, NOT_LOADED_VERSION]
+        )
+    finally:
+        engine.dispose()
 
 
 # --- the command and the recipe (SQLite) -------------------------------------------------------------------
