@@ -55,7 +55,7 @@ def maxrss_mb() -> float:
 
 
 def _cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children (the pipeline's worker processes): the
+    """User + system CPU of this process and its finished children (none since a batch works in one process): the
     figure to trust when other jobs share the machine."""
     total = 0.0
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
@@ -111,13 +111,11 @@ def child_pipeline(
     dry_run: bool,
     skip_report: bool,
     analyze: bool,
-    workers: int | str | None = None,
     chunk_size: int | None = None,
 ) -> dict:
     t0 = time.perf_counter()
     from handover.config import load_config
     from handover.pipeline.run import run_batch
-    from handover.pipeline.workers import choose_workers
 
     if skip_report:
         _skip_reports()
@@ -127,8 +125,6 @@ def child_pipeline(
     cfg = load_config(config)
     cfg.target.url = url
     cfg.report.dir = Path(report_dir)
-    if workers is not None:
-        cfg.batch.workers = workers
     if chunk_size:
         cfg.batch.chunk_size = chunk_size
     if profile:
@@ -146,7 +142,6 @@ def child_pipeline(
         "cpu_seconds": _cpu_seconds(),
         "peak_rss_mb": maxrss_mb(),
         "status": result.status,
-        "workers": choose_workers(cfg.batch.workers, result.sources),
         "chunk_size": cfg.batch.chunk_size,
         "stages": {t.stage: t.seconds for t in result.timings},
         "counts": result.total.model_dump(),
@@ -239,7 +234,7 @@ def child_baseline(path: str, fmt: str, url: str, nrows: int | None, header_row:
 
 
 def _tree_rss_kib(root: int) -> int:
-    """Resident memory of ``root`` and every process below it (pipeline workers included), from /proc."""
+    """Resident memory of ``root`` and every process below it (the workbook's sheet writers included), from /proc."""
     parent: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -265,7 +260,7 @@ def _tree_rss_kib(root: int) -> int:
 
 def run_child(args: list[str], timeout: int) -> dict:
     """Run one child; also samples the resident memory of its whole process tree every 0.2 s (on Linux), so
-    that worker processes count: ``peak_tree_rss_mb``."""
+    that any child process counts: ``peak_tree_rss_mb``."""
     env = dict(os.environ, GX_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO))
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out_fh, tempfile.TemporaryFile("w+") as err_fh:
@@ -457,7 +452,6 @@ def benchmark(args: argparse.Namespace) -> dict:
             "1" if args.dry_run else "",
             "1" if args.skip_report else "",
             "1" if args.analyze else "",
-            str(args.workers if args.workers is not None else ""),
             str(args.chunk_size or ""),
         ]
         pipe = run_child(child, args.timeout)
@@ -470,10 +464,9 @@ def benchmark(args: argparse.Namespace) -> dict:
             "seconds": pipe["seconds"],
             "rows_per_s": _rate(args.rows, pipe["seconds"]),
             "cpu_seconds": pipe["cpu_seconds"],
-            # the whole process tree (main + map/validate workers), sampled; the main process alone
+            # the whole process tree (main + the workbook's sheet writers), sampled; the main process alone
             "peak_rss_mb": max(pipe["peak_rss_mb"], pipe["peak_tree_rss_mb"] or 0),
             "peak_rss_main_mb": pipe["peak_rss_mb"],
-            "workers": pipe.get("workers"),
             "chunk_size": pipe.get("chunk_size"),
             "stages": pipe["stages"],
             "counts": pipe["counts"],
@@ -561,8 +554,7 @@ def main(argv: list[str] | None = None) -> int:
                 bool(rest[4]),
                 bool(rest[5]),
                 bool(rest[6]),
-                (rest[7] if rest[7] == "auto" else int(rest[7])) if rest[7] else None,
-                int(rest[8]) if rest[8] else None,
+                int(rest[7]) if rest[7] else None,
             )
         else:
             out = child_baseline(rest[0], rest[1], rest[2], int(rest[3]) or None, int(rest[4]))
@@ -581,9 +573,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=CHILD_TIMEOUT, help="seconds allowed per child run")
     ap.add_argument("--baseline-rows", type=int, help="run the baseline on the first N rows only")
     ap.add_argument("--no-baseline", action="store_true", help="skip the baseline")
-    ap.add_argument(
-        "--workers", help='batch.workers for the pipeline: "auto" (the default), 0 = in process, or a number'
-    )
     ap.add_argument(
         "--chunk-size",
         type=int,

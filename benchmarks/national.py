@@ -123,7 +123,7 @@ def run_many(plan: Path, jobs: int) -> dict[str, Any]:
     command = [
         sys.executable,
         "-c",
-        "import cli; cli.main()",
+        "from handover.cli import main; main()",
         "run-many",
         str(plan),
         "--jobs",

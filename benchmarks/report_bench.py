@@ -6,7 +6,7 @@ Produce a target once (e.g. ``handover run`` on ``benchmarks/generate.py`` outpu
 
 Prints one JSON object: ``rows`` (loaded ledger rows of the batch), ``seconds`` (best of the repeats),
 ``rows_per_s``, ``cpu_seconds`` (user + system of the best repeat, this process), ``worker_cpu_seconds``
-(the same for the worker processes a large batch's workbook starts), ``peak_rss_mb`` (this process, imports
+(the same for child processes: none, the workbook is written in one process), ``peak_rss_mb`` (this process, imports
 included), ``worker_peak_rss_mb`` (the largest worker process), ``runs`` (every repeat's wall seconds),
 ``workbook_mb``.
 """

@@ -282,9 +282,9 @@ class BatchSection(BaseModel):
     )
     workers: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = Field(
         "auto",
-        description='Processes that map and validate chunks while this one reads the next: "auto" = one per '
-        "CPU beyond the first when the file sources hold 16 MB or more (none for smaller batches), 0 = map and "
-        "validate in this process, n = n processes.",
+        description="No longer used (a batch works in one process; `handover run-many` runs batches side by "
+        "side). Accepted as before so that batch files that set it still load, and kept in the configuration "
+        "hash so that their batches resume and re-run as the same configuration.",
         json_schema_extra={"allowed": '"auto" or a whole number from 0 to 64'},
     )
 
@@ -304,6 +304,14 @@ class BatchSection(BaseModel):
         if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 64):
             return value
         raise ValueError("not a number of worker processes")
+
+
+# run_batch's notice for a batch file that sets batch.workers
+WORKERS_IGNORED = (
+    "batch.workers is no longer used: a batch works in one process (run batches side by side with "
+    "`handover run-many`). Leave it in the batch file while this batch id is in use: it is part of the "
+    "batch's configuration hash."
+)
 
 
 class Representative(BaseModel):
@@ -512,7 +520,6 @@ EXAMPLE_TOML = """\
 id = "lao-cai-086-2025-07"          # the key for resume and rollback: letters, digits, - _ .
 description = "Huyện Bảo Thắng: hồ sơ đang giải quyết"
 chunk_size = 20000                   # rows per chunk; memory stays flat whatever the input size
-workers = "auto"                     # map/validate processes: "auto" (big inputs: one per extra CPU), 0 = none, n
 
 [target]
 url = "sqlite:///target.db"          # or postgresql+psycopg://user@127.0.0.1/handover, mysql+pymysql://...

@@ -7,9 +7,8 @@
   workers must have ``handover`` installed and see the plan's files at the same paths.
 
 Batches share one target, PostgreSQL or MariaDB: a SQLite target is refused for more than one job (or a
-cluster), before anything starts. Each batch runs in its worker process alone (``run_batch(workers=0)``: the
-parallelism is the batches'; Dask's worker processes are daemonic and could not start a batch's own worker
-processes), and one batch at a time per worker process, whatever its thread count.
+cluster), before anything starts. Each batch runs in its worker process alone (a batch works in one process: the
+parallelism is the batches'), and one batch at a time per worker process, whatever its thread count.
 
 A batch that fails is an outcome with its message, never an exception: the others go on. A batch already
 finished in its target with the same configuration is not run again (``skipped``); an unfinished one resumes
@@ -27,12 +26,14 @@ import logging
 import os
 import queue
 import socket
+import sys
 import threading
 import time
 import tomllib
+import types
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -216,9 +217,7 @@ def run_many(
             outcomes[i] = _failed(batch, exc)
     _check_ids(planned, loaded)
     if jobs is None and not scheduler:
-        from handover.pipeline.workers import cpu_count
-
-        jobs = cpu_count()
+        jobs = _cpu_count()
     _check_targets(planned, loaded, jobs, scheduler)
 
     board = {i: BatchProgress(batch_id=_batch_id(planned[i], loaded.get(i)), district=_district(planned[i]))
@@ -325,9 +324,7 @@ class _Cluster:
         else:
             from distributed import LocalCluster
 
-            from handover.pipeline.workers import _plain_main as plain_main
-
-            with plain_main():  # the worker processes do not run the caller's script again
+            with _plain_main():  # the worker processes do not run the caller's script again
                 self.cluster = LocalCluster(
                     n_workers=max(1, min(self.jobs or 1, self.batches)),
                     threads_per_worker=1,
@@ -540,7 +537,7 @@ def _run_one(batch: PlannedBatch, topic: str, worker: str) -> BatchOutcome:
     earlier = finished_earlier(cfg)
     if earlier is not None:
         return BatchOutcome(**base, **earlier, status="skipped")
-    result = run_batch(cfg, progress=events.progress, workers=0)
+    result = run_batch(cfg, progress=events.progress)
     accounts = {s.source_id: s.rows for s in result.sources}
     balanced = result.total.balanced() and all(
         account.balances(result.per_source.get(source_id, Counts()))
@@ -604,3 +601,26 @@ def finished_earlier(cfg: BatchConfig) -> dict[str, Any] | None:
         "findings": sum(summary.get("findings", {}).values()),
         "fingerprint": row.fingerprint,
     }
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """A spawned worker process first imports the parent's ``__main__`` again, unless there is nothing to import:
+    a caller's script without an ``if __name__ == "__main__":`` guard would run again in every worker. While the
+    cluster starts its worker processes, ``__main__`` is an empty module; the functions sent to the workers live
+    in this module, never in ``__main__``."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main

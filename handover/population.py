@@ -4,7 +4,7 @@ A CSV file with a header line and three columns: the personal ID, the full name 
 names: ``so_dinh_danh``/``id``/``cccd``/``Số định danh``…, ``ho_ten``/``name``/``Họ tên``…, ``ngay_sinh``/
 ``birth_date``/``Ngày sinh``…). It is read once per batch and process into a dict keyed by the ID whose value is
 the birth date (ISO) and the name as UTF-8 bytes: about 155 bytes a row in CPython (measured: 1 million rows
-take 155 MB and 4 s to read), in every process that validates (the main one, or each worker).
+take 155 MB and 4 s to read), in the process that validates.
 Its values never leave this module unmasked: findings name what differs, with the extract's name as initials.
 """
 

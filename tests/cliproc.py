@@ -2,7 +2,7 @@
 
 A new interpreter spends seconds importing great-expectations before the command does anything (4–6 s on the CI
 machines), and the crash and concurrency tests start some twenty of them. Here a multiprocessing
-*forkserver*, started once per test process, imports ``cli`` and great-expectations once; each run is a fresh
+*forkserver*, started once per test process, imports ``handover.cli`` and great-expectations once; each run is a fresh
 ``fork()`` of it that sets its own environment, working directory and standard streams, then calls
 ``cli.main()`` with the arguments. The run is a separate process with its own pid, exit code and signals, so
 ``SIGKILL`` (``HANDOVER_CRASH_AT``), lock holders named by pid and concurrent runs behave as with
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-_PRELOAD = ["tests.cliproc", "cli", "great_expectations"]
+_PRELOAD = ["tests.cliproc", "handover.cli", "great_expectations"]
 _context: multiprocessing.context.ForkServerContext | None = None
 
 
@@ -49,7 +49,7 @@ def _main(argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) ->
         os.dup2(opened, fd)
         os.close(opened)
     sys.argv = ["handover", *argv]
-    import cli
+    from handover import cli
 
     cli.main()
 

@@ -30,9 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Slow end-to-end cases first (the order is otherwise kept), so that they start at once and the short
-    cases fill in around them."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The modules with slow end-to-end cases first (the order is otherwise kept), so that those cases start at
+    once and the short cases fill in around them. A module stays in one piece: split into its slow cases at the
+    front and its short ones later, its module-scoped fixtures (a demo run, a LibreOffice render) were built
+    twice."""
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import cli
 import handover
+from handover import cli
 from handover.demo import generate_demo_inputs, write_demo_config
 from handover.models import BatchResult
 
@@ -238,3 +238,19 @@ def test_resolve_unit_answers_as_units_lookup() -> None:
     assert json.loads(shown.stdout) == res.to_json_dict()
     statuses = [r.status for r in handover.unit_resolver().resolve_many([address, "Xã Không Có"])]
     assert statuses == ["unique", "not_found"]
+
+
+def test_the_command_lives_in_the_package_and_no_top_level_cli_is_installed() -> None:
+    """The console script points into the package, and the wheel's contents are the package and its data only
+    (no top-level ``cli`` module: the repository's ``cli.py`` is a launcher for the checkout)."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["scripts"] == {"handover": "handover.cli:main"}
+    wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["packages"] == ["handover"]
+    assert all(target.startswith("handover/") for target in wheel["force-include"].values())
+    from handover.cli import app, main
+
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
+    assert callable(main) and names >= {"run", "run-many", "report", "plan", "rollback"}

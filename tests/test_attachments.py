@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
 from handover.attachments import META, write_sample_pdfs
+from handover.cli import app
 from handover.config import load_config
 from handover.errors import ConfigError, HandoverError
 from handover.pipeline.run import run_batch
@@ -45,7 +45,6 @@ def _batch(
     batch_id: str = "b1",
     url: str | None = None,
     chunk_size: int = 2,
-    workers: int = 0,
 ) -> Path:
     """A batch of the five dossiers, the n-th (0-based) naming ``cells[n]`` in the attachments column (or the
     ``spec`` given), into ``tmp/target.db`` unless ``url``."""
@@ -64,7 +63,6 @@ def _batch(
         f"""[batch]
 id = "{batch_id}"
 chunk_size = {chunk_size}
-workers = {workers}
 
 [thresholds]
 max_error_share = 0.9
@@ -147,8 +145,7 @@ def test_files_are_copied_and_recorded_with_their_dossier(tmp_path: Path) -> Non
         3: "scans/d.pdf",
         4: "scans/copy.pdf",
     }
-    # in a worker process (validate, and prepare for the load): the files travel with the chunk
-    result = run_batch(load_config(_batch(tmp_path, cells, workers=1)))
+    result = run_batch(load_config(_batch(tmp_path, cells)))
     url = f"sqlite:///{tmp_path / 'target.db'}"
     root = tmp_path / "target-attachments"  # the default store beside a SQLite target
     rows = _manifest(url)

@@ -87,8 +87,7 @@ def _e2e(tmp_path: Path, db: str, *extra: str) -> dict:
 
 @pytest.mark.slow
 def test_e2e_prints_one_json_object_with_the_figures(tmp_path: Path) -> None:
-    # one worker process even for 300 rows: its memory must count
-    result = _e2e(tmp_path, "sqlite", "--workers", "1")
+    result = _e2e(tmp_path, "sqlite")
     for key in ("rows", "seconds", "rows_per_s", "peak_rss_mb", "stages", "baseline", "ratio"):
         assert key in result
     assert result["rows"] == 300
@@ -98,9 +97,8 @@ def test_e2e_prints_one_json_object_with_the_figures(tmp_path: Path) -> None:
         counts[k] for k in ("loaded", "review", "quarantined", "excluded", "duplicate")
     )
     assert {"extract", "map", "validate", "load", "report"} <= set(result["stages"])
-    assert result["workers"] == 1
-    # the sampled process tree (main + worker) weighs more than the main process alone
-    assert result["peak_rss_mb"] > result["peak_rss_main_mb"] > 0
+    # the sampled process tree (main + any sheet writers) weighs at least what the main process alone does
+    assert result["peak_rss_mb"] >= result["peak_rss_main_mb"] > 0
     assert result["rows_per_s"] == pytest.approx(300 / result["seconds"], rel=0.01)
     baseline = result["baseline"]
     assert baseline["rows"] == 300 and baseline["seconds"] > 0 and baseline["peak_rss_mb"] > 0
@@ -175,16 +173,6 @@ def test_rollback_bench_restores_and_deletes_every_row_both_ways() -> None:
         figures["rollback_updating_batch_s"] * 1000 / 120, rel=0.05, abs=0.002
     )
     assert figures["rollback_updating_peak_rss_mb"] > 0 and figures["rollback_inserting_peak_rss_mb"] > 0
-
-
-@pytest.mark.slow
-def test_pool_bench_starts_and_closes_a_warm_pool_each_way() -> None:
-    data = _bench(
-        "pool_bench.py", "--workers", "1", "--repeat", "1", timeout=240
-    )  # a worker that never got past its warm-up would stop it at the barrier
-    assert data["workers"] == 1 and set(data["rounds"]) == {"leave_at_once", "interpreter_teardown"}
-    for rounds in data["rounds"].values():
-        assert len(rounds) == 1 and rounds[0]["start"] > 0 and rounds[0]["close"] >= 0
 
 
 def test_staging_probe_copies_every_row_both_ways(tmp_path: Path) -> None:

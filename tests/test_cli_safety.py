@@ -12,8 +12,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import cli
-from cli import app
+from handover import cli
+from handover.cli import app
 from handover.errors import SourceError
 
 runner = CliRunner()
@@ -112,7 +112,7 @@ def test_run_error_quoting_headers_is_clean(tmp_path: Path) -> None:
 def test_error_panel_shows_data_literally(monkeypatch: pytest.MonkeyPatch, terminal: bool) -> None:
     out = io.StringIO()
     monkeypatch.setattr(
-        cli, "err_console", Console(file=out, force_terminal=terminal, width=300, emoji=False)
+        cli.base, "err_console", Console(file=out, force_terminal=terminal, width=300, emoji=False)
     )
     exc = SourceError(
         f"Cell {TITLE}{MARKUP} :warning: is not a date.",

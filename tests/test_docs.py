@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from typer.main import get_command
 
-from cli import app
+from handover.cli import app
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.fees import PaymentState, payment_recorded, payment_state, state_text, vnd
 
 runner = CliRunner()

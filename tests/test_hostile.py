@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.models import DISPOSITIONS
 from handover.target import schema
 from tests.data.hostile import make_hostile

@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import SourceConfig
 from handover.keys import (
     KEY_CHECK,

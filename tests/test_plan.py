@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-import cli
+from handover import cli
 from handover.config import load_config
 from handover.demo import HT_QUERY, generate_demo_inputs, write_demo_config
 from handover.errors import ConfigError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.redact import join_url, mask_url, scrub, split_url
 from handover.target.db import safe_url
 

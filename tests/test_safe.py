@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.keys import canonical_key
 from handover.safe import FORMULA_TRIGGERS, printable, spreadsheet_safe
 

@@ -3,7 +3,7 @@
 Two passes keep memory flat and the target clean: pass 1 streams every source through map and validate into a
 disk spool and counts; the quality gate looks at the counts; pass 2 loads the spooled chunks, each chunk in one
 transaction with its ledger and progress rows. A crashed run is resumed by running it again: chunks already
-committed are skipped.
+committed are skipped. A batch works in one process (batches run side by side with ``handover run-many``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from handover import __version__
 from handover.attachments import AttachmentCheck, require_store, uses_attachments
-from handover.config import BatchConfig
+from handover.config import WORKERS_IGNORED, BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
 from handover.models import (
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from handover.pipeline.map import MapSettings
-    from handover.pipeline.workers import ChunkOutcome
 
 # progress(stage, source_id, rows_done_in_source)
 Progress = Callable[[str, str, int], None]
@@ -236,25 +235,20 @@ def run_batch(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
-    workers: int | str | None = None,
 ) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure.
-    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one.
-    ``workers`` replaces ``[batch] workers`` for this run (0: no worker processes), without changing the
-    configuration the batch is bound to: the outcome is the same whichever count runs it."""
+    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one."""
     from handover.resources import using_mappings
 
     with using_mappings(cfg.mapping.dir):
-        return _run_batch(cfg, dry_run=dry_run, progress=progress, worker_setting=workers)
+        return _run_batch(cfg, dry_run=dry_run, progress=progress)
 
 
-def _run_batch(
-    cfg: BatchConfig, *, dry_run: bool, progress: Progress | None, worker_setting: int | str | None = None
-) -> BatchResult:
+def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) -> BatchResult:
     from handover.pipeline.extract import check_unchanged, open_sources
     from handover.pipeline.keyspan import BatchKeys
+    from handover.pipeline.pass1 import ChunkOutcome, Pass1
     from handover.pipeline.validate import ValidationSettings, gate_exceeded, merge_gx
-    from handover.pipeline.workers import Pass1, Workers, choose_workers, planned_sources
 
     started = datetime.now()
     timer = _Timer()
@@ -273,13 +267,8 @@ def _run_batch(
     validation = ValidationSettings.of(cfg.target.url, cfg.thresholds.handover_date, cfg.checks.population)
     # every temporary file of the run (snapshots, spool, report jobs) in one private folder; dead runs' go
     folder = WorkFolder().open()
-    # the workers start first: they import great-expectations while this process opens the sources
-    setting = cfg.batch.workers if worker_setting is None else worker_setting
-    workers = Workers(
-        choose_workers(setting, planned_sources(cfg.sources)),
-        [s.entity for s in cfg.sources],
-        validation,
-    )
+    if "workers" in cfg.batch.model_fields_set:
+        notices.append(WORKERS_IGNORED)
     try:
         with timer.stage("extract"):
             sources = open_sources(cfg.sources, cfg.batch.chunk_size, folder.subdir("sources-"))
@@ -293,7 +282,6 @@ def _run_batch(
             from handover.target.db import open_target
             from handover.target.loader import Loader
             from handover.target.locks import batch_lock
-            from handover.target.writers import Wire
 
             engine = open_target(cfg.target.url)
             if settings.resolver.decisions:  # each decision answers a review row of an earlier batch
@@ -310,8 +298,8 @@ def _run_batch(
             lock as held,
             Spool(folder.dir) as spool,
             _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
-            Pass1(settings, spool, workers, validation) as pass_one,
         ):
+            pass_one = Pass1(settings, spool, validation)
             if getattr(held, "took_over", None):
                 notices.append(held.took_over)
             fingerprints = [s.fingerprint for s in sources]
@@ -322,26 +310,24 @@ def _run_batch(
             batch_keys = BatchKeys()
             entity_of = {s.config.id: Entity(s.config.entity) for s in sources}
 
-            def take(outcomes: Iterator[ChunkOutcome]) -> None:
-                for out in outcomes:
-                    pass1[out.source_id] = pass1.get(out.source_id, Counts()).add(out.counts)
-                    findings.update(f.check for f in out.findings)
-                    findings_csv.write(out.findings)
-                    if out.keys is not None and out.path is not None:  # keys across chunks: decided here
-                        change, made = batch_keys.take(
-                            out.source_id, entity_of[out.source_id], out.path, out.keys
-                        )
-                        pass1[out.source_id] = pass1[out.source_id].add(change)
-                        findings.update(f.check for f in made)
-                        findings_csv.write(made)
-                    merge_gx(gx_totals, out.gx)
-                    for stage, seconds in out.seconds.items():
-                        timer.seconds[stage] += seconds
-                    validated[out.source_id] += out.rows
-                    notify("validate", out.source_id, validated[out.source_id])
+            def take(out: ChunkOutcome) -> None:
+                pass1[out.source_id] = pass1.get(out.source_id, Counts()).add(out.counts)
+                findings.update(f.check for f in out.findings)
+                findings_csv.write(out.findings)
+                if out.keys is not None and out.path is not None:  # keys across chunks: decided here
+                    change, made = batch_keys.take(
+                        out.source_id, entity_of[out.source_id], out.path, out.keys
+                    )
+                    pass1[out.source_id] = pass1[out.source_id].add(change)
+                    findings.update(f.check for f in made)
+                    findings_csv.write(made)
+                merge_gx(gx_totals, out.gx)
+                for stage, seconds in out.seconds.items():
+                    timer.seconds[stage] += seconds
+                validated[out.source_id] += out.rows
+                notify("validate", out.source_id, validated[out.source_id])
 
-            # pass 1: extract → map → validate → spool (validate in worker processes when batch.workers
-            # gives some; the outcomes come back in chunk order)
+            # pass 1: extract → map → validate → spool
             for src in sources:
                 rows = 0
                 pass1[src.config.id] = Counts()
@@ -361,7 +347,6 @@ def _run_batch(
                         with timer.stage("attachments"):
                             attach.check_chunk(chunk, getattr(src.reader, "extras_names", None))
                     take(pass_one.submit(chunk))
-            take(pass_one.drain())
             check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
             batch_keys.apply(Spool.read, Spool.write)  # decisions on earlier chunks, into their spool files
             fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
@@ -404,9 +389,9 @@ def _run_batch(
                     from handover.target.attachments import record_store
 
                     record_store(engine, batch_id, store.root)
-                # pass 2: load, one transaction per chunk (with workers, they prepare the next chunks)
+                # pass 2: load, one transaction per chunk
                 loaded_rows: Counter[str] = Counter()
-                for work in timer.timed_iter("load", pass_one.for_load(Wire.of(engine))):
+                for work in timer.timed_iter("load", pass_one.for_load()):
                     with timer.stage("load"):
                         result = loader.load_chunk(work)
                     new_rows += result.inserted
@@ -416,7 +401,6 @@ def _run_batch(
                     loaded_rows[result.source_id] += result.counts.extracted
                     checkpoint("load.between")
                     notify("load", result.source_id, loaded_rows[result.source_id])
-                pass_one.close()  # its workers' memory is free before the report starts its own
                 per_source = batch_counts(engine, batch_id)
                 total = Counts.total(per_source.values())
                 summary: dict[str, Any] = {}
@@ -463,7 +447,6 @@ def _run_batch(
                 loader.fail_batch(f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        workers.close()
         if engine is not None:
             engine.dispose()
         folder.close()

@@ -19,23 +19,22 @@ from handover.models import Chunk
 
 
 class Spool:
-    """Reserve a file per chunk in order, write each (in any process), then iterate them in that order. Use as
-    a context manager (removes its folder)."""
+    """Reserve a file per chunk in order, write each, then iterate them in that order. Use as a context
+    manager (removes its folder)."""
 
     def __init__(self, parent: Path | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="handover-spool-", dir=parent))
         self._paths: list[Path] = []
 
     def reserve(self) -> Path:
-        """The file of the next chunk in order, to be written (by :meth:`write`, in any process) before the
-        spool is read."""
+        """The file of the next chunk in order, to be written (by :meth:`write`) before the spool is read."""
         path = self.dir / f"{len(self._paths):06d}.pkl"
         self._paths.append(path)
         return path
 
     @staticmethod
     def write(path: Path, item: object) -> None:
-        """Write a chunk (or a chunk prepared for the load) to ``path``; a HandoverError when the disk refuses."""
+        """Write a chunk to ``path``; a HandoverError when the disk refuses."""
         try:
             with path.open("wb") as fh:
                 pickle.dump(item, fh, protocol=pickle.HIGHEST_PROTOCOL)

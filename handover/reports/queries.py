@@ -22,7 +22,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, String, and_, case, false, func, or_, select, text
+from sqlalchemy import Connection, Engine, String, and_, case, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -394,31 +394,6 @@ def _loaded(entity: str, batch_id: str):
     return and_(ledger.c.batch_id == batch_id, ledger.c.disposition == "loaded", ledger.c.entity == entity)
 
 
-def _code_in(column, codes: Sequence[str | None]):
-    """``column`` is one of ``codes`` (``None`` among them: or NULL)."""
-    named = [c for c in codes if c is not None]
-    wanted = [column.in_(named)] if named else []
-    if len(named) < len(codes):
-        wanted.append(column.is_(None))
-    return or_(*wanted) if wanted else false()
-
-
-def batch_rows(conn: Connection, batch_id: str) -> int:
-    """Ledger rows of the batch, every disposition (cheap: an index count): an upper bound of the loaded rows."""
-    return int(conn.execute(select(func.count()).where(ledger.c.batch_id == batch_id)).scalar_one())
-
-
-def commune_sizes(conn: Connection) -> dict[str | None, int]:
-    """Dossiers and records per new commune code, of every batch (cheap): a superset of the receiving communes
-    of any batch, with sizes good enough to share the commune sheets out between worker processes."""
-    sizes: dict[str | None, int] = {}
-    for table in (dossiers, records):
-        code = table.c.new_commune_code
-        for c, n in conn.execute(select(code, func.count()).group_by(code)):
-            sizes[c] = sizes.get(c, 0) + int(n)
-    return sizes
-
-
 def receiving_communes(conn: Connection, batch_id: str, *, new_only: bool = False) -> list[Commune]:
     """Every new commune that receives at least one loaded dossier or record of the batch, by code. A dossier
     routed to a provincial department (:func:`handover.exports.portal.routed_to_province`) is the department's,
@@ -513,7 +488,7 @@ def _receivers(conn: Connection, batch_id: str, new_only: bool) -> tuple[list[Co
 
 def _first_name(names: dict[str, dict[str | None, str | None]]) -> str | None:
     """A commune's name: the first of its groups (dossiers then records; by old district, NULL first) whose
-    greatest name is not empty (as a worker process tells it from the rows, ``workbook._Found``)."""
+    greatest name is not empty ."""
     for entity in ("dossier", "record"):
         by_district = names.get(entity, {})
         for district in sorted(by_district, key=lambda d: (d is not None, d or "")):
@@ -637,63 +612,6 @@ def _new_select(entity: str, batch_id: str, *lead):
         table, fields, order = records, RECORD_FIELDS, _record_order()
     stmt = select(*lead, *(table.c[f] for f in fields)).where(newly_handed_over(table, batch_id))
     return stmt, order
-
-
-def loads_are_inserts(conn: Connection, batch_id: str) -> bool:
-    """Whether every row the batch loaded is a row it inserted (its progress rows count as many inserts as
-    loaded rows: a first load, no row found unchanged, kept or updated). Its loaded dossiers and records are
-    then exactly the target rows that carry its ``batch_id``, one for each loaded ledger row."""
-    c = chunks.c
-    loaded, inserted = conn.execute(
-        select(func.sum(c.loaded), func.sum(c.inserted)).where(c.batch_id == batch_id)
-    ).one()
-    return bool(loaded) and loaded == inserted
-
-
-def share_rows(
-    conn: Connection,
-    batch_id: str,
-    entity: str,
-    codes: Sequence[str | None],
-    *,
-    inserts_only: bool = False,
-) -> Iterator[Sequence[Any]]:
-    """The loaded dossiers (or records) of the batch going to the communes among ``codes``, as
-    :class:`CommuneRows` orders them, each row ``(new_commune_code, *DOSSIER_FIELDS, new_commune_name)`` (or
-    ``RECORD_FIELDS``): a worker process's share of the workbook, with what it needs to tell the communes'
-    names, counts and districts (as :func:`receiving_communes` does) from the rows themselves.
-
-    ``inserts_only`` (when :func:`loads_are_inserts`): the same rows read from the target table by batch id,
-    without joining the ledger. At 1M rows that is about 1 s less per share on PostgreSQL and on SQLite
-    (benchmarks/RESULTS.md, seventh session)."""
-    if entity == "dossier":
-        table, fields, join, order = dossiers, DOSSIER_FIELDS, _dossier_join(), _dossier_order()
-    else:
-        table, fields, join, order = records, RECORD_FIELDS, _record_join(), _record_order()
-    code = table.c.new_commune_code
-    if inserts_only:
-        stmt = select(code, *(table.c[f] for f in fields), table.c.new_commune_name).where(
-            table.c.batch_id == batch_id, _code_in(code, codes)
-        )
-        return _stream_rows(conn, stmt.order_by(_nulls_last(code), code, *order))
-    batch = ledger.c.batch_id
-    if conn.dialect.name == "sqlite":
-        # SQLite (no statistics) would walk the batch's ledger along ix_ledger_batch_key, in key order: the
-        # table's rows at random (1M rows: ~2 s, also to find no record at all). With batch_id wrapped it reads
-        # the whole ledger table (every batch) in its own order, ~0.3 s per 1M rows, and finds each row's
-        # dossier or record by its unique key.
-        batch = func.coalesce(batch, "")
-    stmt = (
-        select(code, *(table.c[f] for f in fields), table.c.new_commune_name)
-        .select_from(join)
-        .where(
-            batch == batch_id,
-            ledger.c.disposition == "loaded",
-            ledger.c.entity == entity,
-            _code_in(code, codes),
-        )
-    )
-    return _stream_rows(conn, stmt.order_by(_nulls_last(code), code, *order))
 
 
 def iter_dossiers(conn: Connection, batch_id: str, commune_code: str | None) -> Iterator[dict[str, Any]]:

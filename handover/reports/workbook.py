@@ -35,11 +35,9 @@ spliced into the saved workbook; the dossiers and records of all communes come f
 (:class:`~handover.reports.queries.CommuneRows`). Every text cell from data goes through
 :func:`~handover.reports.cells.safe_text` and the formula guard (never a formula).
 
-A large batch (:data:`PARALLEL_MIN_ROWS`) has the data rows of its commune sheets rendered by worker
-processes, one per CPU, each with a share of the communes balanced by size, while this process writes the
-other sheets and then the commune sheets around the rendered rows. Every cell style is registered in a fixed
-order when a workbook is made (:class:`_Styles`), so style indexes agree between processes (the saved
-workbook is checked for it: :class:`~handover.reports.rowxml.StyleMismatch`). The zip is deflated at
+The workbook is written in one process. Every cell style is registered in a fixed order when a workbook is
+made (:class:`_Styles`), so the style indexes the rows are rendered with are the ones openpyxl writes (the
+saved workbook is checked for it: :class:`~handover.reports.rowxml.StyleMismatch`). The zip is deflated at
 :data:`ZIP_LEVEL`.
 """
 
@@ -47,16 +45,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tempfile
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
 from itertools import chain, groupby
-from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -70,7 +65,6 @@ from handover.reports.cells import safe_text, text_cell, value_cell
 from handover.reports.rowxml import (
     KINDS,
     RowSink,
-    StyleMismatch,
     discard,
     row_height,
     save_workbook,
@@ -138,10 +132,6 @@ SUPPLEMENT_SUFFIX = "BS"
 PAPER_A4 = 9  # paperSize code of A4 in SpreadsheetML
 MAX_SHEET_ROWS = 1_048_576  # Excel's limit: a commune with more rows goes on in continuation sheets
 _FOOTER_ROWS = 20  # rows a commune sheet needs after its last data row (totals, notes, signatures)
-# worker processes render the commune sheets from this many ledger rows in the batch (every disposition: a
-# cheap upper bound of its loaded rows); their number (None: one per CPU)
-PARALLEL_MIN_ROWS = 100_000
-PARALLEL_WORKERS: int | None = None
 # deflate level of the workbook's parts: on this XML level 1 is ~10x faster than zlib's default (6) and the
 # file ~40% larger (1M rows: 100 MB instead of 70 MB)
 ZIP_LEVEL = 1
@@ -230,7 +220,7 @@ class _Styles:
             setattr(self, attr, name)
             names.append(name)
         # every (style, kind) a cell can have, registered now in a fixed order: the style ids are then the same
-        # in every workbook made here, in this process or in a worker process rendering commune sheets
+        # in every workbook made here
         holder = SimpleNamespace(parent=wb)
         for name in (None, *names):
             for kind in KINDS:
@@ -322,14 +312,6 @@ class _Sheet:
         self.row_no += 1
         self.sink.data_row(self.row_no, values, styles, self.st.cell, self.st.number)
         return self.row_no
-
-    def splice(self, path: str, count: int, first: int, styles: dict[Any, str] | None = None) -> None:
-        """Add ``count`` data rows rendered earlier into file ``path``, numbered from ``first`` on, with the
-        style attributes ``styles`` (:meth:`RowSink.splice`). The file is read when the workbook is saved."""
-        if first != self.row_no + 1:  # pragma: no cover - the rows above the data changed
-            raise RuntimeError(f"rows rendered from row {first} spliced at row {self.row_no + 1}")
-        self.sink.splice(path, count, styles)
-        self.row_no += count
 
     def close(self) -> None:
         """Write the rows still buffered (before the workbook is saved) and drop the sheet's caches."""
@@ -651,8 +633,7 @@ SIGN_SPACE_POINTS = 200.0
 @dataclass(frozen=True)
 class RecordParties:
     """What the handover records print besides the data: the batch, the place, the date and time (local), and
-    the representatives of both sides (name, position; empty: a blank to fill by hand). Picklable: the
-    worker processes rendering commune sheets get it with their job."""
+    the representatives of both sides (name, position; empty: a blank to fill by hand)."""
 
     batch_id: str
     when: datetime | None  # local time (Asia/Ho_Chi_Minh) the batch ran
@@ -857,19 +838,6 @@ class _RecordSheet(_Sheet):
         height = self.sink.data_row(self.row_no, values, styles, self.st.cell, self.st.number)
         self.pager.add(self.row_no, height)
         return self.row_no
-
-    def splice(
-        self,
-        path: str,
-        count: int,
-        first: int,
-        heights: Iterable[float] = (),
-        styles: dict[Any, str] | None = None,
-    ) -> None:
-        """:meth:`_Sheet.splice`, with the rows' heights for the pagination."""
-        super().splice(path, count, first, styles)
-        for n, height in enumerate(heights, first):
-            self.pager.add(n, height)
 
     def finish(self) -> None:
         """The page breaks and the footer "Trang p / n", once every row is written."""
@@ -1642,297 +1610,6 @@ def _non_data_sheet(wb: Any, conn: Connection, info: q.BatchInfo, st: _Styles, s
 
 
 # ---------------------------------------------------------------------------------------------------------
-# commune sheets rendered in worker processes (large batches)
-# ---------------------------------------------------------------------------------------------------------
-
-
-class _Redo(Exception):
-    """The parallel path cannot make this workbook as the in-process one would: make it in-process."""
-
-
-def _parallel_workers(engine: Engine, codes: int) -> int:
-    """Worker processes for the commune sheets of a large batch among ``codes`` commune codes: 0 (render them
-    here) for a single commune or CPU, or a database other processes cannot open."""
-    workers = min(PARALLEL_WORKERS or _cpus(), codes)
-    if workers < 2 or not sys.executable:  # no interpreter to start (embedded Python)
-        return 0
-    url = engine.url
-    if url.get_backend_name() == "sqlite" and (
-        not url.database or url.database == ":memory:" or "mode=memory" in str(url)
-    ):
-        return 0
-    return workers
-
-
-def _cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-def _shares(sizes: dict[str | None, int], workers: int) -> list[list[str | None]]:
-    """Commune codes per worker, balanced by size (largest first to the least loaded), each share in the
-    order of :func:`~handover.reports.queries.receiving_communes` (code, NULL last)."""
-    loads = [0] * workers
-    shares: list[list[str | None]] = [[] for _ in range(workers)]
-    for code, n in sorted(sizes.items(), key=lambda kv: -kv[1]):
-        w = loads.index(min(loads))
-        shares[w].append(code)
-        loads[w] += n + 30
-    return [sorted(s, key=_code_order) for s in shares if s]
-
-
-def _code_order(code: str | None) -> str:
-    return code or "\uffff"
-
-
-def _fits(dossiers: int, records: int, max_rows: int) -> bool:
-    """A commune's rows fit on one sheet of ``max_rows`` rows (the parallel path makes no continuation
-    sheets: their names depend on every sheet named before)."""
-    return dossiers + records + 64 <= max_rows - _FOOTER_ROWS
-
-
-def _render_share(
-    url: str,
-    parties: RecordParties,
-    codes: list[str | None],
-    folder: str,
-    max_rows: int,
-    secret: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """In a worker process: the data rows of the batch's receiving communes among ``codes``, rendered into
-    fragment files in ``folder``. Returns per commune (in code order) what its sheet needs — the commune as
-    :func:`~handover.reports.queries.receiving_communes` tells it, its tally, its fragments (path and first
-    row per entity) and their rows' heights — and the style attributes the rows were rendered with;
-    ``{"redo": True}`` when a commune needs continuation sheets. ``url`` holds no password: the passwords come
-    as ``secret`` (:func:`handover.redact.split_url`), through the worker's standard input.
-
-    One pass over the share's dossiers, then its records, renders the data rows of each commune (their row
-    numbers are known: the rows above them do not depend on the data); the sheets themselves are written by
-    the parent process around them (:meth:`_Parallel.attach`)."""
-    from openpyxl import Workbook
-    from sqlalchemy import create_engine
-
-    from handover.redact import join_url
-
-    batch_id = parties.batch_id
-    wb = Workbook(write_only=True)
-    st = _Styles(wb)
-    first = _TOP_ROWS + 2  # the first data row: under the top and the section line
-    found: dict[str | None, _Found] = {}
-    engine = create_engine(join_url(url, secret))
-    try:
-        with q.guarded("the loaded rows"), engine.connect() as conn:
-            sink = RowSink(wb.create_sheet("fragments"), _COMMUNE_WIDTHS)  # renders; never saved
-            # a later round lists what it newly handed over: the rows carrying its batch id
-            inserts_only = parties.new_only or q.loads_are_inserts(conn, batch_id)
-            for entity, lines in (("dossier", _dossier_lines), ("record", _record_lines)):
-                rows = q.share_rows(conn, batch_id, entity, codes, inserts_only=inserts_only)
-                try:
-                    for code, group in groupby(rows, key=itemgetter(0)):
-                        # a dossier routed to a provincial department is on the department's record
-                        if entity == "dossier":
-                            group = q.without_routed(group)
-                        item = found.setdefault(code, _Found())
-                        start = first  # records: under the dossiers and their own section line
-                        if entity == "record" and item.tally.dossiers:
-                            start += item.tally.dossiers + 1
-                        fd, path = tempfile.mkstemp(suffix=".rows", dir=folder)
-                        heights = item.heights[entity]
-                        with os.fdopen(fd, "wb") as out:
-                            sink.to_file(out)
-                            row_no = start
-                            for values, styles in lines(item.track(entity, group), st, item.tally):
-                                heights.append(sink.data_row(row_no, values, styles, st.cell, st.number))
-                                row_no += 1
-                            sink.to_file(None)
-                        item.parts[entity] = (path, start)
-                        if not _fits(item.tally.dossiers, item.tally.records, max_rows):
-                            return {"redo": True}
-                finally:
-                    rows.close()  # type: ignore[attr-defined]
-    finally:
-        engine.dispose()
-    for code, item in list(found.items()):
-        if not (item.tally.dossiers or item.tally.records):  # every dossier routed to a department
-            for path, _ in item.parts.values():
-                os.remove(path)
-            del found[code]
-    communes = [
-        (found[code].commune(code), found[code].tally, found[code].parts, found[code].heights)
-        for code in sorted(found, key=_code_order)
-    ]
-    return {"communes": communes, "styles": sink.style_ids()}
-
-
-class _Found:
-    """A commune of a worker's share as its rows arrive: names and districts seen, tally, fragment files."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, dict[str | None, str | None]] = {"dossier": {}, "record": {}}
-        self.districts: set[str] = set()
-        self.tally = _Tally()
-        self.parts: dict[str, tuple[str, int]] = {}
-        self.heights: dict[str, array[float]] = {"dossier": array("f"), "record": array("f")}  # rows' points
-
-    def track(self, entity: str, rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-        """``rows`` (new commune name last) without the name, noting names and old districts."""
-        names, districts = self.names[entity], self.districts
-        for row in rows:
-            district, name = row[-3], row[-1]  # old_district_name (before old_commune_name), new_commune_name
-            if name is not None:
-                best = names.get(district)
-                if best is None or name > best:
-                    names[district] = name
-            elif district not in names:
-                names[district] = None
-            if district:
-                districts.add(district)
-            yield row[:-1]
-
-    def commune(self, code: str | None) -> q.Commune:
-        """As :func:`~handover.reports.queries.receiving_communes` tells it: the name is the first one of
-        the groups (dossiers then records; by old district, NULL first) whose greatest name is not empty."""
-        name = None
-        for entity in ("dossier", "record"):
-            by_district = self.names[entity]
-            for district in sorted(by_district, key=lambda d: (d is not None, d or "")):
-                name = name or by_district[district]
-        return q.Commune(code, name, self.tally.dossiers, self.tally.records, tuple(sorted(self.districts)))
-
-
-class _Parallel:
-    """The commune sheets of a large batch, rendered by worker processes while this one writes the other
-    sheets. Each worker is a fresh Python interpreter (``sys.executable``; it does not import this process's
-    main module again, as multiprocessing's "spawn" would): it opens the database from its URL, finds the
-    receiving communes among its share of the codes and writes their sheets, whole and deflated, into a
-    private folder of the run (:func:`handover.workdir.private_dir`); :meth:`attach` adds them to the workbook.
-
-    No file holds the database password: the job file names the URL without it, and the password goes to the
-    worker through a pipe (its standard input), which leaves nothing behind when either process is killed."""
-
-    def __init__(self, engine: Engine, parties: RecordParties, shares: list[list[str | None]]) -> None:
-        import json
-        import pickle
-        import subprocess
-
-        from handover.redact import split_url
-        from handover.workdir import private_dir
-
-        self._stack = ExitStack()
-        self.folder = str(self._stack.enter_context(private_dir("sheets-")))
-        url, secret = split_url(engine.url)
-        env = dict(os.environ)  # the worker imports what this process imports
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-        env["TMPDIR"] = self.folder  # its own temporary files (openpyxl's) in the private folder too
-        extra = json.dumps({"secret": secret} if secret else {}).encode()
-        self._workers: list[tuple[Any, str]] = []
-        try:
-            for n, share in enumerate(shares):
-                job = os.path.join(self.folder, f"job{n}.pickle")
-                with open(job, "wb") as f:
-                    pickle.dump((_render_share, (url, parties, share, self.folder, MAX_SHEET_ROWS)), f)
-                cmd = [sys.executable, "-c", _WORKER, job, str(os.getpid())]
-                proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE)
-                self._workers.append((proc, job))
-                assert proc.stdin is not None
-                with suppress(BrokenPipeError):  # a worker that died at start is reported by attach
-                    proc.stdin.write(extra)
-                    proc.stdin.close()
-        except BaseException:
-            self.close(failed=True)
-            raise
-
-    def attach(self, wb: Any, used: set[str], index: int, st: _Styles, parties: RecordParties) -> None:
-        """Wait for the workers; write the commune sheets around the rows they rendered, from sheet ``index``
-        on, in commune order, named as the in-process path names them. The rows' files stay in the private
-        folder until the workbook is saved."""
-        import pickle
-
-        from handover.errors import HandoverError
-
-        done: list[tuple[q.Commune, _Tally, dict[str, tuple[str, int]], dict[str, Any], dict[Any, str]]] = []
-        for proc, job in self._workers:
-            code = proc.wait()
-            try:
-                with open(f"{job}.out", "rb") as f:
-                    status, result, trace = pickle.load(f)
-            except (OSError, EOFError, pickle.UnpicklingError) as exc:
-                raise ReportError(
-                    "A worker process writing the commune sheets of the workbook stopped unexpectedly "
-                    f"(exit code {code}).",
-                    hint="Check the free memory and disk space (temporary folder), then run the report again.",
-                ) from exc
-            if status == "error":
-                if isinstance(result, HandoverError):
-                    raise result
-                raise ReportError(
-                    f"A worker process writing the commune sheets failed: {type(result).__name__}: {result}",
-                    hint="Run the report again; if it fails again, report it with this message.",
-                ) from RuntimeError(trace)
-            if "communes" not in result:
-                raise _Redo
-            done += [(*item, result["styles"]) for item in result["communes"]]
-        done.sort(key=lambda item: _code_order(item[0].code))
-        for i, (commune, tally, parts, heights, styles) in enumerate(done):
-            sh = _RecordSheet(wb, sheet_title(commune.name, commune.code, used), st)
-            wb.move_sheet(sh.ws.title, index + i - wb.worksheets.index(sh.ws))
-            title_rows = _commune_top(sh, commune, parties)
-            for entity, section, count in (
-                ("dossier", SECTION_DOSSIERS, commune.dossiers),
-                ("record", SECTION_RECORDS, commune.records),
-            ):
-                if count:
-                    sh.merged(section, st.section)
-                    path, start = parts[entity]
-                    sh.splice(path, count, start, heights[entity], styles)
-            _commune_bottom(sh, tally, commune, parties)
-            sh.ws.print_title_rows = title_rows
-            sh.close()
-
-    def close(self, failed: bool = False) -> None:
-        """Stop the workers still running (after a failure) and remove the temporary folder."""
-        for proc, _ in self._workers:
-            if failed and proc.poll() is None:
-                proc.terminate()
-            proc.wait()
-        self._stack.close()
-
-
-_WORKER = "import sys; from handover.reports.workbook import _worker_main; _worker_main(sys.argv[1], int(sys.argv[2]))"
-
-
-def _worker_main(job: str, parent: int | None = None) -> None:
-    """A worker process: run the pickled ``(function, args)`` of file ``job``, with the keyword arguments read
-    as a JSON object from standard input (what must not be in a file: the database password); write
-    ``(status, result or exception, traceback)`` into ``<job>.out``."""
-    import json
-    import pickle
-    import traceback
-
-    from handover.processes import start_worker
-
-    # exits with its parent: nobody would read the result
-    start_worker(os.getppid() if parent is None else parent)
-    with open(job, "rb") as f:
-        func, args = pickle.load(f)
-    kwargs = json.loads(sys.stdin.read() or "{}") if sys.stdin is not None else {}
-    try:
-        out = pickle.dumps(("ok", func(*args, **kwargs), None))
-    except Exception as exc:
-        trace = traceback.format_exc()
-        try:
-            out = pickle.dumps(("error", exc, trace))
-        except Exception:  # an exception that does not pickle
-            out = pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), trace))
-    with open(f"{job}.part", "wb") as f:
-        f.write(out)
-    os.replace(f"{job}.part", f"{job}.out")
-
-
-# ---------------------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------------------
 
@@ -1942,27 +1619,16 @@ def write_workbook(
 ) -> Path:
     """Write the reconciliation workbook of ``batch_id`` to ``path`` from the target database.
 
-    For a large batch (:data:`PARALLEL_MIN_ROWS`) the commune sheets are rendered by worker processes
-    (:data:`PARALLEL_WORKERS`) while this process writes the other sheets; the workbook is the same. A
-    worker's failure is a :class:`ReportError`. ``shared``: the batch's aggregates, when the HTML report
+    ``shared``: the batch's aggregates, when the HTML report
     reads them too (:func:`handover.reports.write_reports`). ``parties``: the ``[report.parties]`` settings
     (:class:`handover.config.PartiesConfig`) printed on the handover records; ``None``: blanks to fill by hand.
     """
-    shared = q.Shared() if shared is None else shared
-    try:
-        return _write_workbook(engine, batch_id, Path(path), shared, parties, parallel=True)
-    except _Redo:  # a commune needs continuation sheets (or, not expected, the style ids differ)
-        return _write_workbook(engine, batch_id, Path(path), shared, parties, parallel=False)
-
-
-def _write_workbook(
-    engine: Engine, batch_id: str, path: Path, shared: q.Shared, parties: Any, parallel: bool
-) -> Path:
     from openpyxl import Workbook
 
+    shared = q.Shared() if shared is None else shared
+    path = Path(path)
     wb = Workbook(write_only=True)
     st = _Styles(wb)
-    job: _Parallel | None = None
     try:
         with q.guarded("the batch"), engine.connect() as conn:
             info = q.batch_info(conn, batch_id)
@@ -1980,15 +1646,8 @@ def _write_workbook(
                     GUIDE_SHEET,
                 )
             }
-            if parallel and q.batch_rows(conn, batch_id) >= PARALLEL_MIN_ROWS:
-                sizes = q.commune_sizes(conn)
-                workers = _parallel_workers(engine, len(sizes))
-                if workers:  # the workers start now: the summary is written meanwhile
-                    with suppress(OSError):  # no process could be started: all in this one
-                        job = _Parallel(engine, signers, _shares(sizes, workers))
             _summary_sheet(wb, conn, info, st, shared, rounds, signers)
-            if job is None:
-                _commune_sheets(wb, engine, conn, signers, st, used)
+            _commune_sheets(wb, engine, conn, signers, st, used)
             _department_sheets(wb, conn, signers, st, used)
             _review_sheet(wb, conn, batch_id, st)
             _quarantine_sheet(wb, conn, batch_id, st)
@@ -1998,16 +1657,9 @@ def _write_workbook(
             _guide_sheet(wb, st)
             for sheet in st.sheets:
                 sheet.close()
-        if job is not None:
-            job.attach(wb, used, 1, st, signers)  # after the summary
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                _save(wb, path)
-            except StyleMismatch:  # pragma: no cover - every style is registered up front, in the same order
-                if job is None:
-                    raise
-                raise _Redo from None
+            _save(wb, path)
         except OSError as exc:
             raise ReportError(
                 f"Cannot write the workbook: {exc.strerror or exc}",
@@ -2015,12 +1667,8 @@ def _write_workbook(
                 hint="Choose a folder you can write to (--out), and close the file if it is open in Excel.",
             ) from exc
     except BaseException:
-        if job is not None:
-            job.close(failed=True)
         _discard(wb)
         raise
-    if job is not None:
-        job.close()
     return path
 
 

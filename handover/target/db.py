@@ -426,6 +426,13 @@ def open_target(url: str, *, create: bool = True) -> Engine:
         head = head_revision()
         if current == head:
             return engine
+        if current is not None and engine.dialect.name != "sqlite":
+            # another process may be creating the schema right now: MariaDB commits DDL statement by statement,
+            # so its version shows mid-way (0003 of 0007). Read it again once no migration is under way.
+            with _schema_lock(engine):
+                current = current_revision(engine)
+            if current == head:
+                return engine
         if current is None:
             existing = _handover_tables(engine)
             if existing and not create:

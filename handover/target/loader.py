@@ -445,15 +445,14 @@ class PreparedChunk:
     """What the load of one chunk needs that depends on the chunk alone, not on the database: every row's
     target values, natural key, content hash, the ``load_value_invalid`` quarantines, the payloads of the rows
     already held back, and the rows encoded for the target's :class:`~handover.target.writers.Wire` (the target
-    row of every row, the ledger columns the load does not decide). :func:`prepare_chunk` builds it; with worker
-    processes, a worker prepares the next chunk while this process writes the current one."""
+    row of every row, the ledger columns the load does not decide). :func:`prepare_chunk` builds it."""
 
     chunk: Chunk  # its frame with a 0..n-1 index
     entity: Entity
     dispositions: list[str]
     reasons: list[str | None]
     source_rows: list[int]
-    converted: dict[str, list[Any]] | None  # None once pickled (see __getstate__)
+    converted: dict[str, list[Any]]
     keys: list[str | None]
     hashes: list[str | None]
     own: list[Finding]
@@ -467,12 +466,6 @@ class PreparedChunk:
     @property
     def frame(self) -> Any:
         return self.chunk.frame
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Sent from a worker without the converted values: the encoded rows hold them, and only a conflict
-        # needs them again (prepared again then). A fifth less to pickle, and less memory in the loading
-        # process, which holds the prepared chunk it writes.
-        return {**self.__dict__, "converted": None}
 
 
 def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
@@ -897,21 +890,19 @@ class Loader:
 
     # -- chunks -------------------------------------------------------------------------------------------
 
-    def load_chunk(self, work: Chunk | PreparedChunk) -> ChunkLoadResult:
-        """Load one chunk (or a chunk prepared by :func:`prepare_chunk`) in one transaction (see the module
-        text)."""
-        chunk, prepared = (work.chunk, work) if isinstance(work, PreparedChunk) else (work, None)
+    def load_chunk(self, chunk: Chunk) -> ChunkLoadResult:
+        """Load one chunk in one transaction (see the module text)."""
         try:
             try:
                 with self._chunk_transaction() as conn:
-                    result = self._load(conn, chunk, prepared)
+                    result = self._load(conn, chunk)
             except SQLAlchemyError as exc:
                 if not self._filter_overtaken(exc, chunk):
                     raise
                 # Another batch began loading this source during the run, and a key it delivered met a key the
                 # filter had let through unlooked: nothing of the chunk was written. Again, looking up every key.
                 with self._chunk_transaction() as conn:
-                    result = self._load(conn, chunk, prepared)
+                    result = self._load(conn, chunk)
         except writers.RowsRefused as exc:
             raise self._refused(chunk, exc) from exc
         except SQLAlchemyError as exc:
@@ -1001,12 +992,12 @@ class Loader:
             skipped=True,
         )
 
-    def _load(self, conn: Connection, chunk: Chunk, prepared: PreparedChunk | None) -> ChunkLoadResult:
+    def _load(self, conn: Connection, chunk: Chunk) -> ChunkLoadResult:
         stored = self._stored_result(conn, chunk)
         if stored is not None:
             return stored
         wire = writers.Wire.of(conn)
-        p = prepared if prepared is not None and prepared.wire == wire else prepare_chunk(chunk, wire)
+        p = prepare_chunk(chunk, wire)
         frame, entity, n = p.frame, p.entity, len(p.frame)
         dispositions, reasons, own = list(p.dispositions), list(p.reasons), list(p.own)
         source_rows, keys, hashes = p.source_rows, p.keys, p.hashes
@@ -1099,9 +1090,6 @@ class Loader:
                 actions[i] = "unchanged"
                 unchanged += 1
             else:
-                if p.converted is None:  # sent by a worker without them
-                    p.converted = prepare_chunk(chunk, wire).converted
-                assert p.converted is not None
                 values = {c: p.converted[c][i] for c in columns}
                 conflicts += 1
                 own.append(

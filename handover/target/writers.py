@@ -8,9 +8,8 @@
 
 Rows are written in two steps: :func:`encode` turns values given column-wise into rows in the form the database
 takes (:class:`Encoded`: COPY text lines, or tuples of bound values), :func:`insert_encoded` writes them. Encoding
-needs no connection, only the :class:`Wire` (which database, which driver), so a worker process can encode the
-rows of a chunk while this process writes the chunk before; :func:`joined` puts the columns this process adds
-beside them. :func:`insert_columns` does both steps at once. No per-row dicts, no SQLAlchemy statement
+needs no connection, only the :class:`Wire` (which database, which driver); :func:`joined` puts the columns the
+load adds beside them. :func:`insert_columns` does both steps at once. No per-row dicts, no SQLAlchemy statement
 compilation per batch.
 """
 
@@ -42,8 +41,7 @@ def _fresh_dialect(name: str, driver: str) -> Dialect:
 
 @dataclasses.dataclass(frozen=True)
 class Wire:
-    """Which database and driver rows are encoded for (see :func:`encode`). Small and picklable: a worker
-    process gets it, without the connection's dialect object, and makes its own."""
+    """Which database and driver rows are encoded for (see :func:`encode`)."""
 
     name: str  # dialect name: postgresql, sqlite, mysql, ...
     driver: str  # psycopg, pysqlite, pymysql, ...

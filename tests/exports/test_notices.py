@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.errors import ConfigError
 from handover.exports.notices import (
     CONTACTLESS_SHEET,

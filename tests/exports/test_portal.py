@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.errors import BatchNotFoundError, ExitCode
 from handover.exports.portal import FIELDS, SCHEMA_FILE, PortalDossier, portal_date, schema_json
 

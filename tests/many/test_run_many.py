@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-import cli
+from handover import cli
 from handover.config import load_config
 from handover.demo import DistrictExport
 from handover.errors import ExitCode
@@ -86,7 +86,7 @@ def scenario(
         outcomes = run_many(read_inputs([plan]).batches, scheduler=dask_scheduler)
         reference = write_plan(tmp / "one", district_exports, one_url)
         for config in sorted((reference / "batches").glob("*.toml")):
-            run_batch(load_config(config), workers=0)
+            run_batch(load_config(config))
         yield {
             "kind": request.param,
             "fresh": fresh,

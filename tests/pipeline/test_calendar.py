@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from cli import app
 from handover.calendar import days_off
+from handover.cli import app
 from handover.pipeline.map import due_flags
 
 

@@ -57,7 +57,7 @@ def _run(cfg: Path, crash_at: str | None = None, new_interpreter: bool = False) 
     if crash_at:
         env["HANDOVER_CRASH_AT"] = crash_at
     if new_interpreter:
-        command = [sys.executable, "-c", "import cli; cli.main()", "run", str(cfg)]
+        command = [sys.executable, "-c", "from handover.cli import main; main()", "run", str(cfg)]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     return run_cli(["run", str(cfg)], env=env)
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import load_config
 from handover.ids import normalise_sex, sex
 from handover.pipeline.run import config_meaning, config_sha256
@@ -103,7 +103,7 @@ def test_dry_run_findings_csv_has_each_eid_finding(tmp_path: Path) -> None:
 
 
 def test_real_run_stores_the_findings_and_loads_the_rows(tmp_path: Path) -> None:
-    cfg = _batch(tmp_path, workers=2)  # each worker process reads the extract
+    cfg = _batch(tmp_path)
     result = runner.invoke(app, ["run", str(cfg), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["total"]["loaded"] == 9  # warnings only: every row is loaded

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.target import schema
 from tests.data.make_corpus import DOSSIERS
 

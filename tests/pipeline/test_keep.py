@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import load_config
 from handover.pipeline.run import config_sha256
 from handover.target import schema

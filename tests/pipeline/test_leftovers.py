@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.target import schema
 from handover.workdir import MARKER, PREFIX
 from tests.cliproc import run_cli

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, select, update
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.models import Counts, RowAccount
 from handover.reports.workbook import NON_DATA_SHEET
 from handover.target import schema
@@ -151,7 +151,7 @@ def test_the_target_the_html_and_the_workbook_show_the_physical_count(ran) -> No
 def test_the_summary_shows_read_and_non_data_and_lists_the_footer(
     ran, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cli
+    from handover import cli
 
     tmp, _, _ = ran
     monkeypatch.setattr(cli.console, "width", 200)

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.target import schema
 
 runner = CliRunner()

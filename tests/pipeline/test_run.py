@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.models import DISPOSITIONS
 from handover.target import schema
 from tests.tables import find_row
@@ -138,7 +138,7 @@ def test_the_summary_shows_every_source_and_count_whole_at_any_width(
     demo_dir: Path, width: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Wide: one table. Narrow (a terminal, or a log: 80 columns): a block per source, never a cut id."""
-    import cli
+    from handover import cli
 
     monkeypatch.setattr(cli.console, "width", width)
     out = _invoke("run", str(demo_dir / "batch.toml")).stdout

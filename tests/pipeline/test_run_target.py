@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import load_config
 from handover.errors import ExitCode, LoadError
 from handover.pipeline.run import run_batch

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from cli import app
+from handover import cli
+from handover.cli import app
 from handover.errors import BatchNotFoundError, ExitCode
 from tests.reports.factory import BATCH, build_target
 from tests.tables import column_texts

@@ -178,24 +178,11 @@ def test_an_edited_record_file_is_kept(demo, tmp_path: Path) -> None:
     )
 
 
-def test_parallel_workbook_leaves_routed_dossiers_to_their_department(
-    demo, tmp_path: Path, monkeypatch
-) -> None:
-    """The commune sheets rendered by worker processes (large batches; forced here) are the in-process ones:
-    without the routed dossiers, which are on the department sheets."""
-    import zipfile
-
-    from tests.reports.test_parallel import _write
+def test_the_department_sheets_follow_the_commune_sheets(demo, tmp_path: Path) -> None:
+    from handover.reports.workbook import write_workbook
 
     engine, _ = demo
-    here = _write(engine, tmp_path / "here.xlsx", False, monkeypatch, BATCH)
-    there = _write(engine, tmp_path / "there.xlsx", True, monkeypatch, BATCH)
-    with zipfile.ZipFile(here) as za, zipfile.ZipFile(there) as zb:
-        assert za.namelist() == zb.namelist()
-        for name in za.namelist():
-            if name != "docProps/core.xml":
-                assert za.read(name) == zb.read(name), name
-    sheets = load_workbook(there, read_only=True).sheetnames
+    sheets = load_workbook(write_workbook(engine, BATCH, tmp_path / "b.xlsx"), read_only=True).sheetnames
     assert "Sở Công Thương 15" in sheets and sheets.index("Sở Công Thương 15") > sheets.index(
         "Xã Phong Hải 02902"
     )

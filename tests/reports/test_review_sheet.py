@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.reports.workbook import CHOICES_SHEET, DECISION_HEADER, REVIEW_SHEET
 from handover.target import schema
 from handover.units.decisions import load_reference, new_provinces_of

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.sources.inspect import inspect_source
 from tests.tables import column_texts
 
@@ -34,7 +34,7 @@ def test_inspect_tcvn3_csv_json() -> None:
 @pytest.fixture(autouse=True)
 def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rich fixes its width when cli is first imported: set it here so tables are not cut."""
-    import cli
+    from handover import cli
 
     monkeypatch.setattr(cli.console, "width", 200)
 
@@ -50,7 +50,7 @@ def test_inspect_tcvn3_csv_table() -> None:
 def test_inspect_at_80_columns_shows_fewer_samples_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     """A narrow terminal gets the sample rows that fit, each value whole (folded, never cut with "…"), and is
     told how to see the others."""
-    import cli
+    from handover import cli
 
     monkeypatch.setattr(cli.console, "width", 80)
     path = str(DATA / "dossiers_tcvn3.csv")

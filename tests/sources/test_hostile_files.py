@@ -251,7 +251,7 @@ def test_inspect_caps_values_and_reads_a_sample(tmp_path: Path, monkeypatch: pyt
 def test_inspect_cli_prints_little_for_long_cells(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from cli import app
+    from handover.cli import app
 
     rows = _rows(20, note="ghi-chú-" * 20_000)
     path = tmp_path / "long.csv"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 
 runner = CliRunner()
 

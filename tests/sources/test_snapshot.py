@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import SourceConfig
 from handover.errors import SourceError
 from handover.pipeline.extract import OpenSource, check_unchanged, open_sources

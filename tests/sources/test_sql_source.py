@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.config import SourceConfig
 from handover.errors import SourceError
 from handover.sources import open_source
@@ -87,7 +87,7 @@ def test_rows_a_join_leaves_out_show_in_the_balance(tmp_path: Path) -> None:
 
 
 def test_inspect_a_database_table_and_a_query_with_its_base_count(tmp_path: Path, monkeypatch) -> None:
-    import cli
+    from handover import cli
 
     monkeypatch.setattr(cli.console, "width", 200)
     url = _district(tmp_path / "district.db")

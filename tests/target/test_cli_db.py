@@ -7,7 +7,7 @@ import json
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-import cli
+from handover import cli
 from handover.errors import ExitCode
 from handover.target.db import head_revision, open_target
 from handover.target.loader import Loader

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.target import schema
 from handover.target.loader import _capped_payload
 

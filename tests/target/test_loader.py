@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from datetime import datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -15,7 +13,7 @@ from handover.errors import LoadError
 from handover.models import DISPOSITIONS, Entity
 from handover.target import schema, writers
 from handover.target.hashing import content_hash, loaded_fingerprint
-from handover.target.loader import Loader, prepare_chunk
+from handover.target.loader import Loader
 from tests.target import factories as f
 
 
@@ -56,20 +54,9 @@ def test_insert_then_rerun_under_a_new_batch_is_unchanged(engine: Engine) -> Non
     ]
 
 
-def _as_sent(engine: Engine, chunk: Any, sent: bool) -> Any:
-    """``chunk``, or (``sent``) the chunk as a worker process sends it prepared: pickled, without the converted
-    values a conflict needs."""
-    if not sent:
-        return chunk
-    prepared = pickle.loads(pickle.dumps(prepare_chunk(chunk, writers.Wire.of(engine))))
-    assert prepared.converted is None
-    return prepared
-
-
-@pytest.mark.parametrize("sent", [False, True], ids=["chunk", "prepared_by_a_worker"])
-def test_conflict_keep_reports_and_keeps_the_loaded_version(engine: Engine, sent: bool) -> None:
+def test_conflict_keep_reports_and_keeps_the_loaded_version(engine: Engine) -> None:
     _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", phone="0912345678")])])
-    again = _as_sent(engine, f.chunk([f.dossier("H48-0001", phone="0987654321")]), sent)
+    again = f.chunk([f.dossier("H48-0001", phone="0987654321")])
     (result,), _ = _load_batch(engine, "b2", [again])
     assert (result.conflicts, result.updated, result.inserted) == (1, 0, 0)
     assert [x.check for x in result.findings] == ["content_conflict"]
@@ -90,10 +77,9 @@ def test_conflict_keep_reports_and_keeps_the_loaded_version(engine: Engine, sent
     assert _count(engine, "history") == 0
 
 
-@pytest.mark.parametrize("sent", [False, True], ids=["chunk", "prepared_by_a_worker"])
-def test_conflict_update_keeps_the_old_version_in_history(engine: Engine, sent: bool) -> None:
+def test_conflict_update_keeps_the_old_version_in_history(engine: Engine) -> None:
     _load_batch(engine, "b1", [f.chunk([f.dossier("H48-0001", phone="0912345678")])])
-    again = _as_sent(engine, f.chunk([f.dossier("H48-0001", phone="0987654321")]), sent)
+    again = f.chunk([f.dossier("H48-0001", phone="0987654321")])
     (result,), _ = _load_batch(engine, "b2", [again], policy="update")
     assert (result.conflicts, result.updated) == (1, 1)
     with engine.connect() as conn:
@@ -183,13 +169,11 @@ def test_a_new_source_looks_up_only_the_keys_its_batch_may_have_loaded(
     assert (results[0].unchanged, results[0].inserted) == (1, 1)
 
 
-@pytest.mark.parametrize("sent", [False, True], ids=["chunk", "prepared_by_a_worker"])
 def test_a_batch_that_starts_on_the_same_source_midway_is_met_by_look_ups(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, sent: bool
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """b1's key filter answers for its source until b2 loads rows of that source during b1's run. A key both
-    deliver then meets the target's unique key; b1 loads the chunk again (the same prepared chunk, when a worker
-    prepared it), looking every key up, and finds b2's row instead of failing."""
+    deliver then meets the target's unique key; b1 loads the chunk again, looking every key up, and finds b2's row instead of failing."""
     calls = _looked_up(monkeypatch)
     b1 = Loader(engine, "b1")
     b1.begin_batch("b1", "c" * 64, [f.source()])
@@ -204,7 +188,7 @@ def test_a_batch_that_starts_on_the_same_source_midway_is_met_by_look_ups(
 
     calls.clear()
     rows = [f.dossier("H48-0003", phone="0922222222"), f.dossier("H48-0004"), f.dossier("H48-0001")]
-    result = b1.load_chunk(_as_sent(engine, f.chunk(rows, index=1), sent))
+    result = b1.load_chunk(f.chunk(rows, index=1))
     # the first attempt looked up only the repeat H48-0001; the second every key
     assert calls[-1] == ["H48-0001", "H48-0003", "H48-0004"]
     assert (result.inserted, result.conflicts, result.counts.duplicate) == (1, 1, 1)
@@ -517,28 +501,6 @@ def test_database_refusal_becomes_a_load_error(engine: Engine, monkeypatch: pyte
     assert _count(engine, "dossiers") == 0
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.chunks)).scalar() == 0
-
-
-def test_a_chunk_prepared_for_another_database_is_prepared_again(engine: Engine) -> None:
-    """Rows encoded for another wire (COPY text for a database without COPY, or tuples for PostgreSQL) are
-    encoded again for this one, not written as they are."""
-    loader = Loader(engine, "b1")
-    loader.begin_batch("b1", "c" * 64, [f.source()])
-    other = (
-        writers.Wire("sqlite", "pysqlite")
-        if engine.dialect.name == "postgresql"
-        else writers.Wire("postgresql", "psycopg")
-    )
-    prepared = prepare_chunk(f.chunk([f.dossier("H48-0001"), f.dossier("H48-0002")]), other)
-    assert prepared.target_rows.text is (other.name == "postgresql")
-    assert loader.load_chunk(prepared).inserted == 2
-    d = schema.dossiers.c
-    with engine.connect() as conn:
-        assert conn.execute(select(d.dossier_code).order_by(d.dossier_code)).scalars().all() == [
-            "H48-0001",
-            "H48-0002",
-        ]
-    assert _count(engine, "ledger", "action = 'inserted'") == 2
 
 
 def test_changed_chunking_is_refused_not_doubled(engine: Engine) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-import cli
+from handover import cli
 from handover.models import Entity
 from handover.plan import Plan, PlanHeader, PlannedBatch, plan_text
 from handover.target.loader import Loader

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 from typer.testing import CliRunner
 
-import cli
+from handover import cli
 from handover.errors import BatchNotFoundError, ExitCode
 from handover.models import Entity
 from handover.target import schema

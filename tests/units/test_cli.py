@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from handover.cli import app
 from handover.errors import ExitCode, MapError
 from handover.resources import mappings_dir
 from handover.units import UnitResolver
@@ -84,7 +84,7 @@ def test_check_ok_and_json() -> None:
 
 @pytest.mark.parametrize("width", [80, 500])
 def test_check_shows_every_check_whole_at_any_width(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cli
+    from handover import cli
 
     monkeypatch.setattr(cli.console, "width", width)
     out = runner.invoke(app, ["units", "check"]).stdout
