@@ -238,13 +238,15 @@ class AttachmentCheck:
     def _named(
         spec: AttachmentsConfig, base: Path, key: str, cell: str | None
     ) -> tuple[list[tuple[str, Path]], str | None]:
-        """The files a row names, as (name, path) pairs, and for a folder spec the folder when it is absent."""
+        """The files a row names, as (name, path) pairs, and for a folder spec the folder when it is absent (as
+        the configuration names it, relative to the source's folder)."""
         if spec.column is not None:
             names = [n.strip() for n in str(cell or "").split(";") if n.strip()]
             return [(n, base / n.replace("\\", "/")) for n in dict.fromkeys(names)], None
-        folder = base / spec.folder.replace("{dossier_code}", key)  # type: ignore[union-attr]
-        if not folder.is_dir():
-            return [], str(folder)
+        named = spec.folder.replace("{dossier_code}", key)  # type: ignore[union-attr]
+        folder = base / named
+        if not folder.is_dir():  # named as the configuration names it: no machine's path in a shared report
+            return [], named
         files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
         return [(p.relative_to(folder).as_posix(), p) for p in files], None
 

@@ -9,6 +9,7 @@ command line does."""
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import signal
@@ -60,6 +61,15 @@ def _run(cfg: Path, crash_at: str | None = None, new_interpreter: bool = False) 
         command = [sys.executable, "-c", "from handover.cli import main; main()", "run", str(cfg)]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     return run_cli(["run", str(cfg)], env=env)
+
+
+def _findings_file(folder: Path) -> list[list[str]]:
+    """The rows of the batch's findings CSV (every finding, row by row), sorted: what IT staff work from."""
+    (path,) = (folder / "reports").glob("*-findings.csv")
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assert header[:2] == ["source_id", "row"]
+    return sorted(rows)
 
 
 def _snapshot(url: str) -> dict[str, object]:
@@ -124,6 +134,8 @@ def clean_snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     assert done.returncode == 0, done.stderr
     snap = _snapshot(url)
     assert len(snap["dossiers"]) > 50 and len(snap["ledger"]) > 200
+    snap["findings_file"] = _findings_file(tmp)
+    assert len(snap["findings_file"]) == len(snap["findings"]) > 20
     return snap
 
 
@@ -137,7 +149,8 @@ def test_sigkill_at_every_point_then_rerun_equals_clean_run(
         assert crashed.returncode == -signal.SIGKILL, (crash_at, crashed.returncode, crashed.stderr[-2000:])
     resumed = _run(cfg)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert _snapshot(any_db_url) == clean_snapshot
+    # the last run resumed a finished batch: every chunk skipped, their findings listed from the target
+    assert {**_snapshot(any_db_url), "findings_file": _findings_file(tmp_path)} == clean_snapshot
 
 
 def test_sigkill_inside_first_chunk_then_rerun(tmp_path: Path, clean_snapshot: dict[str, object]) -> None:
@@ -149,4 +162,4 @@ def test_sigkill_inside_first_chunk_then_rerun(tmp_path: Path, clean_snapshot: d
     assert _snapshot(url)["dossiers"] == []
     resumed = _run(cfg, new_interpreter=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert _snapshot(url) == clean_snapshot
+    assert {**_snapshot(url), "findings_file": _findings_file(tmp_path)} == clean_snapshot
