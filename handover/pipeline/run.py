@@ -179,6 +179,17 @@ def batch_counts(engine: Engine, batch_id: str) -> dict[str, Counts]:
     return out
 
 
+def last_finding_id(engine: Engine, batch_id: str) -> int | None:
+    """The id of the last finding the batch has stored (``None``: none yet); the findings up to it belong to
+    the chunks committed so far."""
+    from sqlalchemy import func, select
+
+    from handover.target.schema import findings
+
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(findings.c.id)).where(findings.c.batch_id == batch_id)).scalar()
+
+
 def committed_chunks(engine: Engine, batch_id: str) -> set[tuple[str, int]]:
     """(source_id, chunk_index) of the chunks a batch has committed: what a resumed run skips."""
     from sqlalchemy import select
@@ -204,56 +215,34 @@ class _FindingsCsv:
         self._writer = csv.writer(self._fh)
         self._writer.writerow(self.COLUMNS)
         self.kept: str | None = None  # set by keep() when an edited findings file was kept
-        self._whole_source: set[tuple[Any, ...]] = set()  # findings about a whole source (no row) written
 
     def write(self, findings: list[Finding]) -> None:
         from handover.safe import spreadsheet_safe
 
         self._writer.writerows([spreadsheet_safe(getattr(f, c)) for c in self.COLUMNS] for f in findings)
-        self._whole_source.update(
-            (f.source_id, f.field, f.check, f.message_en) for f in findings if f.row is None
-        )
 
-    def add_stored(self, engine: Any, batch_id: str, skipped: list[tuple[str, int, int]]) -> int:
-        """Add the findings the target stored for the chunks this run skipped (committed by an earlier, killed
-        run of the batch: ``(source_id, first row, last row)`` each), so that a resumed run's file lists every
-        finding of the batch, as an uninterrupted run's does; a finding about a whole source (no row) that a
-        skipped chunk carried is added unless this run wrote it too. Returns how many were added."""
-        from sqlalchemy import and_, or_, select
+    def add_stored(self, engine: Any, batch_id: str, upto: int) -> int:
+        """Add the findings an earlier, killed run of the batch committed with the chunks this run skipped: the
+        target's findings of the batch up to id ``upto``, the last one stored before this run began (a run adds
+        findings only with the chunks it commits, so these are exactly the skipped chunks'). A resumed run's file
+        then lists every finding of the batch, as an uninterrupted run's does. Returns how many were added."""
+        from sqlalchemy import select
 
         from handover.safe import spreadsheet_safe
         from handover.target.schema import findings
 
         f = findings.c
-        columns = (f.source_id, f.source_row, f.natural_key, f.field, f.check_name, f.severity)
-        added = 0
-        for start in range(0, len(skipped), 200):  # a bounded statement whatever the number of chunks
-            ranges = [
-                and_(f.source_id == source, f.source_row.between(first, last))
-                for source, first, last in skipped[start : start + 200]
-            ]
-            stmt = (
-                select(*columns, f.message_vi, f.message_en)
-                .where(f.batch_id == batch_id, or_(*ranges))
-                .order_by(f.source_id, f.source_row, f.id)
-            )
-            with engine.connect() as conn:
-                for row in conn.execute(stmt):
-                    self._writer.writerow([spreadsheet_safe(v) for v in row])
-                    added += 1
-        sources = sorted({source for source, _, _ in skipped})
         stmt = (
-            select(*columns, f.message_vi, f.message_en)
-            .where(f.batch_id == batch_id, f.source_row.is_(None), f.source_id.in_(sources))
-            .order_by(f.source_id, f.id)
+            select(f.source_id, f.source_row, f.natural_key, f.field, f.check_name, f.severity)
+            .add_columns(f.message_vi, f.message_en)
+            .where(f.batch_id == batch_id, f.id <= upto)
+            .order_by(f.source_id, f.source_row, f.id)
         )
+        added = 0
         with engine.connect() as conn:
-            for row in conn.execute(stmt):
-                key = (row.source_id, row.field, row.check_name, row.message_en)
-                if key not in self._whole_source:
-                    self._whole_source.add(key)
-                    self._writer.writerow([spreadsheet_safe(v) for v in row])
-                    added += 1
+            for row in conn.execute(stmt.execution_options(yield_per=5000)):
+                self._writer.writerow([spreadsheet_safe(v) for v in row])
+                added += 1
         return added
 
     def keep(self, target: Path) -> Path:
@@ -305,7 +294,6 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     findings: Counter[str] = Counter()
     pass1: dict[str, Counts] = {}
     chunks_skipped = new_rows = conflicts = 0
-    skipped_rows: list[tuple[str, int, int]] = []  # (source, first row, last row) of each chunk skipped
     attachment_figures: dict[str, Any] | None = None
     notices: list[str] = []
     rounds: list[HandoverRound] = []
@@ -352,6 +340,8 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             fingerprints = [s.fingerprint for s in sources]
             # Read-only until the gate has passed: a batch stopped by the gate leaves no trace in the target.
             done = committed_chunks(engine, batch_id) if engine is not None else set()
+            # the findings committed with the chunks this run will skip: added to the findings file at the end
+            stored_upto = last_finding_id(engine, batch_id) if done else None
             validated: Counter[str] = Counter()
 
             batch_keys = BatchKeys()
@@ -383,9 +373,6 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     checkpoint("extract")
                     if (src.config.id, chunk.index) in done:
                         chunks_skipped += 1
-                        if len(chunk.frame):  # its findings are in the target: the findings file adds them
-                            numbers = chunk.frame["source_row"]
-                            skipped_rows.append((src.config.id, int(numbers.min()), int(numbers.max())))
                         if attach is not None and attach.wants(src.config.id):
                             # its files hashed again (its findings are stored already), so that a later
                             # chunk's copy of one of them is still found as a duplicate content
@@ -488,8 +475,8 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                         reports["records"] = str(paths.records[0].path.parent)
                     notices.extend(paths.notices)
                     rounds = read_rounds(engine, batch_id)
-                if skipped_rows:
-                    findings_csv.add_stored(engine, batch_id, skipped_rows)
+                if stored_upto is not None:  # the skipped chunks' findings, from the target
+                    findings_csv.add_stored(engine, batch_id, stored_upto)
                 reports["findings"] = str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))
             if findings_csv.kept:
                 notices.append(findings_csv.kept)
