@@ -463,7 +463,7 @@ def write_notices(
     ):
         writer = csv.writer(gateway, lineterminator="\r\n")
         writer.writerow(_GATEWAY_HEADER)
-        for row in iter_loaded_dossiers(conn, batch_id):
+        for row in iter_loaded_dossiers(conn, batch_id, updated=False):  # told once, when handed over
             unit = receiving_unit(row, provinces)
             pair = books.get(unit)
             if pair is None:

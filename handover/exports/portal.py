@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from handover.safe import spreadsheet_safe
 from handover.sources.cells import LOCAL_TZ
@@ -300,15 +300,18 @@ _COLUMNS = (
 )
 
 
-def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, Any]]:
+def iter_loaded_dossiers(
+    conn: Connection, batch_id: str, *, updated: bool = True
+) -> Iterator[dict[str, Any]]:
     """The dossiers the batch handed over, as its handover records list them: its loaded dossiers (ledger
     disposition ``loaded``) or, for a later round (a decisions round: :func:`handover.reports.queries.
     earlier_batches`), only those it newly handed over (:func:`~handover.reports.queries.newly_handed_over`),
     so that the portal is not told again, nor the applicant notified twice, of a dossier an earlier round
-    handed over. Sorted by dossier code then source in byte order on every database (PostgreSQL compares with
-    the "C" collation, MariaDB's columns are binary)."""
+    handed over; with ``updated`` (the portal file), also those whose content it updated (ledger action
+    ``updated``), so that the portal learns their new state. Sorted by dossier code then source in byte order
+    on every database (PostgreSQL compares with the "C" collation, MariaDB's columns are binary)."""
     from handover.reports.queries import YIELD_PER, _dossier_join, _loaded, earlier_batches, newly_handed_over
-    from handover.target.schema import dossiers
+    from handover.target.schema import dossiers, ledger
 
     d = dossiers.c
     order = [d.dossier_code, d.source_system]
@@ -320,7 +323,8 @@ def iter_loaded_dossiers(conn: Connection, batch_id: str) -> Iterator[dict[str, 
         .where(_loaded("dossier", batch_id))
     )
     if earlier_batches(conn, batch_id):
-        stmt = stmt.where(newly_handed_over(dossiers, batch_id))
+        new = newly_handed_over(dossiers, batch_id)
+        stmt = stmt.where(or_(new, ledger.c.action == "updated") if updated else new)
     stmt = stmt.order_by(*order)
     result = conn.execute(stmt.execution_options(yield_per=YIELD_PER))
     try:

@@ -564,9 +564,11 @@ def add_round(
     *,
     unchanged: int = 2,
     status: str = "finished",
+    updated: int = 0,
 ) -> None:
     """A later batch of source ``bao_thang`` (started at ``started``): it finds the first ``unchanged`` loaded
-    dossiers of :data:`DOSSIERS` unchanged and inserts the dossiers ``new`` ((code, new commune) each). A
+    dossiers of :data:`DOSSIERS` unchanged (the first ``updated`` of them it records as updated instead: ledger
+    action ``updated``) and inserts the dossiers ``new`` ((code, new commune) each). A
     ``rolled_back`` batch keeps its batches and batch_sources rows only, as a rollback leaves it."""
     from sqlalchemy import select
 
@@ -598,7 +600,7 @@ def add_round(
                 "entity": "dossier",
                 "natural_key": found["dossier_code"],
                 "disposition": "loaded",
-                "action": "unchanged",
+                "action": "updated" if row - 2 < updated else "unchanged",
                 "unit_status": "unique",
             }
         )

@@ -150,3 +150,23 @@ def test_the_summary_lists_a_later_round_with_its_records(later: Any) -> None:
         ),
         (2, "round-2", "08/07/2025 15:01", "Cộng lần 2: 2 biên bản", 2, 0, None, None),
     ]
+
+
+def test_a_later_rounds_portal_file_carries_what_it_updated_its_notices_do_not(tmp_path: Path) -> None:
+    """Round 2's portal export lists the dossiers it newly handed over and those it updated (the portal learns
+    their new state); its notices only the newly handed-over ones (an applicant is told of the move once)."""
+    from handover.exports.portal import iter_loaded_dossiers
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'rounds.db'}")
+    build_target(engine)
+    add_round(engine, "round-2", datetime(2025, 7, 8, 8, 0), [(NEW_C1, C1), (NEW_C4, C4)], updated=1)
+    with engine.connect() as conn:
+        portal = [r["dossier_code"] for r in iter_loaded_dossiers(conn, "round-2")]
+        notices = [r["dossier_code"] for r in iter_loaded_dossiers(conn, "round-2", updated=False)]
+        first = [r["dossier_code"] for r in iter_loaded_dossiers(conn, BATCH)]
+    engine.dispose()
+    assert sorted(notices) == sorted([NEW_C1, NEW_C4])
+    (changed,) = set(portal) - set(notices)
+    assert (
+        changed in first and len(portal) == 3
+    )  # one of round 1's dossiers, updated; the unchanged one left out
