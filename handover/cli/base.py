@@ -158,7 +158,6 @@ DbUrlOpt = Annotated[
         "--db", help="SQLAlchemy URL of the target, e.g. sqlite:///target.db or postgresql://u@h/db."
     ),
 ]
-DbJsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 ConfigArg = Annotated[Path, typer.Argument(help="The batch configuration (TOML); see: handover init.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 

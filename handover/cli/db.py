@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from handover.cli.base import (
-    DbJsonOpt,
     DbUrlOpt,
+    JsonOpt,
     _lit,
     _print_json,
     _print_rows,
@@ -43,7 +43,7 @@ def db_upgrade(db: DbUrlOpt) -> None:
 @db_app.command("status")
 def db_status(
     db: DbUrlOpt,
-    as_json: DbJsonOpt = False,
+    as_json: JsonOpt = False,
     by: Annotated[
         str | None,
         typer.Option(
@@ -144,7 +144,7 @@ def _db_progress(db: str, by: str, plan: Path | None, html: Path | None, as_json
 def db_verify(
     db: DbUrlOpt,
     batch: Annotated[str, typer.Option("--batch", help="Batch id to verify.")],
-    as_json: DbJsonOpt = False,
+    as_json: JsonOpt = False,
     attachments: Annotated[
         Path | None,
         typer.Option(
@@ -194,7 +194,7 @@ def rollback(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be undone; change nothing.")
     ] = False,
-    as_json: DbJsonOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Undo one batch: delete the rows it inserted, restore the versions it updated (ledger-driven)."""
     from handover.api import rollback_batch
