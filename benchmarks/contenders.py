@@ -5,6 +5,7 @@ seconds, peak RSS, stages, and the rows it loaded (counted after the timing)."""
 from __future__ import annotations
 
 import resource
+import shutil
 import sys
 import time
 from contextlib import suppress
@@ -263,6 +264,7 @@ def child_dlt(path: str, url: str, work: str) -> dict:
     import pyarrow.csv as pacsv
     from sqlalchemy.engine import make_url
 
+    shutil.rmtree(Path(work) / "dlt", ignore_errors=True)  # no state of an earlier run (--keep)
     stage("setup")
     with open(path, encoding="utf-8-sig", newline="") as fh:
         names = next(csv.reader(fh))

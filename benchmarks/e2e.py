@@ -132,7 +132,8 @@ class Databases:
     def fresh(self, label: str) -> str:
         if self.admin is None:
             path = self.work / f"{label}.db"
-            path.unlink(missing_ok=True)
+            for stale in (path, *self.work.glob(f"{label}__*.db")):  # dlt attaches <db>__<dataset>.db
+                stale.unlink(missing_ok=True)
             return f"sqlite:///{path}"
         from sqlalchemy import create_engine, text
 
