@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from handover import __version__
-from handover.attachments import AttachmentCheck, require_store, uses_attachments
+from handover.attachments.check import AttachmentCheck
+from handover.attachments.files import require_store, uses_attachments
 from handover.config import WORKERS_IGNORED, BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
@@ -413,7 +414,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             else:
                 store = None
                 if store_dir is not None:
-                    from handover.attachments import AttachmentStore
+                    from handover.attachments.store import AttachmentStore
 
                     store = AttachmentStore(store_dir, batch_id).open()
                 loader = Loader(
@@ -526,7 +527,7 @@ def run_demo(
     """``handover demo``: write synthetic exports of two Lào Cai districts and their batch config to
     ``out_dir``, then run the whole pipeline into ``out_dir/target.db`` with reports under ``out_dir/reports``."""
     from handover.config import load_config
-    from handover.demo import generate_demo_inputs, write_demo_config
+    from handover.demo.batch import generate_demo_inputs, write_demo_config
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
