@@ -18,6 +18,7 @@ deaths, 3 by default): the new run takes over the batch's lock (:mod:`handover.t
 
 Progress comes back as Dask events (``Worker.log_event`` → ``Client.subscribe_topic``), one topic per run;
 ``on_progress`` is called in the caller's thread.
+
 The package, one module per job: :mod:`~handover.many.inputs` (what ``run-many`` is given: a plan or batch
 configurations), :mod:`~handover.many.outcome` (each batch's outcome and live progress), :mod:`~handover.many.run`
 (:func:`~handover.many.run.run_many`: the checks before anything starts, the submission and the events),
