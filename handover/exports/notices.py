@@ -41,7 +41,7 @@ from handover.exports.contacts import mask_email, phone_kind, usable_email
 from handover.exports.portal import iter_loaded_dossiers, routed_to_province
 from handover.exports.sms import sms_size, unaccented
 from handover.exports.templates import Templates, load_templates
-from handover.reports.queries import batch_info, guarded
+from handover.reports.queries.batch import batch_info, guarded
 from handover.safe import spreadsheet_safe
 from handover.text import clean, mask_id
 

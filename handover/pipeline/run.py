@@ -27,7 +27,6 @@ from handover.config import WORKERS_IGNORED, BatchConfig
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
 from handover.models import (
-    DISPOSITIONS,
     BatchResult,
     Counts,
     Entity,
@@ -162,22 +161,6 @@ def _named_files_digest(cfg: BatchConfig, digest: Any) -> str:
 
         digest.update(b"\0mappings\0" + mappings_digest(cfg.mapping.dir).encode())
     return digest.hexdigest()
-
-
-def batch_counts(engine: Engine, batch_id: str) -> dict[str, Counts]:
-    """Per-source counts of a batch, read back from the committed ``chunks`` progress rows."""
-    from sqlalchemy import func, select
-
-    from handover.target.schema import chunks
-
-    cols = [func.sum(getattr(chunks.c, d)) for d in DISPOSITIONS]
-    stmt = select(chunks.c.source_id, func.sum(chunks.c.rows), *cols).where(chunks.c.batch_id == batch_id)
-    out: dict[str, Counts] = {}
-    with engine.connect() as conn:
-        for source_id, rows, *disp in conn.execute(stmt.group_by(chunks.c.source_id)):
-            values = {d: int(v or 0) for d, v in zip(DISPOSITIONS, disp, strict=True)}
-            out[source_id] = Counts(extracted=int(rows or 0), **values)
-    return out
 
 
 def last_finding_id(engine: Engine, batch_id: str) -> int | None:
@@ -439,7 +422,9 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     loaded_rows[result.source_id] += result.counts.extracted
                     checkpoint("load.between")
                     notify("load", result.source_id, loaded_rows[result.source_id])
-                per_source = batch_counts(engine, batch_id)
+                from handover.target.counts import chunk_counts
+
+                per_source = chunk_counts(engine, batch_id)
                 total = Counts.total(per_source.values())
                 summary: dict[str, Any] = {}
                 if store is not None:
