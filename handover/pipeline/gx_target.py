@@ -14,8 +14,10 @@ unexpected_count and element_count (over the loaded rows), plus ``scope`` ("load
 cannot run (a dialect it does not handle, a column the table lacks), the batch goes on: the entries say so with
 ``success`` None and an ``error``, and :func:`check_loaded` returns a notice for the run's result.
 
-Known dialect difference: on MariaDB/MySQL, GX's ExpectColumnValueLengthsToBeBetween measures ``LENGTH()``,
-which counts bytes (Vietnamese letters take 2–3), where the compiled check counts characters.
+On MariaDB/MySQL, GX's ExpectColumnValueLengthsToBeBetween measures ``LENGTH()``, which counts bytes (a
+Vietnamese letter takes 2–3): there the expectation reads the column converted to a one-byte character set
+(``CONVERT(column USING latin1)``, each character one byte, those outside it a "?"), so that it counts characters
+as the compiled check does.
 """
 
 from __future__ import annotations
@@ -68,15 +70,35 @@ def _source(context: Any, engine: Engine) -> Any:
     return sources.add_sql("target", connection_string=url, create_temp_table=False)
 
 
-def loaded_rows_query(engine: Engine, entity: Entity, columns: list[str], batch_id: str) -> str:
+_LENGTHS = "ExpectColumnValueLengthsToBeBetween"
+
+
+def _measures_bytes(engine: Engine) -> bool:
+    """True where SQL ``LENGTH()`` counts bytes: MariaDB / MySQL."""
+    return engine.dialect.name in ("mysql", "mariadb")
+
+
+def _chars_column(column: str) -> str:
+    """The name of the one-byte-per-character copy of ``column`` a length expectation reads on MariaDB/MySQL."""
+    return f"{column}__chars"
+
+
+def loaded_rows_query(
+    engine: Engine, entity: Entity, columns: list[str], batch_id: str, char_columns: list[str] = ()
+) -> str:
     """The SELECT of the suite's columns over the rows the batch inserted or last updated, as SQL text for the
-    engine's dialect (the batch id a quoted literal)."""
-    from sqlalchemy import or_, select
+    engine's dialect (the batch id a quoted literal). ``char_columns``: columns also selected as
+    :func:`_chars_column`, converted to one byte per character (MariaDB/MySQL)."""
+    from sqlalchemy import literal_column, or_, select
 
     from handover.target.schema import dossiers, records
 
     table = dossiers if entity is Entity.DOSSIER else records
-    stmt = select(*(table.c[c] for c in columns)).where(
+    quote = engine.dialect.identifier_preparer.quote
+    chars = [
+        literal_column(f"CONVERT({quote(c)} USING latin1)").label(_chars_column(c)) for c in char_columns
+    ]
+    stmt = select(*(table.c[c] for c in columns), *chars).where(
         or_(table.c.batch_id == batch_id, table.c.updated_batch_id == batch_id)
     )
     return str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
@@ -160,13 +182,22 @@ def _validate(
     by_check = {e.check: e for e in suite.expectations}
     entity = suite.suite.entity
     columns = sorted({entry["column"] for entry in todo})
-    asset = source.add_query_asset(entity.value, query=loaded_rows_query(engine, entity, columns, batch_id))
+    char_columns = sorted(
+        {entry["column"] for entry in todo if by_check[entry["check"]].expectation == _LENGTHS}
+        if _measures_bytes(engine)
+        else ()
+    )
+    query = loaded_rows_query(engine, entity, columns, batch_id, char_columns)
+    asset = source.add_query_asset(entity.value, query=query)
     batch = asset.add_batch_definition_whole_table("loaded").get_batch()
     gx_suite = gx.ExpectationSuite(name=f"{suite.suite.name}-loaded")
     for entry in todo:
         e = by_check[entry["check"]]
         cls = getattr(gx.expectations, e.expectation)
-        gx_suite.add_expectation(cls(column=e.column, meta={"check": e.check}, **e.kwargs))
+        column = (
+            _chars_column(e.column) if e.column in char_columns and e.expectation == _LENGTHS else e.column
+        )
+        gx_suite.add_expectation(cls(column=column, meta={"check": e.check}, **e.kwargs))
     gx_suite = context.suites.add(gx_suite)
     result = batch.validate(gx_suite, result_format=_RESULT_FORMAT)
     by_entry = {entry["check"]: entry for entry in todo}

@@ -83,6 +83,28 @@ def test_gx_checks_the_loaded_rows(any_db_url: str, tmp_path: Path) -> None:
     assert not any("great-expectations" in n for n in result.notices)
 
 
+def test_gx_counts_characters_not_bytes(any_db_url: str, tmp_path: Path) -> None:
+    """A 160-character name of 3-byte letters (481 bytes) is within applicant_name_length's 200 on every database,
+    MariaDB included, where SQL LENGTH() counts bytes; a 201-character one is not."""
+    long_ok, too_long = "Nguyễn " + "Ễ" * 153, "Nguyễn " + "Ễ" * 194
+    assert (len(long_ok), len(long_ok.encode()), len(too_long)) == (160, 468, 201)
+    rows = [("000.00.53.H38-250620-0001", long_ok), ("000.00.53.H38-250620-0002", too_long)]
+    (tmp_path / "a.csv").write_text(
+        HEADER
+        + "".join(
+            ROW.format(code=c, received="20/06/2025").replace("Nguyễn Văn An", name) for c, name in rows
+        ),
+        encoding="utf-8",
+    )
+    path = tmp_path / "b.toml"
+    path.write_text(f'[batch]\nid = "gx1"\n\n[target]\nurl = "{any_db_url}"\n\n{SOURCE}', encoding="utf-8")
+    result = run_batch(load_config(path))
+    assert result.total.loaded == 2
+    length = _gx_summary(any_db_url)["applicant_name_length"]
+    assert (length["flagged"], length["unexpected_count"], length["element_count"]) == (1, 1, 2)
+    assert length["success"] is False and "error" not in length
+
+
 def test_gx_failure_is_reported_and_the_batch_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
