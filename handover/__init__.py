@@ -63,7 +63,7 @@ _HOMES: dict[str, str] = {
     "Plan": "handover.plan",
     "PlanResult": "handover.plan",
     "BatchOutcome": "handover.many",
-    "Resolution": "handover.units.resolver",
+    "Resolution": "handover.units.resolution",
     "UnitResolver": "handover.units.resolver",
     # errors
     "ExitCode": "handover.errors",
@@ -172,4 +172,5 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from handover.sources.inspect import inspect_source, inspect_sql
     from handover.target.rollback import RollbackResult
     from handover.target.verify import VerifyResult
-    from handover.units.resolver import Resolution, UnitResolver
+    from handover.units.resolution import Resolution
+    from handover.units.resolver import UnitResolver

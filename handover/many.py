@@ -568,7 +568,8 @@ def finished_earlier(cfg: BatchConfig) -> dict[str, Any] | None:
     from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from handover.pipeline.run import batch_counts, config_sha256, legacy_config_sha256
+    from handover.pipeline.run import config_sha256, legacy_config_sha256
+    from handover.target.counts import chunk_counts
     from handover.target.db import make_engine
     from handover.target.schema import batches
 
@@ -589,7 +590,7 @@ def finished_earlier(cfg: BatchConfig) -> dict[str, Any] | None:
             return None
         if row.config_sha256 not in (config_sha256(cfg), legacy_config_sha256(cfg)):
             return None
-        total = Counts.total(batch_counts(engine, cfg.batch.id).values())
+        total = Counts.total(chunk_counts(engine, cfg.batch.id).values())
     except SQLAlchemyError:
         return None  # the run itself says what is wrong with the target
     finally:

@@ -42,7 +42,7 @@ from sqlalchemy import Engine
 
 from handover.errors import ConfigError
 from handover.exports.portal import iter_loaded_dossiers, routed_to_province
-from handover.reports.queries import batch_info, guarded
+from handover.reports.queries.batch import batch_info, guarded
 from handover.safe import spreadsheet_safe
 from handover.text import clean, mask_id
 

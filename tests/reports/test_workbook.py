@@ -10,7 +10,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from handover.errors import BatchNotFoundError, ReportError
-from handover.reports.workbook import sheet_title, write_workbook
+from handover.reports.workbook import write_workbook
+from handover.reports.workbook.sheet import sheet_title
 from handover.target import schema
 from tests.reports.factory import (
     BATCH,
