@@ -81,6 +81,18 @@ def test_gx_checks_the_loaded_rows(any_db_url: str, tmp_path: Path) -> None:
     assert all(g["success"] is not None and "error" not in g for g in gx.values())
     assert set(gx) == {e.check for e in load_entity_suite("dossier").expectations}
     assert not any("great-expectations" in n for n in result.notices)
+    # the auditors' report and the workbook show the same figures
+    html = Path(result.reports["html"]).read_text(encoding="utf-8")
+    table = html[html.index('<table id="gx">') :]
+    row = table[table.index("ExpectColumnValuesToMatchRegex</code></td><td>dossier_code</td>") :]
+    assert [c.split(">")[-1] for c in row.split("</tr>")[0].split("</td>")[2:6]] == ["✘", "2", "4", "3"]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(result.reports["workbook"], read_only=True)
+    lines = [r for ws in wb.worksheets for r in ws.iter_rows(values_only=True) if "dossier_code" in r]
+    assert ("dossier", "ExpectColumnValuesToMatchRegex", "dossier_code", "✘", 2, 4, 3) in [
+        r[:7] for r in lines
+    ]
 
 
 def test_gx_counts_characters_not_bytes(any_db_url: str, tmp_path: Path) -> None:
