@@ -119,7 +119,7 @@ def finished_earlier(cfg: BatchConfig) -> dict[str, Any] | None:
     from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from handover.pipeline.run import config_sha256, legacy_config_sha256
+    from handover.config_hash import config_sha256, legacy_config_sha256
     from handover.target.counts import chunk_counts
     from handover.target.db import make_engine
     from handover.target.schema import batches
