@@ -56,7 +56,7 @@ from handover.target.values import utcnow
 from handover.text import excerpt
 
 if TYPE_CHECKING:
-    from handover.attachments import AttachmentStore
+    from handover.attachments.store import AttachmentStore
 
 # What the per-chunk look-ups filter on (the loader's "already loaded?", "already in this batch?" and resume
 # checks): the statistics PostgreSQL needs while a batch loads.

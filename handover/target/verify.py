@@ -30,9 +30,10 @@ from sqlalchemy import Connection, Engine, func, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
 from handover.keys import natural_key
-from handover.models import DISPOSITIONS, Counts, Entity
+from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
+from handover.target.counts import chunk_counts
 from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
 from handover.target.lookup import target_rows
 
@@ -214,15 +215,7 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
             counts = result.ledger.setdefault(source_id, Counts())
             setattr(counts, disposition, getattr(counts, disposition) + count)
             counts.extracted += count
-        c = schema.chunks.c
-        sums = [func.sum(c.rows), *(func.sum(c[d]) for d in DISPOSITIONS)]
-        for source_id, rows_total, *parts in conn.execute(
-            select(c.source_id, *sums).where(c.batch_id == batch_id).group_by(c.source_id)
-        ).all():
-            result.chunks[source_id] = Counts(
-                extracted=int(rows_total or 0),
-                **{d: int(v or 0) for d, v in zip(DISPOSITIONS, parts, strict=True)},
-            )
+        result.chunks.update(chunk_counts(conn, batch_id))
         result.balance_ok = result.ledger == result.chunks and all(
             c.balanced() for c in result.chunks.values()
         )
