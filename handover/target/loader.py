@@ -291,13 +291,19 @@ class Loader:
             self._event(conn, "resumed", f"{len(done)} chunk(s) already committed")
         return done
 
+    @property
+    def keeps_summary(self) -> bool:
+        """True when :meth:`finish_batch` will leave the batch row as it was: a re-run of a finished batch that
+        loaded nothing."""
+        return self._finished_before and not self._chunks_loaded
+
     def finish_batch(self, summary: dict[str, Any]) -> str:
         """Mark the batch finished; returns the loaded-set fingerprint (see :mod:`handover.target.hashing`).
 
         A re-run of a batch that was already finished and loaded nothing leaves the batch row as it was (its
         status, finish time and summary): only an event records the re-run."""
         self.close()
-        if self._finished_before and not self._chunks_loaded:
+        if self.keeps_summary:
             try:
                 with self.engine.connect() as conn:
                     return loaded_fingerprint(conn, self.batch_id)
