@@ -305,12 +305,14 @@ def iter_loaded_dossiers(
 ) -> Iterator[dict[str, Any]]:
     """The dossiers the batch handed over, as its handover records list them: its loaded dossiers (ledger
     disposition ``loaded``) or, for a later round (a decisions round: :func:`handover.reports.queries.
-    earlier_batches`), only those it newly handed over (:func:`~handover.reports.queries.newly_handed_over`),
+    rounds.earlier_batches`), only those it newly handed over (:func:`~handover.reports.queries.loaded.newly_handed_over`),
     so that the portal is not told again, nor the applicant notified twice, of a dossier an earlier round
     handed over; with ``updated`` (the portal file), also those whose content it updated (ledger action
     ``updated``), so that the portal learns their new state. Sorted by dossier code then source in byte order
     on every database (PostgreSQL compares with the "C" collation, MariaDB's columns are binary)."""
-    from handover.reports.queries import YIELD_PER, _dossier_join, _loaded, earlier_batches, newly_handed_over
+    from handover.reports.queries.loaded import dossier_join, loaded_where, newly_handed_over
+    from handover.reports.queries.rounds import earlier_batches
+    from handover.reports.queries.streams import YIELD_PER
     from handover.target.schema import dossiers, ledger
 
     d = dossiers.c
@@ -319,8 +321,8 @@ def iter_loaded_dossiers(
         order = [c.collate("C") for c in order]
     stmt = (
         select(*(getattr(d, c) for c in _COLUMNS))
-        .select_from(_dossier_join())
-        .where(_loaded("dossier", batch_id))
+        .select_from(dossier_join())
+        .where(loaded_where("dossier", batch_id))
     )
     if earlier_batches(conn, batch_id):
         new = newly_handed_over(dossiers, batch_id)
@@ -403,7 +405,7 @@ class _AtomicFile:
 def export_portal(engine: Engine, batch_id: str, out_dir: Path) -> PortalExport:
     """Write the portal files of ``batch_id`` to ``out_dir``; :class:`BatchNotFoundError` for an unknown batch."""
     from handover.reports import batch_file_stem
-    from handover.reports.queries import batch_info, guarded
+    from handover.reports.queries.batch import batch_info, guarded
     from handover.resources import mappings_dir
     from handover.units.reference import Reference
 

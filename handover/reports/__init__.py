@@ -49,7 +49,7 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
     The HTML report's queries run in a second thread while the workbook is written (the database works while
     Python renders rows); the HTML file is written after the workbook, as before. Not for an in-memory SQLite
     database, which a second thread would see empty. The counts both reports show (the ledger's, the chunks',
-    the findings') are read once, by whichever report asks first (:class:`~handover.reports.queries.Shared`).
+    the findings') are read once, by whichever report asks first (:class:`~handover.reports.queries.batch.Shared`).
     A file that differs from what the tool last wrote there (an official typed into it) is kept byte-identical
     and the report goes to a versioned name instead (:func:`handover.reports.keep.place`); the returned paths
     are the files written, and ``notices`` says which files were kept. ``parties``: the ``[report.parties]``
@@ -59,7 +59,7 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
     """
     from handover.reports.html import read_context, save_html
     from handover.reports.keep import edited_notice, place, record
-    from handover.reports.queries import Shared
+    from handover.reports.queries.batch import Shared
     from handover.reports.workbook import write_workbook
 
     usual = report_paths(batch_id, out_dir)
@@ -112,21 +112,22 @@ def write_reports_from_url(db_url: str, batch_id: str, out_dir: Path, parties: A
 
 
 def read_rounds(engine: Engine, batch_id: str) -> list[HandoverRound]:
-    """The rounds of the batch's sources up to it (:func:`handover.reports.queries.handover_rounds`), with the
-    number of each record issued (:func:`handover.reports.workbook.round_record_number`); times in UTC."""
+    """The rounds of the batch's sources up to it (:func:`handover.reports.queries.rounds.handover_rounds`), with the
+    number of each record issued (:func:`handover.reports.workbook.parties.round_record_number`); times in UTC."""
     from datetime import UTC, datetime
 
     from handover.models import HandoverRound, UnitHandover
-    from handover.reports import queries as q
-    from handover.reports.workbook import round_record_number
+    from handover.reports.queries.batch import guarded
+    from handover.reports.queries.rounds import handover_rounds
+    from handover.reports.workbook.parties import round_record_number
 
     def utc(when: object) -> datetime | None:
         if not isinstance(when, datetime):
             return None
         return when if when.tzinfo else when.replace(tzinfo=UTC)  # the target holds naive UTC
 
-    with q.guarded("the batch's rounds"), engine.connect() as conn:
-        rounds = q.handover_rounds(conn, batch_id)
+    with guarded("the batch's rounds"), engine.connect() as conn:
+        rounds = handover_rounds(conn, batch_id)
     return [
         HandoverRound(
             batch_id=r.batch_id,

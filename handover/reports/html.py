@@ -19,35 +19,51 @@ from sqlalchemy import Engine
 
 from handover.errors import ReportError
 from handover.models import Counts
-from handover.reports import queries as q
-from handover.reports.workbook import COUNT_KEYS, DISPOSITION_VI, round_record_number
+from handover.reports.queries.batch import Shared, batch_info, guarded, ledger_tally, row_account, total
+from handover.reports.queries.batch import sources as source_rows
+from handover.reports.queries.held import findings_per_check
+from handover.reports.queries.rounds import later_rounds
+from handover.reports.workbook.labels import COUNT_KEYS, DISPOSITION_VI
+from handover.reports.workbook.parties import round_record_number
 from handover.target.attachments import manifest_summary
-from handover.target.hashing import DATETIME_COLUMNS, OPTIONAL_COLUMNS, RECOMPUTE_SCRIPT
+from handover.target.counts import chunk_counts
+from handover.target.hashing import DATETIME_COLUMNS, OPTIONAL_COLUMNS, RECOMPUTE_SCRIPT, loaded_fingerprint
 
 TEMPLATE = "transfer.html.j2"
+FINGERPRINT_SQL = """\
+SELECT entity, source_id, natural_key, content_hash
+FROM ledger
+WHERE batch_id = :batch_id AND disposition = 'loaded';
+-- join the four columns with '|', end each line with LF, sort the lines by their UTF-8 bytes, SHA-256 the whole"""
+FINGERPRINT_RULE = (
+    "SHA-256 over the lines 'entity|source_system|natural_key|content_hash' + LF (UTF-8), one per ledger row of "
+    "the batch with disposition 'loaded', sorted by byte order"
+)
+# the report names the function that recomputed the fingerprint: the loader's own definition
+FINGERPRINT_IMPL = f"{loaded_fingerprint.__module__}.{loaded_fingerprint.__qualname__}"
 
 
 def _counts(c: Counts) -> dict[str, Any]:
     return {**c.model_dump(), "balanced": c.balanced()}
 
 
-def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> dict[str, Any]:
+def report_context(conn: Any, batch_id: str, shared: Shared | None = None) -> dict[str, Any]:
     """Everything the template shows, from the database. Also what ``--json`` could print. ``shared``: the
     batch's aggregates, when the workbook reads them too (:func:`handover.reports.write_reports`)."""
-    shared = q.Shared() if shared is None else shared
-    info = q.batch_info(conn, batch_id)
-    sources = q.sources(conn, batch_id)
+    shared = Shared() if shared is None else shared
+    info = batch_info(conn, batch_id)
+    sources = source_rows(conn, batch_id)
     # first what only this report reads: the workbook, written meanwhile, reads the shared counts
-    recomputed, impl = q.recompute_fingerprint(conn, batch_id)
-    chunked = shared.get(conn, q.chunk_counts, batch_id)
-    ledger = shared.get(conn, q.ledger_tally, batch_id).sources
+    recomputed = loaded_fingerprint(conn, batch_id)
+    chunked = shared.get(conn, chunk_counts, batch_id)
+    ledger = shared.get(conn, ledger_tally, batch_id).sources
     balance = []
     for source_id in sorted(set(chunked) | set(ledger)):
         c, led = chunked.get(source_id, Counts()), ledger.get(source_id, Counts())
         balance.append(
             {"source_id": source_id, "chunks": _counts(c), "ledger": _counts(led), "equal": c == led}
         )
-    tc, tl = q.total(chunked), q.total(ledger)
+    tc, tl = total(chunked), total(ledger)
     balance.append({"source_id": None, "chunks": _counts(tc), "ledger": _counts(tl), "equal": tc == tl})
     rows_mismatch = [
         s["source_id"]
@@ -57,13 +73,13 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
     ]
     # every physical row: read = data + non-data, and data = extracted (the ledger's count)
     for s in sources:
-        account = q.row_account(s)
+        account = row_account(s)
         extracted = ledger.get(s["source_id"], Counts())
         s["account"] = account
         s["physical_ok"] = account.balances(extracted) if account else None
         s["blank_rows"] = [line.row for line in account.lines if line.rule == "blank"] if account else []
         s["listed"] = [line for line in account.lines if line.rule != "blank"] if account else []
-    rounds = shared.get(conn, q.later_rounds, batch_id)
+    rounds = shared.get(conn, later_rounds, batch_id)
     gx = [g for g in info.summary.get("gx") or [] if isinstance(g, dict)]
     rules = [r for r in info.summary.get("rules") or [] if isinstance(r, dict)]
     fp_match = info.fingerprint is not None and info.fingerprint == recomputed
@@ -81,15 +97,15 @@ def report_context(conn: Any, batch_id: str, shared: q.Shared | None = None) -> 
         "count_keys": COUNT_KEYS,
         "labels_vi": DISPOSITION_VI,
         "fp_recomputed": recomputed,
-        "fp_impl": impl,
+        "fp_impl": FINGERPRINT_IMPL,
         "fp_match": fp_match,
-        "fp_rule": q.FINGERPRINT_RULE,
-        "fp_sql": q.FINGERPRINT_SQL,
+        "fp_rule": FINGERPRINT_RULE,
+        "fp_sql": FINGERPRINT_SQL,
         "recompute_script": RECOMPUTE_SCRIPT,
         "optional_columns": sorted(OPTIONAL_COLUMNS),
         "datetime_columns": sorted(DATETIME_COLUMNS),
         "gx": gx,
-        "findings": shared.get(conn, q.findings_per_check, batch_id),
+        "findings": shared.get(conn, findings_per_check, batch_id),
         "rules": rules,
         "attachments": manifest_summary(conn, batch_id),
         "rounds": rounds if len(rounds) > 1 else [],  # a later round: every round of its sources
@@ -112,9 +128,9 @@ def render_html(context: dict[str, Any]) -> str:
     return env.get_template(TEMPLATE).render(**context)
 
 
-def read_context(engine: Engine, batch_id: str, shared: q.Shared | None = None) -> dict[str, Any]:
+def read_context(engine: Engine, batch_id: str, shared: Shared | None = None) -> dict[str, Any]:
     """:func:`report_context` on a connection of its own, database errors as :class:`ReportError`."""
-    with q.guarded("the batch"), engine.connect() as conn:
+    with guarded("the batch"), engine.connect() as conn:
         return report_context(conn, batch_id, shared)
 
 

@@ -11,7 +11,7 @@ The files go to ``<batch>-bien-ban/`` beside the reconciliation workbook (:func:
 
 File names are ASCII (:func:`handover.text.ascii_slug`): they survive every file system, zip tool and mail
 client. Each file holds the record sheet only (Vietnamese only, the same layout as the workbook's record sheets:
-:func:`handover.reports.workbook._commune_sheet`); the English guide stays in the workbook. A file an official
+:func:`handover.reports.workbook.record_sheets.record_sheet`); the English guide stays in the workbook. A file an official
 edited is never written over (:mod:`handover.reports.keep`): the new one gets a versioned name.
 """
 
@@ -25,7 +25,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from handover.errors import ReportError
-from handover.reports import queries as q
+from handover.reports.queries.batch import batch_info, guarded
+from handover.reports.queries.loaded import Commune, Department, receiving_communes, receiving_departments
+from handover.reports.queries.rounds import later_rounds
+from handover.reports.queries.streams import DepartmentRows, commune_streams
 
 __all__ = ["RecordFile", "record_file_name", "records_dir", "write_record_files"]
 
@@ -52,12 +55,12 @@ def records_dir(batch_id: str, out_dir: Path) -> Path:
     return Path(out_dir) / f"{batch_file_stem(batch_id)}{RECORDS_DIR_SUFFIX}"
 
 
-def record_file_name(receiver: q.Commune | q.Department) -> str:
+def record_file_name(receiver: Commune | Department) -> str:
     """``02902-xa-phong-hai.xlsx`` for a commune (``khong-ma-…`` without a code), ``15-so-cong-thuong.xlsx`` for a
     department: ASCII only."""
     from handover.text import ascii_slug
 
-    if isinstance(receiver, q.Department):
+    if isinstance(receiver, Department):
         return f"{receiver.code}.xlsx"
     return f"{receiver.code or 'khong-ma'}-{ascii_slug(receiver.name or 'chua-ro-xa')}.xlsx"
 
@@ -65,27 +68,27 @@ def record_file_name(receiver: q.Commune | q.Department) -> str:
 def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any = None) -> list[RecordFile]:
     """Write the record file of each receiver of ``batch_id`` (communes by code, then departments) into
     ``folder``, from the target database. ``parties``: the ``[report.parties]`` settings (``None``: blanks)."""
-    from handover.reports import workbook as w
+    from handover.reports.workbook.parties import record_parties, with_rounds
 
     folder = Path(folder)
     written: list[RecordFile] = []
-    with q.guarded("the handover records"), engine.connect() as conn, ExitStack() as stack:
-        info = q.batch_info(conn, batch_id)
+    with guarded("the handover records"), engine.connect() as conn, ExitStack() as stack:
+        info = batch_info(conn, batch_id)
         # a later round of its sources: what it newly hands over, supplementary records (as the workbook's)
-        signers = w.with_rounds(w.record_parties(info, parties), q.later_rounds(conn, batch_id))
+        signers = with_rounds(record_parties(info, parties), later_rounds(conn, batch_id))
         new_only = signers.new_only
-        communes = q.receiving_communes(conn, batch_id, new_only=new_only)
-        departments = q.receiving_departments(conn, batch_id, new_only=new_only)
+        communes = receiving_communes(conn, batch_id, new_only=new_only)
+        departments = receiving_departments(conn, batch_id, new_only=new_only)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _unwritable(folder, exc) from exc
         dossier_rows, record_rows = stack.enter_context(
-            q.commune_streams(engine, conn, batch_id, communes, new_only=new_only)
+            commune_streams(engine, conn, batch_id, communes, new_only=new_only)
         )
         for commune in communes:
             written.append(_write_one(folder, commune, "commune", dossier_rows, record_rows, signers))
-        routed = q.DepartmentRows(conn, batch_id, departments, new_only=new_only)
+        routed = DepartmentRows(conn, batch_id, departments, new_only=new_only)
         for dept in departments:
             written.append(_write_one(folder, dept, "department", routed, routed, signers))
     return written
@@ -93,7 +96,7 @@ def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any
 
 def _write_one(
     folder: Path,
-    receiver: q.Commune | q.Department,
+    receiver: Commune | Department,
     kind: str,
     dossier_rows: Any,
     record_rows: Any,
@@ -102,27 +105,29 @@ def _write_one(
     """One receiver's workbook: its record sheet(s) only."""
     from openpyxl import Workbook
 
-    from handover.reports import workbook as w
     from handover.reports.keep import edited_notice, place, record
+    from handover.reports.workbook import discard_xlsx, save_xlsx
+    from handover.reports.workbook.record_sheets import record_sheet
+    from handover.reports.workbook.sheet import Styles, sheet_title
 
     placement = place(folder / record_file_name(receiver))
     wb = Workbook(write_only=True)
-    st = w._Styles(wb)
+    st = Styles(wb)
     used: set[str] = set()
-    if isinstance(receiver, q.Department):
-        title = w.sheet_title(receiver.agency, receiver.province_code, used)
+    if isinstance(receiver, Department):
+        title = sheet_title(receiver.agency, receiver.province_code, used)
     else:
-        title = w.sheet_title(receiver.name, receiver.code, used)
+        title = sheet_title(receiver.name, receiver.code, used)
     try:
-        w._commune_sheet(wb, dossier_rows, record_rows, signers, receiver, title, st, used)  # type: ignore[arg-type]
+        record_sheet(wb, dossier_rows, record_rows, signers, receiver, title, st, used)  # type: ignore[arg-type]
         for sheet in st.sheets:
             sheet.close()
         try:
-            w._save(wb, placement.path)
+            save_xlsx(wb, placement.path)
         except OSError as exc:
             raise _unwritable(placement.path, exc) from exc
     except BaseException:
-        w._discard(wb)
+        discard_xlsx(wb)
         raise
     record(placement.path)
     return RecordFile(

@@ -1,20 +1,20 @@
 """CSV and text exports: encoding and delimiter detection, streamed rows, ragged-row check.
 
 Refused up front, each with its line: a quoted value that swallows the lines after it (a quote left open; see
-:class:`_QuoteGuard`, unless ``multiline_fields``), bytes the encoding cannot decode (located on their physical
+:class:`~handover.sources.csv_text.QuoteGuard`, unless ``multiline_fields``), bytes the encoding cannot decode (located on their physical
 line and byte offset), HTML or XML "Excel exports", and more than :data:`MAX_COLUMNS` named columns."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from handover.models import Chunk
-from handover.sources.base import RawRow, SourceReader, column_letter
+from handover.sources.base import RawRow, SourceReader
 from handover.sources.cells import header_scan
+from handover.sources.csv_scan import FIELD_LIMIT, scan_structure
+from handover.sources.csv_text import QuoteGuard, locate_decode_error, markup_kind
 from handover.sources.encodings import (
     ALIASES,
     LABELS,
@@ -25,16 +25,14 @@ from handover.sources.encodings import (
     utf16_byte_order,
 )
 from handover.sources.files import check_regular_file, kind_findings
+from handover.sources.headers import column_letter
 
 DELIMITERS = (",", ";", "\t", "|")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_FIELD_LIMIT = 10 * 1024 * 1024
-csv.field_size_limit(_FIELD_LIMIT)
-_SCAN_BLOCK = 8 << 20  # bytes per step of the structural pass
+csv.field_size_limit(FIELD_LIMIT)
 _READ_ROWS = 50_000  # rows per pandas block of the fast path
 _FAST_CODECS = ("utf-8", "utf-8-sig")
 MAX_COLUMNS = 512  # header columns up to the last named one; past them only empty values are read
-_MAX_DIRTY = 1_000_000  # dirty line numbers kept (8 MB); past that every line is treated as dirty
 
 
 class CsvReader(SourceReader):
@@ -68,7 +66,7 @@ class CsvReader(SourceReader):
         has_bom = sample.startswith((b"\xff\xfe", b"\xfe\xff"))
         order = utf16_byte_order(sample) if not has_bom else None
         is_utf16 = has_bom or declared in ("utf-16", "utf-16-le", "utf-16-be")
-        markup = _markup_kind(sample)
+        markup = markup_kind(sample)
         if markup:
             raise self.error(
                 f"The file is {markup}, not CSV text or an Excel workbook (web systems often save their "
@@ -142,7 +140,7 @@ class CsvReader(SourceReader):
 
     def _rows(self) -> Iterator[RawRow]:
         codec = self.codec
-        guard = None if self.cfg.multiline_fields else _QuoteGuard(self.delimiter)
+        guard = None if self.cfg.multiline_fields else QuoteGuard(self.delimiter, MAX_COLUMNS)
         with self._open_text() as fh:
             lines = fh if codec in ("utf-8", "utf-8-sig") else (decode_line(ln, codec) for ln in fh)
             reader = csv.reader(lines, delimiter=self.delimiter)
@@ -168,7 +166,7 @@ class CsvReader(SourceReader):
                 start = reader.line_num + 1
 
     def _open_quote_error(
-        self, guard: _QuoteGuard, start: int, end: int, values: list[str], j: int, median: float
+        self, guard: QuoteGuard, start: int, end: int, values: list[str], j: int, median: float
     ) -> Exception:
         """A value that swallowed the lines after it: name the line where its quote opened and the column."""
         value = values[j]
@@ -396,22 +394,6 @@ def _columns_of(rows: list[tuple[int, list[Any]]], width: int) -> tuple[Any, lis
     return numbers, columns
 
 
-def _markup_kind(sample: bytes) -> str | None:
-    """ "an HTML page" / "an XML spreadsheet (Excel 2003 XML)" when a text file is markup, else None."""
-    head = sample[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
-        head = (
-            sample[:8192].decode("utf-16", errors="ignore").encode("utf-8", errors="ignore").lstrip().lower()
-        )
-    if not head.startswith(b"<"):
-        return None
-    if b"urn:schemas-microsoft-com:office:spreadsheet" in head:
-        return "an XML spreadsheet (Excel 2003 XML)"
-    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<table" in head:
-        return "an HTML page"
-    return None
-
-
 def _plain_first(key: str) -> bool:
     t = key.strip()
     return bool(t) and t[0] not in "TtCc"
@@ -435,234 +417,3 @@ def _concat(pending: list[tuple[Any, list[Any]]]) -> tuple[Any, list[Any]]:
     rows = np.concatenate([p[0] for p in pending])
     columns = [np.concatenate([p[1][j] for p in pending]) for j in range(len(pending[0][1]))]
     return rows, columns
-
-
-class Structure(NamedTuple):
-    """What the byte-level pass learnt about a plain file."""
-
-    fields: int  # the largest number of fields of any record
-    dirty_lines: (
-        Any  # sorted line numbers (numpy) holding a cell the per-cell path must see (see _scan_piece)
-    )
-    all_dirty: bool = False  # too many to list (memory stays flat): every line takes the per-cell path
-
-
-def scan_structure(path: Path, delimiter: str) -> Structure | None:
-    """One pass over the bytes of a UTF-8 CSV, or ``None`` when the file is not plain and must be read row by
-    row (invalid UTF-8, NUL bytes, a lone CR, a quote that does not open or close a field, a line break inside
-    quotes, unbalanced quotes, a record over the field limit)."""
-    largest = 0
-    dirty: list[Any] = []
-    listed = 0
-    all_dirty = False
-    lines_before = 0
-    carry = b""
-    delim = ord(delimiter)
-    with path.open("rb") as fh:
-        while True:
-            block = fh.read(_SCAN_BLOCK)
-            final = not block
-            if final:
-                piece, carry = carry, b""
-                if not piece:
-                    break
-            else:
-                data = carry + block if carry else block
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    carry = data
-                    if len(carry) > _FIELD_LIMIT:
-                        return None
-                    continue
-                piece, carry = data[:cut], data[cut:]
-            found = _scan_piece(piece, delim)
-            if found is None:
-                return None
-            fields, dirty_here, newlines = found
-            largest = max(largest, fields)
-            if len(dirty_here) and not all_dirty:
-                dirty.append(dirty_here + (lines_before + 1))
-                listed += len(dirty_here)
-                if listed > _MAX_DIRTY:
-                    all_dirty, dirty = True, []
-            lines_before += newlines
-            if final:
-                break
-    import numpy as np
-
-    lines = np.concatenate(dirty) if dirty else np.zeros(0, dtype=np.int64)
-    return Structure(largest, lines, all_dirty)
-
-
-@cache
-def _suspect_c3() -> Any:
-    """Second UTF-8 byte after C3 of the U+00C0–U+00FF letters no Vietnamese word uses (TCVN3/VNI look-alikes)."""
-    import numpy as np
-
-    from handover.sources.encodings import SUSPECT
-
-    table = np.zeros(256, dtype=bool)
-    for b in range(0x80, 0xC0):
-        table[b] = SUSPECT.match(chr(0xC0 + b - 0x80)) is not None
-    return table
-
-
-def _scan_piece(piece: bytes, delim: int) -> tuple[int, Any, int] | None:
-    """(largest field count, 0-based lines that are dirty, newline count) of whole lines of a file, or None.
-
-    A line is dirty when a cell in it may need more than "empty → None": a character outside ASCII,
-    U+00C0–U+02FF (less the TCVN3/VNI look-alikes) and U+1E00–U+1EFF (all NFC, no white space), a control
-    character, or a space next to another space, a separator, a quote or a line end. Clean lines' cells are
-    already what ``cells.text`` returns."""
-    import numpy as np
-
-    try:
-        piece.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if b"\x00" in piece:
-        return None
-    arr = np.frombuffer(piece, dtype=np.uint8)
-    size = len(arr)
-    if b"\r" in piece:
-        cr = np.flatnonzero(arr == 13)
-        if cr[-1] == size - 1 or (arr[cr + 1] != 10).any():
-            return None  # a lone CR: a line end the fast reader would not see the same way
-    newlines = np.flatnonzero(arr == 10)
-    ends = newlines if arr[-1] == 10 else np.append(newlines, size)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    if int((ends - starts).max()) > _FIELD_LIMIT:
-        return None
-    quotes = np.flatnonzero(arr == 34)
-    if len(quotes) % 2:
-        return None  # a quote left open at the end of a line or of the file
-    delims = np.flatnonzero(arr == delim)
-    per_line = np.diff(np.concatenate(([0], np.searchsorted(delims, ends))))
-    if len(quotes):
-        opening, closing = quotes[0::2], quotes[1::2]
-        before = arr[np.maximum(opening - 1, 0)]
-        ok = (before == delim) | (before == 10) | (before == 34) | (opening == 0)
-        after = arr[np.minimum(closing + 1, size - 1)]
-        ok_close = (after == delim) | (after == 10) | (after == 13) | (after == 34) | (closing == size - 1)
-        if not (ok.all() and ok_close.all()):
-            return None
-        line_open = np.searchsorted(newlines, opening)
-        if (line_open != np.searchsorted(newlines, closing)).any():
-            return None  # a line break inside a quoted value: records span lines
-        quoted = np.searchsorted(delims, closing) - np.searchsorted(delims, opening)
-        per_line = per_line - np.bincount(line_open, weights=quoted, minlength=len(ends)).astype(np.int64)
-    fields = int(per_line.max()) + 1
-
-    # dirty lines: located from the positions of the bytes that matter (no block-sized temporaries)
-    lead = np.flatnonzero(arr >= 0xC0)  # first bytes of non-ASCII characters
-    nxt = arr[np.minimum(lead + 1, size - 1)]
-    byte = arr[lead]
-    parts = [
-        lead[
-            (byte == 0xC2)  # U+0080–U+00BF: C1 controls, no-break space, TCVN3/VNI look-alikes
-            | ((byte == 0xC3) & _suspect_c3()[nxt])  # U+00C0–U+00FF letters no Vietnamese word uses
-            | ((byte >= 0xCC) & ~((byte == 0xE1) & (nxt >= 0xB8) & (nxt <= 0xBB)))  # beyond the clean set
-        ]
-    ]
-    controls = np.flatnonzero(arr < 0x20)
-    cb = arr[controls]
-    parts.append(controls[(cb != 10) & (cb != 13) & (cb != delim)])
-    spaces = np.flatnonzero(arr == 0x20)
-    after = arr[np.minimum(spaces + 1, size - 1)]
-    before = arr[np.maximum(spaces - 1, 0)]
-    # a space beside a separator is an edge unless the separator sits inside quotes ("Bản Vược, Xã ...")
-    by_delim = (after == delim) | (before == delim)
-    if len(quotes) and by_delim.any():
-        by_delim[by_delim] = (np.searchsorted(quotes, spaces[by_delim]) & 1) == 0
-    by_delim |= (
-        (after == 0x20) | (after == 13) | (after == 10) | (after == 34) | (before == 10) | (before == 34)
-    )
-    by_delim |= (spaces == 0) | (spaces == size - 1)
-    parts.append(spaces[by_delim])
-    if delim == 9 and len(quotes):  # a tab inside quotes is part of a value
-        parts.append(quotes)
-    bad = np.concatenate(parts)
-    dirty = np.unique(np.searchsorted(newlines, bad)) if len(bad) else bad
-    return fields, dirty, len(newlines)
-
-
-MULTILINE_LINES = 4  # a value over more lines than this is refused unless multiline_fields = true
-MULTILINE_CHARS = 1_000  # ... or over this many characters and
-MULTILINE_RATIO = 10  # ... this many times its column's median length
-_GUARD_SAMPLE = 1_000  # records whose value lengths make the column medians
-
-
-class _QuoteGuard:
-    """Spots a value that swallowed the lines after it (a quote opened and never closed): a value holding a
-    line break that spans more than :data:`MULTILINE_LINES` lines, or that is over :data:`MULTILINE_CHARS`
-    characters and :data:`MULTILINE_RATIO` times its column's median length (from the first records), or
-    one of whose later lines holds as many separators as a whole record (a swallowed row)."""
-
-    def __init__(self, delimiter: str) -> None:
-        self.delimiter = delimiter
-        self.lengths: list[list[int]] = []  # value lengths of the first records, record by record
-        self.seen = 0
-        self.names: list[str] = []  # the first header-like record (3 short values or more), to name columns
-
-    def check(self, start: int, end: int, values: list[str]) -> tuple[int, float] | None:
-        """(column, median length) of the first swallowing value of a record, or None."""
-        found = None
-        if end > start:
-            for j, value in enumerate(values):
-                if "\n" not in value and "\r" not in value:
-                    continue
-                median = self.median(j)
-                if (
-                    value.count("\n") + 1 > MULTILINE_LINES
-                    or (len(value) > MULTILINE_CHARS and len(value) > MULTILINE_RATIO * median)
-                    or self.holds_a_record(value)
-                ):
-                    found = (j, median)
-                    break
-        if found is None and self.seen < _GUARD_SAMPLE:
-            self.seen += 1
-            head = values[:MAX_COLUMNS]
-            if not self.names and sum(1 for v in head if v.strip() and len(v) < 100) >= 3:
-                self.names = [" ".join(v.split()) for v in head]
-            self.lengths.append(list(map(len, head)))
-        return found
-
-    def holds_a_record(self, value: str) -> bool:
-        """A line after the first of a multi-line value with a separator between every column of the
-        header-like record (at least 3 columns): a row of the file swallowed into the value."""
-        width = len(self.names)
-        if width < 3:
-            return False
-        return any(line.count(self.delimiter) >= width - 1 for line in value.splitlines()[1:])
-
-    def median(self, j: int) -> float:
-        column = [row[j] for row in self.lengths if j < len(row)]
-        if not column:
-            return 0.0
-        return float(sorted(column)[len(column) // 2])
-
-
-def locate_decode_error(path: Path, codec: str, block: int = 1 << 20) -> tuple[int, int, bytes]:
-    """(1-based line, byte offset, the offending bytes) of the first bytes of ``path`` that ``codec`` cannot
-    decode, or (0, 0, b"") when it decodes cleanly. Lines are counted in the decoded text."""
-    import codecs
-
-    # the BOM is plain UTF-8 to count with (utf-8-sig's decoder gives offsets after it)
-    py_codec = {"tcvn3": "latin-1", "vni": "latin-1", "utf-8-sig": "utf-8"}.get(codec, codec)
-    decoder = codecs.getincrementaldecoder(py_codec)("strict")
-    consumed = 0
-    newlines = 0
-    with path.open("rb") as fh:
-        while True:
-            data = fh.read(block)
-            pending = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(data, final=not data)
-            except UnicodeDecodeError as exc:
-                offset = consumed - pending + exc.start
-                before = exc.object[: exc.start].decode(py_codec, errors="ignore")
-                return newlines + before.count("\n") + 1, offset, exc.object[exc.start : exc.end]
-            newlines += text.count("\n")
-            consumed += len(data)
-            if not data:
-                return 0, 0, b""

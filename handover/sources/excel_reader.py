@@ -16,9 +16,10 @@ from typing import Any
 from handover.errors import SourceError
 from handover.models import Chunk
 from handover.sources import xlsx_stream
-from handover.sources.base import RawRow, SourceReader, column_letter
+from handover.sources.base import RawRow, SourceReader
 from handover.sources.cells import header_scan
 from handover.sources.files import OLE_MAGIC, ZIP_MAGIC, check_regular_file, kind_findings
+from handover.sources.headers import column_letter
 from handover.text import fold
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes of XML a workbook may expand to

@@ -61,6 +61,16 @@ def header_text(value: object) -> str:
     return clean(value) if value is not None else ""
 
 
+def column_letter(index: int) -> str:
+    """0 → A, 26 → AA (how spreadsheets name columns)."""
+    out = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
 @dataclass
 class Matcher:
     """Header text → field, the batch config's ``columns`` first, then the profile."""

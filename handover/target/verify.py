@@ -29,12 +29,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, func, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
-from handover.models import DISPOSITIONS, Counts, Entity
+from handover.keys import natural_key
+from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
+from handover.target.counts import chunk_counts
 from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
-
-_SLICE = 900
+from handover.target.lookup import target_rows
 
 
 class RowProblem(BaseModel):
@@ -109,11 +110,13 @@ def _rows_outside_ledger(
     for entity in Entity:
         table = table_for(entity)
         keys = key_columns(table)
+        names = [c.name for c in keys]
         stmt = select(table.c.source_system, *keys).where(
             or_(table.c.batch_id == batch_id, table.c.updated_batch_id == batch_id)
         )
         for source_id, *parts in conn.execute(stmt):
-            key = "/".join(str(p) for p in parts)
+            # a row added outside handover with an empty key part has no natural key: named as stored
+            key = natural_key(entity, dict(zip(names, parts, strict=True))) or "/".join(map(str, parts))
             if key not in ledger_keys.get((entity.value, source_id), ()):
                 problems.append(
                     RowProblem(
@@ -154,23 +157,7 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
         lines: list[tuple[str, str, str, str]] = []
         for (entity_name, source_id), items in sorted(groups.items()):
             entity = Entity(entity_name)
-            table = table_for(entity)
-            rows = {}
-            if entity is Entity.DOSSIER:
-                column, lookup = table.c.dossier_code, sorted({k for k, _, _ in items})
-            else:
-                column, lookup = table.c.record_number, sorted({k.split("/", 1)[1] for k, _, _ in items})
-            for start in range(0, len(lookup), _SLICE):
-                part = lookup[start : start + _SLICE]
-                for row in conn.execute(
-                    select(table).where(table.c.source_system == source_id, column.in_(part))
-                ).mappings():
-                    key = (
-                        row["dossier_code"]
-                        if entity is Entity.DOSSIER
-                        else f"{row['record_type']}/{row['record_number']}"
-                    )
-                    rows[key] = dict(row)
+            rows = target_rows(conn, entity, source_id, [k for k, _, _ in items])
             for key, digest, action in items:
                 result.rows_checked += 1
                 row = rows.get(key)
@@ -228,15 +215,7 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
             counts = result.ledger.setdefault(source_id, Counts())
             setattr(counts, disposition, getattr(counts, disposition) + count)
             counts.extracted += count
-        c = schema.chunks.c
-        sums = [func.sum(c.rows), *(func.sum(c[d]) for d in DISPOSITIONS)]
-        for source_id, rows_total, *parts in conn.execute(
-            select(c.source_id, *sums).where(c.batch_id == batch_id).group_by(c.source_id)
-        ).all():
-            result.chunks[source_id] = Counts(
-                extracted=int(rows_total or 0),
-                **{d: int(v or 0) for d, v in zip(DISPOSITIONS, parts, strict=True)},
-            )
+        result.chunks.update(chunk_counts(conn, batch_id))
         result.balance_ok = result.ledger == result.chunks and all(
             c.balanced() for c in result.chunks.values()
         )

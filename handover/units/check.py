@@ -14,14 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from handover.units.build import (
-    EXPECTED_NEW_COMMUNES,
-    EXPECTED_NEW_PROVINCES,
-    RELATIONS,
-    raw_defects,
-    read_raw,
-    sha256,
-)
+from handover.units.build import EXPECTED_NEW_COMMUNES, EXPECTED_NEW_PROVINCES
+from handover.units.gso import RELATIONS, raw_defects, read_raw, sha256
 from handover.units.reference import REFERENCE_FILES
 
 _WARN = {"split_communes", "january_codes_not_in_conversion", "conversion_codes_not_in_january",

@@ -206,6 +206,7 @@ def review_rows(
     ``exclude_batch``; only ``keys`` when given. A key reviewed by several batches keeps the latest row read."""
     from sqlalchemy import select
 
+    from handover.target.lookup import key_conditions
     from handover.target.schema import ledger
 
     c = ledger.c
@@ -229,7 +230,7 @@ def review_rows(
     stmts = (
         [base]
         if wanted is None
-        else [base.where(c.natural_key.in_(wanted[i : i + 500])) for i in range(0, len(wanted), 500)]
+        else [base.where(part) for part in key_conditions(conn, c.natural_key, wanted)]
     )
     out: dict[tuple[str, str], ReviewRow] = {}
     for stmt in stmts:
@@ -371,7 +372,7 @@ def import_review(
     """Read the decided rows of ``workbook``'s review sheet, check each against the review rows of its batch in
     the target ``db_url`` (the batch named on the summary sheet, or ``batch_id``) and write the decisions CSV
     ``out``. Any refused decision raises :class:`MapError` listing them all, and nothing is written."""
-    from handover.reports import queries as q
+    from handover.reports.queries.batch import batch_info
     from handover.target.db import make_engine, require_existing
 
     read = read_workbook_decisions(workbook)
@@ -388,7 +389,7 @@ def import_review(
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            q.batch_info(conn, batch)  # BatchNotFoundError when the target does not hold the batch
+            batch_info(conn, batch)  # BatchNotFoundError when the target does not hold the batch
             rows = review_rows(conn, batch_id=batch)
     finally:
         engine.dispose()

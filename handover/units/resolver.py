@@ -8,248 +8,43 @@ turn a split into ``unique`` (methods ``rule`` and ``decision``).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from handover.errors import MapError
-from handover.text import clean, fold
+from handover.text import clean
+from handover.units.bulk import BulkResolving
+from handover.units.cache import cached_reference, index_for
+from handover.units.matching import (
+    Entry,
+    below_unit,
+    cell_text,
+    match_entries,
+    normalise_code,
+    only_prefix,
+    scopes,
+)
 from handover.units.names import (
     COMMUNE_TYPES,
     DISTRICT_TYPES,
-    PREFIX_WORDS,
     PROVINCE_TYPES,
-    NameKey,
-    has_marks,
     name_variants,
-    official_key,
     split_address,
 )
-from handover.units.reference import OldUnit, Reference, Target
+from handover.units.reference import OldUnit, Reference
+from handover.units.resolution import Method, NewRef, OldRef, Resolution, new_ref
 from handover.units.rules import Decision, Rule, load_decisions, load_rules, rule_text
 
-if TYPE_CHECKING:
-    import pandas as pd
 
-Status = Literal["unique", "split", "ambiguous", "not_found"]
-Method = Literal["code", "exact_name", "normalised_name", "rule", "decision"]
-
-
-class OldRef(BaseModel):
-    """The old (legacy-scheme) unit the input was recognised as."""
-
-    province_code: str | None = Field(None, description="Old province code, 2 digits.")
-    district_code: str | None = Field(None, description="Old district code, 3 digits.")
-    commune_code: str | None = Field(None, description="Old commune code, 5 digits.")
-    name: str | None = Field(None, description="Official legacy name.")
-
-
-class NewRef(BaseModel):
-    """A new (2025-scheme) commune, with how the old unit entered it."""
-
-    province_code: str = Field(description="New province code, 2 digits.")
-    commune_code: str = Field(description="New commune code, 5 digits.")
-    name: str = Field(description="Official name of the new commune.")
-    relation: str | None = Field(None, description="whole, part, part_area, ... (crosswalk relation).")
-
-
-class Resolution(BaseModel):
-    """The resolver's answer for one input."""
-
-    status: Status = Field(description="unique, split, ambiguous or not_found.")
-    old: OldRef | None = Field(None, description="The old unit recognised, if any.")
-    new: list[NewRef] = Field(default_factory=list, description="The new commune(s): one if unique.")
-    method: Method | None = Field(None, description="How the unique answer was reached.")
-    suggestions: list[str] = Field(default_factory=list, description="Nearest names; never applied.")
-    reason: str | None = Field(None, description="Why not unique, in plain words (not in the JSON shape).")
-    elsewhere: str | None = Field(
-        None,
-        description="When not found because the commune lies in another district than the one given: its full "
-        "name with its district and province (not in the JSON shape).",
-    )
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The issue's JSON shape: status, old, new, method, suggestions."""
-        return {
-            "status": self.status,
-            "old": self.old.model_dump() if self.old else None,
-            "new": [n.model_dump() for n in self.new],
-            "method": self.method,
-            "suggestions": list(self.suggestions),
-        }
-
-
-class _Entry(NamedTuple):
-    code: str
-    toned: str
-    type: str | None
-    district: str
-    province: str
-
-
-FRAME_INPUTS = (
-    "address",
-    "village",
-    "old_province_code",
-    "old_district_code",
-    "old_commune_code",
-    "old_province_name",
-    "old_district_name",
-    "old_commune_name",
-    "source_system",
-    "dossier_code",
-)
-_KEY_INPUTS = (
-    "address",
-    "old_province_name",
-    "old_district_name",
-    "old_commune_name",
-    "old_province_code",
-    "old_district_code",
-    "old_commune_code",
-    "village",
-    "source_system",
-    "dossier_code",
-)
-FRAME_OUTPUTS = (
-    "unit_status",
-    "unit_method",
-    "unit_relation",
-    "unit_candidates",
-    "unit_suggestions",
-    "unit_elsewhere",
-    "old_province_code",
-    "old_district_code",
-    "old_commune_code",
-    "old_commune_name",
-    "new_province_code",
-    "new_commune_code",
-    "new_commune_name",
-)
-
-
-def normalise_code(value: object, width: int) -> str | None:
-    """``2938`` / ``"2938.0"`` / ``" 02938 "`` → ``"02938"``; empty → ``None``; non-digits kept as typed."""
-    if _missing(value):
-        return None
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return None
-        if value.is_integer():
-            value = int(value)
-    text = clean(value)
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
-    if not text:
-        return None
-    return text.zfill(width) if text.isdigit() and len(text) <= width else text
-
-
-def _missing(value: object) -> bool:
-    """None, NaN, pandas' NA / NaT: an empty cell."""
-    return (
-        value is None
-        or (isinstance(value, float) and value != value)
-        or type(value).__name__ in ("NAType", "NaTType")
-    )
-
-
-def _text(value: object) -> str | None:
-    if _missing(value):
-        return None
-    text = clean(value)
-    return text or None
-
-
-class _Index:
-    """Name indexes of provinces, districts and communes: folded key → entries."""
-
-    def __init__(self, ref: Reference) -> None:
-        self.provinces: dict[str, list[_Entry]] = {}
-        self.new_provinces: dict[str, set[str]] = {}
-        self.districts: dict[str, list[_Entry]] = {}
-        self.communes: dict[str, list[_Entry]] = {}
-        self.commune_keys: dict[str, str] = {}  # code → folded bare name (suggestions)
-        for code, name in ref.provinces.items():
-            key = official_key(name)
-            self._add(self.provinces, key, code, "", code)
-            words = key.folded.split()
-            if len(words) >= 3:  # "TP HCM", "BR-VT": initials of long names, as people write them
-                initials = "".join(w[0] for w in words)
-                self._add(self.provinces, NameKey(initials, initials, key.type), code, "", code)
-        for code, name in ref.new_provinces.items():
-            key = official_key(name)
-            self.new_provinces.setdefault(key.folded, set()).update(
-                ref.new_province_members.get(code, {code})
-            )
-        for code, (name, province) in ref.districts.items():
-            self._add(self.districts, official_key(name), code, code, province)
-        for unit in ref.old.values():
-            key = official_key(unit.name, unit.type)
-            self._add(self.communes, key, unit.code, unit.district_code, unit.province_code)
-            self.commune_keys[unit.code] = key.folded
-        # Other official spellings (the conversion table's) name their unit too, unless the spelling would name
-        # two units of one district: then it is listed in alias_conflicts and never used.
-        self.alias_conflicts: list[dict[str, Any]] = []
-        for code, spellings in ref.aliases.items():
-            unit = ref.old[code]
-            for name, source in spellings:
-                key = official_key(name, unit.type)
-                named = {
-                    e.code for e in self.communes.get(key.folded, ()) if e.district == unit.district_code
-                }
-                if code in named:
-                    continue  # spelt otherwise only in its tone marks: the official entry already matches it
-                others = sorted(named)
-                if others:
-                    self.alias_conflicts.append(
-                        {"code": code, "alias": name, "source": source, "also_names": others}
-                    )
-                    continue
-                self._add(self.communes, key, code, unit.district_code, unit.province_code)
-
-    @staticmethod
-    def _add(index: dict[str, list[_Entry]], key: NameKey, code: str, district: str, province: str) -> None:
-        index.setdefault(key.folded, []).append(_Entry(code, key.toned, key.type, district, province))
-
-
-def _match(index: dict[str, list[_Entry]], text: str, types: set[str], keep: Any = None) -> list[_Entry]:
-    """Entries of ``index`` the typed ``text`` names (type prefix honoured, tone key breaks ties)."""
-    for variant in name_variants(text):
-        if variant.type and variant.type not in types:
-            continue
-        entries = index.get(variant.folded, ())
-        if keep is not None:
-            entries = [e for e in entries if keep(e)]
-        if not entries:
-            continue
-        entries = list(entries)
-        if variant.type:
-            entries = [e for e in entries if e.type == variant.type] or entries
-        if len(entries) > 1 and (variant.toned != variant.folded or has_marks(text)):
-            # Only a text typed with diacritics can choose between "Sơn Hà" and "Sơn Hạ".
-            entries = [e for e in entries if e.toned == variant.toned] or entries
-        return entries
-    return []
-
-
-def _only_prefix(text: str) -> bool:
-    """True when ``text`` is only unit-type words ("Phường", "TT."): not a name left of a peeled suffix."""
-    return all(word in PREFIX_WORDS for word in fold(text).split())
-
-
-class UnitResolver:
+class UnitResolver(BulkResolving):
     """Old address → new commune(s), from the reference in ``mappings/units/`` plus rule and decision files."""
 
     def __init__(
         self, reference: Reference, rules: Sequence[Rule] = (), decisions: Iterable[Decision] = ()
     ) -> None:
         self.ref = reference
-        self.index = _index_for(reference)
+        self.index = index_for(reference)
         self.rules = list(rules)
         self.rules_by_old: dict[str, list[int]] = {}
         for i, rule in enumerate(self.rules):
@@ -270,7 +65,7 @@ class UnitResolver:
         """The resolver on the shipped reference (or ``folder``), with rule and decision files validated."""
         from handover.resources import mappings_dir
 
-        ref = _load_reference(Path(folder or mappings_dir() / "units"))
+        ref = cached_reference(Path(folder or mappings_dir() / "units"))
         loaded_rules: list[Rule] = []
         for path in rules:
             loaded_rules += load_rules(Path(path), ref)
@@ -309,16 +104,16 @@ class UnitResolver:
     ) -> Resolution:
         """Resolve one input; codes win over names. See the module docstring for the statuses."""
         res, rule_ids = self._resolve(
-            _text(address),
-            _text(province),
-            _text(district),
-            _text(commune),
+            cell_text(address),
+            cell_text(province),
+            cell_text(district),
+            cell_text(commune),
             normalise_code(province_code, 2),
             normalise_code(district_code, 3),
             normalise_code(commune_code, 5),
-            _text(village),
-            _text(source_system),
-            _text(dossier_code),
+            cell_text(village),
+            cell_text(source_system),
+            cell_text(dossier_code),
         )
         for i in rule_ids:
             self.rule_matches[i] += 1
@@ -371,7 +166,7 @@ class UnitResolver:
         if res.status == "split" and res.old and res.old.commune_code in self.rules_by_old:
             # the address parts finer than the commune (or the whole address when codes placed the row) and the
             # village: a province's street rules name streets in the address
-            res, rule_ids = self._apply_rules(res, [*(leftover or _below_unit(address)), village or ""])
+            res, rule_ids = self._apply_rules(res, [*(leftover or below_unit(address)), village or ""])
         if source_system and dossier_code and self.decisions:
             decision = self.decisions.get((source_system, dossier_code))
             if decision is not None:
@@ -422,7 +217,7 @@ class UnitResolver:
             commune_code=unit.code,
             name=unit.name,
         )
-        new = [_new_ref(t) for t in targets]
+        new = [new_ref(t) for t in targets]
         if not new:
             return Resolution(
                 status="not_found",
@@ -471,7 +266,7 @@ class UnitResolver:
         if district_code and not (address or commune) and district_code in ref.district_targets:
             targets = ref.district_targets[district_code]
             old = OldRef(province_code=province_code, district_code=district_code)
-            return Resolution(status="unique", old=old, new=[_new_ref(t) for t in targets], method="code"), []
+            return Resolution(status="unique", old=old, new=[new_ref(t) for t in targets], method="code"), []
 
         # 2. names: scope from codes and explicit names, the rest from the address, right to left
         parts = split_address(address, cut=not whole) if address else []
@@ -518,7 +313,7 @@ class UnitResolver:
                 return Resolution(
                     status="unique",
                     old=old,
-                    new=[_new_ref(t) for t in ref.district_targets[code]],
+                    new=[new_ref(t) for t in ref.district_targets[code]],
                     method="code",
                 ), rest
         if commune_code:
@@ -552,7 +347,7 @@ class UnitResolver:
         )
 
     def _province(self, text: str) -> tuple[set[str], set[str]] | None:
-        entries = _match(self.index.provinces, text, PROVINCE_TYPES)
+        entries = match_entries(self.index.provinces, text, PROVINCE_TYPES)
         broad: set[str] = set()
         for variant in name_variants(text):
             if variant.type and variant.type not in PROVINCE_TYPES:
@@ -566,22 +361,22 @@ class UnitResolver:
         return (strict or broad), (strict | broad)
 
     def _districts(self, text: str, strict: set[str] | None, broad: set[str] | None) -> set[str]:
-        for scope in _scopes(strict, broad):
+        for scope in scopes(strict, broad):
             keep = None if scope is None else (lambda e, s=scope: e.province in s)
-            entries = _match(self.index.districts, text, DISTRICT_TYPES, keep)
+            entries = match_entries(self.index.districts, text, DISTRICT_TYPES, keep)
             if entries:
                 return {e.code for e in entries}
         return set()
 
     def _commune(
         self, text: str, strict: set[str] | None, broad: set[str] | None, districts: set[str] | None
-    ) -> list[_Entry]:
-        for scope in _scopes(strict, broad):
+    ) -> list[Entry]:
+        for scope in scopes(strict, broad):
 
-            def keep(e: _Entry, s: set[str] | None = scope) -> bool:
+            def keep(e: Entry, s: set[str] | None = scope) -> bool:
                 return (districts is None or e.district in districts) and (s is None or e.province in s)
 
-            entries = _match(self.index.communes, text, COMMUNE_TYPES, keep)
+            entries = match_entries(self.index.communes, text, COMMUNE_TYPES, keep)
             if len(entries) > 1:
                 # A unit renumbered between January and July is listed twice under one name: keep the January
                 # one (it follows its successor), else the one the conversion table knows.
@@ -603,7 +398,7 @@ class UnitResolver:
         words = last.split()
         for k in range(min(len(words) - 1, 5), 0, -1):
             head = " ".join(words[:-k])
-            if _only_prefix(head):
+            if only_prefix(head):
                 continue
             found = matcher(" ".join(words[-k:]))
             if found:
@@ -657,226 +452,3 @@ class UnitResolver:
             if len(scopes) < 10_000:
                 scopes[scope_key] = choices
         return choices
-
-    def resolve_many(self, addresses: Iterable[str]) -> Iterable[Resolution]:
-        """Resolve addresses one by one, in order, each distinct address once (streams: any length)."""
-        cache: dict[str, Resolution] = {}
-        for address in addresses:
-            res = cache.get(address)
-            if res is None:
-                res = self.resolve(address)
-                if len(cache) < 200_000:
-                    cache[address] = res
-            elif res.method == "rule":
-                self.resolve(address)  # keep rule match counts per row
-            yield res
-
-    # ------------------------------------------------------------------------------------------------------
-    def resolve_frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Resolve every row of ``df`` (columns of :data:`FRAME_INPUTS`, any may be absent).
-
-        Each distinct input is resolved once; the result has the same index and the :data:`FRAME_OUTPUTS`
-        columns (lists as JSON text).
-        """
-        import numpy as np
-        import pandas as pd
-
-        n = len(df)
-        columns: dict[str, pd.Series] = {}
-        for name in FRAME_INPUTS:
-            if name in df.columns:
-                columns[name] = df[name]
-        if self.decisions and "source_system" in columns and "dossier_code" in columns:
-            ss = columns["source_system"].map(_text)
-            dc = columns["dossier_code"].map(_text)
-            wanted = pd.Series(
-                [(a, b) in self.decisions for a, b in zip(ss.tolist(), dc.tolist(), strict=True)],
-                index=df.index,
-            )
-            columns["source_system"] = ss.where(wanted, None)
-            columns["dossier_code"] = dc.where(wanted, None)
-        else:
-            columns.pop("source_system", None)
-            columns.pop("dossier_code", None)
-
-        group = np.zeros(n, dtype=np.int64)
-        for series in columns.values():
-            codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
-            group = group * (len(uniques) + 1) + (codes + 1)
-            group, _ = pd.factorize(group)
-        group = np.asarray(group, dtype=np.int64)
-        n_groups = int(group.max()) + 1 if n else 0
-        first = np.full(n_groups, -1, dtype=np.int64)
-        first[group[::-1]] = np.arange(n - 1, -1, -1)
-        counts = np.bincount(group, minlength=n_groups) if n else np.zeros(0, dtype=np.int64)
-
-        values = {name: series.to_numpy(dtype=object) for name, series in columns.items()}
-
-        def get(name: str, i: int) -> Any:
-            array = values.get(name)
-            return None if array is None else array[i]
-
-        out: dict[str, list[Any]] = {name: [None] * n_groups for name in FRAME_OUTPUTS}
-        # distinct inputs repeat from chunk to chunk: their rows are kept (bounded) for the next chunks
-        memo: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = self.__dict__.setdefault(
-            "_frame_memo", {}
-        )
-        names = [name for name in _KEY_INPUTS if name in values]
-        arrays = [values[name] for name in names]
-        raw_memo: dict[tuple[Any, ...], Any] = self.__dict__.setdefault("_frame_raw_memo", {})
-        for g in range(n_groups):
-            i = int(first[g])
-            # the raw cells, when all text, find an earlier chunk's answer without cleaning them again
-            raw = (*names, *(a[i] for a in arrays))
-            plain = all(v is None or type(v) is str for v in raw)
-            found = raw_memo.get(raw) if plain else None
-            if found is not None:
-                row, rule_ids = found
-                for r in rule_ids:
-                    self.rule_matches[r] += int(counts[g])
-                for name, value in row.items():
-                    out[name][g] = value
-                continue
-            key = (
-                _text(get("address", i)),
-                _text(get("old_province_name", i)),
-                _text(get("old_district_name", i)),
-                _text(get("old_commune_name", i)),
-                normalise_code(get("old_province_code", i), 2),
-                normalise_code(get("old_district_code", i), 3),
-                normalise_code(get("old_commune_code", i), 5),
-                _text(get("village", i)),
-                _text(get("source_system", i)),
-                _text(get("dossier_code", i)),
-            )
-            found = memo.get(key)
-            if found is None:
-                res, rule_ids = self._resolve(*key)
-                found = (_frame_row(res), rule_ids)
-                if len(memo) < 200_000:
-                    memo[key] = found
-            if plain and len(raw_memo) < 200_000:
-                raw_memo[raw] = found
-            row, rule_ids = found
-            for r in rule_ids:
-                self.rule_matches[r] += int(counts[g])
-            for name, value in row.items():
-                out[name][g] = value
-        data = {}
-        for name in FRAME_OUTPUTS:
-            array = np.empty(n_groups, dtype=object)
-            array[:] = out[name]
-            data[name] = pd.Series(array[group], index=df.index, dtype=object)
-        return pd.DataFrame(data, index=df.index)
-
-
-def _frame_row(res: Resolution) -> dict[str, Any]:
-    unique = res.status == "unique"
-    new = res.new[0] if unique and res.new else None
-    return {
-        "unit_status": res.status,
-        "unit_method": res.method,
-        "unit_relation": new.relation if new else None,
-        "unit_candidates": json.dumps(
-            [
-                {"province_code": n.province_code, "commune_code": n.commune_code, "name": n.name}
-                for n in res.new
-            ],
-            ensure_ascii=False,
-        ),
-        "unit_suggestions": json.dumps(res.suggestions, ensure_ascii=False),
-        "unit_elsewhere": res.elsewhere,
-        "old_province_code": res.old.province_code if res.old else None,
-        "old_district_code": res.old.district_code if res.old else None,
-        "old_commune_code": res.old.commune_code if res.old else None,
-        "old_commune_name": res.old.name if res.old else None,
-        "new_province_code": new.province_code if new else None,
-        "new_commune_code": new.commune_code if new else None,
-        "new_commune_name": new.name if new else None,
-    }
-
-
-def _new_ref(t: Target) -> NewRef:
-    return NewRef(
-        province_code=t.province_code, commune_code=t.commune_code, name=t.name, relation=t.relation
-    )
-
-
-def _scopes(strict: set[str] | None, broad: set[str] | None) -> list[set[str] | None]:
-    if strict is None:
-        return [None]
-    if broad is None or broad == strict:
-        return [strict]
-    return [strict, broad]
-
-
-_INDEXES: dict[int, tuple[Reference, _Index]] = {}
-_CACHE_VERSION = "1"
-
-
-def _index_for(ref: Reference) -> _Index:
-    cached = _INDEXES.get(id(ref))
-    if cached is None or cached[0] is not ref:
-        _INDEXES.clear()
-        cached = (ref, _Index(ref))
-        _INDEXES[id(ref)] = cached
-    return cached[1]
-
-
-def cache_dir() -> Path:
-    """Where the parsed reference is cached between runs (``HANDOVER_CACHE_DIR`` or the user cache folder)."""
-    if os.environ.get("HANDOVER_CACHE_DIR"):
-        return Path(os.environ["HANDOVER_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
-    return Path(base) / "handover"
-
-
-def _load_reference(folder: Path) -> Reference:
-    """The reference in ``folder``: from this process, else a pickle keyed on the files' SHA-256, else parsed."""
-    import hashlib
-    import pickle
-
-    from handover.units.reference import _CACHE, REFERENCE_FILES, stamp
-
-    key = stamp(folder)
-    if key in _CACHE:
-        return _CACHE[key]
-    digest = hashlib.sha256(_CACHE_VERSION.encode())
-    for module in ("reference.py", "resolver.py", "names.py"):  # the code that shapes the cached objects
-        digest.update((Path(__file__).parent / module).read_bytes())
-    for name in REFERENCE_FILES:
-        digest.update((folder / name).read_bytes())
-    path = cache_dir() / f"units-{digest.hexdigest()[:32]}.pickle"
-    try:
-        with path.open("rb") as fh:
-            ref, index = pickle.load(fh)
-        if isinstance(ref, Reference) and isinstance(index, _Index):
-            _INDEXES.clear()
-            _INDEXES[id(ref)] = (ref, index)
-            _CACHE.clear()
-            _CACHE[key] = ref
-            return ref
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-        pass
-    ref = Reference.load(folder)
-    index = _index_for(ref)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump((ref, index), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home folder only costs speed
-    return ref
-
-
-def _below_unit(address: str | None) -> list[str]:
-    """The parts of an address before its first administrative unit ("Số 5 phố Kim Mã, Phường Kim Mã, ..." →
-    ["Số 5 phố Kim Mã"]): what a split rule may match when codes, not the address, placed the row."""
-    out: list[str] = []
-    for part in split_address(address) if address else []:
-        if any(key.type for key in name_variants(part)):
-            break
-        out.append(part)
-    return out

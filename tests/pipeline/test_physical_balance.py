@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from handover.cli import app
 from handover.models import Counts, RowAccount
-from handover.reports.workbook import NON_DATA_SHEET
+from handover.reports.workbook.audit import NON_DATA_SHEET
 from handover.target import schema
 
 runner = CliRunner()

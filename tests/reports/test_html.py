@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from handover.reports import queries
 from handover.reports.html import write_html
 from handover.target import schema
 from tests.reports.factory import BATCH, EVIL_PHONE, EXPECTED, EXPECTED_TOTAL, ID_PLAIN, NAMES, build_target
@@ -93,11 +91,14 @@ def test_tampered_fingerprint_and_chunks_are_flagged(engine, tmp_path: Path) -> 
     assert row and row.group(1) == "bad"
 
 
-def test_fallback_fingerprint_matches_the_loader_definition(built, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recomputed_fingerprint_is_the_loaders_definition(built, html: str) -> None:
+    """The fingerprint recomputed for the report is the loader's (:func:`handover.target.hashing.
+    loaded_fingerprint`), and the report names it."""
+    from handover.reports.html import report_context
+
     engine, _, facts = built
     with engine.connect() as conn:
-        assert queries.compute_fingerprint(conn, BATCH) == facts["fingerprint"]
-        monkeypatch.setitem(sys.modules, "handover.target.hashing", None)  # not importable
-        digest, impl = queries.recompute_fingerprint(conn, BATCH)
-    assert digest == facts["fingerprint"]
-    assert impl.endswith("compute_fingerprint")
+        context = report_context(conn, BATCH)
+    assert context["fp_recomputed"] == facts["fingerprint"]
+    assert context["fp_impl"] == "handover.target.hashing.loaded_fingerprint"
+    assert "Computed by handover.target.hashing.loaded_fingerprint." in html

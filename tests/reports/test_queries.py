@@ -3,20 +3,30 @@ the same numbers as one query per figure, each record found by its key."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, insert, select
+from sqlalchemy import Engine, create_engine, event, func, insert, select
 
 from handover.models import DISPOSITIONS, Counts
-from handover.reports import queries as q
 from handover.reports import write_reports
+from handover.reports.queries.batch import (
+    _UNIT_KEYS,
+    Shared,
+    _pk_index,
+    ledger_counts,
+    ledger_tally,
+    unit_lines,
+)
+from handover.reports.queries.loaded import receiving_communes
+from handover.reports.queries.streams import CommuneRows, _record_select
 from handover.target import schema
 from tests.reports.factory import BATCH, BT, C1, C2, NOW, VB, _new, _old, build_target
 
-_UNIT = q._UNIT_KEYS  # the unit line's columns, in UnitLine order
+_UNIT = _UNIT_KEYS  # the unit line's columns, in UnitLine order
 
 
 def _ledger_row(source: str, row: int, disposition: str, unit: tuple, new: Any, batch: str = BATCH) -> dict:
@@ -85,10 +95,10 @@ def test_ledger_tally_equals_one_query_per_figure(any_db_url: str) -> None:
         build_target(engine)
         _more_ledger(engine)
         with engine.connect() as conn:
-            tally = q.ledger_tally(conn, BATCH)
+            tally = ledger_tally(conn, BATCH)
             sources, units = _one_query_per_figure(conn, BATCH)
-            assert q.ledger_counts(conn, BATCH) == tally.sources
-            assert q.unit_lines(conn, BATCH) == tally.units
+            assert ledger_counts(conn, BATCH) == tally.sources
+            assert unit_lines(conn, BATCH) == tally.units
     finally:
         engine.dispose()
     assert tally.sources == sources
@@ -107,7 +117,7 @@ def test_ledger_tally_equals_one_query_per_figure(any_db_url: str) -> None:
 def test_sqlite_tally_reads_along_the_primary_key(engine: Engine) -> None:
     build_target(engine)
     with engine.connect() as conn:
-        index = q._pk_index(conn)
+        index = _pk_index(conn)
         assert index is not None
         plan = " ".join(
             str(r[-1])
@@ -183,9 +193,9 @@ def test_records_are_found_by_their_key(any_db_url: str) -> None:
                     ).where(schema.records.c.source_system == "van_ban")
                 )
             }
-            communes = {c.code: c.records for c in q.receiving_communes(conn, BATCH)}
+            communes = {c.code: c.records for c in receiving_communes(conn, BATCH)}
             codes = list(communes)
-            rows = q.CommuneRows(conn, BATCH, "record")
+            rows = CommuneRows(conn, BATCH, "record")
             try:
                 found = [(r[1], r[2], r[3], r[0]) for c in codes for r in rows.rows(c)]
             finally:
@@ -201,7 +211,7 @@ def test_records_are_found_by_their_key(any_db_url: str) -> None:
 
 def test_sqlite_record_join_looks_records_up_by_their_whole_key(engine: Engine) -> None:
     build_target(engine)
-    stmt = q._record_select(BATCH)
+    stmt = _record_select(BATCH)
     with engine.connect() as conn:
         sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
         plan = [str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
@@ -209,23 +219,30 @@ def test_sqlite_record_join_looks_records_up_by_their_whole_key(engine: Engine) 
     assert search and all("record_number=?" in p or "natural_key=?" in p for p in search), plan
 
 
-def test_both_reports_read_the_shared_counts_once(engine: Engine, tmp_path, monkeypatch) -> None:
+def test_both_reports_read_the_shared_counts_once(engine: Engine, tmp_path) -> None:
+    """The workbook and the HTML report show the same aggregates: each query runs once on the database."""
     build_target(engine)
-    calls: list[str] = []
-    for name in ("ledger_tally", "chunk_counts", "findings_per_check"):
-        real = getattr(q, name)
+    statements: list[str] = []
 
-        def counted(conn: Any, batch_id: str, real: Any = real, name: str = name) -> Any:
-            calls.append(name)
-            return real(conn, batch_id)
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
 
-        monkeypatch.setattr(q, name, counted)
-    write_reports(engine, BATCH, tmp_path)
-    assert sorted(calls) == ["chunk_counts", "findings_per_check", "ledger_tally"]
+    patterns = {
+        "chunk_counts": r"sum\(chunks\.rows\).* FROM chunks ",
+        "findings_per_check": r"FROM findings .*GROUP BY findings\.check_name",
+        "ledger_tally": r"COUNT\(\*\) FROM ledger.* GROUP BY old_commune_code",
+    }
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        write_reports(engine, BATCH, tmp_path)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    runs = {name: sum(bool(re.search(p, s)) for s in statements) for name, p in patterns.items()}
+    assert runs == {"chunk_counts": 1, "findings_per_check": 1, "ledger_tally": 1}
 
 
 def test_shared_runs_a_query_once_across_threads_and_again_after_a_failure() -> None:
-    shared = q.Shared()
+    shared = Shared()
     runs: list[str] = []
     started, release = threading.Event(), threading.Event()
 

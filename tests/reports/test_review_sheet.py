@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
 from handover.cli import app
-from handover.reports.workbook import CHOICES_SHEET, DECISION_HEADER, REVIEW_SHEET
+from handover.reports.workbook.review import CHOICES_SHEET, DECISION_HEADER, REVIEW_SHEET
 from handover.target import schema
 from handover.units.decisions import load_reference, new_provinces_of
 

@@ -16,8 +16,16 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 
-from handover.reports import queries as q
 from handover.reports.cells import value_cell
+from handover.reports.queries.held import iter_quarantined
+from handover.reports.queries.loaded import receiving_communes
+from handover.reports.queries.streams import (
+    DOSSIER_FIELDS,
+    RECORD_FIELDS,
+    CommuneRows,
+    iter_dossiers,
+    iter_records,
+)
 from handover.reports.rowxml import RowSink, StyleMismatch, row_height, save_workbook, text_lines
 from tests.reports.factory import BATCH, C1, C2, EXPECTED_COMMUNES, add_bulk_dossiers, build_target
 
@@ -237,8 +245,8 @@ def test_memory_buffer_is_bounded(tmp_path: Path) -> None:
 
 def _per_commune(conn: Any, entity: str, code: str | None) -> list[tuple]:
     if entity == "dossier":
-        return [(code, *(r[f] for f in q.DOSSIER_FIELDS)) for r in q.iter_dossiers(conn, BATCH, code)]
-    return [(code, *(r[f] for f in q.RECORD_FIELDS)) for r in q.iter_records(conn, BATCH, code)]
+        return [(code, *(r[f] for f in DOSSIER_FIELDS)) for r in iter_dossiers(conn, BATCH, code)]
+    return [(code, *(r[f] for f in RECORD_FIELDS)) for r in iter_records(conn, BATCH, code)]
 
 
 @pytest.mark.parametrize("entity", ["dossier", "record"])
@@ -247,10 +255,10 @@ def test_commune_rows_equal_the_per_commune_queries(engine, entity: str, reverse
     build_target(engine)
     add_bulk_dossiers(engine, BATCH, 30, commune=C2)
     with engine.connect() as conn:
-        communes = q.receiving_communes(conn, BATCH)
+        communes = receiving_communes(conn, BATCH)
         assert {c.code for c in communes} == set(EXPECTED_COMMUNES)
         order = list(reversed(communes)) if reverse else communes  # reversed: every commune falls back
-        stream = q.CommuneRows(conn, BATCH, entity)
+        stream = CommuneRows(conn, BATCH, entity)
         got = {c.code: [tuple(r) for r in stream.rows(c.code)] for c in order}
         stream.close()
         want = {c.code: _per_commune(conn, entity, c.code) for c in communes}
@@ -262,7 +270,7 @@ def test_commune_rows_equal_the_per_commune_queries(engine, entity: str, reverse
 def test_quarantined_rows_carry_their_findings(engine) -> None:
     build_target(engine)
     with engine.connect() as conn:
-        held = list(q.iter_quarantined(conn, BATCH))
+        held = list(iter_quarantined(conn, BATCH))
     got = [(h.source_id, h.source_row, h.natural_key, [f["check_name"] for f in h.findings]) for h in held]
     assert got == [
         ("bao_thang", 9, "000.00.53.H38-250608-0008", ["date_parse", "id_format"]),
@@ -288,7 +296,7 @@ def test_quarantined_row_without_findings_is_listed(engine) -> None:
     with engine.begin() as conn:
         conn.execute(delete(schema.findings).where(schema.findings.c.source_row == 10))
     with engine.connect() as conn:
-        held = list(q.iter_quarantined(conn, BATCH))
+        held = list(iter_quarantined(conn, BATCH))
     assert [(h.source_row, len(h.findings)) for h in held] == [(9, 2), (10, 0), (6, 1)]
     assert held[1].reason == "Lỗi dữ liệu"
 
@@ -297,10 +305,11 @@ def test_a_commune_beyond_the_sheet_row_limit_continues_on_more_sheets(
     engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from handover.reports import workbook
+    from handover.reports.workbook import record_sheets
 
     build_target(engine)
     add_bulk_dossiers(engine, BATCH, 100, commune=C2)
-    monkeypatch.setattr(workbook, "MAX_SHEET_ROWS", 60)  # instead of Excel's 1,048,576
+    monkeypatch.setattr(record_sheets, "MAX_SHEET_ROWS", 60)  # instead of Excel's 1,048,576
     path = workbook.write_workbook(engine, BATCH, tmp_path / "w.xlsx")
     wb = load_workbook(path)
     parts = [n for n in wb.sheetnames if n.startswith("Xã Phong Hải")]

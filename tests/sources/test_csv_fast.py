@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from handover.config import SourceConfig
 from handover.errors import SourceError
-from handover.sources import csv_reader, open_source
-from handover.sources.csv_reader import scan_structure
+from handover.sources import csv_reader, csv_scan, open_source
+from handover.sources.csv_scan import scan_structure
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 HEADER = "STT,Mã hồ sơ,Chủ hồ sơ,Số CCCD/CMND,Số điện thoại,Địa chỉ,Ngày tiếp nhận,Lệ phí,Ghi chú,Cột lạ"
@@ -105,7 +105,7 @@ def test_many_dirty_lines_all_take_the_per_cell_path(tmp_path: Path, monkeypatch
     found = scan_structure(path, ",")
     assert found is not None and not found.all_dirty and list(found.dirty_lines) == list(range(2, 13))
     with monkeypatch.context() as m:
-        m.setattr(csv_reader, "_MAX_DIRTY", 3)
+        m.setattr(csv_scan, "_MAX_DIRTY", 3)
         assert scan_structure(path, ",").all_dirty  # type: ignore[union-attr]
         fast, chunks = _same(path, monkeypatch, chunk_size=4)
     assert fast

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from handover.resources import mappings_dir
-from handover.units.build import build_reference, relation_of
+from handover.units.build import build_reference
 from handover.units.check import check_reference
+from handover.units.gso import relation_of
 
 from .conftest import GSO
 
