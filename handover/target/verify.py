@@ -26,13 +26,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
 from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
-from handover.target.counts import chunk_counts
+from handover.target.counts import chunk_counts, ledger_counts
 from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
 
 _SLICE = 900
@@ -221,14 +221,7 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
         result.problems += [RowProblem(**p) for p in found]
         result.recomputed_fingerprint = fingerprint_lines(lines)
         result.fingerprint_ok = result.recomputed_fingerprint == result.stored_fingerprint
-        for source_id, disposition, count in conn.execute(
-            select(lg.source_id, lg.disposition, func.count())
-            .where(lg.batch_id == batch_id)
-            .group_by(lg.source_id, lg.disposition)
-        ).all():
-            counts = result.ledger.setdefault(source_id, Counts())
-            setattr(counts, disposition, getattr(counts, disposition) + count)
-            counts.extracted += count
+        result.ledger.update(ledger_counts(conn, batch_id))
         result.chunks.update(chunk_counts(conn, batch_id))
         result.balance_ok = result.ledger == result.chunks and all(
             c.balanced() for c in result.chunks.values()
