@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
+from handover.keys import natural_key
 from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
@@ -166,51 +167,25 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
                 for row in conn.execute(
                     select(table).where(table.c.source_system == source_id, column.in_(part))
                 ).mappings():
-                    key = (
-                        row["dossier_code"]
-                        if entity is Entity.DOSSIER
-                        else f"{row['record_type']}/{row['record_number']}"
-                    )
-                    rows[key] = dict(row)
+                    rows[natural_key(entity, row)] = dict(row)
             for key, digest, action in items:
                 result.rows_checked += 1
+                where = {"entity": entity_name, "source_system": source_id, "natural_key": key}
                 row = rows.get(key)
                 if row is None:
-                    result.problems.append(
-                        RowProblem(
-                            entity=entity_name,
-                            source_system=source_id,
-                            natural_key=key,
-                            problem=MISSING,
-                            expected=digest,
-                        )
-                    )
+                    result.problems.append(RowProblem(**where, problem=MISSING, expected=digest))
                     lines.append((entity_name, source_id, key, ""))
                     continue
                 recomputed = content_hash(row, entity)
                 if recomputed != row["content_hash"]:
                     result.problems.append(
-                        RowProblem(
-                            entity=entity_name,
-                            source_system=source_id,
-                            natural_key=key,
-                            problem=CHANGED,
-                            expected=row["content_hash"],
-                            found=recomputed,
-                        )
+                        RowProblem(**where, problem=CHANGED, expected=row["content_hash"], found=recomputed)
                     )
                 superseded = row["updated_batch_id"] not in (None, batch_id)
                 ours = action in ("inserted", "unchanged", "updated") and not superseded
                 if ours and recomputed != digest:
                     result.problems.append(
-                        RowProblem(
-                            entity=entity_name,
-                            source_system=source_id,
-                            natural_key=key,
-                            problem=NOT_LOADED_VERSION,
-                            expected=digest,
-                            found=recomputed,
-                        )
+                        RowProblem(**where, problem=NOT_LOADED_VERSION, expected=digest, found=recomputed)
                     )
                 lines.append((entity_name, source_id, key, recomputed if ours else digest))
         result.problems += _rows_outside_ledger(
