@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from handover.errors import ExitCode, HandoverError
-from handover.safe import printable, printable_json
+from handover.safe import map_texts, printable, printable_json
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -105,13 +105,7 @@ def _lit(value: Any, *, newlines: bool = False) -> str:
 
 def _literal_data(data: Any) -> Any:
     """Every string (keys too) of a report's nested dicts and lists through :func:`_lit`."""
-    if isinstance(data, str):
-        return _lit(data)
-    if isinstance(data, dict):
-        return {_literal_data(k): _literal_data(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_literal_data(v) for v in data]
-    return data
+    return map_texts(data, _lit)
 
 
 def _print_rows(
