@@ -29,7 +29,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
-from handover.keys import natural_key
 from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
@@ -167,7 +166,12 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
                 for row in conn.execute(
                     select(table).where(table.c.source_system == source_id, column.in_(part))
                 ).mappings():
-                    rows[natural_key(entity, row)] = dict(row)
+                    key = (
+                        row["dossier_code"]
+                        if entity is Entity.DOSSIER
+                        else f"{row['record_type']}/{row['record_number']}"
+                    )
+                    rows[key] = dict(row)
             for key, digest, action in items:
                 result.rows_checked += 1
                 where = {"entity": entity_name, "source_system": source_id, "natural_key": key}
