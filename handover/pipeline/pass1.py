@@ -1,5 +1,5 @@
 """Pass 1 of a batch, chunk by chunk in this process: map → validate → spool file, with what the run needs of
-each chunk (counts, findings, great-expectations results, keys) handed back as a :class:`ChunkOutcome`.
+each chunk (counts, findings, rows each expectation flagged, keys) handed back as a :class:`ChunkOutcome`.
 
 A batch works in one process; batches run side by side as separate processes (``handover run-many``).
 """
@@ -31,7 +31,7 @@ class ChunkOutcome:
     rows: int
     counts: Counts
     findings: list[Finding]
-    gx: list[dict[str, Any]]  # this chunk's great-expectations results (Validator.last_gx)
+    flagged: dict[str, int]  # check → rows of this chunk each expectation flagged (Validator.last_flagged)
     seconds: dict[str, float]  # stage → seconds spent on this chunk
     path: Path | None = None  # its spool file
     keys: ChunkKeys | None = None  # the rows to load and their keys, for the batch-wide key check
@@ -44,8 +44,8 @@ def chunk_counts(frame: Any) -> Counts:
 
 class Pass1:
     """Maps and validates every chunk handed to :meth:`submit`, writes it to its spool file and gives back its
-    :class:`ChunkOutcome`. The validators are built on first use: importing great-expectations takes seconds,
-    and a resumed batch may have nothing left to validate."""
+    :class:`ChunkOutcome`. The validators are built on first use: a resumed batch may have nothing left to
+    validate."""
 
     def __init__(
         self, settings: MapSettings, spool: Spool, validation: ValidationSettings | None = None
@@ -81,7 +81,7 @@ class Pass1:
             rows=len(chunk.frame),
             counts=chunk_counts(chunk.frame),
             findings=chunk.findings,
-            gx=validator.last_gx(),
+            flagged=dict(validator.last_flagged),
             seconds={"map": mapped - start, "validate": time.perf_counter() - mapped},
             path=path,
             keys=keys,

@@ -184,6 +184,27 @@ def committed_chunks(engine: Engine, batch_id: str) -> set[tuple[str, int]]:
         return {(source, int(index)) for source, index in conn.execute(stmt)}
 
 
+DRY_RUN_GX = (
+    "Dry run: nothing was loaded, so great-expectations did not check any loaded rows; the suites' row checks "
+    "ran on every extracted row (their findings are in the findings file)."
+)
+
+
+def _check_loaded(
+    engine: Engine,
+    batch_id: str,
+    entities: set[Entity],
+    flagged: Counter[tuple[str, str]],
+    rows: Counter[str],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The GX results of the batch (:func:`handover.pipeline.gx_target.check_loaded`) for its entities' suites."""
+    from handover.pipeline.gx_target import check_loaded
+    from handover.pipeline.suite import load_entity_suite
+
+    suites = [load_entity_suite(entity) for entity in sorted(entities, key=lambda e: e.value)]
+    return check_loaded(engine, batch_id, suites, dict(flagged), dict(rows))
+
+
 class _FindingsCsv:
     """The run's findings (pass 1's, then the load's), row by row, as CSV: kept in the report folder after every
     run, a dry run and a gate stop included, so that the rows to fix can be found before anything is loaded.
@@ -266,14 +287,16 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
     from handover.pipeline.extract import check_unchanged, open_sources
     from handover.pipeline.keyspan import BatchKeys
     from handover.pipeline.pass1 import ChunkOutcome, Pass1
-    from handover.pipeline.validate import ValidationSettings, gate_exceeded, merge_gx
+    from handover.pipeline.validate import ValidationSettings, gate_exceeded
 
     started = datetime.now()
     timer = _Timer()
     batch_id = cfg.batch.id
     notify = progress or (lambda *_: None)
 
-    gx_totals: dict[tuple[str, str], dict] = {}
+    # rows each suite expectation flagged, by (entity, check), and rows validated by entity: for the GX summary
+    flagged: Counter[tuple[str, str]] = Counter()
+    entity_rows: Counter[str] = Counter()
     findings: Counter[str] = Counter()
     pass1: dict[str, Counts] = {}
     chunks_skipped = new_rows = conflicts = 0
@@ -341,7 +364,9 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     pass1[out.source_id] = pass1[out.source_id].add(change)
                     findings.update(f.check for f in made)
                     findings_csv.write(made)
-                merge_gx(gx_totals, out.gx)
+                entity = entity_of[out.source_id].value
+                flagged.update({(entity, check): n for check, n in out.flagged.items()})
+                entity_rows[entity] += out.rows
                 for stage, seconds in out.seconds.items():
                     timer.seconds[stage] += seconds
                 validated[out.source_id] += out.rows
@@ -387,11 +412,11 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     "thresholds.max_error_share in the batch config if these rows may be held back.",
                 )
 
-            gx = list(gx_totals.values())
             rules = settings.resolver.rule_report()
             if engine is None:
                 per_source = pass1
                 fingerprint = None
+                notices.append(DRY_RUN_GX)
                 reports = {"findings": str(findings_csv.keep(cfg.report.dir / f"{batch_id}-findings.csv"))}
             else:
                 store = None
@@ -421,6 +446,12 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     loaded_rows[result.source_id] += result.counts.extracted
                     checkpoint("load.between")
                     notify("load", result.source_id, loaded_rows[result.source_id])
+                with timer.stage("validate"):  # great-expectations once, on the rows the batch loaded
+                    gx, gx_notice = _check_loaded(
+                        engine, batch_id, set(entity_of.values()), flagged, entity_rows
+                    )
+                if gx_notice:
+                    notices.append(gx_notice)
                 from handover.target.counts import chunk_counts
 
                 per_source = chunk_counts(engine, batch_id)

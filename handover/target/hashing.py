@@ -231,7 +231,7 @@ def _escaped_texts(values: Sequence[Any]) -> list[bytes]:
         return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
     # Equal values share one canonical text (1, 1.0 and True all give "1"), so a memo is exact, except for
     # 0.0 == -0.0 ("0" and "-0"): a column holding a negative zero goes value by value.
-    if 0 in distinct and any(v == 0 and str(v).startswith("-") for v in values if type(v) is not str):
+    if 0 in distinct and any(math.copysign(1.0, v) < 0 for v in [v for v in values if v == 0]):
         return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
     strings = [v for v in distinct if v is not None] if None in distinct else list(distinct)
     try:
@@ -262,8 +262,8 @@ def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[s
     """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row).
 
     Each column's UTF-8 texts are computed once per distinct value; each row's JSON is one ``%`` formatting of a
-    bytes template holding the column names (one template for each set of optional columns rows hold), then one
-    SHA-256.
+    bytes template holding the column names (one template for each set of optional columns rows hold; when no
+    row holds one, the template also holds the texts of the columns alike in every row), then one SHA-256.
     """
     texts = [
         _escaped_texts(
@@ -274,10 +274,14 @@ def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[s
     sha = hashlib.sha256
     optional = [k for k, name in enumerate(columns) if name in OPTIONAL_COLUMNS]
     held = [k for k in optional if any(texts[k])]
-    if not held:  # no row holds an optional column: one template, without them
+    if not held:  # no row holds an optional column: one template, without them, holding the columns alike
         kept = [k for k in range(len(columns)) if k not in optional]
-        template = _template([columns[k] for k in kept])
-        return [sha(template % row).hexdigest() for row in zip(*(texts[k] for k in kept), strict=True)]
+        alike = {k: texts[k][0] for k in kept if texts[k] and texts[k].count(texts[k][0]) == len(texts[k])}
+        template = _template([columns[k] for k in kept], [alike.get(k) for k in kept])
+        varying = [texts[k] for k in kept if k not in alike]
+        if not varying:
+            return [sha(template % ()).hexdigest()] * len(texts[0]) if texts else []
+        return [sha(template % row).hexdigest() for row in zip(*varying, strict=True)]
     templates: dict[tuple[int, ...], tuple[bytes, list[int]]] = {}
     out: list[str] = []
     for row in zip(*texts, strict=True):
@@ -305,11 +309,15 @@ def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
     return list(map(memo.__getitem__, values))
 
 
-def _template(names: Sequence[str]) -> bytes:
-    """The bytes of step 4's JSON for these columns, each text a ``%s``."""
-    return ("[" + ",".join("[" + _escape(name).replace("%", "%%") + ',"%s"]' for name in names) + "]").encode(
-        "utf-8"
-    )
+def _template(names: Sequence[str], fixed: Sequence[bytes | None] | None = None) -> bytes:
+    """The bytes of step 4's JSON for these columns, each text a ``%s``, or the text given in ``fixed`` (its
+    escaped UTF-8, as :func:`_escaped_texts` gives it) for the columns every row has alike."""
+    parts = [
+        b"[" + _escape(name).replace("%", "%%").encode("utf-8") + b',"'
+        + (b"%s" if text is None else text.replace(b"%", b"%%")) + b'"]'
+        for name, text in zip(names, fixed or [None] * len(names), strict=True)
+    ]  # fmt: skip
+    return b"[" + b",".join(parts) + b"]"
 
 
 def fingerprint_lines(lines: Iterable[tuple[str, str, str, str]]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -51,9 +52,6 @@ class Wire:
     def of(cls, bind: Connection | Engine) -> Wire:
         """The wire of a connection or an engine (no connection made)."""
         return cls(bind.dialect.name, bind.dialect.driver, bind.dialect)
-
-    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
-        return (Wire, (self.name, self.driver))
 
     @property
     def copy(self) -> bool:
@@ -244,8 +242,11 @@ _COPY_FORMATS: dict[type, Any] = {
 }
 
 
-def _copy_texts(values: Sequence[Any]) -> list[str] | None:
-    """Each value as a field of PostgreSQL's COPY text format, or None for types this does not handle."""
+def _copy_texts(values: Sequence[Any]) -> list[str] | str | None:
+    """Each value as a field of PostgreSQL's COPY text format; one str when every value has the same text (a
+    column of NULLs or of one value); None for types this does not handle."""
+    if values.count(None) == len(values):
+        return "\\N"
     try:
         distinct = set(values)
     except TypeError:  # unhashable
@@ -254,30 +255,26 @@ def _copy_texts(values: Sequence[Any]) -> list[str] | None:
     kinds.discard(type(None))
     if len(kinds) > 1:
         return None
-    memo: dict[Any, str] = {}
-    if kinds:
-        kind = kinds.pop()
-        strings = [v for v in distinct if v is not None]
-        if kind is str:
-            joined = "".join(strings)
-            if any(c in joined for c in "\\\t\n\r"):
-                memo = {
-                    v: v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-                    for v in strings
-                }
-            elif None in distinct:
-                return ["\\N" if v is None else v for v in values]
-            else:
-                return list(values)
-        elif kind in _COPY_FORMATS:
-            form = _COPY_FORMATS[kind]
-            if 0 in distinct:  # 0.0 == -0.0, which PostgreSQL keeps apart
-                return ["\\N" if v is None else form(v) for v in values]
-            memo = {v: form(v) for v in strings}
-        else:
-            return None
+    kind = kinds.pop()
+    if kind is not str and kind not in _COPY_FORMATS:
+        return None
+    form = _COPY_FORMATS.get(kind, _copy_text)
+    if 0 in distinct:  # 0.0 == -0.0, which PostgreSQL keeps apart: value by value
+        return ["\\N" if v is None else form(v) for v in values]
+    if len(distinct) == 1:
+        return form(values[0])
+    strings = [v for v in distinct if v is not None]
+    if kind is str:
+        if not any(c in "".join(strings) for c in "\\\t\n\r"):
+            return ["\\N" if v is None else v for v in values] if None in distinct else list(values)
+        form = _copy_text
+    memo: dict[Any, str] = {v: form(v) for v in strings}
     memo[None] = "\\N"
     return list(map(memo.__getitem__, values))
+
+
+def _copy_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def encode(
@@ -285,14 +282,21 @@ def encode(
 ) -> Encoded:
     """Rows given column-wise (column name → values, all of one length) encoded for ``wire``. With COPY, as
     text when every column's values can be (``text=False``: as tuples anyway; ``text=True``: TypeError when
-    they cannot), else as tuples."""
+    they cannot), else as tuples. COPY text puts the columns whose values are all alike last, their fields
+    joined once for every row (:attr:`Encoded.columns` in that order)."""
     columns = tuple(data)
     if not columns:
         return Encoded((), [], bool(text))
     if wire.copy and text is not False:
         texts = [_copy_texts(data[c]) for c in columns]
         if all(t is not None for t in texts):
-            return Encoded(columns, list(map("\t".join, zip(*texts, strict=True))), True)  # type: ignore[arg-type]
+            varying = [k for k, t in enumerate(texts) if not isinstance(t, str)]
+            alike = [k for k, t in enumerate(texts) if isinstance(t, str)]
+            fields = [texts[k] for k in varying]
+            if alike:
+                fields.append(itertools.repeat("\t".join(texts[k] for k in alike), len(data[columns[0]])))  # type: ignore[misc]
+            rows = list(map("\t".join, zip(*fields, strict=False)))  # type: ignore[arg-type]
+            return Encoded(tuple(columns[k] for k in varying + alike), rows, True)
         if text:
             raise TypeError(f"values of {table.name} that COPY text does not take")
     if wire.copy:  # psycopg adapts row by row

@@ -278,7 +278,12 @@ def test_conflict_and_findings_sheets(wb) -> None:
     assert per_check["date_parse"][2:4] == (2, 2)
     assert per_check["id_format"][1] == "Cảnh báo (warning)"
     gx = {r[1]: r for r in _table(wb["Kiểm tra dữ liệu"], "Bộ kiểm tra")}
-    assert gx["expect_column_values_to_match_regex"][3:] == ("✘", 1, 11)
+    assert gx["expect_column_values_to_match_regex"][3:] == (
+        "✘",
+        1,
+        11,
+        None,
+    )  # a summary of before the flagged figure: blank
 
 
 def test_no_conflict_sheet_without_conflicts(engine, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from datetime import date, datetime
 
 import pytest
@@ -76,19 +75,49 @@ def _awkward_columns(codes: list[str]) -> dict[str, list]:
     return data
 
 
-def test_rows_encoded_in_another_process_are_the_rows_this_one_encodes(engine: Engine) -> None:
-    """A worker gets the wire pickled, without the connection's dialect, and makes its own: same rows."""
+def test_a_wire_made_without_a_connection_encodes_as_the_connection_does(engine: Engine) -> None:
+    """A wire named by database and driver (no connection, its own dialect) gives the same rows."""
     data = _awkward_columns([f"H-{i}" for i in range(12)])
     with engine.connect() as conn:
         here = writers.Wire.of(conn)
-    there = pickle.loads(pickle.dumps(here))
-    assert there == here and there.dialect_object is None
+    named = writers.Wire(here.name, here.driver)
+    assert named == here and named.dialect_object is None
     encoded_here = writers.encode(here, schema.dossiers, data)
-    encoded_there = writers.encode(there, schema.dossiers, data)
-    assert encoded_here == encoded_there
+    assert encoded_here == writers.encode(named, schema.dossiers, data)
     assert encoded_here.text is (
         engine.dialect.name == "postgresql"
     )  # COPY text there, bound tuples elsewhere
+
+
+def test_columns_alike_in_every_row_round_trip(engine: Engine) -> None:
+    """Columns holding one value (or only NULLs, or a negative zero beside a zero) beside varying ones."""
+    data = _dossier_columns(["H-1", "H-2", "H-3"])
+    data["applicant_name"] = ["tab\there"] * 3
+    data["fee"] = [0.0, -0.0, 0.0]
+    data["amount_paid"] = [2.5] * 3
+    data["notes"] = [None] * 3
+    with engine.begin() as conn:
+        assert writers.insert_columns(conn, schema.dossiers, data) == 3
+    d = schema.dossiers.c
+    with engine.connect() as conn:
+        got = conn.execute(
+            select(d.dossier_code, d.applicant_name, d.fee, d.amount_paid, d.notes, d.batch_id).order_by(d.id)
+        ).all()
+    assert [tuple(r) for r in got] == [(f"H-{i}", "tab\there", 0.0, 2.5, None, "b1") for i in (1, 2, 3)]
+    if engine.dialect.name == "postgresql":  # SQLite and MariaDB keep no negative zero
+        assert [str(r[2]) for r in got] == ["0.0", "-0.0", "0.0"]
+
+
+def test_refused_rows_are_named(engine: Engine) -> None:
+    """The row the database refuses is found (PostgreSQL: the COPY's line), whatever the column order."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    data = _dossier_columns(["H-1", "H-2", "H-3"])
+    data["dossier_code"] = ["H-1", "x" * 500, "H-3"]  # longer than the column
+    with pytest.raises(writers.RowsRefused) as caught, engine.begin() as conn:
+        writers.insert_columns(conn, schema.dossiers, data)
+    found = writers.locate_refused(engine, caught.value)
+    assert found is not None and found[0] == 1
 
 
 def test_joined_rows_are_written_as_picked(engine: Engine) -> None:

@@ -101,10 +101,18 @@ def findings_sheet(wb: Any, conn: Connection, info: BatchInfo, st: Styles, share
     gx = info.summary.get("gx")
     if isinstance(gx, list) and gx:
         sh.blank()
-        sh.merged("Kết quả great-expectations (GX results)", st.label)
+        sh.merged("Kết quả great-expectations trên các dòng đã nạp (GX results on the loaded rows)", st.label)
         sh.headers(
-            ["Bộ kiểm tra", "Kỳ vọng", "Cột", "Đạt", "Số sai", "Số phần tử"],
-            ["Suite", "Expectation", "Column", "Success", "Unexpected", "Elements"],
+            ["Bộ kiểm tra", "Kỳ vọng", "Cột", "Đạt", "Số sai", "Số phần tử", "Đánh dấu (mọi dòng đọc được)"],
+            [
+                "Suite",
+                "Expectation",
+                "Column",
+                "Success",
+                "Unexpected",
+                "Elements",
+                "Flagged (every row read)",
+            ],
         )
         for g in gx:
             if not isinstance(g, dict):
@@ -118,6 +126,7 @@ def findings_sheet(wb: Any, conn: Connection, info: BatchInfo, st: Styles, share
                     "✔" if ok else "✘" if ok is not None else None,
                     g.get("unexpected_count"),
                     g.get("element_count"),
+                    g.get("flagged"),
                 ]
             )
     rules = info.summary.get("rules")
