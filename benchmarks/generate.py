@@ -7,7 +7,7 @@ Writes ``dossiers.csv`` (or ``dossiers.xlsx``) and a matching ``batch.toml`` wit
 picked with numpy, so memory stays flat and 1M CSV rows take ~20 s. The same ``--seed`` gives the same values
 (for CSV, the same bytes).
 
-Headers and column map are those of the demo's CSV source (``handover.demo.VB_HEADERS``, Huyện Văn Bàn), with
+Headers and column map are those of the demo's CSV source (``handover.demo.van_ban.VB_HEADERS``, Huyện Văn Bàn), with
 the real communes of districts 086 and 089 from ``mappings/units/``. About 15% of the rows carry the problems the
 demo plants, at similar shares: finished dossiers (6%, excluded), exact duplicates (1.5%), unreadable received
 dates (2%), unknown communes (1%), split communes of neighbouring provinces (1%, review), invalid IDs, NFD names,
@@ -35,7 +35,7 @@ DISTRICTS = {"086": "Huyện Bảo Thắng", "089": "Huyện Văn Bàn"}
 HANDOVER = date(2025, 7, 1)
 AGENCIES = 48  # agency codes 000.00.40.H38 … 000.00.87.H38
 
-# The demo's CSV source (Huyện Văn Bàn, ``handover.demo.VB_HEADERS`` / ``VB_COLUMNS``): same headers, same map.
+# The demo's CSV source (Huyện Văn Bàn, ``handover.demo.van_ban.VB_HEADERS`` / ``VB_COLUMNS``): same headers, same map.
 # Copied here as a fallback; :func:`columns` prefers the demo's own lists so the two cannot drift apart.
 FALLBACK_HEADERS = ("Số hồ sơ", "Mã TTHC", "Tên TTHC", "Lĩnh vực", "Loại đối tượng", "Chủ hồ sơ", "Số CCCD/CMND",
                     "Điện thoại", "Email", "Địa chỉ", "Mã tỉnh", "Mã huyện", "Mã xã", "Xã", "Ngày nhận", "Hạn trả",
@@ -50,7 +50,7 @@ XLSX_TITLE_LINES = ("ỦY BAN NHÂN DÂN TỈNH LÀO CAI", "DANH SÁCH HỒ SƠ 
 def columns() -> list[tuple[str, str | None]]:
     """(header, canonical field or None) in file order: the demo's CSV source when importable."""
     try:
-        from handover.demo import VB_COLUMNS, VB_HEADERS
+        from handover.demo.van_ban import VB_COLUMNS, VB_HEADERS
     except ImportError:
         return list(zip(FALLBACK_HEADERS, FALLBACK_FIELDS, strict=True))
     return [(h, VB_COLUMNS.get(h)) for h in VB_HEADERS]

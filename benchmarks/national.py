@@ -4,10 +4,10 @@
         --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres --json
 
 1. Generates one synthetic export per district for ``--districts`` real old districts taken in turn from 5
-   provinces of the unit reference (:func:`handover.demo.generate_district_exports`: the demo's Văn Bàn CSV shape
+   provinces of the unit reference (:func:`handover.demo.districts.generate_district_exports`: the demo's Văn Bàn CSV shape
    and problem mix, each district's real communes), cached under
    ``benchmarks/out/national-<districts>x<rows>-s<seed>/exports``.
-2. Plans them with ``handover plan`` (:func:`handover.plan.make_plan`; the run's target given in the exports'
+2. Plans them with ``handover plan`` (:func:`handover.plan.make.make_plan`; the run's target given in the exports'
    ``plan.toml``): one batch configuration per district and the plan, for each run one whose batches load into
    that run's fresh database.
 3. For each ``--jobs`` value (default 1 and 2): a fresh database on the server named by ``--db``
@@ -54,7 +54,7 @@ def children_cpu() -> float:
 
 
 def generate(districts: int, rows: int, seed: int) -> tuple[Path, list[Any]]:
-    from handover.demo import districts_across_provinces, generate_district_exports
+    from handover.demo.districts import districts_across_provinces, generate_district_exports
 
     folder = OUT / f"national-{districts}x{rows}-s{seed}"
     picked = districts_across_provinces(districts)
@@ -65,9 +65,9 @@ def generate(districts: int, rows: int, seed: int) -> tuple[Path, list[Any]]:
 
 
 def write_plan(exports_dir: Path, plan_dir: Path, target_url: str) -> Path:
-    """``handover plan EXPORTS_DIR --out PLAN_DIR`` (:func:`handover.plan.make_plan`), every batch loading into
+    """``handover plan EXPORTS_DIR --out PLAN_DIR`` (:func:`handover.plan.make.make_plan`), every batch loading into
     ``target_url`` (given in ``EXPORTS_DIR/plan.toml``, what the folder cannot say); nothing may be undecided."""
-    from handover.plan import make_plan
+    from handover.plan.make import make_plan
 
     (exports_dir / "plan.toml").write_text(
         f'[plan]\ntarget = "{target_url}"\n\n[config]\nthresholds = {{ handover_date = "2025-07-01" }}\n',

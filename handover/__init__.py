@@ -43,10 +43,10 @@ _HOMES: dict[str, str] = {
     "rollback_batch": "handover.api",
     "write_reports": "handover.api",
     # many districts
-    "make_plan": "handover.plan",
-    "load_plan": "handover.plan",
-    "run_many": "handover.many",
-    "read_inputs": "handover.many",
+    "make_plan": "handover.plan.make",
+    "load_plan": "handover.plan.model",
+    "run_many": "handover.many.run",
+    "read_inputs": "handover.many.inputs",
     # sources
     "inspect_source": "handover.sources.inspect",
     "inspect_sql": "handover.sources.inspect",
@@ -60,9 +60,9 @@ _HOMES: dict[str, str] = {
     "VerifyResult": "handover.target.verify",
     "RollbackResult": "handover.target.rollback",
     "ReportPaths": "handover.reports",
-    "Plan": "handover.plan",
-    "PlanResult": "handover.plan",
-    "BatchOutcome": "handover.many",
+    "Plan": "handover.plan.model",
+    "PlanResult": "handover.plan.make",
+    "BatchOutcome": "handover.many.outcome",
     "Resolution": "handover.units.resolution",
     "UnitResolver": "handover.units.resolver",
     # errors
@@ -165,9 +165,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         ValidationGateError,
         VerificationError,
     )
-    from handover.many import BatchOutcome, read_inputs, run_many
+    from handover.many.inputs import read_inputs
+    from handover.many.outcome import BatchOutcome
+    from handover.many.run import run_many
     from handover.models import BatchResult, Counts
-    from handover.plan import Plan, PlanResult, load_plan, make_plan
+    from handover.plan.make import PlanResult, make_plan
+    from handover.plan.model import Plan, load_plan
     from handover.reports import ReportPaths
     from handover.sources.inspect import inspect_source, inspect_sql
     from handover.target.rollback import RollbackResult

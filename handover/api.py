@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from handover.config import BatchConfig, PartiesConfig
+    from handover.config import BatchConfig
     from handover.models import BatchResult
+    from handover.parties import PartiesConfig
     from handover.pipeline.run import Progress
     from handover.reports import ReportPaths
     from handover.target.rollback import RollbackResult

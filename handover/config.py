@@ -1,7 +1,8 @@
 """Batch configuration: one TOML file describes one batch.
 
 Relative paths in the file are resolved against the file's own folder, so a batch folder can be moved whole.
-``handover init`` writes a commented example (:data:`EXAMPLE_TOML`).
+``handover init`` writes a commented example (:data:`handover.config_example.EXAMPLE_TOML`); who signs
+the handover records (``[report.parties]``) is :class:`handover.parties.PartiesConfig`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic.fields import FieldInfo
 
 from handover.errors import ConfigError
 from handover.models import Entity
+from handover.parties import PartiesConfig
 
 _STRICT = ConfigDict(extra="forbid")
 ID_RULE = "1 to 100 letters, digits, '-', '_' or '.', starting with a letter or a digit"
@@ -314,70 +316,6 @@ WORKERS_IGNORED = (
 )
 
 
-class Representative(BaseModel):
-    """A party's representative on the handover record; what is not given is left blank to fill by hand."""
-
-    model_config = _STRICT
-
-    name: str = Field("", description="Họ và tên (full name).")
-    position: str = Field("", description="Chức vụ (position).")
-
-
-class PartiesConfig(BaseModel):
-    """Who signs the handover records (biên bản bàn giao): printed on each record, blanks when not given."""
-
-    model_config = _STRICT
-
-    place: str = Field("", description='Place written before the date, e.g. "Lào Cai" ("Lào Cai, ngày ...").')
-    giving: Representative = Field(
-        default_factory=Representative, description="The giving side's (the old district's) representative."
-    )
-    receiving: Representative = Field(
-        default_factory=Representative,
-        description="The receiving side's representative, for every commune not listed under communes.",
-    )
-    communes: dict[str, Representative] = Field(
-        default_factory=dict,
-        description='The receiving side\'s representative per new commune code, e.g. "02905" = { name = "..." }.',
-    )
-
-    @field_validator("communes")
-    @classmethod
-    def _codes(cls, value: dict[str, Representative]) -> dict[str, Representative]:
-        for code in value:
-            if not re.fullmatch(r"[0-9]{5}", code):
-                raise ValueError(
-                    f"'{code}' is not a new commune code of 5 digits (write it quoted, e.g. \"02905\")"
-                )
-        return value
-
-    departments: dict[str, Representative] = Field(
-        default_factory=dict,
-        description="The receiving side's representative per provincial department that receives routed dossiers, "
-        'by its name as the routing table writes it (handling_agency), e.g. "Sở Công Thương" = { name = "..." }.',
-    )
-
-    @field_validator("departments")
-    @classmethod
-    def _department_names(cls, value: dict[str, Representative]) -> dict[str, Representative]:
-        from handover.text import ascii_slug, clean
-
-        named: dict[str, Representative] = {}
-        seen: dict[str, str] = {}
-        for name, rep in value.items():
-            key = clean(name)
-            if not key:
-                raise ValueError(
-                    "a department needs its name, as the routing table writes it (handling_agency)"
-                )
-            slug = ascii_slug(key)
-            if slug in seen:
-                raise ValueError(f"'{seen[slug]}' and '{key}' name the same department: give it once")
-            seen[slug] = key
-            named[key] = rep
-        return named
-
-
 class ReportConfig(BaseModel):
     model_config = _STRICT
 
@@ -510,77 +448,3 @@ def load_config(path: str | Path) -> BatchConfig:
         if s.url:
             s.url = _resolve_sqlite(base, s.url)
     return cfg
-
-
-EXAMPLE_TOML = """\
-# handover batch configuration. Paths are relative to this file.
-# Reference: README.md, section "Configuration".
-
-[batch]
-id = "lao-cai-086-2025-07"          # the key for resume and rollback: letters, digits, - _ .
-description = "Huyện Bảo Thắng: hồ sơ đang giải quyết"
-chunk_size = 20000                   # rows per chunk; memory stays flat whatever the input size
-
-[target]
-url = "sqlite:///target.db"          # or postgresql+psycopg://user@127.0.0.1/handover, mysql+pymysql://...
-conflict_policy = "keep"             # a loaded key whose content changed: keep | update (history kept)
-# attachments = "attachments"        # store for the sources' scanned files; default beside a SQLite target: target-attachments
-
-[mapping]
-rules = []                           # province rule files for split communes, e.g. ["rules/lao-cai.csv"]
-decisions = []                       # per-row decisions made by officials, e.g. ["decisions.csv"]
-# procedures = "procedures.csv"      # routing table; default: the one shipped in mappings/
-# dir = "mappings"                   # the province's own copy (handover mappings export mappings); default: shipped
-statuses = []                        # the district system's own status texts, e.g. ["statuses.csv"] (raw,code,pending,note)
-
-[checks]
-# population = "dan-cu.csv"          # population extract (ID, name, birth date) to match applicants against
-
-[thresholds]
-max_error_share = 0.2                # stop before loading when more rows than this share have an error
-due_soon_days = 5                    # working days after handover_date that count as "due soon"
-days_off = []                        # the province's own days off besides public holidays, e.g. ["2025-07-15"]
-handover_date = "2025-07-01"
-
-[report]
-dir = "reports"
-
-[report.parties]                     # printed on each handover record; left out: blanks to fill by hand
-place = "Lào Cai"                    # "Lào Cai, ngày ... tháng ... năm ..."
-giving = { name = "", position = "" }            # the old district's representative
-receiving = { name = "", position = "Chủ tịch Ủy ban nhân dân" }  # every commune's, unless listed below
-# communes = { "02905" = { name = "Nguyễn Văn A", position = "Chủ tịch Ủy ban nhân dân xã" } }
-# departments = { "Sở Công Thương" = { name = "Trần Văn B", position = "Giám đốc Sở" } }  # routed dossiers' records
-
-[[sources]]
-id = "bao-thang"                     # stored as source_system on every row
-kind = "xlsx"                        # csv | xlsx | xls | sql
-path = "exports/bao_thang.xlsx"
-entity = "dossier"                   # dossier | record
-# sheet = "Hồ sơ"                    # default: the first visible sheet
-# header_row = 4                     # default: detected
-profile = "dossier-vi"               # header variants in mappings/profiles/dossier-vi.toml
-old_province_code = "10"             # legacy codes the rows default to
-old_district_code = "086"
-# attachments = { column = "Tệp đính kèm", required = true }  # the dossiers' scanned files (README: Scanned attachments)
-# attachments = { folder = "scans/{dossier_code}/" }          # or a folder per dossier; required = false | true | n
-
-# [sources.columns]                  # source header → field; wins over the profile
-# "Số biên nhận" = "dossier_code"
-
-# [[sources]]
-# id = "van-ban"
-# kind = "csv"
-# path = "exports/van_ban.csv"
-# encoding = "utf-8"                 # omit to detect (utf-8, utf-16, cp1258, tcvn3, vni)
-# delimiter = ","
-# multiline_fields = true           # values may span many lines; omit to refuse a quote left open
-
-# [[sources]]
-# id = "district-system"
-# kind = "sql"
-# url = "sqlite:///district.db"
-# table = "ho_so"                    # or query = "SELECT ..."
-# row_id = "id"                      # the rows' identity (default: the table's integer primary key)
-# base_table = "ho_so"               # with a query: the balance starts at this table's count (a JOIN's losses show)
-"""

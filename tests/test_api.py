@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import handover
 from handover import cli
-from handover.demo import generate_demo_inputs, write_demo_config
+from handover.demo.batch import generate_demo_inputs, write_demo_config
 from handover.models import BatchResult
 
 runner = CliRunner()

@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
-from handover.attachments import META, write_sample_pdfs
+from handover.attachments.files import META
 from handover.cli import app
 from handover.config import load_config
+from handover.demo.scans import write_sample_pdfs
 from handover.errors import ConfigError, HandoverError
 from handover.pipeline.run import run_batch
 from handover.target import schema
@@ -413,7 +414,7 @@ def test_configuration_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="attachments belong to dossier sources only"):
         load_config(tmp_path / "r.toml")
     pg = _batch(tmp_path, {0: "scans/a.pdf", 1: "scans/b.pdf"}, url="postgresql+psycopg://u@127.0.0.1/x")
-    from handover.attachments import require_store
+    from handover.attachments.files import require_store
 
     with pytest.raises(ConfigError, match="no attachment store"):
         require_store(load_config(pg))

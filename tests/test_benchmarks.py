@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from handover.config import load_config
-from handover.demo import VB_COLUMNS, VB_HEADERS
+from handover.demo.van_ban import VB_COLUMNS, VB_HEADERS
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks"

@@ -17,7 +17,8 @@ import openpyxl
 import pytest
 
 from handover.config import load_config
-from handover.demo import BT_SCANS, VB_SCANS, generate_demo_inputs, write_demo_config
+from handover.demo.batch import generate_demo_inputs, write_demo_config
+from handover.demo.scans import BT_SCANS, VB_SCANS
 from handover.resources import gso_dir, mappings_dir
 from handover.text import fold
 

@@ -17,10 +17,13 @@ from typer.testing import CliRunner
 
 from handover import cli
 from handover.config import load_config
-from handover.demo import HT_QUERY, generate_demo_inputs, write_demo_config
+from handover.demo.batch import generate_demo_inputs, write_demo_config
+from handover.demo.district_db import HT_QUERY
 from handover.errors import ConfigError
 from handover.pipeline.run import run_batch
-from handover.plan import dump_toml, load_plan, make_plan
+from handover.plan.make import make_plan
+from handover.plan.model import load_plan
+from handover.plan.toml import dump_toml
 from handover.target import schema
 
 runner = CliRunner()

@@ -36,7 +36,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example batch configuration."""
-    from handover.config import EXAMPLE_TOML
+    from handover.config_example import EXAMPLE_TOML
 
     if path.exists() and not force:
         raise typer.BadParameter(f"{path} exists; choose another path or add --force", param_hint="PATH")

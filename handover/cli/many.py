@@ -142,8 +142,8 @@ def run_many(
     Exits 10 when a batch failed (each is listed with its message; the others ran)."""
     import time
 
-    from handover.many import read_inputs
-    from handover.many import run_many as run_batches
+    from handover.many.inputs import read_inputs
+    from handover.many.run import run_many as run_batches
 
     inputs = read_inputs(plan)
     if inputs.undecided:
@@ -201,7 +201,7 @@ def plan_cmd(
 ) -> None:
     """Write one batch configuration per old district of an exports folder and a plan listing them; what
     cannot be decided is listed with its reason and gets no configuration (exit 0; --strict: exit 3)."""
-    from handover.plan import make_plan
+    from handover.plan.make import make_plan
 
     result = make_plan(exports, out)
     plan = result.plan

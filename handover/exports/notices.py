@@ -14,7 +14,7 @@ What :func:`write_notices` writes under ``out_dir`` (every file holds personal d
     on or writes to them); every loaded dossier is on exactly one of the two sheets of exactly one workbook.
   - ``gui-tin-DU-LIEU-CA-NHAN.csv``: what an SMS / mail gateway takes, one line per message (``kenh`` sms or
     email), the text from the editable templates ``mappings/notices/sms.txt`` and ``email.txt``, with the
-    SMS's encoding (GSM-7 or UCS-2) and part count (:func:`sms_size`).
+    SMS's encoding (GSM-7 or UCS-2) and part count (:func:`handover.exports.sms.sms_size`).
 
 * with ``masked``: ``thong-bao-DA-CHE/``, the same workbooks with ID numbers, phones and e-mail addresses masked
   (:func:`handover.text.mask_id`): the copy to share.
@@ -27,11 +27,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import math
 import os
 import re
-import string
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -40,8 +37,10 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Engine
 
-from handover.errors import ConfigError
+from handover.exports.contacts import mask_email, phone_kind, usable_email
 from handover.exports.portal import iter_loaded_dossiers, routed_to_province
+from handover.exports.sms import sms_size, unaccented
+from handover.exports.templates import Templates, load_templates
 from handover.reports.queries.batch import batch_info, guarded
 from handover.safe import spreadsheet_safe
 from handover.text import clean, mask_id
@@ -55,175 +54,6 @@ NOTICE_SHEET = "thong-bao"
 CONTACTLESS_SHEET = "khong-lien-lac-duoc"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-
-# ---------------------------------------------------------------------------------------------------------
-# contacts
-# ---------------------------------------------------------------------------------------------------------
-
-_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
-_MOBILE = re.compile(r"^0[35789]\d{8}$")  # 10 digits, the mobile prefixes since the 2018 renumbering
-_LANDLINE = re.compile(r"^02\d{9}$")  # 11 digits: 02 + area code + subscriber number (since 2017)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-
-
-def phone_kind(value: object) -> tuple[str, str] | None:
-    """A Vietnamese phone number → ``(kind, number)`` with kind ``mobile`` or ``landline`` and the number in
-    its national form (``+84 912 345 678`` → ``("mobile", "0912345678")``); None when it is neither."""
-    text = _PHONE_SEPARATORS.sub("", clean(value))
-    if text.startswith("+84"):
-        text = "0" + text[3:]
-    elif text.startswith("84") and len(text) in (11, 12):
-        text = "0" + text[2:]
-    if _MOBILE.match(text):
-        return "mobile", text
-    if _LANDLINE.match(text):
-        return "landline", text
-    return None
-
-
-def usable_email(value: object) -> str | None:
-    """The e-mail address when it looks deliverable (one ``@``, a domain with a dot), else None."""
-    text = clean(value)
-    return text if _EMAIL.match(text) else None
-
-
-def mask_email(value: str | None) -> str:
-    """``congdan123@gmail.com`` → ``c*********@gmail.com``."""
-    if not value or "@" not in value:
-        return mask_id(value)
-    local, _, domain = value.partition("@")
-    return local[:1] + "*" * max(len(local) - 1, 1) + "@" + domain
-
-
-# ---------------------------------------------------------------------------------------------------------
-# SMS length
-# ---------------------------------------------------------------------------------------------------------
-
-# GSM 03.38 default alphabet (one septet each) and its extension table (two septets: escape + character)
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
-GSM7_SINGLE, GSM7_PART = 160, 153  # septets: one message, one part of a concatenated message (UDH)
-UCS2_SINGLE, UCS2_PART = 70, 67  # UTF-16 code units
-
-
-@dataclasses.dataclass(frozen=True)
-class SmsSize:
-    """How an SMS text travels: ``encoding`` GSM-7 or UCS-2, ``units`` (septets or UTF-16 code units) and
-    ``parts`` (1 = a single message; more = a concatenated, multi-part message)."""
-
-    encoding: str
-    units: int
-    parts: int
-
-    @property
-    def multipart(self) -> bool:
-        return self.parts > 1
-
-
-def sms_size(text: str) -> SmsSize:
-    """The encoding and part count of ``text``: GSM-7 when every character is in the default alphabet or its
-    extension (2 septets each), 160 septets in one message, 153 per part beyond; else UCS-2, 70 code units in
-    one message, 67 per part beyond (characters outside the BMP count 2)."""
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text):
-        units = len(text) + sum(ch in GSM7_EXTENDED for ch in text)
-        single, part, encoding = GSM7_SINGLE, GSM7_PART, "GSM-7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part, encoding = UCS2_SINGLE, UCS2_PART, "UCS-2"
-    parts = 1 if units <= single else math.ceil(units / part)
-    return SmsSize(encoding, units, parts)
-
-
-def unaccented(value: str) -> str:
-    """Vietnamese without diacritics, case kept: ``"Xã Bảo Thắng"`` → ``"Xa Bao Thang"`` (đ → d)."""
-    text = unicodedata.normalize("NFD", value).replace("đ", "d").replace("Đ", "D")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", text).replace("đ", "d").replace("Đ", "D")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# templates
-# ---------------------------------------------------------------------------------------------------------
-
-PLACEHOLDERS: dict[str, str] = {
-    "ho_ten": "applicant's name",
-    "ma_ho_so": "dossier code",
-    "thu_tuc": "procedure name",
-    "don_vi_moi": "the new handling unit (new commune, or provincial department)",
-    "dia_chi_don_vi": "the new handling unit's address",
-    "han_tra": "due date dd/mm/yyyy (or 'chưa có hẹn trả')",
-    "don_vi_cu": "where the dossier was filed: old commune and district",
-}
-SUBJECT_PREFIX = "Tiêu đề:"
-
-
-@dataclasses.dataclass(frozen=True)
-class Templates:
-    """The message templates: ``sms`` (one line), ``email_subject`` and ``email_body``."""
-
-    sms: str
-    email_subject: str
-    email_body: str
-    folder: Path
-
-    @property
-    def sms_unaccented(self) -> bool:
-        """An SMS template written without diacritics gets its values without them too (stays GSM-7)."""
-        return all(ord(ch) < 128 for ch in self.sms)
-
-
-def templates_dir() -> Path:
-    """``notices/`` of the mappings in use, or the shipped one when that copy predates it."""
-    from handover.resources import mappings_dir, shipped_mappings_dir
-
-    folder = mappings_dir() / "notices"
-    return folder if folder.is_dir() else shipped_mappings_dir() / "notices"
-
-
-def _template(path: Path) -> str:
-    try:
-        text = unicodedata.normalize("NFC", path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"Cannot read the notice template {path}: {exc}",
-            hint="Restore it from the shipped mappings/notices/ (UTF-8 text with {placeholders}).",
-            file=str(path),
-        ) from exc
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    except ValueError as exc:
-        raise ConfigError(
-            f"The notice template {path} has an unbalanced brace: {exc}",
-            hint="Write placeholders as {ma_ho_so}; a literal brace as {{ or }}.",
-            file=str(path),
-        ) from exc
-    unknown = sorted(names - set(PLACEHOLDERS))
-    if unknown:
-        raise ConfigError(
-            f"The notice template {path} uses unknown placeholders: {', '.join(unknown)}.",
-            hint="Use only: "
-            + ", ".join("{" + k + "}" for k in PLACEHOLDERS)
-            + " (mappings/notices/README.md).",
-            file=str(path),
-        )
-    return text
-
-
-def load_templates(folder: Path | None = None) -> Templates:
-    """``sms.txt`` and ``email.txt`` of ``folder`` (default :func:`templates_dir`), checked: readable UTF-8,
-    only known placeholders. The e-mail's first line is its subject when it starts with ``Tiêu đề:``."""
-    folder = folder or templates_dir()
-    sms = " ".join(_template(folder / "sms.txt").split())
-    email = _template(folder / "email.txt").strip("\n")
-    first, _, rest = email.partition("\n")
-    if first.startswith(SUBJECT_PREFIX):
-        subject, body = first[len(SUBJECT_PREFIX) :].strip(), rest.strip("\n")
-    else:
-        subject, body = "Hồ sơ {ma_ho_so} đã chuyển về {don_vi_moi}", email
-    return Templates(sms=sms, email_subject=subject, email_body=body, folder=folder)
 
 
 # ---------------------------------------------------------------------------------------------------------

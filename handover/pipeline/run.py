@@ -8,10 +8,7 @@ committed are skipped. A batch works in one process (batches run side by side wi
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,18 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from handover import __version__
-from handover.attachments import AttachmentCheck, require_store, uses_attachments
+from handover.attachments.check import AttachmentCheck
+from handover.attachments.files import require_store, uses_attachments
 from handover.config import WORKERS_IGNORED, BatchConfig
+from handover.config_hash import config_sha256, legacy_config_sha256
 from handover.errors import ConfigError, ValidationGateError
 from handover.faults import checkpoint
 from handover.models import (
     BatchResult,
     Counts,
     Entity,
-    Finding,
     HandoverRound,
     StageTiming,
 )
+from handover.pipeline.findings_csv import FindingsCsv
 from handover.pipeline.spool import Spool
 from handover.workdir import WorkFolder
 
@@ -97,71 +96,6 @@ def build_map_settings(cfg: BatchConfig) -> MapSettings:
     )
 
 
-def config_sha256(cfg: BatchConfig) -> str:
-    """SHA-256 of what decides a batch's outcome besides its sources: the meaning of the batch file (its parsed
-    settings, :func:`config_meaning`: comments, spacing and key order do not count) and the contents of every
-    rule, decision and routing file it names, and of every file of its own mappings folder (``[mapping] dir``).
-    A batch id is bound to it (a changed configuration needs a new batch id)."""
-    digest = hashlib.sha256(config_meaning(cfg).encode())
-    return _named_files_digest(cfg, digest)
-
-
-def config_meaning(cfg: BatchConfig) -> str:
-    """The batch configuration as canonical JSON: every setting with its default filled in, keys sorted, and
-    paths under the batch file's folder written relative to it (the same batch in another folder means the
-    same). An unset ``[checks]`` section is left out: batches recorded before it existed keep their hash."""
-    import json
-
-    base = str(cfg.config_path.parent) if cfg.config_path else None
-
-    def relative(value: object) -> object:
-        if isinstance(value, dict):
-            return {k: relative(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [relative(v) for v in value]
-        if isinstance(value, str) and base:
-            for prefix in ("", "sqlite:///"):
-                if value.startswith(prefix + base + os.sep):
-                    return prefix + Path(value[len(prefix + base) + 1 :]).as_posix()
-        return value
-
-    data = cfg.model_dump(mode="json")
-    if not any(data.get("checks", {}).values()):  # [checks] unset: the meaning batches recorded before it had
-        data.pop("checks", None)
-    if data.get("target", {}).get("attachments") is None:  # likewise the attachment store and sources' files
-        data.get("target", {}).pop("attachments", None)
-    for source in data.get("sources", []):
-        if source.get("attachments") is None:
-            source.pop("attachments", None)
-    return json.dumps(relative(data), sort_keys=True, ensure_ascii=False)
-
-
-def legacy_config_sha256(cfg: BatchConfig) -> str:
-    """:func:`config_sha256` as batches begun before it hashed the meaning recorded it: the batch file's bytes
-    instead of its meaning. A batch recorded with it is the same configuration when this still matches."""
-    digest = hashlib.sha256()
-    if cfg.config_path and cfg.config_path.is_file():
-        digest.update(cfg.config_path.read_bytes())
-    else:
-        digest.update(cfg.model_dump_json().encode())
-    return _named_files_digest(cfg, digest)
-
-
-def _named_files_digest(cfg: BatchConfig, digest: Any) -> str:
-    """Add the contents of every file the configuration names to ``digest``; its hex value."""
-    for path in [*cfg.mapping.rules, *cfg.mapping.decisions, cfg.mapping.procedures, *cfg.mapping.statuses]:
-        if path is not None and path.is_file():
-            digest.update(b"\0" + str(path.name).encode() + b"\0" + path.read_bytes())
-    population = cfg.checks.population
-    if population is not None and population.is_file():
-        digest.update(b"\0population\0" + hashlib.sha256(population.read_bytes()).hexdigest().encode())
-    if cfg.mapping.dir is not None:
-        from handover.resources import mappings_digest
-
-        digest.update(b"\0mappings\0" + mappings_digest(cfg.mapping.dir).encode())
-    return digest.hexdigest()
-
-
 def last_finding_id(engine: Engine, batch_id: str) -> int | None:
     """The id of the last finding the batch has stored (``None``: none yet); the findings up to it belong to
     the chunks committed so far."""
@@ -203,70 +137,6 @@ def _check_loaded(
 
     suites = [load_entity_suite(entity) for entity in sorted(entities, key=lambda e: e.value)]
     return check_loaded(engine, batch_id, suites, dict(flagged), dict(rows))
-
-
-class _FindingsCsv:
-    """The run's findings (pass 1's, then the load's), row by row, as CSV: kept in the report folder after every
-    run, a dry run and a gate stop included, so that the rows to fix can be found before anything is loaded.
-    Every text cell goes through :func:`handover.safe.spreadsheet_safe`: a key such as ``=HYPERLINK(...)`` opens
-    in Excel as text."""
-
-    COLUMNS = ("source_id", "row", "key", "field", "check", "severity", "message_vi", "message_en")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh = path.open("w", encoding="utf-8-sig", newline="")  # BOM: Excel opens it as UTF-8
-        self._writer = csv.writer(self._fh)
-        self._writer.writerow(self.COLUMNS)
-        self.kept: str | None = None  # set by keep() when an edited findings file was kept
-
-    def write(self, findings: list[Finding]) -> None:
-        from handover.safe import spreadsheet_safe
-
-        self._writer.writerows([spreadsheet_safe(getattr(f, c)) for c in self.COLUMNS] for f in findings)
-
-    def add_stored(self, engine: Any, batch_id: str, upto: int) -> int:
-        """Add the findings an earlier, killed run of the batch committed with the chunks this run skipped: the
-        target's findings of the batch up to id ``upto``, the last one stored before this run began (a run adds
-        findings only with the chunks it commits, so these are exactly the skipped chunks'). A resumed run's file
-        then lists every finding of the batch, as an uninterrupted run's does. Returns how many were added."""
-        from sqlalchemy import select
-
-        from handover.safe import spreadsheet_safe
-        from handover.target.schema import findings
-
-        f = findings.c
-        stmt = (
-            select(f.source_id, f.source_row, f.natural_key, f.field, f.check_name, f.severity)
-            .add_columns(f.message_vi, f.message_en)
-            .where(f.batch_id == batch_id, f.id <= upto)
-            .order_by(f.source_id, f.source_row, f.id)
-        )
-        added = 0
-        with engine.connect() as conn:
-            for row in conn.execute(stmt.execution_options(yield_per=5000)):
-                self._writer.writerow([spreadsheet_safe(v) for v in row])
-                added += 1
-        return added
-
-    def keep(self, target: Path) -> Path:
-        """Copy the findings to ``target``, or to a versioned name when ``target`` was edited since the tool
-        wrote it (:func:`handover.reports.keep.place`); ``kept`` then says so. Returns the file written."""
-        from handover.reports.keep import edited_notice, place, record
-
-        self._fh.flush()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        placement = place(target)
-        shutil.copyfile(self.path, placement.path)
-        record(placement.path)
-        self.kept = edited_notice(placement)
-        return placement.path
-
-    def __enter__(self) -> _FindingsCsv:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._fh.close()
 
 
 def run_batch(
@@ -338,7 +208,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
         with (
             lock as held,
             Spool(folder.dir) as spool,
-            _FindingsCsv(spool.dir / "findings.csv") as findings_csv,
+            FindingsCsv(spool.dir / "findings.csv") as findings_csv,
         ):
             pass_one = Pass1(settings, spool, validation)
             if getattr(held, "took_over", None):
@@ -421,7 +291,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
             else:
                 store = None
                 if store_dir is not None:
-                    from handover.attachments import AttachmentStore
+                    from handover.attachments.store import AttachmentStore
 
                     store = AttachmentStore(store_dir, batch_id).open()
                 loader = Loader(
@@ -542,7 +412,7 @@ def run_demo(
     """``handover demo``: write synthetic exports of two Lào Cai districts and their batch config to
     ``out_dir``, then run the whole pipeline into ``out_dir/target.db`` with reports under ``out_dir/reports``."""
     from handover.config import load_config
-    from handover.demo import generate_demo_inputs, write_demo_config
+    from handover.demo.batch import generate_demo_inputs, write_demo_config
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

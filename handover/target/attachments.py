@@ -17,17 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from handover.attachments import (
-    COLUMN,
-    META,
-    AttachmentStore,
-    file_sha256,
-    files_of,
-    journal_path,
-    journaled,
-    remove_files,
-    stored_path,
-)
+from handover.attachments.files import COLUMN, META, file_sha256, files_of, stored_path
+from handover.attachments.store import AttachmentStore, journal_path, journaled, remove_files
 from handover.target import schema
 
 STORE_EVENT = "attachment_store"

@@ -92,7 +92,7 @@ from handover.target.limits import load_limits
 from handover.text import excerpt, nfc, visible_controls
 
 if TYPE_CHECKING:
-    from handover.attachments import AttachmentStore
+    from handover.attachments.store import AttachmentStore
 
 # What the per-chunk look-ups filter on (the loader's "already loaded?", "already in this batch?" and resume
 # checks): the statistics PostgreSQL needs while a batch loads.

@@ -100,7 +100,7 @@ def progress(url: str, by: Level = "district", plan: str | Path | None = None) -
         )
     planned = None
     if plan is not None:
-        from handover.plan import load_plan
+        from handover.plan.model import load_plan
 
         planned = load_plan(plan)
     require_existing(url)

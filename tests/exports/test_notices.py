@@ -20,18 +20,17 @@ from typer.testing import CliRunner
 
 from handover.cli import app
 from handover.errors import ConfigError
+from handover.exports.contacts import phone_kind
 from handover.exports.notices import (
     CONTACTLESS_SHEET,
     GATEWAY_FILE,
     MASKED_DIR,
     NOTICE_SHEET,
     PERSONAL_DIR,
-    load_templates,
-    phone_kind,
-    sms_size,
-    unaccented,
     write_notices,
 )
+from handover.exports.sms import sms_size, unaccented
+from handover.exports.templates import load_templates
 
 runner = CliRunner()
 BATCH = "demo-lao-cai-2025-07"

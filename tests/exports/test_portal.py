@@ -280,7 +280,7 @@ def test_source_times_and_vendor_utc_midnight_come_out_in_local_time(any_db_url:
     local date-time (a date alone at 000000), never the UTC day or a truncated time; the target verifies, and a
     second export is byte-identical."""
     from handover.config import load_config
-    from handover.demo import generate_demo_inputs, write_demo_config
+    from handover.demo.batch import generate_demo_inputs, write_demo_config
     from handover.pipeline.run import run_batch
     from handover.target.db import existing_target
     from handover.target.verify import verify_batch

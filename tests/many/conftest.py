@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handover.demo import (
+from handover.demo.districts import (
     DistrictExport,
     districts_across_provinces,
     generate_district_exports,

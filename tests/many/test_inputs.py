@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from handover.demo import DistrictExport
+from handover.demo.districts import DistrictExport
 from handover.errors import ConfigError
-from handover.many import read_inputs, run_many
+from handover.many.inputs import read_inputs
+from handover.many.run import run_many
 from tests.many.conftest import write_plan
 
 

@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 
 from handover import cli
 from handover.config import load_config
-from handover.demo import DistrictExport
+from handover.demo.districts import DistrictExport
 from handover.errors import ExitCode
 from handover.faults import arm
-from handover.many import read_inputs, run_many
+from handover.many.inputs import read_inputs
+from handover.many.run import run_many
 from handover.pipeline.run import run_batch
 from handover.target import schema
 from tests.conftest import db_url

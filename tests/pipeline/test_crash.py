@@ -35,7 +35,7 @@ CRASH_POINTS = [
 
 
 def _prepare(tmp: Path, target_url: str) -> Path:
-    from handover.demo import generate_demo_inputs, write_demo_config
+    from handover.demo.batch import generate_demo_inputs, write_demo_config
 
     generate_demo_inputs(tmp, seed=11, rows=120)
     cfg = write_demo_config(tmp)

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from handover.cli import app
 from handover.config import load_config
+from handover.config_hash import config_meaning, config_sha256
 from handover.ids import normalise_sex, sex
-from handover.pipeline.run import config_meaning, config_sha256
 from handover.target import schema
 
 runner = CliRunner()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from handover.cli import app
 from handover.config import load_config
-from handover.pipeline.run import config_sha256
+from handover.config_hash import config_sha256
 from handover.target import schema
 
 runner = CliRunner()
@@ -185,7 +185,7 @@ def test_comments_and_key_order_are_not_a_changed_configuration(demo: Path) -> N
 
 def test_a_batch_recorded_with_the_bytes_hash_is_not_refused(demo: Path) -> None:
     """A batch begun when the hash was of the batch file's bytes: the same file is the same configuration."""
-    from handover.pipeline.run import legacy_config_sha256
+    from handover.config_hash import legacy_config_sha256
 
     cfg = load_config(demo / "batch.toml")
     engine = create_engine(f"sqlite:///{demo / 'target.db'}")

@@ -61,7 +61,7 @@ def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str
 
 
 def _prepare(tmp: Path, url: str) -> Path:
-    from handover.demo import generate_demo_inputs, write_demo_config
+    from handover.demo.batch import generate_demo_inputs, write_demo_config
 
     generate_demo_inputs(tmp, seed=3, rows=120)
     cfg = write_demo_config(tmp)

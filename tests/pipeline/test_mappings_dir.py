@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from handover.cli import app
 from handover.config import load_config
+from handover.config_hash import config_sha256
 from handover.errors import ExitCode
-from handover.pipeline.run import config_sha256
 from handover.resources import mapping_files, mappings_dir, shipped_mappings_dir
 from handover.target import schema
 

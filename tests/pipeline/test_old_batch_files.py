@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from handover.config import WORKERS_IGNORED, load_config
-from handover.pipeline.run import config_sha256, run_batch
+from handover.config_hash import config_sha256
+from handover.pipeline.run import run_batch
 
 HEADER = "Mã hồ sơ,Tên thủ tục,Chủ hồ sơ,Số CCCD,Xã/Phường,Ngày tiếp nhận,Ngày hẹn trả,Trạng thái\n"
 ROWS = [

@@ -12,8 +12,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine, and_, create_engine, select
 
-from handover.config import PartiesConfig
 from handover.exports.portal import iter_loaded_dossiers, routed_to_province
+from handover.parties import PartiesConfig
 from handover.pipeline.run import run_demo
 from handover.reports import write_reports
 from handover.reports.keep import sha256_of

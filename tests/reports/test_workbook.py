@@ -355,7 +355,7 @@ def _texts(ws) -> list[str]:
 
 
 def test_record_heading_parties_and_totals(built, tmp_path: Path) -> None:
-    from handover.config import PartiesConfig
+    from handover.parties import PartiesConfig
 
     parties = PartiesConfig.model_validate(
         {

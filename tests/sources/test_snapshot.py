@@ -22,8 +22,8 @@ CHANGED_CODE = "000.00.89.H38-999999-9999"
 
 
 def _demo(tmp: Path) -> Path:
-    from handover.attachments import write_sample_pdfs
-    from handover.demo import VB_SCANS, generate_demo_inputs, write_demo_config
+    from handover.demo.batch import generate_demo_inputs, write_demo_config
+    from handover.demo.scans import VB_SCANS, write_sample_pdfs
 
     exports = generate_demo_inputs(tmp, seed=5, rows=120)
     write_sample_pdfs(exports / VB_SCANS, [CHANGED_CODE])  # the rewritten file's new dossier has its scan

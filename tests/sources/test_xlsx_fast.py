@@ -110,7 +110,7 @@ def test_corpus_workbooks(name: str) -> None:
 
 
 def test_demo_workbook(tmp_path: Path) -> None:
-    from handover.demo import generate_demo_inputs
+    from handover.demo.batch import generate_demo_inputs
 
     exports = generate_demo_inputs(tmp_path, rows=300)
     got = assert_same(exports / "bao_thang_086.xlsx")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from handover import cli
 from handover.models import Entity
-from handover.plan import Plan, PlanHeader, PlannedBatch, plan_text
+from handover.plan.model import Plan, PlanHeader, PlannedBatch, plan_text
 from handover.target.loader import Loader
 from handover.target.progress import progress
 from tests.target import factories as f

@@ -87,7 +87,7 @@ def write_workbook(
 
     ``shared``: the batch's aggregates, when the HTML report
     reads them too (:func:`handover.reports.write_reports`). ``parties``: the ``[report.parties]`` settings
-    (:class:`handover.config.PartiesConfig`) printed on the handover records; ``None``: blanks to fill by hand.
+    (:class:`handover.parties.PartiesConfig`) printed on the handover records; ``None``: blanks to fill by hand.
     """
     from openpyxl import Workbook
 

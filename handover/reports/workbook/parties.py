@@ -60,7 +60,7 @@ class RecordParties:
 
 def record_parties(info: BatchInfo, parties: Any = None) -> RecordParties:
     """:class:`RecordParties` of a batch from its facts and the ``[report.parties]`` settings
-    (:class:`handover.config.PartiesConfig`, or ``None``: blanks). The date is the batch's start, in local time."""
+    (:class:`handover.parties.PartiesConfig`, or ``None``: blanks). The date is the batch's start, in local time."""
     started = local_time(info.started_at)
     if parties is None:
         return RecordParties(info.batch_id, started)
