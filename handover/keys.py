@@ -244,6 +244,11 @@ def natural_key(entity: Entity | str, values: Mapping[str, Any]) -> str | None:
     return _joined([values.get(name) for name in natural_key_fields(entity)])
 
 
+def key_field(entity: Entity | str) -> str:
+    """The field a finding about a row's key names: ``dossier_code``, or ``record_number`` for a record."""
+    return natural_key_fields(entity)[-1]
+
+
 def _joined(parts: Sequence[Any]) -> str | None:
     if not all(parts):
         return None

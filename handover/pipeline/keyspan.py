@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handover.keys import natural_keys
+from handover.keys import key_field, natural_keys
 from handover.models import Chunk, Counts, Disposition, Entity, Finding, Severity
 
 CONFLICT_CHECK = {Entity.DOSSIER: "dossier_code_unique", Entity.RECORD: "record_number_unique"}
-_KEY_FIELD = {Entity.DOSSIER: "dossier_code", Entity.RECORD: "record_number"}
 
 
 @dataclass
@@ -183,7 +182,7 @@ def _conflict_finding(source_id: str, entity: Entity, key: str, row: int, other:
         source_id=source_id,
         row=row,
         key=key,
-        field=_KEY_FIELD[entity],
+        field=key_field(entity),
         check=CONFLICT_CHECK[entity],
         severity=Severity.ERROR,
         message_vi=f"Mã {key} trùng với một dòng khác của nguồn{where_vi} nhưng nội dung khác: cần xác định "

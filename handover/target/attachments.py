@@ -51,7 +51,7 @@ def record_store(engine: Engine, batch_id: str, root: Path) -> None:
 
 
 def _now() -> datetime:
-    from handover.target.loader import utcnow
+    from handover.target.values import utcnow
 
     return utcnow()
 

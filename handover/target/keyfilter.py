@@ -5,11 +5,11 @@ While a batch fills a target that holds no row of a source from any other batch,
 the target only if this batch loaded it (an earlier chunk, or an earlier run of the same batch). The loader then
 asks the filter first: a key it has never been given is certainly new, and needs neither the target's nor the
 ledger's look-up; only the keys the filter may hold (the batch's real repeats, and a few false positives) are
-looked up as before. At 1M dossiers into PostgreSQL the look-ups were 4 s of the load (benchmarks/RESULTS.md,
-seventh session). The loader asks once per source and run whether another batch has rows of it. Another batch
-that starts loading the same source while this one runs is seen only when a key both deliver meets the target's
-unique index: nothing of that chunk is written, the loader finds the other batch's rows, stops using the filter
-for the source and loads the chunk again, looking every key up (``Loader.load_chunk``).
+looked up as before (figures in benchmarks/RESULTS.md). :class:`LoadedKeys` asks once per source and run whether
+another batch has rows of it. Another batch that starts loading the same source while this one runs is seen only
+when a key both deliver meets the target's unique index: nothing of that chunk is written, the loader finds the
+other batch's rows (:meth:`LoadedKeys.overtaken`), stops using the filter for the source and loads the chunk
+again, looking every key up (``Loader.load_chunk``).
 
 The filter's size is fixed (:data:`DEFAULT_BITS`, 16 MB), so memory does not grow with the batch: more keys only
 raise the share of false positives, which cost a look-up each, never a wrong answer. With three hash functions
@@ -21,9 +21,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from sqlalchemy import Connection, Engine, literal, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from handover.keys import natural_key
+from handover.models import Entity
+from handover.target.hashing import key_columns, table_for
 
 DEFAULT_BITS = 1 << 27  # 16 MB
 _HASHES = 3
+_SEED_PER = 50_000  # keys a resumed batch reads at a time into its key filter
 
 
 class KeyFilter:
@@ -63,3 +70,67 @@ class KeyFilter:
         positions = self._positions(scope, keys)
         hit = (self._bits[positions >> np.uint64(3)] >> (positions & np.uint64(7)).astype(np.uint8)) & 1
         return hit.all(axis=1).tolist()
+
+
+class LoadedKeys:
+    """The keys one batch has loaded, per source and entity, while the filter answers for them: while the target
+    holds no row of the source that another batch loaded (see the module text)."""
+
+    def __init__(self, batch_id: str) -> None:
+        self.batch_id = batch_id
+        self._keys: KeyFilter | None = None  # created by the first source the filter answers for
+        self._answers: dict[str, bool] = {}  # scope → the filter answers for it
+
+    def for_source(self, conn: Connection, entity: Entity, source_id: str) -> tuple[KeyFilter | None, str]:
+        """The key filter when it answers for this source's rows of ``entity`` (asked once per source), and the
+        scope to ask it under. The first time, the keys this batch loaded in an earlier run (a resumed batch)
+        go into it."""
+        scope = scope_of(source_id, entity)
+        answers = self._answers.get(scope)
+        if answers is None:
+            answers = self._answers[scope] = not self._other_batch_rows(conn, entity, source_id)
+            if answers:
+                if self._keys is None:
+                    self._keys = KeyFilter()
+                table = table_for(entity)
+                own = select(*key_columns(table)).where(
+                    table.c.source_system == source_id, table.c.batch_id == self.batch_id
+                )
+                result = conn.execute(own.execution_options(yield_per=_SEED_PER))
+                for part in result.mappings().partitions():
+                    self._keys.add(scope, [natural_key(entity, row) for row in part])  # type: ignore[misc]
+        return (self._keys if answers else None), scope
+
+    def _other_batch_rows(self, conn: Connection, entity: Entity, source_id: str) -> bool:
+        """Whether the target holds rows of ``source_id`` (``entity``) that another batch loaded."""
+        table = table_for(entity)
+        return (
+            conn.execute(
+                select(literal(1))
+                .where(table.c.source_system == source_id, table.c.batch_id != self.batch_id)
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def overtaken(self, engine: Engine, exc: SQLAlchemyError, entity: Entity, source_id: str) -> bool:
+        """After a chunk failed on a unique key: whether the filter answered for its source and another batch
+        has loaded rows of that source since. If so the filter stops answering for the source, and the chunk
+        can be loaded again."""
+        scope = scope_of(source_id, entity)
+        integrity = engine.dialect.loaded_dbapi.IntegrityError
+        if not self._answers.get(scope) or not isinstance(getattr(exc, "orig", None), integrity):
+            return False
+        try:
+            with engine.connect() as conn:
+                overtaken = self._other_batch_rows(conn, entity, source_id)
+        except SQLAlchemyError:
+            return False  # the chunk's own error is the one to show
+        if overtaken:
+            self._answers[scope] = False
+        return overtaken
+
+
+def scope_of(source_id: str, entity: Entity | str) -> str:
+    """The key filter's scope for one source's rows of one entity."""
+    return f"{source_id}\x1f{Entity(entity).value}"

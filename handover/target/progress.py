@@ -26,13 +26,14 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import ConfigError, writing
-from handover.models import Disposition
+from handover.models import Disposition, Entity
 from handover.target import schema
-from handover.target.db import _unreachable, make_engine, require_existing, safe_url
+from handover.target.db import make_engine, require_existing, safe_url, unreachable
+from handover.target.hashing import key_columns, table_for
+from handover.target.lookup import target_rows
 
 BATCH_STATES = ("finished", "failed", "running", "rolled_back", "not_started")
 Level = Literal["province", "district"]
-_KEYS_AT_ONCE = 500  # keys per look-up of held-back rows in the target
 _HELD = (Disposition.REVIEW.value, Disposition.QUARANTINED.value)
 Area = tuple[str | None, str | None]  # (old province code, old district code)
 
@@ -109,7 +110,7 @@ def progress(url: str, by: Level = "district", plan: str | Path | None = None) -
         with engine.connect() as conn:
             result = _read(conn, by, planned)
     except SQLAlchemyError as exc:
-        raise _unreachable(engine, exc) from exc
+        raise unreachable(engine, exc) from exc
     finally:
         engine.dispose()
     result.url = safe_url(url)
@@ -244,29 +245,16 @@ def _held_back(conn: Connection, states: dict[str, tuple[str, Any]]) -> list[tup
 
 def _loaded_keys(conn: Connection, keys: Iterable[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
     """The ``(entity, source_id, natural_key)`` keys that are in the target's dossiers or records (looked up by
-    their unique keys, :data:`_KEYS_AT_ONCE` at a time)."""
+    their unique keys, :func:`~handover.target.lookup.target_rows`)."""
     found: set[tuple[Any, ...]] = set()
-    dossiers: dict[str, list[str]] = defaultdict(list)
-    records: dict[tuple[str, str, str], list[str]] = defaultdict(list)  # (entity, source, type) → numbers
+    wanted: dict[tuple[str, str], list[str]] = defaultdict(list)  # (entity, source) → keys
     for entity, source, key in keys:
-        if entity == "dossier":
-            dossiers[source].append(key)
-        elif "/" in key:
-            record_type, number = key.split("/", 1)
-            records[(entity, source, record_type)].append(number)
-    d, r = schema.dossiers.c, schema.records.c
-    for source, codes in dossiers.items():
-        for i in range(0, len(codes), _KEYS_AT_ONCE):
-            part = codes[i : i + _KEYS_AT_ONCE]
-            query = select(d.dossier_code).where(d.source_system == source, d.dossier_code.in_(part))
-            found.update(("dossier", source, code) for code in conn.execute(query).scalars())
-    for (entity, source, record_type), numbers in records.items():
-        for i in range(0, len(numbers), _KEYS_AT_ONCE):
-            part = numbers[i : i + _KEYS_AT_ONCE]
-            query = select(r.record_number).where(
-                r.source_system == source, r.record_type == record_type, r.record_number.in_(part)
-            )
-            found.update((entity, source, f"{record_type}/{n}") for n in conn.execute(query).scalars())
+        if entity == "dossier" or "/" in key:
+            wanted[(entity, source)].append(key)
+    for (entity, source), part in wanted.items():
+        table = table_for(Entity(entity))
+        rows = target_rows(conn, Entity(entity), source, part, key_columns(table))
+        found.update((entity, source, key) for key in rows)
     return found
 
 

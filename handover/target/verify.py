@@ -29,13 +29,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
+from handover.keys import natural_key
 from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
 from handover.target.counts import chunk_counts, ledger_counts
 from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
-
-_SLICE = 900
+from handover.target.lookup import target_rows
 
 
 class RowProblem(BaseModel):
@@ -110,11 +110,13 @@ def _rows_outside_ledger(
     for entity in Entity:
         table = table_for(entity)
         keys = key_columns(table)
+        names = [c.name for c in keys]
         stmt = select(table.c.source_system, *keys).where(
             or_(table.c.batch_id == batch_id, table.c.updated_batch_id == batch_id)
         )
         for source_id, *parts in conn.execute(stmt):
-            key = "/".join(str(p) for p in parts)
+            # a row added outside handover with an empty key part has no natural key: named as stored
+            key = natural_key(entity, dict(zip(names, parts, strict=True))) or "/".join(map(str, parts))
             if key not in ledger_keys.get((entity.value, source_id), ()):
                 problems.append(
                     RowProblem(
@@ -155,23 +157,7 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
         lines: list[tuple[str, str, str, str]] = []
         for (entity_name, source_id), items in sorted(groups.items()):
             entity = Entity(entity_name)
-            table = table_for(entity)
-            rows = {}
-            if entity is Entity.DOSSIER:
-                column, lookup = table.c.dossier_code, sorted({k for k, _, _ in items})
-            else:
-                column, lookup = table.c.record_number, sorted({k.split("/", 1)[1] for k, _, _ in items})
-            for start in range(0, len(lookup), _SLICE):
-                part = lookup[start : start + _SLICE]
-                for row in conn.execute(
-                    select(table).where(table.c.source_system == source_id, column.in_(part))
-                ).mappings():
-                    key = (
-                        row["dossier_code"]
-                        if entity is Entity.DOSSIER
-                        else f"{row['record_type']}/{row['record_number']}"
-                    )
-                    rows[key] = dict(row)
+            rows = target_rows(conn, entity, source_id, [k for k, _, _ in items])
             for key, digest, action in items:
                 result.rows_checked += 1
                 where = {"entity": entity_name, "source_system": source_id, "natural_key": key}

@@ -206,6 +206,7 @@ def review_rows(
     ``exclude_batch``; only ``keys`` when given. A key reviewed by several batches keeps the latest row read."""
     from sqlalchemy import select
 
+    from handover.target.lookup import key_conditions
     from handover.target.schema import ledger
 
     c = ledger.c
@@ -229,7 +230,7 @@ def review_rows(
     stmts = (
         [base]
         if wanted is None
-        else [base.where(c.natural_key.in_(wanted[i : i + 500])) for i in range(0, len(wanted), 500)]
+        else [base.where(part) for part in key_conditions(conn, c.natural_key, wanted)]
     )
     out: dict[tuple[str, str], ReviewRow] = {}
     for stmt in stmts:

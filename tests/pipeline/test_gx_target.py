@@ -213,3 +213,20 @@ def test_compiled_check_agrees_with_gx(
     )
     ours = [int(p) for p, bad in enumerate(failing_rows(spec, frame["v"])) if bad]
     assert ours == sorted(int(i) for i in result.result["unexpected_index_list"])
+
+
+def test_finished_batch_run_again_keeps_its_gx_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'target.db'}"
+    config = _batch(tmp_path, url)
+    run_batch(load_config(config))
+    before = _gx_summary(url)
+
+    def not_again(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("great-expectations ran again on a batch that loaded nothing new")
+
+    monkeypatch.setattr(gx_target, "check_loaded", not_again)
+    again = run_batch(load_config(config))
+    assert again.status == "finished" and again.new_rows == 0
+    assert _gx_summary(url) == before and before["dossier_code_format"]["unexpected_count"] == 2

@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 
 from handover import cli
 from handover.errors import ExitCode
-from handover.target.db import head_revision, open_target
+from handover.target.db import open_target
 from handover.target.loader import Loader
+from handover.target.migrate import head_revision
 from handover.target.rollback import rollback_batch
 from handover.target.verify import verify_batch
 from tests.target import factories as f

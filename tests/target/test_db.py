@@ -13,10 +13,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from handover.errors import LoadError, TargetNotFoundError
-from handover.target import db, schema
+from handover.target import migrate, schema, sqlite
 from handover.target.db import open_target, upgrade_target
 
-HEAD = db.head_revision()
+HEAD = migrate.head_revision()
 NEXT = f"{int(HEAD) + 1:04d}"
 EXTRA_REVISION = f"""
 revision = "{NEXT}"
@@ -54,9 +54,9 @@ def test_older_schema_version_is_refused_until_upgraded(
 ) -> None:
     open_target(any_db_url).dispose()  # at HEAD
     newer = tmp_path / "migrations"
-    shutil.copytree(db.MIGRATIONS_DIR, newer, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(migrate.MIGRATIONS_DIR, newer, ignore=shutil.ignore_patterns("__pycache__"))
     (newer / "versions" / f"{NEXT}_test.py").write_text(EXTRA_REVISION, encoding="utf-8")
-    monkeypatch.setattr(db, "MIGRATIONS_DIR", newer)
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", newer)
 
     with pytest.raises(LoadError) as caught:
         open_target(any_db_url)
@@ -85,7 +85,7 @@ def test_a_0001_target_with_a_batch_upgrades_to_the_head_and_keeps_its_data(any_
 
     plain = create_engine(any_db_url)
     with plain.begin() as conn:
-        command.upgrade(db.alembic_config(conn), "0001")
+        command.upgrade(migrate.alembic_config(conn), "0001")
     plain.dispose()
     with pytest.raises(LoadError, match="schema version 0001; this handover needs"):
         open_target(any_db_url)
@@ -141,7 +141,7 @@ def test_payment_columns_migrate_down_and_up_and_rows_still_verify(any_db_url: s
             ).one()  # fmt: skip
         assert (stored[0], str(stored[1]), stored[2], stored[3]) == (50000.0, "2025-06-21", "cash", "BL-1")
         with engine.begin() as conn:
-            command.downgrade(db.alembic_config(conn), "0004")
+            command.downgrade(migrate.alembic_config(conn), "0004")
         assert "amount_paid" not in {c["name"] for c in inspect(engine).get_columns("dossiers")}
         engine.dispose()
         assert upgrade_target(any_db_url).from_revision == "0004"
@@ -234,7 +234,7 @@ def test_a_new_sqlite_target_has_16k_pages_and_an_older_one_keeps_its_own(tmp_pa
     with sqlite3.connect(older) as raw:
         raw.execute("PRAGMA page_size=4096")
         raw.execute("PRAGMA journal_mode=WAL")
-    for path, page_size in ((tmp_path / "new.db", db.SQLITE_PAGE_SIZE), (older, 4096)):
+    for path, page_size in ((tmp_path / "new.db", sqlite.SQLITE_PAGE_SIZE), (older, 4096)):
         engine = open_target(f"sqlite:///{path}")
         try:
             loader = Loader(engine, "A")
@@ -315,9 +315,9 @@ def test_the_last_checkpoint_runs_after_a_checkpoint_that_was_running_when_the_b
     from tests.target import factories as f
 
     first_done = threading.Event()
-    real = db.WalCheckpointer._checkpoint
+    real = sqlite.WalCheckpointer._checkpoint
 
-    def slow(self: db.WalCheckpointer, conn: Any, last: bool) -> None:
+    def slow(self: sqlite.WalCheckpointer, conn: Any, last: bool) -> None:
         real(self, conn, last)
         if not first_done.is_set():  # the first checkpoint lasts until the batch has ended
             first_done.set()
@@ -325,7 +325,7 @@ def test_the_last_checkpoint_runs_after_a_checkpoint_that_was_running_when_the_b
             while not self._stopping and time.monotonic() < deadline:
                 time.sleep(0.005)
 
-    monkeypatch.setattr(db.WalCheckpointer, "_checkpoint", slow)
+    monkeypatch.setattr(sqlite.WalCheckpointer, "_checkpoint", slow)
     path = tmp_path / "target.db"
     engine = open_target(f"sqlite:///{path}")
     try:
@@ -354,7 +354,7 @@ def test_the_last_checkpoint_reports_frames_it_could_not_copy(tmp_path: Path) ->
         reader.execute("BEGIN")
         assert reader.execute("SELECT COUNT(*) FROM t").fetchone() == (1,)  # holds this snapshot
         raw.execute("INSERT INTO t VALUES (2)")
-        checkpointer = db.WalCheckpointer(str(path), busy_timeout_ms=50)
+        checkpointer = sqlite.WalCheckpointer(str(path), busy_timeout_ms=50)
         checkpointer.close()
         reader.close()
     assert checkpointer.runs == 1
@@ -362,11 +362,11 @@ def test_the_last_checkpoint_reports_frames_it_could_not_copy(tmp_path: Path) ->
 
 
 def test_a_checkpoint_thread_that_cannot_open_the_file_fails_quietly(tmp_path: Path) -> None:
-    checkpointer = db.WalCheckpointer(str(tmp_path / "missing" / "target.db"))
+    checkpointer = sqlite.WalCheckpointer(str(tmp_path / "missing" / "target.db"))
     checkpointer.poke()
     checkpointer.close()
     assert checkpointer.runs == 0 and checkpointer.failures
-    assert db.WalCheckpointer.for_engine(create_engine("sqlite://")) is None
-    assert db.WalCheckpointer.for_engine(create_engine("postgresql+psycopg://u@h/d")) is None
+    assert sqlite.WalCheckpointer.for_engine(create_engine("sqlite://")) is None
+    assert sqlite.WalCheckpointer.for_engine(create_engine("postgresql+psycopg://u@h/d")) is None
     uri = create_engine(f"sqlite:///file:{tmp_path / 't.db'}?mode=rwc&uri=true")
-    assert db.WalCheckpointer.for_engine(uri) is None  # sqlite3.connect would take it for a file name
+    assert sqlite.WalCheckpointer.for_engine(uri) is None  # sqlite3.connect would take it for a file name

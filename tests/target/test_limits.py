@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from handover.cli import app
 from handover.target import schema
-from handover.target.loader import _capped_payload
+from handover.target.values import capped_payload
 
 runner = CliRunner()
 
@@ -172,23 +172,21 @@ def test_a_refusal_names_the_source_row(target_url: str, engine: Engine, tmp_pat
 
 def test_payload_cap_keeps_json_and_marks_the_cut() -> None:
     payload = json.dumps({"a": "ệ" * 30_000, "b": "x" * 10, "c": None, "d": 5}, ensure_ascii=False)
-    capped = _capped_payload(payload, 65_535)
+    capped = capped_payload(payload, 65_535)
     assert capped is not None and len(capped.encode()) <= 65_535
     data = json.loads(capped)
     assert data["_truncated"] == {"a": 30_000}
     assert (data["b"], data["c"], data["d"]) == ("x" * 10, None, 5)
     assert data["a"].startswith("ệệ") and data["a"].endswith("…") and len(data["a"]) > 20_000
     small = json.dumps({"a": "b"})
-    assert _capped_payload(small, 65_535) is small
-    assert (
-        len(_capped_payload(json.dumps({"a": "\x00" * 20_000}), 65_535).encode()) <= 65_535
-    )  # escapes count
+    assert capped_payload(small, 65_535) is small
+    assert len(capped_payload(json.dumps({"a": "\x00" * 20_000}), 65_535).encode()) <= 65_535  # escapes count
 
 
 @pytest.mark.parametrize("limit", [300, 1000])
 def test_payload_cap_with_many_long_fields(limit: int) -> None:
     payload = json.dumps({f"f{i}": "y" * 500 for i in range(20)})
-    capped = _capped_payload(payload, limit)
+    capped = capped_payload(payload, limit)
     assert capped is not None and len(capped.encode()) <= limit
     assert json.loads(capped)["_truncated"]
 

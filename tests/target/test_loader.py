@@ -136,15 +136,18 @@ def test_cross_chunk_duplicates_of_keys_an_earlier_batch_loaded(engine: Engine, 
 
 
 def _looked_up(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The keys each chunk looks up in the target (``Loader._existing``), chunk by chunk."""
+    """The keys each chunk looks up in the target (:func:`~handover.target.lookup.target_rows`), chunk by
+    chunk."""
+    from handover.target import chunkload
+
     calls: list[list[str]] = []
-    real = Loader._existing
+    real = chunkload.target_rows
 
-    def spy(self, conn, entity, source_id, keys):  # type: ignore[no-untyped-def]
+    def spy(conn, entity, source_id, keys, columns=None):  # type: ignore[no-untyped-def]
         calls.append(list(keys))
-        return real(self, conn, entity, source_id, keys)
+        return real(conn, entity, source_id, keys, columns)
 
-    monkeypatch.setattr(Loader, "_existing", spy)
+    monkeypatch.setattr(chunkload, "target_rows", spy)
     return calls
 
 
@@ -524,7 +527,7 @@ def test_payloads_built_column_wise_equal_the_row_wise_json() -> None:
     import numpy as np
     import pandas as pd
 
-    from handover.target.loader import _payload, _payloads
+    from handover.target.values import payload_json, payloads_json
 
     frame = pd.DataFrame(
         {
@@ -539,10 +542,10 @@ def test_payloads_built_column_wise_equal_the_row_wise_json() -> None:
     )
     columns = ["fee", "dossier_code", "mixed", "extras", "when", "count", "flag"]
     positions = [0, 1, 3, 4]
-    expected = [_payload(r) for r in frame.iloc[positions][columns].to_dict("records")]
-    assert _payloads(frame, columns, positions) == expected
+    expected = [payload_json(r) for r in frame.iloc[positions][columns].to_dict("records")]
+    assert payloads_json(frame, columns, positions) == expected
     assert json.loads(expected[1])["fee"] == -0.0 and json.loads(expected[0])["extras"] == {"Số tờ": 3}
-    assert _payloads(frame, [], positions) == ["{}"] * 4
+    assert payloads_json(frame, [], positions) == ["{}"] * 4
 
 
 def test_rows_are_written_in_key_order_and_keep_their_source_rows(sqlite_url: str) -> None:

@@ -266,18 +266,18 @@ def test_a_rollback_reads_the_batch_a_page_at_a_time(
     """The ledger's updated keys and the owned rows come a page at a time (here 4 rows), never all at once, and
     the target ends as if the rolled-back batch had never run: the versions it replaced are back, the rows it
     inserted are gone, and those another batch also loaded pass to that batch."""
-    from handover.target import rollback
+    from handover.target import rollback_rows
 
     pages: list[int] = []
-    real_pages = rollback._pages
+    real_pages = rollback_rows.pages
 
     def spy(conn, statement):  # type: ignore[no-untyped-def]
         for page in real_pages(conn, statement):
             pages.append(len(page))
             yield page
 
-    monkeypatch.setattr(rollback, "_PAGE", 4)
-    monkeypatch.setattr(rollback, "_pages", spy)
+    monkeypatch.setattr(rollback_rows, "PAGE", 4)
+    monkeypatch.setattr(rollback_rows, "pages", spy)
 
     a_rows = [f.dossier(f"H-{i:03d}", phone=f"09{i:08d}") for i in range(25)]
     updated = [f.dossier(f"H-{i:03d}", phone="0999999999") for i in range(10)]

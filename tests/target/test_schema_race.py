@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select
 
 from handover.errors import ExitCode
 from handover.target import schema
-from handover.target.db import head_revision
+from handover.target.migrate import head_revision
 from tests.cliproc import CliProcess
 
 pytestmark = pytest.mark.slow

@@ -144,7 +144,8 @@ def test_rows_loaded_before_the_time_columns_still_verify_beside_rows_with_times
     from alembic import command
     from sqlalchemy import create_engine, text
 
-    from handover.target.db import alembic_config, upgrade_target
+    from handover.target.db import upgrade_target
+    from handover.target.migrate import alembic_config
 
     engine = open_target(any_db_url)
     stored_a = _load(engine)

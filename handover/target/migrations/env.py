@@ -1,4 +1,4 @@
-"""Alembic environment, driven from :func:`handover.target.db.alembic_config`.
+"""Alembic environment, driven from :func:`handover.target.migrate.alembic_config`.
 
 The caller passes an open SQLAlchemy connection in ``config.attributes["connection"]``; there is no
 ``alembic.ini`` and no URL here. Offline (``--sql``) mode is not supported: the target is always a live database.
