@@ -12,14 +12,21 @@ the same way whatever the chunk size:
 An earlier chunk is already in its spool file: its changes wait in :attr:`BatchKeys.pending` and
 :meth:`BatchKeys.apply` writes them into the spooled chunks before the gate. A resumed run skips committed
 chunks, so their keys are not seen here; the loader still finds those in the target's ledger.
+
+Memory must not grow with the input, but the keys a batch has loaded must be known until its last chunk: they
+are held as numpy columns per source (:class:`_SourceKeys`: a 128-bit digest of the key, the first row, its
+content digest and spool place; about 50 bytes per key whatever its length), not as Python objects. Only the
+rows whose key was seen before, or recurs in its chunk, are decided one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from handover.keys import key_field, natural_keys
 from handover.models import Chunk, Counts, Disposition, Entity, Finding, Severity
@@ -73,42 +80,204 @@ def chunk_keys(chunk: Chunk) -> ChunkKeys:
 
 @dataclass
 class _First:
+    """The first row of the batch that carried a key, as :meth:`BatchKeys.take` decides on it."""
+
     row: int
     digest: int | None  # None: the key is in conflict
     place: tuple[Path, int] | None  # spool file and position of the row that loads it, while it does
 
 
+_NO_PLACE = -1
+_KEY_SALTS = ("handover-keys-01", "handover-keys-02")  # 16 characters each: SipHash keys of the two halves
+
+
+def key_digests(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit SipHash digests of each key (128 bits: two different keys of one source share
+    both with a probability about 1e-26 at 5M keys); the key store compares keys by them."""
+    import pandas as pd
+
+    values = np.asarray(keys, dtype=object)
+    return tuple(pd.util.hash_array(values, hash_key=salt, categorize=False) for salt in _KEY_SALTS)  # type: ignore[return-value]
+
+
+class _SourceKeys:
+    """The keys one source has loaded so far, as numpy arrays: per key its 128-bit digest, its first row, the
+    content digest of that row (or "in conflict") and the spool place of the row that loads it, while it does;
+    about 50 bytes per key, whatever the key's length. Looked up through the first digest half, kept sorted
+    (a merge per chunk); the second half confirms."""
+
+    _FIELDS = (
+        ("h2", np.uint64),
+        ("row", np.int64),
+        ("digest", np.uint64),
+        ("conflict", np.bool_),
+        ("file", np.int32),
+        ("pos", np.int32),
+    )
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.cols = {name: np.zeros(1024, dtype=dtype) for name, dtype in self._FIELDS}
+        self.sorted_h1 = np.zeros(0, dtype=np.uint64)  # the first halves, sorted
+        self.sorted_at = np.zeros(0, dtype=np.int64)  # the entry of each
+        self._new_h1: list[np.ndarray] = []  # appended, not indexed yet
+        self._new_at: list[np.ndarray] = []
+
+    def find(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """The entry of each key (its two digest halves), -1 where none."""
+        out = np.full(len(h1), -1, dtype=np.int64)
+        if not len(self.sorted_h1) or not len(h1):
+            return out
+        left = np.searchsorted(self.sorted_h1, h1, side="left")
+        right = np.searchsorted(self.sorted_h1, h1, side="right")
+        for i in np.flatnonzero(right > left):  # first half known: the second half decides
+            for at in self.sorted_at[left[i] : right[i]]:
+                if self.cols["h2"][at] == h2[i]:
+                    out[i] = at
+                    break
+        return out
+
+    def append(self, h1: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
+        """New entries (``values``: each field's column); their entry numbers. Call :meth:`index` after."""
+        n = len(h1)
+        need = self.size + n
+        if need > len(self.cols["h2"]):
+            grown = max(need, len(self.cols["h2"]) * 5 // 4)  # a quarter more: little slack at 5M keys
+            for name, col in self.cols.items():
+                bigger = np.zeros(grown, dtype=col.dtype)
+                bigger[: self.size] = col[: self.size]
+                self.cols[name] = bigger
+        for name, col in values.items():
+            self.cols[name][self.size : need] = col
+        at = np.arange(self.size, need, dtype=np.int64)
+        self.size = need
+        self._new_h1.append(np.asarray(h1, dtype=np.uint64))
+        self._new_at.append(at)
+        return at
+
+    def index(self) -> None:
+        """Merge the entries appended since the last call into the sorted look-up."""
+        if not self._new_h1:
+            return
+        h1, at = np.concatenate(self._new_h1), np.concatenate(self._new_at)
+        self._new_h1, self._new_at = [], []
+        order = np.argsort(h1, kind="stable")
+        h1, at = h1[order], at[order]
+        where = np.searchsorted(self.sorted_h1, h1, side="right")
+        self.sorted_h1 = np.insert(self.sorted_h1, where, h1)
+        self.sorted_at = np.insert(self.sorted_at, where, at)
+
+    def get(self, at: int, files: list[Path]) -> _First:
+        c = self.cols
+        place = None if c["file"][at] == _NO_PLACE else (files[int(c["file"][at])], int(c["pos"][at]))
+        return _First(int(c["row"][at]), None if c["conflict"][at] else int(c["digest"][at]), place)
+
+    def put(self, at: int, first: _First, file_of: Callable[[Path], int]) -> None:
+        c = self.cols
+        c["row"][at] = first.row
+        c["conflict"][at] = first.digest is None
+        c["digest"][at] = 0 if first.digest is None else first.digest
+        c["file"][at], c["pos"][at] = (
+            (_NO_PLACE, 0) if first.place is None else (file_of(first.place[0]), first.place[1])
+        )
+
+
 @dataclass
 class BatchKeys:
-    """The keys every source of a batch loads so far (see the module text)."""
+    """The keys every source of a batch loads so far (see the module text). Memory: about 50 bytes per key to
+    load, in numpy arrays (:class:`_SourceKeys`), plus the decisions pending for the spool files."""
 
-    seen: dict[tuple[str, str], _First] = field(default_factory=dict)
+    sources: dict[str, _SourceKeys] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # the spool files the keys' places refer to
+    file_no: dict[Path, int] = field(default_factory=dict)
     pending: dict[Path, dict[int, tuple[str, str, list[Finding]]]] = field(default_factory=dict)
+
+    def _file(self, path: Path) -> int:
+        if path not in self.file_no:
+            self.file_no[path] = len(self.files)
+            self.files.append(path)
+        return self.file_no[path]
 
     def take(
         self, source_id: str, entity: Entity, path: Path, found: ChunkKeys
     ) -> tuple[Counts, list[Finding]]:
         """Decide the rows of one chunk (in chunk order); return the change to the source's counts and the
-        findings made, which :meth:`apply` also writes into the spooled chunks."""
+        findings made, which :meth:`apply` also writes into the spooled chunks.
+
+        The rows whose key is new to the batch and once in the chunk are recorded column-wise; the others
+        (a key seen before, or again in this chunk) are decided one by one, in chunk order."""
+        store = self.sources.setdefault(source_id, _SourceKeys())
         delta = {"loaded": 0, "duplicate": 0, "quarantined": 0}
         made: list[Finding] = []
-        for key in found.conflicted:
-            first = self.seen.get((source_id, key))
-            if first is None:
-                self.seen[(source_id, key)] = _First(0, None, None)
-            elif first.digest is not None:
-                self._conflict(source_id, entity, key, first, None, delta, made)
-        for pos, key, digest, row in zip(found.positions, found.keys, found.digests, found.rows, strict=True):
-            first = self.seen.get((source_id, key))
-            if first is None:
-                self.seen[(source_id, key)] = _First(row, digest, (path, pos))
-                continue
-            if first.digest == digest:
-                self._set(path, pos, Disposition.DUPLICATE.value, _duplicate_reason(first.row), [])
-                delta["loaded"] -= 1
-                delta["duplicate"] += 1
-                continue
-            self._conflict(source_id, entity, key, first, (path, pos, row), delta, made)
+        # the entries this chunk creates, by key digest, until they are indexed at the end of the chunk
+        fresh: dict[tuple[int, int], int] = {}
+
+        def lookup(key_h: tuple[int, int]) -> int:
+            at = fresh.get(key_h)
+            if at is not None:
+                return at
+            return int(store.find(np.array([key_h[0]], np.uint64), np.array([key_h[1]], np.uint64))[0])
+
+        def create(key_h: tuple[int, int], first: _First) -> None:
+            values = _columns([first], self._file) | {"h2": np.array([key_h[1]], np.uint64)}
+            at = store.append(np.array([key_h[0]], np.uint64), values)
+            fresh[key_h] = int(at[0])
+
+        if found.conflicted:
+            conflicted = sorted(found.conflicted)
+            c1, c2 = key_digests(conflicted)
+            for key, key_h in zip(conflicted, zip(c1.tolist(), c2.tolist(), strict=True), strict=True):
+                at = lookup(key_h)
+                if at < 0:
+                    create(key_h, _First(0, None, None))
+                    continue
+                first = store.get(at, self.files)
+                if first.digest is not None:
+                    self._conflict(source_id, entity, key, first, None, delta, made)
+                    store.put(at, first, self._file)
+        if found.keys:
+            h1, h2 = key_digests(found.keys)
+            known = store.find(h1, h2)
+            # rows decided one by one: a key known before this chunk, or more than once in it, or among the
+            # chunk's conflicted keys
+            unique, counts = np.unique(h1, return_counts=True)
+            repeated = np.isin(h1, unique[counts > 1])
+            slow = (known >= 0) | repeated
+            if fresh:
+                in_fresh = np.fromiter(
+                    ((a, b) in fresh for a, b in zip(h1.tolist(), h2.tolist(), strict=True)), bool, len(h1)
+                )
+                slow |= in_fresh
+            quick = np.flatnonzero(~slow)
+            if len(quick):
+                positions = np.asarray(found.positions, dtype=np.int32)[quick]
+                store.append(
+                    h1[quick],
+                    {
+                        "h2": h2[quick],
+                        "row": np.asarray(found.rows, dtype=np.int64)[quick],
+                        "digest": np.asarray(found.digests, dtype=np.uint64)[quick],
+                        "conflict": np.zeros(len(quick), bool),
+                        "file": np.full(len(quick), self._file(path), np.int32),
+                        "pos": positions,
+                    },
+                )
+            for i in np.flatnonzero(slow).tolist():
+                key_h = (int(h1[i]), int(h2[i]))
+                pos, key, digest, row = found.positions[i], found.keys[i], found.digests[i], found.rows[i]
+                at = lookup(key_h)
+                if at < 0:
+                    create(key_h, _First(row, digest, (path, pos)))
+                    continue
+                first = store.get(at, self.files)
+                if first.digest == digest:
+                    self._set(path, pos, Disposition.DUPLICATE.value, _duplicate_reason(first.row), [])
+                    delta["loaded"] -= 1
+                    delta["duplicate"] += 1
+                    continue
+                self._conflict(source_id, entity, key, first, (path, pos, row), delta, made)
+                store.put(at, first, self._file)
+        store.index()
         counts = Counts(extracted=0, **delta)
         return counts, made
 
@@ -161,6 +330,17 @@ class BatchKeys:
         done = len(self.pending)
         self.pending = {}
         return done
+
+
+def _columns(firsts: list[_First], file_of: Callable[[Path], int]) -> dict[str, np.ndarray]:
+    """Entries' fields as columns (for :meth:`_SourceKeys.append`); the second digest half is set by the caller."""
+    return {
+        "row": np.array([f.row for f in firsts], np.int64),
+        "digest": np.array([0 if f.digest is None else f.digest for f in firsts], np.uint64),
+        "conflict": np.array([f.digest is None for f in firsts], bool),
+        "file": np.array([_NO_PLACE if f.place is None else file_of(f.place[0]) for f in firsts], np.int32),
+        "pos": np.array([0 if f.place is None else f.place[1] for f in firsts], np.int32),
+    }
 
 
 def _duplicate_reason(first_row: int) -> str:
