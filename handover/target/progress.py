@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from handover.errors import ConfigError, ReportError
+from handover.errors import ConfigError, writing
 from handover.keys_sql import key_columns
 from handover.models import Disposition, Entity
 from handover.target import schema
@@ -342,13 +342,6 @@ _COLUMNS = (
 def write_progress_html(p: Progress, path: str | Path) -> Path:
     """Write :func:`progress_html` to ``path``."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path, "the status page", "Choose a folder you can write to (--html)."):
         path.write_text(progress_html(p), encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(
-            f"Cannot write the status page: {exc.strerror or exc}",
-            file=str(path),
-            hint="Choose a folder you can write to (--html).",
-        ) from exc
     return path
