@@ -1,19 +1,21 @@
-"""End-to-end benchmark: the pipeline against the script a user would otherwise write, in the same run.
+"""End-to-end benchmark: the pipeline against its peers on the same rows, alternated, in the same run.
 
-    python benchmarks/e2e.py --rows 100000 --db sqlite --json
-    python benchmarks/e2e.py --rows 100000 --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres --json
+    python benchmarks/e2e.py --rows 1000000 --db sqlite --peers naive,dlt --json
+    python benchmarks/e2e.py --rows 1000000 --db sqlite --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
+        --peers naive,dlt --table
 
 1. Generates the input with benchmarks/generate.py (cached under benchmarks/out/gen-<format>-<rows>-s<seed>/).
-2. Runs ``run_batch`` in a child process into a fresh database (a new SQLite file, or a throw-away database created
-   on the server named by --db), so that the peak RSS reported is the pipeline's own.
-3. Runs the naive baseline in another child process into another fresh database: pandas reads the whole file,
-   maps each row's commune through a dict built from mappings/units/ (``DataFrame.apply(axis=1)``) and writes it
-   with ``DataFrame.to_sql``. When it would take more than ~5 minutes it runs on the first rows only and is
-   extrapolated (``baseline_sampled_rows`` says so).
-4. On PostgreSQL: reads the rows the pipeline loaded into ``dossiers`` back to a file and times a plain psycopg
-   ``COPY`` of them into an empty table of the same shape (indexes included): the physical floor.
+2. Per round (``--repeat``), in turn: ``run_batch`` in a child process into a fresh database (a new SQLite file,
+   or a throw-away database created on the server named by --db), then each peer in its own child into its own
+   fresh database: the naive script (pandas reads the whole file, maps each row's commune through a dict built
+   from mappings/units/ with ``DataFrame.apply(axis=1)``, writes with ``DataFrame.to_sql``) and dlt's arrow
+   pipeline (pyarrow reads the CSV, ``dlt.pipeline(...).run(table)`` into the same database kind: dlt's
+   ``postgres`` destination, its ``sqlalchemy`` destination for SQLite). Every contender reads the same rows and
+   its loaded row count is checked.
+3. On PostgreSQL: dumps every table the batch wrote rows into and times a plain psycopg ``COPY`` of exactly those
+   rows into empty tables of the same shape (indexes included): the load stage's floor.
 
-Prints one JSON object (``--json``) or a short text summary.
+Prints one JSON object (``--json``) and/or the markdown rows of the target table (``--table``).
 """
 
 from __future__ import annotations
@@ -22,247 +24,53 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from contextlib import suppress
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT = HERE / "out"
-CHILD_TIMEOUT = 600  # seconds: no single run may take longer
-BASELINE_BUDGET = 300  # above this (estimated) the baseline runs on a sample
-PILOT_ROWS = 20_000
+CHILD_TIMEOUT = 3600  # seconds: no single run may take longer
+PEERS = ("naive", "dlt")
 
 
 def log(msg: str) -> None:
     print(f"[e2e {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def maxrss_mb() -> float:
-    """This process's peak resident memory: VmHWM, which starts again at exec (Linux's ``ru_maxrss`` would
-    carry the parent's size at the fork over into a child's figure)."""
-    with suppress(OSError), open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children (none since a batch works in one process): the
-    figure to trust when other jobs share the machine."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return round(total, 3)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Children: each prints one JSON line on stdout as its last line.
-# ------------------------------------------------------------------------------------------------------------
-
-
-def _skip_reports() -> None:
-    """--skip-report: replace the report writer by a stub (benchmark only: measures extract → load)."""
-    import types
-
-    import handover.reports
-
-    def write_reports(engine: object, batch_id: str, out_dir: Path, **_: object) -> object:
-        return types.SimpleNamespace(
-            workbook=Path(out_dir) / "skipped.xlsx",
-            html=Path(out_dir) / "skipped.html",
-            notices=(),
-            records=(),
-        )
-
-    handover.reports.write_reports = write_reports  # type: ignore[assignment]
-
-
-def _analyze_before_reports() -> None:
-    """--analyze: run ANALYZE on the target before the report stage (experiment for RESULTS.md item 1)."""
-    from sqlalchemy import text
-
-    import handover.reports
-
-    original = handover.reports.write_reports
-
-    def write_reports(engine, batch_id: str, out_dir: Path, **kwargs):  # type: ignore[no-untyped-def]
-        if engine.dialect.name == "postgresql":
-            with engine.begin() as conn:
-                conn.execute(text("ANALYZE ledger, findings, dossiers"))
-        return original(engine, batch_id, out_dir, **kwargs)
-
-    handover.reports.write_reports = write_reports  # type: ignore[assignment]
-
-
-def child_pipeline(
-    config: str,
-    url: str,
-    report_dir: str,
-    profile: str | None,
-    dry_run: bool,
-    skip_report: bool,
-    analyze: bool,
-    chunk_size: int | None = None,
-) -> dict:
-    t0 = time.perf_counter()
-    from handover.config import load_config
-    from handover.pipeline.run import run_batch
-
-    if skip_report:
-        _skip_reports()
-    elif analyze:
-        _analyze_before_reports()
-
-    cfg = load_config(config)
-    cfg.target.url = url
-    cfg.report.dir = Path(report_dir)
-    if chunk_size:
-        cfg.batch.chunk_size = chunk_size
-    if profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.005)
-        profiler.start()
-    result = run_batch(cfg, dry_run=dry_run)
-    seconds = time.perf_counter() - t0
-    if profile:
-        profiler.stop()
-        Path(profile).write_text(profiler.output_text(unicode=True, color=False, show_all=False))
-    return {
-        "seconds": round(seconds, 3),
-        "cpu_seconds": _cpu_seconds(),
-        "peak_rss_mb": maxrss_mb(),
-        "status": result.status,
-        "chunk_size": cfg.batch.chunk_size,
-        "stages": {t.stage: t.seconds for t in result.timings},
-        "counts": result.total.model_dump(),
-        "new_rows": result.new_rows,
-        "findings": result.findings,
-    }
-
-
-def _fold(name: str) -> str:
-    """The normalisation a user would write by hand: lower case, no unit type prefix."""
-    n = " ".join(str(name).lower().split())
-    for prefix in ("thị trấn ", "tt. ", "tt ", "xã ", "phường "):
-        if n.startswith(prefix):
-            return n[len(prefix) :]
-    return n
-
-
-def child_baseline(path: str, fmt: str, url: str, nrows: int | None, header_row: int) -> dict:
-    """The naive script: whole file into pandas, row-wise mapping through dicts, DataFrame.to_sql. Its
-    stages are timed like the pipeline's: ``setup`` (imports, reference dicts), ``extract`` (read_csv /
-    read_excel), ``map`` (the row-wise apply), ``load`` (to_sql)."""
-    t0 = time.perf_counter()
-    stages: dict[str, float] = {}
-    lap = t0
-
-    def stage(name: str) -> None:
-        nonlocal lap
-        now = time.perf_counter()
-        stages[name] = round(now - lap, 3)
-        lap = now
-
-    import csv
-
-    import pandas as pd
-    from sqlalchemy import create_engine
-
-    units = REPO / "mappings" / "units"
-    with (units / "new_communes.csv").open(encoding="utf-8") as fh:
-        new_names = {(r["province_code"], r["commune_code"]): r["name"] for r in csv.DictReader(fh)}
-    district_names = {}
-    with (units / "old_units.csv").open(encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            district_names[(r["province_code"], r["district_code"])] = r["district_name"].lower()
-    lookup: dict[tuple[str, str], tuple[str, str]] = {}
-    with (units / "crosswalk.csv").open(encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            district = district_names.get((r["old_province_code"], r["old_district_code"]), "")
-            new = (r["new_commune_code"], new_names.get((r["new_province_code"], r["new_commune_code"]), ""))
-            lookup[(district, _fold(r["old_commune_name"]))] = new
-    with (REPO / "mappings" / "procedures.csv").open(encoding="utf-8") as fh:
-        routes = {r["procedure_code"]: r["handling_level"] for r in csv.DictReader(fh)}
-    stage("setup")
-
-    if fmt == "csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=nrows)
-    else:
-        df = pd.read_excel(path, dtype=str, header=header_row - 1, nrows=nrows)
-    df = df.fillna("")
-    stage("extract")
-
-    sys.path.insert(0, str(HERE))
-    from generate import columns
-
-    header = {field: h for h, field in columns() if field}
-    province, district_code = header["old_province_code"], header["old_district_code"]
-    commune, procedure_code = header["old_commune_name"], header["procedure_code"]
-
-    def map_row(row: pd.Series) -> tuple[str | None, str | None, str]:
-        district = district_names.get((row[province], row[district_code]), "")
-        new = lookup.get((district, _fold(row[commune])))
-        procedure = row[procedure_code].split(".000.")[0]
-        return (new[0] if new else None, new[1] if new else None, routes.get(procedure, "commune_pc"))
-
-    mapped = df.apply(map_row, axis=1)
-    df["new_commune_code"], df["new_commune_name"], df["handling_level"] = zip(*mapped, strict=True)
-    stage("map")
-    engine = create_engine(url)
-    df.to_sql("dossiers", engine, if_exists="replace", index=False, chunksize=10_000)
-    engine.dispose()
-    stage("load")
-    seconds = time.perf_counter() - t0
-    return {
-        "rows": len(df),
-        "seconds": round(seconds, 3),
-        "stages": stages,
-        "cpu_seconds": _cpu_seconds(),
-        "peak_rss_mb": maxrss_mb(),
-        "mapped": int(df["new_commune_code"].notna().sum()),
-    }
-
-
 def _tree_rss_kib(root: int) -> int:
-    """Resident memory of ``root`` and every process below it (the workbook's sheet writers included), from /proc."""
-    parent: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        pid = int(entry.name)
-        parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
-        rss[pid] = next(
-            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
-        )
+    """Resident memory of ``root`` and every process below it, from /proc (each process's ``children`` list, so
+    that sampling does not walk the whole process table)."""
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(p for p, pp in parent.items() if pp == pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:  # gone meanwhile
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return total
 
 
 def run_child(args: list[str], timeout: int) -> dict:
-    """Run one child; also samples the resident memory of its whole process tree every 0.2 s (on Linux), so
-    that any child process counts: ``peak_tree_rss_mb``."""
-    env = dict(os.environ, GX_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO))
+    """Run one child; samples the resident memory of its whole process tree every 0.5 s (on Linux), so that any
+    child process counts (``peak_tree_rss_mb``), and the machine's 1-minute load average (``load_avg``: the
+    machine may be shared; CPU seconds are the figure that other jobs do not stretch)."""
+    env = dict(
+        os.environ,
+        GX_ANALYTICS_ENABLED="false",
+        RUNTIME__DLTHUB_TELEMETRY="false",
+        PYTHONPATH=str(REPO),
+    )
     start = time.perf_counter()
+    loads: list[float] = []
     with tempfile.TemporaryFile("w+") as out_fh, tempfile.TemporaryFile("w+") as err_fh:
         proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "_child", *args],
@@ -272,7 +80,7 @@ def run_child(args: list[str], timeout: int) -> dict:
             env=env,
             cwd=str(REPO),
         )
-        peak = 0
+        peak, tick = 0, 0
         while proc.poll() is None:
             if time.perf_counter() - start > timeout:
                 proc.kill()
@@ -280,7 +88,10 @@ def run_child(args: list[str], timeout: int) -> dict:
                 raise SystemExit(f"e2e.py: child {args[0]} ran longer than {timeout} s and was stopped")
             if Path("/proc").is_dir():
                 peak = max(peak, _tree_rss_kib(proc.pid))
-            time.sleep(0.2)
+            if tick % 10 == 0:
+                loads.append(os.getloadavg()[0])
+            tick += 1
+            time.sleep(0.5)
         out_fh.seek(0)
         err_fh.seek(0)
         stdout, stderr = out_fh.read(), err_fh.read()
@@ -290,6 +101,8 @@ def run_child(args: list[str], timeout: int) -> dict:
     out = json.loads(stdout.strip().splitlines()[-1])
     out["process_seconds"] = round(time.perf_counter() - start, 3)
     out["peak_tree_rss_mb"] = round(peak / 1024, 1) if peak else None
+    loads = loads or [os.getloadavg()[0]]
+    out["load_avg"] = {"mean": round(sum(loads) / len(loads), 2), "max": round(max(loads), 2)}
     return out
 
 
@@ -319,7 +132,8 @@ class Databases:
     def fresh(self, label: str) -> str:
         if self.admin is None:
             path = self.work / f"{label}.db"
-            path.unlink(missing_ok=True)
+            for stale in (path, *self.work.glob(f"{label}__*.db")):  # dlt attaches <db>__<dataset>.db
+                stale.unlink(missing_ok=True)
             return f"sqlite:///{path}"
         from sqlalchemy import create_engine, text
 
@@ -348,15 +162,15 @@ class Databases:
         engine.dispose()
 
 
-# The tables a load writes rows into, besides its progress rows (the chunks and batches tables).
-WRITTEN_TABLES = ("dossiers", "ledger", "findings")
+# The target's bookkeeping of migrations, which a batch does not write.
+NOT_WRITTEN = ("alembic_version",)
 
 
 def copy_floor(url: str, work: Path) -> dict:
-    """Plain psycopg COPYs of what the pipeline loaded, each table into an empty same-shaped table (same
-    indexes): ``copy`` is the dossiers alone (the issue's floor: rows/s of the final rows); ``copy_written``
-    adds every table the load writes (the ledger and the findings too), with the dossiers' rows/s over the
-    seconds of all of them."""
+    """Plain psycopg COPYs of everything the batch wrote: every table of the (fresh) target that holds rows is
+    dumped and its rows copied into an empty same-shaped table (same indexes). ``copy`` is the dossiers alone
+    (rows/s of the final rows); ``written`` adds every other table (the ledger, the findings, the chunks...),
+    with the dossiers' rows/s over the seconds of all of them."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -364,16 +178,22 @@ def copy_floor(url: str, work: Path) -> dict:
     conninfo = u.render_as_string(hide_password=False)
     tables: dict[str, dict] = {}
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        for table in WRITTEN_TABLES:
-            rows = cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        names = cur.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+        for (table,) in names:
+            rows = cur.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            if table in NOT_WRITTEN or not rows:
+                continue
             dump = work / f"{table}.copy"
-            with dump.open("wb") as fh, cur.copy(f"COPY {table} TO STDOUT") as cp:
+            with dump.open("wb") as fh, cur.copy(f'COPY "{table}" TO STDOUT') as cp:
                 for data in cp:
                     fh.write(data)
-            cur.execute(f"CREATE TABLE {table}_copy_floor (LIKE {table} INCLUDING ALL)")
+            cur.execute(f'CREATE TABLE "{table}_copy_floor" (LIKE "{table}" INCLUDING ALL)')
             conn.commit()
             start = time.perf_counter()
-            with dump.open("rb") as fh, cur.copy(f"COPY {table}_copy_floor FROM STDIN") as cp:
+            with dump.open("rb") as fh, cur.copy(f'COPY "{table}_copy_floor" FROM STDIN') as cp:
                 while block := fh.read(1 << 20):
                     cp.write(block)
             conn.commit()
@@ -437,103 +257,168 @@ def _rate(rows: int, seconds: float) -> float | None:
     return round(rows / seconds, 1) if seconds else None
 
 
-def benchmark(args: argparse.Namespace) -> dict:
-    folder = ensure_input(args.rows, args.format, args.seed, args.cache)
-    data = folder / ("dossiers.csv" if args.format == "csv" else "dossiers.xlsx")
+def measured_commit() -> str:
+    """The commit of the code measured (``HOBENCH_COMMIT`` overrides: for a copy of a tree outside git);
+    ``+modified`` when handover/ differs from it."""
+    if os.environ.get("HOBENCH_COMMIT"):
+        return os.environ["HOBENCH_COMMIT"]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "handover"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+modified" if dirty else "")
+
+
+def run_pipeline(args: argparse.Namespace, folder: Path, dbs: Databases, work: Path) -> dict:
+    pipe_url = dbs.fresh("pipeline")
+    log(f"pipeline: {args.rows} rows → {dbs.kind}")
+    child = ["pipeline", str(folder / "batch.toml"), pipe_url, str(work / "reports")]
+    child += [
+        str(Path(args.profile).resolve()) if args.profile else "",
+        "1" if args.dry_run else "",
+        "1" if args.skip_report else "",
+        "1" if args.analyze else "",
+        str(args.chunk_size or ""),
+    ]
+    pipe = run_child(child, args.timeout)
+    if not args.dry_run:  # every input row accounted for in the ledger, one dossier per new row
+        ledger, dossiers = pipe["target_rows"]["ledger"], pipe["target_rows"]["dossiers"]
+        if not (ledger == pipe["counts"]["extracted"] == args.rows and dossiers == pipe["new_rows"]):
+            raise SystemExit(
+                f"e2e.py: the pipeline's counts do not match: {args.rows} rows in, ledger {ledger}, "
+                f"extracted {pipe['counts']['extracted']}, dossiers {dossiers}, new rows {pipe['new_rows']}"
+            )
+    result: dict = {
+        "rows": args.rows,
+        "format": args.format,
+        "db": dbs.kind,
+        "report_stage": "skipped (--skip-report)" if args.skip_report else "included",
+        "analyze_before_report": bool(args.analyze),
+        "seconds": pipe["seconds"],
+        "rows_per_s": _rate(args.rows, pipe["seconds"]),
+        "cpu_seconds": pipe["cpu_seconds"],
+        # the whole process tree, sampled; the main process alone
+        "peak_rss_mb": max(pipe["peak_rss_mb"], pipe["peak_tree_rss_mb"] or 0),
+        "peak_rss_main_mb": pipe["peak_rss_mb"],
+        "chunk_size": pipe.get("chunk_size"),
+        "stages": pipe["stages"],
+        "counts": pipe["counts"],
+        "new_rows": pipe["new_rows"],
+        "target_rows": pipe["target_rows"],
+        "process_seconds": pipe["process_seconds"],
+        "load_avg": pipe["load_avg"],
+    }
+    # the batch without its report: the report writer's wall and CPU seconds taken off (measured around it)
+    no_report_s = round(pipe["seconds"] - pipe["report_seconds"], 3)
+    no_report_cpu = round(pipe["cpu_seconds"] - pipe["report_cpu_seconds"], 3)
+    result["without_report"] = {
+        "seconds": no_report_s,
+        "rows_per_s": _rate(args.rows, no_report_s),
+        "cpu_seconds": no_report_cpu,
+        "report_seconds": pipe["report_seconds"],
+        "report_cpu_seconds": pipe["report_cpu_seconds"],
+    }
+    load_s = pipe["stages"].get("load")
+    if dbs.kind == "postgresql" and not args.dry_run:
+        log("copy floor")
+        copy = copy_floor(pipe_url, work)
+        written = copy.pop("written")
+        result["copy"] = copy
+        result["copy_written"] = written
+        if load_s and copy["rows_per_s"]:
+            result["load_rows_per_s"] = _rate(pipe["new_rows"], load_s)
+            result["load_vs_copy"] = round(result["load_rows_per_s"] / copy["rows_per_s"], 3)
+            result["load_vs_copy_written"] = round(result["load_rows_per_s"] / written["rows_per_s"], 3)
+    return result
+
+
+def run_naive(args: argparse.Namespace, data: Path, dbs: Databases) -> dict:
+    header_row = 4 if args.format == "xlsx" else 1
+    sample = min(args.baseline_rows, args.rows) if args.baseline_rows else None
+    log(f"naive script: {sample or args.rows} rows → {dbs.kind}")
+    base = run_child(
+        ["baseline", str(data), args.format, dbs.fresh("baseline"), str(sample or 0), str(header_row)],
+        args.timeout,
+    )
+    if not base["loaded_rows"] == base["rows"] == (sample or args.rows):
+        raise SystemExit(f"e2e.py: the naive script loaded {base['loaded_rows']} of {base['rows']} rows")
+    base_rate = _rate(base["rows"], base["seconds"])
+    scale = args.rows / base["rows"] if sample else 1  # a sampled baseline's times, scaled to all rows
+    baseline = {
+        "rows": args.rows,
+        "seconds": round(args.rows / base_rate, 3) if sample else base["seconds"],
+        "rows_per_s": base_rate,
+        "cpu_seconds": round(base["cpu_seconds"] * scale, 3),
+        "peak_rss_mb": base["peak_rss_mb"],
+        "mapped_rows": base["mapped"],
+        "loaded_rows": base["loaded_rows"],
+        "stages": {k: round(v * scale, 3) for k, v in base["stages"].items()},
+        "load_avg": base["load_avg"],
+    }
+    if sample:
+        baseline["baseline_sampled_rows"] = base["rows"]
+        baseline["measured_seconds"] = base["seconds"]
+        baseline["measured_cpu_seconds"] = base["cpu_seconds"]
+        baseline["measured_stages"] = base["stages"]
+    return baseline
+
+
+def run_dlt(args: argparse.Namespace, data: Path, dbs: Databases, work: Path) -> dict:
+    log(f"dlt: {args.rows} rows → {dbs.kind}")
+    out = run_child(["dlt", str(data), dbs.fresh("dlt"), str(work)], args.timeout)
+    if not out["loaded_rows"] == out["rows"] == args.rows:
+        raise SystemExit(f"e2e.py: dlt loaded {out['loaded_rows']} of {out['rows']} rows ({args.rows} in)")
+    out["rows_per_s"] = _rate(out["rows"], out["seconds"])
+    out["peak_rss_mb"] = max(out["peak_rss_mb"], out.pop("peak_tree_rss_mb") or 0)
+    return out
+
+
+def one_round(args: argparse.Namespace, db: str, folder: Path, data: Path) -> dict:
+    """The pipeline, then each peer, each in its own child into its own fresh database."""
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="hobench-"))
     work.mkdir(parents=True, exist_ok=True)
-    dbs = Databases(args.db, work)
+    dbs = Databases(db, work)
     try:
-        pipe_url = dbs.fresh("pipeline")
-        log(f"pipeline: {args.rows} rows → {dbs.kind}")
-        child = ["pipeline", str(folder / "batch.toml"), pipe_url, str(work / "reports")]
-        child += [
-            str(Path(args.profile).resolve()) if args.profile else "",
-            "1" if args.dry_run else "",
-            "1" if args.skip_report else "",
-            "1" if args.analyze else "",
-            str(args.chunk_size or ""),
-        ]
-        pipe = run_child(child, args.timeout)
-        result: dict = {
-            "rows": args.rows,
-            "format": args.format,
-            "db": dbs.kind,
-            "report_stage": "skipped (--skip-report)" if args.skip_report else "included",
-            "analyze_before_report": bool(args.analyze),
-            "seconds": pipe["seconds"],
-            "rows_per_s": _rate(args.rows, pipe["seconds"]),
-            "cpu_seconds": pipe["cpu_seconds"],
-            # the whole process tree (main + the workbook's sheet writers), sampled; the main process alone
-            "peak_rss_mb": max(pipe["peak_rss_mb"], pipe["peak_tree_rss_mb"] or 0),
-            "peak_rss_main_mb": pipe["peak_rss_mb"],
-            "chunk_size": pipe.get("chunk_size"),
-            "stages": pipe["stages"],
-            "counts": pipe["counts"],
-            "new_rows": pipe["new_rows"],
-            "process_seconds": pipe["process_seconds"],
-            "machine": machine(),
-        }
-        load_s = pipe["stages"].get("load")
-        if dbs.kind == "postgresql":
-            log("copy floor")
-            copy = copy_floor(pipe_url, work)
-            written = copy.pop("written")
-            result["copy"] = copy
-            result["copy_written"] = written
-            if load_s and copy["rows_per_s"]:
-                result["load_rows_per_s"] = _rate(pipe["new_rows"], load_s)
-                result["load_vs_copy"] = round(result["load_rows_per_s"] / copy["rows_per_s"], 3)
-                result["load_vs_copy_written"] = round(result["load_rows_per_s"] / written["rows_per_s"], 3)
-        if args.no_baseline or args.dry_run:
-            return result
-
-        header_row = 4 if args.format == "xlsx" else 1
-        sample = None
-        if args.baseline_rows:
-            sample = min(args.baseline_rows, args.rows)
-        elif args.rows > PILOT_ROWS * 2:
-            log(f"baseline pilot: {PILOT_ROWS} rows")
-            pilot = run_child(
-                ["baseline", str(data), args.format, dbs.fresh("pilot"), str(PILOT_ROWS), str(header_row)],
-                args.timeout,
+        result = run_pipeline(args, folder, dbs, work)
+        peers = [] if args.dry_run else args.peers
+        ratios: dict[str, dict] = {}
+        if "naive" in peers:
+            baseline = run_naive(args, data, dbs)
+            # the wall seconds a whole run may take to reach "10x the baseline's rows/s" (the withdrawn target)
+            result["ten_x_seconds"] = round(baseline["seconds"] / 10, 3)
+            result["baseline"] = baseline
+            if "baseline_sampled_rows" in baseline:
+                result["baseline_sampled_rows"] = baseline["baseline_sampled_rows"]
+            result["ratio"] = (
+                round(result["rows_per_s"] / baseline["rows_per_s"], 3) if baseline["rows_per_s"] else None
             )
-            estimate = args.rows / PILOT_ROWS * pilot["seconds"]
-            if estimate > BASELINE_BUDGET:
-                sample = int(PILOT_ROWS * (BASELINE_BUDGET * 0.8) / pilot["seconds"]) // 1000 * 1000
-                log(f"baseline estimated at {estimate:.0f} s: running it on the first {sample} rows")
-        log("baseline")
-        base = run_child(
-            ["baseline", str(data), args.format, dbs.fresh("baseline"), str(sample or 0), str(header_row)],
-            args.timeout,
-        )
-        base_rate = _rate(base["rows"], base["seconds"])
-        scale = args.rows / base["rows"] if sample else 1  # a sampled baseline's times, scaled to all rows
-        baseline = {
-            "rows": args.rows,
-            "seconds": round(args.rows / base_rate, 3) if sample else base["seconds"],
-            "rows_per_s": base_rate,
-            "cpu_seconds": base["cpu_seconds"],
-            "peak_rss_mb": base["peak_rss_mb"],
-            "mapped_rows": base["mapped"],
-            "stages": {k: round(v * scale, 3) for k, v in base["stages"].items()},
-        }
-        if sample:
-            baseline["baseline_sampled_rows"] = base["rows"]
-            baseline["measured_seconds"] = base["seconds"]
-            baseline["measured_stages"] = base["stages"]
-        # the wall seconds a whole run may take to reach the issue's "10x the baseline's rows/s"
-        result["ten_x_seconds"] = round(baseline["seconds"] / 10, 3)
-        result["baseline"] = baseline
-        if sample:
-            result["baseline_sampled_rows"] = base["rows"]
-        result["ratio"] = round(result["rows_per_s"] / base_rate, 3) if base_rate else None
-        if sample:  # CPU seconds of the sample, scaled to all rows like the wall time
-            result["cpu_ratio"] = round(
-                base["cpu_seconds"] * args.rows / base["rows"] / pipe["cpu_seconds"], 2
-            )
-        else:
-            result["cpu_ratio"] = round(base["cpu_seconds"] / pipe["cpu_seconds"], 2)
+            result["cpu_ratio"] = round(baseline["cpu_seconds"] / result["cpu_seconds"], 2)
+            ratios["batch_vs_naive"] = {"rows_per_s": result["ratio"], "cpu": result["cpu_ratio"]}
+        if "dlt" in peers:
+            if args.format != "csv":
+                result["dlt"] = {"skipped": "the dlt peer reads CSV input only"}
+            else:
+                peer = run_dlt(args, data, dbs, work)
+                result["dlt"] = peer
+                ours = result["without_report"]
+                ratios["without_report_vs_dlt"] = {
+                    "rows_per_s": round(ours["rows_per_s"] / peer["rows_per_s"], 3),
+                    "cpu": round(peer["cpu_seconds"] / ours["cpu_seconds"], 2),
+                }
+        if "load_vs_copy_written" in result:
+            ratios["load_vs_copy_written"] = {"rows_per_s": result["load_vs_copy_written"]}
+        result["ratios"] = ratios
         return result
     finally:
         if not args.keep:
@@ -541,12 +426,110 @@ def benchmark(args: argparse.Namespace) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def benchmark(args: argparse.Namespace) -> list[dict]:
+    """Every database of --db in turn, --repeat rounds each: in a round the contenders run one after the other
+    (pipeline, peers; then the next round), so that the machine's drift spreads over all of them."""
+    folder = ensure_input(args.rows, args.format, args.seed, args.cache)
+    data = folder / ("dossiers.csv" if args.format == "csv" else "dossiers.xlsx")
+    commit = measured_commit()
+    runs = []
+    for db in args.db:
+        for round_no in range(1, args.repeat + 1):
+            result = one_round(args, db, folder, data)
+            result.update(round=round_no, commit=commit, command=args.command, machine=machine())
+            runs.append(result)
+    return runs
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The target table (markdown)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _fmt_run(rate: float | None, seconds: float, cpu: float | None) -> str:
+    cpu_text = f", {cpu:,.1f} CPU-s" if cpu is not None else ""
+    return f"{rate or 0:,.0f} rows/s ({seconds:,.1f} s{cpu_text})"
+
+
+def _load_avg(run: dict) -> str:
+    figures = [run["load_avg"]]
+    figures += [run[k]["load_avg"] for k in ("baseline", "dlt") if "load_avg" in run.get(k, {})]
+    mean = sum(f["mean"] for f in figures) / len(figures)
+    return f"{mean:.1f} (max {max(f['max'] for f in figures):.1f})"
+
+
+def table_rows(runs: list[dict]) -> list[str]:
+    """The issue's target table, one row per target per run: the measured ratio (wall and CPU), our figure, the
+    floor measured in the same run, the machine's load average over the run, the commit measured."""
+    lines = [
+        "| target | db | rows | round | measured (wall) | measured (CPU) | ours | floor, same run | "
+        "load avg | commit |",
+        "|---|---|---:|---:|---:|---:|---|---|---|---|",
+    ]
+    for run in runs:
+        head = f"| {{}} | {run['db']} | {run['rows']:,} | {run.get('round', 1)} |"
+        tail = f" {_load_avg(run)} | `{run.get('commit', '?')}` |"
+        ratios = run.get("ratios", {})
+        if "batch_vs_naive" in ratios:
+            base, r = run["baseline"], ratios["batch_vs_naive"]
+            sampled = (
+                f" (sampled {base['baseline_sampled_rows']:,} rows)"
+                if "baseline_sampled_rows" in base
+                else ""
+            )
+            lines.append(
+                head.format("full batch ≥ 1.0× naive script rows/s")
+                + f" **{r['rows_per_s']:.2f}×** | {r['cpu']:.2f}× |"
+                f" {_fmt_run(run['rows_per_s'], run['seconds'], run['cpu_seconds'])} |"
+                f" naive script {_fmt_run(base['rows_per_s'], base['seconds'], base['cpu_seconds'])}{sampled} |"
+                + tail
+            )
+        if "without_report_vs_dlt" in ratios:
+            ours, peer, r = run["without_report"], run["dlt"], ratios["without_report_vs_dlt"]
+            lines.append(
+                head.format("batch without report ≥ 1.0× dlt rows/s")
+                + f" **{r['rows_per_s']:.2f}×** | {r['cpu']:.2f}× |"
+                f" {_fmt_run(ours['rows_per_s'], ours['seconds'], ours['cpu_seconds'])} |"
+                f" dlt {peer.get('dlt', '')} ({peer.get('file_format', '')})"
+                f" {_fmt_run(peer['rows_per_s'], peer['seconds'], peer['cpu_seconds'])} |" + tail
+            )
+        if "load_vs_copy_written" in ratios:
+            written = run["copy_written"]
+            rows = sum(t["rows"] for t in written["tables"].values())
+            lines.append(
+                head.format("PostgreSQL load stage ≥ 0.8× a plain COPY of all it writes")
+                + f" **{ratios['load_vs_copy_written']['rows_per_s']:.2f}×** | – |"
+                f" load stage {run['stages']['load']:,.1f} s |"
+                f" COPY of {rows:,} rows in {len(written['tables'])} tables: {written['seconds']:,.1f} s |"
+                + tail
+            )
+        peers = ", ".join(
+            f"{name} {run[key]['peak_rss_mb']:,.0f} MB"
+            for key, name in (("baseline", "naive"), ("dlt", "dlt"))
+            if "peak_rss_mb" in run.get(key, {})
+        )
+        lines.append(
+            head.format("peak RSS ≤ 1 GB")
+            + f" **{run['peak_rss_mb']:,.0f} MB** | – | report {run['report_stage']} | {peers or '–'} |"
+            + tail
+        )
+    commands = sorted({run.get("command", "") for run in runs})
+    return [*lines, "", *(f"Command: `{c}`" for c in commands if c)]
+
+
+def _runs_of(data: dict) -> list[dict]:
+    return data.get("runs", [data])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_child":
+        sys.path.insert(0, str(HERE))
+        import contenders
+
         kind, rest = argv[1], argv[2:]
         if kind == "pipeline":
-            out = child_pipeline(
+            out = contenders.child_pipeline(
                 rest[0],
                 rest[1],
                 rest[2],
@@ -556,23 +539,42 @@ def main(argv: list[str] | None = None) -> int:
                 bool(rest[6]),
                 int(rest[7]) if rest[7] else None,
             )
+        elif kind == "dlt":
+            out = contenders.child_dlt(rest[0], rest[1], rest[2])
         else:
-            out = child_baseline(rest[0], rest[1], rest[2], int(rest[3]) or None, int(rest[4]))
+            out = contenders.child_baseline(rest[0], rest[1], rest[2], int(rest[3]) or None, int(rest[4]))
         print(json.dumps(out, ensure_ascii=False))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, required=True, help="dossier rows to generate and run")
+    ap.add_argument("--rows", type=int, help="dossier rows to generate and run")
     ap.add_argument(
-        "--db", default="sqlite", help="'sqlite', or a server URL whose server gets throw-away databases"
+        "--db",
+        action="append",
+        help="'sqlite', or a server URL whose server gets throw-away databases; repeat it to run several in turn",
     )
+    ap.add_argument(
+        "--peers",
+        default="naive",
+        help=f"comma-separated peers run beside the pipeline on the same rows, from {', '.join(PEERS)} "
+        "(default: naive; 'none' for none)",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="rounds per database, contenders alternated")
     ap.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="input format")
     ap.add_argument("--seed", type=int, default=1, help="generator seed")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument(
+        "--table",
+        action="store_true",
+        help="print the markdown rows of the target table (on stderr when --json takes stdout)",
+    )
+    ap.add_argument(
+        "--render", nargs="+", type=Path, metavar="JSON", help="only print the table of saved --json outputs"
+    )
     ap.add_argument("--cache", type=Path, default=OUT, help="folder of generated inputs (reused)")
     ap.add_argument("--keep", metavar="DIR", help="keep databases, reports and work files in DIR")
     ap.add_argument("--timeout", type=int, default=CHILD_TIMEOUT, help="seconds allowed per child run")
-    ap.add_argument("--baseline-rows", type=int, help="run the baseline on the first N rows only")
-    ap.add_argument("--no-baseline", action="store_true", help="skip the baseline")
+    ap.add_argument("--baseline-rows", type=int, help="run the naive script on the first N rows only")
+    ap.add_argument("--no-baseline", action="store_true", help="no peers (the same as --peers none)")
     ap.add_argument(
         "--chunk-size",
         type=int,
@@ -595,15 +597,38 @@ def main(argv: list[str] | None = None) -> int:
         help="pipeline in dry-run mode (extract, map, validate; no load/report)",
     )
     args = ap.parse_args(argv)
-    result = benchmark(args)
+    if args.render:
+        runs = [run for path in args.render for run in _runs_of(json.loads(path.read_text()))]
+        print("\n".join(table_rows(runs)))
+        return 0
+    if not args.rows:
+        ap.error("--rows is required")
+    args.db = args.db or ["sqlite"]
+    peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
+    unknown = sorted(set(peers) - set(PEERS))
+    if unknown:
+        ap.error(f"unknown peers: {', '.join(unknown)} (known: {', '.join(PEERS)})")
+    args.peers = [] if args.no_baseline else peers
+    args.command = "python benchmarks/e2e.py " + " ".join(argv)
+    runs = benchmark(args)
+    result = runs[0] if len(runs) == 1 else {"runs": runs}
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        for key in ("rows", "db", "seconds", "rows_per_s", "peak_rss_mb", "stages", "baseline", "ratio"):
-            print(f"{key:>14}: {result.get(key)}")
-        for key in ("ten_x_seconds", "copy", "load_vs_copy", "copy_written", "load_vs_copy_written"):
-            if key in result:
-                print(f"{key:>14}: {result[key]}")
+    if args.table:
+        print("\n".join(table_rows(runs)), file=sys.stderr if args.json else sys.stdout)
+    if not (args.json or args.table):
+        for run in runs:
+            for key in (
+                "rows",
+                "db",
+                "seconds",
+                "rows_per_s",
+                "cpu_seconds",
+                "peak_rss_mb",
+                "stages",
+                "ratios",
+            ):
+                print(f"{key:>14}: {run.get(key)}")
     return 0
 
 

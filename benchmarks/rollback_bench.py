@@ -88,7 +88,7 @@ def _rollback_in_child(url: str, batch_id: str) -> dict:
 
 def child(url: str, batch_id: str) -> dict:
     """One rollback, timed, with this process's peak RSS."""
-    from e2e import maxrss_mb
+    from contenders import maxrss_mb
 
     from handover.target.db import open_target
     from handover.target.rollback import rollback_batch

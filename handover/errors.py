@@ -7,6 +7,9 @@ Data-quality problems are *not* exceptions: they are :class:`handover.models.Fin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -129,6 +132,17 @@ class ReportError(HandoverError):
 
     exit_code = ExitCode.INPUT
     stage = "report"
+
+
+@contextmanager
+def writing(path: Path, what: str, hint: str) -> Iterator[None]:
+    """Writing the file (or folder) ``path`` of a report, its folder made first: an ``OSError`` becomes a
+    :class:`ReportError` "Cannot write ``what``: …" naming ``path``, with ``hint``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as exc:
+        raise ReportError(f"Cannot write {what}: {exc.strerror or exc}", file=str(path), hint=hint) from exc
 
 
 class VerificationError(HandoverError):

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 # What spreadsheet programs read as the start of a formula (full-width forms too: some Excel input methods
@@ -23,6 +24,18 @@ FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "
 # Unicode categories never shown as themselves on a terminal: controls, format characters (bidi, zero-width),
 # lone surrogates, line and paragraph separators.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def map_texts(value: Any, fn: Callable[[str], Any]) -> Any:
+    """``value`` with every string of its nested dicts (keys too), lists and tuples (as lists) passed through
+    ``fn``; anything else as it is."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {map_texts(k, fn): map_texts(v, fn) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [map_texts(v, fn) for v in value]
+    return value
 
 
 def needs_guard(text: str) -> bool:

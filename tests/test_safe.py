@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from handover.cli import app
 from handover.keys import canonical_key
-from handover.safe import FORMULA_TRIGGERS, printable, spreadsheet_safe
+from handover.safe import FORMULA_TRIGGERS, map_texts, printable, spreadsheet_safe
 
 runner = CliRunner()
 
@@ -177,3 +177,8 @@ def test_a_source_id_outside_its_pattern_is_refused(tmp_path: Path, source_id: s
     assert "sources.0.id: not a valid id (allowed: 1 to 100 letters" in result.output
     assert "batch.toml" in result.output and "\x1b" not in result.output
     assert not (tmp_path / "target.db").exists()
+
+
+def test_map_texts_reaches_every_string_of_nested_data() -> None:
+    data = {"k\x1b": ["a", ("b", 1)], "n": None, "d": {"x": "y"}, 2: 3.5}
+    assert map_texts(data, str.upper) == {"K\x1b": ["A", ["B", 1]], "N": None, "D": {"X": "Y"}, 2: 3.5}

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from handover.errors import ExitCode, HandoverError
-from handover.safe import printable, printable_json
+from handover.safe import map_texts, printable, printable_json
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -105,13 +105,7 @@ def _lit(value: Any, *, newlines: bool = False) -> str:
 
 def _literal_data(data: Any) -> Any:
     """Every string (keys too) of a report's nested dicts and lists through :func:`_lit`."""
-    if isinstance(data, str):
-        return _lit(data)
-    if isinstance(data, dict):
-        return {_literal_data(k): _literal_data(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_literal_data(v) for v in data]
-    return data
+    return map_texts(data, _lit)
 
 
 def _print_rows(
@@ -160,6 +154,27 @@ DbUrlOpt = Annotated[
 ]
 ConfigArg = Annotated[Path, typer.Argument(help="The batch configuration (TOML); see: handover init.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+BatchIdArg = Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")]
+TargetDbOpt = Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")]
+
+# a batch's counts per disposition, as the tables show them (the order of handover.models.Counts)
+COUNT_COLUMNS = ("extracted", "loaded", "review", "quarantined", "excluded", "duplicate")
+
+
+def _count_cells(counts: Any, columns: Sequence[str]) -> list[str]:
+    """The ``columns`` of :class:`handover.models.Counts` ``counts`` as table cells (thousands separated); empty
+    cells when there are no counts."""
+    return [f"{getattr(counts, k):,}" if counts is not None else "" for k in columns]
+
+
+def _balance_mark(ok: bool) -> Text:
+    """The balance column's cell: a green tick or a red cross."""
+    return Text("✔", style="green") if ok else Text("✘", style="red")
+
+
+def _note(text: str) -> None:
+    """A note on stderr (a kept file, a batch's notice): shown as written, line breaks kept."""
+    err_console.print(f"[yellow]Note:[/yellow] {_lit(text, newlines=True)}")
 
 
 # ==========================================================================================================

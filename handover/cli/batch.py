@@ -10,9 +10,15 @@ from rich.table import Table
 from rich.text import Text
 
 from handover.cli.base import (
+    COUNT_COLUMNS,
+    BatchIdArg,
     ConfigArg,
     JsonOpt,
+    TargetDbOpt,
+    _balance_mark,
+    _count_cells,
     _lit,
+    _note,
     _print_json,
     _print_rows,
     app,
@@ -65,9 +71,6 @@ def _progress_bar() -> tuple[Any, Any]:
     return bar, update
 
 
-_COUNT_COLUMNS = ("extracted", "loaded", "review", "quarantined", "excluded", "duplicate")
-
-
 def _render_batch(result: Any) -> None:
     from handover.models import EXPECTED_RULES
 
@@ -88,16 +91,16 @@ def _render_batch(result: Any) -> None:
         rows.append(
             [
                 name,
-                *(f"{getattr(c, k):,}" for k in _COUNT_COLUMNS),
+                *_count_cells(c, COUNT_COLUMNS),
                 *(f"{v:,}" if isinstance(v, int) else v for v in (non_data, read)),
-                Text("✔", style="green") if ok else Text("✘", style="red"),
+                _balance_mark(ok),
             ]
         )
     _print_rows(
         f"Batch {result.batch_id} ({result.status})",
-        ("source", *_COUNT_COLUMNS, "non-data", "read", "balance"),
+        ("source", *COUNT_COLUMNS, "non-data", "read", "balance"),
         rows,
-        right={*_COUNT_COLUMNS, "non-data", "read", "balance"},
+        right={*COUNT_COLUMNS, "non-data", "read", "balance"},
         total_last=True,
     )
     for source_id in result.per_source:
@@ -137,7 +140,7 @@ def _render_batch(result: Any) -> None:
     for kind, path in result.reports.items():
         console.print(f"Report ({kind}): [bold]{_lit(path)}[/bold]")
     for notice in result.notices:
-        err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
+        _note(notice)
 
 
 _ROUND_UNITS_SHOWN = 20
@@ -232,8 +235,8 @@ def demo(
 
 @app.command()
 def report(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")],
-    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")],
+    batch_id: BatchIdArg,
+    db: TargetDbOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for the workbook and the HTML report.")] = Path(
         "reports"
     ),
@@ -281,4 +284,4 @@ def report(
         )
     console.print(table)
     for notice in paths.notices:
-        err_console.print(f"[yellow]Note:[/yellow] {_lit(notice, newlines=True)}")
+        _note(notice)

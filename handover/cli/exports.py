@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from handover.cli.base import (
+    BatchIdArg,
     JsonOpt,
+    TargetDbOpt,
     _lit,
     _print_json,
     _print_rows,
@@ -67,8 +69,8 @@ def review_import(
 
 @export_app.command("portal")
 def export_portal(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")],
-    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")],
+    batch_id: BatchIdArg,
+    db: TargetDbOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for the portal files.")] = Path("exports"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -88,8 +90,8 @@ def export_portal(
 
 @export_app.command("notices")
 def export_notices(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (the `id` in the batch TOML).")],
-    db: Annotated[str, typer.Option("--db", help="SQLAlchemy URL of the target database.")],
+    batch_id: BatchIdArg,
+    db: TargetDbOpt,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the notices (a personal-data folder in it).")
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from handover.cli.base import (
+    COUNT_COLUMNS,
     JsonOpt,
+    _balance_mark,
+    _count_cells,
     _lit,
     _print_json,
     _print_rows,
@@ -21,7 +25,7 @@ from handover.cli.base import (
 from handover.errors import ExitCode
 from handover.safe import printable
 
-_MANY_COUNTS = ("extracted", "loaded", "review", "quarantined")  # excluded, duplicate: its reports
+_MANY_COUNTS = COUNT_COLUMNS[:4]  # excluded, duplicate: its reports
 
 
 def _many_live(board: dict[str, Any], height: int = 40) -> Any:
@@ -66,15 +70,13 @@ def _render_many(outcomes: list[Any], seconds: float) -> None:
     rows = []
     for o in outcomes:
         c = o.counts
-        balance = (
-            "" if o.balanced is None else Text("✔", style="green") if o.balanced else Text("✘", style="red")
-        )
+        balance = "" if o.balanced is None else _balance_mark(o.balanced)
         rows.append(
             [
                 o.batch_id,
                 " ".join(p for p in (o.district_code, o.district_name) if p),
                 Text(o.status, style={"failed": "red", "finished": "green"}.get(o.status, "")),
-                *(f"{getattr(c, k):,}" if c is not None else "" for k in _MANY_COUNTS),
+                *_count_cells(c, _MANY_COUNTS),
                 f"{o.findings:,}" if c is not None else "",
                 f"{o.seconds:.1f}",
                 *([str(o.attempts)] if retried else []),
@@ -172,10 +174,7 @@ def run_many(
                 soft_wrap=True,
             )
 
-    if live is not None:
-        with live:
-            outcomes = run_batches(inputs.batches, jobs=jobs, scheduler=scheduler, on_progress=update)
-    else:
+    with live if live is not None else nullcontext():
         outcomes = run_batches(inputs.batches, jobs=jobs, scheduler=scheduler, on_progress=update)
     if as_json:
         _print_json([o.model_dump(mode="json") for o in outcomes])

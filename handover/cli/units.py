@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +21,6 @@ from handover.cli.base import (
     units_app,
 )
 from handover.errors import ConfigError, ExitCode
-from handover.safe import printable_json
 
 _RulesOpt = Annotated[
     list[Path] | None,
@@ -129,9 +126,7 @@ def units_lookup(
             with input_file.open(encoding="utf-8-sig") as fh:
                 lines = (line.rstrip("\r\n") for line in fh)
                 for res in resolver.resolve_many(lines):
-                    sys.stdout.write(
-                        printable_json(json.dumps(res.to_json_dict(), ensure_ascii=False)) + "\n"
-                    )
+                    _print_json(res.to_json_dict())
         except (OSError, UnicodeDecodeError) as exc:
             raise SourceError(
                 f"Cannot read {input_file}: {exc}",

@@ -312,7 +312,7 @@ def iter_loaded_dossiers(
     on every database (PostgreSQL compares with the "C" collation, MariaDB's columns are binary)."""
     from handover.reports.queries.loaded import dossier_join, loaded_where, newly_handed_over
     from handover.reports.queries.rounds import earlier_batches
-    from handover.reports.queries.streams import YIELD_PER
+    from handover.reports.queries.streams import stream_dicts
     from handover.target.schema import dossiers, ledger
 
     d = dossiers.c
@@ -327,13 +327,7 @@ def iter_loaded_dossiers(
     if earlier_batches(conn, batch_id):
         new = newly_handed_over(dossiers, batch_id)
         stmt = stmt.where(or_(new, ledger.c.action == "updated") if updated else new)
-    stmt = stmt.order_by(*order)
-    result = conn.execute(stmt.execution_options(yield_per=YIELD_PER))
-    try:
-        for row in result.mappings():
-            yield dict(row)
-    finally:
-        result.close()
+    yield from stream_dicts(conn, stmt.order_by(*order))
 
 
 def batch_documents(conn: Connection, batch_id: str) -> dict[tuple[str, str], list[PortalDocument]]:

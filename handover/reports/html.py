@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from handover.errors import ReportError
+from handover.errors import writing
 from handover.models import Counts
 from handover.reports.queries.batch import Shared, batch_info, guarded, ledger_tally, row_account, total
 from handover.reports.queries.batch import sources as source_rows
@@ -138,15 +138,8 @@ def save_html(context: dict[str, Any], path: Path) -> Path:
     """Render ``context`` and write it to ``path``."""
     path = Path(path)
     text = render_html(context)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path, "the HTML report", "Choose a folder you can write to (--out)."):
         path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(
-            f"Cannot write the HTML report: {exc.strerror or exc}",
-            file=str(path),
-            hint="Choose a folder you can write to (--out).",
-        ) from exc
     return path
 
 

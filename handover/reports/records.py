@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from handover.errors import ReportError
+from handover.errors import writing
 from handover.reports.queries.batch import batch_info, guarded
 from handover.reports.queries.loaded import Commune, Department, receiving_communes, receiving_departments
 from handover.reports.queries.rounds import later_rounds
@@ -68,6 +68,7 @@ def record_file_name(receiver: Commune | Department) -> str:
 def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any = None) -> list[RecordFile]:
     """Write the record file of each receiver of ``batch_id`` (communes by code, then departments) into
     ``folder``, from the target database. ``parties``: the ``[report.parties]`` settings (``None``: blanks)."""
+    from handover.reports.workbook import UNWRITABLE_XLSX
     from handover.reports.workbook.parties import record_parties, with_rounds
 
     folder = Path(folder)
@@ -79,10 +80,8 @@ def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any
         new_only = signers.new_only
         communes = receiving_communes(conn, batch_id, new_only=new_only)
         departments = receiving_departments(conn, batch_id, new_only=new_only)
-        try:
+        with writing(folder, "the handover record", UNWRITABLE_XLSX):
             folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _unwritable(folder, exc) from exc
         dossier_rows, record_rows = stack.enter_context(
             commune_streams(engine, conn, batch_id, communes, new_only=new_only)
         )
@@ -106,7 +105,7 @@ def _write_one(
     from openpyxl import Workbook
 
     from handover.reports.keep import edited_notice, place, record
-    from handover.reports.workbook import discard_xlsx, save_xlsx
+    from handover.reports.workbook import UNWRITABLE_XLSX, discard_xlsx, save_xlsx
     from handover.reports.workbook.record_sheets import record_sheet
     from handover.reports.workbook.sheet import Styles, sheet_title
 
@@ -122,10 +121,8 @@ def _write_one(
         record_sheet(wb, dossier_rows, record_rows, signers, receiver, title, st, used)  # type: ignore[arg-type]
         for sheet in st.sheets:
             sheet.close()
-        try:
+        with writing(placement.path, "the handover record", UNWRITABLE_XLSX):
             save_xlsx(wb, placement.path)
-        except OSError as exc:
-            raise _unwritable(placement.path, exc) from exc
     except BaseException:
         discard_xlsx(wb)
         raise
@@ -138,12 +135,4 @@ def _write_one(
         receiver.records,
         placement.path,
         edited_notice(placement),
-    )
-
-
-def _unwritable(path: Path, exc: OSError) -> ReportError:
-    return ReportError(
-        f"Cannot write the handover record: {exc.strerror or exc}",
-        file=str(path),
-        hint="Choose a folder you can write to (--out), and close the file if it is open in Excel.",
     )

@@ -1,9 +1,9 @@
 """Data rows of a sheet rendered straight to SpreadsheetML, spliced into the workbook openpyxl writes.
 
 openpyxl's public write-only API writes everything around the data (sheets, styles, columns, merged cells,
-page setup, print titles, validations) and the ordinary rows; a data row written as a ``WriteOnlyCell`` per
-value costs ~18 µs a cell (``benchmarks/RESULTS.md``, issue 19 item 3). :meth:`RowSink.data_row` renders a
-data row to the published format's XML text instead (ECMA-376 Part 1, §18.3.1.73 ``row``, §18.3.1.4 ``c``,
+page setup, print titles, validations) and the ordinary rows; :meth:`RowSink.data_row` renders a data row to
+the published format's XML text instead of a ``WriteOnlyCell`` per value (the cost of each:
+``benchmarks/RESULTS.md``) (ECMA-376 Part 1, §18.3.1.73 ``row``, §18.3.1.4 ``c``,
 inline strings ``is``): the value, type, style index, row height and quote prefix a
 :func:`handover.reports.cells.value_cell` cell has (text from data is an inline string, never a formula).
 The rendered rows go to a temporary file; in the sheet, openpyxl writes one *placeholder* row in their place:
@@ -14,8 +14,7 @@ exactly as ``value_cell`` makes a cell of that kind.
 placeholder is replaced by its rows, the rows after it renumbered (``row/@r``, ``c/@r``), and the ``s`` index
 of every probe cell, as openpyxl wrote it, must equal the index the rows were rendered with (else
 :class:`StyleMismatch`). Style indexes are taken from the cells' public ``style_id``; the probe check makes
-the written file the proof. Rows rendered elsewhere (:meth:`RowSink.to_file`, another process) are added with
-:meth:`RowSink.splice`, with the style indexes they were rendered with.
+the written file the proof.
 """
 
 from __future__ import annotations
@@ -119,7 +118,6 @@ class _Fragment:
         tuple[StyleKey, str]
     ]  # the probe cells' keys and the s attribute the rows were rendered with
     index: int = 0  # the placeholder's row number as openpyxl writes it
-    owned: bool = True  # a temporary file of this module (removed after the save)
 
 
 class StyleMismatch(RuntimeError):
@@ -144,9 +142,8 @@ class _Fragments:
     def discard(self) -> None:
         """Remove the temporary files of the rendered rows."""
         for item in self.items.values():
-            if item.owned:
-                with suppress(OSError):
-                    os.remove(item.path)
+            with suppress(OSError):
+                os.remove(item.path)
         self.items.clear()
 
 
@@ -183,21 +180,14 @@ class RowSink:
         self._heights: dict[float, str] = {}
         self._dates: dict[Any, str] = {}
         self._wraps: dict[tuple[str, int], int] = {}
-        self._file: Any = None  # to_file: the caller's file
         self._run: Any = None  # the temporary file of the data rows since the last openpyxl row
         self._run_path = ""
         self._run_rows = 0
         self._run_first = 0
         self._written = 0  # rows openpyxl has written (placeholders included)
-        self._offset = 0  # rows spliced beyond their placeholders
         self._fragments = fragments(ws.parent)
 
     # -- the stream ----------------------------------------------------------------------------------------
-
-    @property
-    def next_row(self) -> int:
-        """The sheet's next row number."""
-        return self._written + self._offset + self._run_rows + 1
 
     def append(self, cells: list[Any], height: float | None = None) -> None:
         """An ordinary row of openpyxl cells/values, ``height`` points high (``None``: the default)."""
@@ -219,27 +209,23 @@ class RowSink:
             return
         data = "".join(self._buffer).encode("ascii", "xmlcharrefreplace")  # characters as references
         self._buffer.clear()
-        if self._file is not None:
-            self._file.write(data)
-            return
         self._run.write(data)
 
     def _end_run(self) -> None:
         """The data rows since the last openpyxl row are complete: their placeholder row goes into the sheet."""
-        if self._file is None:
-            self.flush()
+        self.flush()
         if self._run is None:
             return
         self._run.close()
         self._run = None
-        self._place(self._run_path, self._run_rows, self._run_first, dict(self._styles), owned=True)
+        self._place(self._run_path, self._run_rows, self._run_first, dict(self._styles))
         self._run_rows = 0
 
-    def _place(self, path: str, count: int, first: int, styles: dict[StyleKey, str], owned: bool) -> None:
+    def _place(self, path: str, count: int, first: int, styles: dict[StyleKey, str]) -> None:
         store = self._fragments
         number = len(store.items) + 1
         keys = sorted(styles, key=lambda k: (k[0] or "", k[1]))
-        item = _Fragment(path, count, first, [(k, styles[k]) for k in keys], owned=owned)
+        item = _Fragment(path, count, first, [(k, styles[k]) for k in keys])
         store.items[number] = item
         from openpyxl.cell import WriteOnlyCell
 
@@ -247,25 +233,6 @@ class RowSink:
         marker.data_type = "s"
         self._write([marker, *(_styled_cell(self.ws, name, kind) for name, kind in keys)])
         item.index = self._written
-        self._offset += count - 1
-
-    def to_file(self, file: Any) -> None:
-        """Render data rows into the binary ``file`` from now on (``None``: into the sheet again), to be added
-        to a sheet later with :meth:`splice`. Row numbers are the caller's."""
-        self.flush()
-        self._file = file
-
-    def style_ids(self) -> dict[StyleKey, str]:
-        """The style attributes the rows rendered so far use, by (named style, kind)."""
-        return dict(self._styles)
-
-    def splice(self, path: str, count: int, styles: dict[StyleKey, str] | None = None) -> None:
-        """Add ``count`` rows rendered into file ``path`` (:meth:`to_file`, numbered from :attr:`next_row` on),
-        rendered with the style attributes ``styles`` (default: this sink's). The file is read when the
-        workbook is saved; the caller keeps it until then."""
-        self._end_run()
-        if count:
-            self._place(path, count, self.next_row, self._styles if styles is None else styles, owned=False)
 
     def close(self) -> None:
         """End the sheet's data rows and drop the caches (rows may still follow)."""
@@ -385,11 +352,10 @@ class RowSink:
                         lines = n
         attrs = self._row_attrs(round(15 * lines, 1)) if lines > 1 else ""
         self._buffer.append(f'<row r="{r}"{attrs}>{"".join(parts)}</row>')
-        if self._file is None:
-            if self._run is None:
-                self._run, self._run_path = self._fragments.new_file()
-                self._run_first = row_no
-            self._run_rows += 1
+        if self._run is None:
+            self._run, self._run_path = self._fragments.new_file()
+            self._run_first = row_no
+        self._run_rows += 1
         if len(self._buffer) >= FLUSH_ROWS:
             self.flush()
         return 15.0 * lines

@@ -9,6 +9,7 @@ from typing import Any
 from handover.config import SourceConfig
 from handover.errors import SourceError
 from handover.models import ID_FIELDS, PHONE_FIELDS, Entity
+from handover.safe import map_texts
 from handover.sources import open_source
 from handover.sources.files import check_regular_file, sniff_kind, suffix_kind
 from handover.sources.profiles import REQUIRED, load_profile
@@ -29,15 +30,13 @@ def guess_kind(path: Path) -> str:
 
 def _cap(value: Any) -> Any:
     """Every text of the report at most :data:`MAX_VALUE_CHARS` characters, the rest counted."""
-    if isinstance(value, str):
-        if len(value) <= MAX_VALUE_CHARS:
-            return value
-        return f"{value[:MAX_VALUE_CHARS]}… ({len(value):,} characters)"
-    if isinstance(value, dict):
-        return {_cap(k): _cap(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_cap(v) for v in value]
-    return value
+    return map_texts(value, _capped)
+
+
+def _capped(text: str) -> str:
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return f"{text[:MAX_VALUE_CHARS]}… ({len(text):,} characters)"
 
 
 def inspect_sql(

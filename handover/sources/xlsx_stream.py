@@ -35,6 +35,8 @@ from lxml import etree
 from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 
+from handover.sources.base import RawRow
+
 SHEET_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS = f"{{{SHEET_MAIN_NS}}}"
 ROW_TAG = _NS + "row"
@@ -96,8 +98,6 @@ BUILTIN_FORMATS = {
 _STRIP = re.compile(r'".*?"|\[(?!hh?\]|mm?\]|ss?\])[^\]]*\]')
 _DATE_TOKEN = re.compile(r"(?<![_\\])[dmhysDMHYS]")  # a date/time token not escaped (\) or a width (_)
 _ELAPSED = re.compile(r"\[hh?\](:mm(:ss(\.0*)?)?)?|\[mm?\](:ss(\.0*)?)?|\[ss?\](\.0*)?", re.I)
-
-RawRow = tuple[int, list[Any], bool]
 
 
 def is_date_format(code: str | None) -> bool:

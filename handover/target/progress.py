@@ -25,11 +25,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from handover.errors import ConfigError, ReportError
+from handover.errors import ConfigError, writing
+from handover.keys_sql import key_columns
 from handover.models import Disposition, Entity
 from handover.target import schema
 from handover.target.db import make_engine, require_existing, safe_url, unreachable
-from handover.target.hashing import key_columns, table_for
+from handover.target.hashing import table_for
 from handover.target.lookup import target_rows
 
 BATCH_STATES = ("finished", "failed", "running", "rolled_back", "not_started")
@@ -249,11 +250,10 @@ def _loaded_keys(conn: Connection, keys: Iterable[tuple[Any, ...]]) -> set[tuple
     found: set[tuple[Any, ...]] = set()
     wanted: dict[tuple[str, str], list[str]] = defaultdict(list)  # (entity, source) → keys
     for entity, source, key in keys:
-        if entity == "dossier" or "/" in key:
-            wanted[(entity, source)].append(key)
+        wanted[(entity, source)].append(key)
     for (entity, source), part in wanted.items():
         table = table_for(Entity(entity))
-        rows = target_rows(conn, Entity(entity), source, part, key_columns(table))
+        rows = target_rows(conn, Entity(entity), source, part, key_columns(entity, table))
         found.update((entity, source, key) for key in rows)
     return found
 
@@ -342,13 +342,6 @@ _COLUMNS = (
 def write_progress_html(p: Progress, path: str | Path) -> Path:
     """Write :func:`progress_html` to ``path``."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path, "the status page", "Choose a folder you can write to (--html)."):
         path.write_text(progress_html(p), encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(
-            f"Cannot write the status page: {exc.strerror or exc}",
-            file=str(path),
-            hint="Choose a folder you can write to (--html).",
-        ) from exc
     return path

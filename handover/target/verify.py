@@ -26,15 +26,16 @@ from collections import defaultdict
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
-from handover.keys import natural_key
+from handover.keys import shown_key
+from handover.keys_sql import key_columns
 from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
-from handover.target.counts import chunk_counts
-from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
+from handover.target.counts import chunk_counts, ledger_counts
+from handover.target.hashing import content_hash, fingerprint_lines, table_for
 from handover.target.lookup import target_rows
 
 
@@ -109,14 +110,14 @@ def _rows_outside_ledger(
     problems: list[RowProblem] = []
     for entity in Entity:
         table = table_for(entity)
-        keys = key_columns(table)
+        keys = key_columns(entity, table)
         names = [c.name for c in keys]
         stmt = select(table.c.source_system, *keys).where(
             or_(table.c.batch_id == batch_id, table.c.updated_batch_id == batch_id)
         )
         for source_id, *parts in conn.execute(stmt):
             # a row added outside handover with an empty key part has no natural key: named as stored
-            key = natural_key(entity, dict(zip(names, parts, strict=True))) or "/".join(map(str, parts))
+            key = shown_key(entity, dict(zip(names, parts, strict=True)))
             if key not in ledger_keys.get((entity.value, source_id), ()):
                 problems.append(
                     RowProblem(
@@ -160,43 +161,22 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
             rows = target_rows(conn, entity, source_id, [k for k, _, _ in items])
             for key, digest, action in items:
                 result.rows_checked += 1
+                where = {"entity": entity_name, "source_system": source_id, "natural_key": key}
                 row = rows.get(key)
                 if row is None:
-                    result.problems.append(
-                        RowProblem(
-                            entity=entity_name,
-                            source_system=source_id,
-                            natural_key=key,
-                            problem=MISSING,
-                            expected=digest,
-                        )
-                    )
+                    result.problems.append(RowProblem(**where, problem=MISSING, expected=digest))
                     lines.append((entity_name, source_id, key, ""))
                     continue
                 recomputed = content_hash(row, entity)
                 if recomputed != row["content_hash"]:
                     result.problems.append(
-                        RowProblem(
-                            entity=entity_name,
-                            source_system=source_id,
-                            natural_key=key,
-                            problem=CHANGED,
-                            expected=row["content_hash"],
-                            found=recomputed,
-                        )
+                        RowProblem(**where, problem=CHANGED, expected=row["content_hash"], found=recomputed)
                     )
                 superseded = row["updated_batch_id"] not in (None, batch_id)
                 ours = action in ("inserted", "unchanged", "updated") and not superseded
                 if ours and recomputed != digest:
                     result.problems.append(
-                        RowProblem(
-                            entity=entity_name,
-                            source_system=source_id,
-                            natural_key=key,
-                            problem=NOT_LOADED_VERSION,
-                            expected=digest,
-                            found=recomputed,
-                        )
+                        RowProblem(**where, problem=NOT_LOADED_VERSION, expected=digest, found=recomputed)
                     )
                 lines.append((entity_name, source_id, key, recomputed if ours else digest))
         result.problems += _rows_outside_ledger(
@@ -207,14 +187,7 @@ def verify_batch(engine: Engine, batch_id: str, *, attachments: Path | None = No
         result.problems += [RowProblem(**p) for p in found]
         result.recomputed_fingerprint = fingerprint_lines(lines)
         result.fingerprint_ok = result.recomputed_fingerprint == result.stored_fingerprint
-        for source_id, disposition, count in conn.execute(
-            select(lg.source_id, lg.disposition, func.count())
-            .where(lg.batch_id == batch_id)
-            .group_by(lg.source_id, lg.disposition)
-        ).all():
-            counts = result.ledger.setdefault(source_id, Counts())
-            setattr(counts, disposition, getattr(counts, disposition) + count)
-            counts.extracted += count
+        result.ledger.update(ledger_counts(conn, batch_id))
         result.chunks.update(chunk_counts(conn, batch_id))
         result.balance_ok = result.ledger == result.chunks and all(
             c.balanced() for c in result.chunks.values()

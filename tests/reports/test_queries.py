@@ -17,13 +17,13 @@ from handover.reports.queries.batch import (
     _UNIT_KEYS,
     Shared,
     _pk_index,
-    ledger_counts,
     ledger_tally,
     unit_lines,
 )
 from handover.reports.queries.loaded import receiving_communes
 from handover.reports.queries.streams import CommuneRows, _record_select
 from handover.target import schema
+from handover.target.counts import ledger_counts
 from tests.reports.factory import BATCH, BT, C1, C2, NOW, VB, _new, _old, build_target
 
 _UNIT = _UNIT_KEYS  # the unit line's columns, in UnitLine order

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 
+from handover.reports import rowxml
 from handover.reports.cells import value_cell
 from handover.reports.queries.held import iter_quarantined
 from handover.reports.queries.loaded import receiving_communes
@@ -330,41 +331,37 @@ def test_a_commune_beyond_the_sheet_row_limit_continues_on_more_sheets(
     assert any("tiếp tục ở trang tính “Xã Phong Hải (2) 02935”" in t for t in first)
 
 
-def test_rows_rendered_with_other_style_indexes_are_refused(tmp_path: Path) -> None:
-    """The probe cells prove the style indexes: rows claiming other ones are not written (no workbook left)."""
-    wb = _workbook()
-    ws = wb.create_sheet("t")
-    sink = RowSink(ws, WIDTHS)
-    rows = tmp_path / "rows"
-    with rows.open("wb") as f:
-        sink.to_file(f)
-        sink.data_row(1, ["a", 1, date(2025, 7, 1)], None, TEXT_STYLE, NUMBER_STYLE)
-        sink.to_file(None)
-    wrong = {key: ' s="99"' for key in sink.style_ids()}
-    sink.splice(str(rows), 1, wrong)
-    sink.close()
-    with pytest.raises(StyleMismatch):
-        save_workbook(wb, tmp_path / "x.xlsx")
-    assert not (tmp_path / "x.xlsx").exists()
-    assert rows.exists()  # the caller's file is the caller's
-
-
-def test_rows_rendered_elsewhere_are_spliced_in_order(tmp_path: Path) -> None:
+def test_rows_rendered_with_other_style_indexes_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe cells prove the style indexes: rows rendered with indexes other than the ones openpyxl writes
+    for the same styles are not written (no workbook left, no rendered-row file either)."""
+    monkeypatch.setattr(rowxml, "style_attr", lambda ws, name, kind: ' s="99"')
     wb = _workbook()
     ws = wb.create_sheet("t")
     sink = RowSink(ws, WIDTHS)
     sink.append(["top"])
-    rows = tmp_path / "rows"
-    with rows.open("wb") as f:
-        sink.to_file(f)
-        for n in range(2, 5):
-            sink.data_row(n, [f"r{n}", n], None, TEXT_STYLE, NUMBER_STYLE)
-        sink.to_file(None)
-    assert sink.next_row == 2
-    sink.splice(str(rows), 3, sink.style_ids())
-    sink.data_row(5, ["r5", 5], None, TEXT_STYLE, NUMBER_STYLE)
-    sink.append(["bottom"])
+    sink.data_row(2, ["a", 1, date(2025, 7, 1)], None, TEXT_STYLE, NUMBER_STYLE)
     sink.close()
-    save_workbook(wb, tmp_path / "x.xlsx")
-    got = list(load_workbook(tmp_path / "x.xlsx")["t"].iter_rows(values_only=True))
-    assert got == [("top", None), ("r2", 2), ("r3", 3), ("r4", 4), ("r5", 5), ("bottom", None)]
+    rows = [item.path for item in rowxml.fragments(wb).items.values()]
+    assert rows and all(Path(p).exists() for p in rows)
+    with pytest.raises(StyleMismatch):
+        save_workbook(wb, tmp_path / "x.xlsx")
+    assert not (tmp_path / "x.xlsx").exists()
+    assert not any(Path(p).exists() for p in rows)
+
+
+def test_the_report_workbook_holds_every_rendered_row_in_place(built) -> None:
+    """Through the public report writer: no placeholder row is left in the saved workbook, every sheet's rows
+    are numbered in increasing order, each number once, and each cell sits in its own row."""
+    _engine, paths, _facts = built
+    with zipfile.ZipFile(paths.workbook) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets
+        for name in sheets:
+            xml = z.read(name)
+            assert b"handover-rows:" not in xml
+            numbers = [int(n) for n in re.findall(rb'<row r="(\d+)"', xml)]
+            assert numbers == sorted(set(numbers)), name
+            for row in re.finditer(rb'<row r="(\d+)"[^>]*>(.*?)</row>', xml, re.S):
+                assert set(re.findall(rb'<c r="[A-Z]+(\d+)"', row.group(2))) <= {row.group(1)}, name

@@ -1,4 +1,5 @@
-"""Per-source counts from the committed chunks: one function for the run, the reports and ``db verify``."""
+"""Per-source counts from the committed chunks and from the ledger: one home for the run, the reports and
+``db verify``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, delete
 
 from handover.models import Counts
-from handover.reports.queries.batch import ledger_counts
+from handover.reports.queries.batch import ledger_tally
 from handover.target import schema
-from handover.target.counts import chunk_counts
+from handover.target.counts import chunk_counts, ledger_counts
 from tests.reports.factory import BATCH, build_target
 
 
@@ -21,6 +22,13 @@ def test_chunk_counts_sum_the_committed_chunks_per_source(tmp_path: Path) -> Non
         with engine.connect() as conn:
             assert chunk_counts(conn, BATCH) == by_engine  # on the caller's connection too
             assert by_engine == ledger_counts(conn, BATCH)  # the factory's chunks balance with its ledger
+            assert ledger_tally(conn, BATCH).sources == ledger_counts(
+                conn, BATCH
+            )  # the reports count the same
+        assert ledger_counts(engine, BATCH) == by_engine and list(ledger_counts(engine, BATCH)) == list(
+            by_engine
+        )
+        assert ledger_counts(engine, "no-such-batch") == {}
         assert list(by_engine) == sorted(by_engine) and len(by_engine) > 1
         assert all(isinstance(c, Counts) and c.balanced() for c in by_engine.values())
         assert chunk_counts(engine, "no-such-batch") == {}

@@ -16,7 +16,8 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import BatchNotFoundError, ReportError
-from handover.models import DISPOSITIONS, Counts, RowAccount
+from handover.models import Counts, RowAccount
+from handover.target.counts import counts_of, tally
 from handover.target.schema import batch_sources, batches, ledger
 
 T = TypeVar("T")
@@ -136,15 +137,11 @@ _TALLY_KEYS = (
 
 @dataclasses.dataclass(frozen=True)
 class LedgerTally:
-    """The batch's ledger counted once: per source (:func:`ledger_counts`) and per unit line
-    (:func:`unit_lines`)."""
+    """The batch's ledger counted once: per source (as :func:`handover.target.counts.ledger_counts` counts it)
+    and per unit line (:func:`unit_lines`)."""
 
     sources: dict[str, Counts]
     units: list[UnitLine]
-
-
-def _counts(parts: dict[str, int]) -> Counts:
-    return Counts(extracted=sum(parts.values()), **{d: parts.get(d, 0) for d in DISPOSITIONS})
 
 
 def _unit_order(key: tuple[str | None, ...]) -> tuple:
@@ -177,26 +174,17 @@ def ledger_tally(conn: Connection, batch_id: str) -> LedgerTally:
     stmt = text(
         f"SELECT {cols}, COUNT(*) FROM {ledger.name}{hint} WHERE batch_id = :batch_id GROUP BY {cols}"
     )
-    per_source: dict[str, dict[str, int]] = {}
+    rows = conn.execute(stmt, {"batch_id": batch_id}).all()
     per_unit: dict[tuple[str | None, ...], dict[str, int]] = {}
     at = [_TALLY_KEYS.index(k) for k in _UNIT_KEYS]
     i_source, i_disposition = _TALLY_KEYS.index("source_id"), _TALLY_KEYS.index("disposition")
-    for *values, n in conn.execute(stmt, {"batch_id": batch_id}):
-        disposition = values[i_disposition]
-        for parts in (
-            per_source.setdefault(values[i_source], {}),
-            per_unit.setdefault(tuple(values[i] for i in at), {}),
-        ):
-            parts[disposition] = parts.get(disposition, 0) + int(n)
+    for *values, n in rows:
+        parts = per_unit.setdefault(tuple(values[i] for i in at), {})
+        parts[values[i_disposition]] = parts.get(values[i_disposition], 0) + int(n)
     return LedgerTally(
-        sources={source_id: _counts(per_source[source_id]) for source_id in sorted(per_source)},
-        units=[UnitLine(*key, counts=_counts(per_unit[key])) for key in sorted(per_unit, key=_unit_order)],
+        sources=tally((row[i_source], row[i_disposition], row[-1]) for row in rows),
+        units=[UnitLine(*key, counts=counts_of(per_unit[key])) for key in sorted(per_unit, key=_unit_order)],
     )
-
-
-def ledger_counts(conn: Connection, batch_id: str) -> dict[str, Counts]:
-    """Per source: the ledger recounted (one ledger row per extracted source row), by source id."""
-    return ledger_tally(conn, batch_id).sources
 
 
 def total(counts: dict[str, Counts]) -> Counts:

@@ -25,6 +25,7 @@ STREAM_PER = 500  # rows fetched at a time by the tuple streams of the large she
 
 
 def stream_dicts(conn: Connection, stmt) -> Iterator[dict[str, Any]]:
+    """Rows as dicts, fetched :data:`YIELD_PER` at a time; the result is closed when the caller stops."""
     result = conn.execute(stmt.execution_options(yield_per=YIELD_PER))
     try:
         for row in result.mappings():

@@ -52,7 +52,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from handover.errors import ReportError
+from handover.errors import writing
 from handover.reports.queries.batch import Shared, batch_info, guarded
 from handover.reports.queries.rounds import later_rounds
 from handover.reports.rowxml import discard, save_workbook
@@ -73,6 +73,8 @@ from handover.reports.workbook.record_sheets import commune_sheets, department_s
 from handover.reports.workbook.review import REVIEW_SHEET, review_sheet
 from handover.reports.workbook.sheet import Styles
 from handover.reports.workbook.summary import SUMMARY_SHEET, summary_sheet
+
+UNWRITABLE_XLSX = "Choose a folder you can write to (--out), and close the file if it is open in Excel."
 
 # deflate level of the workbook's parts: the fastest (its figures: benchmarks/RESULTS.md, "Report modules")
 ZIP_LEVEL = 1
@@ -121,15 +123,8 @@ def write_workbook(
             guide_sheet(wb, st)
             for sheet in st.sheets:
                 sheet.close()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        with writing(path, "the workbook", UNWRITABLE_XLSX):
             save_xlsx(wb, path)
-        except OSError as exc:
-            raise ReportError(
-                f"Cannot write the workbook: {exc.strerror or exc}",
-                file=str(path),
-                hint="Choose a folder you can write to (--out), and close the file if it is open in Excel.",
-            ) from exc
     except BaseException:
         discard_xlsx(wb)
         raise
