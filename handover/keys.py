@@ -1,7 +1,10 @@
 """Natural keys: the canonical form of a key value, and a row's natural key.
 
 A row is known by its natural key within its source system: the dossier code, or the record type and record
-number joined by ``/`` (:func:`natural_key`, :func:`natural_keys`). A row lacking any part of it has no key.
+number joined by ``/`` (:data:`KEY_SEPARATOR`; :func:`natural_key`, :func:`natural_key_list`, :func:`natural_keys`).
+A row lacking any part of it (``None`` or empty) has no key. A record key's parts are split again at its first ``/``
+(:func:`key_parts`): a record type holds none. The same key in SQL, built by the database from a table's columns,
+and the join of rows by key, are in :mod:`handover.keys_sql`.
 
 Key values are compared in their canonical form (:func:`canonical_key`), so that codes that look the same are
 the same key:
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 KEY_CHECK = "key_invisible_chars"
+KEY_SEPARATOR = "/"  # between the parts of a record's key: record_type/record_number
 
 KEY_FIELDS: frozenset[str] = frozenset(
     {*natural_key_fields(Entity.DOSSIER), *natural_key_fields(Entity.RECORD)}
@@ -252,7 +256,26 @@ def key_field(entity: Entity | str) -> str:
 def _joined(parts: Sequence[Any]) -> str | None:
     if not all(parts):
         return None
-    return parts[0] if len(parts) == 1 else "/".join(map(str, parts))
+    return parts[0] if len(parts) == 1 else KEY_SEPARATOR.join(map(str, parts))
+
+
+def key_parts(entity: Entity | str, key: str) -> tuple[str, ...] | None:
+    """The inverse of :func:`natural_key`: the values of the key fields (:func:`~handover.models.
+    natural_key_fields`) a key is made of; a record key is split at its first ``/``. ``None`` for a record key
+    without ``/`` (no record has it)."""
+    if len(natural_key_fields(entity)) == 1:
+        return (key,)
+    head, sep, tail = key.partition(KEY_SEPARATOR)
+    return (head, tail) if sep else None
+
+
+def shown_key(entity: Entity | str, values: Mapping[str, Any]) -> str:
+    """A stored row's key as messages name it: its natural key, or for a row lacking a part of it (one added
+    outside handover) the parts as stored, joined by ``/``."""
+    key = natural_key(entity, values)
+    if key is not None:
+        return key
+    return KEY_SEPARATOR.join(str(values.get(name)) for name in natural_key_fields(entity))
 
 
 def natural_key_list(entity: Entity | str, columns: Mapping[str, Sequence[Any]]) -> list[str | None]:
@@ -277,7 +300,7 @@ def natural_keys(frame: pd.DataFrame, entity: Entity | str) -> pd.Series:
         present &= part.notna().to_numpy() & (part != "").to_numpy()
     key = parts[0]
     for part in parts[1:]:
-        key = key.fillna("").astype(str) + "/" + part.fillna("").astype(str)
+        key = key.fillna("").astype(str) + KEY_SEPARATOR + part.fillna("").astype(str)
     values = key.to_numpy(dtype=object, copy=True)
     values[~present] = None
     return pd.Series(values, index=frame.index, dtype=object)

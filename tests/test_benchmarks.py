@@ -192,3 +192,55 @@ def test_staging_probe_copies_every_row_both_ways(tmp_path: Path) -> None:
     data = _bench("staging_probe.py", "--db", url, "--chunk-size", "7", "--repeat", "1")
     assert data["rows"] == {"dossiers": 30, "ledger": 31}
     assert all(len(seconds) == 1 and seconds[0] >= 0 for seconds in data["seconds"].values())
+
+
+@pytest.mark.slow
+def test_e2e_target_table_from_one_run_and_from_its_saved_json(tmp_path: Path) -> None:
+    """The issue's target table: ratios from the same run's figures, every contender loading every row, and
+    ``--render`` rebuilding the same table from the saved JSON. dlt is a bench-only extra: without it, the
+    naive script alone."""
+    import importlib.util
+
+    peers = "naive,dlt" if importlib.util.find_spec("dlt") else "naive"
+    args = [
+        "--rows",
+        "300",
+        "--db",
+        "sqlite",
+        "--json",
+        "--table",
+        "--peers",
+        peers,
+        "--cache",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "e2e.py"), *args], capture_output=True, text=True, timeout=600, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["baseline"]["loaded_rows"] == result["counts"]["extracted"] == 300
+    ratios = result["ratios"]["batch_vs_naive"]
+    assert ratios["rows_per_s"] == pytest.approx(
+        result["rows_per_s"] / result["baseline"]["rows_per_s"], rel=0.05, abs=0.002
+    )
+    assert ratios["cpu"] == pytest.approx(
+        result["baseline"]["cpu_seconds"] / result["cpu_seconds"], rel=0.05, abs=0.01
+    )
+    rows = [line for line in proc.stderr.splitlines() if line.startswith("| ") and "sqlite | 300" in line]
+    assert rows[0].startswith("| full batch ≥ 1.0× naive script rows/s |")
+    assert any(r.startswith("| peak RSS ≤ 1 GB |") for r in rows)
+    if "dlt" in peers:
+        assert result["dlt"]["loaded_rows"] == 300
+        assert any(r.startswith("| batch without report ≥ 1.0× dlt rows/s |") for r in rows)
+    saved = tmp_path / "run.json"
+    saved.write_text(proc.stdout, encoding="utf-8")
+    again = subprocess.run(
+        [sys.executable, str(BENCH / "e2e.py"), "--render", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [line for line in again.stdout.splitlines() if "sqlite | 300" in line] == rows

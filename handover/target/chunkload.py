@@ -316,7 +316,7 @@ class ChunkLoad:
         if wanted:
             cap = load_limits(self.p.wire.name).text_max_bytes
             for i, payload in zip(
-                wanted, payloads_json(self.p.frame, self.p.payload_columns, wanted), strict=True
+                wanted, payloads_json(self.p.raw, self.p.payload_columns, wanted), strict=True
             ):
                 payloads[i] = capped_payload(payload, cap)
         return payloads

@@ -46,8 +46,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, select
+from sqlalchemy import Connection, DateTime, Engine, String, bindparam, select
 
+from handover.keys_sql import key_matches, natural_key_sql
 from handover.models import Entity
 from handover.target import schema
 
@@ -85,7 +86,7 @@ def _set_literal(names: frozenset[str]) -> str:
     return "{" + ", ".join(json.dumps(n) for n in sorted(names)) + "}" if names else "set()"
 
 
-RECOMPUTE_SCRIPT = r"""# recompute.py: python3 recompute.py target.db BATCH_ID   (Python standard library only)
+_RECOMPUTE_TEMPLATE = r"""# recompute.py: python3 recompute.py target.db BATCH_ID   (Python standard library only)
 # Recomputes every content hash from the rows stored in dossiers/records, checks both ways against the ledger,
 # prints each problem, then the loaded-set fingerprint; exits 1 when a row differs.
 import hashlib, json, sqlite3, sys, unicodedata
@@ -118,13 +119,15 @@ lines, problems = [], 0
 ledger = con.execute(
     "SELECT entity, source_id, natural_key, action, content_hash FROM ledger"
     " WHERE batch_id = ? AND disposition = 'loaded'", (batch,)).fetchall()
+# entity → its table, a row's natural key in SQL, and "the row has the natural key :key"
+KEYS = {"dossier": ("dossiers", @DOSSIER_KEY@,
+                    @DOSSIER_MATCH@),
+        "record": ("records", @RECORD_KEY@,
+                   @RECORD_MATCH@)}
 for entity, source, key, action, ledger_hash in ledger:
-    if entity == "dossier":
-        row = con.execute("SELECT * FROM dossiers WHERE source_system = ? AND dossier_code = ?",
-                          (source, key)).fetchone()
-    else:
-        row = con.execute("SELECT * FROM records WHERE source_system = ? AND record_type = ? AND record_number = ?",
-                          (source, *key.split("/", 1))).fetchone()
+    table, _, match = KEYS[entity]
+    row = con.execute(f"SELECT * FROM {table} WHERE source_system = :source AND {match}",
+                      {"source": source, "key": key}).fetchone()
     if row is None:
         print("missing from the target:", entity, source, key)
         problems += 1
@@ -136,8 +139,7 @@ for entity, source, key, action, ledger_hash in ledger:
         print("changed:", entity, source, key)
         problems += 1
     lines.append(f"{entity}|{source}|{key}|{digest if ours else ledger_hash}")
-for entity, table, key in (("dossier", "dossiers", "dossier_code"),
-                           ("record", "records", "record_type || '/' || record_number")):
+for entity, (table, key, _) in KEYS.items():
     for source, extra in con.execute(
             f"SELECT source_system, {key} FROM {table} WHERE ? IN (batch_id, updated_batch_id)"
             " EXCEPT SELECT source_id, natural_key FROM ledger"
@@ -146,19 +148,34 @@ for entity, table, key in (("dossier", "dossiers", "dossier_code"),
         problems += 1
 print(hashlib.sha256("".join(sorted(line + "\n" for line in lines)).encode()).hexdigest())
 sys.exit(1 if problems else 0)
-""".replace("@OPTIONAL@", _set_literal(OPTIONAL_COLUMNS)).replace("@TIMES@", _set_literal(DATETIME_COLUMNS))
+"""
+
+
+def _sqlite_text(expression: Any) -> str:
+    """An SQL expression as SQLite text, its parameters named (``:key``), as a Python string literal."""
+    from sqlalchemy.dialects import sqlite
+
+    return repr(str(expression.compile(dialect=sqlite.dialect(paramstyle="named"))))
+
+
+def _recompute_script() -> str:
+    """The recipe an auditor runs on a SQLite target (:data:`RECOMPUTE_SCRIPT`); its key SQL is
+    :mod:`handover.keys_sql`'s."""
+    script = _RECOMPUTE_TEMPLATE.replace("@OPTIONAL@", _set_literal(OPTIONAL_COLUMNS))
+    script = script.replace("@TIMES@", _set_literal(DATETIME_COLUMNS))
+    key = bindparam("key", type_=String)
+    for entity in Entity:
+        table, name = table_for(entity), entity.name
+        script = script.replace(f"@{name}_KEY@", _sqlite_text(natural_key_sql(entity, table)))
+        script = script.replace(f"@{name}_MATCH@", _sqlite_text(key_matches(entity, table, key)))
+    return script
 
 
 def table_for(entity: Entity | str) -> Any:
     return schema.dossiers if Entity(entity) is Entity.DOSSIER else schema.records
 
 
-def key_columns(table: Any) -> list[Any]:
-    """The columns of ``table`` (dossiers or records) whose values, joined by "/", make a row's natural key, as
-    the ledger writes it."""
-    if table is schema.dossiers:
-        return [table.c.dossier_code]
-    return [table.c.record_type, table.c.record_number]
+RECOMPUTE_SCRIPT = _recompute_script()
 
 
 def content_columns(entity: Entity | str) -> tuple[str, ...]:

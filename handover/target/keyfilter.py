@@ -25,8 +25,9 @@ from sqlalchemy import Connection, Engine, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.keys import natural_key
+from handover.keys_sql import key_columns
 from handover.models import Entity
-from handover.target.hashing import key_columns, table_for
+from handover.target.hashing import table_for
 
 DEFAULT_BITS = 1 << 27  # 16 MB
 _HASHES = 3
@@ -93,7 +94,7 @@ class LoadedKeys:
                 if self._keys is None:
                     self._keys = KeyFilter()
                 table = table_for(entity)
-                own = select(*key_columns(table)).where(
+                own = select(*key_columns(entity, table)).where(
                     table.c.source_system == source_id, table.c.batch_id == self.batch_id
                 )
                 result = conn.execute(own.execution_options(yield_per=_SEED_PER))

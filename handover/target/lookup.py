@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import Connection, Row, String, Text, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from handover.keys import natural_key
+from handover.keys import key_parts, natural_key
+from handover.keys_sql import key_columns
 from handover.models import Entity
 from handover.target import schema
-from handover.target.hashing import key_columns, table_for
+from handover.target.hashing import table_for
 
 IN_SLICE = 900  # values per IN list where the database takes no array or JSON parameter
 
@@ -65,13 +66,12 @@ def target_rows(
     wanted_columns = (
         list(table.columns)
         if columns is None
-        else [*columns, *(c for c in key_columns(table) if c.name not in names)]  # type: ignore[operator]
+        else [*columns, *(c for c in key_columns(entity, table) if c.name not in names)]  # type: ignore[operator]
     )
     wanted = set(keys)
-    if entity is Entity.DOSSIER:
-        column, lookup = table.c.dossier_code, sorted(wanted)
-    else:
-        column, lookup = table.c.record_number, sorted({k.split("/", 1)[1] for k in wanted if "/" in k})
+    # looked up by the key's last part (the dossier code, the record number), then checked whole
+    column = key_columns(entity, table)[-1]
+    lookup = sorted({parts[-1] for key in wanted if (parts := key_parts(entity, key)) is not None})
     found: dict[str, dict[str, Any]] = {}
     for part in key_conditions(conn, column, lookup):
         for row in conn.execute(

@@ -17,16 +17,15 @@ from handover.target import schema, writers
 from handover.target.hashing import content_columns, hash_columns, table_for
 from handover.target.limits import load_limits
 from handover.target.values import (
+    RawColumns,
     as_number,
     as_texts,
     capped_payload,
-    column_values,
     convert_column,
     converter,
     float_column,
     payloads_json,
     pick,
-    printable,
 )
 from handover.text import excerpt, visible_controls
 
@@ -54,6 +53,7 @@ class PreparedChunk:
     keys: list[str | None]
     hashes: list[str | None]
     own: list[Finding]
+    raw: RawColumns  # the frame's columns as Python values, each read once
     payload_columns: list[str]
     payloads: list[str | None]
     key_order: list[int]  # the rows by natural key (no key first): the order the ledger rows are written in
@@ -88,7 +88,8 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
             hint="this is a bug in the pipeline: report it with the command you ran",
             source=chunk.source_id,
         )
-    reasons: list[str | None] = as_texts(column_values(frame, "reason", n))
+    raw = RawColumns(frame)
+    reasons: list[str | None] = as_texts(raw("reason"))
     source_rows = list(map(int, frame["source_row"].tolist()))
     own: list[Finding] = []
     table = table_for(entity)
@@ -109,13 +110,13 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
         if numbers is not None:
             out, failed = numbers
             too_long: list[int] = []
-            raw = frame[name].tolist() if failed else []
+            values = frame[name].tolist() if failed else []
         else:
-            raw = column_values(frame, name, n)
-            out, failed, too_long = convert_column(raw, convert, limit)
+            values = raw(name)
+            out, failed, too_long = convert_column(values, convert, limit)
         for i in failed:
             if dispositions[i] == "loaded" and i not in invalid:
-                invalid[i] = (name, f"'{excerpt(raw[i])}' is not {expected}")
+                invalid[i] = (name, f"'{excerpt(values[i])}' is not {expected}")
         for i in too_long:
             if dispositions[i] == "loaded":
                 invalid.setdefault(i, (name, f"longer than {limit} characters"))
@@ -151,15 +152,14 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
         for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
             hashes[i] = digest
     ledger_units = {
-        name: printable(as_texts(column_values(frame, name, n), limit))
-        for name, limit in _UNIT_LEDGER_LIMITS.items()
+        name: as_texts(raw(name), limit, visible=True) for name, limit in _UNIT_LEDGER_LIMITS.items()
     }
     payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
     payloads: list[str | None] = [None] * n
     held = [i for i in range(n) if dispositions[i] != "loaded"]
     if held:
         cap = load_limits(wire.name).text_max_bytes
-        for i, payload in zip(held, payloads_json(frame, payload_columns, held), strict=True):
+        for i, payload in zip(held, payloads_json(raw, payload_columns, held), strict=True):
             payloads[i] = capped_payload(payload, cap)
     ledger_part = {
         "source_row": source_rows,
@@ -169,7 +169,7 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
         ],
         "content_hash": hashes,
         **ledger_units,
-        "candidates": as_texts(column_values(frame, "unit_candidates", n)),
+        "candidates": as_texts(raw("unit_candidates")),
     }
     return PreparedChunk(
         chunk=chunk,
@@ -181,6 +181,7 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
         keys=keys,
         hashes=hashes,
         own=own,
+        raw=raw,
         payload_columns=payload_columns,
         payloads=payloads,
         key_order=sorted(range(n), key=[k or "" for k in keys].__getitem__),

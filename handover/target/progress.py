@@ -26,10 +26,11 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from handover.errors import ConfigError, writing
+from handover.keys_sql import key_columns
 from handover.models import Disposition, Entity
 from handover.target import schema
 from handover.target.db import make_engine, require_existing, safe_url, unreachable
-from handover.target.hashing import key_columns, table_for
+from handover.target.hashing import table_for
 from handover.target.lookup import target_rows
 
 BATCH_STATES = ("finished", "failed", "running", "rolled_back", "not_started")
@@ -249,11 +250,10 @@ def _loaded_keys(conn: Connection, keys: Iterable[tuple[Any, ...]]) -> set[tuple
     found: set[tuple[Any, ...]] = set()
     wanted: dict[tuple[str, str], list[str]] = defaultdict(list)  # (entity, source) → keys
     for entity, source, key in keys:
-        if entity == "dossier" or "/" in key:
-            wanted[(entity, source)].append(key)
+        wanted[(entity, source)].append(key)
     for (entity, source), part in wanted.items():
         table = table_for(Entity(entity))
-        rows = target_rows(conn, Entity(entity), source, part, key_columns(table))
+        rows = target_rows(conn, Entity(entity), source, part, key_columns(entity, table))
         found.update((entity, source, key) for key in rows)
     return found
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Row, Select, bindparam, delete, select, update
 
 from handover.keys import natural_key
+from handover.keys_sql import key_columns
 from handover.models import Entity
 from handover.target import schema
-from handover.target.hashing import key_columns, table_for
+from handover.target.hashing import table_for
 from handover.target.lookup import history_rows, ledger_rows, target_rows
 from handover.target.rollback_versions import (
     by_columns,
@@ -179,7 +180,7 @@ def release_rows(
     table = table_for(entity)
     # The rows' ids and keys never change here; a row's updated_batch_id may (:func:`undo_updates` ran in this
     # transaction), so it is read on ``conn`` where it is needed.
-    keys = key_columns(table)
+    keys = key_columns(entity, table)
     names = [c.name for c in keys]
     owned = select(table.c.id, table.c.source_system, *keys).where(table.c.batch_id == batch_id)
     for page in pages(conn, owned):

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 from unicodedata import is_normalized
 from unicodedata import normalize as _normalize
@@ -146,14 +147,13 @@ def _json_values(values: list[Any]) -> list[str]:
     return list(map(memo.__getitem__, values))
 
 
-def payloads_json(frame: Any, columns: Sequence[str], positions: list[int]) -> list[str]:
+def payloads_json(raw: RawColumns, columns: Sequence[str], positions: list[int]) -> list[str]:
     """:func:`payload_json` of the rows at ``positions`` (their ``columns``), built column by column."""
     if not columns:
         return ["{}"] * len(positions)
     names = sorted(columns)
-    part = frame.iloc[positions]
     template = "{" + ", ".join(_escape_json(name).replace("%", "%%") + ": %s" for name in names) + "}"
-    encoded = [_json_values(column_values(part, name, len(positions))) for name in names]
+    encoded = [_json_values(pick(raw(name), positions)) for name in names]
     return [template % row for row in zip(*encoded, strict=True)]
 
 
@@ -199,17 +199,40 @@ def row_json(row: dict[str, Any]) -> str:
     )
 
 
+_TEXT_OR_NONE = frozenset((str, type(None)))
+
+
 def column_values(frame: Any, name: str, n: int) -> list[Any]:
     """A column's values as Python objects, ``None`` for missing ones (NaN, NA, NaT); all ``None`` if absent."""
     if name not in frame.columns:
         return [None] * n
     column = frame[name]
+    if column.dtype == object:
+        values = column.tolist()
+        if _TEXT_OR_NONE.issuperset(map(type, values)):  # text and None only: nothing missing to replace
+            return values
     values = column.to_numpy(dtype=object)
     missing = column.isna().to_numpy()
     if missing.any():
         values = values.copy()
         values[missing] = None
     return values.tolist()
+
+
+class RawColumns:
+    """A frame's columns as :func:`column_values` gives them, each read from the frame once (a chunk's
+    conversions, ledger columns and payloads read the same columns)."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self._read: dict[str, list[Any]] = {}
+
+    def __call__(self, name: str) -> list[Any]:
+        """The column's values (shared: not to be changed)."""
+        values = self._read.get(name)
+        if values is None:
+            values = self._read[name] = column_values(self.frame, name, len(self.frame))
+        return values
 
 
 def _memo_safe(values: Sequence[Any]) -> set[Any] | None:
@@ -233,6 +256,10 @@ def convert_column(raw: list[Any], convert: Any, limit: int | None) -> tuple[lis
     Returns the converted values (None where conversion failed), the positions that failed, and the positions
     whose text is longer than ``limit``.
     """
+    if convert is as_number:
+        numbers = _float_values(raw)
+        if numbers is not None:
+            return numbers[0], numbers[1], []
     distinct = _memo_safe(raw)
     results: Iterable[Any]  # every converted value, each at least once (for the length check)
     if distinct is None:
@@ -245,7 +272,7 @@ def convert_column(raw: list[Any], convert: Any, limit: int | None) -> tuple[lis
                 failed.append(i)
         results = out
     elif convert is as_text and _nfc_texts(distinct):
-        out = [v or None for v in raw]
+        out = [v or None for v in raw] if "" in distinct else list(raw)
         failed = []
         results = distinct
     else:
@@ -264,6 +291,30 @@ def convert_column(raw: list[Any], convert: Any, limit: int | None) -> tuple[lis
     if limit and max(map(len, filter(None, results)), default=0) > limit:
         too_long = [i for i, v in enumerate(out) if v is not None and len(v) > limit]
     return out, failed, too_long
+
+
+def _float_values(raw: list[Any]) -> tuple[list[Any], list[int]] | None:
+    """:func:`as_number` of a list of floats and Nones without a Python call per value: (values, non-finite
+    positions); None for other values. ``float(v)`` of a float is ``v`` itself (-0.0 stays -0.0)."""
+    import numpy as np
+
+    if not _FLOAT_OR_NONE.issuperset(map(type, raw)):
+        return None
+    array = np.array(raw, dtype=np.float64)  # None → NaN
+    finite = np.isfinite(array)
+    values = list(raw)
+    failed: list[int] = []
+    if not finite.all():
+        nan = np.isnan(array)
+        for i in np.flatnonzero(nan).tolist():
+            values[i] = None
+        failed = np.flatnonzero(~finite & ~nan).tolist()
+        for i in failed:
+            values[i] = None
+    return values, failed
+
+
+_FLOAT_OR_NONE = frozenset((float, type(None)))
 
 
 def float_column(frame: Any, name: str) -> tuple[list[Any], list[int]] | None:
@@ -290,7 +341,9 @@ def float_column(frame: Any, name: str) -> tuple[list[Any], list[int]] | None:
 
 def pick(values: Sequence[Any], positions: Sequence[int]) -> list[Any]:
     """``values`` at ``positions`` (in that order)."""
-    return list(map(values.__getitem__, positions))
+    if len(positions) < 2:  # itemgetter of one position gives the value, not a tuple
+        return [values[i] for i in positions]
+    return list(itemgetter(*positions)(values))
 
 
 def _nfc_texts(distinct: set[Any]) -> bool:
@@ -303,17 +356,25 @@ def _nfc_texts(distinct: set[Any]) -> bool:
     return joined.isascii() or is_normalized("NFC", joined)
 
 
-def as_texts(raw: list[Any], limit: int | None = None) -> list[str | None]:
-    """:func:`as_text` of every value, cut to ``limit`` characters when given."""
+def as_texts(raw: list[Any], limit: int | None = None, *, visible: bool = False) -> list[str | None]:
+    """:func:`as_text` of every value, cut to ``limit`` characters when given; ``visible``: with its control
+    characters made visible (:func:`~handover.text.visible_controls`, what :func:`printable` does to a list).
+    Once per distinct value where exact. A new list."""
 
     def one(value: Any) -> str | None:
         text = as_text(value)
-        return text[:limit] if text and limit else text
+        if text and limit:
+            text = text[:limit]
+        return visible_controls(text) if text and visible else text
 
     distinct = _memo_safe(raw)
     if distinct is None:
         return [one(v) for v in raw]
-    if _nfc_texts(distinct) and not (limit and max(map(len, filter(None, distinct)), default=0) > limit):
-        return [v or None for v in raw]
+    if (
+        _nfc_texts(distinct)
+        and not (limit and max(map(len, filter(None, distinct)), default=0) > limit)
+        and not (visible and not "".join(filter(None, distinct)).isprintable())
+    ):
+        return [v or None for v in raw] if "" in distinct else list(raw)
     memo = {v: one(v) for v in distinct}
     return list(map(memo.__getitem__, raw))

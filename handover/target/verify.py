@@ -29,12 +29,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, or_, select
 
 from handover.errors import BatchNotFoundError, VerificationError
-from handover.keys import natural_key
+from handover.keys import shown_key
+from handover.keys_sql import key_columns
 from handover.models import Counts, Entity
 from handover.target import schema
 from handover.target.attachments import ATTACHMENT_PROBLEMS, verify_files
 from handover.target.counts import chunk_counts, ledger_counts
-from handover.target.hashing import content_hash, fingerprint_lines, key_columns, table_for
+from handover.target.hashing import content_hash, fingerprint_lines, table_for
 from handover.target.lookup import target_rows
 
 
@@ -109,14 +110,14 @@ def _rows_outside_ledger(
     problems: list[RowProblem] = []
     for entity in Entity:
         table = table_for(entity)
-        keys = key_columns(table)
+        keys = key_columns(entity, table)
         names = [c.name for c in keys]
         stmt = select(table.c.source_system, *keys).where(
             or_(table.c.batch_id == batch_id, table.c.updated_batch_id == batch_id)
         )
         for source_id, *parts in conn.execute(stmt):
             # a row added outside handover with an empty key part has no natural key: named as stored
-            key = natural_key(entity, dict(zip(names, parts, strict=True))) or "/".join(map(str, parts))
+            key = shown_key(entity, dict(zip(names, parts, strict=True)))
             if key not in ledger_keys.get((entity.value, source_id), ()):
                 problems.append(
                     RowProblem(

@@ -527,7 +527,7 @@ def test_payloads_built_column_wise_equal_the_row_wise_json() -> None:
     import numpy as np
     import pandas as pd
 
-    from handover.target.values import payload_json, payloads_json
+    from handover.target.values import RawColumns, payload_json, payloads_json
 
     frame = pd.DataFrame(
         {
@@ -543,9 +543,9 @@ def test_payloads_built_column_wise_equal_the_row_wise_json() -> None:
     columns = ["fee", "dossier_code", "mixed", "extras", "when", "count", "flag"]
     positions = [0, 1, 3, 4]
     expected = [payload_json(r) for r in frame.iloc[positions][columns].to_dict("records")]
-    assert payloads_json(frame, columns, positions) == expected
+    assert payloads_json(RawColumns(frame), columns, positions) == expected
     assert json.loads(expected[1])["fee"] == -0.0 and json.loads(expected[0])["extras"] == {"Số tờ": 3}
-    assert payloads_json(frame, [], positions) == ["{}"] * 4
+    assert payloads_json(RawColumns(frame), [], positions) == ["{}"] * 4
 
 
 def test_rows_are_written_in_key_order_and_keep_their_source_rows(sqlite_url: str) -> None:

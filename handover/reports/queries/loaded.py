@@ -1,7 +1,7 @@
 """The batch's loaded rows and who receives them.
 
-A ledger row is joined to the loaded row it produced on ``source_id = source_system`` and
-``natural_key = dossier_code`` (dossiers) or ``natural_key = record_type || '/' || record_number`` (records).
+A ledger row is joined to the loaded row it produced on ``source_id = source_system`` and its ``natural_key``
+equal to the row's natural key (:func:`handover.keys_sql.key_matches`).
 A receiver is a new commune, or a provincial department for the dossiers the routing table sends to the
 province (:func:`handover.exports.portal.routed_to_province`).
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Connection, and_, func, select
 
+from handover.keys_sql import key_matches
+from handover.models import Entity
 from handover.target.schema import dossiers, ledger, records
 from handover.text import clean
 
@@ -48,68 +48,28 @@ class Department:
     agencies: tuple[str, ...]
 
 
-def _record_key():
-    return records.c.record_type + "/" + records.c.record_number
-
-
 def dossier_join():
+    """The ledger joined to ``dossiers`` by source and natural key (:func:`handover.keys_sql.key_matches`)."""
     return ledger.join(
         dossiers,
         and_(
             dossiers.c.source_system == ledger.c.source_id,
-            dossiers.c.dossier_code == ledger.c.natural_key,
+            key_matches(Entity.DOSSIER, dossiers, ledger.c.natural_key),
         ),
     )
 
 
-class _KeyHead(FunctionElement):
-    """A record's natural key up to its first ``/``: the record type (which has none)."""
-
-    type = String()
-    name = "key_head"
-    inherit_cache = True
-
-
-class _KeyTail(FunctionElement):
-    """A record's natural key after its first ``/``: the record number."""
-
-    type = String()
-    name = "key_tail"
-    inherit_cache = True
-
-
-@compiles(_KeyHead)
-@compiles(_KeyTail)
-def _key_part(element: _KeyHead | _KeyTail, compiler: Any, **kw: Any) -> str:  # SQLite, MySQL / MariaDB
-    key = compiler.process(element.clauses, **kw)
-    if isinstance(element, _KeyHead):
-        return f"substr({key}, 1, instr({key}, '/') - 1)"
-    return f"substr({key}, instr({key}, '/') + 1)"
-
-
-@compiles(_KeyHead, "postgresql")
-@compiles(_KeyTail, "postgresql")
-def _key_part_pg(element: _KeyHead | _KeyTail, compiler: Any, **kw: Any) -> str:
-    key = compiler.process(element.clauses, **kw)
-    if isinstance(element, _KeyHead):
-        return f"split_part({key}, '/', 1)"
-    return f"substr({key}, strpos({key}, '/') + 1)"
-
-
 def record_join():
-    """The ledger joined to ``records``. Besides the key equality, the key's two parts equal the record's
-    columns (the same rows: a record type holds no ``/``), so that each ledger row finds its record through
-    the unique index (source_system, record_type, record_number). With the key equality alone, SQLite, and
-    PostgreSQL and MariaDB without fresh statistics, walk the batch's ledger and compare each row's key with
-    every record of its source, a time growing as the square of the records."""
-    key = ledger.c.natural_key
+    """The ledger joined to ``records`` by source and natural key (:func:`handover.keys_sql.key_matches`).
+    Besides the key equality, the key's two parts equal the record's columns, so that each ledger row finds its
+    record through the unique index (source_system, record_type, record_number). With the key equality alone,
+    SQLite, and PostgreSQL and MariaDB without fresh statistics, walk the batch's ledger and compare each row's
+    key with every record of its source, a time growing as the square of the records."""
     return ledger.join(
         records,
         and_(
             records.c.source_system == ledger.c.source_id,
-            records.c.record_type == _KeyHead(key),
-            records.c.record_number == _KeyTail(key),
-            _record_key() == key,
+            key_matches(Entity.RECORD, records, ledger.c.natural_key),
         ),
     )
 
