@@ -166,19 +166,26 @@ def _fold(name: str) -> str:
     return n
 
 
+class Laps:
+    """Stage timer of a peer's child: ``laps("extract")`` records the seconds since the previous call (since
+    construction for the first) under that name in :attr:`stages`."""
+
+    def __init__(self) -> None:
+        self.t0 = self._lap = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.stages[name] = round(now - self._lap, 3)
+        self._lap = now
+
+
 def child_baseline(path: str, fmt: str, url: str, nrows: int | None, header_row: int) -> dict:
     """The naive script: whole file into pandas, row-wise mapping through dicts, DataFrame.to_sql. Its
     stages are timed like the pipeline's: ``setup`` (imports, reference dicts), ``extract`` (read_csv /
     read_excel), ``map`` (the row-wise apply), ``load`` (to_sql)."""
-    t0 = time.perf_counter()
-    stages: dict[str, float] = {}
-    lap = t0
-
-    def stage(name: str) -> None:
-        nonlocal lap
-        now = time.perf_counter()
-        stages[name] = round(now - lap, 3)
-        lap = now
+    stage = Laps()
+    t0, stages = stage.t0, stage.stages
 
     import csv
 
@@ -247,15 +254,8 @@ def child_dlt(path: str, url: str, work: str) -> dict:
     ``pipeline.run`` loads the table into a fresh database of the same kind: dlt's ``postgres`` destination
     (``csv`` files, loaded by COPY) or its ``sqlalchemy`` destination for SQLite (``parquet`` files). Stages:
     ``setup`` (imports), ``extract`` (the CSV as an Arrow table), ``load`` (``pipeline.run``: normalise + load)."""
-    t0 = time.perf_counter()
-    stages: dict[str, float] = {}
-    lap = t0
-
-    def stage(name: str) -> None:
-        nonlocal lap
-        now = time.perf_counter()
-        stages[name] = round(now - lap, 3)
-        lap = now
+    stage = Laps()
+    t0, stages = stage.t0, stage.stages
 
     import csv
 

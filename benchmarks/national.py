@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -79,42 +78,6 @@ def write_plan(exports_dir: Path, plan_dir: Path, target_url: str) -> Path:
         raise SystemExit(f"handover plan left things undecided: {result.plan.undecided}")
     log(f"  handover plan: {len(result.plan.batch)} batches in {time.perf_counter() - start:.1f} s")
     return plan_dir
-
-
-class Databases:
-    """Throw-away databases on the server of ``admin_url``."""
-
-    def __init__(self, admin_url: str) -> None:
-        from sqlalchemy.engine import make_url
-
-        self.url = make_url(admin_url)
-        self.tag = uuid.uuid4().hex[:8]
-        self.created: list[str] = []
-
-    def fresh(self, suffix: str) -> str:
-        from sqlalchemy import create_engine, text
-
-        name = f"hobench_{self.tag}_{suffix}"
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        engine.dispose()
-        self.created.append(name)
-        return self.url.set(database=name).render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for name in self.created:
-                if self.url.get_backend_name() == "postgresql":
-                    conn.execute(
-                        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                        {"n": name},
-                    )
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        engine.dispose()
 
 
 def run_many(plan: Path, jobs: int) -> dict[str, Any]:
@@ -222,8 +185,11 @@ def main() -> None:
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from e2e import Databases  # throw-away databases on the server of --db
+
     folder, exports = generate(args.districts, args.rows_per_district, args.seed)
-    databases = Databases(args.db)
+    databases = Databases(args.db, folder)
     runs = []
     try:
         for jobs in args.jobs:

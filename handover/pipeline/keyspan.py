@@ -138,7 +138,8 @@ class _SourceKeys:
         return out
 
     def append(self, h1: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
-        """New entries (``values``: each field's column); their entry numbers. Call :meth:`index` after."""
+        """New entries (``values``: each given field's column; the others are set by :meth:`put`); their entry
+        numbers. Call :meth:`index` after."""
         n = len(h1)
         need = self.size + n
         if need > len(self.cols["h2"]):
@@ -219,9 +220,11 @@ class BatchKeys:
             return int(store.find(np.array([key_h[0]], np.uint64), np.array([key_h[1]], np.uint64))[0])
 
         def create(key_h: tuple[int, int], first: _First) -> None:
-            values = _columns([first], self._file) | {"h2": np.array([key_h[1]], np.uint64)}
-            at = store.append(np.array([key_h[0]], np.uint64), values)
-            fresh[key_h] = int(at[0])
+            at = int(
+                store.append(np.array([key_h[0]], np.uint64), {"h2": np.array([key_h[1]], np.uint64)})[0]
+            )
+            store.put(at, first, self._file)
+            fresh[key_h] = at
 
         if found.conflicted:
             conflicted = sorted(found.conflicted)
@@ -330,17 +333,6 @@ class BatchKeys:
         done = len(self.pending)
         self.pending = {}
         return done
-
-
-def _columns(firsts: list[_First], file_of: Callable[[Path], int]) -> dict[str, np.ndarray]:
-    """Entries' fields as columns (for :meth:`_SourceKeys.append`); the second digest half is set by the caller."""
-    return {
-        "row": np.array([f.row for f in firsts], np.int64),
-        "digest": np.array([0 if f.digest is None else f.digest for f in firsts], np.uint64),
-        "conflict": np.array([f.digest is None for f in firsts], bool),
-        "file": np.array([_NO_PLACE if f.place is None else file_of(f.place[0]) for f in firsts], np.int32),
-        "pos": np.array([0 if f.place is None else f.place[1] for f in firsts], np.int32),
-    }
 
 
 def _duplicate_reason(first_row: int) -> str:
