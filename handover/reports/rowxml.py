@@ -33,9 +33,9 @@ from datetime import date, datetime
 from math import isinf, isnan
 from pathlib import Path
 from typing import Any
-from unicodedata import is_normalized as _is_nfc
 
-from handover.reports.cells import DATE_FORMAT, FORMULA_TRIGGERS, safe_text
+from handover.reports.cells import DATE_FORMAT
+from handover.reports.celltext import EMPTY, QUOTED, QUOTED_SPACED, SPACED, ColumnTexts, cell_text
 
 FLUSH_ROWS = 128  # rows rendered per write: memory stays flat
 _PLAIN, _DATE, _QUOTED, _DATETIME = 0, 1, 2, 3
@@ -70,6 +70,16 @@ def row_height(lines: int) -> float | None:
 
 
 KINDS: tuple[int, ...] = (_PLAIN, _DATE, _QUOTED, _DATETIME)  # the cell kinds a data row styles differently
+
+# A column's plan for the data rows of one (styles, text style, number style) (:meth:`RowSink._columns`): a list
+# of ``'<c r="B'``, its text style, its number style, its width, its characters per wrapped line (None until
+# first needed), its :class:`ColumnTexts`, then per kind of cell (the slots: the text kinds of
+# :mod:`~handover.reports.celltext`, number, date, datetime) the cell's text from after the row number up to the
+# value (``'" s="5" t="n"><v>'``; an empty cell's whole rest, "" when it is left out), None until first used.
+_TEXT_STYLE, _NUMBER_STYLE, _WIDTH, _PER_LINE, _TEXTS = 1, 2, 3, 4, 5
+_EMPTY, _NUMBER, _DATE_CELL, _DATETIME_CELL = 6, 6 + 5, 6 + 6, 6 + 7  # the text kinds: _EMPTY + kind
+_SLOTS = 6 + 8
+_EXACT = 2**53  # an int below this in size is its float's 16 significant digits
 
 
 def _styled_cell(ws: Any, name: str | None, kind: int) -> Any:
@@ -180,6 +190,8 @@ class RowSink:
         self._heights: dict[float, str] = {}
         self._dates: dict[Any, str] = {}
         self._wraps: dict[tuple[str, int], int] = {}
+        self._plans: dict[tuple[Any, ...], list[list[Any]]] = {}
+        self._texts: dict[int, ColumnTexts] = {}  # by column
         self._run: Any = None  # the temporary file of the data rows since the last openpyxl row
         self._run_path = ""
         self._run_rows = 0
@@ -239,6 +251,8 @@ class RowSink:
         self._end_run()
         self._wraps.clear()
         self._dates.clear()
+        self._plans.clear()
+        self._texts.clear()
 
     # -- data rows -----------------------------------------------------------------------------------------
 
@@ -280,6 +294,59 @@ class RowSink:
                 self._dates[value] = text
         return text
 
+    def _columns(
+        self,
+        count: int,
+        styles: Sequence[str | None] | None,
+        text_style: str | None,
+        number_style: str | None,
+    ) -> list[list[Any]]:
+        """The cell plans of a row of ``count`` values with these styles (see ``_TEXT_STYLE``), made on first use."""
+        key = (count, None if styles is None else tuple(styles), text_style, number_style)
+        plan = self._plans.get(key)
+        if plan is None:
+            if styles is None:
+                styles = (None,) * count
+            elif len(styles) != count:
+                raise ValueError(f"{count} values but {len(styles)} styles")
+            widths = self.widths
+            plan = []
+            for i, style in enumerate(styles):
+                letter = self._letters[i] if i < 256 else _letter(i + 1)
+                width = widths[i] if i < len(widths) else None
+                texts = self._texts.get(i) or self._texts.setdefault(i, ColumnTexts())
+                head = [
+                    f'<c r="{letter}',
+                    style or text_style,
+                    style or number_style,
+                    width or 0,
+                    None,
+                    texts,
+                ]
+                plan.append(head + [None] * (_SLOTS - _EMPTY))
+            if len(self._plans) >= 1_000:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
+    def _slot(self, col: list[Any], slot: int) -> str:
+        """A column's cell text between its row number and its value for ``slot`` (the cell's kind, one of
+        the plan's slots), registering the cell's style on first use (as :meth:`_style`)."""
+        if slot == _NUMBER:
+            text = f'"{self._style(col[_NUMBER_STYLE], _PLAIN)} t="n"><v>'
+        elif slot in (_DATE_CELL, _DATETIME_CELL):
+            kind = _DATE if slot == _DATE_CELL else _DATETIME
+            text = f'"{self._style(col[_TEXT_STYLE], kind)} t="n"><v>'
+        elif slot == _EMPTY + EMPTY:
+            s = self._style(col[_TEXT_STYLE], _PLAIN)
+            text = f'"{s} t="n"></c>' if s else ""
+        else:
+            kind = _QUOTED if slot - _EMPTY in (QUOTED, QUOTED_SPACED) else _PLAIN
+            t = '<t xml:space="preserve">' if slot - _EMPTY in (SPACED, QUOTED_SPACED) else "<t>"
+            text = f'"{self._style(col[_TEXT_STYLE], kind)} t="inlineStr"><is>{t}'
+        col[slot] = text
+        return text
+
     def data_row(
         self,
         row_no: int,
@@ -291,65 +358,64 @@ class RowSink:
         """Buffer data row ``row_no``: numbers and dates native (dates ``dd/mm/yyyy``), everything else
         text through :func:`safe_text`, formula-like text with the quote prefix. A cell's style is
         ``styles[i]``, else ``number_style`` for numbers and ``text_style`` for the rest. Returns the row's
-        height in points (15 a line of wrapped text), for the caller's pagination."""
+        height in points (15 a line of wrapped text), for the caller's pagination.
+
+        Each column's cell text around its row number and value is made once per (styles, kind) of cell
+        (:meth:`_columns`, :meth:`_slot`): a cell is then its value's text between them."""
         parts: list[str] = []
+        append = parts.append
         lines = 1
-        letters, widths, cache, wraps = self._letters, self.widths, self._styles, self._wraps
-        if styles is None:
-            styles = (None,) * len(values)
-        elif len(styles) != len(values):
-            raise ValueError(f"{len(values)} values but {len(styles)} styles")
+        wraps, dates = self._wraps, self._dates
         r = str(row_no)
-        for i, value in enumerate(values):
-            letter = letters[i] if i < 256 else _letter(i + 1)
-            if value.__class__ is str:
-                # printable (no control, CR/LF, surrogate or non-character) NFC text is its own safe_text
-                text = value if value.isprintable() and _is_nfc("NFC", value) else safe_text(value)
-            elif isinstance(value, bool) or not isinstance(value, _NATIVE):
-                text = safe_text(value)
+        plan = self._columns(len(values), styles, text_style, number_style)
+        for value, col in zip(values, plan, strict=True):
+            cls = value.__class__
+            if cls is str:
+                kind, xml, text = col[_TEXTS].text(value)
+            elif value is None:
+                kind = EMPTY
+            elif cls is bool or not isinstance(value, _NATIVE):
+                kind, xml, text = cell_text(value)
             elif isinstance(value, date):  # datetime too
-                key = (styles[i] or text_style, _DATETIME if isinstance(value, datetime) else _DATE)
-                s = cache.get(key)
-                if s is None:
-                    s = self._style(*key)
-                parts.append(f'<c r="{letter}{r}"{s} t="n"><v>{self._date(value)}</v></c>')
+                slot = _DATETIME_CELL if isinstance(value, datetime) else _DATE_CELL
+                head = col[slot]
+                if head is None:
+                    head = self._slot(col, slot)
+                number = dates.get(value)
+                if number is None:
+                    number = self._date(value)
+                append(f"{col[0]}{r}{head}{number}</v></c>")
                 continue
             else:
-                key = (styles[i] or number_style, _PLAIN)
-                s = cache.get(key)
-                if s is None:
-                    s = self._style(*key)
-                parts.append(f'<c r="{letter}{r}"{s} t="n"><v>{_number(value)}</v></c>')
+                head = col[_NUMBER]
+                if head is None:
+                    head = self._slot(col, _NUMBER)
+                number = str(value) if cls is int and -_EXACT < value < _EXACT else _number(value)
+                append(f"{col[0]}{r}{head}{number}</v></c>")
                 continue
-            style = styles[i] or text_style
-            if not text:  # None or empty
-                key = (style, _PLAIN)
-                s = cache.get(key)
-                if s is None:
-                    s = self._style(*key)
-                if s:
-                    parts.append(f'<c r="{letter}{r}"{s} t="n"></c>')
+            head = col[_EMPTY + kind]
+            if head is None:
+                head = self._slot(col, _EMPTY + kind)
+            if kind == EMPTY:
+                if head:
+                    append(f"{col[0]}{r}{head}")
                 continue
-            key = (style, _QUOTED if text.startswith(FORMULA_TRIGGERS) else _PLAIN)
-            s = cache.get(key)
-            if s is None:
-                s = self._style(*key)
-            t = "<t>" if text == text.strip() else '<t xml:space="preserve">'
-            if "&" in text or "<" in text or ">" in text:
-                xml = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            else:
-                xml = text
-            parts.append(f'<c r="{letter}{r}"{s} t="inlineStr"><is>{t}{xml}</t></is></c>')
-            if i < len(widths) and widths[i]:
-                per_line = self._sizes.get((style, widths[i])) or self._per_line(style, widths[i])
-                if len(text) > per_line or "\n" in text:
-                    n = wraps.get((text, per_line))
-                    if n is None:  # the same long texts (procedure names) come back row after row
-                        if len(wraps) >= 10_000:
-                            wraps.clear()
-                        n = wraps[text, per_line] = text_lines(text, per_line)
-                    if n > lines:
-                        lines = n
+            append(f"{col[0]}{r}{head}{xml}</t></is></c>")
+            per_line = col[_PER_LINE]
+            if (
+                per_line is None
+            ):  # characters per wrapped line in the column (0: not wrapped), worked out once
+                per_line = col[_PER_LINE] = (
+                    self._per_line(col[_TEXT_STYLE], col[_WIDTH]) if col[_WIDTH] else 0
+                )
+            if per_line and (len(text) > per_line or "\n" in text):
+                n = wraps.get((text, per_line))
+                if n is None:  # the same long texts (procedure names) come back row after row
+                    if len(wraps) >= 10_000:
+                        wraps.clear()
+                    n = wraps[text, per_line] = text_lines(text, per_line)
+                if n > lines:
+                    lines = n
         attrs = self._row_attrs(round(15 * lines, 1)) if lines > 1 else ""
         self._buffer.append(f'<row r="{r}"{attrs}>{"".join(parts)}</row>')
         if self._run is None:
