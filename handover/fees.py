@@ -48,6 +48,8 @@ PAYMENT_CHANNELS: dict[str, tuple[str, int]] = {
 
 def _amount(value: Any) -> float | None:
     """A stored amount as a float; None for NULL, empty or not a finite number."""
+    if value.__class__ is float:  # what the target's Double columns hold
+        return value if math.isfinite(value) else None
     if value is None or value == "":
         return None
     try:
@@ -60,6 +62,8 @@ def _amount(value: Any) -> float | None:
 def _given(value: Any) -> bool:
     if value is None:
         return False
+    if value.__class__ is str:
+        return value.strip() != ""
     if isinstance(value, float) and math.isnan(value):
         return False
     return str(value).strip() != ""
@@ -86,7 +90,9 @@ def payment_state(fee: Any, amount_paid: Any, payment_date: Any, receipt_number:
 
 def is_paid(state: PaymentState | str) -> bool:
     """Paid in full or in part: a payment is recorded."""
-    return PaymentState(state) in (PaymentState.PAID, PaymentState.PARTLY_PAID)
+    if state.__class__ is not PaymentState:
+        state = PaymentState(state)
+    return state is PaymentState.PAID or state is PaymentState.PARTLY_PAID
 
 
 def payment_recorded_frame(amount_paid: pd.Series, payment_date: pd.Series, receipt: pd.Series) -> pd.Series:
@@ -108,11 +114,19 @@ def vnd(value: float) -> str:
 
 
 def state_text(
-    fee: Any, amount_paid: Any, payment_date: Any, receipt_number: Any, payment_channel: Any = None
+    fee: Any,
+    amount_paid: Any,
+    payment_date: Any,
+    receipt_number: Any,
+    payment_channel: Any = None,
+    *,
+    state: PaymentState | None = None,
 ) -> str:
     """The record's "Phí, lệ phí" cell: ``Đã nộp 50.000 đ`` (with date, channel and receipt when given),
-    ``Đã nộp 30.000 / 50.000 đ``, ``Chưa ghi nhận nộp 50.000 đ``, ``Miễn phí``, or empty (no fee information)."""
-    state = payment_state(fee, amount_paid, payment_date, receipt_number)
+    ``Đã nộp 30.000 / 50.000 đ``, ``Chưa ghi nhận nộp 50.000 đ``, ``Miễn phí``, or empty (no fee information).
+    ``state``: the row's :func:`payment_state`, when the caller has it already."""
+    if state is None:
+        state = payment_state(fee, amount_paid, payment_date, receipt_number)
     due, paid = _amount(fee), _amount(amount_paid)
     if state is PaymentState.NONE:
         return ""

@@ -82,10 +82,11 @@ def mask_id(value: str | None, keep: int = 3) -> str:
     """Mask an ID or phone number for reports officials read: ``001203012345`` → ``001******345``."""
     if not value:
         return ""
-    text = str(value)
-    if len(text) <= keep * 2:
-        return "*" * len(text)
-    return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
+    text = value if value.__class__ is str else str(value)
+    size = len(text)
+    if size <= keep * 2:
+        return "*" * size
+    return f"{text[:keep]}{'*' * (size - 2 * keep)}{text[-keep:]}"
 
 
 def mask_name(value: str | None) -> str:

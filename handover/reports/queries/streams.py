@@ -38,7 +38,8 @@ def stream_rows(conn: Connection, stmt) -> Iterator[Sequence[Any]]:
     """Rows as tuples (no mapping per row), fetched :data:`STREAM_PER` at a time."""
     result = conn.execute(stmt.execution_options(yield_per=STREAM_PER))
     try:
-        yield from result
+        for rows in result.partitions():
+            yield from rows
     finally:
         result.close()
 
@@ -215,8 +216,13 @@ def without_routed(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
     (:func:`handover.exports.portal.routed_to_province`): what the commune itself receives."""
     from handover.exports.portal import routed_to_province
 
+    routed: dict[tuple[Any, Any], bool] = {}  # (level, agency) → routed; the pairs repeat
     for row in rows:
-        if not routed_to_province({"handling_level": row[_LEVEL_AT], "handling_agency": row[_AGENCY_AT]}):
+        key = (row[_LEVEL_AT], row[_AGENCY_AT])
+        found = routed.get(key)
+        if found is None:
+            found = routed[key] = routed_to_province({"handling_level": key[0], "handling_agency": key[1]})
+        if not found:
             yield row
 
 

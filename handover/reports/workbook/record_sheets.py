@@ -99,6 +99,11 @@ SECTION_RECORDS = "II. HỒ SƠ, SỔ SÁCH ĐĂNG KÝ"
 NO_STATUS_VI = "Không ghi trạng thái"
 
 
+def _status_label(status: Any) -> str:
+    """The status a record's totals count a row under."""
+    return (safe_text(status) or "").strip() or NO_STATUS_VI
+
+
 def _fill(text: str) -> str:
     return text or BLANK_FILL
 
@@ -186,6 +191,7 @@ def _dossier_lines(
     }
     due, statuses = tally.due, tally.dossier_status
     fee_counts, fee_sums = tally.fee_counts, tally.fee_sums
+    labels: dict[Any, str] = {}  # status → its label (statuses repeat)
     for (
         _code,
         _source,
@@ -218,7 +224,9 @@ def _dossier_lines(
             fee_sums["paid"] += float(amount_paid or 0)
         elif paying is PaymentState.UNPAID:
             fee_sums["unpaid"] += float(fee)
-        label = (safe_text(status) or "").strip() or NO_STATUS_VI
+        label = labels.get(status)
+        if label is None:
+            label = labels[status] = _status_label(status)
         statuses[label] = statuses.get(label, 0) + 1
         procedure = procedure_name or procedure_code
         if handling_agency and handling_level not in (None, "", "commune_pc"):
@@ -234,7 +242,8 @@ def _dossier_lines(
                 received_date,
                 due_date,
                 DUE_VI.get(flag or "", flag),
-                state_text(fee, amount_paid, payment_date, receipt_number, payment_channel) or None,
+                state_text(fee, amount_paid, payment_date, receipt_number, payment_channel, state=paying)
+                or None,
                 old_commune_name,
             ],
             styled.get(flag, plain),  # type: ignore[arg-type]
@@ -248,6 +257,7 @@ def _record_lines(
     cell = st.cell
     plain: list[str | None] = [None, None, None, None, None, None, cell, cell, None, None, None]
     statuses = tally.record_status
+    labels: dict[Any, str] = {}  # status → its label (statuses repeat)
     for (
         _code,
         _source,
@@ -262,7 +272,9 @@ def _record_lines(
         old_commune_name,
     ) in rows:
         tally.records += 1
-        label = (safe_text(status_raw) or "").strip() or NO_STATUS_VI
+        label = labels.get(status_raw)
+        if label is None:
+            label = labels[status_raw] = _status_label(status_raw)
         statuses[label] = statuses.get(label, 0) + 1
         kind = RECORD_TYPE_VI.get(record_type, record_type)
         if business_name:
