@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from handover.cli import app
-from handover.fees import PaymentState, payment_recorded, payment_state, state_text, vnd
+from handover.fees import PaymentState, is_paid, payment_recorded, payment_state, state_text, vnd
 
 runner = CliRunner()
 BATCH = "fees-1"
@@ -241,3 +241,22 @@ def test_payment_state_and_its_text() -> None:
     )
     assert state_text(50000, None, None, None) == "Chưa ghi nhận nộp 50.000 đ"
     assert state_text(None, None, None, None) == ""
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        (50000.0, 50000.0, date(2025, 6, 21), "BL-1", "cash"),
+        (50000.0, 20000.0, None, None, "portal"),
+        (50000.0, None, None, None, None),
+        (0.0, None, None, " ", None),
+        (None, None, None, None, None),
+        ("50000", "abc", "2025-06-21", "", "other"),
+        (float("inf"), float("nan"), None, "BL", None),
+    ],
+)
+def test_state_text_with_the_state_given_is_the_same_text(row: tuple) -> None:
+    fee, paid, day, receipt, _channel = row
+    state = payment_state(fee, paid, day, receipt)
+    assert state_text(*row, state=state) == state_text(*row)
+    assert is_paid(state) == is_paid(str(state)) == (state in (PaymentState.PAID, PaymentState.PARTLY_PAID))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 
-from handover.reports import rowxml
+from handover.reports import celltext, rowxml
 from handover.reports.cells import value_cell
 from handover.reports.queries.held import iter_quarantined
 from handover.reports.queries.loaded import receiving_communes
@@ -168,6 +168,19 @@ def test_fast_rows_read_back_as_openpyxl_cells(tmp_path: Path) -> None:
     fast = _read(tmp_path / "fast.xlsx")
     assert fast[-1][1][0][1] == "after"  # the openpyxl row after the rendered ones, numbered on
     assert fast[:-1] == ref
+
+
+def test_repeated_and_unique_texts_read_back_as_openpyxl_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts a column remembers (values that repeat) and texts it stops remembering (values that do not) are
+    written as the cells openpyxl writes."""
+    monkeypatch.setattr(celltext, "REMEMBERED", 8)  # the columns fill, drop and give up remembering early
+    unique = [f"Nguyễn Văn {n} & <{n}>" if n % 3 else f"={n}" for n in range(120)]
+    rows = _rows(VALUES * 4 + unique + VALUES)
+    _reference(tmp_path / "ref.xlsx", rows)
+    _fast(tmp_path / "fast.xlsx", rows)
+    assert _read(tmp_path / "fast.xlsx")[:-1] == _read(tmp_path / "ref.xlsx")
 
 
 def test_openpyxl_rows_between_rendered_rows_are_numbered_on(tmp_path: Path) -> None:
