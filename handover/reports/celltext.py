@@ -40,29 +40,30 @@ def cell_text(value: Any) -> Text:
 
 
 class ColumnTexts:
-    """The :func:`cell_text` of one column's values, remembered while they repeat: when :data:`REMEMBERED`
-    texts are held, they are dropped and, if the column's values mostly did not repeat (fewer than two rows
-    per text), the column stops remembering."""
+    """The :func:`cell_text` of one column's values, remembered while they repeat: ``found`` (``None`` once
+    the column stopped remembering) holds them by value; a value not there is :meth:`text`'s. When
+    :data:`REMEMBERED` texts are held they are dropped and, if the column's values mostly did not repeat (fewer
+    than two rows per text since the texts were last dropped), the column stops remembering."""
 
-    __slots__ = ("found", "rows")
+    __slots__ = ("found", "since")
 
     def __init__(self) -> None:
         self.found: dict[str, Text] | None = {}
-        self.rows = 0  # rows seen since the texts were last dropped
+        self.since: int | None = None  # the row the texts were last dropped at (or the first row)
 
-    def text(self, value: str) -> Text:
-        """:func:`cell_text` of a ``str`` value."""
+    def text(self, value: str, row: int) -> Text:
+        """:func:`cell_text` of a ``str`` value not in ``found``, in data row ``row`` (rows count up)."""
+        hit = cell_text(value)
         found = self.found
         if found is None:
-            return cell_text(value)
-        self.rows += 1
-        hit = found.get(value)
-        if hit is None:
-            hit = cell_text(value)
-            if len(found) >= REMEMBERED:
-                found.clear()
-                if self.rows < 2 * REMEMBERED:
-                    self.found = None
-                self.rows = 0
-            found[value] = hit
+            return hit
+        if self.since is None:
+            self.since = row
+        if len(found) >= REMEMBERED:
+            found.clear()
+            if row - self.since < 2 * REMEMBERED:
+                self.found = None
+                return hit
+            self.since = row
+        found[value] = hit
         return hit

@@ -371,28 +371,36 @@ class RowSink:
         for value, col in zip(values, plan, strict=True):
             cls = value.__class__
             if cls is str:
-                kind, xml, text = col[_TEXTS].text(value)
+                texts = col[_TEXTS]
+                found = texts.found
+                hit = found.get(value) if found is not None else None
+                kind, xml, text = hit if hit is not None else texts.text(value, row_no)
             elif value is None:
                 kind = EMPTY
-            elif cls is bool or not isinstance(value, _NATIVE):
-                kind, xml, text = cell_text(value)
-            elif isinstance(value, date):  # datetime too
-                slot = _DATETIME_CELL if isinstance(value, datetime) else _DATE_CELL
-                head = col[slot]
-                if head is None:
-                    head = self._slot(col, slot)
-                number = dates.get(value)
-                if number is None:
-                    number = self._date(value)
-                append(f"{col[0]}{r}{head}{number}</v></c>")
-                continue
             else:
-                head = col[_NUMBER]
-                if head is None:
-                    head = self._slot(col, _NUMBER)
-                number = str(value) if cls is int and -_EXACT < value < _EXACT else _number(value)
-                append(f"{col[0]}{r}{head}{number}</v></c>")
-                continue
+                if cls is date:
+                    slot = _DATE_CELL
+                elif cls is int or cls is float:
+                    slot = _NUMBER
+                elif cls is bool or not isinstance(value, _NATIVE):
+                    slot = 0  # text
+                elif isinstance(value, date):  # datetime too
+                    slot = _DATETIME_CELL if isinstance(value, datetime) else _DATE_CELL
+                else:
+                    slot = _NUMBER
+                if slot:
+                    head = col[slot]
+                    if head is None:
+                        head = self._slot(col, slot)
+                    if slot != _NUMBER:
+                        number = dates.get(value) or self._date(value)
+                    elif cls is int and -_EXACT < value < _EXACT:
+                        number = str(value)
+                    else:
+                        number = _number(value)
+                    append(f"{col[0]}{r}{head}{number}</v></c>")
+                    continue
+                kind, xml, text = cell_text(value)
             head = col[_EMPTY + kind]
             if head is None:
                 head = self._slot(col, _EMPTY + kind)
