@@ -1,6 +1,7 @@
 """A data cell's text as a rendered row writes it (:meth:`handover.reports.rowxml.RowSink.data_row`): the text
 :func:`~handover.reports.cells.safe_text` makes of a value, its kind of inline-string cell and its XML, and,
-per column, these remembered for values that repeat (procedure names, statuses, old communes)."""
+per column, these remembered for values that repeat (procedure names, statuses, old communes); the lines a
+text takes wrapped in its column."""
 
 from __future__ import annotations
 
@@ -37,6 +38,28 @@ def cell_text(value: Any) -> Text:
     if not xml.isascii():
         xml = xml.encode("ascii", "xmlcharrefreplace").decode("ascii")
     return kind, xml, text
+
+
+def wrapped_lines(text: str, per_line: int) -> int:
+    """Lines ``text`` takes when wrapped at word boundaries into lines of ``per_line`` characters."""
+    if len(text) <= per_line:  # the words with their spaces fit on one line
+        return 1
+    lines, used = 1, 0
+    for word in text.split(" "):
+        size = len(word)
+        if used and used + 1 + size > per_line:
+            lines, used = lines + 1, 0
+        used += size + (1 if used else 0)
+        while used > per_line:  # a word longer than the line
+            lines, used = lines + 1, used - per_line
+    return lines
+
+
+def text_lines(text: str, per_line: int) -> int:
+    """Wrapped lines of a cell's text, each LF starting a new line."""
+    if "\n" not in text:
+        return wrapped_lines(text, per_line)
+    return sum(wrapped_lines(part, per_line) for part in text.split("\n"))
 
 
 class ColumnTexts:

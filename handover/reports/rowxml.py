@@ -35,33 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from handover.reports.cells import DATE_FORMAT
-from handover.reports.celltext import EMPTY, QUOTED, QUOTED_SPACED, SPACED, ColumnTexts, cell_text
+from handover.reports.celltext import EMPTY, QUOTED, QUOTED_SPACED, SPACED, ColumnTexts, cell_text, text_lines
 
 FLUSH_ROWS = 128  # rows rendered per write: memory stays flat
 _PLAIN, _DATE, _QUOTED, _DATETIME = 0, 1, 2, 3
 StyleKey = tuple[str | None, int]
-
-
-def wrapped_lines(text: str, per_line: int) -> int:
-    """Lines ``text`` takes when wrapped at word boundaries into lines of ``per_line`` characters."""
-    if len(text) <= per_line:  # the words with their spaces fit on one line
-        return 1
-    lines, used = 1, 0
-    for word in text.split(" "):
-        size = len(word)
-        if used and used + 1 + size > per_line:
-            lines, used = lines + 1, 0
-        used += size + (1 if used else 0)
-        while used > per_line:  # a word longer than the line
-            lines, used = lines + 1, used - per_line
-    return lines
-
-
-def text_lines(text: str, per_line: int) -> int:
-    """Wrapped lines of a cell's text, each LF starting a new line."""
-    if "\n" not in text:
-        return wrapped_lines(text, per_line)
-    return sum(wrapped_lines(part, per_line) for part in text.split("\n"))
 
 
 def row_height(lines: int) -> float | None:
@@ -179,11 +157,8 @@ class RowSink:
     """The rows of one write-only worksheet: openpyxl rows and rendered data rows, written in order."""
 
     def __init__(self, ws: Any, widths: Sequence[float | None]) -> None:
-        from openpyxl.utils import get_column_letter
-
         self.ws = ws
         self.widths = list(widths)
-        self._letters: list[str] = [get_column_letter(i) for i in range(1, 257)]
         self._buffer: list[str] = []
         self._styles: dict[StyleKey, str] = {}
         self._sizes: dict[tuple[str | None, float], int] = {}
@@ -301,7 +276,7 @@ class RowSink:
         text_style: str | None,
         number_style: str | None,
     ) -> list[list[Any]]:
-        """The cell plans of a row of ``count`` values with these styles (see ``_TEXT_STYLE``), made on first use."""
+        """The column plans of a row of ``count`` values with these styles (see ``_TEXT_STYLE``), made once."""
         key = (count, None if styles is None else tuple(styles), text_style, number_style)
         plan = self._plans.get(key)
         if plan is None:
@@ -312,7 +287,7 @@ class RowSink:
             widths = self.widths
             plan = []
             for i, style in enumerate(styles):
-                letter = self._letters[i] if i < 256 else _letter(i + 1)
+                letter = _letter(i + 1)
                 width = widths[i] if i < len(widths) else None
                 texts = self._texts.get(i) or self._texts.setdefault(i, ColumnTexts())
                 head = [
@@ -409,10 +384,9 @@ class RowSink:
                     append(f"{col[0]}{r}{head}")
                 continue
             append(f"{col[0]}{r}{head}{xml}</t></is></c>")
+            # characters per wrapped line in the column (0: not wrapped), worked out once
             per_line = col[_PER_LINE]
-            if (
-                per_line is None
-            ):  # characters per wrapped line in the column (0: not wrapped), worked out once
+            if per_line is None:
                 per_line = col[_PER_LINE] = (
                     self._per_line(col[_TEXT_STYLE], col[_WIDTH]) if col[_WIDTH] else 0
                 )
