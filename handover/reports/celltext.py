@@ -5,6 +5,7 @@ text takes wrapped in its column."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from unicodedata import is_normalized
 
@@ -75,7 +76,8 @@ class ColumnTexts:
         self.since: int | None = None  # the row the texts were last dropped at (or the first row)
 
     def text(self, value: str, row: int) -> Text:
-        """:func:`cell_text` of a ``str`` value not in ``found``, in data row ``row`` (rows count up)."""
+        """:func:`cell_text` of a ``str`` value not in ``found``, in the ``row``-th data row of its
+        :class:`Layout`."""
         hit = cell_text(value)
         found = self.found
         if found is None:
@@ -90,3 +92,34 @@ class ColumnTexts:
             self.since = row
         found[value] = hit
         return hit
+
+
+class Layout:
+    """The :class:`ColumnTexts` of the data rows of every sheet of one layout (its column widths) in this
+    process (the values' texts do not depend on the sheet), and the rows they rendered (``rows``)."""
+
+    __slots__ = ("columns", "rows")
+
+    def __init__(self) -> None:
+        self.columns: dict[int, ColumnTexts] = {}
+        self.rows = 0
+
+    def column(self, index: int) -> ColumnTexts:
+        found = self.columns.get(index)
+        if found is None:
+            found = self.columns[index] = ColumnTexts()
+        return found
+
+
+_LAYOUTS: dict[tuple[Any, ...], Layout] = {}
+
+
+def layout(widths: Sequence[float | None]) -> Layout:
+    """The :class:`Layout` of sheets with these column widths (a new one, not kept, beyond 64 layouts)."""
+    key = tuple(widths)
+    found = _LAYOUTS.get(key)
+    if found is None:
+        found = Layout()
+        if len(_LAYOUTS) < 64:
+            _LAYOUTS[key] = found
+    return found

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from handover.reports.cells import DATE_FORMAT
-from handover.reports.celltext import EMPTY, QUOTED, QUOTED_SPACED, SPACED, ColumnTexts, cell_text, text_lines
+from handover.reports.celltext import EMPTY, QUOTED, QUOTED_SPACED, SPACED, cell_text, layout, text_lines
 
 FLUSH_ROWS = 128  # rows rendered per write: memory stays flat
 _PLAIN, _DATE, _QUOTED, _DATETIME = 0, 1, 2, 3
@@ -166,7 +166,7 @@ class RowSink:
         self._dates: dict[Any, str] = {}
         self._wraps: dict[tuple[str, int], int] = {}
         self._plans: dict[tuple[Any, ...], list[list[Any]]] = {}
-        self._texts: dict[int, ColumnTexts] = {}  # by column
+        self._layout = layout(self.widths)  # the texts of the values, shared by the sheets of these widths
         self._run: Any = None  # the temporary file of the data rows since the last openpyxl row
         self._run_path = ""
         self._run_rows = 0
@@ -227,7 +227,6 @@ class RowSink:
         self._wraps.clear()
         self._dates.clear()
         self._plans.clear()
-        self._texts.clear()
 
     # -- data rows -----------------------------------------------------------------------------------------
 
@@ -289,7 +288,7 @@ class RowSink:
             for i, style in enumerate(styles):
                 letter = _letter(i + 1)
                 width = widths[i] if i < len(widths) else None
-                texts = self._texts.get(i) or self._texts.setdefault(i, ColumnTexts())
+                texts = self._layout.column(i)
                 head = [
                     f'<c r="{letter}',
                     style or text_style,
@@ -343,13 +342,16 @@ class RowSink:
         wraps, dates = self._wraps, self._dates
         r = str(row_no)
         plan = self._columns(len(values), styles, text_style, number_style)
+        shared = self._layout
+        shared.rows += 1
+        seen = shared.rows
         for value, col in zip(values, plan, strict=True):
             cls = value.__class__
             if cls is str:
                 texts = col[_TEXTS]
                 found = texts.found
                 hit = found.get(value) if found is not None else None
-                kind, xml, text = hit if hit is not None else texts.text(value, row_no)
+                kind, xml, text = hit if hit is not None else texts.text(value, seen)
             elif value is None:
                 kind = EMPTY
             else:
