@@ -50,7 +50,7 @@ from handover.target import schema, writers
 from handover.target.chunkload import ChunkLoad, ChunkLoadResult
 from handover.target.hashing import loaded_fingerprint
 from handover.target.keyfilter import LoadedKeys
-from handover.target.prepare import prepare_chunk
+from handover.target.prepare import PreparedChunk, prepare_chunk
 from handover.target.sqlite import WalCheckpointer
 from handover.target.values import utcnow
 from handover.text import excerpt
@@ -379,12 +379,24 @@ class Loader:
 
     # -- chunks -------------------------------------------------------------------------------------------
 
-    def load_chunk(self, chunk: Chunk) -> ChunkLoadResult:
-        """Load one chunk in one transaction (see the module text)."""
+    @property
+    def prepares_ahead(self) -> bool:
+        """Whether the next chunk is best prepared in a second thread while a chunk's transaction runs: on a
+        database server, whose work the transaction waits for outside Python's GIL in a few large writes."""
+        return self.engine.dialect.name != "sqlite"
+
+    def prepare(self, chunk: Chunk) -> PreparedChunk:
+        """The part of ``chunk``'s load that needs no database (:func:`~handover.target.prepare.prepare_chunk`),
+        for :meth:`load_chunk`; it may run in another thread while an earlier chunk's transaction runs."""
+        return prepare_chunk(chunk, writers.Wire.of(self.engine))
+
+    def load_chunk(self, chunk: Chunk, prepared: PreparedChunk | None = None) -> ChunkLoadResult:
+        """Load one chunk in one transaction (see the module text); ``prepared``: its :meth:`prepare`, if made
+        already (else it is made here)."""
         try:
             try:
                 with self._chunk_transaction() as conn:
-                    result = self._load(conn, chunk)
+                    result = self._load(conn, chunk, prepared)
             except SQLAlchemyError as exc:
                 if not self._loaded_keys.overtaken(self.engine, exc, Entity(chunk.entity), chunk.source_id):
                     raise
@@ -481,13 +493,14 @@ class Loader:
             skipped=True,
         )
 
-    def _load(self, conn: Connection, chunk: Chunk) -> ChunkLoadResult:
-        """One chunk's load in its transaction ``conn``: prepared, checked against the target and this batch's
-        ledger, written (see :mod:`~handover.target.chunkload` for the steps)."""
+    def _load(self, conn: Connection, chunk: Chunk, prepared: PreparedChunk | None = None) -> ChunkLoadResult:
+        """One chunk's load in its transaction ``conn``: prepared (unless ``prepared`` is given), checked against
+        the target and this batch's ledger, written (see :mod:`~handover.target.chunkload` for the steps)."""
         stored = self._stored_result(conn, chunk)
         if stored is not None:
             return stored
-        prepared = prepare_chunk(chunk, writers.Wire.of(conn))
+        if prepared is None:
+            prepared = prepare_chunk(chunk, writers.Wire.of(conn))
         self._check_rows_not_loaded(conn, chunk, prepared.source_rows)
         key_filter, scope = self._loaded_keys.for_source(conn, prepared.entity, chunk.source_id)
         load = ChunkLoad(conn, self.batch_id, self.conflict_policy, prepared)
