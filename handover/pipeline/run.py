@@ -31,6 +31,7 @@ from handover.models import (
     HandoverRound,
     StageTiming,
 )
+from handover.pipeline.ahead import one_ahead
 from handover.pipeline.findings_csv import FindingsCsv
 from handover.pipeline.spool import Spool
 from handover.workdir import WorkFolder
@@ -306,9 +307,10 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     record_store(engine, batch_id, store.root)
                 # pass 2: load, one transaction per chunk
                 loaded_rows: Counter[str] = Counter()
-                for work in timer.timed_iter("load", pass_one.for_load()):
+                chunks = one_ahead(pass_one.for_load(), loader.prepare, threaded=loader.prepares_ahead)
+                for work, prepared in timer.timed_iter("load", chunks):
                     with timer.stage("load"):
-                        result = loader.load_chunk(work)
+                        result = loader.load_chunk(work, prepared)
                     new_rows += result.inserted
                     conflicts += result.conflicts
                     findings.update(f.check for f in result.findings)
