@@ -96,7 +96,8 @@ class ColumnTexts:
 
 class Layout:
     """The :class:`ColumnTexts` of the data rows of every sheet of one layout (its column widths) in this
-    process (the values' texts do not depend on the sheet), and the rows they rendered (``rows``)."""
+    process (the values' texts do not depend on the sheet, so threads may share them too), and the rows they
+    rendered (``rows``)."""
 
     __slots__ = ("columns", "rows")
 
