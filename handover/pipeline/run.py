@@ -1,8 +1,9 @@
 """``run_batch``: the one function that chains extract → map → validate → load → report.
 
 Two passes keep memory flat and the target clean: pass 1 streams every source through map and validate into a
-disk spool and counts; the quality gate looks at the counts; pass 2 loads the spooled chunks, each chunk in one
-transaction with its ledger and progress rows. A crashed run is resumed by running it again: chunks already
+disk spool and counts (keys repeated across chunks are decided there, :mod:`handover.pipeline.keyspan`); the
+quality gate looks at the counts; pass 2 reads each spooled chunk once, settles the key decisions made on its
+rows after it was spooled, and loads it in one transaction with its ledger and progress rows. A crashed run is resumed by running it again: chunks already
 committed are skipped. A batch works in one process (batches run side by side with ``handover run-many``).
 """
 
@@ -263,7 +264,6 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                             attach.check_chunk(chunk, getattr(src.reader, "extras_names", None))
                     take(pass_one.submit(chunk))
             check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
-            batch_keys.apply(Spool.read, Spool.write)  # decisions on earlier chunks, into their spool files
             fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
@@ -306,7 +306,7 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     record_store(engine, batch_id, store.root)
                 # pass 2: load, one transaction per chunk
                 loaded_rows: Counter[str] = Counter()
-                for work in timer.timed_iter("load", pass_one.for_load()):
+                for work in timer.timed_iter("load", pass_one.for_load(batch_keys)):
                     with timer.stage("load"):
                         result = loader.load_chunk(work)
                     new_rows += result.inserted
