@@ -197,7 +197,7 @@ class _Pending:
     in its reason (the first row of its key; for a conflict :data:`_NO_ROW` when none). 13 bytes a row: the
     reason and the key-conflict finding are rebuilt from these and the chunk's own key and source row."""
 
-    positions: array = field(default_factory=lambda: array("l"))
+    positions: array = field(default_factory=lambda: array("i"))
     kinds: array = field(default_factory=lambda: array("b"))
     others: array = field(default_factory=lambda: array("q"))
 
