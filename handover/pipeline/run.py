@@ -3,8 +3,8 @@
 Two passes keep memory flat and the target clean: pass 1 streams every source through map and validate into a
 disk spool and counts (keys repeated across chunks are decided there, :mod:`handover.pipeline.keyspan`); the
 quality gate looks at the counts; pass 2 reads each spooled chunk once, settles the key decisions made on its
-rows after it was spooled, and loads it in one transaction with its ledger and progress rows. A crashed run is resumed by running it again: chunks already
-committed are skipped. A batch works in one process (batches run side by side with ``handover run-many``).
+rows after it was spooled, and loads it in one transaction with its ledger and progress rows. A crashed run is
+resumed by running it again: chunks already committed are skipped. A batch works in one process (batches run side by side with ``handover run-many``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from handover.models import (
     HandoverRound,
     StageTiming,
 )
+from handover.pipeline.ahead import one_ahead
 from handover.pipeline.findings_csv import FindingsCsv
 from handover.pipeline.spool import Spool
 from handover.workdir import WorkFolder
@@ -306,9 +307,12 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     record_store(engine, batch_id, store.root)
                 # pass 2: load, one transaction per chunk
                 loaded_rows: Counter[str] = Counter()
-                for work in timer.timed_iter("load", pass_one.for_load(batch_keys)):
+                chunks = one_ahead(
+                    pass_one.for_load(batch_keys), loader.prepare, threaded=loader.prepares_ahead
+                )
+                for work, prepared in timer.timed_iter("load", chunks):
                     with timer.stage("load"):
-                        result = loader.load_chunk(work)
+                        result = loader.load_chunk(work, prepared)
                     new_rows += result.inserted
                     conflicts += result.conflicts
                     findings.update(f.check for f in result.findings)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from handover.models import HandoverRound
     from handover.reports.records import RecordFile
+    from handover.reports.workbook.record_sheets import ReceiverSheets
 
 __all__ = ["ReportPaths", "read_rounds", "report_paths", "write_reports", "write_reports_from_url"]
 
@@ -53,14 +54,14 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
     A file that differs from what the tool last wrote there (an official typed into it) is kept byte-identical
     and the report goes to a versioned name instead (:func:`handover.reports.keep.place`); the returned paths
     are the files written, and ``notices`` says which files were kept. ``parties``: the ``[report.parties]``
-    settings printed on the handover records (``None``: blanks to fill by hand). The record files
-    (:func:`handover.reports.records.write_record_files`, in :func:`~handover.reports.records.records_dir`) are
-    written after the workbook.
+    settings printed on the handover records (``None``: blanks to fill by hand). The record files (in
+    :func:`~handover.reports.records.records_dir`) are written after the workbook, each receiver's sheets copied
+    out of it (:func:`handover.reports.records.record_files_from`): each record is rendered once.
     """
     from handover.reports.html import read_context, save_html
     from handover.reports.keep import edited_notice, place, record
     from handover.reports.queries.batch import Shared
-    from handover.reports.workbook import write_workbook
+    from handover.reports.workbook import render_workbook
 
     usual = report_paths(batch_id, out_dir)
     workbook, html = place(usual.workbook), place(usual.html)
@@ -68,29 +69,29 @@ def write_reports(engine: Engine, batch_id: str, out_dir: Path, parties: Any = N
     paths = ReportPaths(workbook.path, html.path, notices)
     shared = Shared()
     if not _shared_across_threads(engine):
-        write_workbook(engine, batch_id, paths.workbook, shared, parties)
+        receivers = render_workbook(engine, batch_id, paths.workbook, shared, parties)
         record(paths.workbook)
         save_html(read_context(engine, batch_id, shared), paths.html)
         record(paths.html)
-        return _with_records(engine, batch_id, out_dir, parties, paths)
+        return _with_records(batch_id, out_dir, receivers, paths)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-html") as pool:
         context = pool.submit(read_context, engine, batch_id, shared)
-        write_workbook(engine, batch_id, paths.workbook, shared, parties)
+        receivers = render_workbook(engine, batch_id, paths.workbook, shared, parties)
         record(paths.workbook)
         save_html(context.result(), paths.html)
         record(paths.html)
-    return _with_records(engine, batch_id, out_dir, parties, paths)
+    return _with_records(batch_id, out_dir, receivers, paths)
 
 
 def _with_records(
-    engine: Engine, batch_id: str, out_dir: Path, parties: Any, paths: ReportPaths
+    batch_id: str, out_dir: Path, receivers: list[ReceiverSheets], paths: ReportPaths
 ) -> ReportPaths:
-    """``paths`` with the record files written, and their notices."""
-    from handover.reports.records import records_dir, write_record_files
+    """``paths`` with the record files written (copied out of the workbook just written), and their notices."""
+    from handover.reports.records import record_files_from, records_dir
 
-    files = tuple(write_record_files(engine, batch_id, records_dir(batch_id, out_dir), parties))
+    files = tuple(record_files_from(paths.workbook, receivers, records_dir(batch_id, out_dir)))
     notices = paths.notices + tuple(f.notice for f in files if f.notice)
     return paths._replace(notices=notices, records=files)
 

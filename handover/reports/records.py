@@ -10,14 +10,29 @@ The files go to ``<batch>-bien-ban/`` beside the reconciliation workbook (:func:
   whose procedure the routing table sends to it (:func:`handover.exports.portal.routed_to_province`).
 
 File names are ASCII (:func:`handover.text.ascii_slug`): they survive every file system, zip tool and mail
-client. Each file holds the record sheet only (Vietnamese only, the same layout as the workbook's record sheets:
-:func:`handover.reports.workbook.record_sheets.record_sheet`); the English guide stays in the workbook. A file an official
-edited is never written over (:mod:`handover.reports.keep`): the new one gets a versioned name.
+client. Each file holds the record sheet only (Vietnamese only); the English guide stays in the workbook. A file
+an official edited is never written over (:mod:`handover.reports.keep`): the new one gets a versioned name.
+
+A record is rendered once (:func:`handover.reports.workbook.record_sheets.record_sheet`), into a workbook: each
+file is the receiver's sheet(s) copied out of the saved workbook (:func:`record_files_from`,
+:class:`handover.reports.sheet_copy.SavedBook`), the same sheet parts and styles, so the file's cells are the
+workbook's. :func:`handover.reports.write_reports` copies them from the reconciliation workbook it has just
+written; :func:`write_record_files` renders a workbook of the record sheets only (a temporary file) and copies
+them from it.
+
+The file's sheet is named as a record sheet alone in a workbook would be (:func:`receiver_title` with no other
+name taken: ``Xã Phong Hải 02902``, even where the reconciliation workbook had to add `` (2)`` to tell two
+receivers apart). Continuation sheets (a record beyond Excel's row limit) keep the names they have in the
+workbook they were rendered into, because the sheet before each one names it ("Danh sách tiếp tục ở trang tính
+…"); should the first sheet's name then clash with one of them, the first sheet keeps its workbook name too.
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import os
+import tempfile
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +41,11 @@ from sqlalchemy import Engine
 
 from handover.errors import writing
 from handover.reports.queries.batch import batch_info, guarded
-from handover.reports.queries.loaded import Commune, Department, receiving_communes, receiving_departments
+from handover.reports.queries.loaded import Commune, Department
 from handover.reports.queries.rounds import later_rounds
-from handover.reports.queries.streams import DepartmentRows, commune_streams
+from handover.reports.workbook.record_sheets import ReceiverSheets, receiver_title
 
-__all__ = ["RecordFile", "record_file_name", "records_dir", "write_record_files"]
+__all__ = ["RecordFile", "record_file_name", "record_files_from", "records_dir", "write_record_files"]
 
 RECORDS_DIR_SUFFIX = "-bien-ban"
 
@@ -67,72 +82,94 @@ def record_file_name(receiver: Commune | Department) -> str:
 
 def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any = None) -> list[RecordFile]:
     """Write the record file of each receiver of ``batch_id`` (communes by code, then departments) into
-    ``folder``, from the target database. ``parties``: the ``[report.parties]`` settings (``None``: blanks)."""
+    ``folder``, from the target database: the record sheets are rendered into a workbook of their own (a
+    temporary file in ``folder``, removed after) and copied from it (:func:`record_files_from`). ``parties``:
+    the ``[report.parties]`` settings (``None``: blanks)."""
     from handover.reports.workbook import UNWRITABLE_XLSX
-    from handover.reports.workbook.parties import record_parties, with_rounds
 
     folder = Path(folder)
-    written: list[RecordFile] = []
-    with guarded("the handover records"), engine.connect() as conn, ExitStack() as stack:
-        info = batch_info(conn, batch_id)
-        # a later round of its sources: what it newly hands over, supplementary records (as the workbook's)
-        signers = with_rounds(record_parties(info, parties), later_rounds(conn, batch_id))
-        new_only = signers.new_only
-        communes = receiving_communes(conn, batch_id, new_only=new_only)
-        departments = receiving_departments(conn, batch_id, new_only=new_only)
-        with writing(folder, "the handover record", UNWRITABLE_XLSX):
-            folder.mkdir(parents=True, exist_ok=True)
-        dossier_rows, record_rows = stack.enter_context(
-            commune_streams(engine, conn, batch_id, communes, new_only=new_only)
-        )
-        for commune in communes:
-            written.append(_write_one(folder, commune, "commune", dossier_rows, record_rows, signers))
-        routed = DepartmentRows(conn, batch_id, departments, new_only=new_only)
-        for dept in departments:
-            written.append(_write_one(folder, dept, "department", routed, routed, signers))
-    return written
+    with writing(folder, "the handover record", UNWRITABLE_XLSX):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".handover-records-", suffix=".xlsx", dir=folder)
+        os.close(fd)
+    book = Path(name)
+    try:
+        receivers = _render_records(engine, batch_id, book, parties)
+        return record_files_from(book, receivers, folder)
+    finally:
+        with suppress(OSError):
+            book.unlink()
 
 
-def _write_one(
-    folder: Path,
-    receiver: Commune | Department,
-    kind: str,
-    dossier_rows: Any,
-    record_rows: Any,
-    signers: Any,
-) -> RecordFile:
-    """One receiver's workbook: its record sheet(s) only."""
+def _render_records(engine: Engine, batch_id: str, path: Path, parties: Any) -> list[ReceiverSheets]:
+    """A workbook at ``path`` of the batch's record sheets only, rendered as the reconciliation workbook's
+    (:func:`~handover.reports.workbook.record_sheets.commune_sheets`, ``department_sheets``)."""
     from openpyxl import Workbook
 
-    from handover.reports.keep import edited_notice, place, record
     from handover.reports.workbook import UNWRITABLE_XLSX, discard_xlsx, save_xlsx
-    from handover.reports.workbook.record_sheets import record_sheet
-    from handover.reports.workbook.sheet import Styles, sheet_title
+    from handover.reports.workbook.parties import record_parties, with_rounds
+    from handover.reports.workbook.record_sheets import commune_sheets, department_sheets
+    from handover.reports.workbook.sheet import Styles
 
-    placement = place(folder / record_file_name(receiver))
     wb = Workbook(write_only=True)
     st = Styles(wb)
-    used: set[str] = set()
-    if isinstance(receiver, Department):
-        title = sheet_title(receiver.agency, receiver.province_code, used)
-    else:
-        title = sheet_title(receiver.name, receiver.code, used)
     try:
-        record_sheet(wb, dossier_rows, record_rows, signers, receiver, title, st, used)  # type: ignore[arg-type]
-        for sheet in st.sheets:
-            sheet.close()
-        with writing(placement.path, "the handover record", UNWRITABLE_XLSX):
-            save_xlsx(wb, placement.path)
+        with guarded("the handover records"), engine.connect() as conn:
+            info = batch_info(conn, batch_id)
+            # a later round of its sources: what it newly hands over, supplementary records (as the workbook's)
+            signers = with_rounds(record_parties(info, parties), later_rounds(conn, batch_id))
+            used: set[str] = set()
+            receivers = commune_sheets(wb, engine, conn, signers, st, used)
+            receivers += department_sheets(wb, conn, signers, st, used)
+            for sheet in st.sheets:
+                sheet.close()
+        with writing(path, "the handover record", UNWRITABLE_XLSX):
+            save_xlsx(wb, path)
     except BaseException:
         discard_xlsx(wb)
         raise
-    record(placement.path)
-    return RecordFile(
-        receiver.code,
-        receiver.name,
-        kind,
-        receiver.dossiers,
-        receiver.records,
-        placement.path,
-        edited_notice(placement),
-    )
+    return receivers
+
+
+def record_files_from(workbook: Path, receivers: Sequence[ReceiverSheets], folder: Path) -> list[RecordFile]:
+    """Write into ``folder`` the record file of each of ``receivers``, in that order: its sheets copied out of
+    the saved ``workbook`` they were rendered into (:meth:`~handover.reports.sheet_copy.SavedBook.copy`). A
+    file an official edited is kept and the new one gets a versioned name (:func:`handover.reports.keep.place`)."""
+    from handover.reports.keep import edited_notice, place, record
+    from handover.reports.sheet_copy import SavedBook
+    from handover.reports.workbook import UNWRITABLE_XLSX, ZIP_LEVEL
+
+    folder = Path(folder)
+    written: list[RecordFile] = []
+    with writing(folder, "the handover record", UNWRITABLE_XLSX):
+        folder.mkdir(parents=True, exist_ok=True)
+    with SavedBook(workbook) as book:
+        for item in receivers:
+            receiver = item.receiver
+            placement = place(folder / record_file_name(receiver))
+            with writing(placement.path, "the handover record", UNWRITABLE_XLSX):
+                book.copy(
+                    list(zip(item.sheets, file_sheet_names(item), strict=True)), placement.path, ZIP_LEVEL
+                )
+            record(placement.path)
+            written.append(
+                RecordFile(
+                    receiver.code,
+                    receiver.name,
+                    item.kind,
+                    receiver.dossiers,
+                    receiver.records,
+                    placement.path,
+                    edited_notice(placement),
+                )
+            )
+    return written
+
+
+def file_sheet_names(item: ReceiverSheets) -> list[str]:
+    """The names of a receiver's sheets in its record file: the first as alone in a workbook, continuation
+    sheets as in the workbook they were rendered into (see the module's docstring)."""
+    first, rest = receiver_title(item.receiver, set()), list(item.sheets[1:])
+    if first.casefold() in {name.casefold() for name in rest}:
+        first = item.sheets[0]
+    return [first, *rest]

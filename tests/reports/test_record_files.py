@@ -188,16 +188,79 @@ def test_the_department_sheets_follow_the_commune_sheets(demo, tmp_path: Path) -
     )
 
 
+def _cells(ws) -> list[list[tuple]]:
+    """A sheet's cells as read back: value, named style, number format, quote prefix, bold, fill colour."""
+    return [
+        [(c.value, c.style, c.number_format, c.quotePrefix, c.font.b, c.fill.fgColor.rgb) for c in row]
+        for row in ws.iter_rows()
+    ]
+
+
+def _layout(ws) -> tuple:
+    """What prints a sheet: print titles, row heights, merged ranges, page breaks, column widths, footer."""
+    return (
+        ws.print_title_rows,
+        {n: d.height for n, d in ws.row_dimensions.items() if d.height},
+        sorted(str(r) for r in ws.merged_cells.ranges),
+        [b.id for b in ws.row_breaks.brk],
+        {k: d.width for k, d in ws.column_dimensions.items()},
+        ws.oddFooter.center.text,
+        ws.page_setup.orientation,
+    )
+
+
 def test_the_workbook_holds_the_same_records(demo) -> None:
-    """Each record file's sheet is the reconciliation workbook's sheet of that receiver, cell for cell."""
+    """Each record file's sheet is the reconciliation workbook's sheet of that receiver, cell for cell (values,
+    style names, number formats) and as printed (print titles, heights, merges, page breaks)."""
     _, folder = demo
-    book = load_workbook(folder.parent / f"{BATCH}-doi-soat.xlsx", read_only=True)
+    book = load_workbook(folder.parent / f"{BATCH}-doi-soat.xlsx")
     files = sorted(folder.glob("*.xlsx"))
     for path in files:
-        ws = load_workbook(path, read_only=True).worksheets[0]
-        assert list(ws.iter_rows(values_only=True)) == list(book[ws.title].iter_rows(values_only=True)), path
+        ws = load_workbook(path).worksheets[0]
+        assert ws.print_title_rows == "$13:$13", path  # the column header repeats on every printed page
+        assert _cells(ws) == _cells(book[ws.title]), path
+        assert _layout(ws) == _layout(book[ws.title]), path
+    assert any(load_workbook(p).worksheets[0].row_breaks.brk for p in files)  # records of several pages
     records = [t for t in book.sheetnames if re.search(r" \d{2}$| \d{5}$", t)]
     assert len(records) == len(files)
+    assert not list(folder.glob(".handover-records-*"))  # no temporary workbook left
+
+
+def test_a_record_beyond_the_row_limit_keeps_its_continuation_sheets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record continued on more sheets: its file holds every sheet, named as in the workbook (the note at the
+    end of a sheet names the next), each as the workbook's; the standalone writer writes the same cells."""
+    from handover.reports.workbook import record_sheets
+    from tests.reports.factory import BATCH as FIRST
+    from tests.reports.factory import C2, add_bulk_dossiers, build_target
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'target.db'}")
+    try:
+        build_target(engine)
+        add_bulk_dossiers(engine, FIRST, 100, commune=C2)
+        monkeypatch.setattr(record_sheets, "MAX_SHEET_ROWS", 60)  # instead of Excel's 1,048,576
+        paths = write_reports(engine, FIRST, tmp_path / "out")
+        alone = write_record_files(engine, FIRST, tmp_path / "alone")
+    finally:
+        engine.dispose()
+    assert [f.path.name for f in alone] == [f.path.name for f in paths.records]
+    assert [(f.code, f.kind, f.dossiers, f.records) for f in alone] == [
+        (f.code, f.kind, f.dossiers, f.records) for f in paths.records
+    ]
+    file = next(f for f in paths.records if f.code == C2[0])
+    wb, book = load_workbook(file.path), load_workbook(paths.workbook)
+    names = ["Xã Phong Hải 02935", "Xã Phong Hải (2) 02935"]
+    assert wb.sheetnames[:2] == names and all(n in book.sheetnames for n in wb.sheetnames)
+    texts = [c for r in wb[names[0]].iter_rows(values_only=True) for c in r if isinstance(c, str)]
+    assert any(f"tiếp tục ở trang tính “{names[1]}”" in t for t in texts)
+    other = load_workbook(next(f for f in alone if f.code == C2[0]).path)
+    assert other.sheetnames == wb.sheetnames
+    for name in wb.sheetnames:
+        assert wb[name].print_title_rows, name
+        assert _cells(wb[name]) == _cells(book[name]) == _cells(other[name]), name
+        assert _layout(wb[name]) == _layout(book[name]) == _layout(other[name]), name
+    assert not list((tmp_path / "alone").glob(".handover-records-*"))
 
 
 def test_a_later_round_supplements_the_department_record(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ Sheets, in order:
   A dossier whose procedure the routing table sends to the province
   (:func:`handover.exports.portal.routed_to_province`) is not on its commune's record but on its department's:
 * **one sheet per receiving provincial department** (named from its name and its new province's code), the
-  same record. Each record is also written as a file of its own by :mod:`handover.reports.records`.
+  same record. Each record is also copied out of the saved workbook into a file of its own
+  (:mod:`handover.reports.records`).
 * **Cần xem xét**: instructions, then the review rows with their reason and candidates, and a decision cell
   offering the communes allowed for the row as a drop-down (lists on the hidden sheet ``Danh sách chọn``).
 * **Cách ly**: quarantined rows with every finding.
@@ -69,7 +70,7 @@ from handover.reports.workbook.audit import (
     quarantine_sheet,
 )
 from handover.reports.workbook.parties import record_parties, with_rounds
-from handover.reports.workbook.record_sheets import commune_sheets, department_sheets
+from handover.reports.workbook.record_sheets import ReceiverSheets, commune_sheets, department_sheets
 from handover.reports.workbook.review import REVIEW_SHEET, review_sheet
 from handover.reports.workbook.sheet import Styles
 from handover.reports.workbook.summary import SUMMARY_SHEET, summary_sheet
@@ -89,6 +90,15 @@ def write_workbook(
     reads them too (:func:`handover.reports.write_reports`). ``parties``: the ``[report.parties]`` settings
     (:class:`handover.parties.PartiesConfig`) printed on the handover records; ``None``: blanks to fill by hand.
     """
+    render_workbook(engine, batch_id, path, shared, parties)
+    return Path(path)
+
+
+def render_workbook(
+    engine: Engine, batch_id: str, path: Path, shared: Shared | None = None, parties: Any = None
+) -> list[ReceiverSheets]:
+    """:func:`write_workbook`, returning each receiver's record sheets as named in the workbook (communes, then
+    departments: :func:`handover.reports.records.record_files_from` copies them into the record files)."""
     from openpyxl import Workbook
 
     shared = Shared() if shared is None else shared
@@ -113,8 +123,8 @@ def write_workbook(
                 )
             }
             summary_sheet(wb, conn, info, st, shared, rounds, signers)
-            commune_sheets(wb, engine, conn, signers, st, used)
-            department_sheets(wb, conn, signers, st, used)
+            receivers = commune_sheets(wb, engine, conn, signers, st, used)
+            receivers += department_sheets(wb, conn, signers, st, used)
             review_sheet(wb, conn, batch_id, st)
             quarantine_sheet(wb, conn, batch_id, st)
             conflict_sheet(wb, conn, batch_id, st)
@@ -128,7 +138,7 @@ def write_workbook(
     except BaseException:
         discard_xlsx(wb)
         raise
-    return path
+    return receivers
 
 
 def discard_xlsx(wb: Any) -> None:

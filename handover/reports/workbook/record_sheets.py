@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine
 
@@ -375,6 +375,14 @@ def _commune_bottom(sh: RecordSheet, tally: _Tally, commune: Commune, parties: R
     sh.finish()
 
 
+class ReceiverSheets(NamedTuple):
+    """A receiver's record as rendered into a workbook: its sheet and continuation sheets, by name."""
+
+    receiver: Commune | Department
+    kind: str  # "commune" or "department"
+    sheets: tuple[str, ...]
+
+
 def record_sheet(
     wb: Any,
     dossier_rows: CommuneRows,
@@ -384,8 +392,11 @@ def record_sheet(
     title: str,
     st: Styles,
     used: set[str],
-) -> None:
+) -> tuple[str, ...]:
+    """Render ``commune``'s record into ``wb`` as sheet ``title`` (continuation sheets named through ``used``);
+    returns the names of the sheets written."""
     sh = RecordSheet(wb, title, COMMUNE_WIDTHS, st)
+    titles = [title]
     limit = MAX_SHEET_ROWS - _FOOTER_ROWS
     title_rows = _commune_top(sh, commune, parties)
     part = 1
@@ -400,6 +411,7 @@ def record_sheet(
             sh.ws.print_title_rows = title_rows
         sh.finish()
         nxt = RecordSheet(wb, name, COMMUNE_WIDTHS, st)
+        titles.append(name)
         nxt.merged(f"{record_title(parties, commune.code)} (tiếp theo)", st.title)
         nxt.merged(
             f"Số: {unit_record_number(parties, commune.code)}; bên nhận: {_receiving(commune)}", st.label
@@ -429,29 +441,47 @@ def record_sheet(
     _commune_bottom(sh, tally, commune, parties)
     if part == 1:
         sh.ws.print_title_rows = title_rows
+    return tuple(titles)
 
 
 def commune_sheets(
     wb: Any, engine: Engine, conn: Connection, parties: RecordParties, st: Styles, used: set[str]
-) -> None:
+) -> list[ReceiverSheets]:
     """The commune sheets (handover records), rendered in this process: what each commune receives, without the
-    dossiers routed to a provincial department (:func:`department_sheets`)."""
+    dossiers routed to a provincial department (:func:`department_sheets`). Returns each commune's sheets."""
     batch_id, new_only = parties.batch_id, parties.new_only
     communes = receiving_communes(conn, batch_id, new_only=new_only)
+    done: list[ReceiverSheets] = []
     with commune_streams(engine, conn, batch_id, communes, new_only=new_only) as (
         dossier_rows,
         record_rows,
     ):
         for commune in communes:
-            title = sheet_title(commune.name, commune.code, used)
-            record_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
+            title = receiver_title(commune, used)
+            names = record_sheet(wb, dossier_rows, record_rows, parties, commune, title, st, used)
+            done.append(ReceiverSheets(commune, "commune", names))
+    return done
 
 
-def department_sheets(wb: Any, conn: Connection, parties: RecordParties, st: Styles, used: set[str]) -> None:
+def department_sheets(
+    wb: Any, conn: Connection, parties: RecordParties, st: Styles, used: set[str]
+) -> list[ReceiverSheets]:
     """A handover record sheet for each provincial department receiving routed dossiers (named from the
-    department's name and its new province's code), rendered in this process."""
+    department's name and its new province's code), rendered in this process. Returns each department's
+    sheets."""
     departments = receiving_departments(conn, parties.batch_id, new_only=parties.new_only)
     rows = DepartmentRows(conn, parties.batch_id, departments, new_only=parties.new_only)
+    done: list[ReceiverSheets] = []
     for dept in departments:
-        title = sheet_title(dept.agency, dept.province_code, used)
-        record_sheet(wb, rows, rows, parties, dept, title, st, used)  # type: ignore[arg-type]
+        title = receiver_title(dept, used)
+        names = record_sheet(wb, rows, rows, parties, dept, title, st, used)  # type: ignore[arg-type]
+        done.append(ReceiverSheets(dept, "department", names))
+    return done
+
+
+def receiver_title(receiver: Commune | Department, used: set[str]) -> str:
+    """The name of a receiver's record sheet (:func:`sheet_title` of the commune's name and code, of the
+    department's name and its new province's code), added to ``used``."""
+    if isinstance(receiver, Department):
+        return sheet_title(receiver.agency, receiver.province_code, used)
+    return sheet_title(receiver.name, receiver.code, used)

@@ -329,9 +329,9 @@ class RecordSheet(Sheet):
 
     def finish(self) -> None:
         """The page breaks and the footer "Trang p / n", once every row is written."""
-        from openpyxl.worksheet.pagebreak import Break
+        from openpyxl.worksheet.pagebreak import Break, RowBreak
 
-        for row in self.pager.breaks:
-            self.ws.row_breaks.append(Break(id=row))
+        if self.pager.breaks:  # the list built once (RowBreak.append copies it at every call)
+            self.ws.row_breaks = RowBreak(brk=[Break(id=row) for row in self.pager.breaks])
         total = str(self.pager.pages) if self.pager.exact else "&N"
         self.ws.oddFooter.center.text = f"Trang &P / {total}"
