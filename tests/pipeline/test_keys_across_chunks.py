@@ -25,20 +25,21 @@ ROWS = [
 runner = CliRunner()
 
 
-def _config(tmp_path: Path, chunk_size: int) -> Path:
+def _config(tmp_path: Path, chunk_size: int, url: str | None = None) -> Path:
+    url = url or f"sqlite:///{tmp_path / 't.db'}"
     (tmp_path / "a.csv").write_text(HEADER + "".join(ROWS), encoding="utf-8")
     path = tmp_path / "batch.toml"
     path.write_text(
         f'[batch]\nid = "k"\nchunk_size = {chunk_size}\n'
-        f'[target]\nurl = "sqlite:///{tmp_path / "t.db"}"\n[thresholds]\nmax_error_share = 1.0\n'
+        f'[target]\nurl = "{url}"\n[thresholds]\nmax_error_share = 1.0\n'
         '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n',
         encoding="utf-8",
     )
     return path
 
 
-def _ledger(tmp_path: Path) -> dict[int, str]:
-    engine = create_engine(f"sqlite:///{tmp_path / 't.db'}")
+def _ledger(tmp_path: Path, url: str | None = None) -> dict[int, str]:
+    engine = create_engine(url or f"sqlite:///{tmp_path / 't.db'}")
     with engine.connect() as conn:
         rows = conn.execute(select(schema.ledger.c.source_row, schema.ledger.c.disposition)).all()
     engine.dispose()
@@ -67,7 +68,7 @@ def test_dry_run_gate_and_load_agree_whatever_the_chunks(tmp_path: Path, chunk_s
 
 
 def test_each_spooled_chunk_is_written_once_and_read_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, any_db_url: str
 ) -> None:
     """The decisions on rows of chunks already spooled are applied as the load reads each chunk back: no chunk
     is rewritten, the dry run reads none, and the ledger and findings are those of the decisions."""
@@ -87,7 +88,7 @@ def test_each_spooled_chunk_is_written_once_and_read_once(
 
     monkeypatch.setattr(Spool, "write", staticmethod(counting_write))
     monkeypatch.setattr(Spool, "read", staticmethod(counting_read))
-    config = _config(tmp_path, 1)
+    config = _config(tmp_path, 1, any_db_url)
     dry = runner.invoke(app, ["run", str(config), "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     assert len(written) == 4 and set(written.values()) == {1} and not read
@@ -96,8 +97,8 @@ def test_each_spooled_chunk_is_written_once_and_read_once(
     assert real.exit_code == 0, real.output
     assert len(written) == 4 and set(written.values()) == {1}
     assert read == written
-    assert _ledger(tmp_path) == {2: "loaded", 3: "quarantined", 4: "duplicate", 5: "quarantined"}
-    engine = create_engine(f"sqlite:///{tmp_path / 't.db'}")
+    assert _ledger(tmp_path, any_db_url) == {2: "loaded", 3: "quarantined", 4: "duplicate", 5: "quarantined"}
+    engine = create_engine(any_db_url)
     with engine.connect() as conn:
         stored = conn.execute(
             select(schema.findings.c.source_row, schema.findings.c.natural_key, schema.findings.c.message_en)
