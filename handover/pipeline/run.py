@@ -148,10 +148,16 @@ def run_batch(
     progress: Progress | None = None,
 ) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure.
-    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one."""
+    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one.
+
+    pandas keeps the batch's text columns as Python strings (``mode.string_storage = "python"``), whether or
+    not pyarrow is installed: the stages hand every value to Python (keys, hashes, COPY text, payloads), and
+    Arrow-backed strings cost more to convert than they save (figures: ``benchmarks/RESULTS.md``)."""
+    import pandas as pd
+
     from handover.resources import using_mappings
 
-    with using_mappings(cfg.mapping.dir):
+    with using_mappings(cfg.mapping.dir), pd.option_context("mode.string_storage", "python"):
         return _run_batch(cfg, dry_run=dry_run, progress=progress)
 
 
