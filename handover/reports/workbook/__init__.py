@@ -55,6 +55,7 @@ from sqlalchemy import Engine
 
 from handover.errors import writing
 from handover.reports.queries.batch import Shared, batch_info, guarded
+from handover.reports.queries.loaded import receiving_communes, receiving_departments
 from handover.reports.queries.rounds import later_rounds
 from handover.reports.rowxml import discard, save_workbook
 from handover.reports.workbook.audit import (
@@ -122,9 +123,11 @@ def render_workbook(
                     GUIDE_SHEET,
                 )
             }
-            summary_sheet(wb, conn, info, st, shared, rounds, signers)
-            receivers = commune_sheets(wb, engine, conn, signers, st, used)
-            receivers += department_sheets(wb, conn, signers, st, used)
+            communes = receiving_communes(conn, batch_id, new_only=signers.new_only)
+            departments = receiving_departments(conn, batch_id, new_only=signers.new_only)
+            summary_sheet(wb, conn, info, st, shared, rounds, signers, (communes, departments))
+            receivers = commune_sheets(wb, engine, conn, signers, st, used, communes)
+            receivers += department_sheets(wb, conn, signers, st, used, departments)
             review_sheet(wb, conn, batch_id, st)
             quarantine_sheet(wb, conn, batch_id, st)
             conflict_sheet(wb, conn, batch_id, st)

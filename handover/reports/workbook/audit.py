@@ -12,9 +12,8 @@ from sqlalchemy import Connection
 from handover.models import Counts
 from handover.reports.queries.batch import BatchInfo, Shared, ledger_tally, row_account, sources
 from handover.reports.queries.held import findings_per_check, iter_conflicts, iter_quarantined
-from handover.reports.workbook.labels import RULE_VI
+from handover.reports.workbook.labels import COMMUNE_EN, COMMUNE_VI, RULE_VI
 from handover.reports.workbook.parties import SUPPLEMENT_TITLE
-from handover.reports.workbook.record_sheets import COMMUNE_EN, COMMUNE_VI
 from handover.reports.workbook.sheet import Sheet, Styles
 
 QUARANTINE_SHEET = "Cách ly"

@@ -1,5 +1,5 @@
 """The Vietnamese (and English) labels of the workbook's figures: dispositions, due states, record types,
-unit statuses, non-data rules."""
+unit statuses, non-data rules, the columns of a handover record."""
 
 from __future__ import annotations
 
@@ -45,3 +45,31 @@ RULE_VI = {
     "subtotal": "Dòng tổng cộng giữa dữ liệu",
     "signature": "Chữ ký / ngày tháng",
 }
+
+# the columns of a handover record's list (section I dossiers, section II records), Vietnamese and English
+COMMUNE_VI = [
+    "STT",
+    "Mã hồ sơ / Số",
+    "Thủ tục / Loại hồ sơ",
+    "Chủ hồ sơ / Người đăng ký",
+    "Số định danh",
+    "Điện thoại",
+    "Ngày tiếp nhận / đăng ký",
+    "Ngày hẹn trả",
+    "Tình trạng hạn (mục I) / Trạng thái (mục II)",
+    "Phí, lệ phí",
+    "Xã cũ",
+]
+COMMUNE_EN = [
+    "No.",
+    "Dossier code / number",
+    "Procedure / record type",
+    "Applicant / subject",
+    "ID (masked)",
+    "Phone (masked)",
+    "Received / registered",
+    "Due date",
+    "Due status (section I) / status (section II)",
+    "Fee: paid, unpaid or free",
+    "Old commune",
+]

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 from handover.reports.cells import safe_text, text_cell
 from handover.reports.queries.loaded import Commune, Department, receiving_communes, receiving_departments
 from handover.reports.queries.streams import CommuneRows, DepartmentRows, commune_streams
-from handover.reports.workbook.labels import DUE_VI, RECORD_TYPE_VI
+from handover.reports.workbook.labels import COMMUNE_VI, DUE_VI, RECORD_TYPE_VI
 from handover.reports.workbook.parties import (
     RecordParties,
     record_title,
@@ -31,32 +31,6 @@ _FOOTER_ROWS = 20  # rows a commune sheet needs after its last data row (totals,
 COMMUNE_WIDTHS = [6, 26, 31, 24, 15, 14, 12, 12, 14, 17, 18]
 BLANK_FILL = "……………………"  # a blank to fill by hand
 _TOP_ROWS = 13  # rows of a commune sheet above its first section line (heading, parties, column header)
-COMMUNE_VI = [
-    "STT",
-    "Mã hồ sơ / Số",
-    "Thủ tục / Loại hồ sơ",
-    "Chủ hồ sơ / Người đăng ký",
-    "Số định danh",
-    "Điện thoại",
-    "Ngày tiếp nhận / đăng ký",
-    "Ngày hẹn trả",
-    "Tình trạng hạn (mục I) / Trạng thái (mục II)",
-    "Phí, lệ phí",
-    "Xã cũ",
-]
-COMMUNE_EN = [
-    "No.",
-    "Dossier code / number",
-    "Procedure / record type",
-    "Applicant / subject",
-    "ID (masked)",
-    "Phone (masked)",
-    "Received / registered",
-    "Due date",
-    "Due status (section I) / status (section II)",
-    "Fee: paid, unpaid or free",
-    "Old commune",
-]
 # free space under the signature captions, in points of the sheet: 200 pt print as at least 4 cm (113 pt) at
 # the smallest print scale (61%: :data:`~handover.reports.workbook.sheet.PAGE_POINTS`)
 SIGN_SPACE_POINTS = 200.0
@@ -457,12 +431,19 @@ def record_sheet(
 
 
 def commune_sheets(
-    wb: Any, engine: Engine, conn: Connection, parties: RecordParties, st: Styles, used: set[str]
+    wb: Any,
+    engine: Engine,
+    conn: Connection,
+    parties: RecordParties,
+    st: Styles,
+    used: set[str],
+    communes: list[Commune] | None = None,
 ) -> list[ReceiverSheets]:
-    """The commune sheets (handover records), rendered in this process: what each commune receives, without the
-    dossiers routed to a provincial department (:func:`department_sheets`). Returns each commune's sheets."""
+    """The commune sheets (handover records): what each commune receives, without the dossiers routed to a
+    department (:func:`department_sheets`). ``communes``: :func:`receiving_communes`, if read already."""
     batch_id, new_only = parties.batch_id, parties.new_only
-    communes = receiving_communes(conn, batch_id, new_only=new_only)
+    if communes is None:
+        communes = receiving_communes(conn, batch_id, new_only=new_only)
     done: list[ReceiverSheets] = []
     with commune_streams(engine, conn, batch_id, communes, new_only=new_only) as (
         dossier_rows,
@@ -476,12 +457,17 @@ def commune_sheets(
 
 
 def department_sheets(
-    wb: Any, conn: Connection, parties: RecordParties, st: Styles, used: set[str]
+    wb: Any,
+    conn: Connection,
+    parties: RecordParties,
+    st: Styles,
+    used: set[str],
+    departments: list[Department] | None = None,
 ) -> list[ReceiverSheets]:
-    """A handover record sheet for each provincial department receiving routed dossiers (named from the
-    department's name and its new province's code), rendered in this process. Returns each department's
-    sheets."""
-    departments = receiving_departments(conn, parties.batch_id, new_only=parties.new_only)
+    """A handover record sheet for each provincial department receiving routed dossiers (named from its name
+    and its new province's code). ``departments``: :func:`receiving_departments`, if read already."""
+    if departments is None:
+        departments = receiving_departments(conn, parties.batch_id, new_only=parties.new_only)
     rows = DepartmentRows(conn, parties.batch_id, departments, new_only=parties.new_only)
     done: list[ReceiverSheets] = []
     for dept in departments:
