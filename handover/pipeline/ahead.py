@@ -1,9 +1,10 @@
 """One item ahead: the next item of a stream fetched and worked on in a thread of its own while the caller
 handles the current one (:func:`one_ahead`).
 
-Pass 2 of a batch uses it to read and prepare chunk *n + 1* (:meth:`handover.target.loader.Loader.prepare`: the
-spool read and the pure-Python encoding) while chunk *n*'s transaction waits on the database server. The
-transactions stay in the caller's thread, one after the other, in order; the thread only ever holds one item.
+Pass 2 of a batch uses it to read and prepare chunk *n + 1* (its spool read with the batch's key decisions
+settled, then :meth:`handover.target.loader.Loader.prepare`, the pure-Python encoding) while chunk *n*'s
+transaction waits on the database server. The transactions stay in the caller's thread, one after the other, in
+order; the thread only ever holds one item.
 """
 
 from __future__ import annotations

@@ -9,9 +9,11 @@ the same way whatever the chunk size:
   inside a chunk (``dossier_code_unique`` / ``record_number_unique``); every later row with that key too, unless
   it repeats a row exactly.
 
-An earlier chunk is already in its spool file: its changes wait in :attr:`BatchKeys.pending` and
-:meth:`BatchKeys.apply` writes them into the spooled chunks before the gate. A resumed run skips committed
-chunks, so their keys are not seen here; the loader still finds those in the target's ledger.
+The counts and findings change at once (the gate and the dry run see them); an earlier chunk is already in its
+spool file, so its changed rows wait in :attr:`BatchKeys.pending` (a few numbers per row, :class:`_Pending`) and
+:meth:`BatchKeys.settle` applies them to the chunk as the load reads it back, before the loader sees it. A
+resumed run skips committed chunks, so their keys are not seen here; the loader still finds those in the
+target's ledger.
 
 Memory must not grow with the input, but the keys a batch has loaded must be known until its last chunk: they
 are held as numpy columns per source (:class:`_SourceKeys`: a 128-bit digest of the key, the first row, its
@@ -21,6 +23,7 @@ rows whose key was seen before, or recurs in its chunk, are decided one by one.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,15 +186,32 @@ class _SourceKeys:
         )
 
 
+_DUPLICATE, _CONFLICT = 0, 1  # what a pending row becomes
+_NO_ROW = -1  # a conflict's other row, when none is known
+
+
+@dataclass
+class _Pending:
+    """The rows of one spooled chunk decided after it was spooled, in the order decided (each row once): its
+    position in the chunk, what it becomes (:data:`_DUPLICATE` or :data:`_CONFLICT`) and the other row named
+    in its reason (the first row of its key; for a conflict :data:`_NO_ROW` when none). 13 bytes a row: the
+    reason and the key-conflict finding are rebuilt from these and the chunk's own key and source row."""
+
+    positions: array = field(default_factory=lambda: array("i"))
+    kinds: array = field(default_factory=lambda: array("b"))
+    others: array = field(default_factory=lambda: array("q"))
+
+
 @dataclass
 class BatchKeys:
     """The keys every source of a batch loads so far (see the module text). Memory: about 50 bytes per key to
-    load, in numpy arrays (:class:`_SourceKeys`), plus the decisions pending for the spool files."""
+    load, in numpy arrays (:class:`_SourceKeys`), plus 13 bytes per spooled row decided since
+    (:class:`_Pending`) until the load reads its chunk."""
 
     sources: dict[str, _SourceKeys] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)  # the spool files the keys' places refer to
     file_no: dict[Path, int] = field(default_factory=dict)
-    pending: dict[Path, dict[int, tuple[str, str, list[Finding]]]] = field(default_factory=dict)
+    pending: dict[Path, _Pending] = field(default_factory=dict)
 
     def _file(self, path: Path) -> int:
         if path not in self.file_no:
@@ -203,7 +223,7 @@ class BatchKeys:
         self, source_id: str, entity: Entity, path: Path, found: ChunkKeys
     ) -> tuple[Counts, list[Finding]]:
         """Decide the rows of one chunk (in chunk order); return the change to the source's counts and the
-        findings made, which :meth:`apply` also writes into the spooled chunks.
+        findings made; the rows of chunks already spooled (this one included) wait for :meth:`settle`.
 
         The rows whose key is new to the batch and once in the chunk are recorded column-wise; the others
         (a key seen before, or again in this chunk) are decided one by one, in chunk order."""
@@ -274,7 +294,7 @@ class BatchKeys:
                     continue
                 first = store.get(at, self.files)
                 if first.digest == digest:
-                    self._set(path, pos, Disposition.DUPLICATE.value, _duplicate_reason(first.row), [])
+                    self._set(path, pos, _DUPLICATE, first.row)
                     delta["loaded"] -= 1
                     delta["duplicate"] += 1
                     continue
@@ -297,7 +317,7 @@ class BatchKeys:
         if first.place is not None:  # the row that loaded the key so far: quarantined too
             other = later[2] if later else None
             finding = _conflict_finding(source_id, entity, key, first.row, other)
-            self._set(*first.place, Disposition.QUARANTINED.value, _conflict_reason(other), [finding])
+            self._set(*first.place, _CONFLICT, _NO_ROW if other is None else other)
             made.append(finding)
             delta["loaded"] -= 1
             delta["quarantined"] += 1
@@ -306,33 +326,47 @@ class BatchKeys:
         if later is not None:
             path, pos, row = later
             finding = _conflict_finding(source_id, entity, key, row, first.row or None)
-            self._set(
-                path, pos, Disposition.QUARANTINED.value, _conflict_reason(first.row or None), [finding]
-            )
+            self._set(path, pos, _CONFLICT, first.row or _NO_ROW)
             made.append(finding)
             delta["loaded"] -= 1
             delta["quarantined"] += 1
 
-    def _set(self, path: Path, pos: int, disposition: str, reason: str, findings: list[Finding]) -> None:
-        self.pending.setdefault(path, {})[pos] = (disposition, reason, findings)
+    def _set(self, path: Path, pos: int, kind: int, other: int) -> None:
+        todo = self.pending.get(path)
+        if todo is None:
+            todo = self.pending[path] = _Pending()
+        todo.positions.append(pos)
+        todo.kinds.append(kind)
+        todo.others.append(other)
 
-    def apply(self, read: Callable[[Path], Any], write: Callable[[Path, Any], None]) -> int:
-        """Write the pending decisions into their spooled chunks; return the number of chunks rewritten."""
-        for path, changes in self.pending.items():
-            chunk = read(path)
-            frame = chunk.frame
-            disposition = frame["disposition"].tolist()
-            reason = frame["reason"].tolist()
-            for pos, (disp, why, findings) in changes.items():
-                disposition[pos] = disp
-                reason[pos] = why
-                chunk.findings.extend(findings)
-            frame["disposition"] = disposition
-            frame["reason"] = reason
-            write(path, chunk)
-        done = len(self.pending)
-        self.pending = {}
-        return done
+    def settle(self, path: Path, chunk: Chunk) -> Chunk:
+        """``chunk``, read back from its spool file ``path``, with the decisions made on its rows after it was
+        spooled: disposition, reason, and the key-conflict finding of each conflicting row (its key and row
+        are the chunk's own). The decisions are forgotten: each spooled chunk is settled once, as it is read
+        for the load."""
+        todo = self.pending.pop(path, None)
+        if todo is None:
+            return chunk
+        frame = chunk.frame
+        entity = Entity(chunk.entity)
+        disposition = frame["disposition"].tolist()
+        reason = frame["reason"].tolist()
+        source_rows = frame["source_row"]
+        conflicting = [p for p, kind in zip(todo.positions, todo.kinds, strict=True) if kind == _CONFLICT]
+        keys = dict(zip(conflicting, natural_keys(frame.iloc[conflicting], entity).tolist(), strict=True))
+        for pos, kind, other in zip(todo.positions, todo.kinds, todo.others, strict=True):
+            if kind == _DUPLICATE:
+                disposition[pos] = Disposition.DUPLICATE.value
+                reason[pos] = _duplicate_reason(other)
+                continue
+            named = None if other == _NO_ROW else other
+            disposition[pos] = Disposition.QUARANTINED.value
+            reason[pos] = _conflict_reason(named)
+            row = int(source_rows.iat[pos])
+            chunk.findings.append(_conflict_finding(chunk.source_id, entity, keys[pos], row, named))
+        frame["disposition"] = disposition
+        frame["reason"] = reason
+        return chunk
 
 
 def _duplicate_reason(first_row: int) -> str:

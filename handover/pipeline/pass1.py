@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from handover.faults import checkpoint
 from handover.models import DISPOSITIONS, Chunk, Counts, Entity, Finding
-from handover.pipeline.keyspan import ChunkKeys, chunk_keys
+from handover.pipeline.keyspan import BatchKeys, ChunkKeys, chunk_keys
 from handover.pipeline.spool import Spool
 
 if TYPE_CHECKING:
@@ -87,6 +87,9 @@ class Pass1:
             keys=keys,
         )
 
-    def for_load(self) -> Iterator[Chunk]:
-        """The spooled chunks in order, for pass 2 (the loader prepares each)."""
-        yield from self.spool
+    def for_load(self, keys: BatchKeys | None = None) -> Iterator[Chunk]:
+        """The spooled chunks in order, for pass 2 (the loader prepares each), each read once and settled with
+        the batch-wide key decisions made on its rows after it was spooled (:meth:`BatchKeys.settle`)."""
+        for path in self.spool.paths():
+            chunk = Spool.read(path)
+            yield chunk if keys is None else keys.settle(path, chunk)

@@ -1,9 +1,10 @@
 """``run_batch``: the one function that chains extract → map → validate → load → report.
 
 Two passes keep memory flat and the target clean: pass 1 streams every source through map and validate into a
-disk spool and counts; the quality gate looks at the counts; pass 2 loads the spooled chunks, each chunk in one
-transaction with its ledger and progress rows. A crashed run is resumed by running it again: chunks already
-committed are skipped. A batch works in one process (batches run side by side with ``handover run-many``).
+disk spool and counts (keys repeated across chunks are decided there, :mod:`handover.pipeline.keyspan`); the
+quality gate looks at the counts; pass 2 reads each spooled chunk once, settles the key decisions made on its
+rows after it was spooled, and loads it in one transaction with its ledger and progress rows. A crashed run is
+resumed by running it again: chunks already committed are skipped. A batch works in one process (batches run side by side with ``handover run-many``).
 """
 
 from __future__ import annotations
@@ -147,10 +148,16 @@ def run_batch(
     progress: Progress | None = None,
 ) -> BatchResult:
     """Run one batch end to end and return its figures. Raises a :class:`HandoverError` subclass on failure.
-    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one."""
+    Every reference table is read from the batch's mappings folder (``[mapping] dir``) when it names one.
+
+    pandas keeps the batch's text columns as Python strings (``mode.string_storage = "python"``), whether or
+    not pyarrow is installed: the stages hand every value to Python (keys, hashes, COPY text, payloads), and
+    Arrow-backed strings cost more to convert than they save (figures: ``benchmarks/RESULTS.md``)."""
+    import pandas as pd
+
     from handover.resources import using_mappings
 
-    with using_mappings(cfg.mapping.dir):
+    with using_mappings(cfg.mapping.dir), pd.option_context("mode.string_storage", "python"):
         return _run_batch(cfg, dry_run=dry_run, progress=progress)
 
 
@@ -264,7 +271,6 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                             attach.check_chunk(chunk, getattr(src.reader, "extras_names", None))
                     take(pass_one.submit(chunk))
             check_unchanged(sources)  # what was read is what is in the files now: else nothing is loaded
-            batch_keys.apply(Spool.read, Spool.write)  # decisions on earlier chunks, into their spool files
             fingerprints = [src.accounted() for src in sources]  # every physical row, now that all were read
 
             total1 = Counts.total(pass1.values())
@@ -307,7 +313,9 @@ def _run_batch(cfg: BatchConfig, *, dry_run: bool, progress: Progress | None) ->
                     record_store(engine, batch_id, store.root)
                 # pass 2: load, one transaction per chunk
                 loaded_rows: Counter[str] = Counter()
-                chunks = one_ahead(pass_one.for_load(), loader.prepare, threaded=loader.prepares_ahead)
+                chunks = one_ahead(
+                    pass_one.for_load(batch_keys), loader.prepare, threaded=loader.prepares_ahead
+                )
                 for work, prepared in timer.timed_iter("load", chunks):
                     with timer.stage("load"):
                         result = loader.load_chunk(work, prepared)

@@ -1,6 +1,8 @@
 """One chunk's load inside its transaction, step by step (:class:`ChunkLoad`; :meth:`Loader.load_chunk
 <handover.target.loader.Loader.load_chunk>` runs the steps).
 
+0. :func:`stored_result`: a chunk committed before is skipped; :func:`check_rows_not_loaded`: none of its rows is
+   in the batch's ledger already (else the chunking changed);
 1. :meth:`ChunkLoad.look_up_target`: which of the chunk's keys to load the target holds, with which content;
 2. :meth:`ChunkLoad.mark_batch_repeats`: keys this batch has loaded already (earlier chunks, then earlier rows of
    this chunk) → ``duplicate``, or ``quarantined`` with a ``dossier_code_unique`` error when the content differs;
@@ -20,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select
 
+from handover.errors import LoadError
 from handover.faults import checkpoint
 from handover.keys import key_field
-from handover.models import DISPOSITIONS, Counts, Finding, Severity
+from handover.models import DISPOSITIONS, Chunk, Counts, Finding, Severity
 from handover.target import schema, writers
 from handover.target.hashing import content_columns, table_for
 from handover.target.keyfilter import KeyFilter
@@ -370,6 +373,58 @@ class ChunkLoad:
             conflicts=self.conflicts,
             findings=self.own,
         )
+
+
+def check_rows_not_loaded(conn: Connection, batch_id: str, chunk: Chunk, source_rows: list[int]) -> None:
+    """Before a chunk's load: a row of it already in batch ``batch_id``'s ledger means the chunking changed since
+    the batch began (:class:`LoadError`)."""
+    if not source_rows:
+        return
+    lg = schema.ledger.c
+    mine = set(source_rows)
+    present = conn.execute(
+        select(lg.source_row).where(
+            lg.batch_id == batch_id,
+            lg.source_id == chunk.source_id,
+            lg.source_row.between(min(source_rows), max(source_rows)),
+        )
+    ).scalars()
+    clash = next((r for r in present if r in mine), None)
+    if clash is not None:
+        raise LoadError(
+            f"row {clash} of source '{chunk.source_id}' is already in batch {batch_id}, but chunk "
+            f"{chunk.index} is not: the chunking changed since the batch started",
+            hint="run with the chunk_size the batch started with, or roll it back and run it again: "
+            f"handover rollback {batch_id}",
+            source=chunk.source_id,
+            row=clash,
+        )
+
+
+def stored_result(conn: Connection, batch_id: str, chunk: Chunk) -> ChunkLoadResult | None:
+    """What the load of ``chunk`` did when batch ``batch_id`` committed it before (its ``chunks`` progress row;
+    ``skipped``), else ``None``."""
+    c = schema.chunks.c
+    row = (
+        conn.execute(
+            select(schema.chunks).where(
+                c.batch_id == batch_id, c.source_id == chunk.source_id, c.chunk_index == chunk.index
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    counts = Counts(extracted=row["rows"], **{d: row[d] for d in DISPOSITIONS})
+    return ChunkLoadResult(
+        source_id=chunk.source_id,
+        chunk_index=chunk.index,
+        counts=counts,
+        inserted=row["inserted"],
+        conflicts=row["conflicts"],
+        skipped=True,
+    )
 
 
 @contextmanager

@@ -44,10 +44,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import handover
 from handover.errors import ConfigError, LoadError
-from handover.models import DISPOSITIONS, Chunk, Counts, Entity, SourceFingerprint
+from handover.models import Chunk, Entity, SourceFingerprint
 from handover.redact import mask_url, scrub
 from handover.target import schema, writers
-from handover.target.chunkload import ChunkLoad, ChunkLoadResult
+from handover.target.chunkload import ChunkLoad, ChunkLoadResult, check_rows_not_loaded, stored_result
 from handover.target.hashing import loaded_fingerprint
 from handover.target.keyfilter import LoadedKeys
 from handover.target.prepare import PreparedChunk, prepare_chunk
@@ -446,62 +446,15 @@ class Loader:
             self._checkpointer.close()
             self._checkpointer = None
 
-    def _check_rows_not_loaded(self, conn: Connection, chunk: Chunk, source_rows: list[int]) -> None:
-        """A row of this chunk already in this batch's ledger means the chunking changed since the batch began."""
-        if not source_rows:
-            return
-        lg = schema.ledger.c
-        mine = set(source_rows)
-        present = conn.execute(
-            select(lg.source_row).where(
-                lg.batch_id == self.batch_id,
-                lg.source_id == chunk.source_id,
-                lg.source_row.between(min(source_rows), max(source_rows)),
-            )
-        ).scalars()
-        clash = next((r for r in present if r in mine), None)
-        if clash is not None:
-            raise LoadError(
-                f"row {clash} of source '{chunk.source_id}' is already in batch {self.batch_id}, but chunk "
-                f"{chunk.index} is not: the chunking changed since the batch started",
-                hint="run with the chunk_size the batch started with, or roll it back and run it again: "
-                f"handover rollback {self.batch_id}",
-                source=chunk.source_id,
-                row=clash,
-            )
-
-    def _stored_result(self, conn: Connection, chunk: Chunk) -> ChunkLoadResult | None:
-        c = schema.chunks.c
-        row = (
-            conn.execute(
-                select(schema.chunks).where(
-                    c.batch_id == self.batch_id, c.source_id == chunk.source_id, c.chunk_index == chunk.index
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        counts = Counts(extracted=row["rows"], **{d: row[d] for d in DISPOSITIONS})
-        return ChunkLoadResult(
-            source_id=chunk.source_id,
-            chunk_index=chunk.index,
-            counts=counts,
-            inserted=row["inserted"],
-            conflicts=row["conflicts"],
-            skipped=True,
-        )
-
     def _load(self, conn: Connection, chunk: Chunk, prepared: PreparedChunk | None = None) -> ChunkLoadResult:
         """One chunk's load in its transaction ``conn``: prepared (unless ``prepared`` is given), checked against
         the target and this batch's ledger, written (see :mod:`~handover.target.chunkload` for the steps)."""
-        stored = self._stored_result(conn, chunk)
+        stored = stored_result(conn, self.batch_id, chunk)
         if stored is not None:
             return stored
         if prepared is None:
             prepared = prepare_chunk(chunk, writers.Wire.of(conn))
-        self._check_rows_not_loaded(conn, chunk, prepared.source_rows)
+        check_rows_not_loaded(conn, self.batch_id, chunk, prepared.source_rows)
         key_filter, scope = self._loaded_keys.for_source(conn, prepared.entity, chunk.source_id)
         load = ChunkLoad(conn, self.batch_id, self.conflict_policy, prepared)
         candidates = load.look_up_target(key_filter, scope)

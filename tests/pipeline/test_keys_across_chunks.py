@@ -4,6 +4,7 @@ the outcome does not depend on the chunk size."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,20 +25,21 @@ ROWS = [
 runner = CliRunner()
 
 
-def _config(tmp_path: Path, chunk_size: int) -> Path:
+def _config(tmp_path: Path, chunk_size: int, url: str | None = None) -> Path:
+    url = url or f"sqlite:///{tmp_path / 't.db'}"
     (tmp_path / "a.csv").write_text(HEADER + "".join(ROWS), encoding="utf-8")
     path = tmp_path / "batch.toml"
     path.write_text(
         f'[batch]\nid = "k"\nchunk_size = {chunk_size}\n'
-        f'[target]\nurl = "sqlite:///{tmp_path / "t.db"}"\n[thresholds]\nmax_error_share = 1.0\n'
+        f'[target]\nurl = "{url}"\n[thresholds]\nmax_error_share = 1.0\n'
         '[[sources]]\nid = "a"\nkind = "csv"\npath = "a.csv"\nold_province_code = "10"\nold_district_code = "086"\n',
         encoding="utf-8",
     )
     return path
 
 
-def _ledger(tmp_path: Path) -> dict[int, str]:
-    engine = create_engine(f"sqlite:///{tmp_path / 't.db'}")
+def _ledger(tmp_path: Path, url: str | None = None) -> dict[int, str]:
+    engine = create_engine(url or f"sqlite:///{tmp_path / 't.db'}")
     with engine.connect() as conn:
         rows = conn.execute(select(schema.ledger.c.source_row, schema.ledger.c.disposition)).all()
     engine.dispose()
@@ -63,3 +65,48 @@ def test_dry_run_gate_and_load_agree_whatever_the_chunks(tmp_path: Path, chunk_s
     gated = runner.invoke(app, ["run", str(config)])
     assert gated.exit_code == 4, gated.output
     assert "2 of 4 rows" in gated.output
+
+
+def test_each_spooled_chunk_is_written_once_and_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, any_db_url: str
+) -> None:
+    """The decisions on rows of chunks already spooled are applied as the load reads each chunk back: no chunk
+    is rewritten, the dry run reads none, and the ledger and findings are those of the decisions."""
+    from handover.pipeline.spool import Spool
+
+    written: Counter[Path] = Counter()
+    read: Counter[Path] = Counter()
+    write, load = Spool.write, Spool.read
+
+    def counting_write(path: Path, item: object) -> None:
+        written[path] += 1
+        write(path, item)
+
+    def counting_read(path: Path) -> object:
+        read[path] += 1
+        return load(path)
+
+    monkeypatch.setattr(Spool, "write", staticmethod(counting_write))
+    monkeypatch.setattr(Spool, "read", staticmethod(counting_read))
+    config = _config(tmp_path, 1, any_db_url)
+    dry = runner.invoke(app, ["run", str(config), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert len(written) == 4 and set(written.values()) == {1} and not read
+    written.clear()
+    real = runner.invoke(app, ["run", str(config), "--json"])
+    assert real.exit_code == 0, real.output
+    assert len(written) == 4 and set(written.values()) == {1}
+    assert read == written
+    assert _ledger(tmp_path, any_db_url) == {2: "loaded", 3: "quarantined", 4: "duplicate", 5: "quarantined"}
+    engine = create_engine(any_db_url)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(schema.findings.c.source_row, schema.findings.c.natural_key, schema.findings.c.message_en)
+            .where(schema.findings.c.check_name == "dossier_code_unique")
+            .order_by(schema.findings.c.source_row)
+        ).all()
+        reasons = dict(conn.execute(select(schema.ledger.c.source_row, schema.ledger.c.reason)).all())
+    engine.dispose()
+    assert [(row, key) for row, key, _ in stored] == [(3, K2), (5, K2)]
+    assert "(row 5)" in stored[0][2] and "(row 3)" in stored[1][2]
+    assert "row 2" in reasons[4] and "row 5" in reasons[3] and "row 3" in reasons[5]
