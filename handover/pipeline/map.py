@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -141,7 +141,18 @@ def _fill_official_names(frame: pd.DataFrame, resolver: UnitResolver) -> None:
             continue
         missing = frame[name_col].isna() & frame[code_col].notna()
         if missing.any():
-            frame.loc[missing, name_col] = frame.loc[missing, code_col].map(lookup)
+            # each distinct code looked up once
+            codes, uniq = pd.factorize(frame.loc[missing, code_col].astype(object))
+            names = pd.Series(uniq, dtype=object).map(lookup).to_numpy()
+            frame.loc[missing, name_col] = names[codes]
+
+
+def _shown_fees(due: pd.Series, hit: pd.Series, vnd: Any) -> pd.Series:
+    """The fee due as messages show it, on the rows of ``hit`` ("" elsewhere)."""
+    mask = hit.to_numpy(dtype=bool)
+    shown = np.full(len(due), "", dtype=object)
+    shown[mask] = [vnd(v) if v == v else "" for v in due.to_numpy()[mask]]
+    return pd.Series(shown, index=due.index, dtype=object)
 
 
 def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
@@ -240,7 +251,7 @@ def map_chunk(chunk: Chunk, settings: MapSettings) -> Chunk:
             "The dossier states a fee due of {value} on a procedure the routing table marks free "
             "(procedures.csv, column free): check the amount (a late registration may not be exempt); the dossier "
             "is still loaded",
-            shown=due.where(fee_on_free).map(lambda v: vnd(v) if v == v else ""),
+            shown=_shown_fees(due, fee_on_free, vnd),
         )
     if chunk.entity is Entity.DOSSIER:
         warn(

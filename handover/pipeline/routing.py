@@ -149,33 +149,43 @@ class ProcedureRouter:
         Uses ``procedure_code`` (the national part of a code with an agency suffix also matches), then the
         normalised ``procedure_name``; anything else goes to the commune People's Committee by default.
         """
+        import numpy as np
         import pandas as pd
 
         by_code, by_name = self._lookups()
         n = len(df)
-        idx = pd.Series(pd.NA, index=df.index, dtype="Int64")
+        # each distinct code or name is matched once, then spread to its rows by position (-1: not matched)
+        idx = np.full(n, -1, dtype=np.int64)
         if "procedure_code" in df.columns and n:
-            raw = df["procedure_code"].astype("string")
-            uniq = raw.dropna().unique()  # a chunk holds few distinct procedures: match each once
-            national = pd.Series(uniq, dtype="string").str.extract(_CODE_PREFIX, expand=False)
-            position = {u: by_code.get(c) for u, c in zip(uniq, national, strict=True) if not pd.isna(c)}
-            idx = raw.map(position).astype("Int64")
-        if "procedure_name" in df.columns and n and idx.isna().any():
-            names = df["procedure_name"].astype("string")
-            todo = idx.isna() & names.notna()
+            codes, uniq = pd.factorize(df["procedure_code"].astype(object))
+            texts = pd.Series(uniq, dtype=object).astype("string")
+            national = texts.str.extract(_CODE_PREFIX, expand=False)
+            found = [
+                by_code.get(c) if not pd.isna(c) and not pd.isna(t) else None
+                for t, c in zip(texts, national, strict=True)
+            ]
+            table = np.array([-1 if f is None else f for f in found] + [-1], dtype=np.int64)
+            idx = table[codes]
+        if "procedure_name" in df.columns and n and (idx < 0).any():
+            codes, uniq = pd.factorize(df["procedure_name"].astype(object))
+            todo = (idx < 0) & (codes >= 0)
             if todo.any():
-                uniq = names[todo].unique()
-                keys = {u: by_name.get(_name_key(u)) for u in uniq}
-                idx = idx.fillna(names.map(keys).astype("Int64"))
-        known = idx.notna()
-        level_of = {i: r.handling_level for i, r in enumerate(self.routes)}
-        agency_of = {i: r.handling_agency for i, r in enumerate(self.routes)}
+                texts = pd.Series(uniq, dtype=object).astype("string")
+                table = np.full(len(uniq) + 1, -1, dtype=np.int64)
+                for u in np.unique(codes[todo]):
+                    if not pd.isna(texts.iat[u]):
+                        hit = by_name.get(_name_key(texts.iat[u]))
+                        table[u] = -1 if hit is None else hit
+                idx = np.where(todo, table[codes], idx)
+        known = idx >= 0
+        levels = np.array([r.handling_level for r in self.routes] + [DEFAULT_LEVEL], dtype=object)
+        agencies = np.array([r.handling_agency for r in self.routes] + [DEFAULT_AGENCY], dtype=object)
+        free = np.array([r.free == "yes" for r in self.routes] + [False], dtype=bool)
         out = pd.DataFrame(index=df.index)
-        out["handling_level"] = idx.map(level_of).astype("object").where(known, DEFAULT_LEVEL)
-        out["handling_agency"] = idx.map(agency_of).astype("object").where(known, DEFAULT_AGENCY)
-        out["procedure_known"] = known.to_numpy(dtype=bool)
-        free = {i for i, r in enumerate(self.routes) if r.free == "yes"}
-        out["procedure_free"] = (idx.isin(sorted(free)).fillna(False) & known).to_numpy(dtype=bool)
+        out["handling_level"] = pd.Series(levels[idx], index=df.index, dtype=object)
+        out["handling_agency"] = pd.Series(agencies[idx], index=df.index, dtype=object)
+        out["procedure_known"] = known
+        out["procedure_free"] = free[idx] & known
         return out
 
 
@@ -322,12 +332,12 @@ class StatusTable:
 
     def code_frame(self, series: pd.Series) -> pd.Series:
         """Vectorised :meth:`code_of`: each distinct value is looked up once."""
+        import numpy as np
         import pandas as pd
 
-        values = series.astype("object").where(series.notna(), None)
-        uniq = pd.unique(values)
-        table = {u: self.code_of(u) for u in uniq}
-        return values.map(table).fillna("").astype("object")
+        codes, uniq = pd.factorize(series.astype("object"))  # missing cells: -1, the last entry ("")
+        table = np.array([*(self.code_of(u) for u in uniq), self.code_of(None)], dtype=object)
+        return pd.Series(table[codes], index=series.index, dtype=object)
 
     def is_pending(self, code: str) -> bool:
         return code in self.pending_codes

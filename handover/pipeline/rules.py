@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from handover.ids import ID_REFERENCE_YEAR, birth_year
 from handover.ids import sex as cccd_sex
 from handover.pipeline.rules_target import TARGET_DETAILS, TARGET_RULES
-from handover.pipeline.textframe import dates, text_col, valid_dates
+from handover.pipeline.textframe import parsed_dates, text_col, valid_dates
 from handover.text import mask_name
 
 if TYPE_CHECKING:
@@ -26,16 +26,30 @@ def _rule_date_valid(frame: pd.DataFrame, column: str, params: dict[str, Any]) -
 
 
 def _rule_date_order(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
-    later = dates(frame, column)
-    earlier = dates(frame, params["after"])
+    later = parsed_dates(frame, column, params)
+    earlier = parsed_dates(frame, params["after"], params)
     return (later < earlier).fillna(False).astype(bool)
 
 
-def _tax_ok(values: pd.Series) -> pd.Series:
+def _tax_ok(values: pd.Series, params: dict[str, Any]) -> pd.Series:
+    """Where the value is a valid tax code; each distinct value checked once per batch (``params["_memo"]``, the
+    validator's, bounded)."""
+    import numpy as np
+    import pandas as pd
     from stdnum.vn import mst
 
-    uniq = {v: bool(mst.is_valid(v)) for v in values.dropna().unique()}
-    return values.map(uniq).fillna(False).astype(bool)
+    memo = params.get("_memo")
+    memo = {} if memo is None else memo.setdefault("tax_ok", {})
+    codes, uniq = pd.factorize(values.astype(object))
+    table = np.zeros(len(uniq) + 1, dtype=bool)  # missing (-1): the last entry, False
+    for i, v in enumerate(uniq):
+        ok = memo.get(v)
+        if ok is None:
+            ok = bool(mst.is_valid(v))
+            if len(memo) < 200_000:
+                memo[v] = ok
+        table[i] = ok
+    return pd.Series(table[codes], index=values.index)
 
 
 def _business(frame: pd.DataFrame, params: dict[str, Any]) -> pd.Series:
@@ -60,7 +74,7 @@ def _rule_id_number(frame: pd.DataFrame, column: str, params: dict[str, Any]) ->
     )
     business = _business(frame, params)
     if params.get("type_column") is None:
-        person_ok = person_ok | _tax_ok(values.where(~person_ok, None))
+        person_ok = person_ok | _tax_ok(values.where(~person_ok, None), params)
     return (present & ~business & ~person_ok).astype(bool)
 
 
@@ -233,7 +247,7 @@ def _rule_tax_code(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> 
     mask = (_business(frame, params) & values.notna()).to_numpy(dtype=bool)
     out = np.zeros(len(values), dtype=bool)
     if mask.any():  # only businesses' codes are checked: the (few) rows of type 2
-        out[mask] = ~_tax_ok(values[mask]).to_numpy(dtype=bool)
+        out[mask] = ~_tax_ok(values[mask], params).to_numpy(dtype=bool)
     return pd.Series(out, index=values.index)
 
 

@@ -150,19 +150,23 @@ def _detail_control_characters(
     return out
 
 
-def _amounts(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
-    """(the cell is present, the cell as a number: NaN where it is not one)."""
+def _amounts(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> tuple[pd.Series, pd.Series]:
+    """(the cell is present, the cell as a number: NaN where it is not one), once per chunk and column."""
     import pandas as pd
 
-    values = text_col(frame, column)
-    return values.notna(), pd.to_numeric(values, errors="coerce").astype(float)
+    cache = params.setdefault("_cache", {})
+    key = ("amounts", column)
+    if key not in cache:
+        values = text_col(frame, column)
+        cache[key] = values.notna(), pd.to_numeric(values, errors="coerce").astype(float)
+    return cache[key]
 
 
 def _rule_number_valid(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
     """Present but not a finite number (text the extract stage could not read as an amount, inf, NaN)."""
     import numpy as np
 
-    present, numbers = _amounts(frame, column)
+    present, numbers = _amounts(frame, column, params)
     return (present & ~np.isfinite(numbers)).astype(bool)
 
 
@@ -179,7 +183,7 @@ def _rule_number_range(frame: pd.DataFrame, column: str, params: dict[str, Any])
     """A number below ``min`` or above ``max`` (``target = true``: beyond what the target holds exactly)."""
     import numpy as np
 
-    _, numbers = _amounts(frame, column)
+    _, numbers = _amounts(frame, column, params)
     low, high = _number_bounds(params)
     finite = np.isfinite(numbers)
     return (finite & ((numbers < low) | (numbers > high))).astype(bool)
@@ -200,8 +204,8 @@ def _detail_number_range(
 
 def _rule_number_above(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
     """The column's number is above the ``than`` column's (both numbers): an amount paid above the amount due."""
-    _, numbers = _amounts(frame, column)
-    _, bound = _amounts(frame, params["than"])
+    _, numbers = _amounts(frame, column, params)
+    _, bound = _amounts(frame, params["than"], params)
     return (numbers > bound).fillna(False).astype(bool)
 
 
@@ -210,8 +214,8 @@ def _detail_number_above(
 ) -> list[dict[str, str]]:
     from handover.fees import vnd
 
-    _, numbers = _amounts(frame, column)
-    _, bound = _amounts(frame, params["than"])
+    _, numbers = _amounts(frame, column, params)
+    _, bound = _amounts(frame, params["than"], params)
     return [
         {"than": vnd(float(bound.iloc[p])), "amount": vnd(float(numbers.iloc[p])), "other": params["than"]}
         for p in positions
@@ -235,7 +239,7 @@ def _detail_paid_without(
 ) -> list[dict[str, str]]:
     from handover.fees import vnd
 
-    _, paid = _amounts(frame, params["paid"])
+    _, paid = _amounts(frame, params["paid"], params)
     dates = text_col(frame, params["paid_date"])
     out = []
     for p in positions:
@@ -274,11 +278,16 @@ def _date_bounds(params: dict[str, Any]) -> tuple[str, str]:
 def _rule_date_range(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
     """A valid date before ``min`` or after ``max`` / ``max_years_after_handover`` years after the handover date
     (``target = true``: outside what the target's DATE holds)."""
-    values = text_col(frame, column)
-    valid = valid_dates(frame, column, params)
+    import numpy as np
+    import pandas as pd
+
+    valid = valid_dates(frame, column, params).to_numpy(dtype=bool)
     low, high = _date_bounds(params)
-    text = values.where(valid, "").astype(str)
-    return (valid & ((text < low) | (text > high))).astype(bool)
+    out = np.zeros(len(valid), dtype=bool)
+    if valid.any():  # valid dates are ISO text, which compares as the dates do
+        text = text_col(frame, column).to_numpy(dtype=object)[valid]
+        out[valid] = (text < low) | (text > high)
+    return pd.Series(out, index=frame.index)
 
 
 def _detail_date_range(

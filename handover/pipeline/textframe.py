@@ -45,10 +45,19 @@ def dates(texts: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_datetime(text_col(texts, column), format="%Y-%m-%d", errors="coerce")
 
 
+def parsed_dates(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
+    """:func:`dates` of the column, once per chunk and column (date_valid, date_order, date_range)."""
+    cache = params.setdefault("_cache", {})
+    key = ("parsed", column)
+    if key not in cache:
+        cache[key] = dates(frame, column)
+    return cache[key]
+
+
 def valid_dates(frame: pd.DataFrame, column: str, params: dict[str, Any]) -> pd.Series:
     """Where the column holds a valid ISO date, once per chunk and column (date_valid, date_range)."""
     cache = params.setdefault("_cache", {})
     key = ("dates", column)
     if key not in cache:
-        cache[key] = dates(frame, column).notna()
+        cache[key] = parsed_dates(frame, column, params).notna()
     return cache[key]

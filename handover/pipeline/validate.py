@@ -132,6 +132,9 @@ class Validator:
         self._finished = frozenset(str(c) for c in range(1, 11)) - StatusTable.load().pending_codes
         self._chunks = 0
         self._rows = 0
+        self._memo: dict[
+            str, dict[Any, Any]
+        ] = {}  # the rules' answers per distinct value, kept across chunks
         columns = {e.column for e in spec.expectations}
         params = {str(v) for c in spec.custom for k, v in c.params.items() if k in COLUMN_PARAMS}
         self._text_columns = sorted(
@@ -249,6 +252,7 @@ class Validator:
                 "_population": self._population,
                 "_conflict": conflict,
                 "_cache": cache,
+                "_memo": self._memo,
                 "_limits": self.settings.limits,
                 "_handover": self.settings.handover_date,
                 "_columns": self._target_columns,

@@ -120,56 +120,55 @@ class BulkResolving:
             array = values.get(name)
             return None if array is None else array[i]
 
-        out: dict[str, list[Any]] = {name: [None] * n_groups for name in FRAME_OUTPUTS}
         # distinct inputs repeat from chunk to chunk: their rows are kept (bounded) for the next chunks
         memo: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = self.__dict__.setdefault(
             "_frame_memo", {}
         )
-        names = [name for name in _KEY_INPUTS if name in values]
-        arrays = [values[name] for name in names]
-        raw_memo: dict[tuple[Any, ...], Any] = self.__dict__.setdefault("_frame_raw_memo", {})
-        for g in range(n_groups):
-            i = int(first[g])
-            # the raw cells, when all text, find an earlier chunk's answer without cleaning them again
-            raw = (*names, *(a[i] for a in arrays))
-            plain = all(v is None or type(v) is str for v in raw)
-            found = raw_memo.get(raw) if plain else None
-            if found is not None:
-                row, rule_ids = found
-                for r in rule_ids:
-                    self.rule_matches[r] += int(counts[g])
-                for name, value in row.items():
-                    out[name][g] = value
-                continue
-            key = (
-                cell_text(get("address", i)),
-                cell_text(get("old_province_name", i)),
-                cell_text(get("old_district_name", i)),
-                cell_text(get("old_commune_name", i)),
-                normalise_code(get("old_province_code", i), 2),
-                normalise_code(get("old_district_code", i), 3),
-                normalise_code(get("old_commune_code", i), 5),
-                cell_text(get("village", i)),
-                cell_text(get("source_system", i)),
-                cell_text(get("dossier_code", i)),
-            )
-            found = memo.get(key)
+        names = tuple(name for name in _KEY_INPUTS if name in values)
+        # the raw cells of each group's first row, when all text, find an earlier chunk's answer without cleaning
+        # them again (one memo per set of input columns)
+        raw_memos: dict[tuple[str, ...], dict[tuple[Any, ...], Any]] = self.__dict__.setdefault(
+            "_frame_raw_memo", {}
+        )
+        raw_memo = raw_memos.setdefault(names, {})
+        cells = [values[name][first] for name in names]
+        raws = list(zip(*cells, strict=True)) if cells else [()] * n_groups
+        plain = np.ones(n_groups, dtype=bool)
+        for column in cells:
+            plain &= np.fromiter((v is None or type(v) is str for v in column), dtype=bool, count=n_groups)
+        rows: list[dict[str, Any]] = [{}] * n_groups
+        for g, (raw, is_plain) in enumerate(zip(raws, plain.tolist(), strict=True)):
+            found = raw_memo.get(raw) if is_plain else None
             if found is None:
-                res, rule_ids = self._resolve(*key)
-                found = (_frame_row(res), rule_ids)
-                if len(memo) < 200_000:
-                    memo[key] = found
-            if plain and len(raw_memo) < 200_000:
-                raw_memo[raw] = found
+                i = int(first[g])
+                key = (
+                    cell_text(get("address", i)),
+                    cell_text(get("old_province_name", i)),
+                    cell_text(get("old_district_name", i)),
+                    cell_text(get("old_commune_name", i)),
+                    normalise_code(get("old_province_code", i), 2),
+                    normalise_code(get("old_district_code", i), 3),
+                    normalise_code(get("old_commune_code", i), 5),
+                    cell_text(get("village", i)),
+                    cell_text(get("source_system", i)),
+                    cell_text(get("dossier_code", i)),
+                )
+                found = memo.get(key)
+                if found is None:
+                    res, rule_ids = self._resolve(*key)
+                    found = (_frame_row(res), rule_ids)
+                    if len(memo) < 200_000:
+                        memo[key] = found
+                if is_plain and len(raw_memo) < 200_000:
+                    raw_memo[raw] = found
             row, rule_ids = found
             for r in rule_ids:
                 self.rule_matches[r] += int(counts[g])
-            for name, value in row.items():
-                out[name][g] = value
+            rows[g] = row
         data = {}
         for name in FRAME_OUTPUTS:
             array = np.empty(n_groups, dtype=object)
-            array[:] = out[name]
+            array[:] = [row[name] for row in rows]
             data[name] = pd.Series(array[group], index=df.index, dtype=object)
         return pd.DataFrame(data, index=df.index)
 
