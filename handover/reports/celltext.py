@@ -16,6 +16,7 @@ from handover.reports.cells import FORMULA_TRIGGERS, safe_text
 EMPTY, PLAIN, SPACED, QUOTED, QUOTED_SPACED = range(5)
 _TRIGGERS = frozenset(FORMULA_TRIGGERS) if all(len(t) == 1 for t in FORMULA_TRIGGERS) else None
 REMEMBERED = 4_096  # texts a column remembers at a time
+PROBE = 256  # texts after which a column whose values mostly did not repeat stops remembering
 Text = tuple[int, str, str]  # (kind, XML of the text, the text)
 
 
@@ -66,8 +67,9 @@ def text_lines(text: str, per_line: int) -> int:
 class ColumnTexts:
     """The :func:`cell_text` of one column's values, remembered while they repeat: ``found`` (``None`` once
     the column stopped remembering) holds them by value; a value not there is :meth:`text`'s. When
-    :data:`REMEMBERED` texts are held they are dropped and, if the column's values mostly did not repeat (fewer
-    than two rows per text since the texts were last dropped), the column stops remembering."""
+    :data:`PROBE` or :data:`REMEMBERED` texts are held and the column's values mostly did not repeat (fewer than
+    two rows per text since the texts were last dropped), the column stops remembering; at :data:`REMEMBERED`
+    texts they are dropped and remembering starts again."""
 
     __slots__ = ("found", "since")
 
@@ -84,11 +86,13 @@ class ColumnTexts:
             return hit
         if self.since is None:
             self.since = row
-        if len(found) >= REMEMBERED:
+        held = len(found)
+        if held in (PROBE, REMEMBERED) and row - self.since < 2 * held:  # mostly not repeating: stop
             found.clear()
-            if row - self.since < 2 * REMEMBERED:
-                self.found = None
-                return hit
+            self.found = None
+            return hit
+        if held >= REMEMBERED:
+            found.clear()
             self.since = row
         found[value] = hit
         return hit
