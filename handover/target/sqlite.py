@@ -14,7 +14,6 @@ from sqlalchemy.exc import SQLAlchemyError
 log = logging.getLogger("handover.target.sqlite")
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_PAGE_SIZE = 16384
-SQLITE_CACHE_KIB = 64 * 1024
 _WAL_CHECKPOINT_BYTES = 80 * 1024 * 1024
 
 
@@ -27,11 +26,8 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    # A page cache of up to SQLITE_CACHE_KIB (the default is 2 MB): a load's index inserts and the report's
-    # sorted reads of a large batch hit it instead of the file (−7 % of a 1M-row batch's time without its report:
-    # benchmarks/RESULTS.md); it fills only as far as a connection reads.
-    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     # Bulk loads: a WAL checkpoint every ~80 MB instead of after every chunk's commit (benchmarks/RESULTS.md).
+    # The page cache keeps its default size: it costs memory in every pooled connection.
     page_size = cur.execute("PRAGMA page_size").fetchone()[0]
     cur.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_BYTES // page_size}")
     cur.close()
