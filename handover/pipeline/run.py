@@ -3,8 +3,10 @@
 Two passes keep memory flat and the target clean: pass 1 streams every source through map and validate into a
 disk spool and counts (keys repeated across chunks are decided there, :mod:`handover.pipeline.keyspan`); the
 quality gate looks at the counts; pass 2 reads each spooled chunk once, settles the key decisions made on its
-rows after it was spooled, and loads it in one transaction with its ledger and progress rows. A crashed run is
-resumed by running it again: chunks already committed are skipped. A batch works in one process (batches run side by side with ``handover run-many``).
+rows after it was spooled, and loads it in one transaction with its ledger and progress rows (on a database
+server the next chunk is read and prepared meanwhile, :mod:`handover.pipeline.ahead`). A crashed run is resumed
+by running it again: chunks already committed are skipped. A batch works in one process (batches run side by
+side with ``handover run-many``).
 """
 
 from __future__ import annotations
