@@ -3,9 +3,10 @@ was loaded, through GX's SQL execution engine (SQLite, PostgreSQL, MariaDB/MySQL
 
 The row-level findings come from the compiled checks of :mod:`handover.pipeline.expectations` on every extracted
 row; this module gives the auditors' report true GX results. Each suite's ``[[expectations]]`` run against a GX
-query asset that selects the suite's columns of the entity's table (``dossiers`` / ``records``; the suites'
-canonical fields are the tables' column names, :mod:`handover.target.schema`) where the batch inserted or last
-updated the row (``batch_id`` / ``updated_batch_id``). great-expectations is imported here only, when a batch
+table asset over a view, made for the validation and dropped after it, that selects the suite's columns of the
+entity's table (``dossiers`` / ``records``; the suites' canonical fields are the tables' column names,
+:mod:`handover.target.schema`) where the batch inserted or last updated the row (``batch_id`` /
+``updated_batch_id``). great-expectations is imported here only, when a batch
 that loaded something gets this far.
 
 One entry per expectation, the keys the reports read: suite, expectation, check, column, success,
@@ -22,7 +23,10 @@ as the compiled check does.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from handover.models import Entity
@@ -60,7 +64,7 @@ def _context(gx: Any) -> Any:
 
 def _source(context: Any, engine: Engine) -> Any:
     """GX's data source for the target: GX's SQLite and PostgreSQL sources, its generic SQL source otherwise
-    (MariaDB/MySQL). Queries only: no temporary tables."""
+    (MariaDB/MySQL). No temporary tables: the rows are read through a view (:func:`_loaded_rows_view`)."""
     url = engine.url.render_as_string(hide_password=False)
     sources = context.data_sources
     if engine.dialect.name == "sqlite":
@@ -188,8 +192,37 @@ def _validate(
         else ()
     )
     query = loaded_rows_query(engine, entity, columns, batch_id, char_columns)
-    asset = source.add_query_asset(entity.value, query=query)
-    batch = asset.add_batch_definition_whole_table("loaded").get_batch()
+    with _loaded_rows_view(engine, batch_id, entity, query) as view:
+        asset = source.add_table_asset(entity.value, table_name=view)
+        batch = asset.add_batch_definition_whole_table("loaded").get_batch()
+        return _run_suite(gx, context, batch, suite, todo, char_columns)
+
+
+@contextmanager
+def _loaded_rows_view(engine: Engine, batch_id: str, entity: Entity, query: str) -> Iterator[str]:
+    """A view of ``query`` in the target for the time of one GX validation (dropped after, also on error): GX
+    reads a table asset's columns from the database's catalogue, where it would run a query asset once whole to
+    learn them, which the server drivers' cursors read entirely into memory (≈ 300 MB per million rows)."""
+    digest = hashlib.sha256(f"{batch_id}\x00{entity.value}".encode()).hexdigest()[:16]
+    view = f"handover_gx_{digest}"
+    quoted = engine.dialect.identifier_preparer.quote(view)
+    if engine.dialect.paramstyle in ("format", "pyformat"):  # psycopg, PyMySQL: a literal % is written %%
+        query = query.replace("%", "%%")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP VIEW IF EXISTS {quoted}")  # a crashed run's
+        conn.exec_driver_sql(f"CREATE VIEW {quoted} AS {query}")
+    try:
+        yield view
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {quoted}")
+
+
+def _run_suite(
+    gx: Any, context: Any, batch: Any, suite: SuiteSpec, todo: list[dict], char_columns: list[str]
+) -> list[str]:
+    """Validate ``batch`` against the suite's expectations in ``todo``; fills their entries. Problems."""
+    by_check = {e.check: e for e in suite.expectations}
     gx_suite = gx.ExpectationSuite(name=f"{suite.suite.name}-loaded")
     for entry in todo:
         e = by_check[entry["check"]]
