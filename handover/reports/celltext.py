@@ -5,7 +5,6 @@ text takes wrapped in its column."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 from unicodedata import is_normalized
 
@@ -99,9 +98,9 @@ class ColumnTexts:
 
 
 class Layout:
-    """The :class:`ColumnTexts` of the data rows of every sheet of one layout (its column widths) in this
-    process (the values' texts do not depend on the sheet, so threads may share them too), and the rows they
-    rendered (``rows``)."""
+    """The :class:`ColumnTexts` of the data rows of every sheet of one layout (its column widths) in one
+    workbook (the values' texts do not depend on the sheet), and the rows they rendered (``rows``). The
+    workbook's rendered rows hold them (:func:`handover.reports.rowxml.fragments`): they go with it."""
 
     __slots__ = ("columns", "rows")
 
@@ -114,17 +113,3 @@ class Layout:
         if found is None:
             found = self.columns[index] = ColumnTexts()
         return found
-
-
-_LAYOUTS: dict[tuple[Any, ...], Layout] = {}
-
-
-def layout(widths: Sequence[float | None]) -> Layout:
-    """The :class:`Layout` of sheets with these column widths (a new one, not kept, beyond 64 layouts)."""
-    key = tuple(widths)
-    found = _LAYOUTS.get(key)
-    if found is None:
-        found = Layout()
-        if len(_LAYOUTS) < 64:
-            _LAYOUTS[key] = found
-    return found

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from handover.reports.cells import DATE_FORMAT
-from handover.reports.celltext import EMPTY, QUOTED, QUOTED_SPACED, SPACED, cell_text, layout, text_lines
+from handover.reports.celltext import EMPTY, QUOTED, QUOTED_SPACED, SPACED, Layout, cell_text, text_lines
 
 FLUSH_ROWS = 128  # rows rendered per write: memory stays flat
 _PLAIN, _DATE, _QUOTED, _DATETIME = 0, 1, 2, 3
@@ -114,11 +114,12 @@ class StyleMismatch(RuntimeError):
 
 @dataclass
 class _Fragments:
-    """The rendered-row files of one workbook, by placeholder id."""
+    """The rendered-row files of one workbook, by placeholder id, and the texts its data rows remember."""
 
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     items: dict[int, _Fragment] = field(default_factory=dict)
     folder: str | None = None
+    layouts: dict[tuple[Any, ...], Layout] = field(default_factory=dict)  # the data rows' texts, by widths
 
     def new_file(self) -> tuple[Any, str]:
         fd, path = tempfile.mkstemp(suffix=".rows", dir=self.folder)
@@ -166,13 +167,14 @@ class RowSink:
         self._dates: dict[Any, str] = {}
         self._wraps: dict[tuple[str, int], int] = {}
         self._plans: dict[tuple[Any, ...], list[list[Any]]] = {}
-        self._layout = layout(self.widths)  # the texts of the values, shared by the sheets of these widths
         self._run: Any = None  # the temporary file of the data rows since the last openpyxl row
         self._run_path = ""
         self._run_rows = 0
         self._run_first = 0
         self._written = 0  # rows openpyxl has written (placeholders included)
         self._fragments = fragments(ws.parent)
+        # the values' texts, shared by the workbook's sheets of these widths
+        self._layout = self._fragments.layouts.setdefault(tuple(self.widths), Layout())
 
     # -- the stream ----------------------------------------------------------------------------------------
 
