@@ -40,9 +40,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from handover.errors import writing
-from handover.reports.queries.batch import batch_info, guarded
 from handover.reports.queries.loaded import Commune, Department
-from handover.reports.queries.rounds import later_rounds
 from handover.reports.workbook.record_sheets import ReceiverSheets, receiver_title
 
 __all__ = ["RecordFile", "record_file_name", "record_files_from", "records_dir", "write_record_files"]
@@ -85,7 +83,7 @@ def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any
     ``folder``, from the target database: the record sheets are rendered into a workbook of their own (a
     temporary file in ``folder``, removed after) and copied from it (:func:`record_files_from`). ``parties``:
     the ``[report.parties]`` settings (``None``: blanks)."""
-    from handover.reports.workbook import UNWRITABLE_XLSX
+    from handover.reports.workbook import UNWRITABLE_XLSX, render_workbook
 
     folder = Path(folder)
     with writing(folder, "the handover record", UNWRITABLE_XLSX):
@@ -94,41 +92,11 @@ def write_record_files(engine: Engine, batch_id: str, folder: Path, parties: Any
         os.close(fd)
     book = Path(name)
     try:
-        receivers = _render_records(engine, batch_id, book, parties)
+        receivers = render_workbook(engine, batch_id, book, parties=parties, records_only=True)
         return record_files_from(book, receivers, folder)
     finally:
         with suppress(OSError):
             book.unlink()
-
-
-def _render_records(engine: Engine, batch_id: str, path: Path, parties: Any) -> list[ReceiverSheets]:
-    """A workbook at ``path`` of the batch's record sheets only, rendered as the reconciliation workbook's
-    (:func:`~handover.reports.workbook.record_sheets.commune_sheets`, ``department_sheets``)."""
-    from openpyxl import Workbook
-
-    from handover.reports.workbook import UNWRITABLE_XLSX, discard_xlsx, save_xlsx
-    from handover.reports.workbook.parties import record_parties, with_rounds
-    from handover.reports.workbook.record_sheets import commune_sheets, department_sheets
-    from handover.reports.workbook.sheet import Styles
-
-    wb = Workbook(write_only=True)
-    st = Styles(wb)
-    try:
-        with guarded("the handover records"), engine.connect() as conn:
-            info = batch_info(conn, batch_id)
-            # a later round of its sources: what it newly hands over, supplementary records (as the workbook's)
-            signers = with_rounds(record_parties(info, parties), later_rounds(conn, batch_id))
-            used: set[str] = set()
-            receivers = commune_sheets(wb, engine, conn, signers, st, used)
-            receivers += department_sheets(wb, conn, signers, st, used)
-            for sheet in st.sheets:
-                sheet.close()
-        with writing(path, "the handover record", UNWRITABLE_XLSX):
-            save_xlsx(wb, path)
-    except BaseException:
-        discard_xlsx(wb)
-        raise
-    return receivers
 
 
 def record_files_from(workbook: Path, receivers: Sequence[ReceiverSheets], folder: Path) -> list[RecordFile]:

@@ -78,6 +78,17 @@ from handover.reports.workbook.summary import SUMMARY_SHEET, summary_sheet
 
 UNWRITABLE_XLSX = "Choose a folder you can write to (--out), and close the file if it is open in Excel."
 
+# the sheets beside the records, whose names a record sheet may not take
+OTHER_SHEETS = (
+    SUMMARY_SHEET,
+    REVIEW_SHEET,
+    QUARANTINE_SHEET,
+    CONFLICT_SHEET,
+    FINDINGS_SHEET,
+    NON_DATA_SHEET,
+    GUIDE_SHEET,
+)
+
 # deflate level of the workbook's parts: the fastest (its figures: benchmarks/RESULTS.md, "Report modules")
 ZIP_LEVEL = 1
 
@@ -96,47 +107,46 @@ def write_workbook(
 
 
 def render_workbook(
-    engine: Engine, batch_id: str, path: Path, shared: Shared | None = None, parties: Any = None
+    engine: Engine,
+    batch_id: str,
+    path: Path,
+    shared: Shared | None = None,
+    parties: Any = None,
+    *,
+    records_only: bool = False,
 ) -> list[ReceiverSheets]:
     """:func:`write_workbook`, returning each receiver's record sheets as named in the workbook (communes, then
-    departments: :func:`handover.reports.records.record_files_from` copies them into the record files)."""
+    departments: :func:`handover.reports.records.record_files_from` copies them into the record files).
+    ``records_only``: a workbook of the record sheets alone (no other sheet name taken), for the record files."""
     from openpyxl import Workbook
 
     shared = Shared() if shared is None else shared
     path = Path(path)
     wb = Workbook(write_only=True)
     st = Styles(wb)
+    what = ("the handover records", "the handover record") if records_only else ("the batch", "the workbook")
     try:
-        with guarded("the batch"), engine.connect() as conn:
+        with guarded(what[0]), engine.connect() as conn:
             info = batch_info(conn, batch_id)
             rounds = shared.get(conn, later_rounds, batch_id)
             signers = with_rounds(record_parties(info, parties), rounds)
-            used = {
-                s.casefold()
-                for s in (
-                    SUMMARY_SHEET,
-                    REVIEW_SHEET,
-                    QUARANTINE_SHEET,
-                    CONFLICT_SHEET,
-                    FINDINGS_SHEET,
-                    NON_DATA_SHEET,
-                    GUIDE_SHEET,
-                )
-            }
+            used = set() if records_only else {s.casefold() for s in OTHER_SHEETS}
             communes = receiving_communes(conn, batch_id, new_only=signers.new_only)
             departments = receiving_departments(conn, batch_id, new_only=signers.new_only)
-            summary_sheet(wb, conn, info, st, shared, rounds, signers, (communes, departments))
+            if not records_only:
+                summary_sheet(wb, conn, info, st, shared, rounds, signers, (communes, departments))
             receivers = commune_sheets(wb, engine, conn, signers, st, used, communes)
             receivers += department_sheets(wb, conn, signers, st, used, departments)
-            review_sheet(wb, conn, batch_id, st)
-            quarantine_sheet(wb, conn, batch_id, st)
-            conflict_sheet(wb, conn, batch_id, st)
-            findings_sheet(wb, conn, info, st, shared)
-            non_data_sheet(wb, conn, info, st, shared)
-            guide_sheet(wb, st)
+            if not records_only:
+                review_sheet(wb, conn, batch_id, st)
+                quarantine_sheet(wb, conn, batch_id, st)
+                conflict_sheet(wb, conn, batch_id, st)
+                findings_sheet(wb, conn, info, st, shared)
+                non_data_sheet(wb, conn, info, st, shared)
+                guide_sheet(wb, st)
             for sheet in st.sheets:
                 sheet.close()
-        with writing(path, "the workbook", UNWRITABLE_XLSX):
+        with writing(path, what[1], UNWRITABLE_XLSX):
             save_xlsx(wb, path)
     except BaseException:
         discard_xlsx(wb)
