@@ -134,7 +134,7 @@ def render_workbook(
             communes = receiving_communes(conn, batch_id, new_only=signers.new_only)
             departments = receiving_departments(conn, batch_id, new_only=signers.new_only)
             if not records_only:
-                summary_sheet(wb, conn, info, st, shared, rounds, signers, (communes, departments))
+                summary_sheet(wb, conn, info, st, shared, rounds, signers, receivers=(communes, departments))
             receivers = commune_sheets(wb, engine, conn, signers, st, used, communes)
             receivers += department_sheets(wb, conn, signers, st, used, departments)
             if not records_only:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine
 
 from handover.reports.cells import safe_text, text_cell
-from handover.reports.queries.loaded import Commune, Department, receiving_communes, receiving_departments
+from handover.reports.queries.loaded import Commune, Department
 from handover.reports.queries.streams import CommuneRows, DepartmentRows, commune_streams
 from handover.reports.workbook.labels import COMMUNE_VI, DUE_VI, RECORD_TYPE_VI
 from handover.reports.workbook.parties import (
@@ -437,13 +437,11 @@ def commune_sheets(
     parties: RecordParties,
     st: Styles,
     used: set[str],
-    communes: list[Commune] | None = None,
+    communes: list[Commune],
 ) -> list[ReceiverSheets]:
     """The commune sheets (handover records): what each commune receives, without the dossiers routed to a
-    department (:func:`department_sheets`). ``communes``: :func:`receiving_communes`, if read already."""
+    department (:func:`department_sheets`). ``communes``: :func:`receiving_communes`."""
     batch_id, new_only = parties.batch_id, parties.new_only
-    if communes is None:
-        communes = receiving_communes(conn, batch_id, new_only=new_only)
     done: list[ReceiverSheets] = []
     with commune_streams(engine, conn, batch_id, communes, new_only=new_only) as (
         dossier_rows,
@@ -462,12 +460,10 @@ def department_sheets(
     parties: RecordParties,
     st: Styles,
     used: set[str],
-    departments: list[Department] | None = None,
+    departments: list[Department],
 ) -> list[ReceiverSheets]:
     """A handover record sheet for each provincial department receiving routed dossiers (named from its name
-    and its new province's code). ``departments``: :func:`receiving_departments`, if read already."""
-    if departments is None:
-        departments = receiving_departments(conn, parties.batch_id, new_only=parties.new_only)
+    and its new province's code). ``departments``: :func:`receiving_departments`."""
     rows = DepartmentRows(conn, parties.batch_id, departments, new_only=parties.new_only)
     done: list[ReceiverSheets] = []
     for dept in departments:

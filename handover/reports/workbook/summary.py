@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from handover.models import DISPOSITIONS, Counts
 from handover.reports.cells import text_cell, value_cell
 from handover.reports.queries.batch import BatchInfo, Shared, ledger_tally, total
-from handover.reports.queries.loaded import Commune, Department, receiving_communes, receiving_departments
+from handover.reports.queries.loaded import Commune, Department
 from handover.reports.queries.rounds import Round, UnitRound
 from handover.reports.workbook.labels import COUNT_KEYS, DISPOSITION_EN, DISPOSITION_VI
 from handover.reports.workbook.parties import (
@@ -42,10 +42,11 @@ def summary_sheet(
     shared: Shared,
     rounds: Sequence[Round] = (),
     parties: RecordParties | None = None,
-    receivers: tuple[list[Commune], list[Department]] | None = None,
+    *,
+    receivers: tuple[list[Commune], list[Department]],
 ) -> None:
-    """The summary sheet; ``receivers``: the batch's receiving communes and departments, when the caller has
-    read them (else read here)."""
+    """The summary sheet; ``receivers``: the batch's receiving communes and departments
+    (:func:`~handover.reports.queries.loaded.receiving_communes`, ``receiving_departments``)."""
     sh = Sheet(wb, SUMMARY_SHEET, [10, 22, 10, 24, 10, 24, 13, 11, 11, 11, 13, 11], st)
     sh.merged("BÁO CÁO ĐỐI SOÁT CHUYỂN GIAO HỒ SƠ", st.title)
     sh.merged("Reconciliation of the handover batch (read back from the target database)", st.subtitle)
@@ -138,7 +139,7 @@ def summary_sheet(
         [st.total] * (3 + len(COUNT_KEYS)),
     )
     sh.blank()
-    _receivers_table(sh, conn, parties or RecordParties(info.batch_id, None), receivers)
+    _receivers_table(sh, parties or RecordParties(info.batch_id, None), receivers)
     sh.blank()
     sh.merged(
         "Số liệu được đếm lại từ cơ sở dữ liệu đích (bảng ledger: mỗi dòng nguồn đã trích xuất có đúng một dòng) "
@@ -154,20 +155,16 @@ RECEIVER_KIND_VI = {"commune": "Xã, phường", "department": "Sở, ngành t�
 
 def _receivers_table(
     sh: Sheet,
-    conn: Connection,
     parties: RecordParties,
-    receivers: tuple[list[Commune], list[Department]] | None = None,
+    receivers: tuple[list[Commune], list[Department]],
 ) -> None:
     """Who receives how many: each receiving commune, then each provincial department (the dossiers routed to
     it), with its record's number and its record file (:mod:`handover.reports.records`); for a later round,
     what it newly hands over."""
     from handover.reports.records import record_file_name, records_dir
 
-    st, batch_id, new_only = sh.st, parties.batch_id, parties.new_only
-    communes, departments = receivers or (
-        receiving_communes(conn, batch_id, new_only=new_only),
-        receiving_departments(conn, batch_id, new_only=new_only),
-    )
+    st, batch_id = sh.st, parties.batch_id
+    communes, departments = receivers
     folder = records_dir(batch_id, Path(".")).name
     sh.merged(RECEIVERS_HEADING, st.label)
     sh.merged(
