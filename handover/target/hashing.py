@@ -240,16 +240,19 @@ def hash_values(values: Iterable[Any], columns: tuple[str, ...]) -> str:
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
 
 
-def _escaped_texts(values: Sequence[Any]) -> list[bytes]:
-    """Canonical text of each value, JSON-escaped without the quotes, UTF-8 (once per distinct value)."""
+def _escaped_texts(values: Sequence[Any], distinct: set[Any] | None = None) -> list[bytes] | bytes:
+    """Canonical text of each value, JSON-escaped without the quotes, UTF-8 (once per distinct value); one
+    ``bytes`` when the values are one value (or none). ``distinct``: ``set(values)``, when the caller has it."""
     try:
-        distinct = set(values)
+        distinct = set(values) if distinct is None else distinct
     except TypeError:  # unhashable values: one by one
         return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
     # Equal values share one canonical text (1, 1.0 and True all give "1"), so a memo is exact, except for
     # 0.0 == -0.0 ("0" and "-0"): a column holding a negative zero goes value by value.
     if 0 in distinct and any(math.copysign(1.0, v) < 0 for v in [v for v in values if v == 0]):
         return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
+    if len(distinct) < 2:
+        return _escape(canonical_text(values[0] if values else None))[1:-1].encode("utf-8")
     strings = [v for v in distinct if v is not None] if None in distinct else list(distinct)
     try:
         joined = "|".join(strings)  # "|" never composes: NFC of the join = join of the NFCs
@@ -275,30 +278,41 @@ def _escaped_texts(values: Sequence[Any]) -> list[bytes]:
     return list(map(memo.__getitem__, values))
 
 
-def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[str, ...]) -> list[str]:
-    """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row).
+def hash_columns(
+    values_by_column: Mapping[str, Sequence[Any]],
+    columns: tuple[str, ...],
+    *,
+    distinct: Mapping[str, set[Any]] | None = None,
+) -> list[str]:
+    """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row);
+    ``distinct``: the set of each column's values, for the columns the caller has it of.
 
     Each column's UTF-8 texts are computed once per distinct value; each row's JSON is one ``%`` formatting of a
     bytes template holding the column names (one template for each set of optional columns rows hold; when no
     row holds one, the template also holds the texts of the columns alike in every row), then one SHA-256.
     """
+    if not columns:
+        return []
+    n = len(values_by_column[columns[0]])
+    known = distinct or {}
     texts = [
-        _escaped_texts(
-            _datetime_texts(values_by_column[name]) if name in DATETIME_COLUMNS else values_by_column[name]
-        )
+        _escaped_texts(_datetime_texts(values_by_column[name]))
+        if name in DATETIME_COLUMNS
+        else _escaped_texts(values_by_column[name], known.get(name))
         for name in columns
     ]
     sha = hashlib.sha256
     optional = [k for k, name in enumerate(columns) if name in OPTIONAL_COLUMNS]
-    held = [k for k in optional if any(texts[k])]
+    held = [k for k in optional if (texts[k] if isinstance(texts[k], bytes) else any(texts[k]))]
     if not held:  # no row holds an optional column: one template, without them, holding the columns alike
         kept = [k for k in range(len(columns)) if k not in optional]
-        alike = {k: texts[k][0] for k in kept if texts[k] and texts[k].count(texts[k][0]) == len(texts[k])}
+        alike = {k: texts[k] for k in kept if isinstance(texts[k], bytes)}
         template = _template([columns[k] for k in kept], [alike.get(k) for k in kept])
         varying = [texts[k] for k in kept if k not in alike]
         if not varying:
-            return [sha(template % ()).hexdigest()] * len(texts[0]) if texts else []
+            return [sha(template % ()).hexdigest()] * n
         return [sha(template % row).hexdigest() for row in zip(*varying, strict=True)]
+    texts = [[t] * n if isinstance(t, bytes) else t for t in texts]
     templates: dict[tuple[int, ...], tuple[bytes, list[int]]] = {}
     out: list[str] = []
     for row in zip(*texts, strict=True):
