@@ -44,6 +44,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, String, bindparam, select
@@ -54,6 +55,7 @@ from handover.target import schema
 
 # = json.dumps(..., ensure_ascii=False, separators=(",", ":")), built once.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_hexdigest = type(hashlib.sha256()).hexdigest
 _escape = json.encoder.encode_basestring  # one JSON string, as _encode writes it (ensure_ascii=False)
 
 TECHNICAL_COLUMNS: frozenset[str] = frozenset(
@@ -287,9 +289,10 @@ def hash_columns(
     """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row);
     ``distinct``: the set of each column's values, for the columns the caller has it of.
 
-    Each column's UTF-8 texts are computed once per distinct value; each row's JSON is one ``%`` formatting of a
-    bytes template holding the column names (one template for each set of optional columns rows hold; when no
-    row holds one, the template also holds the texts of the columns alike in every row), then one SHA-256.
+    Each column's UTF-8 texts are computed once per distinct value (a column of one value: one text). When no
+    row holds an optional column, each row's JSON is one join of fixed pieces (the column names, and the texts
+    of the columns alike in every row) with the row's other texts; else one ``%`` formatting of a bytes template
+    holding the column names (one template for each set of optional columns rows hold). Then one SHA-256.
     """
     if not columns:
         return []
@@ -307,11 +310,16 @@ def hash_columns(
     if not held:  # no row holds an optional column: one template, without them, holding the columns alike
         kept = [k for k in range(len(columns)) if k not in optional]
         alike = {k: texts[k] for k in kept if isinstance(texts[k], bytes)}
-        template = _template([columns[k] for k in kept], [alike.get(k) for k in kept])
+        pieces = _pieces([columns[k] for k in kept], [alike.get(k) for k in kept])
         varying = [texts[k] for k in kept if k not in alike]
         if not varying:
-            return [sha(template % ()).hexdigest()] * n
-        return [sha(template % row).hexdigest() for row in zip(*varying, strict=True)]
+            return [sha(pieces[0]).hexdigest()] * n
+        # each row's JSON: the pieces and the row's texts in turn, joined (cheaper than % formatting)
+        parts: list[Any] = []
+        for piece, column in zip(pieces, varying, strict=False):
+            parts += (repeat(piece, n), column)
+        parts.append(repeat(pieces[-1], n))
+        return list(map(_hexdigest, map(sha, map(b"".join, zip(*parts, strict=True)))))
     texts = [[t] * n if isinstance(t, bytes) else t for t in texts]
     templates: dict[tuple[int, ...], tuple[bytes, list[int]]] = {}
     out: list[str] = []
@@ -340,15 +348,26 @@ def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
     return list(map(memo.__getitem__, values))
 
 
-def _template(names: Sequence[str], fixed: Sequence[bytes | None] | None = None) -> bytes:
-    """The bytes of step 4's JSON for these columns, each text a ``%s``, or the text given in ``fixed`` (its
-    escaped UTF-8, as :func:`_escaped_texts` gives it) for the columns every row has alike."""
-    parts = [
-        b"[" + _escape(name).replace("%", "%%").encode("utf-8") + b',"'
-        + (b"%s" if text is None else text.replace(b"%", b"%%")) + b'"]'
-        for name, text in zip(names, fixed or [None] * len(names), strict=True)
-    ]  # fmt: skip
-    return b"[" + b",".join(parts) + b"]"
+def _template(names: Sequence[str]) -> bytes:
+    """The bytes of step 4's JSON for these columns, each text a ``%s``."""
+    return b"%s".join(piece.replace(b"%", b"%%") for piece in _pieces(names, [None] * len(names)))
+
+
+def _pieces(names: Sequence[str], fixed: Sequence[bytes | None]) -> list[bytes]:
+    """The bytes of step 4's JSON for these columns cut where a row's text goes: one piece more than the
+    columns whose text ``fixed`` does not give (its escaped UTF-8, as :func:`_escaped_texts` gives it, for the
+    columns every row has alike)."""
+    pieces, current = [], b"["
+    for k, (name, text) in enumerate(zip(names, fixed, strict=True)):
+        current += (b"," if k else b"") + b"[" + _escape(name).encode("utf-8") + b',"'
+        if text is None:
+            pieces.append(current)
+            current = b""
+        else:
+            current += text
+        current += b'"]'
+    pieces.append(current + b"]")
+    return pieces
 
 
 def fingerprint_lines(lines: Iterable[tuple[str, str, str, str]]) -> str:

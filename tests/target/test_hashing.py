@@ -212,3 +212,11 @@ def test_column_wise_hashing_with_one_valued_and_known_columns() -> None:
     known = {c: set(v) for c, v in by_column.items()}
     assert hash_columns(by_column, columns, distinct=known) == want
     assert hash_columns({c: [] for c in columns}, columns) == []
+    for paid in (None, 1.0):  # "%" in the texts, alike and varying, without and with an optional column
+        rows = [
+            {"dossier_code": f"H-{i}%s", "applicant_name": "50%s %%", "address": "%s%%" if i % 2 else "x"}
+            | {"amount_paid": paid, "source_system": "bt"}
+            for i in range(5)
+        ]
+        by_column = {c: [r.get(c) for r in rows] for c in columns}
+        assert hash_columns(by_column, columns) == [content_hash(r, Entity.DOSSIER) for r in rows]
