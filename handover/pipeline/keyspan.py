@@ -56,8 +56,9 @@ def content_digests(frame: Any, entity: Entity, positions: Any) -> list[int]:
     source fields (``fields_for``), the same inside a chunk (the validator) and across chunks.
 
     The value of ``pd.util.hash_pandas_object(frame.iloc[positions][fields].astype(object), index=False)``,
-    computed column by column without the sub-frame: each column's distinct values (``pd.factorize``, as an
-    ``Index``; missing cells -1) hashed once (``pd.util.hash_array``), then the columns combined row by row as pandas combines
+    computed column by column without the sub-frame: each column's distinct values (``pd.factorize``; missing
+    cells -1, hashed as pandas hashes them) hashed once with ``pd.util.hash_array`` (values other than text as
+    an ``Index`` of them, as pandas' categories are), then the columns combined row by row as pandas combines
     them (CPython's tuple hash)."""
     import pandas as pd
 
