@@ -411,7 +411,8 @@ def run_write_floor(args: argparse.Namespace, data: Path, dbs: Databases, work: 
             out["peak_rss_mb"] = max(out["peak_rss_mb"], out.pop("peak_tree_rss_mb") or 0)
             floors[mode] = out
     finally:
-        shutil.rmtree(work / "floor-dump", ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work / "floor-dump", ignore_errors=True)
     return floors
 
 
@@ -534,12 +535,13 @@ def _floor_text(run: dict, versus: str, write_stage: bool = False) -> str:
     (with ``write_stage``: the write stage's seconds alone)."""
     parts = []
     for mode, floor in sorted(_write_floors(run).items()):  # chunked first: the pipeline commits per chunk
-        ratio = run["ratios"][versus][mode]["rows_per_s"]
+        ratio = run["ratios"][versus][mode]
         if write_stage:
             figures = f"writes {floor['stages']['write']:,.1f} s"
         else:
             figures = _fmt_run(floor["rows_per_s"], floor["seconds"], floor["cpu_seconds"])
-        parts.append(f"{FLOOR_MODE_NAMES.get(mode, mode)} {figures} = {ratio:.2f}×")
+        cpu = f" (CPU {ratio['cpu']:.2f}×)" if "cpu" in ratio else ""
+        parts.append(f"{FLOOR_MODE_NAMES.get(mode, mode)} {figures} = {ratio['rows_per_s']:.2f}×{cpu}")
     return "; ".join(parts)
 
 
