@@ -268,8 +268,6 @@ def _copy_texts(values: Sequence[Any], distinct: set[Any] | None = None) -> Sequ
         if "\\" not in joined and "\t" not in joined and "\n" not in joined and "\r" not in joined:
             return ["\\N" if v is None else v for v in values] if None in distinct else values
         form = _copy_text
-    elif None not in distinct and len(distinct) * 2 > len(values):  # mostly distinct: no memo
-        return list(map(form, values))
     memo: dict[Any, str] = {v: form(v) for v in present}
     memo[None] = "\\N"
     return list(map(memo.__getitem__, values))

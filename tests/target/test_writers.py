@@ -192,3 +192,5 @@ def test_copy_text_of_each_kind_of_column() -> None:
         assert encoded.rows == want
     nul = writers.encode(wire, schema.dossiers, {"summary": ["a\x00\\", None, "b\t", "a\x00\\"]})
     assert nul.rows == ["a\x00\\\\", "\\N", "b\\t", "a\x00\\\\"]  # a NUL inside a text: one by one
+    equal = writers.encode(wire, schema.dossiers, {"fee": [1.0, 2.0, 3.0, 1]})  # 1 == 1.0: one text
+    assert equal.rows == ["1.0", "2.0", "3.0", "1.0"]
