@@ -52,6 +52,7 @@ from sqlalchemy import Connection, DateTime, Engine, String, bindparam, select
 from handover.keys_sql import key_matches, natural_key_sql
 from handover.models import Entity
 from handover.target import schema
+from handover.target.values import pick
 
 # = json.dumps(..., ensure_ascii=False, separators=(",", ":")), built once.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -289,10 +290,10 @@ def hash_columns(
     """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row);
     ``distinct``: the set of each column's values, for the columns the caller has it of.
 
-    Each column's UTF-8 texts are computed once per distinct value (a column of one value: one text). When no
-    row holds an optional column, each row's JSON is one join of fixed pieces (the column names, and the texts
-    of the columns alike in every row) with the row's other texts; else one ``%`` formatting of a bytes template
-    holding the column names (one template for each set of optional columns rows hold). Then one SHA-256.
+    Each column's UTF-8 texts are computed once per distinct value (a column of one value: one text). The rows
+    are grouped by the optional columns they hold (one group when none does); in each group, each row's JSON is
+    one join of fixed pieces (the column names, and the texts of the columns alike in every row) with the row's
+    other texts, then one SHA-256.
     """
     if not columns:
         return []
@@ -304,34 +305,48 @@ def hash_columns(
         else _escaped_texts(values_by_column[name], known.get(name))
         for name in columns
     ]
-    sha = hashlib.sha256
     optional = [k for k, name in enumerate(columns) if name in OPTIONAL_COLUMNS]
     held = [k for k in optional if (texts[k] if isinstance(texts[k], bytes) else any(texts[k]))]
-    if not held:  # no row holds an optional column: one template, without them, holding the columns alike
-        kept = [k for k in range(len(columns)) if k not in optional]
-        alike = {k: texts[k] for k in kept if isinstance(texts[k], bytes)}
-        pieces = _pieces([columns[k] for k in kept], [alike.get(k) for k in kept])
-        varying = [texts[k] for k in kept if k not in alike]
-        if not varying:
-            return [sha(pieces[0]).hexdigest()] * n
-        # each row's JSON: the pieces and the row's texts in turn, joined (cheaper than % formatting)
-        parts: list[Any] = []
-        for piece, column in zip(pieces, varying, strict=False):
-            parts += (repeat(piece, n), column)
-        parts.append(repeat(pieces[-1], n))
-        return list(map(_hexdigest, map(sha, map(b"".join, zip(*parts, strict=True)))))
-    texts = [[t] * n if isinstance(t, bytes) else t for t in texts]
-    templates: dict[tuple[int, ...], tuple[bytes, list[int]]] = {}
-    out: list[str] = []
-    for row in zip(*texts, strict=True):
-        shape = tuple(k for k in held if row[k])
-        found = templates.get(shape)
-        if found is None:
-            kept = [k for k in range(len(columns)) if k not in optional or k in shape]
-            found = templates[shape] = (_template([columns[k] for k in kept]), kept)
-        template, kept = found
-        out.append(sha(template % tuple(row[k] for k in kept)).hexdigest())
+    if not held:  # no row holds an optional column: one shape, every row
+        return _shape_hashes(texts, columns, [k for k in range(len(columns)) if k not in optional], None, n)
+    # the rows grouped by the optional columns they hold (their shape), each group hashed as above
+    holds = [repeat(True, n) if isinstance(texts[k], bytes) else map(bool, texts[k]) for k in held]
+    groups: dict[tuple[bool, ...], list[int]] = {}
+    for i, shape in enumerate(zip(*holds, strict=True)):
+        group = groups.get(shape)
+        if group is None:
+            group = groups[shape] = []
+        group.append(i)
+    out: list[str] = [""] * n
+    for shape, positions in groups.items():
+        filled = {k for k, on in zip(held, shape, strict=True) if on}
+        kept = [k for k in range(len(columns)) if k not in optional or k in filled]
+        for i, digest in zip(positions, _shape_hashes(texts, columns, kept, positions, n), strict=True):
+            out[i] = digest
     return out
+
+
+def _shape_hashes(
+    texts: list[list[bytes] | bytes],
+    columns: tuple[str, ...],
+    kept: list[int],
+    rows: list[int] | None,
+    n: int,
+) -> list[str]:
+    """The hashes of the rows at ``rows`` (None: all ``n``) over the ``kept`` columns: each row's JSON one join
+    of fixed pieces (the column names, and the texts of the columns alike in every row) with the row's other
+    texts, then one SHA-256."""
+    alike: dict[int, bytes] = {k: text for k in kept if isinstance(text := texts[k], bytes)}
+    pieces = _pieces([columns[k] for k in kept], [alike.get(k) for k in kept])
+    m = n if rows is None else len(rows)
+    varying: list[Any] = [texts[k] if rows is None else pick(texts[k], rows) for k in kept if k not in alike]
+    if not varying:
+        return [hashlib.sha256(pieces[0]).hexdigest()] * m
+    parts: list[Any] = []
+    for piece, column in zip(pieces, varying, strict=False):
+        parts += (repeat(piece, m), column)
+    parts.append(repeat(pieces[-1], m))
+    return list(map(_hexdigest, map(hashlib.sha256, map(b"".join, zip(*parts, strict=True)))))
 
 
 def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
@@ -346,11 +361,6 @@ def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
         return [datetime_text(v) or None for v in values]
     memo = {v: datetime_text(v) or None for v in distinct}
     return list(map(memo.__getitem__, values))
-
-
-def _template(names: Sequence[str]) -> bytes:
-    """The bytes of step 4's JSON for these columns, each text a ``%s``."""
-    return b"%s".join(piece.replace(b"%", b"%%") for piece in _pieces(names, [None] * len(names)))
 
 
 def _pieces(names: Sequence[str], fixed: Sequence[bytes | None]) -> list[bytes]:
