@@ -10,6 +10,10 @@ import sys
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -249,6 +253,25 @@ def child_baseline(path: str, fmt: str, url: str, nrows: int | None, header_row:
     }
 
 
+def read_csv_arrow(path: str) -> pyarrow.Table:
+    """The CSV as a pyarrow Table, every column as text (as the naive script reads it): dlt's extract, and the
+    write floor's (benchmarks/write_floor.py)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        names = next(csv.reader(fh))
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names}, strings_can_be_null=False
+        ),
+    )
+
+
 def child_dlt(path: str, url: str, work: str) -> dict:
     """dlt's arrow pipeline: pyarrow reads the CSV (every column as text, as the naive script reads it) and
     ``pipeline.run`` loads the table into a fresh database of the same kind: dlt's ``postgres`` destination
@@ -257,24 +280,13 @@ def child_dlt(path: str, url: str, work: str) -> dict:
     stage = Laps()
     t0, stages = stage.t0, stage.stages
 
-    import csv
-
     import dlt
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    import pyarrow  # noqa: F401  (imported in setup, as the write floor's child does)
     from sqlalchemy.engine import make_url
 
     shutil.rmtree(Path(work) / "dlt", ignore_errors=True)  # no state of an earlier run (--keep)
     stage("setup")
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        names = next(csv.reader(fh))
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names}, strings_can_be_null=False
-        ),
-    )
+    table = read_csv_arrow(path)
     stage("extract")
     target = make_url(url)
     if target.get_backend_name() == "sqlite":

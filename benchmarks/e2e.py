@@ -14,6 +14,11 @@
    its loaded row count is checked.
 3. On PostgreSQL: dumps every table the batch wrote rows into and times a plain psycopg ``COPY`` of exactly those
    rows into empty tables of the same shape (indexes included): the load stage's floor.
+4. The write floor (peer ``floor``, run whenever dlt is): a plain program, in its own child like the peers, that
+   reads the CSV as dlt does (pyarrow) and writes every row the pipeline wrote into a fresh database of the same
+   schema, through the fastest plain path (SQLite: ``executemany`` of bound rows; PostgreSQL: ``COPY``), once in
+   one transaction and once in one transaction per chunk, as the pipeline commits (benchmarks/write_floor.py):
+   whether a program that writes what the batch writes can reach dlt's rows/s at all.
 
 Prints one JSON object (``--json``) and/or the markdown rows of the target table (``--table``).
 """
@@ -36,7 +41,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT = HERE / "out"
 CHILD_TIMEOUT = 3600  # seconds: no single run may take longer
-PEERS = ("naive", "dlt")
+PEERS = ("naive", "dlt", "floor")
+WRITE_FLOOR_MODES = ("one", "chunked")  # benchmarks/write_floor.py
 
 
 def log(msg: str) -> None:
@@ -300,6 +306,7 @@ def run_pipeline(args: argparse.Namespace, folder: Path, dbs: Databases, work: P
                 f"extracted {pipe['counts']['extracted']}, dossiers {dossiers}, new rows {pipe['new_rows']}"
             )
     result: dict = {
+        "target_url": pipe_url,
         "rows": args.rows,
         "format": args.format,
         "db": dbs.kind,
@@ -384,6 +391,54 @@ def run_dlt(args: argparse.Namespace, data: Path, dbs: Databases, work: Path) ->
     return out
 
 
+def run_write_floor(args: argparse.Namespace, data: Path, dbs: Databases, work: Path, pipe_url: str) -> dict:
+    """The write floor in each mode (benchmarks/write_floor.py), each into its own fresh database, after one
+    untimed child that creates their schema and dumps the pipeline's rows; every written row counted."""
+    urls = {mode: dbs.fresh(f"floor_{mode}") for mode in WRITE_FLOOR_MODES}
+    log(f"write floor: dumping the pipeline's rows ({', '.join(WRITE_FLOOR_MODES)})")
+    prep = run_child(["floor_prep", pipe_url, str(work), *urls.values()], args.timeout)
+    floors: dict[str, dict] = {}
+    try:
+        for mode, url in urls.items():
+            log(f"write floor ({mode}): {args.rows} rows → {dbs.kind}")
+            out = run_child(["floor", str(data), url, str(work / "floor-manifest.json"), mode], args.timeout)
+            if out["written_rows"] != prep["tables"] or out["rows"] != args.rows:
+                raise SystemExit(
+                    f"e2e.py: the write floor ({mode}) read {out['rows']} of {args.rows} rows and wrote "
+                    f"{out['written_rows']}, the pipeline {prep['tables']}"
+                )
+            out["rows_per_s"] = _rate(out["rows"], out["seconds"])
+            out["peak_rss_mb"] = max(out["peak_rss_mb"], out.pop("peak_tree_rss_mb") or 0)
+            floors[mode] = out
+    finally:
+        if not args.keep:
+            shutil.rmtree(work / "floor-dump", ignore_errors=True)
+    return floors
+
+
+def _floor_ratios(result: dict) -> dict[str, dict]:
+    """The write floor beside dlt (rows/s and CPU: > 1 when the floor is the faster), the batch without its report
+    beside the floor, and the load stage beside the floor's writes (the same rows written)."""
+    ratios: dict[str, dict] = {}
+    floors, peer, ours = result["write_floor"], result.get("dlt", {}), result["without_report"]
+    load_s = result["stages"].get("load")
+    for mode, floor in floors.items():
+        if peer.get("rows_per_s"):
+            ratios.setdefault("write_floor_vs_dlt", {})[mode] = {
+                "rows_per_s": round(floor["rows_per_s"] / peer["rows_per_s"], 3),
+                "cpu": round(peer["cpu_seconds"] / floor["cpu_seconds"], 2),
+            }
+        ratios.setdefault("without_report_vs_write_floor", {})[mode] = {
+            "rows_per_s": round(ours["rows_per_s"] / floor["rows_per_s"], 3),
+            "cpu": round(floor["cpu_seconds"] / ours["cpu_seconds"], 2),
+        }
+        if load_s:
+            ratios.setdefault("load_vs_write_floor", {})[mode] = {
+                "rows_per_s": round(floor["stages"]["write"] / load_s, 3)
+            }
+    return ratios
+
+
 def one_round(args: argparse.Namespace, db: str, folder: Path, data: Path) -> dict:
     """The pipeline, then each peer, each in its own child into its own fresh database."""
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="hobench-"))
@@ -416,9 +471,16 @@ def one_round(args: argparse.Namespace, db: str, folder: Path, data: Path) -> di
                     "rows_per_s": round(ours["rows_per_s"] / peer["rows_per_s"], 3),
                     "cpu": round(peer["cpu_seconds"] / ours["cpu_seconds"], 2),
                 }
+        if "floor" in peers:
+            if args.format != "csv":
+                result["write_floor"] = {"skipped": "the write floor reads CSV input only"}
+            else:
+                result["write_floor"] = run_write_floor(args, data, dbs, work, result["target_url"])
+                ratios.update(_floor_ratios(result))
         if "load_vs_copy_written" in result:
             ratios["load_vs_copy_written"] = {"rows_per_s": result["load_vs_copy_written"]}
         result["ratios"] = ratios
+        del result["target_url"]
         return result
     finally:
         if not args.keep:
@@ -454,8 +516,33 @@ def _fmt_run(rate: float | None, seconds: float, cpu: float | None) -> str:
 def _load_avg(run: dict) -> str:
     figures = [run["load_avg"]]
     figures += [run[k]["load_avg"] for k in ("baseline", "dlt") if "load_avg" in run.get(k, {})]
+    figures += [f["load_avg"] for f in _write_floors(run).values()]
     mean = sum(f["mean"] for f in figures) / len(figures)
     return f"{mean:.1f} (max {max(f['max'] for f in figures):.1f})"
+
+
+def _write_floors(run: dict) -> dict[str, dict]:
+    """The write floor's runs by mode (none when it did not run or was skipped)."""
+    floors = run.get("write_floor", {})
+    return {mode: f for mode, f in floors.items() if isinstance(f, dict) and "seconds" in f}
+
+
+FLOOR_MODE_NAMES = {"chunked": "a transaction per chunk", "one": "one transaction"}
+
+
+def _floor_text(run: dict, versus: str, write_stage: bool = False) -> str:
+    """The write floor in each mode, for the floor column: its figures and its ratio in ``run['ratios'][versus]``
+    (with ``write_stage``: the write stage's seconds alone)."""
+    parts = []
+    for mode, floor in sorted(_write_floors(run).items()):  # chunked first: the pipeline commits per chunk
+        ratio = run["ratios"][versus][mode]
+        if write_stage:
+            figures = f"writes {floor['stages']['write']:,.1f} s"
+        else:
+            figures = _fmt_run(floor["rows_per_s"], floor["seconds"], floor["cpu_seconds"])
+        cpu = f" (CPU {ratio['cpu']:.2f}×)" if "cpu" in ratio else ""
+        parts.append(f"{FLOOR_MODE_NAMES.get(mode, mode)} {figures} = {ratio['rows_per_s']:.2f}×{cpu}")
+    return "; ".join(parts)
 
 
 def table_rows(runs: list[dict]) -> list[str]:
@@ -491,7 +578,15 @@ def table_rows(runs: list[dict]) -> list[str]:
                 + f" **{r['rows_per_s']:.2f}×** | {r['cpu']:.2f}× |"
                 f" {_fmt_run(ours['rows_per_s'], ours['seconds'], ours['cpu_seconds'])} |"
                 f" dlt {peer.get('dlt', '')} ({peer.get('file_format', '')})"
-                f" {_fmt_run(peer['rows_per_s'], peer['seconds'], peer['cpu_seconds'])} |" + tail
+                f" {_fmt_run(peer['rows_per_s'], peer['seconds'], peer['cpu_seconds'])}"
+                + (
+                    f"; write floor (CSV read + every row the batch wrote), × dlt's rows/s:"
+                    f" {_floor_text(run, 'write_floor_vs_dlt')}"
+                    if "write_floor_vs_dlt" in ratios
+                    else ""
+                )
+                + " |"
+                + tail
             )
         if "load_vs_copy_written" in ratios:
             written = run["copy_written"]
@@ -503,11 +598,25 @@ def table_rows(runs: list[dict]) -> list[str]:
                 f" COPY of {rows:,} rows in {len(written['tables'])} tables: {written['seconds']:,.1f} s |"
                 + tail
             )
+        if run["db"] == "sqlite" and "load_vs_write_floor" in ratios:
+            by_mode = ratios["load_vs_write_floor"]  # in bold: per chunk, as the pipeline commits
+            shown = by_mode.get("chunked") or next(iter(by_mode.values()))
+            lines.append(
+                head.format("SQLite load stage vs the write floor's writes (informative, no target)")
+                + f" **{shown['rows_per_s']:.2f}×** | – |"
+                f" load stage {run['stages']['load']:,.1f} s |"
+                f" executemany of the same rows: {_floor_text(run, 'load_vs_write_floor', write_stage=True)} |"
+                + tail
+            )
         peers = ", ".join(
             f"{name} {run[key]['peak_rss_mb']:,.0f} MB"
             for key, name in (("baseline", "naive"), ("dlt", "dlt"))
             if "peak_rss_mb" in run.get(key, {})
         )
+        floors = _write_floors(run)
+        if floors:
+            floor_mb = max(f["peak_rss_mb"] for f in floors.values())
+            peers = f"{peers}, write floor {floor_mb:,.0f} MB" if peers else f"write floor {floor_mb:,.0f} MB"
         lines.append(
             head.format("peak RSS ≤ 1 GB")
             + f" **{run['peak_rss_mb']:,.0f} MB** | – | report {run['report_stage']} | {peers or '–'} |"
@@ -526,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "_child":
         sys.path.insert(0, str(HERE))
         import contenders
+        import write_floor
 
         kind, rest = argv[1], argv[2:]
         if kind == "pipeline":
@@ -541,6 +651,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif kind == "dlt":
             out = contenders.child_dlt(rest[0], rest[1], rest[2])
+        elif kind == "floor_prep":
+            out = write_floor.child_prepare(rest[0], rest[2:], rest[1])
+        elif kind == "floor":
+            out = write_floor.child_floor(rest[0], rest[1], rest[2], rest[3])
         else:
             out = contenders.child_baseline(rest[0], rest[1], rest[2], int(rest[3]) or None, int(rest[4]))
         print(json.dumps(out, ensure_ascii=False))
@@ -556,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         "--peers",
         default="naive",
         help=f"comma-separated peers run beside the pipeline on the same rows, from {', '.join(PEERS)} "
-        "(default: naive; 'none' for none)",
+        "(default: naive; 'none' for none; dlt brings the write floor, 'floor', along)",
     )
     ap.add_argument("--repeat", type=int, default=1, help="rounds per database, contenders alternated")
     ap.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="input format")
@@ -608,6 +722,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         ap.error(f"unknown peers: {', '.join(unknown)} (known: {', '.join(PEERS)})")
+    if "dlt" in peers and "floor" not in peers:  # the dlt target's floor, measured in the same run
+        peers.append("floor")
     args.peers = [] if args.no_baseline else peers
     args.command = "python benchmarks/e2e.py " + " ".join(argv)
     runs = benchmark(args)

@@ -131,7 +131,7 @@ def test_e2e_on_postgresql_times_plain_copies_of_what_the_load_wrote(
 
     try:
         before = databases()
-        result = _e2e(tmp_path, url, "--no-baseline", "--skip-report")
+        result = _e2e(tmp_path, url, "--peers", "floor", "--skip-report", "--chunk-size", "100")
         after = databases()
     finally:
         admin.dispose()
@@ -151,6 +151,58 @@ def test_e2e_on_postgresql_times_plain_copies_of_what_the_load_wrote(
     assert result["load_vs_copy_written"] == pytest.approx(
         load_rate / written["rows_per_s"], rel=0.02, abs=0.002
     )
+    # the write floor wrote the same rows as the COPY floor copies, into fresh databases: 3 chunks of 100 rows
+    floors = result["write_floor"]
+    assert set(floors) == {"one", "chunked"}
+    for floor in floors.values():
+        assert floor["rows"] == 300
+        assert floor["written_rows"] == {t: v["rows"] for t, v in tables.items()}
+    assert (floors["one"]["transactions"], floors["chunked"]["transactions"]) == (1, 3)
+
+
+@pytest.mark.slow
+def test_e2e_write_floor_writes_every_row_the_pipeline_wrote(tmp_path: Path) -> None:
+    """The write floor on SQLite (benchmarks/write_floor.py): reads the CSV, writes every row of every table the
+    pipeline wrote (one transaction, or one per chunk) into a fresh database; its figures and ratios, and its
+    rows in the rendered target table."""
+    result = _e2e(tmp_path, "sqlite", "--peers", "floor", "--skip-report", "--chunk-size", "100")
+    counts, floors = result["counts"], result["write_floor"]
+    assert set(floors) == {"one", "chunked"}
+    for mode, transactions in (("one", 1), ("chunked", 3)):
+        floor = floors[mode]
+        assert floor["rows"] == 300 and floor["transactions"] == transactions
+        written = floor["written_rows"]
+        assert written["ledger"] == result["target_rows"]["ledger"] == counts["extracted"] == 300
+        assert written["dossiers"] == result["target_rows"]["dossiers"] == result["new_rows"] > 0
+        assert written["chunks"] == 3 and written["batches"] == 1 and written["findings"] > 0
+        assert "alembic_version" not in written
+        assert list(floor["stages"]) == ["setup", "extract", "write"]
+        # the unpickling of the dumped rows is left out of the floor's figures
+        assert sum(floor["stages"].values()) == pytest.approx(floor["seconds"], abs=0.01)
+        assert floor["excluded"]["seconds"] >= 0 and floor["cpu_seconds"] > 0
+        assert floor["rows_per_s"] == pytest.approx(300 / floor["seconds"], rel=0.01)
+        ratios = result["ratios"]
+        assert ratios["without_report_vs_write_floor"][mode]["rows_per_s"] == pytest.approx(
+            result["without_report"]["rows_per_s"] / floor["rows_per_s"], rel=0.05, abs=0.002
+        )
+        assert ratios["load_vs_write_floor"][mode]["rows_per_s"] == pytest.approx(
+            floor["stages"]["write"] / result["stages"]["load"], rel=0.05, abs=0.002
+        )
+    assert "write_floor_vs_dlt" not in result["ratios"]  # no dlt in this run
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(result), encoding="utf-8")
+    table = subprocess.run(
+        [sys.executable, str(BENCH / "e2e.py"), "--render", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert table.returncode == 0, table.stderr[-2000:]
+    rows = [line for line in table.stdout.splitlines() if "sqlite | 300" in line]
+    (load_row,) = [r for r in rows if r.startswith("| SQLite load stage vs the write floor's writes")]
+    assert "a transaction per chunk writes" in load_row and "one transaction writes" in load_row
+    assert "write floor" in next(r for r in rows if r.startswith("| peak RSS ≤ 1 GB |"))
 
 
 def test_ledger_bench_writes_every_row_each_way() -> None:
@@ -232,7 +284,14 @@ def test_e2e_target_table_from_one_run_and_from_its_saved_json(tmp_path: Path) -
     assert any(r.startswith("| peak RSS ≤ 1 GB |") for r in rows)
     if "dlt" in peers:
         assert result["dlt"]["loaded_rows"] == 300
-        assert any(r.startswith("| batch without report ≥ 1.0× dlt rows/s |") for r in rows)
+        # dlt brings the write floor along: its ratio to dlt in the dlt target's floor column
+        assert result["write_floor"]["chunked"]["written_rows"]["ledger"] == 300
+        floor = result["ratios"]["write_floor_vs_dlt"]["chunked"]
+        assert floor["rows_per_s"] == pytest.approx(
+            result["write_floor"]["chunked"]["rows_per_s"] / result["dlt"]["rows_per_s"], rel=0.05, abs=0.002
+        )
+        (dlt_row,) = [r for r in rows if r.startswith("| batch without report ≥ 1.0× dlt rows/s |")]
+        assert "a transaction per chunk" in dlt_row and f"= {floor['rows_per_s']:.2f}×" in dlt_row
     saved = tmp_path / "run.json"
     saved.write_text(proc.stdout, encoding="utf-8")
     again = subprocess.run(

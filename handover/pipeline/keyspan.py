@@ -48,16 +48,40 @@ class ChunkKeys:
     conflicted: set[str] = field(default_factory=set)
 
 
+_MISSING_HASH = np.uint64(np.iinfo(np.uint64).max)  # a missing cell's hash, as pandas gives it
+
+
 def content_digests(frame: Any, entity: Entity, positions: Any) -> list[int]:
     """What "the same content" means for two rows of a batch with one key: a 64-bit hash of the entity's
-    source fields (``fields_for``), the same inside a chunk (the validator) and across chunks."""
+    source fields (``fields_for``), the same inside a chunk (the validator) and across chunks.
+
+    The value of ``pd.util.hash_pandas_object(frame.iloc[positions][fields].astype(object), index=False)``,
+    computed column by column without the sub-frame: each column's distinct values (``pd.factorize``; missing
+    cells -1, hashed as pandas hashes them) hashed once with ``pd.util.hash_array`` (values other than text as
+    an ``Index`` of them, as pandas' categories are), then the columns combined row by row as pandas combines
+    them (CPython's tuple hash)."""
     import pandas as pd
 
     from handover.models import fields_for
 
     columns = [c for c in fields_for(entity) if c in frame.columns]
-    sub = frame.iloc[positions][columns].astype("object")
-    return pd.util.hash_pandas_object(sub, index=False).tolist()
+    at = np.asarray(positions, dtype=np.intp)
+    out = np.full(len(at), 0x345678, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as intended
+        for i, name in enumerate(columns):
+            codes, uniques = pd.factorize(frame[name].to_numpy(dtype=object)[at])
+            if pd.api.types.infer_dtype(uniques, skipna=False) != "string":
+                # as pandas' categories: an Index of them (Timestamps hash as datetimes, whole numbers as such)
+                uniques = np.asarray(pd.Index(uniques, copy=False))
+            hashed = pd.util.hash_array(uniques, categorize=False)
+            column = hashed.take(codes) if len(hashed) else np.zeros(len(at), dtype=np.uint64)
+            column[codes < 0] = _MISSING_HASH
+            out ^= column
+            out *= mult
+            mult += np.uint64(82520 + 2 * (len(columns) - i))
+        out += np.uint64(97531)
+    return out.tolist()
 
 
 def chunk_keys(chunk: Chunk) -> ChunkKeys:

@@ -44,6 +44,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, String, bindparam, select
@@ -51,9 +52,11 @@ from sqlalchemy import Connection, DateTime, Engine, String, bindparam, select
 from handover.keys_sql import key_matches, natural_key_sql
 from handover.models import Entity
 from handover.target import schema
+from handover.target.values import pick
 
 # = json.dumps(..., ensure_ascii=False, separators=(",", ":")), built once.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_hexdigest = type(hashlib.sha256()).hexdigest
 _escape = json.encoder.encode_basestring  # one JSON string, as _encode writes it (ensure_ascii=False)
 
 TECHNICAL_COLUMNS: frozenset[str] = frozenset(
@@ -240,16 +243,19 @@ def hash_values(values: Iterable[Any], columns: tuple[str, ...]) -> str:
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
 
 
-def _escaped_texts(values: Sequence[Any]) -> list[bytes]:
-    """Canonical text of each value, JSON-escaped without the quotes, UTF-8 (once per distinct value)."""
+def _escaped_texts(values: Sequence[Any], distinct: set[Any] | None = None) -> list[bytes] | bytes:
+    """Canonical text of each value, JSON-escaped without the quotes, UTF-8 (once per distinct value); one
+    ``bytes`` when the values are one value (or none). ``distinct``: ``set(values)``, when the caller has it."""
     try:
-        distinct = set(values)
+        distinct = set(values) if distinct is None else distinct
     except TypeError:  # unhashable values: one by one
         return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
     # Equal values share one canonical text (1, 1.0 and True all give "1"), so a memo is exact, except for
     # 0.0 == -0.0 ("0" and "-0"): a column holding a negative zero goes value by value.
     if 0 in distinct and any(math.copysign(1.0, v) < 0 for v in [v for v in values if v == 0]):
         return [_escape(canonical_text(v))[1:-1].encode("utf-8") for v in values]
+    if len(distinct) < 2:
+        return _escape(canonical_text(values[0] if values else None))[1:-1].encode("utf-8")
     strings = [v for v in distinct if v is not None] if None in distinct else list(distinct)
     try:
         joined = "|".join(strings)  # "|" never composes: NFC of the join = join of the NFCs
@@ -275,41 +281,72 @@ def _escaped_texts(values: Sequence[Any]) -> list[bytes]:
     return list(map(memo.__getitem__, values))
 
 
-def hash_columns(values_by_column: Mapping[str, Sequence[Any]], columns: tuple[str, ...]) -> list[str]:
-    """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row).
+def hash_columns(
+    values_by_column: Mapping[str, Sequence[Any]],
+    columns: tuple[str, ...],
+    *,
+    distinct: Mapping[str, set[Any]] | None = None,
+) -> list[str]:
+    """Content hashes of many rows given column-wise (same result as :func:`hash_values` row by row);
+    ``distinct``: the set of each column's values, for the columns the caller has it of.
 
-    Each column's UTF-8 texts are computed once per distinct value; each row's JSON is one ``%`` formatting of a
-    bytes template holding the column names (one template for each set of optional columns rows hold; when no
-    row holds one, the template also holds the texts of the columns alike in every row), then one SHA-256.
+    Each column's UTF-8 texts are computed once per distinct value (a column of one value: one text). The rows
+    are grouped by the optional columns they hold (one group when none does); in each group, each row's JSON is
+    one join of fixed pieces (the column names, and the texts of the columns alike in every row) with the row's
+    other texts, then one SHA-256.
     """
+    if not columns:
+        return []
+    n = len(values_by_column[columns[0]])
+    known = distinct or {}
     texts = [
-        _escaped_texts(
-            _datetime_texts(values_by_column[name]) if name in DATETIME_COLUMNS else values_by_column[name]
-        )
+        _escaped_texts(_datetime_texts(values_by_column[name]))
+        if name in DATETIME_COLUMNS
+        else _escaped_texts(values_by_column[name], known.get(name))
         for name in columns
     ]
-    sha = hashlib.sha256
     optional = [k for k, name in enumerate(columns) if name in OPTIONAL_COLUMNS]
-    held = [k for k in optional if any(texts[k])]
-    if not held:  # no row holds an optional column: one template, without them, holding the columns alike
-        kept = [k for k in range(len(columns)) if k not in optional]
-        alike = {k: texts[k][0] for k in kept if texts[k] and texts[k].count(texts[k][0]) == len(texts[k])}
-        template = _template([columns[k] for k in kept], [alike.get(k) for k in kept])
-        varying = [texts[k] for k in kept if k not in alike]
-        if not varying:
-            return [sha(template % ()).hexdigest()] * len(texts[0]) if texts else []
-        return [sha(template % row).hexdigest() for row in zip(*varying, strict=True)]
-    templates: dict[tuple[int, ...], tuple[bytes, list[int]]] = {}
-    out: list[str] = []
-    for row in zip(*texts, strict=True):
-        shape = tuple(k for k in held if row[k])
-        found = templates.get(shape)
-        if found is None:
-            kept = [k for k in range(len(columns)) if k not in optional or k in shape]
-            found = templates[shape] = (_template([columns[k] for k in kept]), kept)
-        template, kept = found
-        out.append(sha(template % tuple(row[k] for k in kept)).hexdigest())
+    held = [k for k in optional if (texts[k] if isinstance(texts[k], bytes) else any(texts[k]))]
+    if not held:  # no row holds an optional column: one shape, every row
+        return _shape_hashes(texts, columns, [k for k in range(len(columns)) if k not in optional], None, n)
+    # the rows grouped by the optional columns they hold (their shape), each group hashed as above
+    holds = [repeat(True, n) if isinstance(texts[k], bytes) else map(bool, texts[k]) for k in held]
+    groups: dict[tuple[bool, ...], list[int]] = {}
+    for i, shape in enumerate(zip(*holds, strict=True)):
+        group = groups.get(shape)
+        if group is None:
+            group = groups[shape] = []
+        group.append(i)
+    out: list[str] = [""] * n
+    for shape, positions in groups.items():
+        filled = {k for k, on in zip(held, shape, strict=True) if on}
+        kept = [k for k in range(len(columns)) if k not in optional or k in filled]
+        for i, digest in zip(positions, _shape_hashes(texts, columns, kept, positions, n), strict=True):
+            out[i] = digest
     return out
+
+
+def _shape_hashes(
+    texts: list[list[bytes] | bytes],
+    columns: tuple[str, ...],
+    kept: list[int],
+    rows: list[int] | None,
+    n: int,
+) -> list[str]:
+    """The hashes of the rows at ``rows`` (None: all ``n``) over the ``kept`` columns: each row's JSON one join
+    of fixed pieces (the column names, and the texts of the columns alike in every row) with the row's other
+    texts, then one SHA-256."""
+    alike: dict[int, bytes] = {k: text for k in kept if isinstance(text := texts[k], bytes)}
+    pieces = _pieces([columns[k] for k in kept], [alike.get(k) for k in kept])
+    m = n if rows is None else len(rows)
+    varying: list[Any] = [texts[k] if rows is None else pick(texts[k], rows) for k in kept if k not in alike]
+    if not varying:
+        return [hashlib.sha256(pieces[0]).hexdigest()] * m
+    parts: list[Any] = []
+    for piece, column in zip(pieces, varying, strict=False):
+        parts += (repeat(piece, m), column)
+    parts.append(repeat(pieces[-1], m))
+    return list(map(_hexdigest, map(hashlib.sha256, map(b"".join, zip(*parts, strict=True)))))
 
 
 def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
@@ -326,15 +363,21 @@ def _datetime_texts(values: Sequence[Any]) -> Sequence[Any]:
     return list(map(memo.__getitem__, values))
 
 
-def _template(names: Sequence[str], fixed: Sequence[bytes | None] | None = None) -> bytes:
-    """The bytes of step 4's JSON for these columns, each text a ``%s``, or the text given in ``fixed`` (its
-    escaped UTF-8, as :func:`_escaped_texts` gives it) for the columns every row has alike."""
-    parts = [
-        b"[" + _escape(name).replace("%", "%%").encode("utf-8") + b',"'
-        + (b"%s" if text is None else text.replace(b"%", b"%%")) + b'"]'
-        for name, text in zip(names, fixed or [None] * len(names), strict=True)
-    ]  # fmt: skip
-    return b"[" + b",".join(parts) + b"]"
+def _pieces(names: Sequence[str], fixed: Sequence[bytes | None]) -> list[bytes]:
+    """The bytes of step 4's JSON for these columns cut where a row's text goes: one piece more than the
+    columns whose text ``fixed`` does not give (its escaped UTF-8, as :func:`_escaped_texts` gives it, for the
+    columns every row has alike)."""
+    pieces, current = [], b"["
+    for k, (name, text) in enumerate(zip(names, fixed, strict=True)):
+        current += (b"," if k else b"") + b"[" + _escape(name).encode("utf-8") + b',"'
+        if text is None:
+            pieces.append(current)
+            current = b""
+        else:
+            current += text
+        current += b'"]'
+    pieces.append(current + b"]")
+    return pieces
 
 
 def fingerprint_lines(lines: Iterable[tuple[str, str, str, str]]) -> str:

@@ -113,7 +113,7 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
             values = frame[name].tolist() if failed else []
         else:
             values = raw(name)
-            out, failed, too_long = convert_column(values, convert, limit)
+            out, failed, too_long = convert_column(values, convert, limit, text_only=raw.text_only(name))
         for i in failed:
             if dispositions[i] == "loaded" and i not in invalid:
                 invalid[i] = (name, f"'{excerpt(values[i])}' is not {expected}")
@@ -148,11 +148,13 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
     hashes: list[str | None] = [None] * n
     to_hash = [i for i, d in enumerate(dispositions) if d == "loaded"]
     picked = {c: pick(converted[c], to_hash) for c in columns}
+    distinct = _distinct_sets(picked) if wire.copy else None  # for the hashes and the COPY text
     if to_hash:
-        for i, digest in zip(to_hash, hash_columns(picked, columns), strict=True):
+        for i, digest in zip(to_hash, hash_columns(picked, columns, distinct=distinct), strict=True):
             hashes[i] = digest
     ledger_units = {
-        name: as_texts(raw(name), limit, visible=True) for name, limit in _UNIT_LEDGER_LIMITS.items()
+        name: as_texts(raw(name), limit, visible=True, text_only=raw.text_only(name))
+        for name, limit in _UNIT_LEDGER_LIMITS.items()
     }
     payload_columns = [c for c in (*fields_for(entity), *MAPPED_COLUMNS, "extras") if c in frame.columns]
     payloads: list[str | None] = [None] * n
@@ -169,7 +171,7 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
         ],
         "content_hash": hashes,
         **ledger_units,
-        "candidates": as_texts(raw("unit_candidates")),
+        "candidates": as_texts(raw("unit_candidates"), text_only=raw.text_only("unit_candidates")),
     }
     return PreparedChunk(
         chunk=chunk,
@@ -186,8 +188,19 @@ def prepare_chunk(chunk: Chunk, wire: writers.Wire) -> PreparedChunk:
         payloads=payloads,
         key_order=sorted(range(n), key=[k or "" for k in keys].__getitem__),
         wire=wire,
-        target_rows=writers.encode(wire, table, {**picked, "content_hash": pick(hashes, to_hash)}).spread(
-            to_hash, n
-        ),
+        target_rows=writers.encode(
+            wire, table, {**picked, "content_hash": pick(hashes, to_hash)}, distinct=distinct
+        ).spread(to_hash, n),
         ledger_rows=writers.encode(wire, schema.ledger, ledger_part),
     )
+
+
+def _distinct_sets(columns: dict[str, list[Any]]) -> dict[str, set[Any]]:
+    """The set of each column's values (the columns of unhashable values left out)."""
+    out = {}
+    for name, values in columns.items():
+        try:
+            out[name] = set(values)
+        except TypeError:
+            continue
+    return out

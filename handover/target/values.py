@@ -137,13 +137,18 @@ def payload_json(record: dict[str, Any]) -> str:
     return _PAYLOAD_ENCODER.encode({k: jsonable(v) for k, v in record.items()})
 
 
-def _json_values(values: list[Any]) -> list[str]:
-    """Each value as :func:`payload_json` writes it inside the object (once per distinct value where exact)."""
+def _json_values(values: list[Any], text_only: bool = False) -> list[str]:
+    """Each value as :func:`payload_json` writes it inside the object (once per distinct value where exact);
+    ``text_only``: the caller knows every value is text or None."""
     encode = _PAYLOAD_ENCODER.encode
-    distinct = _memo_safe(values)
+    distinct = _memo_safe(values, text_only)
     if distinct is None:
         return [encode(jsonable(v)) for v in values]
-    memo = {v: encode(jsonable(v)) for v in distinct}
+    if text_only:  # a text is its JSON string (what the encoder writes for it), None is null
+        memo = {v: _escape_json(v) for v in distinct if v is not None}
+        memo[None] = "null"
+    else:
+        memo = {v: encode(jsonable(v)) for v in distinct}
     return list(map(memo.__getitem__, values))
 
 
@@ -153,7 +158,7 @@ def payloads_json(raw: RawColumns, columns: Sequence[str], positions: list[int])
         return ["{}"] * len(positions)
     names = sorted(columns)
     template = "{" + ", ".join(_escape_json(name).replace("%", "%%") + ": %s" for name in names) + "}"
-    encoded = [_json_values(pick(raw(name), positions)) for name in names]
+    encoded = [_json_values(pick(raw(name), positions), raw.text_only(name)) for name in names]
     return [template % row for row in zip(*encoded, strict=True)]
 
 
@@ -204,19 +209,24 @@ _TEXT_OR_NONE = frozenset((str, type(None)))
 
 def column_values(frame: Any, name: str, n: int) -> list[Any]:
     """A column's values as Python objects, ``None`` for missing ones (NaN, NA, NaT); all ``None`` if absent."""
+    return _column_values(frame, name, n)[0]
+
+
+def _column_values(frame: Any, name: str, n: int) -> tuple[list[Any], bool]:
+    """:func:`column_values`, and whether every value is known to be text or None (False: not looked at)."""
     if name not in frame.columns:
-        return [None] * n
+        return [None] * n, True
     column = frame[name]
     if column.dtype == object:
         values = column.tolist()
         if _TEXT_OR_NONE.issuperset(map(type, values)):  # text and None only: nothing missing to replace
-            return values
+            return values, True
     values = column.to_numpy(dtype=object)
     missing = column.isna().to_numpy()
     if missing.any():
         values = values.copy()
         values[missing] = None
-    return values.tolist()
+    return values.tolist(), False
 
 
 class RawColumns:
@@ -226,41 +236,60 @@ class RawColumns:
     def __init__(self, frame: Any) -> None:
         self.frame = frame
         self._read: dict[str, list[Any]] = {}
+        self._text: set[str] = set()
 
     def __call__(self, name: str) -> list[Any]:
         """The column's values (shared: not to be changed)."""
         values = self._read.get(name)
         if values is None:
-            values = self._read[name] = column_values(self.frame, name, len(self.frame))
+            values, text = _column_values(self.frame, name, len(self.frame))
+            self._read[name] = values
+            if text:
+                self._text.add(name)
         return values
 
+    def text_only(self, name: str) -> bool:
+        """True when the column, once read, was seen to hold text and None only (False: not known)."""
+        return name in self._text
 
-def _memo_safe(values: Sequence[Any]) -> set[Any] | None:
-    """The distinct values when converting once per distinct value is exact (one type, no zero), else None."""
-    kinds = set(map(type, values))
-    kinds.discard(type(None))
-    if len(kinds) > 1:  # 1 == 1.0 == True, but their texts differ
-        return None
+
+def _memo_safe(values: Sequence[Any], text_only: bool = False) -> set[Any] | None:
+    """The distinct values when converting once per distinct value is exact (one type, no zero), else None.
+    ``text_only``: the caller knows every value is text or None (one type)."""
+    kinds = {str}
+    if not text_only:
+        kinds = set(map(type, values))
+        kinds.discard(type(None))
+        if len(kinds) > 1:  # 1 == 1.0 == True, but their texts differ
+            return None
     try:
         distinct = set(values)
     except TypeError:  # unhashable (dict, list)
         return None
-    if 0 in distinct:  # 0.0 == -0.0
+    if 0 in distinct:  # 0.0 == -0.0: exact only for whole numbers, or floats without a negative zero
+        if kinds == {int}:
+            return distinct
+        if kinds == {float} and not any(math.copysign(1.0, v) < 0 for v in values if v == 0):
+            return distinct
         return None
     return distinct
 
 
-def convert_column(raw: list[Any], convert: Any, limit: int | None) -> tuple[list[Any], list[int], list[int]]:
-    """``convert`` applied to every value (once per distinct value where exact).
+def convert_column(
+    raw: list[Any], convert: Any, limit: int | None, *, text_only: bool = False
+) -> tuple[list[Any], list[int], list[int]]:
+    """``convert`` applied to every value (once per distinct value where exact); ``text_only``: the caller knows
+    every value is text or None.
 
-    Returns the converted values (None where conversion failed), the positions that failed, and the positions
-    whose text is longer than ``limit``.
+    Returns the converted values (None where conversion failed; ``raw`` itself when every value converts to
+    itself: not to be changed), the positions that failed, and the positions whose text is longer than
+    ``limit``.
     """
-    if convert is as_number:
+    if convert is as_number and not text_only:
         numbers = _float_values(raw)
         if numbers is not None:
             return numbers[0], numbers[1], []
-    distinct = _memo_safe(raw)
+    distinct = _memo_safe(raw, text_only)
     results: Iterable[Any]  # every converted value, each at least once (for the length check)
     if distinct is None:
         out: list[Any] = [None] * len(raw)
@@ -272,7 +301,7 @@ def convert_column(raw: list[Any], convert: Any, limit: int | None) -> tuple[lis
                 failed.append(i)
         results = out
     elif convert is as_text and _nfc_texts(distinct):
-        out = [v or None for v in raw] if "" in distinct else list(raw)
+        out = [v or None for v in raw] if "" in distinct else raw
         failed = []
         results = distinct
     else:
@@ -356,10 +385,13 @@ def _nfc_texts(distinct: set[Any]) -> bool:
     return joined.isascii() or is_normalized("NFC", joined)
 
 
-def as_texts(raw: list[Any], limit: int | None = None, *, visible: bool = False) -> list[str | None]:
+def as_texts(
+    raw: list[Any], limit: int | None = None, *, visible: bool = False, text_only: bool = False
+) -> list[str | None]:
     """:func:`as_text` of every value, cut to ``limit`` characters when given; ``visible``: with its control
-    characters made visible (:func:`~handover.text.visible_controls`, what :func:`printable` does to a list).
-    Once per distinct value where exact. A new list."""
+    characters made visible (:func:`~handover.text.visible_controls`, what :func:`printable` does to a list);
+    ``text_only``: the caller knows every value is text or None. Once per distinct value where exact. A new
+    list."""
 
     def one(value: Any) -> str | None:
         text = as_text(value)
@@ -367,7 +399,7 @@ def as_texts(raw: list[Any], limit: int | None = None, *, visible: bool = False)
             text = text[:limit]
         return visible_controls(text) if text and visible else text
 
-    distinct = _memo_safe(raw)
+    distinct = _memo_safe(raw, text_only)
     if distinct is None:
         return [one(v) for v in raw]
     if (

@@ -242,15 +242,16 @@ _COPY_FORMATS: dict[type, Any] = {
 }
 
 
-def _copy_texts(values: Sequence[Any]) -> list[str] | str | None:
+def _copy_texts(values: Sequence[Any], distinct: set[Any] | None = None) -> Sequence[str] | str | None:
     """Each value as a field of PostgreSQL's COPY text format; one str when every value has the same text (a
-    column of NULLs or of one value); None for types this does not handle."""
-    if values.count(None) == len(values):
-        return "\\N"
+    column of NULLs or of one value); None for types this does not handle. Text needing no escape is given back
+    as it is (the list itself when it holds no NULL). ``distinct``: ``set(values)``, when the caller has it."""
     try:
-        distinct = set(values)
+        distinct = set(values) if distinct is None else distinct
     except TypeError:  # unhashable
         return None
+    if len(distinct) < 2 and distinct != {0}:  # no value, or one (but 0.0 and -0.0: see below)
+        return "\\N" if not distinct or None in distinct else _copy_text_of(values[0])
     kinds = set(map(type, distinct))
     kinds.discard(type(None))
     if len(kinds) > 1:
@@ -261,34 +262,59 @@ def _copy_texts(values: Sequence[Any]) -> list[str] | str | None:
     form = _COPY_FORMATS.get(kind, _copy_text)
     if 0 in distinct:  # 0.0 == -0.0, which PostgreSQL keeps apart: value by value
         return ["\\N" if v is None else form(v) for v in values]
-    if len(distinct) == 1:
-        return form(values[0])
-    strings = [v for v in distinct if v is not None]
+    present = [v for v in distinct if v is not None] if None in distinct else list(distinct)
     if kind is str:
-        if not any(c in "".join(strings) for c in "\\\t\n\r"):
-            return ["\\N" if v is None else v for v in values] if None in distinct else list(values)
+        joined = "".join(present)
+        if "\\" not in joined and "\t" not in joined and "\n" not in joined and "\r" not in joined:
+            return ["\\N" if v is None else v for v in values] if None in distinct else values
         form = _copy_text
-    memo: dict[Any, str] = {v: form(v) for v in strings}
+    memo: dict[Any, str] = {v: form(v) for v in present}
     memo[None] = "\\N"
     return list(map(memo.__getitem__, values))
 
 
+def _copy_text_of(value: Any) -> str | None:
+    """One value as a COPY field, None for a type :func:`_copy_texts` does not handle."""
+    kind = type(value)
+    if kind is str:
+        return _copy_text(value)
+    form = _COPY_FORMATS.get(kind)
+    return None if form is None else form(value)
+
+
 def _copy_text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    """A text as a COPY field (each replacement only where its character is: a search is cheaper than a
+    replacement that finds nothing)."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value:
+        value = value.replace("\t", "\\t")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
+    return value
 
 
 def encode(
-    wire: Wire, table: Table, data: Mapping[str, Sequence[Any]], *, text: bool | None = None
+    wire: Wire,
+    table: Table,
+    data: Mapping[str, Sequence[Any]],
+    *,
+    text: bool | None = None,
+    distinct: Mapping[str, set[Any]] | None = None,
 ) -> Encoded:
     """Rows given column-wise (column name → values, all of one length) encoded for ``wire``. With COPY, as
     text when every column's values can be (``text=False``: as tuples anyway; ``text=True``: TypeError when
     they cannot), else as tuples. COPY text puts the columns whose values are all alike last, their fields
-    joined once for every row (:attr:`Encoded.columns` in that order)."""
+    joined once for every row (:attr:`Encoded.columns` in that order). ``distinct``: the set of each column's
+    values, for the columns the caller has it of."""
     columns = tuple(data)
     if not columns:
         return Encoded((), [], bool(text))
     if wire.copy and text is not False:
-        texts = [_copy_texts(data[c]) for c in columns]
+        known = distinct or {}
+        texts = [_copy_texts(data[c], known.get(c)) for c in columns]
         if all(t is not None for t in texts):
             varying = [k for k, t in enumerate(texts) if not isinstance(t, str)]
             alike = [k for k, t in enumerate(texts) if isinstance(t, str)]
@@ -334,9 +360,10 @@ def insert_encoded(conn: Connection, table: Table, encoded: Encoded | Joined) ->
         try:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
                 for start in range(0, n, _COPY_BLOCK):
-                    block = encoded.between(start, start + _COPY_BLOCK)
+                    block = encoded.between(start, start + _COPY_BLOCK)  # a new list
                     if encoded.text:
-                        copy.write("\n".join(block) + "\n")
+                        block.append("")  # the last line's end, without copying the block's text again
+                        copy.write("\n".join(block))
                     else:
                         for row in block:
                             copy.write_row(row)

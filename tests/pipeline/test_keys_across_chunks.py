@@ -110,3 +110,33 @@ def test_each_spooled_chunk_is_written_once_and_read_once(
     assert [(row, key) for row, key, _ in stored] == [(3, K2), (5, K2)]
     assert "(row 5)" in stored[0][2] and "(row 3)" in stored[1][2]
     assert "row 2" in reasons[4] and "row 5" in reasons[3] and "row 3" in reasons[5]
+
+
+def test_content_digests_are_pandas_row_hashes_of_the_source_fields() -> None:
+    """The digest of a row is pandas' hash of its source fields as objects (missing cells, numbers and text
+    mixed in one column), whichever rows are asked for and in whatever order."""
+    import numpy as np
+    import pandas as pd
+
+    from handover.models import Entity, fields_for
+    from handover.pipeline.keyspan import content_digests
+
+    frame = pd.DataFrame(
+        {
+            "dossier_code": ["A", "B", "A", None, "C", "A"],
+            "applicant_name": ["An", None, "An", "Bình", np.nan, "An"],
+            "fee": [1, "1", 1.5, None, 2, 1],  # mixed: pandas hashes each as its text
+            "channel": pd.Series([1, 2, 1, None, 2, 1], dtype=object),  # whole numbers: hashed as numbers
+            "received_date": pd.to_datetime(
+                ["2025-06-01", None, "2025-06-01", "2025-06-02", None, "2025-06-01"]
+            ),
+            "notes": [None] * 6,
+            "disposition": ["loaded"] * 6,  # not a source field: not hashed
+        }
+    )
+    columns = [c for c in fields_for(Entity.DOSSIER) if c in frame.columns]
+    for positions in ([0, 1, 2, 3, 4, 5], [5, 2, 0], [3]):
+        expected = pd.util.hash_pandas_object(frame.iloc[positions][columns].astype("object"), index=False)
+        assert content_digests(frame, Entity.DOSSIER, positions) == expected.tolist()
+    digests = content_digests(frame, Entity.DOSSIER, range(6))
+    assert digests[0] == digests[5] != digests[2]

@@ -309,3 +309,26 @@ def test_a_later_round_supplements_the_department_record(tmp_path: Path) -> None
     assert "BIÊN BẢN BÀN GIAO BỔ SUNG HỒ SƠ ĐANG GIẢI QUYẾT" in texts
     units = {u.code: (u.dossiers, u.round) for u in rounds[-1].units}
     assert units == {C1[0]: (1, 2), "15-so-cong-thuong": (1, 2)}
+
+
+def test_department_rows_from_one_query_are_each_departments_own_query(demo) -> None:
+    """The departments' dossiers read from one query ordered by department are, department by department, the
+    rows of the department's own query (what a department asked for out of order gets), and its loaded rows."""
+    from handover.reports.queries.loaded import receivers
+    from handover.reports.queries.streams import DepartmentRows
+
+    engine, _ = demo
+    expected = _expected(engine)
+    with engine.connect() as conn:
+        _, departments = receivers(conn, BATCH)
+        assert len(departments) >= 2
+        in_order = DepartmentRows(conn, BATCH, departments)
+        streamed = {d.code: list(in_order.rows(d.code)) for d in departments}
+        in_order.close()
+        backwards = DepartmentRows(conn, BATCH, departments)
+        own = {d.code: list(backwards.rows(d.code)) for d in reversed(departments)}
+        backwards.close()
+    assert streamed == own
+    for dept in departments:
+        assert streamed[dept.code], dept.code
+        assert Counter(row[2] for row in streamed[dept.code]) == expected[f"{dept.code}.xlsx"][0]

@@ -190,3 +190,33 @@ def test_payment_columns_enter_the_hash_only_when_filled() -> None:
     assert paid != content_hash({**row, "amount_paid": 50000.0, "payment_channel": "cash"}, "dossier")
     # a zero amount paid is a value: hashed
     assert content_hash({**row, "amount_paid": 0.0}, "dossier") != before
+
+
+def test_column_wise_hashing_with_one_valued_and_known_columns() -> None:
+    """Columns holding one value in every row (an optional one among them: it enters every row's hash), and the
+    columns' value sets given by the caller, hash as row by row."""
+    columns = content_columns(Entity.DOSSIER)
+    rows = [
+        {
+            "dossier_code": f"H-{i}",
+            "source_system": "bt",
+            "amount_paid": 2.5,
+            "notes": 'q"',
+            "fee": float(i % 2),
+        }
+        for i in range(6)
+    ]
+    by_column = {c: [r.get(c) for r in rows] for c in columns}
+    want = [content_hash(r, Entity.DOSSIER) for r in rows]
+    assert hash_columns(by_column, columns) == want
+    known = {c: set(v) for c, v in by_column.items()}
+    assert hash_columns(by_column, columns, distinct=known) == want
+    assert hash_columns({c: [] for c in columns}, columns) == []
+    for paid in (None, 1.0):  # "%" in the texts, alike and varying, without and with an optional column
+        rows = [
+            {"dossier_code": f"H-{i}%s", "applicant_name": "50%s %%", "address": "%s%%" if i % 2 else "x"}
+            | {"amount_paid": paid, "source_system": "bt"}
+            for i in range(5)
+        ]
+        by_column = {c: [r.get(c) for r in rows] for c in columns}
+        assert hash_columns(by_column, columns) == [content_hash(r, Entity.DOSSIER) for r in rows]

@@ -165,3 +165,33 @@ def test_payloads_of_tricky_values_equal_the_row_wise_json() -> None:
     positions = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
     expected = [payload_json(r) for r in frame.iloc[positions].to_dict("records")]
     assert payloads_json(RawColumns(frame), list(frame.columns), positions) == expected
+
+
+@pytest.mark.parametrize("limit", [None, 10])
+def test_text_known_columns_convert_as_the_per_value_function(limit: int | None) -> None:
+    """``text_only`` (the caller saw text and None only) gives what the type check would."""
+    for raw in (TEXTS, ["Hoà", "plain", None], ["", None, "a"], [None, None]):
+        for convert in (as_text, as_number, as_date):
+            out, failed, too_long = convert_column(list(raw), convert, limit, text_only=True)
+            want, want_failed, want_too_long = _one_by_one(raw, convert, limit)
+            assert _same(out, want)
+            assert (failed, too_long) == (want_failed, want_too_long)
+
+
+def test_payloads_of_text_and_zero_columns_equal_the_row_wise_json() -> None:
+    """Text columns (JSON strings without the encoder), zeros without a negative zero (per distinct value) and
+    with one (value by value), whole numbers with a zero."""
+    frame = pd.DataFrame(
+        {
+            "text": pd.Series([t for t in TEXTS if t != "\ud800"], dtype=object),
+            "fee": [0.0, 0.0, 1.5, None, 0.0, 2.0, 1.5, 0.0, 3.0, 0.0, 0.0],
+            "signed": [0.0, -0.0, 0.0, 1.0, -0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0],
+            "count": pd.Series([0, 1, 0, 2, 0, 0, 0, 3, 0, 0, 0], dtype=object),
+        }
+    )
+    raw = RawColumns(frame)
+    raw("text")
+    assert raw.text_only("text") and not raw.text_only("fee")
+    positions = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
+    expected = [payload_json(r) for r in frame.iloc[positions].to_dict("records")]
+    assert payloads_json(raw, list(frame.columns), positions) == expected

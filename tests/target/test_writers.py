@@ -166,3 +166,31 @@ def test_copy_text_can_be_refused_or_required() -> None:
     assert writers.encode(wire, schema.dossiers, {"fee": [1.0, None]}, text=False).rows == [(1.0,), (None,)]
     with pytest.raises(TypeError, match="COPY text does not take"):
         writers.encode(wire, schema.dossiers, mixed, text=True)
+
+
+def test_copy_text_of_each_kind_of_column() -> None:
+    """Field by field what PostgreSQL's COPY text holds: escapes beside NULLs, dates beside NULLs, one value,
+    only NULLs, text needing nothing (given as it is), and the same with the columns' value sets given."""
+    wire = writers.Wire("postgresql", "psycopg")
+    data = {
+        "applicant_name": ["tab\there", None, "back\\slash", "tab\there"],
+        "received_date": [date(2025, 6, 1), None, date(2025, 6, 2), date(2025, 6, 1)],
+        "notes": ["line\nbreak"] * 4,
+        "email": [None] * 4,
+        "phone": ["1", "2", "3", ""],
+        "fee": [0.0, -0.0, None, 2.5],
+    }
+    want = [
+        "tab\\there\t2025-06-01\t1\t0.0\tline\\nbreak\t\\N",
+        "\\N\t\\N\t2\t-0.0\tline\\nbreak\t\\N",
+        "back\\\\slash\t2025-06-02\t3\t\\N\tline\\nbreak\t\\N",
+        "tab\\there\t2025-06-01\t\t2.5\tline\\nbreak\t\\N",
+    ]
+    for distinct in (None, {name: set(values) for name, values in data.items()}):
+        encoded = writers.encode(wire, schema.dossiers, data, distinct=distinct)
+        assert encoded.columns == ("applicant_name", "received_date", "phone", "fee", "notes", "email")
+        assert encoded.rows == want
+    nul = writers.encode(wire, schema.dossiers, {"summary": ["a\x00\\", None, "b\t", "a\x00\\"]})
+    assert nul.rows == ["a\x00\\\\", "\\N", "b\\t", "a\x00\\\\"]  # a NUL inside a text: one by one
+    equal = writers.encode(wire, schema.dossiers, {"fee": [1.0, 2.0, 3.0, 1]})  # 1 == 1.0: one text
+    assert equal.rows == ["1.0", "2.0", "3.0", "1.0"]

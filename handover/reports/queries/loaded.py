@@ -92,6 +92,14 @@ def receiving_departments(conn: Connection, batch_id: str, *, new_only: bool = F
     return _receivers(conn, batch_id, new_only)[1]
 
 
+def receivers(
+    conn: Connection, batch_id: str, *, new_only: bool = False
+) -> tuple[list[Commune], list[Department]]:
+    """:func:`receiving_communes` and :func:`receiving_departments` from one read of the batch's loaded rows
+    (each of them alone reads them all)."""
+    return _receivers(conn, batch_id, new_only)
+
+
 def department_code(province_code: str | None, agency: str) -> str:
     """A department's code: ``<new province code>-<ASCII slug of its name>`` (``15-so-cong-thuong``)."""
     from handover.text import ascii_slug

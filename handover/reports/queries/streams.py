@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, select
+from sqlalchemy import Connection, Engine, and_, case, or_, select
 
 from handover.reports.queries.loaded import (
     Commune,
@@ -241,33 +241,84 @@ class OwnDossiers:
 
 class DepartmentRows:
     """The loaded dossiers a department receives, as :class:`CommuneRows` hands out a commune's: ``rows(code)``
-    yields tuples ``(new_commune_code, *DOSSIER_FIELDS)`` in the order of :func:`iter_dossiers`, one query
-    per department (a batch has few). ``new_only``: as for :class:`CommuneRows`."""
+    yields tuples ``(new_commune_code, *DOSSIER_FIELDS)`` in the order of :func:`iter_dossiers`.
+    ``new_only``: as for :class:`CommuneRows`.
+
+    Every department's rows come from ONE query ordered by department (in the order of ``departments``), then
+    as :func:`iter_dossiers`: each query walks the whole batch's ledger. Ask for departments in that order; a
+    department asked for after a later one is read by its own query (the same rows, only slower)."""
 
     def __init__(
         self, conn: Connection, batch_id: str, departments: Sequence[Department], *, new_only: bool = False
     ) -> None:
         self._conn, self._batch_id, self._new_only = conn, batch_id, new_only
-        self._departments = {d.code: d for d in departments}
+        self._departments = list(departments)
+        self._index = {d.code: i for i, d in enumerate(self._departments)}
+        self._stream: Iterator[Sequence[Any]] | None = None
+        self._head: Sequence[Any] | None = None
+        self._last = -1  # the index of the department last asked for
+        self._routed: dict[tuple[Any, Any], bool] = {}  # (level, agency) → routed; the pairs repeat
 
-    def rows(self, code: str | None) -> Iterator[Sequence[Any]]:
-        from handover.exports.portal import routed_to_province
-
-        dept = self._departments[code or ""]
+    def _select(self, *lead):
         d = dossiers.c
         if self._new_only:
-            stmt, order = _new_select("dossier", self._batch_id, d.new_commune_code)
-        else:
-            stmt, order = _dossier_select(self._batch_id, d.new_commune_code), _dossier_order()
-        stmt = stmt.where(
+            return _new_select("dossier", self._batch_id, *lead, d.new_commune_code)
+        return _dossier_select(self._batch_id, *lead, d.new_commune_code), _dossier_order()
+
+    @staticmethod
+    def _receives(dept: Department):
+        d = dossiers.c
+        return and_(
             _commune_is(d.new_province_code, dept.province_code), d.handling_agency.in_(dept.agencies)
         )
-        for row in stream_rows(self._conn, stmt.order_by(*order)):
-            if routed_to_province({"handling_level": row[_LEVEL_AT], "handling_agency": row[_AGENCY_AT]}):
+
+    def _is_routed(self, row: Sequence[Any]) -> bool:
+        from handover.exports.portal import routed_to_province
+
+        key = (row[_LEVEL_AT], row[_AGENCY_AT])
+        found = self._routed.get(key)
+        if found is None:
+            found = self._routed[key] = routed_to_province(
+                {"handling_level": key[0], "handling_agency": key[1]}
+            )
+        return found
+
+    def _open(self) -> None:
+        which = case(*((self._receives(dept), i) for i, dept in enumerate(self._departments)))
+        stmt, order = self._select(which)
+        stmt = stmt.where(or_(*(self._receives(dept) for dept in self._departments)))
+        self._stream = stream_rows(self._conn, stmt.order_by(which, *order))
+        self._head = next(self._stream, None)
+
+    def rows(self, code: str | None) -> Iterator[Sequence[Any]]:
+        index = self._index[code or ""]
+        if index <= self._last:  # asked for out of order: its own query
+            yield from self._own(self._departments[index])
+            return
+        self._last = index
+        if self._stream is None:
+            self._open()
+        stream = self._stream
+        assert stream is not None
+        while self._head is not None and self._head[0] < index:
+            self._head = next(stream, None)
+        while self._head is not None and self._head[0] == index:
+            row = self._head[1:]
+            self._head = next(stream, None)
+            if self._is_routed(row):
+                yield row
+
+    def _own(self, dept: Department) -> Iterator[Sequence[Any]]:
+        stmt, order = self._select()
+        for row in stream_rows(self._conn, stmt.where(self._receives(dept)).order_by(*order)):
+            if self._is_routed(row):
                 yield row
 
     def close(self) -> None:
-        pass
+        """Release the query (rows not read are dropped)."""
+        if self._stream is not None:
+            self._stream.close()  # type: ignore[attr-defined]
+            self._stream, self._head = None, None
 
 
 @contextmanager

@@ -55,7 +55,7 @@ from sqlalchemy import Engine
 
 from handover.errors import writing
 from handover.reports.queries.batch import Shared, batch_info, guarded
-from handover.reports.queries.loaded import receiving_communes, receiving_departments
+from handover.reports.queries.loaded import receivers as read_receivers
 from handover.reports.queries.rounds import later_rounds
 from handover.reports.rowxml import discard, save_workbook
 from handover.reports.workbook.audit import (
@@ -131,8 +131,7 @@ def render_workbook(
             rounds = shared.get(conn, later_rounds, batch_id)
             signers = with_rounds(record_parties(info, parties), rounds)
             used = set() if records_only else {s.casefold() for s in OTHER_SHEETS}
-            communes = receiving_communes(conn, batch_id, new_only=signers.new_only)
-            departments = receiving_departments(conn, batch_id, new_only=signers.new_only)
+            communes, departments = read_receivers(conn, batch_id, new_only=signers.new_only)
             if not records_only:
                 summary_sheet(wb, conn, info, st, shared, rounds, signers, receivers=(communes, departments))
             receivers = commune_sheets(wb, engine, conn, signers, st, used, communes)

@@ -151,10 +151,15 @@ def _receiving(commune: Commune | Department) -> str:
     return f"{commune.name or '(chưa xác định)'} (mã {commune.code or '?'})"
 
 
+_FEE_TEXTS = 4_096  # distinct fee fields a commune's dossier rows remember at a time
+
+
 def _dossier_lines(
     rows: Iterable[Sequence[Any]], st: Styles, tally: _Tally
 ) -> Iterator[tuple[list[Any], list[str | None]]]:
-    """The data rows (values, styles) of a commune's dossiers, rows ``(new_commune_code, *DOSSIER_FIELDS)``."""
+    """The data rows (values, styles) of a commune's dossiers, rows ``(new_commune_code, *DOSSIER_FIELDS)``.
+    The payment state and fee text of a row are worked out once per distinct fee fields (they repeat: the
+    same fees, most dossiers without a payment) and remembered, :data:`_FEE_TEXTS` at a time."""
     from handover.fees import PaymentState, is_paid, payment_state, state_text
 
     cell = st.cell
@@ -166,6 +171,9 @@ def _dossier_lines(
     due, statuses = tally.due, tally.dossier_status
     fee_counts, fee_sums = tally.fee_counts, tally.fee_sums
     labels: dict[Any, str] = {}  # status → its label (statuses repeat)
+    # fee fields → (payment state, paid in full or in part, the cell's text)
+    fee_texts: dict[tuple[Any, ...], tuple[PaymentState, bool, str | None]] = {}
+    unpaid = PaymentState.UNPAID
     for (
         _code,
         _source,
@@ -192,11 +200,19 @@ def _dossier_lines(
         tally.dossiers += 1
         state = flag or "no_date"
         due[state] = due.get(state, 0) + 1
-        paying = payment_state(fee, amount_paid, payment_date, receipt_number)
+        fee_key = (fee, amount_paid, payment_date, receipt_number, payment_channel)
+        found = fee_texts.get(fee_key)
+        if found is None:
+            paying = payment_state(fee, amount_paid, payment_date, receipt_number)
+            text = state_text(fee, amount_paid, payment_date, receipt_number, payment_channel, state=paying)
+            if len(fee_texts) >= _FEE_TEXTS:
+                fee_texts.clear()
+            found = fee_texts[fee_key] = (paying, is_paid(paying), text or None)
+        paying, paid, fee_text = found
         fee_counts[paying] = fee_counts.get(paying, 0) + 1
-        if is_paid(paying):
+        if paid:
             fee_sums["paid"] += float(amount_paid or 0)
-        elif paying is PaymentState.UNPAID:
+        elif paying is unpaid:
             fee_sums["unpaid"] += float(fee)
         label = labels.get(status)
         if label is None:
@@ -216,8 +232,7 @@ def _dossier_lines(
                 received_date,
                 due_date,
                 DUE_VI.get(flag or "", flag),
-                state_text(fee, amount_paid, payment_date, receipt_number, payment_channel, state=paying)
-                or None,
+                fee_text,
                 old_commune_name,
             ],
             styled.get(flag, plain),  # type: ignore[arg-type]
@@ -466,10 +481,13 @@ def department_sheets(
     and its new province's code). ``departments``: :func:`receiving_departments`."""
     rows = DepartmentRows(conn, parties.batch_id, departments, new_only=parties.new_only)
     done: list[ReceiverSheets] = []
-    for dept in departments:
-        title = receiver_title(dept, used)
-        names = record_sheet(wb, rows, rows, parties, dept, title, st, used)  # type: ignore[arg-type]
-        done.append(ReceiverSheets(dept, "department", names))
+    try:
+        for dept in departments:
+            title = receiver_title(dept, used)
+            names = record_sheet(wb, rows, rows, parties, dept, title, st, used)  # type: ignore[arg-type]
+            done.append(ReceiverSheets(dept, "department", names))
+    finally:
+        rows.close()
     return done
 
 
