@@ -223,7 +223,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 
 def _bound(dialect: Dialect, table: Table, name: str, values: Sequence[Any]) -> Sequence[Any]:
     """``values`` as the dialect binds them for column ``name`` (e.g. SQLite dates to text)."""
-    process = table.c[name].type._cached_bind_processor(dialect)
+    column_type = table.c[name].type
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
         return values
     try:
