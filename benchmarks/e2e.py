@@ -168,10 +168,6 @@ class Databases:
         engine.dispose()
 
 
-# The target's bookkeeping of migrations, which a batch does not write.
-NOT_WRITTEN = ("alembic_version",)
-
-
 def copy_floor(url: str, work: Path) -> dict:
     """Plain psycopg COPYs of everything the batch wrote: every table of the (fresh) target that holds rows is
     dumped and its rows copied into an empty same-shaped table (same indexes). ``copy`` is the dossiers alone
@@ -182,16 +178,12 @@ def copy_floor(url: str, work: Path) -> dict:
 
     u = make_url(url).set(drivername="postgresql")
     conninfo = u.render_as_string(hide_password=False)
+    sys.path.insert(0, str(HERE))
+    from write_floor import written_tables_postgresql
+
     tables: dict[str, dict] = {}
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        names = cur.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
-        ).fetchall()
-        for (table,) in names:
-            rows = cur.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            if table in NOT_WRITTEN or not rows:
-                continue
+        for table, rows in written_tables_postgresql(cur).items():
             dump = work / f"{table}.copy"
             with dump.open("wb") as fh, cur.copy(f'COPY "{table}" TO STDOUT') as cp:
                 for data in cp:

@@ -28,9 +28,10 @@ import sys
 import time
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# The target's bookkeeping of migrations, which a batch does not write (also e2e.NOT_WRITTEN).
+# The target's bookkeeping of migrations, which a batch does not write.
 NOT_WRITTEN = ("alembic_version",)
 
 
@@ -110,17 +111,24 @@ def _dump_sqlite(path: str, known: set[str], folder: Path) -> dict:
     return {"slices": slices, "tables": tables, "file": str(dump)}
 
 
+def written_tables_postgresql(cur: Any) -> dict[str, int]:
+    """The row count of every table of a PostgreSQL target the batch wrote rows into (by name; psycopg cursor)."""
+    names = cur.execute(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+    ).fetchall()
+    counts = {
+        n: cur.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for (n,) in names if n not in NOT_WRITTEN
+    }
+    return {n: c for n, c in counts.items() if c}
+
+
 def _dump_postgresql(conninfo: str, known: set[str], folder: Path) -> dict:
     import psycopg
 
     tables: dict[str, dict] = {}
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        names = cur.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
-        ).fetchall()
-        counts = {n: cur.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for (n,) in names if n in known}
-        counts = {n: c for n, c in counts.items() if c and n not in NOT_WRITTEN}
+        counts = {n: c for n, c in written_tables_postgresql(cur).items() if n in known}
         slices = max(1, counts.get("chunks", 1))
         for name, rows in counts.items():
             dump = folder / f"{name}.copy"
